@@ -1,0 +1,177 @@
+/**
+ * Concurrency of the database core, with real parallel connections: each
+ * competitor has its own backend, and all fire at once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { addToCart, asService, connect, createShopper, createVariant, newPool, payer, shipping, type DbError } from '../helpers/db.ts';
+
+let pool: pg.Pool;
+
+beforeAll(() => {
+  pool = newPool(10);
+});
+afterAll(async () => {
+  await pool.end();
+});
+
+function shuffle<T>(items: T[]): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+/** Opens n connections as service_role, then runs job(i, client) on all of them at the same instant. */
+async function race<T>(n: number, job: (i: number, c: pg.Client) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
+  const clients = await Promise.all(Array.from({ length: n }, () => connect()));
+  try {
+    await Promise.all(clients.map((c) => c.query('set role service_role')));
+    return await Promise.allSettled(clients.map((c, i) => job(i, c)));
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+}
+
+async function stockState(variantIds: string[]) {
+  const { rows } = await pool.query<{ id: string; on_hand: number; reserved: number; available: number }>(
+    `select v.id, v.stock_on_hand as on_hand,
+            coalesce((select sum(r.quantity) from public.stock_reservations r where r.variant_id = v.id and r.expires_at > now()), 0)::int as reserved,
+            private.available_stock(v.id) as available
+       from public.variants v where v.id = any($1)`,
+    [variantIds],
+  );
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+describe('concurrent checkouts', () => {
+  it('40 multi-line checkouts for 10 + 5 units: no oversell, exactly as many succeed as stock allows, no deadlock', async () => {
+    const a = await createVariant(pool, { sku: 'RACE-A', stock: 10 });
+    const b = await createVariant(pool, { sku: 'RACE-B', stock: 5 });
+    const c = await createVariant(pool, { sku: 'RACE-C', stock: 1000 });
+    const shoppers = await Promise.all(Array.from({ length: 40 }, () => createShopper(pool)));
+    // Every cart wants one A and one C; half of them also one B. Lines go in
+    // in a random order, so the carts list them differently.
+    for (const [i, shopper] of shoppers.entries()) {
+      const lines = i % 2 === 0 ? [a, b, c] : [a, c];
+      for (const v of shuffle(lines)) await addToCart(pool, shopper, v.id, 1);
+    }
+
+    const results = await race(40, (i, client) =>
+      client.query('select checkout.begin_checkout($1, $2, $3) as s', [shoppers[i], payer, shipping]),
+    );
+
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as DbError] : []));
+    expect(errors.filter((e) => e.code === '40P01')).toHaveLength(0);
+    expect(errors.map((e) => e.code).filter((code) => code !== 'CKS01')).toEqual([]);
+    // A is in every cart, so it runs out: exactly 10 checkouts succeed.
+    expect(ok).toHaveLength(10);
+    for (const e of errors) {
+      const short = (JSON.parse(e.detail ?? '{}') as { short: { sku: string; requested: number; available: number }[] }).short;
+      expect(short.length).toBeGreaterThan(0);
+      for (const line of short) expect(line.available).toBeLessThan(line.requested);
+    }
+
+    const state = await stockState([a.id, b.id, c.id]);
+    for (const v of [a, b, c]) {
+      const s = state.get(v.id)!;
+      expect(s.on_hand).toBeGreaterThanOrEqual(0);
+      expect(s.reserved).toBeLessThanOrEqual(s.on_hand);
+      expect(s.available).toBeGreaterThanOrEqual(0);
+    }
+    expect(state.get(a.id)!.reserved).toBe(10);
+    expect(state.get(b.id)!.reserved).toBeLessThanOrEqual(5);
+    expect(state.get(c.id)!.reserved).toBe(10);
+    const { rows } = await pool.query(`select count(*)::int as n from public.order_sessions where session_id = any($1) and status = 'active'`, [shoppers]);
+    expect(rows[0].n).toBe(10);
+  });
+
+  it('the same shopper checking out 10 times at once keeps one active session and one reservation', async () => {
+    const v = await createVariant(pool, { sku: 'RACE-SELF', stock: 3 });
+    const shopper = await createShopper(pool);
+    await addToCart(pool, shopper, v.id, 2);
+    const results = await race(10, (_i, client) => client.query('select checkout.begin_checkout($1, $2, $3) as s', [shopper, payer, shipping]));
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as DbError] : []));
+    expect(errors).toEqual([]);
+    const { rows } = await pool.query(
+      `select count(*) filter (where status = 'active')::int as active, count(*) filter (where status = 'cancelled')::int as cancelled
+         from public.order_sessions where session_id = $1`,
+      [shopper],
+    );
+    expect(rows[0]).toEqual({ active: 1, cancelled: 9 });
+    expect((await stockState([v.id])).get(v.id)!.reserved).toBe(2);
+  });
+});
+
+describe('concurrent payment application', () => {
+  it('20 applications of one approved payment and 5 of a second one for the same session: exactly one order', async () => {
+    const v = await createVariant(pool, { sku: 'PAY-RACE', stock: 5, price: 2500 });
+    const shopper = await createShopper(pool);
+    await addToCart(pool, shopper, v.id, 2);
+    const session = await asService(pool, async (c) => {
+      const { rows } = await c.query('select checkout.begin_checkout($1, $2, $3) as s', [shopper, payer, shipping]);
+      return rows[0].s as { id: string; token: string; total: string };
+    });
+    const payment = (id: number) => ({
+      id,
+      status: 'approved',
+      status_detail: 'accredited',
+      transaction_amount: Number(session.total),
+      currency_id: 'ARS',
+      external_reference: session.token,
+      payment_type_id: 'credit_card',
+      payment_method_id: 'visa',
+    });
+    const first = 9_100_000_000 + Math.floor(Math.random() * 1_000_000);
+    const second = first + 1;
+    const results = await race(25, (i, client) =>
+      client.query('select checkout.apply_payment($1) as r', [payment(i < 20 ? first : second)]),
+    );
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as DbError] : []));
+    expect(errors).toEqual([]);
+    const outcomes = results.map((r) => (r.status === 'fulfilled' ? (r.value.rows[0].r as { outcome: string }).outcome : 'error'));
+    const firstOutcomes = outcomes.slice(0, 20);
+    const secondOutcomes = outcomes.slice(20);
+
+    const orders = await pool.query('select payment_id::bigint as payment_id from public.orders where order_session_id = $1', [session.id]);
+    expect(orders.rows).toHaveLength(1);
+    const winner = Number(orders.rows[0].payment_id);
+    // Whichever payment won created the order once; every other call saw it.
+    expect(outcomes.filter((o) => o === 'order_created')).toHaveLength(1);
+    const loserOutcomes = winner === first ? secondOutcomes : firstOutcomes;
+    expect(new Set(loserOutcomes)).toEqual(new Set(['refund_owed']));
+    const winnerOutcomes = winner === first ? firstOutcomes : secondOutcomes;
+    expect(winnerOutcomes.filter((o) => o === 'already_paid')).toHaveLength(winnerOutcomes.length - 1);
+
+    const refunds = await pool.query('select payment_id::bigint as p, reason from public.payment_refunds where order_session_id = $1', [session.id]);
+    expect(refunds.rows).toEqual([{ p: String(winner === first ? second : first), reason: 'duplicate_payment' }]);
+    const stock = await pool.query('select stock_on_hand from public.variants where id = $1', [v.id]);
+    expect(stock.rows[0].stock_on_hand).toBe(3);
+    const events = await pool.query(`select count(*)::int as n from public.order_session_events where order_session_id = $1 and kind = 'committed'`, [session.id]);
+    expect(events.rows[0].n).toBe(1);
+  });
+});
+
+describe('concurrent coupon redemptions', () => {
+  it('a coupon with 3 redemptions under 20 concurrent checkouts is held by exactly 3', async () => {
+    const v = await createVariant(pool, { sku: 'COUPON-RACE', stock: 100, price: 5000 });
+    const code = `RACE${Math.floor(Math.random() * 1e6)}`;
+    await pool.query(`insert into public.coupons (code, kind, value, max_redemptions) values ($1, 'percent', 10, 3)`, [code]);
+    const shoppers = await Promise.all(Array.from({ length: 20 }, () => createShopper(pool)));
+    for (const s of shoppers) await addToCart(pool, s, v.id, 1);
+    const results = await race(20, (i, client) =>
+      client.query('select checkout.begin_checkout($1, $2, $3, $4) as s', [shoppers[i], payer, shipping, code.toLowerCase()]),
+    );
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as DbError] : []));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    expect(errors.map((e) => e.code)).toEqual(Array(17).fill('CKP03'));
+    const { rows } = await pool.query(
+      `select count(*)::int as n from public.order_sessions s join public.coupons c on c.id = s.coupon_id where c.code = $1`,
+      [code],
+    );
+    expect(rows[0].n).toBe(3);
+  });
+});

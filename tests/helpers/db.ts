@@ -1,0 +1,94 @@
+/**
+ * Database helpers for the vitest suites: real connections to the test
+ * database, acting as PostgREST would (role + request.jwt.claims) or as the
+ * Edge Functions do (service_role).
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+
+export function databaseUrl(): string {
+  return inject('databaseUrl');
+}
+
+export function newPool(max = 10): pg.Pool {
+  return new pg.Pool({ connectionString: databaseUrl(), max });
+}
+
+/** A client of its own (a separate backend), for real parallelism. */
+export async function connect(): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: databaseUrl() });
+  await client.connect();
+  return client;
+}
+
+export async function createShopper(db: pg.Pool | pg.Client): Promise<string> {
+  const id = randomUUID();
+  await db.query('insert into auth.users (id, is_anonymous) values ($1, true)', [id]);
+  return id;
+}
+
+/** A product with one variant; returns the variant id. SKUs get a random suffix so suites never collide. */
+export async function createVariant(
+  db: pg.Pool | pg.Client,
+  opts: { sku: string; stock: number; price?: number; currency?: string },
+): Promise<{ id: string; sku: string }> {
+  const sku = `${opts.sku}-${randomUUID().slice(0, 8)}`;
+  const { rows } = await db.query<{ id: string }>(
+    `with p as (insert into public.products (slug, title) values ($1, $2) returning id)
+     insert into public.variants (product_id, sku, title, price, currency, stock_on_hand)
+     select p.id, $3, $2, $4, $5, $6 from p returning id`,
+    [sku.toLowerCase().replace(/[^a-z0-9]+/g, '-'), `Test ${sku}`, sku, opts.price ?? 1000, opts.currency ?? 'ARS', opts.stock],
+  );
+  return { id: rows[0]!.id, sku };
+}
+
+/** Runs fn in a transaction as the shopper, the way PostgREST runs an RPC. */
+export async function asShopper<T>(db: pg.Pool | pg.Client, shopperId: string, fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
+  const pooled = db instanceof pg.Pool;
+  const c: pg.ClientBase = pooled ? await (db as pg.Pool).connect() : (db as pg.Client);
+  try {
+    await c.query('begin');
+    await c.query(`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)`, [
+      JSON.stringify({ sub: shopperId, role: 'authenticated', aud: 'authenticated', is_anonymous: true }),
+    ]);
+    const result = await fn(c);
+    await c.query('commit');
+    return result;
+  } catch (err) {
+    await c.query('rollback').catch(() => undefined);
+    throw err;
+  } finally {
+    if (pooled) (c as pg.PoolClient).release();
+  }
+}
+
+/** Runs fn in a transaction as service_role, the way the Edge Functions call the checkout routines. */
+export async function asService<T>(db: pg.Pool | pg.Client, fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
+  const pooled = db instanceof pg.Pool;
+  const c: pg.ClientBase = pooled ? await (db as pg.Pool).connect() : (db as pg.Client);
+  try {
+    await c.query('begin');
+    await c.query('set local role service_role');
+    const result = await fn(c);
+    await c.query('commit');
+    return result;
+  } catch (err) {
+    await c.query('rollback').catch(() => undefined);
+    throw err;
+  } finally {
+    if (pooled) (c as pg.PoolClient).release();
+  }
+}
+
+export async function addToCart(db: pg.Pool | pg.Client, shopperId: string, variantId: string, quantity: number): Promise<void> {
+  await asShopper(db, shopperId, (c) => c.query('select public.add_to_cart($1, $2)', [variantId, quantity]));
+}
+
+export interface DbError extends Error {
+  code?: string;
+  detail?: string;
+}
+
+export const payer = { email: 'comprador@example.com', name: 'Ana', surname: 'García' };
+export const shipping = { street_name: 'Av. Corrientes', street_number: '1234', zip_code: 'C1043', city: 'CABA', state: 'Buenos Aires' };

@@ -1,0 +1,164 @@
+/**
+ * `npm test`: every suite against one throw-away PostgreSQL cluster.
+ *
+ *   1. start a cluster (Debian's binaries, pg_cron preloaded), apply the
+ *      Supabase bootstrap, push supabase/migrations with the Supabase CLI and
+ *      the seed, exactly as a deployment would;
+ *   2. pgTAP: supabase/tests/*.sql through pg_prove;
+ *   3. vitest: tests/**\/*.test.ts (database concurrency, the MercadoPago
+ *      sandbox, Edge Functions under Deno, the browser);
+ *   4. `supabase db advisors --type all --fail-on warn` and the typecheck.
+ *
+ * Ends with one line `N passed, N failed` totalling every suite; exits
+ * non-zero when anything failed.
+ *
+ * Flags: --only pgtap,vitest,advisors,typecheck   run a subset
+ *        --keep                                   leave the cluster running
+ *        -- <vitest args>                         passed to vitest (e.g. a file filter)
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { freePort, PrerequisiteError, startCluster, type Cluster } from '../dev/pg/cluster.ts';
+import { prepareDatabase, repoRoot, supabaseCli } from '../dev/pg/prepare.ts';
+
+interface SuiteResult {
+  name: string;
+  passed: number;
+  failed: number;
+}
+
+const argv = process.argv.slice(2);
+const dashdash = argv.indexOf('--');
+const vitestArgs = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
+const ownArgs = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
+const onlyIdx = ownArgs.indexOf('--only');
+const only = onlyIdx >= 0 ? new Set((ownArgs[onlyIdx + 1] ?? '').split(',')) : undefined;
+const keep = ownArgs.includes('--keep');
+const wants = (suite: string) => !only || only.has(suite);
+
+function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      process.stdout.write(d);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d;
+      process.stderr.write(d);
+    });
+    child.on('close', (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+/** Counts pg_prove's verbose TAP; a file that died or ran fewer tests than planned counts its missing tests as failed. */
+function countTap(out: string, code: number): { passed: number; failed: number } {
+  const passed = (out.match(/^\s*ok \d+/gm) ?? []).length;
+  let failed = (out.match(/^\s*not ok \d+/gm) ?? []).length;
+  for (const m of out.matchAll(/You planned (\d+) tests? but ran (\d+)/g)) {
+    failed += Math.max(Number(m[1]) - Number(m[2]), 0);
+  }
+  if (code !== 0 && failed === 0) failed = 1;
+  return { passed, failed };
+}
+
+async function runPgTap(url: string, port: number): Promise<SuiteResult> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('create extension if not exists pgtap with schema extensions');
+  await client.end();
+  const files = readdirSync(join(repoRoot, 'supabase', 'tests'))
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((f) => join('supabase', 'tests', f));
+  const { code, out } = await sh('pg_prove', ['-v', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', ...files]);
+  return { name: 'pgTAP', ...countTap(out, code) };
+}
+
+async function runVitest(url: string): Promise<SuiteResult> {
+  const report = join(mkdtempSync(join(tmpdir(), 'vitest-report-')), 'report.json');
+  const { code } = await sh(
+    join(repoRoot, 'node_modules', '.bin', 'vitest'),
+    ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...vitestArgs],
+    { TEST_DATABASE_URL: url },
+  );
+  let passed = 0;
+  let failed = 0;
+  try {
+    const json = JSON.parse(readFileSync(report, 'utf8')) as {
+      numPassedTests: number;
+      numFailedTests: number;
+      numFailedTestSuites: number;
+      testResults: { status: string; assertionResults: unknown[] }[];
+    };
+    passed = json.numPassedTests;
+    failed = json.numFailedTests;
+    // A file that failed before any test ran (import or setup error) counts once.
+    failed += json.testResults.filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
+  } catch {
+    failed = 1;
+  }
+  if (code !== 0 && failed === 0) failed = 1;
+  return { name: 'vitest', passed, failed };
+}
+
+async function runAdvisors(url: string): Promise<SuiteResult> {
+  try {
+    const { stdout, stderr } = await supabaseCli(['db', 'advisors', `--remote=${url}`, '--type', 'all', '--fail-on', 'warn']);
+    const out = stdout + stderr;
+    process.stdout.write(out);
+    // Exit 0 is not enough: a lint query that cannot run must not read as clean.
+    const clean = /No issues found/.test(out);
+    return { name: 'advisors', passed: clean ? 1 : 0, failed: clean ? 0 : 1 };
+  } catch (err) {
+    console.error((err as Error).message);
+    return { name: 'advisors', passed: 0, failed: 1 };
+  }
+}
+
+async function runTypecheck(): Promise<SuiteResult> {
+  const { code } = await sh(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', 'tsconfig.json']);
+  return { name: 'typecheck', passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1 };
+}
+
+async function main(): Promise<number> {
+  const results: SuiteResult[] = [];
+  let cluster: Cluster | undefined;
+  const dataDir = mkdtempSync(join(tmpdir(), 'checkout-test-'));
+  const stop = async () => {
+    if (cluster && !keep) await cluster.stop({ remove: true });
+    else if (!cluster) rmSync(dataDir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  process.once('SIGTERM', () => void stop().then(() => process.exit(143)));
+  try {
+    if (wants('pgtap') || wants('vitest') || wants('advisors')) {
+      cluster = await startCluster({ dataDir, port: await freePort() });
+      console.log(`test database: ${cluster.url}`);
+      await prepareDatabase(cluster.url, { seed: true });
+    }
+    if (cluster && wants('pgtap')) results.push(await runPgTap(cluster.url, cluster.port));
+    if (cluster && wants('advisors')) results.push(await runAdvisors(cluster.url));
+    if (cluster && wants('vitest')) results.push(await runVitest(cluster.url));
+    if (wants('typecheck')) results.push(await runTypecheck());
+  } catch (err) {
+    if (err instanceof PrerequisiteError) console.error(`\n${err.message}\n`);
+    else console.error(err);
+    results.push({ name: 'setup', passed: 0, failed: 1 });
+  } finally {
+    await stop();
+    if (keep && cluster) console.log(`cluster kept at ${cluster.url} (data in ${dataDir})`);
+  }
+  console.log('');
+  for (const r of results) console.log(`${r.name.padEnd(10)} ${r.passed} passed, ${r.failed} failed`);
+  const passed = results.reduce((n, r) => n + r.passed, 0);
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed === 0 && passed > 0 ? 0 : 1;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    globalSetup: ['tests/setup/global-db.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    // Suites start their own servers and hold real database connections; on a
+    // 2-core machine running files one at a time keeps timings honest.
+    fileParallelism: false,
+  },
+});
