@@ -93,12 +93,13 @@ async function runVitest(url: string): Promise<SuiteResult> {
       numPassedTests: number;
       numFailedTests: number;
       numFailedTestSuites: number;
-      testResults: { status: string; assertionResults: unknown[] }[];
+      testResults: { status: string; assertionResults: { status: string }[] }[];
     };
     passed = json.numPassedTests;
     failed = json.numFailedTests;
-    // A file that failed before any test ran (import or setup error) counts once.
-    failed += json.testResults.filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
+    // A file that failed outside its tests (import error, a failing beforeAll
+    // that skipped them) counts once.
+    failed += json.testResults.filter((f) => f.status === 'failed' && !f.assertionResults.some((a) => a.status === 'failed')).length;
   } catch {
     failed = 1;
   }
@@ -120,9 +121,21 @@ async function runAdvisors(url: string): Promise<SuiteResult> {
   }
 }
 
+/** tsc over the Node side, `deno check` over the Edge Functions: one test each. */
 async function runTypecheck(): Promise<SuiteResult> {
-  const { code } = await sh(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', 'tsconfig.json']);
-  return { name: 'typecheck', passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1 };
+  const tsc = await sh(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', 'tsconfig.json']);
+  const functions = readdirSync(join(repoRoot, 'edge'), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !d.name.startsWith('_'))
+    .map((d) => d.name);
+  let denoFailed = 0;
+  for (const name of functions) {
+    const { code } = await sh(join(repoRoot, 'node_modules', '.bin', 'deno'), [
+      'check', '--quiet', '--config', join('edge', name, 'deno.json'), join('edge', name, 'index.ts'),
+    ]);
+    if (code !== 0) denoFailed++;
+  }
+  const failed = (tsc.code === 0 ? 0 : 1) + denoFailed;
+  return { name: 'typecheck', passed: 1 + functions.length - failed, failed };
 }
 
 async function main(): Promise<number> {

@@ -14,7 +14,10 @@ comment on schema private is 'Helpers for the public API (availability, settings
 create schema if not exists checkout;
 comment on schema checkout is 'Privileged routines that move stock or money. Not exposed through the Data API; executable only by service_role.';
 
--- Functions are not executable by PUBLIC unless granted by full signature.
+-- Functions are executable only where granted by full signature. PostgreSQL
+-- grants EXECUTE to PUBLIC on every new function whatever the defaults below
+-- say, so each migration revokes it function by function; these defaults
+-- undo Supabase's own per-schema grants to anon and authenticated.
 alter default privileges in schema public revoke execute on functions from public;
 alter default privileges in schema private revoke execute on functions from public;
 alter default privileges in schema checkout revoke execute on functions from public;
@@ -54,5 +57,6 @@ set search_path = ''
 as $$
   select s from private.settings s where s.id
 $$;
+revoke execute on function private.current_settings() from public, anon, authenticated;
 comment on function private.current_settings() is 'The settings row. Callable by every API role.';
 grant execute on function private.current_settings() to anon, authenticated, service_role;

@@ -112,6 +112,7 @@ begin
   return new;
 end
 $$;
+revoke execute on function private.check_order_session_transition() from public, anon, authenticated;
 comment on function private.check_order_session_transition() is 'Trigger: order sessions are immutable snapshots whose status only moves forward.';
 
 create trigger order_sessions_transition
@@ -127,6 +128,7 @@ begin
   raise exception 'order_session_events is append-only' using errcode = 'CKI02';
 end
 $$;
+revoke execute on function private.forbid_event_update() from public, anon, authenticated;
 comment on function private.forbid_event_update() is 'Trigger: the order session event log is append-only.';
 
 create trigger order_session_events_append_only
@@ -165,6 +167,7 @@ as $$
   from public.variants v
   where v.id = p_variant_id
 $$;
+revoke execute on function private.available_stock(uuid) from public, anon, authenticated;
 comment on function private.available_stock(uuid) is
   'Units of a variant that can still be sold: stock on hand minus unexpired reservations (an expired reservation is free at once, cron or not). NULL for an unknown variant. Read-only; callable by every API role because the catalog and the cart show it.';
 grant execute on function private.available_stock(uuid) to anon, authenticated, service_role;
@@ -201,5 +204,6 @@ as $$
     where pr.active
   ) p
 $$;
+revoke execute on function public.get_catalog() from public, anon, authenticated;
 comment on function public.get_catalog() is 'Active products with their active variants, prices and the stock available right now. Callable by anon and authenticated.';
 grant execute on function public.get_catalog() to anon, authenticated, service_role;

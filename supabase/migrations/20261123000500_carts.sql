@@ -55,6 +55,7 @@ begin
   return new;
 end
 $$;
+revoke execute on function private.slide_cart_expiry() from public, anon, authenticated;
 comment on function private.slide_cart_expiry() is 'Trigger: every write to a cart sets expires_at to now + cart_ttl; clients cannot choose it.';
 
 create trigger carts_slide_expiry
@@ -131,12 +132,38 @@ begin
   return new;
 end
 $$;
+revoke execute on function private.check_cart_item() from public, anon, authenticated;
 comment on function private.check_cart_item() is
   'Trigger: a cart line names a known, active variant, holds 1..max_line_quantity units, no more than are available, in the cart''s currency. Errors: CKV01 unknown/inactive variant, CKQ01 quantity out of range, CKS01 not enough stock, CKM01 mixed currencies; the detail is JSON.';
 
 create trigger cart_items_check
   before insert or update on public.cart_items
   for each row execute function private.check_cart_item();
+
+create function private.touch_cart_of_line()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  -- Lines deleted along with their cart (the purge) have no cart to touch.
+  if pg_trigger_depth() > 1 then
+    return null;
+  end if;
+  -- A cart the RPCs already slid in this transaction (now() is fixed) is
+  -- left alone, so this writes only for a direct write to cart_items.
+  update public.carts set updated_at = now()
+   where session_id = coalesce(new.session_id, old.session_id)
+     and expires_at < now() + (private.current_settings()).cart_ttl;
+  return null;
+end
+$$;
+revoke execute on function private.touch_cart_of_line() from public, anon, authenticated;
+comment on function private.touch_cart_of_line() is 'Trigger: any write to a cart line slides its cart''s expiry, direct writes through the Data API included.';
+
+create trigger cart_items_touch_cart
+  after insert or update or delete on public.cart_items
+  for each row execute function private.touch_cart_of_line();
 
 -- ---------------------------------------------------------------------------
 -- Policies
@@ -188,6 +215,7 @@ begin
   return uid;
 end
 $$;
+revoke execute on function private.require_shopper() from public, anon, authenticated;
 comment on function private.require_shopper() is 'auth.uid() of the caller, or error 42501 when the request carries no user.';
 grant execute on function private.require_shopper() to authenticated, service_role;
 
@@ -231,6 +259,7 @@ as $$
     ), '[]'::jsonb)
   )
 $$;
+revoke execute on function private.cart_json(uuid) from public, anon, authenticated;
 comment on function private.cart_json(uuid) is 'The cart of a shopper as JSON (lines, unit prices, line totals, subtotal). Runs as the caller, so RLS decides what it sees.';
 grant execute on function private.cart_json(uuid) to authenticated, service_role;
 
@@ -242,6 +271,7 @@ as $$
   insert into public.carts (session_id) values (p_session_id)
   on conflict (session_id) do update set updated_at = now();
 $$;
+revoke execute on function private.touch_cart(uuid) from public, anon, authenticated;
 comment on function private.touch_cart(uuid) is 'Creates the shopper''s cart or slides its expiry. Runs as the caller, under RLS.';
 grant execute on function private.touch_cart(uuid) to authenticated, service_role;
 
@@ -258,6 +288,7 @@ begin
   return private.cart_json(uid);
 end
 $$;
+revoke execute on function public.get_cart() from public, anon, authenticated;
 comment on function public.get_cart() is 'The caller''s cart: lines with unit prices, line totals and available stock, and the subtotal. Slides the cart''s expiry. For authenticated (anonymous included).';
 
 create function public.add_to_cart(p_variant_id uuid, p_quantity integer default 1)
@@ -284,6 +315,7 @@ begin
   return private.cart_json(uid);
 end
 $$;
+revoke execute on function public.add_to_cart(uuid, integer) from public, anon, authenticated;
 comment on function public.add_to_cart(uuid, integer) is 'Adds a quantity of a variant to the caller''s cart (merging with an existing line) and returns the cart. Errors CKV01, CKQ01, CKS01, CKM01 write nothing.';
 
 create function public.set_cart_item_quantity(p_variant_id uuid, p_quantity integer)
@@ -314,6 +346,7 @@ begin
   return private.cart_json(uid);
 end
 $$;
+revoke execute on function public.set_cart_item_quantity(uuid, integer) from public, anon, authenticated;
 comment on function public.set_cart_item_quantity(uuid, integer) is 'Sets the quantity of a line in the caller''s cart (0 removes it, a missing line is created) and returns the cart.';
 
 create function public.remove_from_cart(p_variant_id uuid)
@@ -329,6 +362,7 @@ begin
   return private.cart_json(uid);
 end
 $$;
+revoke execute on function public.remove_from_cart(uuid) from public, anon, authenticated;
 comment on function public.remove_from_cart(uuid) is 'Removes a line from the caller''s cart (no error if it is not there) and returns the cart.';
 
 create function public.clear_cart()
@@ -344,6 +378,7 @@ begin
   return private.cart_json(uid);
 end
 $$;
+revoke execute on function public.clear_cart() from public, anon, authenticated;
 comment on function public.clear_cart() is 'Empties the caller''s cart and returns it.';
 
 grant execute on function public.get_cart() to authenticated, service_role;

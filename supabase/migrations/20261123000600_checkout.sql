@@ -29,6 +29,7 @@ as $$
     'paid_at', s.paid_at
   )
 $$;
+revoke execute on function private.order_session_json(public.order_sessions) from public, anon, authenticated;
 comment on function private.order_session_json(public.order_sessions) is 'An order session as the JSON the checkout routines return.';
 grant execute on function private.order_session_json(public.order_sessions) to service_role;
 
@@ -40,6 +41,7 @@ as $$
   insert into public.order_session_events (order_session_id, kind, payment_id, detail)
   values (p_order_session_id, p_kind, p_payment_id, coalesce(p_detail, '{}'::jsonb));
 $$;
+revoke execute on function private.log_event(uuid, text, jsonb, bigint) from public, anon, authenticated;
 comment on function private.log_event(uuid, text, jsonb, bigint) is 'Appends an event to an order session''s log. Called by the checkout routines.';
 grant execute on function private.log_event(uuid, text, jsonb, bigint) to service_role;
 
@@ -56,6 +58,7 @@ begin
   perform private.log_event(p_order_session_id, p_status::text, jsonb_build_object('reason', p_reason));
 end
 $$;
+revoke execute on function private.close_order_session(uuid, public.order_session_status, text) from public, anon, authenticated;
 comment on function private.close_order_session(uuid, public.order_session_status, text) is
   'Moves an active order session to expired or cancelled and releases its reservation. The caller holds the session''s row lock.';
 grant execute on function private.close_order_session(uuid, public.order_session_status, text) to service_role;

@@ -80,7 +80,7 @@ create table public.payment_refunds (
   order_session_id uuid references public.order_sessions (id) on delete restrict,
   amount numeric(12, 2) not null,
   currency text not null,
-  reason text not null check (reason in ('out_of_stock', 'amount_mismatch', 'duplicate_payment')),
+  reason text not null check (reason in ('out_of_stock', 'amount_mismatch', 'duplicate_payment', 'coupon_used_up')),
   status text not null default 'owed' check (status in ('owed', 'refunded')),
   mp_refund_id text,
   created_at timestamptz not null default now(),
@@ -91,6 +91,44 @@ comment on table public.payment_refunds is
 
 create index payment_refunds_order_session_idx on public.payment_refunds (order_session_id);
 create index payment_refunds_owed_idx on public.payment_refunds (created_at) where status = 'owed';
+
+create function private.order_status_may_move(p_from public.order_status, p_to public.order_status)
+returns boolean
+language sql
+immutable
+set search_path = ''
+as $$
+  select (p_from = 'paid' and p_to in ('in_mediation', 'refunded', 'charged_back'))
+      or (p_from = 'in_mediation' and p_to in ('paid', 'refunded', 'charged_back'))
+$$;
+revoke execute on function private.order_status_may_move(public.order_status, public.order_status) from public, anon, authenticated;
+grant execute on function private.order_status_may_move(public.order_status, public.order_status) to service_role;
+comment on function private.order_status_may_move(public.order_status, public.order_status) is
+  'An order''s status moves forward only: paid to in_mediation, refunded or charged_back; a mediation ends paid, refunded or charged back; refunded and charged_back are final.';
+
+create function private.check_order_transition()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if new.order_session_id <> old.order_session_id or new.payment_id <> old.payment_id or new.total <> old.total
+     or new.order_number <> old.order_number or new.session_id <> old.session_id then
+    raise exception 'order % is immutable except for its status', old.order_number using errcode = 'CKI02';
+  end if;
+  if new.status <> old.status and not private.order_status_may_move(old.status, new.status) then
+    raise exception 'order % cannot move from % to %', old.order_number, old.status, new.status using errcode = 'CKI02';
+  end if;
+  new.updated_at := now();
+  return new;
+end
+$$;
+revoke execute on function private.check_order_transition() from public, anon, authenticated;
+comment on function private.check_order_transition() is 'Trigger: orders are immutable but for a status that only moves forward.';
+
+create trigger orders_transition
+  before update on public.orders
+  for each row execute function private.check_order_transition();
 
 grant select on public.orders, public.order_lines to authenticated;
 grant select, insert, update on public.orders, public.order_lines, public.payment_events, public.payment_refunds to service_role;
@@ -141,8 +179,24 @@ as $$
     ), '[]'::jsonb)
   )
 $$;
+revoke execute on function private.order_json(public.orders) from public, anon, authenticated;
 comment on function private.order_json(public.orders) is 'An order with its lines, as the checkout routines return it.';
 grant execute on function private.order_json(public.orders) to service_role;
+
+create function public.get_my_orders()
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce(jsonb_agg(private.order_json(o) order by o.created_at desc), '[]'::jsonb)
+  from public.orders o
+  where o.session_id = (select auth.uid())
+$$;
+revoke execute on function public.get_my_orders() from public, anon, authenticated;
+comment on function public.get_my_orders() is 'The caller''s orders, newest first, with their lines. Runs as the caller under RLS. For authenticated.';
+grant execute on function private.order_json(public.orders) to authenticated;
+grant execute on function public.get_my_orders() to authenticated, service_role;
 
 create function private.owe_refund(s public.order_sessions, p_payment_id bigint, p_amount numeric, p_currency text, p_reason text)
 returns jsonb
@@ -167,6 +221,7 @@ begin
     'reason', r.reason, 'status', r.status, 'mp_refund_id', r.mp_refund_id);
 end
 $$;
+revoke execute on function private.owe_refund(public.order_sessions, bigint, numeric, text, text) from public, anon, authenticated;
 comment on function private.owe_refund(public.order_sessions, bigint, numeric, text, text) is 'Records (once) that an approved payment must be refunded, and why.';
 grant execute on function private.owe_refund(public.order_sessions, bigint, numeric, text, text) to service_role;
 
@@ -190,6 +245,9 @@ declare
   short jsonb;
   late boolean;
   result jsonb;
+  r public.payment_refunds;
+  c public.coupons;
+  holders integer;
 begin
   if jsonb_typeof(p_payment) is distinct from 'object' then
     raise exception 'payment must be a JSON object' using errcode = 'CKI01';
@@ -211,7 +269,11 @@ begin
     raise exception 'an approved payment needs transaction_amount' using errcode = 'CKI01';
   end if;
 
-  -- Every caller for the same session queues here.
+  -- Locks in begin_checkout's order: the shopper's cart, the order session,
+  -- then the variants by id. Every caller for the same session queues here.
+  perform 1 from public.carts cart
+   where cart.session_id = (select os.session_id from public.order_sessions os where os.token = ref)
+     for update;
   select * into s from public.order_sessions where token = ref for update;
 
   insert into public.payment_events (
@@ -225,7 +287,7 @@ begin
   returning true into new_status;
 
   if s.id is null then
-    return jsonb_build_object('outcome', 'unknown_session', 'payment_id', pid, 'status', st);
+    return jsonb_build_object('order_session_id', s.id, 'outcome', 'unknown_session', 'payment_id', pid, 'status', st);
   end if;
   if new_status then
     perform private.log_event(s.id, 'payment_seen', jsonb_build_object(
@@ -237,25 +299,32 @@ begin
   if st = 'approved' then
     if o.id is not null then
       if o.payment_id = pid then
-        return jsonb_build_object('outcome', 'already_paid', 'payment_id', pid, 'session_status', s.status, 'order', private.order_json(o));
+        if o.status = 'in_mediation' then
+          -- A mediation settled in the store's favour: the payment is approved again.
+          update public.orders set status = 'paid' where id = o.id returning * into o;
+          perform private.log_event(s.id, 'order_status_changed', jsonb_build_object('order_id', o.id, 'status', 'paid'), pid);
+        end if;
+        return jsonb_build_object('order_session_id', s.id, 'outcome', 'already_paid', 'payment_id', pid, 'session_status', s.status, 'order', private.order_json(o));
       end if;
-      return jsonb_build_object('outcome', 'refund_owed', 'payment_id', pid, 'session_status', s.status,
+      return jsonb_build_object('order_session_id', s.id, 'outcome', 'refund_owed', 'payment_id', pid, 'session_status', s.status,
         'refund', private.owe_refund(s, pid, amount, cur, 'duplicate_payment'));
     end if;
-    if exists (select 1 from public.payment_refunds where payment_id = pid) then
-      -- Seen before and already owed back: answer the same.
-      return jsonb_build_object('outcome', 'refund_owed', 'payment_id', pid, 'session_status', s.status,
-        'refund', private.owe_refund(s, pid, amount, cur, 'out_of_stock'));
+    select * into r from public.payment_refunds where payment_id = pid;
+    if found then
+      -- Seen before and already owed back: answer as the first time.
+      return jsonb_build_object('order_session_id', s.id,
+        'outcome', case r.reason when 'amount_mismatch' then 'amount_mismatch' else 'refund_owed' end,
+        'payment_id', pid, 'session_status', s.status, 'refund', private.owe_refund(s, pid, amount, cur, r.reason));
     end if;
     if s.status in ('refund_owed', 'refunded') then
       -- Another payment for a session that was already paid without stock.
-      return jsonb_build_object('outcome', 'refund_owed', 'payment_id', pid, 'session_status', s.status,
+      return jsonb_build_object('order_session_id', s.id, 'outcome', 'refund_owed', 'payment_id', pid, 'session_status', s.status,
         'refund', private.owe_refund(s, pid, amount, cur, 'duplicate_payment'));
     end if;
     if amount <> s.total or cur is distinct from s.currency then
       perform private.log_event(s.id, 'amount_mismatch', jsonb_build_object(
         'expected', s.total, 'expected_currency', s.currency, 'paid', amount, 'paid_currency', cur), pid);
-      return jsonb_build_object('outcome', 'amount_mismatch', 'payment_id', pid, 'session_status', s.status,
+      return jsonb_build_object('order_session_id', s.id, 'outcome', 'amount_mismatch', 'payment_id', pid, 'session_status', s.status,
         'refund', private.owe_refund(s, pid, amount, cur, 'amount_mismatch'));
     end if;
 
@@ -273,12 +342,28 @@ begin
         into short
         from jsonb_array_elements(lines) l
        where private.available_stock((l ->> 'variant_id')::uuid) < (l ->> 'quantity')::integer;
+      -- Its coupon redemption may have gone to someone else meanwhile.
+      if s.coupon_id is not null then
+        select * into c from public.coupons where id = s.coupon_id for update;
+        if c.max_redemptions is not null then
+          select count(*) into holders from public.order_sessions os
+           where os.coupon_id = c.id and os.id <> s.id
+             and (os.status = 'paid' or (os.status = 'active' and os.expires_at > now()));
+          if holders >= c.max_redemptions then
+            delete from public.stock_reservations where order_session_id = s.id;
+            update public.order_sessions set status = 'refund_owed', payment_id = pid, paid_at = now(), closed_at = now()
+             where id = s.id returning * into s;
+            return jsonb_build_object('order_session_id', s.id, 'outcome', 'refund_owed', 'payment_id', pid, 'session_status', s.status,
+                                      'refund', private.owe_refund(s, pid, amount, cur, 'coupon_used_up'));
+          end if;
+        end if;
+      end if;
       if jsonb_array_length(short) > 0 then
         delete from public.stock_reservations where order_session_id = s.id;
         update public.order_sessions set status = 'refund_owed', payment_id = pid, paid_at = now(), closed_at = now()
          where id = s.id returning * into s;
         result := private.owe_refund(s, pid, amount, cur, 'out_of_stock');
-        return jsonb_build_object('outcome', 'refund_owed', 'payment_id', pid, 'session_status', s.status,
+        return jsonb_build_object('order_session_id', s.id, 'outcome', 'refund_owed', 'payment_id', pid, 'session_status', s.status,
                                   'short', short, 'refund', result);
       end if;
     end if;
@@ -318,17 +403,18 @@ begin
 
     perform private.log_event(s.id, 'committed', jsonb_build_object(
       'order_id', o.id, 'order_number', o.order_number, 'paid_late', late), pid);
-    return jsonb_build_object('outcome', 'order_created', 'payment_id', pid, 'session_status', s.status,
+    return jsonb_build_object('order_session_id', s.id, 'outcome', 'order_created', 'payment_id', pid, 'session_status', s.status,
                               'order', private.order_json(o));
   end if;
 
   if st in ('refunded', 'charged_back', 'in_mediation') then
     if o.id is not null and o.payment_id = pid then
-      if o.status::text <> st then
-        update public.orders set status = st::public.order_status, updated_at = now() where id = o.id returning * into o;
+      -- Forward only: a stale in_mediation after a refund changes nothing.
+      if private.order_status_may_move(o.status, st::public.order_status) then
+        update public.orders set status = st::public.order_status where id = o.id returning * into o;
         perform private.log_event(s.id, 'order_status_changed', jsonb_build_object('order_id', o.id, 'status', st), pid);
       end if;
-      return jsonb_build_object('outcome', 'order_updated', 'payment_id', pid, 'session_status', s.status, 'order', private.order_json(o));
+      return jsonb_build_object('order_session_id', s.id, 'outcome', 'order_updated', 'payment_id', pid, 'session_status', s.status, 'order', private.order_json(o));
     end if;
     if st = 'refunded' and exists (select 1 from public.payment_refunds where payment_id = pid and status = 'owed') then
       return checkout.record_refund(pid, null);
@@ -337,7 +423,7 @@ begin
 
   -- pending, in_process, authorized, rejected, cancelled: recorded; an
   -- active session stays active so the buyer can pay again until it expires.
-  return jsonb_build_object('outcome', 'recorded', 'payment_id', pid, 'status', st, 'session_status', s.status,
+  return jsonb_build_object('order_session_id', s.id, 'outcome', 'recorded', 'payment_id', pid, 'status', st, 'session_status', s.status,
                             'order', case when o.id is null then null else private.order_json(o) end);
 end
 $$;
@@ -369,7 +455,7 @@ begin
   else
     select * into s from public.order_sessions where id = r.order_session_id;
   end if;
-  return jsonb_build_object('outcome', 'refund_recorded', 'payment_id', p_payment_id, 'session_status', s.status,
+  return jsonb_build_object('order_session_id', r.order_session_id, 'outcome', 'refund_recorded', 'payment_id', p_payment_id, 'session_status', s.status,
     'refund', jsonb_build_object('payment_id', r.payment_id, 'amount', r.amount, 'currency', r.currency,
                                  'reason', r.reason, 'status', r.status, 'mp_refund_id', r.mp_refund_id));
 end

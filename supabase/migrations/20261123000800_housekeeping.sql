@@ -84,44 +84,6 @@ end
 $$;
 comment on function checkout.trim_sessions(integer) is 'Service role only. Deletes expired and cancelled order sessions closed more than trim_after (30 days) ago that never saw a payment. Never touches orders. Returns how many.';
 
--- Procedures commit between batches so that a purge of a million carts
--- never holds its locks for long. pg_cron calls these.
-create procedure checkout.run_expire_sessions(p_batch_size integer default 1000)
-language plpgsql
-set search_path = ''
-as $$
-begin
-  while checkout.expire_sessions(p_batch_size) = p_batch_size loop
-    commit;
-  end loop;
-end
-$$;
-comment on procedure checkout.run_expire_sessions(integer) is 'pg_cron job: expire every due order session, a committed batch at a time.';
-
-create procedure checkout.run_purge_carts(p_batch_size integer default 5000)
-language plpgsql
-set search_path = ''
-as $$
-begin
-  while checkout.purge_carts(p_batch_size) = p_batch_size loop
-    commit;
-  end loop;
-end
-$$;
-comment on procedure checkout.run_purge_carts(integer) is 'pg_cron job: purge every expired cart, a committed batch at a time.';
-
-create procedure checkout.run_trim_sessions(p_batch_size integer default 5000)
-language plpgsql
-set search_path = ''
-as $$
-begin
-  while checkout.trim_sessions(p_batch_size) = p_batch_size loop
-    commit;
-  end loop;
-end
-$$;
-comment on procedure checkout.run_trim_sessions(integer) is 'pg_cron job: trim old expired and cancelled order sessions, a committed batch at a time.';
-
 create function checkout.stats()
 returns jsonb
 language sql
@@ -162,7 +124,7 @@ as $$
       'out_of_stock', (select count(*) from public.payment_refunds pr where pr.reason = 'out_of_stock')
     ),
     'refunds_owed', (
-      select jsonb_build_object('count', count(*), 'by_currency', coalesce(jsonb_object_agg(x.currency, x.amount), '{}'::jsonb))
+      select jsonb_build_object('count', coalesce(sum(x.n), 0), 'by_currency', coalesce(jsonb_object_agg(x.currency, x.amount), '{}'::jsonb))
         from (select pr.currency, sum(pr.amount) as amount, count(*) as n
                 from public.payment_refunds pr where pr.status = 'owed' group by pr.currency) x
     ),
@@ -173,7 +135,7 @@ as $$
        where s.status = 'expired' and s.closed_at > now() - interval '24 hours'
     ),
     'orders', (
-      select jsonb_build_object('total', count(*),
+      select jsonb_build_object('total', coalesce(sum(x.n), 0),
         'by_status', coalesce(jsonb_object_agg(x.status, x.n), '{}'::jsonb))
         from (select o.status::text as status, count(*) as n from public.orders o group by o.status) x
     )
@@ -202,12 +164,8 @@ $$;
 comment on function checkout.cleanup() is 'Service role only. The manual cleanup behind the admin Edge Function: expire due sessions, purge expired carts, trim old sessions, in one transaction. Returns the counts.';
 
 revoke execute on all functions in schema checkout from public, anon, authenticated;
-revoke execute on all procedures in schema checkout from public, anon, authenticated;
 grant execute on function checkout.expire_sessions(integer) to service_role;
 grant execute on function checkout.purge_carts(integer) to service_role;
 grant execute on function checkout.trim_sessions(integer) to service_role;
 grant execute on function checkout.stats() to service_role;
 grant execute on function checkout.cleanup() to service_role;
-grant execute on procedure checkout.run_expire_sessions(integer) to service_role;
-grant execute on procedure checkout.run_purge_carts(integer) to service_role;
-grant execute on procedure checkout.run_trim_sessions(integer) to service_role;

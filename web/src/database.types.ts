@@ -264,6 +264,9 @@ isOneToOne: false
 "get_catalog":
 { Args: Record<PropertyKey, never>; Returns: Json
                            },
+"get_my_orders":
+{ Args: Record<PropertyKey, never>; Returns: Json
+                           },
 "remove_from_cart":
 { Args: { "p_variant_id": string }; Returns: Json
                            },

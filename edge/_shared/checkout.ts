@@ -1,0 +1,102 @@
+/** Typed calls to the checkout routines (schema checkout, service_role only). */
+import type { Db } from './db.ts';
+
+export interface SessionLine {
+  variant_id: string;
+  sku: string;
+  title: string;
+  unit_price: number | string;
+  quantity: number;
+  line_total: number | string;
+}
+
+export interface OrderSession {
+  id: string;
+  session_id: string;
+  token: string;
+  status: 'active' | 'paid' | 'expired' | 'cancelled' | 'refund_owed' | 'refunded';
+  lines: SessionLine[];
+  item_count: number;
+  subtotal: number;
+  discount: number;
+  total: number;
+  currency: string;
+  coupon_code: string | null;
+  payer: Record<string, unknown>;
+  shipping_address: Record<string, unknown>;
+  preference_id: string | null;
+  payment_id: number | null;
+  expires_at: string;
+  created_at: string;
+  paid_at: string | null;
+}
+
+export interface Order {
+  id: string;
+  order_number: string;
+  order_session_id: string;
+  payment_id: number;
+  status: 'paid' | 'in_mediation' | 'refunded' | 'charged_back';
+  total: number;
+  currency: string;
+  lines: SessionLine[];
+  [key: string]: unknown;
+}
+
+export interface Refund {
+  payment_id: number;
+  amount: number;
+  currency: string;
+  reason: 'out_of_stock' | 'amount_mismatch' | 'duplicate_payment' | 'coupon_used_up';
+  status: 'owed' | 'refunded';
+  mp_refund_id: string | null;
+}
+
+export interface ApplyResult {
+  order_session_id: string | null;
+  outcome: 'order_created' | 'already_paid' | 'refund_owed' | 'amount_mismatch' | 'recorded' | 'order_updated' | 'refund_recorded' | 'unknown_session';
+  payment_id: number;
+  session_status?: OrderSession['status'];
+  order?: Order | null;
+  refund?: Refund;
+}
+
+/** The payment fields apply_payment reads (as MercadoPago returns them). */
+export interface PaymentSnapshot {
+  id: number;
+  status: string;
+  status_detail?: string | null;
+  transaction_amount?: number | null;
+  currency_id?: string | null;
+  external_reference?: string | null;
+  payment_type_id?: string | null;
+  payment_method_id?: string | null;
+  date_created?: string | null;
+  date_approved?: string | null;
+  date_last_updated?: string | null;
+}
+
+export function checkoutRoutines(db: Db) {
+  const one = async <T>(sql: string, params: unknown[]): Promise<T> =>
+    db.transaction(async (q) => (await q<{ r: T }>(sql, params))[0]!.r);
+  return {
+    beginCheckout: (sessionId: string, payer: object, shipping: object, coupon: string | null) =>
+      one<OrderSession>('select checkout.begin_checkout($1, $2, $3, $4) as r', [sessionId, payer, shipping, coupon]),
+    attachPreference: (orderSessionId: string, preferenceId: string) =>
+      one<OrderSession>('select checkout.attach_preference($1, $2) as r', [orderSessionId, preferenceId]),
+    releaseSession: (orderSessionId: string, reason: string) =>
+      one<OrderSession>('select checkout.release_session($1, $2) as r', [orderSessionId, reason]),
+    findOrderSession: (token: string) => one<OrderSession | null>('select checkout.find_order_session($1) as r', [token]),
+    applyPayment: (payment: PaymentSnapshot) => one<ApplyResult>('select checkout.apply_payment($1) as r', [payment]),
+    recordRefund: (paymentId: number, mpRefundId: string | null) =>
+      one<ApplyResult>('select checkout.record_refund($1, $2) as r', [paymentId, mpRefundId]),
+    orderForSession: (orderSessionId: string) =>
+      one<Order | null>("select (select private.order_json(o) from public.orders o where o.order_session_id = $1) as r", [
+        orderSessionId,
+      ]),
+    stats: () => one<Record<string, unknown>>('select checkout.stats() as r', []),
+    cleanup: () => one<Record<string, number>>('select checkout.cleanup() as r', []),
+  };
+}
+
+export type CheckoutRoutines = ReturnType<typeof checkoutRoutines>;

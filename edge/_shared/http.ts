@@ -1,0 +1,85 @@
+/** HTTP plumbing shared by every function: CORS, JSON responses, typed errors. */
+
+export const corsHeaders: Record<string, string> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Headers': 'authorization, x-client-info, apikey, content-type, x-idempotency-key',
+  'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+  'Access-Control-Max-Age': '86400',
+};
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { ...corsHeaders, 'Content-Type': 'application/json; charset=utf-8', ...headers },
+  });
+}
+
+/** An error the client should see: status, a stable machine code, a human message, optional details. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+export function errorResponse(err: HttpError): Response {
+  return json(err.status, { error: err.code, message: err.message, ...err.details });
+}
+
+/** Answers CORS preflight; null when the request is not one. */
+export function preflight(req: Request): Response | null {
+  return req.method === 'OPTIONS' ? new Response(null, { status: 204, headers: corsHeaders }) : null;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** The raw body, refusing anything over 64 KiB. */
+export async function readBody(req: Request): Promise<string> {
+  const declared = Number(req.headers.get('content-length') ?? '0');
+  if (declared > MAX_BODY_BYTES) throw new HttpError(413, 'payload_too_large', 'request body over 64 KiB');
+  const text = await req.text();
+  if (new TextEncoder().encode(text).byteLength > MAX_BODY_BYTES) {
+    throw new HttpError(413, 'payload_too_large', 'request body over 64 KiB');
+  }
+  return text;
+}
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'invalid_json', 'the request body is not valid JSON');
+  }
+}
+
+export type Logger = (event: string, fields?: Record<string, unknown>) => void;
+
+/** One JSON line per significant event. Callers never pass secrets or card data. */
+export function jsonLogger(fn: string, write: (line: string) => void = console.log): Logger {
+  return (event, fields = {}) => write(JSON.stringify({ time: new Date().toISOString(), fn, event, ...fields }));
+}
+
+type Handler = (req: Request) => Promise<Response>;
+
+/** Wraps a handler: CORS preflight, HttpError to JSON, anything else to a 500 that leaks nothing. */
+export function withErrors(log: Logger, handler: Handler): Handler {
+  return async (req) => {
+    const pre = preflight(req);
+    if (pre) return pre;
+    try {
+      return await handler(req);
+    } catch (err) {
+      if (err instanceof HttpError) {
+        if (err.status >= 500) log('error', { status: err.status, code: err.code, message: err.message });
+        return errorResponse(err);
+      }
+      log('unexpected_error', { message: err instanceof Error ? err.message : String(err) });
+      return errorResponse(new HttpError(500, 'internal', 'unexpected error'));
+    }
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * The one way a MercadoPago payment reaches the database, shared by the
+ * webhook and the buyer's return: fetch it from MercadoPago (never trust what
+ * the caller says), apply it with checkout.apply_payment, and when the
+ * routine says a refund is owed, make it through MercadoPago and record it.
+ */
+import type { ApplyResult, CheckoutRoutines, PaymentSnapshot } from './checkout.ts';
+import type { Logger } from './http.ts';
+import { type MercadoPagoApi, MercadoPagoRejected } from './mercadopago.ts';
+
+export interface PaymentDeps {
+  routines: CheckoutRoutines;
+  mp: MercadoPagoApi;
+  log: Logger;
+}
+
+export async function settlePayment(deps: PaymentDeps, payment: PaymentSnapshot, via: 'webhook' | 'return'): Promise<ApplyResult> {
+  const result = await deps.routines.applyPayment(payment);
+  deps.log('payment_applied', {
+    via,
+    payment_id: payment.id,
+    status: payment.status,
+    status_detail: payment.status_detail,
+    order_session_id: result.order_session_id,
+    outcome: result.outcome,
+    order_number: result.order?.order_number,
+  });
+  if (result.refund?.status !== 'owed') return result;
+  return makeOwedRefund(deps, payment, result);
+}
+
+async function makeOwedRefund(deps: PaymentDeps, payment: PaymentSnapshot, result: ApplyResult): Promise<ApplyResult> {
+  let refundId: string | null = null;
+  try {
+    // The same key every time: MercadoPago makes the refund once.
+    refundId = (await deps.mp.refundPayment(payment.id, `refund-${payment.id}`)).id;
+  } catch (err) {
+    if (!(err instanceof MercadoPagoRejected)) throw err;
+    // Refused: fine if the payment is already refunded (by us earlier, or by
+    // the store in MercadoPago's panel); anything else is left owed.
+    const current = await deps.mp.getPayment(String(payment.id));
+    if (current.status !== 'refunded') {
+      deps.log('refund_refused', { payment_id: payment.id, order_session_id: result.order_session_id, message: err.message });
+      throw err;
+    }
+  }
+  const recorded = await deps.routines.recordRefund(payment.id, refundId);
+  deps.log('refund_made', {
+    payment_id: payment.id,
+    order_session_id: result.order_session_id,
+    reason: result.refund?.reason,
+    mp_refund_id: refundId,
+    amount: result.refund?.amount,
+    currency: result.refund?.currency,
+  });
+  return { ...result, refund: recorded.refund, session_status: recorded.session_status ?? result.session_status };
+}

@@ -1,0 +1,563 @@
+/**
+ * The Edge Functions under real Deno, against the real test database and the
+ * MercadoPago sandbox emulator (which delivers signed webhooks to the real
+ * webhook function).
+ */
+import { createHmac, randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFunction, type RunningFunction } from '../../dev/functions/serve.ts';
+import { startSandbox, type Sandbox } from '../../dev/mp-sandbox/index.ts';
+import { freePort } from '../../dev/pg/cluster.ts';
+import { addToCart, createShopper, createVariant, databaseUrl, newPool, payer, shipping } from '../helpers/db.ts';
+import { es256KeyPair, shopperClaims, signEs256, signHs256 } from '../helpers/jwt.ts';
+
+const JWT_SECRET = 'edge-test-jwt-secret-with-at-least-32-characters';
+const SERVICE_KEY = 'edge-test-service-role-key';
+const KID = 'test-es256-key';
+const es = es256KeyPair(KID);
+
+let pool: pg.Pool;
+let sandbox: Sandbox;
+let fn: Record<'create' | 'webhook' | 'status' | 'admin', RunningFunction>;
+const logLines: string[] = [];
+
+function env(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    SUPABASE_URL: 'http://127.0.0.1:9',
+    SUPABASE_DB_URL: databaseUrl(),
+    SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY,
+    SUPABASE_JWT_SECRET: JWT_SECRET,
+    SUPABASE_JWKS: JSON.stringify(es.jwks),
+    MP_ACCESS_TOKEN: sandbox.accessToken,
+    MP_WEBHOOK_SECRET: sandbox.webhookSecret,
+    MP_API_BASE_URL: sandbox.url,
+    MP_TIMEOUT_MS: '1500',
+    SITE_URL: 'http://127.0.0.1:5173',
+    ...overrides,
+  };
+}
+
+beforeAll(async () => {
+  pool = newPool(10);
+  sandbox = await startSandbox({ retrySchedule: [300, 600, 1200, 2400], webhookTimeoutMs: 5000 });
+  const webhookPort = await freePort();
+  const onLine = (line: string) => logLines.push(line);
+  const [create, webhook, status, admin] = await Promise.all([
+    startFunction('create-preference', env({ FUNCTIONS_URL: `http://127.0.0.1:${webhookPort}` }), { onLine }),
+    startFunction('mercadopago-webhook', env(), { port: webhookPort, onLine }),
+    startFunction('payment-status', env(), { onLine }),
+    startFunction('order-sessions-admin', env(), { onLine }),
+  ]);
+  fn = { create: create!, webhook: webhook!, status: status!, admin: admin! };
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(Object.values(fn ?? {}).map((f) => f.stop()));
+  await sandbox?.close();
+  await pool?.end();
+});
+
+const tokenFor = (shopper: string, overrides: Record<string, unknown> = {}) => signHs256(shopperClaims(shopper, overrides), JWT_SECRET);
+
+async function call(f: RunningFunction, path: string, init: { method?: string; token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) {
+  const res = await fetch(`${f.url}${path}`, {
+    method: init.method ?? 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+      ...init.headers,
+    },
+    body: init.raw ?? (init.body === undefined ? undefined : JSON.stringify(init.body)),
+  });
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { text };
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
+const checkoutBody = { payer: { email: payer.email, name: payer.name, surname: payer.surname }, shipping_address: { street_name: 'Av. Corrientes', street_number: '1234', zip_code: 'C1043', city: 'CABA' } };
+
+/** A shopper with a cart of `qty` units of a fresh variant (stock, price). */
+async function shopperWithCart(opts: { stock: number; qty: number; price?: number }) {
+  const variant = await createVariant(pool, { sku: 'EDGE', stock: opts.stock, price: opts.price ?? 1500 });
+  const shopper = await createShopper(pool);
+  await addToCart(pool, shopper, variant.id, opts.qty);
+  return { shopper, variant, token: tokenFor(shopper) };
+}
+
+async function checkout(token: string, body: unknown = checkoutBody) {
+  return call(fn.create, '/create-preference', { token, body });
+}
+
+interface PreferenceSeen {
+  items: { quantity: number; unit_price: number }[];
+  external_reference: string;
+  notification_url: string;
+  auto_return: string;
+  payment_methods: { excluded_payment_types: { id: string }[] };
+  expiration_date_to: string;
+}
+
+/** The preference as MercadoPago (the sandbox) stored it. */
+async function preferenceOf(id: string): Promise<PreferenceSeen> {
+  const res = await fetch(`${sandbox.url}/checkout/preferences/${id}`, { headers: { authorization: `Bearer ${sandbox.accessToken}` } });
+  return (await res.json()) as PreferenceSeen;
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function ordersOf(orderSessionId: string) {
+  const { rows } = await pool.query('select id, order_number, status, payment_id::text as payment_id, paid_late from public.orders where order_session_id = $1', [orderSessionId]);
+  return rows as { id: string; order_number: string; status: string; payment_id: string; paid_late: boolean }[];
+}
+
+async function sessionRow(id: string) {
+  const { rows } = await pool.query('select status, expires_at from public.order_sessions where id = $1', [id]);
+  return rows[0] as { status: string; expires_at: Date };
+}
+
+async function stockOf(variantId: string) {
+  const { rows } = await pool.query('select stock_on_hand, private.available_stock(id) as available from public.variants where id = $1', [variantId]);
+  return rows[0] as { stock_on_hand: number; available: number };
+}
+
+async function counts() {
+  const { rows } = await pool.query(
+    `select (select count(*) from public.payment_events)::int as events, (select count(*) from public.orders)::int as orders,
+            (select count(*) from public.order_sessions)::int as sessions, (select count(*) from public.payment_refunds)::int as refunds`,
+  );
+  return rows[0] as Record<string, number>;
+}
+
+/** A signed webhook exactly as MercadoPago sends it (for the signature tests). */
+function signedNotification(paymentId: string, opts: { secret?: string; ts?: number; requestId?: string } = {}) {
+  const ts = String(opts.ts ?? Math.floor(Date.now() / 1000));
+  const requestId = opts.requestId ?? randomUUID();
+  const v1 = createHmac('sha256', opts.secret ?? sandbox.webhookSecret).update(`id:${paymentId};request-id:${requestId};ts:${ts};`).digest('hex');
+  return {
+    path: `/mercadopago-webhook?data.id=${paymentId}&type=payment`,
+    headers: { 'x-signature': `ts=${ts},v1=${v1}`, 'x-request-id': requestId },
+    body: { action: 'payment.updated', api_version: 'v1', data: { id: paymentId }, date_created: new Date().toISOString(), id: 1, live_mode: false, type: 'payment', user_id: String(sandbox.collectorId) },
+  };
+}
+
+describe('create-preference → pay → webhook', () => {
+  it('the happy path: one order, stock decremented, cart lines removed', async () => {
+    const { shopper, variant, token } = await shopperWithCart({ stock: 5, qty: 2, price: 1999.5 });
+    const res = await checkout(token);
+    expect(res.status).toBe(201);
+    const session = res.body.order_session as { id: string; token: string; total: number; status: string };
+    expect(session.status).toBe('active');
+    expect(session.total).toBe(3999);
+    expect(res.body.init_point).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+    const preferenceId = res.body.preference_id as string;
+    const pref = await preferenceOf(preferenceId);
+    expect(pref.external_reference).toBe(session.token);
+    expect(pref.notification_url).toBe(`${fn.webhook.url}/mercadopago-webhook`);
+    expect(pref.auto_return).toBe('approved');
+    expect(pref.payment_methods.excluded_payment_types).toEqual([{ id: 'ticket' }, { id: 'atm' }]);
+    expect(Date.parse(pref.expiration_date_to)).toBe(Date.parse((await sessionRow(session.id)).expires_at.toISOString()));
+    expect((await stockOf(variant.id)).available).toBe(3);
+
+    const payment = sandbox.pay(preferenceId, { cardholderName: 'APRO' });
+    const orders = await waitFor(async () => {
+      const o = await ordersOf(session.id);
+      return o.length ? o : null;
+    });
+    await sandbox.settle();
+    expect(orders).toHaveLength(1);
+    expect(orders[0]!.payment_id).toBe(String(payment.id));
+    expect(orders[0]!.order_number).toMatch(/^ORD-\d{6}$/);
+    expect(await stockOf(variant.id)).toEqual({ stock_on_hand: 3, available: 3 });
+    expect((await pool.query('select count(*)::int as n from public.cart_items where session_id = $1', [shopper])).rows[0].n).toBe(0);
+    const deliveries = sandbox.deliveries({ paymentId: payment.id });
+    expect(deliveries.length).toBeGreaterThan(0);
+    expect(deliveries.every((d) => d.statusCode === 200)).toBe(true);
+    // One structured log line per significant event, with the ids, no secrets.
+    const applied = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'payment_applied' && l.payment_id === payment.id);
+    expect(applied).toMatchObject({ fn: 'mercadopago-webhook', order_session_id: session.id, outcome: 'order_created' });
+    expect(logLines.join('\n')).not.toContain(sandbox.webhookSecret);
+    expect(logLines.join('\n')).not.toContain(sandbox.accessToken);
+  });
+
+  it('the same payment delivered 10 times at once, duplicated and shuffled, racing 5 returns: one order', async () => {
+    const { variant, token } = await shopperWithCart({ stock: 3, qty: 1 });
+    const res = await checkout(token);
+    const session = res.body.order_session as { id: string; token: string };
+    sandbox.holdNotifications();
+    const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
+    sandbox.resendNotification(payment.id, { copies: 10 });
+    sandbox.duplicateNotification(payment.id);
+    const returns = Array.from({ length: 5 }, () =>
+      call(fn.status, `/payment-status?payment_id=${payment.id}&external_reference=${session.token}`, { method: 'GET', token }),
+    );
+    const [released, ...answers] = await Promise.all([sandbox.releaseNotifications('shuffle'), ...returns]);
+    expect(released.length).toBeGreaterThanOrEqual(12);
+    await sandbox.settle();
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      expect(a.body.status).toBe('paid');
+      expect((a.body.order as { payment_id: number }).payment_id).toBe(payment.id);
+    }
+    expect(await ordersOf(session.id)).toHaveLength(1);
+    expect((await stockOf(variant.id)).stock_on_hand).toBe(2);
+    expect(sandbox.deliveries({ paymentId: payment.id }).every((d) => d.statusCode === 200)).toBe(true);
+  });
+
+  it('rejected, then approved on the same preference: the session stays open, then one order', async () => {
+    const { token } = await shopperWithCart({ stock: 2, qty: 1 });
+    const res = await checkout(token);
+    const session = res.body.order_session as { id: string };
+    const rejected = sandbox.pay(res.body.preference_id as string, { cardholderName: 'OTHE' });
+    await sandbox.settle();
+    expect(rejected.status).toBe('rejected');
+    expect((await sessionRow(session.id)).status).toBe('active');
+    expect(await ordersOf(session.id)).toHaveLength(0);
+    const approved = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
+    await sandbox.settle();
+    const orders = await ordersOf(session.id);
+    expect(orders.map((o) => o.payment_id)).toEqual([String(approved.id)]);
+  });
+
+  it('pending, then approved, delivered in reverse order: one order', async () => {
+    const { token } = await shopperWithCart({ stock: 2, qty: 1 });
+    const res = await checkout(token);
+    const session = res.body.order_session as { id: string };
+    sandbox.holdNotifications();
+    const pending = sandbox.pay(res.body.preference_id as string, { cardholderName: 'CONT' });
+    expect(['pending', 'in_process']).toContain(pending.status);
+    sandbox.approve(pending.id);
+    await sandbox.releaseNotifications('reverse');
+    await sandbox.settle();
+    expect(await ordersOf(session.id)).toHaveLength(1);
+  });
+
+  it('approved after the session expired, with stock left: an order (paid late)', async () => {
+    const { variant, token } = await shopperWithCart({ stock: 4, qty: 2 });
+    const res = await checkout(token);
+    const session = res.body.order_session as { id: string };
+    await pool.query(`update public.order_sessions set expires_at = now() - interval '1 minute' where id = $1`, [session.id]);
+    await pool.query(`update public.stock_reservations set expires_at = now() - interval '1 minute' where order_session_id = $1`, [session.id]);
+    sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
+    await sandbox.settle();
+    const orders = await ordersOf(session.id);
+    expect(orders).toHaveLength(1);
+    expect(orders[0]!.paid_late).toBe(true);
+    expect((await stockOf(variant.id)).stock_on_hand).toBe(2);
+  });
+
+  it('approved after the session expired with no stock left: refunded in MercadoPago and recorded', async () => {
+    const { variant, token } = await shopperWithCart({ stock: 1, qty: 1 });
+    const res = await checkout(token);
+    const session = res.body.order_session as { id: string };
+    await pool.query(`update public.order_sessions set expires_at = now() - interval '1 minute' where id = $1`, [session.id]);
+    await pool.query(`update public.stock_reservations set expires_at = now() - interval '1 minute' where order_session_id = $1`, [session.id]);
+    // Someone else buys the last unit meanwhile.
+    await pool.query('update public.variants set stock_on_hand = 0 where id = $1', [variant.id]);
+    const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
+    await sandbox.settle();
+    expect(await ordersOf(session.id)).toHaveLength(0);
+    expect(sandbox.getPayment(payment.id).status).toBe('refunded');
+    const { rows } = await pool.query('select reason, status, mp_refund_id from public.payment_refunds where payment_id = $1', [payment.id]);
+    expect(rows).toEqual([{ reason: 'out_of_stock', status: 'refunded', mp_refund_id: expect.any(String) }]);
+    expect((await sessionRow(session.id)).status).toBe('refunded');
+    const stats = await call(fn.admin, '/order-sessions-admin/stats', { method: 'GET', token: SERVICE_KEY });
+    expect((stats.body.late_payments as { out_of_stock: number }).out_of_stock).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an amount that differs from the session total: no order, refunded and recorded', async () => {
+    const { token } = await shopperWithCart({ stock: 3, qty: 1, price: 5000 });
+    const res = await checkout(token);
+    const session = res.body.order_session as { id: string; token: string };
+    // A preference tampered with: same external_reference, another price.
+    const forged = await fetch(`${sandbox.url}/checkout/preferences`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sandbox.accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        items: [{ id: 'x', title: 'x', quantity: 1, unit_price: 1, currency_id: 'ARS' }],
+        external_reference: session.token,
+        notification_url: `${fn.webhook.url}/mercadopago-webhook`,
+      }),
+    }).then((r) => r.json() as Promise<{ id: string }>);
+    const payment = sandbox.pay(forged.id, { cardholderName: 'APRO' });
+    await sandbox.settle();
+    expect(await ordersOf(session.id)).toHaveLength(0);
+    expect((await sessionRow(session.id)).status).toBe('active');
+    const { rows } = await pool.query('select reason, status from public.payment_refunds where payment_id = $1', [payment.id]);
+    expect(rows).toEqual([{ reason: 'amount_mismatch', status: 'refunded' }]);
+    expect(sandbox.getPayment(payment.id).status).toBe('refunded');
+  });
+
+  it('a refund and a chargeback after the order: the order status follows', async () => {
+    const a = await shopperWithCart({ stock: 2, qty: 1 });
+    const b = await shopperWithCart({ stock: 2, qty: 1 });
+    const ra = await checkout(a.token);
+    const rb = await checkout(b.token);
+    const pa = sandbox.pay(ra.body.preference_id as string, { cardholderName: 'APRO' });
+    const pb = sandbox.pay(rb.body.preference_id as string, { cardholderName: 'APRO' });
+    await sandbox.settle();
+    sandbox.refund(pa.id);
+    sandbox.chargeback(pb.id);
+    await sandbox.settle();
+    expect((await ordersOf((ra.body.order_session as { id: string }).id))[0]!.status).toBe('refunded');
+    expect((await ordersOf((rb.body.order_session as { id: string }).id))[0]!.status).toBe('charged_back');
+  });
+});
+
+describe('create-preference input and failures', () => {
+  it('answers CORS preflight with the headers supabase-js sends', async () => {
+    const res = await fetch(`${fn.create.url}/create-preference`, { method: 'OPTIONS' });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-headers')).toMatch(/authorization.*x-client-info.*apikey.*content-type/);
+  });
+
+  it('refuses missing, expired, wrong-audience, unsigned and forged tokens with 401', async () => {
+    const { shopper } = await shopperWithCart({ stock: 1, qty: 1 });
+    const now = Math.floor(Date.now() / 1000);
+    const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
+    const unsigned = `${header}.${Buffer.from(JSON.stringify(shopperClaims(shopper))).toString('base64url')}.`;
+    const before = await counts();
+    for (const token of [
+      undefined,
+      tokenFor(shopper, { exp: now - 3600 }),
+      tokenFor(shopper, { aud: 'someone-else' }),
+      unsigned,
+      signHs256(shopperClaims(shopper), 'not-the-project-secret-not-the-project-secret'),
+      signHs256({ role: 'anon', aud: 'authenticated', exp: now + 60 }, JWT_SECRET),
+      'garbage',
+    ]) {
+      const res = await checkout(token as string);
+      expect(res.status, String(token)).toBe(401);
+      expect(res.body.error).toBe('unauthenticated');
+    }
+    expect(await counts()).toEqual(before);
+  });
+
+  it('accepts an ES256 token verified through the JWKS', async () => {
+    const { shopper } = await shopperWithCart({ stock: 1, qty: 1 });
+    const res = await checkout(signEs256(shopperClaims(shopper), es.privateKey, KID));
+    expect(res.status).toBe(201);
+  });
+
+  it('rejects malformed and ill-typed bodies with a clear 400 and writes nothing', async () => {
+    const { token } = await shopperWithCart({ stock: 2, qty: 1 });
+    const before = await counts();
+    const bad = await call(fn.create, '/create-preference', { token, raw: '{"payer": ' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toBe('invalid_json');
+    for (const body of [
+      {},
+      { ...checkoutBody, payer: { email: 'not-an-email', name: 'A' } },
+      { ...checkoutBody, payer: { email: 'a@b.co', name: 42 } },
+      { ...checkoutBody, shipping_address: { street_name: '' } },
+      { ...checkoutBody, coupon: 'x'.repeat(500) },
+      { ...checkoutBody, items: [{ variant_id: randomUUID(), quantity: 1e9 }] },
+      [],
+      'text',
+    ]) {
+      const res = await checkout(token, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error).toBe('validation_failed');
+      expect(Array.isArray(res.body.issues)).toBe(true);
+    }
+    expect(await counts()).toEqual(before);
+  });
+
+  it('a cart holding more than is left: 409 with the short lines, nothing reserved', async () => {
+    const { variant, token, shopper } = await shopperWithCart({ stock: 3, qty: 3 });
+    await pool.query('update public.variants set stock_on_hand = 1 where id = $1', [variant.id]);
+    const before = await counts();
+    const res = await checkout(token);
+    expect(res.status).toBe(409);
+    expect(res.body.error).toBe('insufficient_stock');
+    expect(res.body.short).toEqual([expect.objectContaining({ variant_id: variant.id, sku: variant.sku, requested: 3, available: 1 })]);
+    expect(await counts()).toEqual(before);
+    await pool.query('delete from public.cart_items where session_id = $1', [shopper]);
+    const empty = await checkout(token);
+    expect(empty.status).toBe(409);
+    expect(empty.body.error).toBe('empty_cart');
+  });
+
+  it('an unknown coupon: 422 and nothing written', async () => {
+    const { token } = await shopperWithCart({ stock: 3, qty: 1 });
+    const before = await counts();
+    const res = await checkout(token, { ...checkoutBody, coupon: 'NOSUCHCOUPON' });
+    expect(res.status).toBe(422);
+    expect(res.body.error).toBe('coupon_unknown');
+    expect(await counts()).toEqual(before);
+  });
+
+  it('a discounted order is one MercadoPago item at the total', async () => {
+    const { token } = await shopperWithCart({ stock: 3, qty: 2, price: 10000 });
+    const code = `EDGE${Math.floor(Math.random() * 1e6)}`;
+    await pool.query(`insert into public.coupons (code, kind, value) values ($1, 'percent', 15)`, [code]);
+    const res = await checkout(token, { ...checkoutBody, coupon: code.toLowerCase() });
+    expect(res.status).toBe(201);
+    expect((res.body.order_session as { total: number }).total).toBe(17000);
+    const pref = await preferenceOf(String(res.body.preference_id));
+    expect(pref.items.map((i) => [i.quantity, i.unit_price])).toEqual([[1, 17000]]);
+  });
+
+  it('MercadoPago failing: 502, and the reservation is released at once', async () => {
+    const { variant, token, shopper } = await shopperWithCart({ stock: 2, qty: 2 });
+    sandbox.failNextCalls({ mode: 'error', count: 2, pathPrefix: '/checkout/preferences' });
+    const res = await checkout(token);
+    expect(res.status).toBe(502);
+    expect(res.body.error).toBe('payment_provider_unavailable');
+    expect((await stockOf(variant.id)).available).toBe(2);
+    const { rows } = await pool.query('select status from public.order_sessions where session_id = $1', [shopper]);
+    expect(rows).toEqual([{ status: 'cancelled' }]);
+    sandbox.clearFaults();
+  });
+});
+
+describe('mercadopago-webhook', () => {
+  it('forged, missing, stale and malformed signatures: 401 and nothing written', async () => {
+    const { token } = await shopperWithCart({ stock: 2, qty: 1 });
+    const res = await checkout(token);
+    sandbox.holdNotifications();
+    const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
+    const id = String(payment.id);
+    const before = await counts();
+    const good = signedNotification(id);
+    const cases: Record<string, string>[] = [
+      signedNotification(id, { secret: 'wrong-secret-wrong-secret' }).headers,
+      {},
+      signedNotification(id, { ts: Math.floor(Date.now() / 1000) - 3600 }).headers,
+      { ...good.headers, 'x-signature': 'garbage' },
+      { ...good.headers, 'x-signature': `ts=abc,v1=${'0'.repeat(64)}` },
+      { ...good.headers, 'x-request-id': 'another-request' },
+    ];
+    for (const headers of cases) {
+      const r = await call(fn.webhook, good.path, { headers, body: good.body });
+      expect(r.status, JSON.stringify(headers)).toBe(401);
+    }
+    // Signed for another payment id than the one in the URL.
+    const other = signedNotification(String(Number(id) + 1));
+    expect((await call(fn.webhook, good.path, { headers: other.headers, body: good.body })).status).toBe(401);
+    expect(await counts()).toEqual(before);
+    // The genuine one is accepted.
+    expect((await call(fn.webhook, good.path, { headers: good.headers, body: good.body })).status).toBe(200);
+    await sandbox.releaseNotifications();
+    await sandbox.settle();
+  });
+
+  it('ignores what is not a payment notification, refuses a malformed one', async () => {
+    const n = signedNotification('123');
+    const merchant = await call(fn.webhook, '/mercadopago-webhook?data.id=123&type=merchant_order', { headers: n.headers, body: { ...n.body, type: 'merchant_order' } });
+    expect(merchant.status).toBe(200);
+    expect(merchant.body.ignored).toBeDefined();
+    const badBody = await call(fn.webhook, n.path, { headers: n.headers, raw: '{not json' });
+    expect(badBody.status).toBe(400);
+    const mismatch = await call(fn.webhook, n.path, { headers: n.headers, body: { ...n.body, data: { id: '999' } } });
+    expect(mismatch.status).toBe(400);
+  });
+
+  it('MercadoPago failing the next calls: the webhook answers 500, the retry succeeds, one order', async () => {
+    const { token } = await shopperWithCart({ stock: 2, qty: 1 });
+    const res = await checkout(token);
+    const session = res.body.order_session as { id: string };
+    sandbox.failNextCalls({ mode: 'error', count: 2, pathPrefix: '/v1/payments', method: 'GET' });
+    const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
+    await sandbox.settle();
+    const attempts = sandbox.deliveries({ paymentId: payment.id });
+    expect(attempts[0]!.statusCode).toBe(500);
+    expect(attempts.at(-1)!.statusCode).toBe(200);
+    expect(await ordersOf(session.id)).toHaveLength(1);
+  });
+
+  it('the database down: 500 so that MercadoPago retries', async () => {
+    const down = await startFunction('mercadopago-webhook', env({ SUPABASE_DB_URL: `postgresql://postgres@127.0.0.1:${await freePort()}/postgres` }));
+    try {
+      const { token } = await shopperWithCart({ stock: 2, qty: 1 });
+      const res = await checkout(token);
+      sandbox.holdNotifications();
+      const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
+      const n = signedNotification(String(payment.id));
+      const r = await call(down, n.path, { headers: n.headers, body: n.body });
+      expect(r.status).toBe(500);
+      expect(r.body.error).toBe('database_unavailable');
+      await sandbox.releaseNotifications();
+      await sandbox.settle();
+    } finally {
+      await down.stop();
+    }
+  });
+});
+
+describe('payment-status', () => {
+  it('the buyer returning converges on the same order, any number of times', async () => {
+    const { token } = await shopperWithCart({ stock: 2, qty: 1 });
+    const res = await checkout(token);
+    const session = res.body.order_session as { id: string; token: string };
+    sandbox.holdNotifications();
+    const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
+    const first = await call(fn.status, `/payment-status?payment_id=${payment.id}&external_reference=${session.token}&collection_status=approved&merchant_order_id=null`, { method: 'GET', token });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ status: 'paid', outcome: 'order_created', payment: { id: payment.id, status: 'approved' } });
+    const again = await call(fn.status, '/payment-status', { token, body: { payment_id: String(payment.id) } });
+    expect(again.body).toMatchObject({ status: 'paid', outcome: 'already_paid' });
+    expect((again.body.order as { id: string }).id).toBe((first.body.order as { id: string }).id);
+    await sandbox.releaseNotifications();
+    await sandbox.settle();
+    expect(await ordersOf(session.id)).toHaveLength(1);
+    // Without a payment (the buyer left from the failure page): the current status.
+    const byRef = await call(fn.status, `/payment-status?payment_id=null&external_reference=${session.token}`, { method: 'GET', token });
+    expect(byRef.body).toMatchObject({ status: 'paid', payment: null });
+  });
+
+  it("another shopper's payment: 403, and nothing applied", async () => {
+    const owner = await shopperWithCart({ stock: 2, qty: 1 });
+    const res = await checkout(owner.token);
+    const session = res.body.order_session as { id: string; token: string };
+    sandbox.holdNotifications();
+    const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
+    const intruder = tokenFor(await createShopper(pool));
+    const r = await call(fn.status, `/payment-status?payment_id=${payment.id}`, { method: 'GET', token: intruder });
+    expect(r.status).toBe(403);
+    expect(await ordersOf(session.id)).toHaveLength(0);
+    const mismatch = await call(fn.status, `/payment-status?payment_id=${payment.id}&external_reference=os_other`, { method: 'GET', token: owner.token });
+    expect(mismatch.status).toBe(403);
+    await sandbox.releaseNotifications();
+    await sandbox.settle();
+  });
+
+  it('bad input: 400; unknown payment: 404; no token: 401', async () => {
+    const { token } = await shopperWithCart({ stock: 1, qty: 1 });
+    expect((await call(fn.status, '/payment-status', { method: 'GET', token })).status).toBe(400);
+    expect((await call(fn.status, '/payment-status?payment_id=abc', { method: 'GET', token })).status).toBe(400);
+    expect((await call(fn.status, '/payment-status', { token, raw: '[1,2]' })).status).toBe(400);
+    expect((await call(fn.status, '/payment-status?payment_id=999999999999', { method: 'GET', token })).status).toBe(404);
+    expect((await call(fn.status, '/payment-status?payment_id=1', { method: 'GET' })).status).toBe(401);
+  });
+});
+
+describe('order-sessions-admin', () => {
+  it('stats and cleanup for the service role only', async () => {
+    const shopper = await createShopper(pool);
+    expect((await call(fn.admin, '/order-sessions-admin/stats', { method: 'GET', token: tokenFor(shopper) })).status).toBe(403);
+    expect((await call(fn.admin, '/order-sessions-admin/stats', { method: 'GET' })).status).toBe(401);
+    const stats = await call(fn.admin, '/functions/v1/order-sessions-admin/stats', { method: 'GET', token: SERVICE_KEY });
+    expect(stats.status).toBe(200);
+    expect(stats.body).toHaveProperty('sessions_by_status');
+    expect(stats.body).toHaveProperty('refunds_owed');
+    const serviceJwt = signHs256({ role: 'service_role', exp: Math.floor(Date.now() / 1000) + 60 }, JWT_SECRET);
+    const cleanup = await call(fn.admin, '/order-sessions-admin/cleanup', { token: serviceJwt });
+    expect(cleanup.status).toBe(200);
+    expect(cleanup.body).toEqual({ expired_sessions: expect.any(Number), purged_carts: expect.any(Number), trimmed_sessions: expect.any(Number) });
+    expect((await call(fn.admin, '/order-sessions-admin/cleanup', { method: 'GET', token: SERVICE_KEY })).status).toBe(405);
+  });
+});
