@@ -77,8 +77,7 @@ export interface PaymentSnapshot {
 }
 
 export function checkoutRoutines(db: Db) {
-  const one = async <T>(sql: string, params: unknown[]): Promise<T> =>
-    db.transaction(async (q) => (await q<{ r: T }>(sql, params))[0]!.r);
+  const one = async <T>(sql: string, params: unknown[]): Promise<T> => (await db.query<{ r: T }>(sql, params))[0]!.r;
   return {
     beginCheckout: (sessionId: string, payer: object, shipping: object, coupon: string | null) =>
       one<OrderSession>('select checkout.begin_checkout($1, $2, $3, $4) as r', [sessionId, payer, shipping, coupon]),

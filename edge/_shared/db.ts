@@ -1,46 +1,36 @@
 /**
  * Database access for the functions: the connection Supabase gives them
- * (SUPABASE_DB_URL), each call one transaction run as service_role, the only
- * role allowed to execute the checkout routines. Database errors become
+ * (SUPABASE_DB_URL), acting as service_role. Database errors become
  * HttpErrors with the status the client should see.
  */
 import pg from 'pg';
 import { HttpError } from './http.ts';
 
-export type Query = <R = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<R[]>;
-
 export interface Db {
-  /** Runs fn in a transaction as service_role. */
-  transaction<T>(fn: (query: Query) => Promise<T>): Promise<T>;
+  /**
+   * One statement, in its own transaction, as service_role: each checkout
+   * routine is a single call, so no lock it takes is held across a round
+   * trip to this function.
+   */
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
   close(): Promise<void>;
 }
 
 export function createDb(url: string, opts: { max?: number } = {}): Db {
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 5, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 10_000 });
+  // Every connection acts as service_role, the only role that may execute
+  // the checkout routines (the URL Supabase gives is the postgres role's).
+  pool.on('connect', (client: pg.PoolClient) => {
+    client.query('set role service_role').catch(() => undefined);
+  });
   // An idle client losing its connection must not crash the function.
   pool.on('error', () => undefined);
   return {
-    async transaction(fn) {
-      let client: pg.PoolClient;
+    async query(sql, params) {
       try {
-        client = await pool.connect();
+        return (await pool.query(sql, params)).rows;
       } catch (err) {
         throw mapDbError(err);
-      }
-      let broken = false;
-      try {
-        await client.query('begin');
-        await client.query('set local role service_role');
-        const result = await fn(async (sql, params) => (await client.query(sql, params)).rows);
-        await client.query('commit');
-        return result;
-      } catch (err) {
-        await client.query('rollback').catch(() => {
-          broken = true;
-        });
-        throw mapDbError(err);
-      } finally {
-        client.release(broken);
       }
     },
     close: () => pool.end(),

@@ -21,6 +21,7 @@ create table public.variants (
   price numeric(12, 2) not null check (price > 0),
   currency text not null default 'ARS' check (currency ~ '^[A-Z]{3}$'),
   stock_on_hand integer not null default 0 check (stock_on_hand >= 0),
+  reserved integer not null default 0 check (reserved >= 0),
   active boolean not null default true,
   position integer not null default 0,
   created_at timestamptz not null default now(),
@@ -29,6 +30,8 @@ create table public.variants (
 comment on table public.variants is
   'Sellable variants (size, color...) with price and stock on hand. stock_on_hand only drops when a paid order commits; availability also subtracts unexpired reservations (private.available_stock). Readable by everyone.';
 comment on column public.variants.stock_on_hand is 'Units physically in stock. Never negative.';
+comment on column public.variants.reserved is
+  'Units held by reservation rows not yet deleted, kept by trigger on stock_reservations. Includes expired rows the cron has not released yet; private.available_stock adds those back.';
 
 create index variants_product_id_idx on public.variants (product_id);
 

@@ -77,6 +77,7 @@ as $$
 declare
   cfg private.settings := private.current_settings();
   prev_id uuid;
+  prev_ids uuid[];
   variant_ids uuid[];
   snapshot jsonb;
   short jsonb;
@@ -101,33 +102,26 @@ begin
     raise exception 'shipping address must be an object' using errcode = 'CKI01';
   end if;
 
+  -- Locks, always in this order everywhere: the shopper's cart, order
+  -- sessions, the coupon, then variants by id. The variant locks serialise
+  -- checkouts of a hot product, so everything that can be done before them
+  -- is: they are held only for the availability check and the reservation.
+
   -- 1. One checkout at a time per shopper: lock the cart.
   perform 1 from public.carts where session_id = p_session_id for update;
   if not found then
     raise exception 'the cart is empty' using errcode = 'CKC01';
   end if;
 
-  -- 2. A shopper has at most one active order session: cancel the previous
-  --    one (its stock is released before this one reserves).
-  for prev_id in
-    select id from public.order_sessions
-     where session_id = p_session_id and status = 'active'
-     order by id
-       for update
-  loop
-    perform private.close_order_session(prev_id, 'cancelled', 'replaced by a new checkout');
-  end loop;
+  -- 2. A shopper has at most one active order session: the previous one is
+  --    cancelled and its stock released before this one reserves.
+  select coalesce(array_agg(id order by id), '{}') into prev_ids
+    from (select id from public.order_sessions
+           where session_id = p_session_id and status = 'active'
+           order by id
+             for update) prev;
 
-  -- 3. Lock the variants in a fixed order (by id), whatever the order of the
-  --    cart's lines, so that concurrent checkouts cannot deadlock.
-  select array_agg(ci.variant_id order by ci.variant_id) into variant_ids
-    from public.cart_items ci where ci.session_id = p_session_id;
-  if variant_ids is null then
-    raise exception 'the cart is empty' using errcode = 'CKC01';
-  end if;
-  perform 1 from public.variants v where v.id = any (variant_ids) order by v.id for update;
-
-  -- 4. Re-read prices and availability under the locks; sum per variant.
+  -- 3. The lines, summed per variant, at the prices read now.
   with items as (
     select ci.variant_id, sum(ci.quantity)::integer as quantity
       from public.cart_items ci
@@ -135,7 +129,6 @@ begin
      group by ci.variant_id
   ), priced as (
     select i.variant_id, i.quantity, v.sku, p.title || ' - ' || v.title as title, v.price, v.currency,
-           case when v.active and p.active then greatest(private.available_stock(v.id), 0) else 0 end as available,
            v.active and p.active as for_sale
       from items i
       join public.variants v on v.id = i.variant_id
@@ -144,26 +137,22 @@ begin
   select jsonb_agg(jsonb_build_object(
            'variant_id', variant_id, 'sku', sku, 'title', title, 'unit_price', price,
            'quantity', quantity, 'line_total', price * quantity) order by sku),
+         array_agg(variant_id order by variant_id),
          coalesce(jsonb_agg(jsonb_build_object(
-           'variant_id', variant_id, 'sku', sku, 'title', title,
-           'requested', quantity, 'available', available,
-           'reason', case when for_sale then 'insufficient_stock' else 'not_for_sale' end) order by sku)
-           filter (where quantity > available), '[]'::jsonb),
+           'variant_id', variant_id, 'sku', sku, 'title', title, 'requested', quantity, 'available', 0,
+           'reason', 'not_for_sale') order by sku) filter (where not for_sale), '[]'::jsonb),
          count(distinct currency), min(currency), sum(price * quantity), sum(quantity)
-    into snapshot, short, currencies, cur, v_subtotal, v_items
+    into snapshot, variant_ids, short, currencies, cur, v_subtotal, v_items
     from priced;
 
-  if jsonb_array_length(short) > 0 then
-    raise exception 'not enough stock: %', (
-      select string_agg(format('%s (requested %s, available %s)', e ->> 'sku', e ->> 'requested', e ->> 'available'), ', ')
-        from jsonb_array_elements(short) e)
-      using errcode = 'CKS01', detail = jsonb_build_object('short', short)::text;
+  if variant_ids is null then
+    raise exception 'the cart is empty' using errcode = 'CKC01';
   end if;
   if currencies > 1 then
     raise exception 'the cart mixes currencies' using errcode = 'CKM01';
   end if;
 
-  -- 5. The coupon, locked so that concurrent checkouts count its holders one
+  -- 4. The coupon, locked so that concurrent checkouts count its holders one
   --    at a time.
   if v_code is not null then
     select * into c from public.coupons where coupons.code = v_code for update;
@@ -186,6 +175,7 @@ begin
       select count(*) into holders
         from public.order_sessions os
        where os.coupon_id = c.id
+         and os.id <> all (prev_ids)
          and (os.status = 'paid' or (os.status = 'active' and os.expires_at > now()));
       if holders >= c.max_redemptions then
         raise exception 'coupon % has been used up', v_code
@@ -193,13 +183,31 @@ begin
       end if;
     end if;
     v_discount := case c.kind when 'percent' then round(v_subtotal * c.value / 100, 2) else c.value end;
+    if cur in ('CLP', 'COP') then
+      -- MercadoPago charges these currencies in whole units.
+      v_discount := round(v_discount);
+    end if;
     if v_discount >= v_subtotal then
       raise exception 'coupon % would leave nothing to pay', v_code
         using errcode = 'CKP02', detail = jsonb_build_object('coupon', v_code, 'subtotal', v_subtotal)::text;
     end if;
   end if;
 
-  -- 6. Snapshot and reserve.
+  -- 5. Cancel the previous session. Its release updates its variants, so
+  --    they are locked with the cart's, by id, first.
+  if cardinality(prev_ids) > 0 then
+    perform 1 from public.variants v
+     where v.id = any (variant_ids)
+        or v.id in (select r.variant_id from public.stock_reservations r where r.order_session_id = any (prev_ids))
+     order by v.id
+       for update;
+    foreach prev_id in array prev_ids loop
+      perform private.close_order_session(prev_id, 'cancelled', 'replaced by a new checkout');
+    end loop;
+  end if;
+
+  -- 6. The snapshot (written before the variant locks to hold them briefly;
+  --    an error below rolls it back).
   insert into public.order_sessions (
     session_id, lines, item_count, subtotal, discount, total, currency,
     coupon_id, coupon_code, payer, shipping_address, expires_at
@@ -208,15 +216,38 @@ begin
     c.id, case when c.id is null then null else v_code end, p_payer, p_shipping_address, now() + cfg.reservation_ttl
   )
   returning * into s;
+  insert into public.order_session_events (order_session_id, kind, detail) values
+    (s.id, 'created', jsonb_build_object('total', s.total, 'currency', s.currency, 'coupon', s.coupon_code)),
+    (s.id, 'reserved', jsonb_build_object('lines', (
+       select jsonb_agg(jsonb_build_object('sku', x.sku, 'quantity', x.quantity))
+         from jsonb_to_recordset(snapshot) as x(sku text, quantity integer)), 'expires_at', s.expires_at));
 
+  -- 7. The variants, locked by id whatever the order of the cart's lines, so
+  --    that concurrent checkouts cannot deadlock; then availability under
+  --    the locks: every short line, or none.
+  perform 1 from public.variants v where v.id = any (variant_ids) order by v.id for update;
+  select coalesce(jsonb_agg(e order by e ->> 'sku'), '[]'::jsonb) into short
+    from (
+      select n as e from jsonb_array_elements(short) n
+      union all
+      select jsonb_build_object('variant_id', l.variant_id, 'sku', l.sku, 'title', l.title, 'requested', l.quantity,
+                                'available', l.available, 'reason', 'insufficient_stock')
+        from (select x.variant_id, x.sku, x.title, x.quantity, greatest(private.available_stock(x.variant_id), 0) as available
+                from jsonb_to_recordset(snapshot) as x(variant_id uuid, sku text, title text, quantity integer)
+               where not exists (select 1 from jsonb_array_elements(short) n where (n ->> 'variant_id')::uuid = x.variant_id)) l
+       where l.quantity > l.available
+    ) all_short;
+  if jsonb_array_length(short) > 0 then
+    raise exception 'not enough stock: %', (
+      select string_agg(format('%s (requested %s, available %s)', e ->> 'sku', e ->> 'requested', e ->> 'available'), ', ' order by e ->> 'sku')
+        from jsonb_array_elements(short) e)
+      using errcode = 'CKS01', detail = jsonb_build_object('short', short)::text;
+  end if;
+
+  -- 8. Reserve.
   insert into public.stock_reservations (order_session_id, variant_id, quantity, expires_at)
-  select s.id, (l ->> 'variant_id')::uuid, (l ->> 'quantity')::integer, s.expires_at
-    from jsonb_array_elements(snapshot) l;
-
-  perform private.log_event(s.id, 'created', jsonb_build_object('total', s.total, 'currency', s.currency, 'coupon', s.coupon_code));
-  perform private.log_event(s.id, 'reserved', jsonb_build_object('lines', (
-    select jsonb_agg(jsonb_build_object('sku', l ->> 'sku', 'quantity', (l ->> 'quantity')::integer)) from jsonb_array_elements(snapshot) l
-  ), 'expires_at', s.expires_at));
+  select s.id, x.variant_id, x.quantity, s.expires_at
+    from jsonb_to_recordset(snapshot) as x(variant_id uuid, quantity integer);
 
   return private.order_session_json(s);
 end

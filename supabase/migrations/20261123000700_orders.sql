@@ -332,9 +332,27 @@ begin
     select array_agg((l ->> 'variant_id')::uuid order by (l ->> 'variant_id')::uuid)
       into variant_ids
       from jsonb_array_elements(lines) l;
-    perform 1 from public.variants v where v.id = any (variant_ids) order by v.id for update;
-
     late := not (s.status = 'active' and s.expires_at > now());
+
+    -- A late payment's coupon redemption may have gone to someone else
+    -- meanwhile (the coupon is locked before the variants, as in begin_checkout).
+    if late and s.coupon_id is not null then
+      select * into c from public.coupons where id = s.coupon_id for update;
+      if c.max_redemptions is not null then
+        select count(*) into holders from public.order_sessions os
+         where os.coupon_id = c.id and os.id <> s.id
+           and (os.status = 'paid' or (os.status = 'active' and os.expires_at > now()));
+        if holders >= c.max_redemptions then
+          delete from public.stock_reservations where order_session_id = s.id;
+          update public.order_sessions set status = 'refund_owed', payment_id = pid, paid_at = now(), closed_at = now()
+           where id = s.id returning * into s;
+          return jsonb_build_object('order_session_id', s.id, 'outcome', 'refund_owed', 'payment_id', pid, 'session_status', s.status,
+                                    'refund', private.owe_refund(s, pid, amount, cur, 'coupon_used_up'));
+        end if;
+      end if;
+    end if;
+
+    perform 1 from public.variants v where v.id = any (variant_ids) order by v.id for update;
     if late then
       -- The reservation is gone: take the stock again if it is still there.
       select coalesce(jsonb_agg(jsonb_build_object('sku', l ->> 'sku', 'requested', (l ->> 'quantity')::integer,
@@ -342,22 +360,6 @@ begin
         into short
         from jsonb_array_elements(lines) l
        where private.available_stock((l ->> 'variant_id')::uuid) < (l ->> 'quantity')::integer;
-      -- Its coupon redemption may have gone to someone else meanwhile.
-      if s.coupon_id is not null then
-        select * into c from public.coupons where id = s.coupon_id for update;
-        if c.max_redemptions is not null then
-          select count(*) into holders from public.order_sessions os
-           where os.coupon_id = c.id and os.id <> s.id
-             and (os.status = 'paid' or (os.status = 'active' and os.expires_at > now()));
-          if holders >= c.max_redemptions then
-            delete from public.stock_reservations where order_session_id = s.id;
-            update public.order_sessions set status = 'refund_owed', payment_id = pid, paid_at = now(), closed_at = now()
-             where id = s.id returning * into s;
-            return jsonb_build_object('order_session_id', s.id, 'outcome', 'refund_owed', 'payment_id', pid, 'session_status', s.status,
-                                      'refund', private.owe_refund(s, pid, amount, cur, 'coupon_used_up'));
-          end if;
-        end if;
-      end if;
       if jsonb_array_length(short) > 0 then
         delete from public.stock_reservations where order_session_id = s.id;
         update public.order_sessions set status = 'refund_owed', payment_id = pid, paid_at = now(), closed_at = now()

@@ -82,6 +82,9 @@ describe('concurrent checkouts', () => {
       expect(s.reserved).toBeLessThanOrEqual(s.on_hand);
       expect(s.available).toBeGreaterThanOrEqual(0);
     }
+    // The counter the availability reads agrees with the reservation rows.
+    const counters = await pool.query('select id, reserved from public.variants where id = any($1)', [[a.id, b.id, c.id]]);
+    for (const row of counters.rows) expect(row.reserved).toBe(state.get(row.id)!.reserved);
     expect(state.get(a.id)!.reserved).toBe(10);
     expect(state.get(b.id)!.reserved).toBeLessThanOrEqual(5);
     expect(state.get(c.id)!.reserved).toBe(10);

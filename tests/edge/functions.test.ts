@@ -32,7 +32,7 @@ function env(overrides: Record<string, string> = {}): Record<string, string> {
     MP_ACCESS_TOKEN: sandbox.accessToken,
     MP_WEBHOOK_SECRET: sandbox.webhookSecret,
     MP_API_BASE_URL: sandbox.url,
-    MP_TIMEOUT_MS: '1500',
+    MP_TIMEOUT_MS: '5000',
     SITE_URL: 'http://127.0.0.1:5173',
     ...overrides,
   };
@@ -177,7 +177,7 @@ describe('create-preference → pay → webhook', () => {
       const o = await ordersOf(session.id);
       return o.length ? o : null;
     });
-    await sandbox.settle();
+    await sandbox.settle(30_000);
     expect(orders).toHaveLength(1);
     expect(orders[0]!.payment_id).toBe(String(payment.id));
     expect(orders[0]!.order_number).toMatch(/^ORD-\d{6}$/);
@@ -206,7 +206,7 @@ describe('create-preference → pay → webhook', () => {
     );
     const [released, ...answers] = await Promise.all([sandbox.releaseNotifications('shuffle'), ...returns]);
     expect(released.length).toBeGreaterThanOrEqual(12);
-    await sandbox.settle();
+    await sandbox.settle(30_000);
     for (const a of answers) {
       expect(a.status).toBe(200);
       expect(a.body.status).toBe('paid');
@@ -222,12 +222,12 @@ describe('create-preference → pay → webhook', () => {
     const res = await checkout(token);
     const session = res.body.order_session as { id: string };
     const rejected = sandbox.pay(res.body.preference_id as string, { cardholderName: 'OTHE' });
-    await sandbox.settle();
+    await sandbox.settle(30_000);
     expect(rejected.status).toBe('rejected');
     expect((await sessionRow(session.id)).status).toBe('active');
     expect(await ordersOf(session.id)).toHaveLength(0);
     const approved = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
-    await sandbox.settle();
+    await sandbox.settle(30_000);
     const orders = await ordersOf(session.id);
     expect(orders.map((o) => o.payment_id)).toEqual([String(approved.id)]);
   });
@@ -241,7 +241,7 @@ describe('create-preference → pay → webhook', () => {
     expect(['pending', 'in_process']).toContain(pending.status);
     sandbox.approve(pending.id);
     await sandbox.releaseNotifications('reverse');
-    await sandbox.settle();
+    await sandbox.settle(30_000);
     expect(await ordersOf(session.id)).toHaveLength(1);
   });
 
@@ -252,7 +252,7 @@ describe('create-preference → pay → webhook', () => {
     await pool.query(`update public.order_sessions set expires_at = now() - interval '1 minute' where id = $1`, [session.id]);
     await pool.query(`update public.stock_reservations set expires_at = now() - interval '1 minute' where order_session_id = $1`, [session.id]);
     sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
-    await sandbox.settle();
+    await sandbox.settle(30_000);
     const orders = await ordersOf(session.id);
     expect(orders).toHaveLength(1);
     expect(orders[0]!.paid_late).toBe(true);
@@ -268,7 +268,7 @@ describe('create-preference → pay → webhook', () => {
     // Someone else buys the last unit meanwhile.
     await pool.query('update public.variants set stock_on_hand = 0 where id = $1', [variant.id]);
     const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
-    await sandbox.settle();
+    await sandbox.settle(30_000);
     expect(await ordersOf(session.id)).toHaveLength(0);
     expect(sandbox.getPayment(payment.id).status).toBe('refunded');
     const { rows } = await pool.query('select reason, status, mp_refund_id from public.payment_refunds where payment_id = $1', [payment.id]);
@@ -293,7 +293,7 @@ describe('create-preference → pay → webhook', () => {
       }),
     }).then((r) => r.json() as Promise<{ id: string }>);
     const payment = sandbox.pay(forged.id, { cardholderName: 'APRO' });
-    await sandbox.settle();
+    await sandbox.settle(30_000);
     expect(await ordersOf(session.id)).toHaveLength(0);
     expect((await sessionRow(session.id)).status).toBe('active');
     const { rows } = await pool.query('select reason, status from public.payment_refunds where payment_id = $1', [payment.id]);
@@ -308,10 +308,10 @@ describe('create-preference → pay → webhook', () => {
     const rb = await checkout(b.token);
     const pa = sandbox.pay(ra.body.preference_id as string, { cardholderName: 'APRO' });
     const pb = sandbox.pay(rb.body.preference_id as string, { cardholderName: 'APRO' });
-    await sandbox.settle();
+    await sandbox.settle(30_000);
     sandbox.refund(pa.id);
     sandbox.chargeback(pb.id);
-    await sandbox.settle();
+    await sandbox.settle(30_000);
     expect((await ordersOf((ra.body.order_session as { id: string }).id))[0]!.status).toBe('refunded');
     expect((await ordersOf((rb.body.order_session as { id: string }).id))[0]!.status).toBe('charged_back');
   });
@@ -452,7 +452,7 @@ describe('mercadopago-webhook', () => {
     // The genuine one is accepted.
     expect((await call(fn.webhook, good.path, { headers: good.headers, body: good.body })).status).toBe(200);
     await sandbox.releaseNotifications();
-    await sandbox.settle();
+    await sandbox.settle(30_000);
   });
 
   it('ignores what is not a payment notification, refuses a malformed one', async () => {
@@ -472,7 +472,7 @@ describe('mercadopago-webhook', () => {
     const session = res.body.order_session as { id: string };
     sandbox.failNextCalls({ mode: 'error', count: 2, pathPrefix: '/v1/payments', method: 'GET' });
     const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
-    await sandbox.settle();
+    await sandbox.settle(30_000);
     const attempts = sandbox.deliveries({ paymentId: payment.id });
     expect(attempts[0]!.statusCode).toBe(500);
     expect(attempts.at(-1)!.statusCode).toBe(200);
@@ -491,7 +491,7 @@ describe('mercadopago-webhook', () => {
       expect(r.status).toBe(500);
       expect(r.body.error).toBe('database_unavailable');
       await sandbox.releaseNotifications();
-      await sandbox.settle();
+      await sandbox.settle(30_000);
     } finally {
       await down.stop();
     }
@@ -512,7 +512,7 @@ describe('payment-status', () => {
     expect(again.body).toMatchObject({ status: 'paid', outcome: 'already_paid' });
     expect((again.body.order as { id: string }).id).toBe((first.body.order as { id: string }).id);
     await sandbox.releaseNotifications();
-    await sandbox.settle();
+    await sandbox.settle(30_000);
     expect(await ordersOf(session.id)).toHaveLength(1);
     // Without a payment (the buyer left from the failure page): the current status.
     const byRef = await call(fn.status, `/payment-status?payment_id=null&external_reference=${session.token}`, { method: 'GET', token });
@@ -532,7 +532,7 @@ describe('payment-status', () => {
     const mismatch = await call(fn.status, `/payment-status?payment_id=${payment.id}&external_reference=os_other`, { method: 'GET', token: owner.token });
     expect(mismatch.status).toBe(403);
     await sandbox.releaseNotifications();
-    await sandbox.settle();
+    await sandbox.settle(30_000);
   });
 
   it('bad input: 400; unknown payment: 404; no token: 401', async () => {

@@ -228,14 +228,14 @@ isOneToOne: false
                   ]
                 },"variants": {
                   Row: {
-                    "active": boolean,"attributes": NonNullable<Json>,"created_at": string,"currency": string,"id": string,"position": number,"price": number,"product_id": string,"sku": string,"stock_on_hand": number,"title": string,"updated_at": string
+                    "active": boolean,"attributes": NonNullable<Json>,"created_at": string,"currency": string,"id": string,"position": number,"price": number,"product_id": string,"reserved": number,"sku": string,"stock_on_hand": number,"title": string,"updated_at": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "active"?: boolean,"attributes"?: NonNullable<Json>,"created_at"?: string,"currency"?: string,"id"?: string,"position"?: number,"price": number,"product_id": string,"sku": string,"stock_on_hand"?: number,"title": string,"updated_at"?: string
+                    "active"?: boolean,"attributes"?: NonNullable<Json>,"created_at"?: string,"currency"?: string,"id"?: string,"position"?: number,"price": number,"product_id": string,"reserved"?: number,"sku": string,"stock_on_hand"?: number,"title": string,"updated_at"?: string
                   }
                   Update: {
-                    "active"?: boolean,"attributes"?: NonNullable<Json>,"created_at"?: string,"currency"?: string,"id"?: string,"position"?: number,"price"?: number,"product_id"?: string,"sku"?: string,"stock_on_hand"?: number,"title"?: string,"updated_at"?: string
+                    "active"?: boolean,"attributes"?: NonNullable<Json>,"created_at"?: string,"currency"?: string,"id"?: string,"position"?: number,"price"?: number,"product_id"?: string,"reserved"?: number,"sku"?: string,"stock_on_hand"?: number,"title"?: string,"updated_at"?: string
                   }
                   Relationships: [
                     {

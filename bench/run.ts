@@ -1,0 +1,322 @@
+/**
+ * `npm run bench`: throughput, latency and scaling of the checkout backend,
+ * each workload against baselines measured in the same run on the same
+ * database, printed as ratios (absolute numbers drift on shared machines;
+ * ratios hold). `--quick` is a smoke run under two minutes.
+ * `--only hot,spread,payments,rls,cleanup,webhook` runs a subset.
+ * Writes bench-results/latest.json with every figure and the machine.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { freePort, startCluster, type Cluster } from '../dev/pg/cluster.ts';
+import { prepareDatabase, repoRoot } from '../dev/pg/prepare.ts';
+import { createSessions, createShoppersWithCarts, createVariants } from './fixtures.ts';
+import { asService, asShopper, closeClients, fmt, openClients, openServiceClients, runClients, runUntil, type Stats } from './lib.ts';
+import { webhookWorkload } from './webhook.ts';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const onlyArg = args[args.indexOf('--only') + 1];
+const only = args.includes('--only') && onlyArg ? new Set(onlyArg.split(',')) : undefined;
+const wants = (w: string) => !only || only.has(w);
+
+export interface Row {
+  workload: string;
+  variant: string;
+  stats?: Stats;
+  /** Extra figures (per-row times, sizes...). */
+  figures?: Record<string, number | string>;
+  /** ratio name → value, e.g. "vs floor" → 0.42 */
+  ratios?: Record<string, number>;
+}
+
+const rows: Row[] = [];
+const log = (msg: string) => console.error(`[bench] ${msg}`);
+
+const payer = { email: 'bench@example.com', name: 'Bench' };
+const shipping = { street_name: 'Calle', street_number: '1', zip_code: '1000', city: 'CABA' };
+
+async function hotProduct(url: string, admin: pg.Client) {
+  for (const clients of [8, 32]) {
+    const per = quick ? Math.round(800 / clients) : Math.round(4000 / clients);
+    const [variant] = await createVariants(admin, 1, { stock: 1_000_000_000, prefix: `hot${clients}` });
+    const shoppers = await createShoppersWithCarts(admin, clients * per, [variant!], 1);
+    const service = await openServiceClients(url, clients);
+    const conns = await openClients(url, clients);
+    // The product: the routine, called as the Edge Function calls it.
+    const product = await runClients(service, per, (ci, i, c) =>
+      asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [shoppers[ci * per + i], payer, shipping]),
+    );
+    // The physical floor: one bare decrement per transaction.
+    const floor = await runClients(conns, per, (_ci, _i, c) =>
+      c.query('update public.variants set stock_on_hand = stock_on_hand - 1 where id = $1', [variant]),
+    );
+    // The naive design: read, check and write from the application, several round trips.
+    const naive = await runClients(conns, per, async (ci, i, c) => {
+      const shopper = shoppers[(ci * per + i) % shoppers.length];
+      await c.query('begin');
+      const items = await c.query('select variant_id, quantity from public.cart_items where session_id = $1', [shopper]);
+      const v = await c.query('select price, stock_on_hand from public.variants where id = $1 for update', [variant]);
+      const reserved = await c.query('select coalesce(sum(quantity), 0)::int as n from bench.naive_reservations where variant_id = $1 and expires_at > now()', [variant]);
+      const want = items.rows[0]?.quantity ?? 1;
+      if (v.rows[0].stock_on_hand - reserved.rows[0].n < want) throw new Error('out of stock');
+      await c.query(`insert into bench.naive_reservations (variant_id, quantity, expires_at) values ($1, $2, now() + interval '15 minutes')`, [variant, want]);
+      await c.query('commit');
+    });
+    await closeClients([...conns, ...service]);
+    rows.push({ workload: 'hot product', variant: `${clients} clients: begin_checkout`, stats: product, ratios: { 'vs floor': product.throughput / floor.throughput, 'vs naive': product.throughput / naive.throughput } });
+    rows.push({ workload: 'hot product', variant: `${clients} clients: floor (bare update)`, stats: floor });
+    rows.push({ workload: 'hot product', variant: `${clients} clients: naive read-check-write`, stats: naive });
+    log(`hot product ${clients} clients done`);
+  }
+}
+
+async function spreadCatalog(url: string, admin: pg.Client) {
+  const clients = 32;
+  const per = quick ? 25 : 120;
+  const variants = await createVariants(admin, 1000, { stock: 1_000_000, prefix: 'spread' });
+  const shoppers = await createShoppersWithCarts(admin, clients * per, variants, 3);
+  const hot = await createShoppersWithCarts(admin, clients * per, [variants[0]!], 1);
+  const conns = await openServiceClients(url, clients);
+  const spread = await runClients(conns, per, (ci, i, c) =>
+    asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [shoppers[ci * per + i], payer, shipping]),
+  );
+  // Baseline: the same clients on one-line carts of a single variant.
+  const single = await runClients(conns, per, (ci, i, c) =>
+    asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [hot[ci * per + i], payer, shipping]),
+  );
+  await closeClients(conns);
+  rows.push({ workload: 'spread catalog', variant: '1000 variants, 3-line carts, 32 clients', stats: spread, ratios: { 'vs 1-line hot': spread.throughput / single.throughput } });
+  rows.push({ workload: 'spread catalog', variant: 'baseline: 1-line carts, one variant, 32 clients', stats: single });
+  log('spread catalog done');
+}
+
+async function payments(url: string, admin: pg.Client) {
+  const clients = 16;
+  const n = quick ? 800 : 4000;
+  const variants = await createVariants(admin, 50, { stock: 1_000_000, prefix: 'pay' });
+  const conns = await openServiceClients(url, clients);
+  const results: Record<string, Stats> = {};
+  for (const copies of [1, 3]) {
+    const shoppers = await createShoppersWithCarts(admin, n, variants, 2);
+    const sessions = await createSessions(admin, shoppers);
+    const deliveries = sessions.flatMap((s, k) => Array.from({ length: copies }, () => ({ s, id: 7_000_000_000 + copies * 1_000_000 + k })));
+    // Shuffle so duplicates race each other.
+    for (let i = deliveries.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [deliveries[i], deliveries[j]] = [deliveries[j]!, deliveries[i]!];
+    }
+    const per = Math.ceil(deliveries.length / clients);
+    const stats = await runClients(conns, per, async (ci, i, c) => {
+      const d = deliveries[ci * per + i];
+      if (!d) return;
+      await asService(c, 'select checkout.apply_payment($1) as r', [
+        { id: d.id, status: 'approved', transaction_amount: d.s.total, currency_id: 'ARS', external_reference: d.s.token },
+      ]);
+    });
+    const { rows: check } = await admin.query('select count(*)::int as n from public.orders where payment_id between $1 and $2', [7_000_000_000 + copies * 1_000_000, 7_000_000_000 + copies * 1_000_000 + n]);
+    if (check[0].n !== n) throw new Error(`payments x${copies}: expected ${n} orders, found ${check[0].n}`);
+    results[copies] = stats;
+  }
+  await closeClients(conns);
+  const once = results[1]!;
+  const thrice = results[3]!;
+  rows.push({ workload: 'payment application', variant: `${n} approved payments, once each, 16 clients`, stats: once });
+  rows.push({
+    workload: 'payment application',
+    variant: `${n} approved payments, each delivered 3x`,
+    stats: thrice,
+    figures: { 'orders per second': n / thrice.seconds },
+    ratios: { 'orders/s vs once': n / thrice.seconds / (n / once.seconds) },
+  });
+  log('payments done');
+}
+
+async function rlsCost(url: string, admin: pg.Client) {
+  const clients = 8;
+  const per = quick ? 150 : 600;
+  const variants = await createVariants(admin, 200, { stock: 1_000_000, prefix: 'rls' });
+  const shoppers = await createShoppersWithCarts(admin, clients * 2, variants, 5);
+  const conns = await openClients(url, clients);
+  const ops = async (withRls: boolean) => {
+    const add = await runClients(conns, per, (ci, i, c) => {
+      const sql = 'select public.add_to_cart($1, 1) as r';
+      const shopper = shoppers[ci * 2 + (i % 2)]!;
+      const v = variants[(ci * 31 + i) % variants.length];
+      return withRls ? asShopper(c, shopper, sql, [v]) : asOwner(c, shopper, sql, [v]);
+    });
+    const get = await runClients(conns, per, (ci, i, c) => {
+      const sql = 'select public.get_cart() as r';
+      const shopper = shoppers[ci * 2 + (i % 2)]!;
+      return withRls ? asShopper(c, shopper, sql, []) : asOwner(c, shopper, sql, []);
+    });
+    return { add, get };
+  };
+  const withRls = await ops(true);
+  const without = await ops(false);
+  await closeClients(conns);
+  rows.push({ workload: 'cart through RLS', variant: 'add_to_cart as the shopper (RLS)', stats: withRls.add, ratios: { 'vs no RLS': withRls.add.throughput / without.add.throughput } });
+  rows.push({ workload: 'cart through RLS', variant: 'add_to_cart as the table owner (no RLS)', stats: without.add });
+  rows.push({ workload: 'cart through RLS', variant: 'get_cart as the shopper (RLS)', stats: withRls.get, ratios: { 'vs no RLS': withRls.get.throughput / without.get.throughput } });
+  rows.push({ workload: 'cart through RLS', variant: 'get_cart as the table owner (no RLS)', stats: without.get });
+  log('rls done');
+}
+
+/** The same call as the table owner (RLS does not apply), with the same claims. */
+async function asOwner<T>(c: pg.Client, shopperId: string, sql: string, params: unknown[]): Promise<T> {
+  await c.query('begin');
+  await c.query(`select set_config('request.jwt.claims', $1, true)`, [JSON.stringify({ sub: shopperId, role: 'authenticated' })]);
+  const { rows: r } = await c.query(sql, params);
+  await c.query('commit');
+  return r[0] as T;
+}
+
+async function cleanup(url: string, admin: pg.Client) {
+  const expireSizes = quick ? [2_000, 20_000] : [10_000, 100_000];
+  const purgeSizes = quick ? [20_000, 200_000] : [100_000, 1_000_000];
+  const [variant] = await createVariants(admin, 1, { stock: 1_000_000_000, prefix: 'cleanup' });
+  const perRow: number[] = [];
+  for (const n of expireSizes) {
+    await admin.query(
+      `with s as (
+         insert into public.order_sessions (session_id, lines, item_count, subtotal, total, currency, payer, shipping_address, expires_at)
+         select gen_random_uuid(), jsonb_build_array(jsonb_build_object('variant_id', $1::uuid, 'quantity', 1)), 1, 100, 100, 'ARS',
+                '{"email": "bench@example.com"}', '{}', now() - interval '1 minute'
+           from generate_series(1, $2) returning id, expires_at)
+       insert into public.stock_reservations (order_session_id, variant_id, quantity, expires_at) select id, $1, 1, expires_at from s`,
+      [variant, n],
+    );
+    await admin.query('vacuum analyze public.order_sessions, public.stock_reservations');
+    const command = (await admin.query(`select command from cron.job where jobname = 'checkout-expire-sessions'`)).rows[0].command as string;
+    const t0 = performance.now();
+    await admin.query(command);
+    const ms = performance.now() - t0;
+    const left = (await admin.query(`select count(*)::int as n from public.order_sessions where status = 'active' and expires_at <= now()`)).rows[0].n;
+    if (left !== 0) throw new Error(`expiry left ${left} due sessions`);
+    perRow.push((ms * 1000) / n);
+    rows.push({ workload: 'cleanup', variant: `expire ${n.toLocaleString('en')} sessions`, figures: { seconds: ms / 1000, 'µs per row': (ms * 1000) / n } });
+  }
+  rows.at(-1)!.ratios = { 'per-row vs smaller': perRow[1]! / perRow[0]! };
+
+  const purgePerRow: number[] = [];
+  const shoppers = await createShoppersWithCarts(admin, 64, [variant!], 1);
+  const conns = await openClients(url, 8);
+  for (const n of purgeSizes) {
+    log(`creating ${n} expired carts`);
+    await admin.query(`alter table public.carts disable trigger carts_slide_expiry`);
+    await admin.query(
+      `with u as (insert into auth.users (id, is_anonymous) select gen_random_uuid(), true from generate_series(1, $1) returning id)
+       insert into public.carts (session_id, expires_at) select id, now() - interval '1 day' from u`,
+      [n],
+    );
+    await admin.query(`alter table public.carts enable trigger carts_slide_expiry`);
+    await admin.query('vacuum analyze public.carts, auth.users');
+    // Shoppers working on live carts meanwhile: p99 without, then during the purge.
+    const shopperOp = (ci: number, i: number, c: pg.Client) =>
+      i % 2 === 0
+        ? asShopper(c, shoppers[ci * 8 + (i % 8)]!, 'select public.add_to_cart($1, 1) as r', [variant])
+        : asShopper(c, shoppers[ci * 8 + (i % 8)]!, 'select public.get_cart() as r', []);
+    const idle = runUntil(conns, shopperOp);
+    await new Promise((r) => setTimeout(r, quick ? 1500 : 3000));
+    const quiet = await idle.stop();
+    const busy = runUntil(conns, shopperOp);
+    const command = (await admin.query(`select command from cron.job where jobname = 'checkout-purge-carts'`)).rows[0].command as string;
+    const t0 = performance.now();
+    await admin.query(command);
+    const ms = performance.now() - t0;
+    const during = await busy.stop();
+    const left = (await admin.query(`select count(*)::int as n from public.carts where expires_at < now()`)).rows[0].n;
+    if (left !== 0) throw new Error(`purge left ${left} expired carts`);
+    await admin.query(`delete from auth.users u where not exists (select 1 from public.carts c where c.session_id = u.id)
+                         and not exists (select 1 from public.order_sessions s where s.session_id = u.id)`);
+    purgePerRow.push((ms * 1000) / n);
+    rows.push({
+      workload: 'cleanup',
+      variant: `purge ${n.toLocaleString('en')} carts`,
+      figures: { seconds: ms / 1000, 'µs per row': (ms * 1000) / n, 'shopper p99 ms before': quiet.p99, 'shopper p99 ms during': during.p99 },
+      ratios: { 'shopper p99 during/before': during.p99 / quiet.p99 },
+    });
+  }
+  await closeClients(conns);
+  rows.at(-1)!.ratios = { ...rows.at(-1)!.ratios, 'per-row vs smaller': purgePerRow[1]! / purgePerRow[0]! };
+  log('cleanup done');
+}
+
+function printTable() {
+  const header = ['workload', 'variant', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'ratios / figures'];
+  const body = rows.map((r) => [
+    r.workload,
+    r.variant,
+    r.stats ? fmt(r.stats.throughput, 0) : '',
+    r.stats ? fmt(r.stats.p50, 2) : '',
+    r.stats ? fmt(r.stats.p95, 2) : '',
+    r.stats ? fmt(r.stats.p99, 2) : '',
+    r.stats ? String(r.stats.errors) : '',
+    [
+      ...Object.entries(r.ratios ?? {}).map(([k, v]) => `${k} ${fmt(v, 2)}x`),
+      ...Object.entries(r.figures ?? {}).map(([k, v]) => `${k} ${typeof v === 'number' ? fmt(v, 2) : v}`),
+    ].join('; '),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 && i <= 6 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const b of body) console.log(line(b));
+}
+
+function machine() {
+  const pgVersion = (() => {
+    try {
+      return readFileSync('/usr/share/postgresql-common/supported_versions', 'utf8').trim();
+    } catch {
+      return 'unknown';
+    }
+  })();
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
+    freeMemoryGiB: +(freemem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    postgresSupported: pgVersion,
+    platform: `${process.platform} ${process.arch}`,
+  };
+}
+
+async function main() {
+  const started = new Date();
+  let cluster: Cluster | undefined;
+  try {
+    cluster = await startCluster({
+      dataDir: mkdtempSync(join(tmpdir(), 'checkout-bench-')),
+      port: await freePort(),
+      settings: { shared_buffers: "'512MB'", max_wal_size: "'4GB'", checkpoint_timeout: "'30min'" },
+    });
+    await prepareDatabase(cluster.url);
+    const admin = new pg.Client({ connectionString: cluster.url });
+    await admin.connect();
+    await admin.query(`create schema if not exists bench;
+      create table if not exists bench.naive_reservations (id bigint generated always as identity primary key, variant_id uuid not null, quantity int not null, expires_at timestamptz not null);
+      create index if not exists naive_reservations_variant on bench.naive_reservations (variant_id, expires_at) include (quantity);`);
+    log(`database ${cluster.url}${quick ? ' (quick)' : ''}`);
+    if (wants('hot')) await hotProduct(cluster.url, admin);
+    if (wants('spread')) await spreadCatalog(cluster.url, admin);
+    if (wants('payments')) await payments(cluster.url, admin);
+    if (wants('rls')) await rlsCost(cluster.url, admin);
+    if (wants('webhook')) rows.push(...(await webhookWorkload(cluster.url, admin, { quick, log })));
+    if (wants('cleanup')) await cleanup(cluster.url, admin);
+    await admin.end();
+  } finally {
+    await cluster?.stop({ remove: true });
+  }
+  printTable();
+  const out = join(repoRoot, 'bench-results');
+  mkdirSync(out, { recursive: true });
+  const file = join(out, 'latest.json');
+  writeFileSync(file, JSON.stringify({ started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, quick, machine: machine(), rows }, null, 2) + '\n');
+  console.log(`\nwritten ${file} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
+}
+
+await main();
