@@ -28,3 +28,4 @@ grant select, insert, update, delete on public.coupons to service_role;
 alter table public.coupons enable row level security;
 -- No policy for anon or authenticated: shoppers never read coupons directly;
 -- begin_checkout (security definer) validates the code they submit.
+

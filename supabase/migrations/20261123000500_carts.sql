@@ -275,6 +275,29 @@ revoke execute on function private.touch_cart(uuid) from public, anon, authentic
 comment on function private.touch_cart(uuid) is 'Creates the shopper''s cart or slides its expiry. Runs as the caller, under RLS.';
 grant execute on function private.touch_cart(uuid) to authenticated, service_role;
 
+create function private.check_line_request(p_variant_id uuid, p_quantity integer, p_min integer)
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  max_qty integer := (private.current_settings()).max_line_quantity;
+begin
+  if p_variant_id is null then
+    raise exception 'variant is required' using errcode = 'CKV01';
+  end if;
+  if p_quantity is null or p_quantity < p_min or p_quantity > max_qty then
+    raise exception 'quantity must be between % and %, got %', p_min, max_qty, coalesce(p_quantity::text, 'null')
+      using errcode = 'CKQ01',
+            detail = jsonb_build_object('variant_id', p_variant_id, 'requested', p_quantity, 'max', max_qty)::text;
+  end if;
+end
+$$;
+revoke execute on function private.check_line_request(uuid, integer, integer) from public, anon, authenticated;
+comment on function private.check_line_request(uuid, integer, integer) is 'Validates the arguments of a cart RPC before anything is written: CKV01 without a variant, CKQ01 for a quantity outside p_min..max_line_quantity.';
+grant execute on function private.check_line_request(uuid, integer, integer) to authenticated, service_role;
+
 create function public.get_cart()
 returns jsonb
 language plpgsql
@@ -298,16 +321,8 @@ set search_path = ''
 as $$
 declare
   uid uuid := private.require_shopper();
-  max_qty integer := (private.current_settings()).max_line_quantity;
 begin
-  if p_variant_id is null then
-    raise exception 'variant is required' using errcode = 'CKV01';
-  end if;
-  if p_quantity is null or p_quantity < 1 or p_quantity > max_qty then
-    raise exception 'quantity must be between 1 and %, got %', max_qty, coalesce(p_quantity::text, 'null')
-      using errcode = 'CKQ01',
-            detail = jsonb_build_object('variant_id', p_variant_id, 'requested', p_quantity, 'max', max_qty)::text;
-  end if;
+  perform private.check_line_request(p_variant_id, p_quantity, 1);
   perform private.touch_cart(uid);
   insert into public.cart_items (session_id, variant_id, quantity)
   values (uid, p_variant_id, p_quantity)
@@ -325,16 +340,8 @@ set search_path = ''
 as $$
 declare
   uid uuid := private.require_shopper();
-  max_qty integer := (private.current_settings()).max_line_quantity;
 begin
-  if p_variant_id is null then
-    raise exception 'variant is required' using errcode = 'CKV01';
-  end if;
-  if p_quantity is null or p_quantity < 0 or p_quantity > max_qty then
-    raise exception 'quantity must be between 0 and %, got %', max_qty, coalesce(p_quantity::text, 'null')
-      using errcode = 'CKQ01',
-            detail = jsonb_build_object('variant_id', p_variant_id, 'requested', p_quantity, 'max', max_qty)::text;
-  end if;
+  perform private.check_line_request(p_variant_id, p_quantity, 0);
   perform private.touch_cart(uid);
   if p_quantity = 0 then
     delete from public.cart_items where session_id = uid and variant_id = p_variant_id;

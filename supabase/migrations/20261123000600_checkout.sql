@@ -63,6 +63,22 @@ comment on function private.close_order_session(uuid, public.order_session_statu
   'Moves an active order session to expired or cancelled and releases its reservation. The caller holds the session''s row lock.';
 grant execute on function private.close_order_session(uuid, public.order_session_status, text) to service_role;
 
+create function private.coupon_holders(p_coupon_id uuid, p_except uuid[] default '{}')
+returns integer
+language sql
+stable
+set search_path = ''
+as $$
+  select count(*)::integer
+    from public.order_sessions os
+   where os.coupon_id = p_coupon_id
+     and os.id <> all (p_except)
+     and (os.status = 'paid' or (os.status = 'active' and os.expires_at > now()))
+$$;
+revoke execute on function private.coupon_holders(uuid, uuid[]) from public, anon, authenticated;
+comment on function private.coupon_holders(uuid, uuid[]) is
+  'How many order sessions hold a coupon: the paid ones and the active, unexpired ones (but those in p_except). Callers hold the coupon''s row lock.';
+
 create function checkout.begin_checkout(
   p_session_id uuid,
   p_payer jsonb,
@@ -88,7 +104,6 @@ declare
   v_discount numeric(12, 2) := 0;
   v_code text := upper(nullif(btrim(p_coupon_code), ''));
   c public.coupons;
-  holders integer;
   s public.order_sessions;
 begin
   if p_session_id is null then
@@ -172,12 +187,7 @@ begin
         using errcode = 'CKP02', detail = jsonb_build_object('coupon', v_code, 'currency', c.currency)::text;
     end if;
     if c.max_redemptions is not null then
-      select count(*) into holders
-        from public.order_sessions os
-       where os.coupon_id = c.id
-         and os.id <> all (prev_ids)
-         and (os.status = 'paid' or (os.status = 'active' and os.expires_at > now()));
-      if holders >= c.max_redemptions then
+      if private.coupon_holders(c.id, prev_ids) >= c.max_redemptions then
         raise exception 'coupon % has been used up', v_code
           using errcode = 'CKP03', detail = jsonb_build_object('coupon', v_code, 'max_redemptions', c.max_redemptions)::text;
       end if;

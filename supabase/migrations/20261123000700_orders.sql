@@ -225,6 +225,27 @@ revoke execute on function private.owe_refund(public.order_sessions, bigint, num
 comment on function private.owe_refund(public.order_sessions, bigint, numeric, text, text) is 'Records (once) that an approved payment must be refunded, and why.';
 grant execute on function private.owe_refund(public.order_sessions, bigint, numeric, text, text) to service_role;
 
+create function private.owe_refund_unfulfilled(s public.order_sessions, p_payment_id bigint, p_amount numeric, p_currency text, p_reason text, p_detail jsonb default '{}')
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  closed public.order_sessions;
+begin
+  delete from public.stock_reservations where order_session_id = s.id;
+  update public.order_sessions set status = 'refund_owed', payment_id = p_payment_id, paid_at = now(), closed_at = now()
+   where id = s.id returning * into closed;
+  return jsonb_build_object('order_session_id', closed.id, 'outcome', 'refund_owed', 'payment_id', p_payment_id,
+                            'session_status', closed.status,
+                            'refund', private.owe_refund(closed, p_payment_id, p_amount, p_currency, p_reason)) || p_detail;
+end
+$$;
+revoke execute on function private.owe_refund_unfulfilled(public.order_sessions, bigint, numeric, text, text, jsonb) from public, anon, authenticated;
+comment on function private.owe_refund_unfulfilled(public.order_sessions, bigint, numeric, text, text, jsonb) is
+  'A payment approved too late to be fulfilled (no stock, or its coupon used up): the session becomes refund_owed and the refund is recorded as owed.';
+grant execute on function private.owe_refund_unfulfilled(public.order_sessions, bigint, numeric, text, text, jsonb) to service_role;
+
 create function checkout.apply_payment(p_payment jsonb)
 returns jsonb
 language plpgsql
@@ -244,10 +265,8 @@ declare
   variant_ids uuid[];
   short jsonb;
   late boolean;
-  result jsonb;
   r public.payment_refunds;
   c public.coupons;
-  holders integer;
 begin
   if jsonb_typeof(p_payment) is distinct from 'object' then
     raise exception 'payment must be a JSON object' using errcode = 'CKI01';
@@ -338,17 +357,8 @@ begin
     -- meanwhile (the coupon is locked before the variants, as in begin_checkout).
     if late and s.coupon_id is not null then
       select * into c from public.coupons where id = s.coupon_id for update;
-      if c.max_redemptions is not null then
-        select count(*) into holders from public.order_sessions os
-         where os.coupon_id = c.id and os.id <> s.id
-           and (os.status = 'paid' or (os.status = 'active' and os.expires_at > now()));
-        if holders >= c.max_redemptions then
-          delete from public.stock_reservations where order_session_id = s.id;
-          update public.order_sessions set status = 'refund_owed', payment_id = pid, paid_at = now(), closed_at = now()
-           where id = s.id returning * into s;
-          return jsonb_build_object('order_session_id', s.id, 'outcome', 'refund_owed', 'payment_id', pid, 'session_status', s.status,
-                                    'refund', private.owe_refund(s, pid, amount, cur, 'coupon_used_up'));
-        end if;
+      if c.max_redemptions is not null and private.coupon_holders(c.id, array[s.id]) >= c.max_redemptions then
+        return private.owe_refund_unfulfilled(s, pid, amount, cur, 'coupon_used_up');
       end if;
     end if;
 
@@ -361,12 +371,7 @@ begin
         from jsonb_array_elements(lines) l
        where private.available_stock((l ->> 'variant_id')::uuid) < (l ->> 'quantity')::integer;
       if jsonb_array_length(short) > 0 then
-        delete from public.stock_reservations where order_session_id = s.id;
-        update public.order_sessions set status = 'refund_owed', payment_id = pid, paid_at = now(), closed_at = now()
-         where id = s.id returning * into s;
-        result := private.owe_refund(s, pid, amount, cur, 'out_of_stock');
-        return jsonb_build_object('order_session_id', s.id, 'outcome', 'refund_owed', 'payment_id', pid, 'session_status', s.status,
-                                  'short', short, 'refund', result);
+        return private.owe_refund_unfulfilled(s, pid, amount, cur, 'out_of_stock', jsonb_build_object('short', short));
       end if;
     end if;
 

@@ -43,15 +43,13 @@ export async function createVariant(
   return { id: rows[0]!.id, sku };
 }
 
-/** Runs fn in a transaction as the shopper, the way PostgREST runs an RPC. */
-export async function asShopper<T>(db: pg.Pool | pg.Client, shopperId: string, fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
+/** Runs fn in a transaction after `setup` (which sets the role and claims); rolls back on error. */
+async function inTransaction<T>(db: pg.Pool | pg.Client, setup: (c: pg.ClientBase) => Promise<unknown>, fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
   const pooled = db instanceof pg.Pool;
-  const c: pg.ClientBase = pooled ? await (db as pg.Pool).connect() : (db as pg.Client);
+  const c: pg.ClientBase = pooled ? await db.connect() : db;
   try {
     await c.query('begin');
-    await c.query(`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)`, [
-      JSON.stringify({ sub: shopperId, role: 'authenticated', aud: 'authenticated', is_anonymous: true }),
-    ]);
+    await setup(c);
     const result = await fn(c);
     await c.query('commit');
     return result;
@@ -63,22 +61,15 @@ export async function asShopper<T>(db: pg.Pool | pg.Client, shopperId: string, f
   }
 }
 
-/** Runs fn in a transaction as service_role, the way the Edge Functions call the checkout routines. */
-export async function asService<T>(db: pg.Pool | pg.Client, fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
-  const pooled = db instanceof pg.Pool;
-  const c: pg.ClientBase = pooled ? await (db as pg.Pool).connect() : (db as pg.Client);
-  try {
-    await c.query('begin');
-    await c.query('set local role service_role');
-    const result = await fn(c);
-    await c.query('commit');
-    return result;
-  } catch (err) {
-    await c.query('rollback').catch(() => undefined);
-    throw err;
-  } finally {
-    if (pooled) (c as pg.PoolClient).release();
-  }
+/** Runs fn in a transaction as the shopper, the way PostgREST runs an RPC. */
+export function asShopper<T>(db: pg.Pool | pg.Client, shopperId: string, fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
+  const claims = JSON.stringify({ sub: shopperId, role: 'authenticated', aud: 'authenticated', is_anonymous: true });
+  return inTransaction(db, (c) => c.query(`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)`, [claims]), fn);
+}
+
+/** Runs fn in a transaction as service_role, the role the Edge Functions call the checkout routines with. */
+export function asService<T>(db: pg.Pool | pg.Client, fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
+  return inTransaction(db, (c) => c.query('set local role service_role'), fn);
 }
 
 export async function addToCart(db: pg.Pool | pg.Client, shopperId: string, variantId: string, quantity: number): Promise<void> {
