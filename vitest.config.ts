@@ -10,5 +10,8 @@ export default defineConfig({
     // Suites start their own servers and hold real database connections; on a
     // 2-core machine running files one at a time keeps timings honest.
     fileParallelism: false,
+    // supabase-js needs a global WebSocket; Node 20 has one behind this flag
+    // (a no-op from Node 22 on).
+    execArgv: ['--experimental-websocket'],
   },
 });

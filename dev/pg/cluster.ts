@@ -6,8 +6,8 @@
  * every server command runs as the `postgres` system user through `runuser`.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, chownSync, writeFileSync, readFileSync, rmSync, appendFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 
@@ -111,6 +111,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const { uid, gid } = postgresUser();
     chownSync(dataDir, uid, gid);
     chownSync(socketDir, uid, gid);
+    letPostgresReach(dataDir);
   }
   if (!existsSync(join(pgdata, 'PG_VERSION'))) {
     await runPg(bin, 'initdb', ['-D', pgdata, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
@@ -160,6 +161,18 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       if (remove) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The postgres user must be able to walk down to dataDir: a parent made by
+ * mkdtemp (mode 0700, owned by root) would stop it. Adds search permission
+ * (o+x, not read) to such parents.
+ */
+function letPostgresReach(dir: string): void {
+  for (let d = dirname(resolve(dir)); d !== dirname(d); d = dirname(d)) {
+    const mode = statSync(d).mode;
+    if ((mode & 0o001) === 0) chmodSync(d, (mode & 0o7777) | 0o001);
+  }
 }
 
 function postgresUser(): { uid: number; gid: number } {

@@ -7,7 +7,8 @@
 --     that PostgREST logs in as;
 --   * auth.uid(), auth.role(), auth.jwt() reading request.jwt.claims (and the
 --     legacy request.jwt.claim.* settings), as in supabase/postgres;
---   * a minimal auth.users table;
+--   * a minimal auth.users table (and auth.sessions, auth.refresh_tokens for
+--     the local Auth stand-in);
 --   * the extensions schema.
 -- It is idempotent so it can run against a cluster that survives restarts.
 
@@ -56,6 +57,33 @@ create table if not exists auth.users (
   updated_at timestamptz default now(),
   last_sign_in_at timestamptz
 );
+
+-- Sessions and rotating refresh tokens, as Supabase Auth (GoTrue) keeps them;
+-- used by the local Auth stand-in of `npm start` (dev/stack/auth.ts).
+create table if not exists auth.sessions (
+  id uuid primary key,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
+  aal text default 'aal1',
+  not_after timestamptz,
+  refreshed_at timestamp,
+  user_agent text
+);
+create index if not exists sessions_user_id_idx on auth.sessions (user_id);
+
+create table if not exists auth.refresh_tokens (
+  instance_id uuid,
+  id bigserial primary key,
+  token varchar(255) unique,
+  user_id varchar(255),
+  revoked boolean default false,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
+  parent varchar(255),
+  session_id uuid references auth.sessions (id) on delete cascade
+);
+create index if not exists refresh_tokens_session_id_revoked_idx on auth.refresh_tokens (session_id, revoked);
 
 create or replace function auth.uid() returns uuid
 language sql stable

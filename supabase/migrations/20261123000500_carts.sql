@@ -346,9 +346,14 @@ begin
   if p_quantity = 0 then
     delete from public.cart_items where session_id = uid and variant_id = p_variant_id;
   else
-    insert into public.cart_items (session_id, variant_id, quantity)
-    values (uid, p_variant_id, p_quantity)
-    on conflict (session_id, variant_id) do update set quantity = excluded.quantity;
+    -- Update first: an INSERT ... ON CONFLICT would run the insert check
+    -- (stock for the whole new quantity) even when only lowering a line.
+    update public.cart_items set quantity = p_quantity where session_id = uid and variant_id = p_variant_id;
+    if not found then
+      insert into public.cart_items (session_id, variant_id, quantity)
+      values (uid, p_variant_id, p_quantity)
+      on conflict (session_id, variant_id) do update set quantity = excluded.quantity;
+    end if;
   end if;
   return private.cart_json(uid);
 end

@@ -3,7 +3,7 @@
 -- other shoppers' reservations (lazy expiry), the sliding expiry, and the same
 -- rules for direct writes through the table.
 begin;
-select plan(73);
+select plan(75);
 
 select tests.create_shopper('cr-ana') as ana \gset
 select tests.create_shopper('cr-bob') as bob \gset
@@ -210,6 +210,19 @@ select is(
 select tests.set_cart_expiry('cr-ana', now() + interval '1 hour') \gset
 select tests.rows_affected(format($$ insert into public.cart_items (session_id, variant_id, quantity) values (%L, %L, 1) $$, :'ana', :'vb')) \gset
 select is((select expires_at from public.carts where session_id = :'ana'), now() + interval '7 days', 'a direct insert into cart_items slides the cart''s expiry');
+
+-- Lowering a line never needs stock, even when less is left than the new quantity.
+select tests.clear_authentication() \gset
+select tests.create_variant('LOWER-1', 3) \gset
+select tests.create_shopper('lower-lu') as lu \gset
+select tests.authenticate_as('lower-lu') \gset
+select public.add_to_cart(tests.variant('LOWER-1'), 3) \gset
+select tests.clear_authentication() \gset
+update public.variants set stock_on_hand = 0 where sku = 'LOWER-1';
+select tests.authenticate_as('lower-lu') \gset
+select lives_ok($$ select public.set_cart_item_quantity(tests.variant('LOWER-1'), 1) $$,
+  'set_cart_item_quantity lowers a line although none is left');
+select is((select quantity from public.cart_items where variant_id = tests.variant('LOWER-1')), 1, 'the line now holds 1');
 
 select tests.clear_authentication() \gset
 select * from finish();

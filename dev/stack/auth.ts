@@ -1,0 +1,293 @@
+/**
+ * The slice of Supabase Auth (GoTrue) the storefront uses, for `npm start`:
+ * anonymous sign-up, rotating refresh tokens, the current user, sign-out,
+ * settings, health and the (empty, HS256) JWKS. Users, sessions and refresh
+ * tokens live in auth.users, auth.sessions and auth.refresh_tokens like
+ * GoTrue keeps them; access tokens carry GoTrue's claims.
+ *
+ * Wire contract checked against @supabase/auth-js (what it sends and parses):
+ *   POST /signup {data, gotrue_meta_security}       -> 200 session
+ *   POST /token?grant_type=refresh_token {refresh_token} -> 200 session
+ *   GET  /user (Bearer)                              -> 200 user
+ *   POST /logout?scope=global|local|others (Bearer)  -> 204
+ * Errors: with `X-Supabase-Api-Version: 2024-01-01` (auth-js sends it)
+ * `{code: "<error_code>", message}`, otherwise the legacy
+ * `{code: <status>, error_code, msg}`. Anything else answers 501.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type pg from 'pg';
+import { header, readBody, sendJson, bearer } from './http-util.ts';
+import { signJwt, verifyJwt, type JwtClaims } from './jwt.ts';
+
+export interface AuthContext {
+  /** A pool with rights on the auth schema (GoTrue's supabase_auth_admin; here postgres). */
+  pool: pg.Pool;
+  jwtSecret: string;
+  /** The project URL (the local API); the issuer is `<apiUrl>/auth/v1`. */
+  apiUrl: string;
+  /** Access token lifetime, `auth.jwt_expiry` in config.toml (3600). */
+  jwtExpirySeconds: number;
+  /** GoTrue's refresh_token_reuse_interval (10 s). */
+  refreshReuseIntervalSeconds?: number;
+}
+
+const API_VERSION = '2024-01-01';
+
+class AuthError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errorCode: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function sendAuthError(req: IncomingMessage, res: ServerResponse, err: AuthError): void {
+  const version = header(req, 'x-supabase-api-version');
+  if (version && version >= API_VERSION) {
+    sendJson(res, err.status, { code: err.errorCode, message: err.message }, { 'X-Supabase-Api-Version': API_VERSION });
+  } else {
+    sendJson(res, err.status, { code: err.status, error_code: err.errorCode, msg: err.message });
+  }
+}
+
+export const notImplementedMessage = (what: string) =>
+  `${what} is not available in the Docker-free local stack (npm start), which only emulates anonymous sign-in, token refresh, the current user and sign-out. Run the full Supabase stack with \`supabase start\` (Docker) for it.`;
+
+interface UserRow {
+  id: string;
+  aud: string | null;
+  role: string | null;
+  email: string | null;
+  raw_app_meta_data: Record<string, unknown> | null;
+  raw_user_meta_data: Record<string, unknown> | null;
+  is_anonymous: boolean;
+  created_at: Date;
+  updated_at: Date;
+  last_sign_in_at: Date | null;
+}
+
+function userJson(u: UserRow) {
+  return {
+    id: u.id,
+    aud: u.aud ?? 'authenticated',
+    role: u.role ?? 'authenticated',
+    email: u.email ?? '',
+    phone: '',
+    last_sign_in_at: u.last_sign_in_at?.toISOString(),
+    app_metadata: u.raw_app_meta_data ?? {},
+    user_metadata: u.raw_user_meta_data ?? {},
+    identities: [],
+    created_at: u.created_at.toISOString(),
+    updated_at: u.updated_at.toISOString(),
+    is_anonymous: u.is_anonymous,
+  };
+}
+
+const newRefreshToken = () => randomBytes(9).toString('base64url'); // 12 characters, like GoTrue's
+
+export async function handleAuth(req: IncomingMessage, res: ServerResponse, path: string, url: URL, ctx: AuthContext): Promise<void> {
+  try {
+    const method = req.method ?? 'GET';
+    if (method === 'GET' && path === '/health') {
+      return sendJson(res, 200, { version: 'local-stack', name: 'GoTrue', description: 'GoTrue stand-in of the Docker-free local stack' });
+    }
+    if (method === 'GET' && path === '/settings') return sendJson(res, 200, settings());
+    if (method === 'GET' && path === '/.well-known/jwks.json') return sendJson(res, 200, { keys: [] });
+    if (method === 'POST' && path === '/signup') return await signup(req, res, ctx);
+    if (method === 'POST' && path === '/token') {
+      const grant = url.searchParams.get('grant_type');
+      if (grant === 'refresh_token') return await refresh(req, res, ctx);
+      throw new AuthError(501, 'not_implemented', notImplementedMessage(`The ${grant ?? '(missing)'} grant`));
+    }
+    if (method === 'GET' && path === '/user') return await getUser(req, res, ctx);
+    if (method === 'POST' && path === '/logout') return await logout(req, res, url, ctx);
+    throw new AuthError(501, 'not_implemented', notImplementedMessage(`${method} /auth/v1${path}`));
+  } catch (err) {
+    if (err instanceof AuthError) return sendAuthError(req, res, err);
+    if (err instanceof SyntaxError) return sendAuthError(req, res, new AuthError(400, 'bad_json', 'Could not parse request body as JSON'));
+    throw err;
+  }
+}
+
+function settings() {
+  const external = Object.fromEntries(
+    ['anonymous_users', 'apple', 'azure', 'bitbucket', 'discord', 'facebook', 'figma', 'github', 'gitlab', 'google', 'keycloak', 'kakao', 'linkedin_oidc', 'notion', 'slack_oidc', 'spotify', 'twitch', 'twitter', 'workos', 'zoom', 'email', 'phone'].map(
+      (p) => [p, p === 'anonymous_users'],
+    ),
+  );
+  return { external, disable_signup: false, mailer_autoconfirm: false, phone_autoconfirm: false, sms_provider: '', saml_enabled: false };
+}
+
+async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const raw = (await readBody(req)).toString('utf8');
+  if (raw.trim() === '') return {};
+  const parsed: unknown = JSON.parse(raw);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SyntaxError('not an object');
+  return parsed as Record<string, unknown>;
+}
+
+async function signup(req: IncomingMessage, res: ServerResponse, ctx: AuthContext): Promise<void> {
+  const body = await jsonBody(req);
+  if (body.email || body.phone || body.password) {
+    throw new AuthError(501, 'not_implemented', notImplementedMessage('Email, phone and password sign-up'));
+  }
+  const data = body.data;
+  const userMeta = typeof data === 'object' && data !== null && !Array.isArray(data) ? data : {};
+  const client = await ctx.pool.connect();
+  try {
+    await client.query('begin');
+    const { rows } = await client.query<UserRow>(
+      `insert into auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data, is_anonymous, created_at, updated_at, last_sign_in_at)
+       values ($1, 'authenticated', 'authenticated', null, '{}'::jsonb, $2::jsonb, true, now(), now(), now())
+       returning *`,
+      [randomUUID(), JSON.stringify(userMeta)],
+    );
+    const user = rows[0]!;
+    const session = await newSession(client, ctx, user, header(req, 'user-agent'));
+    await client.query('commit');
+    sendJson(res, 200, session);
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+async function newSession(client: pg.PoolClient, ctx: AuthContext, user: UserRow, userAgent?: string) {
+  const sessionId = randomUUID();
+  await client.query(`insert into auth.sessions (id, user_id, aal, user_agent) values ($1, $2, 'aal1', $3)`, [sessionId, user.id, userAgent ?? null]);
+  const token = newRefreshToken();
+  await client.query(`insert into auth.refresh_tokens (token, user_id, session_id, revoked) values ($1, $2, $3, false)`, [token, user.id, sessionId]);
+  return sessionJson(ctx, user, sessionId, token, Math.floor(Date.now() / 1000));
+}
+
+function sessionJson(ctx: AuthContext, user: UserRow, sessionId: string, refreshToken: string, amrTimestamp: number) {
+  const iat = Math.floor(Date.now() / 1000);
+  const exp = iat + ctx.jwtExpirySeconds;
+  const claims: JwtClaims = {
+    iss: `${ctx.apiUrl}/auth/v1`,
+    sub: user.id,
+    aud: user.aud ?? 'authenticated',
+    exp,
+    iat,
+    email: user.email ?? '',
+    phone: '',
+    app_metadata: user.raw_app_meta_data ?? {},
+    user_metadata: user.raw_user_meta_data ?? {},
+    role: user.role ?? 'authenticated',
+    aal: 'aal1',
+    amr: [{ method: user.is_anonymous ? 'anonymous' : 'password', timestamp: amrTimestamp }],
+    session_id: sessionId,
+    is_anonymous: user.is_anonymous,
+  };
+  return {
+    access_token: signJwt(claims, ctx.jwtSecret),
+    token_type: 'bearer',
+    expires_in: ctx.jwtExpirySeconds,
+    expires_at: exp,
+    refresh_token: refreshToken,
+    user: userJson(user),
+  };
+}
+
+async function refresh(req: IncomingMessage, res: ServerResponse, ctx: AuthContext): Promise<void> {
+  const body = await jsonBody(req);
+  const token = body.refresh_token;
+  if (typeof token !== 'string' || token === '') throw new AuthError(400, 'validation_failed', 'refresh_token required');
+  const client = await ctx.pool.connect();
+  try {
+    await client.query('begin');
+    const found = await client.query<{ id: string; token: string; revoked: boolean; session_id: string | null; user_id: string; updated_at: Date }>(
+      'select id, token, revoked, session_id, user_id, updated_at from auth.refresh_tokens where token = $1 for update',
+      [token],
+    );
+    const row = found.rows[0];
+    if (!row || !row.session_id) throw new AuthError(400, 'refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found');
+    const session = await client.query<{ id: string; created_at: Date }>('select id, created_at from auth.sessions where id = $1 for update', [row.session_id]);
+    if (!session.rows[0]) throw new AuthError(400, 'refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found');
+    const users = await client.query<UserRow>('select * from auth.users where id = $1', [row.user_id]);
+    const user = users.rows[0];
+    if (!user) throw new AuthError(400, 'refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found');
+    let next: string;
+    if (row.revoked) {
+      // GoTrue's reuse interval: a client that lost the answer to a refresh may
+      // retry with the same token shortly after and get the current child.
+      const interval = (ctx.refreshReuseIntervalSeconds ?? 10) * 1000;
+      const child = await client.query<{ token: string }>(
+        'select token from auth.refresh_tokens where parent = $1 and revoked = false order by id desc limit 1',
+        [row.token],
+      );
+      if (child.rows[0] && Date.now() - row.updated_at.getTime() <= interval) {
+        next = child.rows[0].token;
+      } else {
+        // Reuse of a revoked token: revoke the whole family (the session's tokens).
+        await client.query('update auth.refresh_tokens set revoked = true, updated_at = now() where session_id = $1', [row.session_id]);
+        await client.query('commit');
+        throw new AuthError(400, 'refresh_token_already_used', 'Invalid Refresh Token: Already Used');
+      }
+    } else {
+      await client.query('update auth.refresh_tokens set revoked = true, updated_at = now() where id = $1', [row.id]);
+      next = newRefreshToken();
+      await client.query('insert into auth.refresh_tokens (token, user_id, session_id, parent, revoked) values ($1, $2, $3, $4, false)', [
+        next,
+        row.user_id,
+        row.session_id,
+        row.token,
+      ]);
+      await client.query('update auth.sessions set refreshed_at = now(), updated_at = now() where id = $1', [row.session_id]);
+    }
+    await client.query('commit');
+    sendJson(res, 200, sessionJson(ctx, user, row.session_id, next, Math.floor(session.rows[0].created_at.getTime() / 1000)));
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** GoTrue's requireAuthentication + loading the user and the session named in the token. */
+async function authenticate(req: IncomingMessage, ctx: AuthContext): Promise<{ user: UserRow; sessionId: string | undefined }> {
+  const token = bearer(req);
+  if (!token) throw new AuthError(401, 'no_authorization', 'This endpoint requires a valid Bearer token');
+  const result = verifyJwt(token, ctx.jwtSecret);
+  if (!result.ok) {
+    const reason = result.reason === 'claims' ? 'token has invalid claims: token is expired' : 'unable to parse or verify signature, ' + result.message;
+    throw new AuthError(403, 'bad_jwt', `invalid JWT: ${reason}`);
+  }
+  const sub = result.claims.sub;
+  if (typeof sub !== 'string' || sub === '') throw new AuthError(403, 'bad_jwt', 'invalid claim: missing sub claim');
+  const { rows } = await ctx.pool.query<UserRow>('select * from auth.users where id::text = $1', [sub]);
+  const user = rows[0];
+  if (!user) throw new AuthError(403, 'user_not_found', 'User from sub claim in JWT does not exist');
+  const sessionId = typeof result.claims.session_id === 'string' ? result.claims.session_id : undefined;
+  if (sessionId) {
+    const s = await ctx.pool.query('select 1 from auth.sessions where id::text = $1', [sessionId]);
+    if (s.rowCount === 0) throw new AuthError(403, 'session_not_found', 'Session from session_id claim in JWT does not exist');
+  }
+  return { user, sessionId };
+}
+
+async function getUser(req: IncomingMessage, res: ServerResponse, ctx: AuthContext): Promise<void> {
+  const { user } = await authenticate(req, ctx);
+  sendJson(res, 200, userJson(user));
+}
+
+async function logout(req: IncomingMessage, res: ServerResponse, url: URL, ctx: AuthContext): Promise<void> {
+  const scope = url.searchParams.get('scope') ?? 'global';
+  if (!['global', 'local', 'others'].includes(scope)) {
+    throw new AuthError(400, 'validation_failed', 'Unsupported logout scope "' + scope + '"');
+  }
+  const { user, sessionId } = await authenticate(req, ctx);
+  // Deleting a session cascades to its refresh tokens; its access tokens then
+  // fail /user with session_not_found (they stay valid for the Data API until exp, as on Supabase).
+  if (scope === 'global' || !sessionId) await ctx.pool.query('delete from auth.sessions where user_id = $1', [user.id]);
+  else if (scope === 'local') await ctx.pool.query('delete from auth.sessions where id::text = $1', [sessionId]);
+  else await ctx.pool.query('delete from auth.sessions where user_id = $1 and id::text <> $2', [user.id, sessionId]);
+  res.writeHead(204);
+  res.end();
+}

@@ -1,0 +1,496 @@
+/**
+ * The whole product on one machine without Docker (`npm start`, and the
+ * browser and client-library tests): PostgreSQL with pg_cron and our
+ * migrations and seed, the MercadoPago sandbox, every Edge Function under real
+ * Deno, the local API on Supabase's port (auth, RPC, functions) and the demo
+ * storefront. `startStack()` starts and supervises them; `stop()` stops them
+ * all (no orphan Deno or PostgreSQL process).
+ *
+ * Data lives in `dataDir` (default `.local/stack`, git-ignored) and survives
+ * restarts: a restart pushes only pending migrations (the Supabase CLI tracks
+ * them) and re-runs the idempotent seed. `reset` wipes it first.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { FUNCTION_NAMES, denoBin, startFunction, type RunningFunction } from '../functions/serve.ts';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../mp-sandbox/index.ts';
+import { PrerequisiteError, findPgBinaries, freePort, isPortFree, startCluster, type Cluster } from '../pg/cluster.ts';
+import { prepareDatabase, repoRoot } from '../pg/prepare.ts';
+import { LOCAL_JWT_SECRET, apiKey, verifyJwt } from './jwt.ts';
+import { startLocalApi, type FunctionTarget, type LocalApi } from './local-api.ts';
+import { startStorefrontServer, type StorefrontServer } from './web-server.ts';
+
+export { PrerequisiteError } from '../pg/cluster.ts';
+
+export interface StackOptions {
+  /** Where the cluster and the stack's state live (default `<repo>/.local/stack`, git-ignored; persistent). */
+  dataDir?: string;
+  /** Wipe dataDir first. */
+  reset?: boolean;
+  /** 0 = a free port (tests). Defaults: api 54321, db 54322, mp 54330, web 5173. */
+  ports?: { api?: number; db?: number; mp?: number; web?: number };
+  /** Sets private.settings.reservation_ttl (default: keep the database's, 15 minutes on a fresh one). */
+  reservationTtlSeconds?: number;
+  /** Serve the demo storefront (default true); builds web/demo/dist when it is missing. */
+  serveStorefront?: boolean;
+  /** Where the built storefront is (default `<repo>/web/demo/dist`). */
+  storefrontDist?: string;
+  /** Edge Functions to run (default: every one of FUNCTION_NAMES whose edge/<name>/index.ts exists). */
+  functions?: readonly string[];
+  /** Restart a function when its files (or edge/_shared) change. */
+  watch?: boolean;
+  /** Extra options for the MercadoPago sandbox (e.g. a short retrySchedule in tests). */
+  sandbox?: Omit<SandboxOptions, 'port' | 'host' | 'log'>;
+  /** Extra environment for the Edge Functions (after the stack's own; see edge/README.md). */
+  functionEnv?: Record<string, string>;
+  /** Keys: default the env (SUPABASE_JWT_SECRET or JWT_SECRET, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY), else Supabase's local ones. */
+  jwtSecret?: string;
+  anonKey?: string;
+  serviceRoleKey?: string;
+  /** Access token lifetime (config.toml auth.jwt_expiry, 3600). */
+  jwtExpirySeconds?: number;
+  log?: (line: string) => void;
+}
+
+export interface Stack {
+  apiUrl: string;
+  dbUrl: string;
+  mpUrl: string;
+  /** '' when serveStorefront is false. */
+  webUrl: string;
+  anonKey: string;
+  serviceRoleKey: string;
+  jwtSecret: string;
+  sandbox: Sandbox;
+  dataDir: string;
+  /** Names of the Edge Functions being served. */
+  functions: string[];
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_PORTS = { api: 54321, db: 54322, mp: 54330, web: 5173 } as const;
+export type PortName = keyof typeof DEFAULT_PORTS;
+/** How a store developer changes each port (the env var and the npm start flag). */
+export const PORT_SETTINGS: Record<PortName, { what: string; env: string; flag: string }> = {
+  api: { what: 'the local API', env: 'STACK_API_PORT', flag: '--api-port' },
+  db: { what: 'PostgreSQL', env: 'STACK_DB_PORT', flag: '--db-port' },
+  mp: { what: 'the MercadoPago sandbox', env: 'MP_SANDBOX_PORT', flag: '--mp-port' },
+  web: { what: 'the demo storefront', env: 'STACK_WEB_PORT', flag: '--web-port' },
+};
+
+export class PortInUseError extends PrerequisiteError {
+  constructor(
+    readonly port: number,
+    readonly which: PortName,
+  ) {
+    const s = PORT_SETTINGS[which];
+    super(
+      `Port ${port} (${s.what}) is already in use. Stop whatever listens on it (\`ss -ltnp 'sport = :${port}'\` shows it), ` +
+        `or pick another port with ${s.env}=<port> npm start, or npm start -- ${s.flag} <port>.`,
+    );
+  }
+}
+
+/** Environment variables of the Edge Functions passed through from the caller's environment when set. */
+const FUNCTION_PASSTHROUGH = [
+  'MP_TIMEOUT_MS',
+  'MP_WEBHOOK_TOLERANCE_SECONDS',
+  'MP_EXCLUDED_PAYMENT_TYPES',
+  'MP_STATEMENT_DESCRIPTOR',
+  'STORE_NAME',
+  'CHECKOUT_RETURN_URL',
+  'ALLOWED_ORIGINS',
+];
+
+export const defaultDataDir = join(repoRoot, '.local', 'stack');
+export const defaultStorefrontDist = join(repoRoot, 'web', 'demo', 'dist');
+
+/** Checks what startStack needs before starting anything; throws PrerequisiteError with a one-paragraph fix. */
+export async function checkPrerequisites(opts: Pick<StackOptions, 'ports' | 'dataDir'> = {}): Promise<void> {
+  findPgBinaries();
+  if (!existsSync(denoBin)) {
+    throw new PrerequisiteError(`Deno is missing (${denoBin}). Run \`npm install\` (Deno comes from the npm package "deno").`);
+  }
+  if (!existsSync(join(repoRoot, 'node_modules', '.bin', 'supabase'))) {
+    throw new PrerequisiteError('The Supabase CLI is missing (node_modules/.bin/supabase). Run `npm install`.');
+  }
+  const dataDir = resolve(opts.dataDir ?? defaultDataDir);
+  const other = otherStack(dataDir);
+  if (other) throw other;
+  const ownPostgres = runningPostmaster(dataDir);
+  for (const which of Object.keys(DEFAULT_PORTS) as PortName[]) {
+    const port = opts.ports?.[which] ?? DEFAULT_PORTS[which];
+    if (port === 0) continue;
+    // Our own PostgreSQL left running by a killed run is stopped by startStack, not reported.
+    if (which === 'db' && ownPostgres?.port === port) continue;
+    if (!(await isPortFree(port))) throw new PortInUseError(port, which);
+  }
+}
+
+interface LockFile {
+  pid: number;
+  functionPids: number[];
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+const cmdline = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return '';
+  }
+};
+
+/** The postmaster of dataDir's cluster if one is running (postmaster.pid: pid, datadir, start, port...). */
+function runningPostmaster(dataDir: string): { pid: number; port: number } | undefined {
+  const file = join(dataDir, 'db', 'pgdata', 'postmaster.pid');
+  if (!existsSync(file)) return undefined;
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!pid || !alive(pid) || !/postgres/.test(cmdline(pid))) return undefined;
+  return { pid, port };
+}
+
+function stopStalePostgres(dataDir: string, log: (line: string) => void): void {
+  if (!runningPostmaster(dataDir)) return;
+  log('Stopping the PostgreSQL server a previous run left running...');
+  const { bindir } = findPgBinaries();
+  const pgCtl = join(bindir, 'pg_ctl');
+  const args = ['-D', join(dataDir, 'db', 'pgdata'), '-m', 'fast', '-w', 'stop'];
+  const isRoot = process.getuid?.() === 0;
+  spawnSync(isRoot ? 'runuser' : pgCtl, isRoot ? ['-u', 'postgres', '--', pgCtl, ...args] : args, { cwd: '/tmp', stdio: 'ignore' });
+}
+
+function readLock(dataDir: string): LockFile | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dataDir, 'stack.lock.json'), 'utf8')) as LockFile;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The error to report when another live stack holds dataDir. */
+function otherStack(dataDir: string): PrerequisiteError | undefined {
+  const lock = readLock(dataDir);
+  if (!lock || lock.pid === process.pid || !alive(lock.pid)) return undefined;
+  return new PrerequisiteError(
+    `Another local stack (process ${lock.pid}) is already running with ${dataDir}. Stop it (Ctrl-C in its terminal), or give this one another data directory (STACK_DATA_DIR=<dir> or --data-dir <dir>) and other ports.`,
+  );
+}
+
+/** Takes dataDir for this process; cleans up after a run that was killed (SIGKILL) rather than stopped. */
+function takeLock(dataDir: string, log: (line: string) => void): void {
+  const other = otherStack(dataDir);
+  if (other) throw other;
+  for (const pid of readLock(dataDir)?.functionPids ?? []) {
+    if (alive(pid) && /deno/.test(cmdline(pid)) && cmdline(pid).includes(join(repoRoot, 'edge'))) {
+      log(`Stopping an Edge Function (pid ${pid}) a previous run left running...`);
+      process.kill(pid, 'SIGKILL');
+    }
+  }
+  writeLock(dataDir, []);
+}
+
+function writeLock(dataDir: string, functionPids: number[]): void {
+  const lock: LockFile = { pid: process.pid, functionPids };
+  writeFileSync(join(dataDir, 'stack.lock.json'), JSON.stringify(lock) + '\n');
+}
+
+/** supabase/config.toml `[functions.<name>] verify_jwt` (Supabase's default is true). */
+function verifyJwtSettings(): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  const file = join(repoRoot, 'supabase', 'config.toml');
+  if (!existsSync(file)) return out;
+  let current: string | undefined;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const section = /^\s*\[functions\.([^\]]+)\]/.exec(line);
+    if (section) {
+      current = section[1]!.replace(/^"|"$/g, '');
+      out[current] = true;
+      continue;
+    }
+    if (/^\s*\[/.test(line)) current = undefined;
+    const v = /^\s*verify_jwt\s*=\s*(true|false)/.exec(line);
+    if (current && v) out[current] = v[1] === 'true';
+  }
+  return out;
+}
+
+function resolveKeys(opts: StackOptions): { jwtSecret: string; anonKey: string; serviceRoleKey: string } {
+  const env = process.env;
+  const jwtSecret = opts.jwtSecret ?? env.SUPABASE_JWT_SECRET ?? env.JWT_SECRET ?? LOCAL_JWT_SECRET;
+  if (jwtSecret.length < 32) throw new PrerequisiteError('The JWT secret must be at least 32 characters long (SUPABASE_JWT_SECRET).');
+  const anonKey = opts.anonKey ?? env.SUPABASE_ANON_KEY ?? apiKey('anon', jwtSecret);
+  const serviceRoleKey = opts.serviceRoleKey ?? env.SUPABASE_SERVICE_ROLE_KEY ?? apiKey('service_role', jwtSecret);
+  for (const [name, key, role] of [
+    ['SUPABASE_ANON_KEY', anonKey, 'anon'],
+    ['SUPABASE_SERVICE_ROLE_KEY', serviceRoleKey, 'service_role'],
+  ] as const) {
+    const v = verifyJwt(key, jwtSecret);
+    if (!v.ok || v.claims.role !== role) {
+      throw new PrerequisiteError(
+        `${name} is not a ${role} key signed with the JWT secret in use (${v.ok ? `its role is ${String(v.claims.role)}` : v.message}). Unset it to use the local keys, or set SUPABASE_JWT_SECRET to the secret that signed it.`,
+      );
+    }
+  }
+  return { jwtSecret, anonKey, serviceRoleKey };
+}
+
+async function buildStorefront(distDir: string, log: (line: string) => void): Promise<void> {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  if (!pkg.scripts?.['build:web']) {
+    throw new PrerequisiteError(
+      `The demo storefront is not built (${distDir} is missing) and package.json has no "build:web" script to build it. ` +
+        'Start without it (npm start -- --no-storefront) or build it first.',
+    );
+  }
+  log('Building the demo storefront (npm run build:web)...');
+  await new Promise<void>((resolveBuild, reject) => {
+    const child = spawn('npm', ['run', '--silent', 'build:web'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolveBuild() : reject(new Error(`npm run build:web failed (exit ${code}):\n${out.split('\n').slice(-30).join('\n')}`)),
+    );
+  });
+  if (!existsSync(join(distDir, 'index.html'))) {
+    throw new Error(`npm run build:web finished but ${join(distDir, 'index.html')} does not exist.`);
+  }
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const log = opts.log ?? (() => {});
+  const dataDir = resolve(opts.dataDir ?? defaultDataDir);
+  const keys = resolveKeys(opts);
+  const ports = { ...DEFAULT_PORTS, ...opts.ports };
+  const serveStorefront = opts.serveStorefront ?? true;
+  const storefrontDist = resolve(opts.storefrontDist ?? defaultStorefrontDist);
+
+  mkdirSync(dataDir, { recursive: true });
+  // PostgreSQL runs as the postgres user when we are root: it must be able to
+  // reach dataDir/db even when dataDir is a 0700 temp directory.
+  if (process.getuid?.() === 0) chmodSync(dataDir, statSync(dataDir).mode | 0o111);
+  takeLock(dataDir, log);
+  stopStalePostgres(dataDir, log);
+  if (opts.reset) {
+    log(`Wiping ${dataDir} (--reset)...`);
+    rmSync(dataDir, { recursive: true, force: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+    writeLock(dataDir, []);
+  }
+  for (const which of Object.keys(DEFAULT_PORTS) as PortName[]) {
+    if (which === 'web' && !serveStorefront) continue;
+    if (ports[which] === 0) ports[which] = await freePort();
+    else if (!(await isPortFree(ports[which]))) throw new PortInUseError(ports[which], which);
+  }
+  if (serveStorefront && !existsSync(join(storefrontDist, 'index.html'))) await buildStorefront(storefrontDist, log);
+
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
+    cleanups.length = 0;
+  };
+  let stopping = false;
+  try {
+    // PostgreSQL, migrations, seed.
+    log('Starting PostgreSQL...');
+    const cluster: Cluster = await startCluster({ dataDir: join(dataDir, 'db'), port: ports.db });
+    cleanups.push(() => cluster.stop());
+    log('Applying migrations and the seed (supabase db push)...');
+    await prepareDatabase(cluster.url, { seed: true });
+    const adminPool = new pg.Pool({ connectionString: cluster.url, max: 5 });
+    adminPool.on('error', () => undefined);
+    cleanups.push(() => adminPool.end());
+    if (opts.reservationTtlSeconds !== undefined) {
+      await adminPool.query('update private.settings set reservation_ttl = make_interval(secs => $1)', [opts.reservationTtlSeconds]);
+    }
+    // PostgREST logs in as authenticator and switches to the token's role.
+    const restPool = new pg.Pool({ connectionString: cluster.url.replace('postgres:postgres@', 'authenticator:postgres@'), max: 10 });
+    restPool.on('error', () => undefined);
+    cleanups.push(() => restPool.end());
+
+    // The MercadoPago sandbox, in process.
+    const sandbox = await startSandbox({
+      ...opts.sandbox,
+      port: ports.mp,
+      host: '127.0.0.1',
+      log: (line: object) => {
+        const l = line as Record<string, unknown>;
+        if (l.event === 'request' || l.event === 'fault') return;
+        log(`[mp-sandbox] ${JSON.stringify(line)}`);
+      },
+    });
+    cleanups.push(() => sandbox.close());
+
+    // The local API (functions register as they come up).
+    const verifySettings = verifyJwtSettings();
+    const targets = new Map<string, FunctionTarget>();
+    const api: LocalApi = await startLocalApi({
+      port: ports.api,
+      adminPool,
+      restPool,
+      ...keys,
+      jwtExpirySeconds: opts.jwtExpirySeconds,
+      functions: (name) => targets.get(name),
+      log,
+    });
+    cleanups.push(() => api.close());
+    const webUrl = serveStorefront ? `http://127.0.0.1:${ports.web}` : '';
+
+    // Edge Functions under Deno, supervised.
+    const names = (opts.functions ?? FUNCTION_NAMES).filter((name) => {
+      const present = existsSync(join(repoRoot, 'edge', name, 'index.ts'));
+      if (!present) log(`Edge Function ${name}: edge/${name}/index.ts does not exist, not served.`);
+      return present;
+    });
+    const functionEnv: Record<string, string> = {
+      SUPABASE_URL: api.url,
+      SUPABASE_DB_URL: cluster.url,
+      SUPABASE_ANON_KEY: keys.anonKey,
+      SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+      SUPABASE_JWT_SECRET: keys.jwtSecret,
+      MP_ACCESS_TOKEN: sandbox.accessToken,
+      MP_WEBHOOK_SECRET: sandbox.webhookSecret,
+      MP_API_BASE_URL: sandbox.url,
+      SITE_URL: webUrl || 'http://127.0.0.1:5173',
+      FUNCTIONS_URL: `${api.url}/functions/v1`,
+      ...Object.fromEntries(FUNCTION_PASSTHROUGH.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!])),
+      ...opts.functionEnv,
+    };
+    const running = new Map<string, RunningFunction>();
+    const fnPorts = new Map<string, number>();
+    const restarts = new Map<string, number[]>();
+    const pending = new Map<string, NodeJS.Timeout>();
+    const recordPids = () => writeLock(dataDir, [...running.values()].map((f) => f.process.pid).filter((p): p is number => !!p));
+
+    const launch = async (name: string): Promise<void> => {
+      if (stopping) return;
+      const port = fnPorts.get(name) ?? (await freePort());
+      fnPorts.set(name, port);
+      try {
+        const fn = await startFunction(name, functionEnv, { port, onLine: (line) => log(`[${name}] ${line}`) });
+        if (stopping) return void (await fn.stop());
+        running.set(name, fn);
+        targets.set(name, { url: fn.url, verifyJwt: verifySettings[name] ?? true });
+        recordPids();
+        fn.process.once('exit', (code, signal) => {
+          if (running.get(name) !== fn) return; // replaced or stopped on purpose
+          running.delete(name);
+          targets.set(name, { url: undefined, verifyJwt: verifySettings[name] ?? true });
+          // Ctrl-C reaches the whole process group: give our own signal handler a moment to mark the stop.
+          setTimeout(() => {
+            if (stopping) return;
+            log(`Edge Function ${name} exited (${signal ?? `code ${code}`}); restarting it.`);
+            schedule(name);
+          }, 300).unref();
+        });
+      } catch (err) {
+        if (stopping) return;
+        targets.set(name, { url: undefined, verifyJwt: verifySettings[name] ?? true });
+        log(`Edge Function ${name} failed to start: ${(err as Error).message.trim()}`);
+        schedule(name);
+      }
+    };
+    /** Restart with back-off: 1 s, doubling while it keeps crashing, at most 30 s. */
+    const schedule = (name: string, delay?: number) => {
+      if (stopping || pending.has(name)) return;
+      const now = Date.now();
+      const recent = (restarts.get(name) ?? []).filter((t) => now - t < 60_000);
+      recent.push(now);
+      restarts.set(name, recent);
+      const wait = delay ?? Math.min(1000 * 2 ** (recent.length - 1), 30_000);
+      pending.set(
+        name,
+        setTimeout(() => {
+          pending.delete(name);
+          void launch(name);
+        }, wait),
+      );
+    };
+    const restart = async (name: string) => {
+      const fn = running.get(name);
+      running.delete(name);
+      targets.set(name, { url: undefined, verifyJwt: verifySettings[name] ?? true });
+      await fn?.stop();
+      restarts.delete(name);
+      await launch(name);
+    };
+    const stopFunctions = async () => {
+      for (const t of pending.values()) clearTimeout(t);
+      pending.clear();
+      const all = [...running.values()];
+      running.clear();
+      await Promise.all(all.map((f) => f.stop()));
+      writeLock(dataDir, []);
+    };
+    cleanups.push(stopFunctions);
+    if (names.length) log(`Starting Edge Functions under Deno: ${names.join(', ')}...`);
+    for (const name of names) targets.set(name, { url: undefined, verifyJwt: verifySettings[name] ?? true });
+    await Promise.all(names.map((name) => launch(name)));
+
+    let watcher: FSWatcher | undefined;
+    if (opts.watch && names.length) {
+      const timers = new Map<string, NodeJS.Timeout>();
+      watcher = watch(join(repoRoot, 'edge'), { recursive: true }, (_event, file) => {
+        if (!file || stopping) return;
+        const top = String(file).split(/[\\/]/)[0] ?? '';
+        const affected = top === '_shared' ? names : names.filter((n) => n === top);
+        for (const name of affected) {
+          clearTimeout(timers.get(name));
+          timers.set(
+            name,
+            setTimeout(() => {
+              log(`edge/${String(file)} changed: restarting ${name}.`);
+              void restart(name);
+            }, 400),
+          );
+        }
+      });
+      cleanups.push(async () => watcher?.close());
+    }
+
+    // The demo storefront.
+    let web: StorefrontServer | undefined;
+    if (serveStorefront) {
+      web = await startStorefrontServer({ distDir: storefrontDist, port: ports.web, env: { supabaseUrl: api.url, supabaseAnonKey: keys.anonKey } });
+      const w = web;
+      cleanups.push(() => w.close());
+    }
+
+    let stopped: Promise<void> | undefined;
+    return {
+      apiUrl: api.url,
+      dbUrl: cluster.url,
+      mpUrl: sandbox.url,
+      webUrl: web?.url ?? '',
+      ...keys,
+      sandbox,
+      dataDir,
+      functions: names,
+      stop: () =>
+        (stopped ??= (async () => {
+          stopping = true;
+          await cleanup();
+          rmSync(join(dataDir, 'stack.lock.json'), { force: true });
+        })()),
+    };
+  } catch (err) {
+    stopping = true;
+    await cleanup();
+    rmSync(join(dataDir, 'stack.lock.json'), { force: true });
+    throw err;
+  }
+}

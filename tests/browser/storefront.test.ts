@@ -1,0 +1,384 @@
+/**
+ * The demo storefront in a real browser (Debian's Chromium through
+ * playwright-core) against the whole local stack on free ports: PostgreSQL,
+ * the Edge Functions under Deno, the local API, the MercadoPago sandbox and
+ * its checkout page. A phone-sized viewport (390x844) throughout.
+ *
+ * Screenshots of every step go to test-results/browser/ (git-ignored).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../dev/pg/prepare.ts';
+import { startStack, type Stack } from '../../dev/stack/stack.ts';
+import { launchBrowser } from '../helpers/browser.ts';
+
+const SHOTS = join(repoRoot, 'test-results', 'browser');
+const DIST = join(repoRoot, 'web', 'demo', 'dist');
+const VIEWPORT = { width: 390, height: 844 };
+
+let stack: Stack;
+let browser: Browser;
+let db: pg.Pool;
+let dataDir: string;
+
+/** Newest modification time under a path (files only). */
+function newest(path: string): number {
+  if (!existsSync(path)) return 0;
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(0, ...readdirSync(path).map((f) => (f === 'dist' || f === 'node_modules' ? 0 : newest(join(path, f)))));
+}
+
+/** Builds web/demo/dist when it is missing or older than the storefront's sources. */
+function ensureBuilt(): void {
+  const built = existsSync(join(DIST, 'index.html')) ? statSync(join(DIST, 'index.html')).mtimeMs : 0;
+  const sources = Math.max(newest(join(repoRoot, 'web', 'demo')), newest(join(repoRoot, 'web', 'src')));
+  if (built >= sources) return;
+  const r = spawnSync('npm', ['run', '--silent', 'build:web'], { cwd: repoRoot, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`npm run build:web failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  ensureBuilt();
+  dataDir = mkdtempSync(join(tmpdir(), 'storefront-browser-'));
+  stack = await startStack({
+    dataDir,
+    ports: { api: 0, db: 0, mp: 0, web: 0 },
+    serveStorefront: true,
+    sandbox: { retrySchedule: [200, 400, 800], webhookTimeoutMs: 5000 },
+  });
+  db = new pg.Pool({ connectionString: stack.dbUrl, max: 3 });
+  browser = await launchBrowser();
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await db?.end();
+  await stack?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+let shotNo = 0;
+async function shot(page: Page, name: string): Promise<void> {
+  shotNo += 1;
+  await page.screenshot({ path: join(SHOTS, `${String(shotNo).padStart(2, '0')}-${name}.png`), fullPage: false });
+}
+
+async function shopper(): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1, locale: 'es-AR', timezoneId: 'America/Argentina/Buenos_Aires', isMobile: true, hasTouch: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  return { context, page };
+}
+
+/** A product of our own with one variant and `stock` units (fresh catalog rows per test). */
+async function product(title: string, stock: number, price = 25000): Promise<{ slug: string; sku: string }> {
+  const suffix = Math.random().toString(36).slice(2, 7);
+  const slug = `${title.toLowerCase().normalize('NFD').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}-${suffix}`;
+  const sku = `TST-${suffix}`.toUpperCase();
+  await db.query(
+    `with p as (insert into public.products (slug, title, description) values ($1, $2, 'Edición de prueba.') returning id)
+     insert into public.variants (product_id, sku, title, attributes, price, stock_on_hand)
+     select p.id, $3, 'Único', '{"color":"natural"}', $4, $5 from p`,
+    [slug, title, sku, price, stock],
+  );
+  return { slug, sku };
+}
+
+async function openStore(page: Page, path = '/'): Promise<void> {
+  await page.goto(`${stack.webUrl}${path}`);
+  if (path === '/') await page.getByTestId('catalog').waitFor();
+}
+
+async function stockOf(page: Page, slug: string, sku: string): Promise<number> {
+  await page.getByTestId(`variant-${sku}`).click();
+  const stock = page.getByTestId(`stock-${slug}`);
+  await expect.poll(() => stock.getAttribute('data-sku')).toBe(sku);
+  return Number(await stock.getAttribute('data-available'));
+}
+
+async function addToCart(page: Page, slug: string, sku: string, qty = 1): Promise<void> {
+  const before = Number(await page.getByTestId('cart-count').getAttribute('data-count'));
+  await page.getByTestId(`variant-${sku}`).click();
+  await page.getByTestId(`qty-${slug}`).fill(String(qty));
+  await page.getByTestId(`add-${slug}`).click();
+  await expect.poll(async () => Number(await page.getByTestId('cart-count').getAttribute('data-count'))).toBe(before + qty);
+}
+
+async function fillCheckout(page: Page): Promise<void> {
+  await page.getByTestId('checkout-email').fill('ana.garcia@example.com');
+  await page.getByTestId('checkout-name').fill('Ana');
+  await page.getByTestId('checkout-surname').fill('García');
+  await page.getByTestId('checkout-streetName').fill('Av. Corrientes');
+  await page.getByTestId('checkout-streetNumber').fill('1234');
+  await page.getByTestId('checkout-zipCode').fill('C1043');
+  await page.getByTestId('checkout-city').fill('CABA');
+}
+
+/** Cart page → form → MercadoPago's checkout page. Returns the preference id. */
+async function checkout(page: Page, shotName?: string): Promise<string> {
+  await page.getByTestId('nav-cart').click();
+  await fillCheckout(page);
+  if (shotName) await shot(page, shotName);
+  await page.getByTestId('checkout-submit').click();
+  await page.waitForURL(/\/checkout\/v1\/redirect\?pref_id=/);
+  await page.locator('#checkout-form').waitFor();
+  return new URL(page.url()).searchParams.get('pref_id')!;
+}
+
+async function payOnMercadoPago(page: Page, cardholder: string): Promise<void> {
+  await page.locator('#payment-type-credit_card').check();
+  await page.locator('#cardholder-name').fill(cardholder);
+  await page.locator('#pay-button').click();
+}
+
+describe('demo storefront in Chromium (390x844)', () => {
+  it('a full purchase with APRO: the order appears, the stock shown drops, the cart empties', async () => {
+    const { context, page } = await shopper();
+    try {
+      await openStore(page);
+      await shot(page, 'catalog');
+      const slug = 'remera-basica';
+      const sku = 'REM-NEG-M';
+      const before = await stockOf(page, slug, sku);
+      expect(before).toBeGreaterThanOrEqual(2);
+      // es-AR currency format: "$ 12.999,00".
+      await expect.poll(() => page.getByTestId(`price-${slug}`).textContent()).toMatch(/\$\s?12\.999,00/);
+      await addToCart(page, slug, sku, 2);
+      await shot(page, 'added-to-cart');
+
+      await page.getByTestId('nav-cart').click();
+      await expect.poll(() => page.getByTestId(`cart-line-${sku}`).getAttribute('data-quantity')).toBe('2');
+      // The form says what is missing before anything is sent.
+      await page.getByTestId('checkout-submit').click();
+      await page.getByTestId('error-email').waitFor();
+      expect(await page.getByTestId('error-email').textContent()).toContain('email');
+      await page.getByTestId('checkout-email').fill('no-es-un-email');
+      await page.getByTestId('checkout-submit').click();
+      await expect.poll(() => page.getByTestId('error-email').textContent()).toBe('Email inválido');
+      expect(await page.getByTestId('error-name').isVisible()).toBe(true);
+      expect(await page.getByTestId('error-zipCode').isVisible()).toBe(true);
+      await shot(page, 'checkout-validation');
+
+      const prefId = await checkout(page, 'checkout-form');
+      await shot(page, 'mercadopago-checkout');
+      expect(await page.locator('#total').getAttribute('data-amount')).toBe(String(2 * 12999));
+      await payOnMercadoPago(page, 'APRO');
+
+      // auto_return brings the buyer back to /checkout/return with the payment in the query.
+      await page.waitForURL(/\/checkout\/return\?/);
+      expect(new URL(page.url()).searchParams.get('preference_id')).toBe(prefId);
+      await page.getByTestId('return-paid').waitFor();
+      const orderNumber = (await page.getByTestId('order-number').textContent())!;
+      expect(orderNumber).toMatch(/Pedido ORD-\d+/);
+      expect(await page.getByTestId(`order-line-${sku}`).getAttribute('data-quantity')).toBe('2');
+      await expect.poll(() => page.getByTestId('cart-count').getAttribute('data-count')).toBe('0');
+      await shot(page, 'order-paid');
+
+      await page.getByTestId('continue-shopping').click();
+      await page.getByTestId('catalog').waitFor();
+      await expect.poll(() => stockOf(page, slug, sku)).toBe(before - 2);
+      await page.getByTestId('nav-cart').click();
+      await page.getByTestId('cart-empty').waitFor();
+
+      await page.getByTestId('nav-orders').click();
+      await page.getByTestId(`order-${orderNumber.replace('Pedido ', '')}`).waitFor();
+      await shot(page, 'my-orders');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('OTHE then APRO on the same preference: a retry from the return page, one order', async () => {
+    const { context, page } = await shopper();
+    try {
+      const p = await product('Termo de acero', 5);
+      await openStore(page);
+      await addToCart(page, p.slug, p.sku);
+      const prefId = await checkout(page);
+      await payOnMercadoPago(page, 'OTHE');
+      // A rejection does not auto-return: MercadoPago's result page links back to the store.
+      await page.locator('#payment-result[data-status="rejected"]').waitFor();
+      await page.locator('#return-to-store').click();
+      await page.waitForURL(/\/checkout\/return\?/);
+      await page.getByTestId('return-rejected').waitFor();
+      expect(await page.getByTestId('rejection-detail').textContent()).toBe('La tarjeta rechazó el pago.');
+      await shot(page, 'payment-rejected');
+
+      await page.getByTestId('retry-payment').click();
+      await page.waitForURL(new RegExp(`/checkout/v1/redirect\\?pref_id=${prefId}`));
+      await payOnMercadoPago(page, 'APRO');
+      await page.getByTestId('return-paid').waitFor();
+      await shot(page, 'paid-after-retry');
+
+      const { rows } = await db.query<{ orders: number; payments: number; status: string }>(
+        `select (select count(*)::int from public.orders o where o.order_session_id = s.id) as orders,
+                (select count(distinct e.payment_id)::int from public.payment_events e where e.order_session_id = s.id) as payments,
+                s.status::text as status
+           from public.order_sessions s where s.preference_id = $1`,
+        [prefId],
+      );
+      expect(rows).toEqual([{ orders: 1, payments: 2, status: 'paid' }]);
+      // Reloading the return page does not make a second order.
+      await page.reload();
+      await page.getByTestId('return-paid').waitFor();
+      await stack.sandbox.settle();
+      const again = await db.query('select 1 from public.orders o join public.order_sessions s on s.id = o.order_session_id where s.preference_id = $1', [prefId]);
+      expect(again.rowCount).toBe(1);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a reservation expiring: MercadoPago refuses the payment, the shopper is told, the stock comes back', async () => {
+    const { context, page } = await shopper();
+    // The stack's reservationTtlSeconds option sets this same setting at start; here only this test needs it short.
+    const { rows } = await db.query<{ ttl: string }>('select reservation_ttl::text as ttl from private.settings');
+    await db.query("update private.settings set reservation_ttl = interval '4 seconds'");
+    try {
+      const p = await product('Mate de calabaza', 1);
+      await openStore(page);
+      expect(await stockOf(page, p.slug, p.sku)).toBe(1);
+      await addToCart(page, p.slug, p.sku);
+      await checkout(page);
+      // Reserved: another shopper sees none left.
+      const other = await shopper();
+      await openStore(other.page);
+      expect(await stockOf(other.page, p.slug, p.sku)).toBe(0);
+      await shot(other.page, 'stock-reserved-by-another');
+      await other.context.close();
+
+      await page.waitForTimeout(4_500);
+      await page.reload();
+      await page.locator('#preference-expired').waitFor();
+      await shot(page, 'mercadopago-preference-expired');
+
+      await openStore(page);
+      await page.getByTestId('reservation-expired').waitFor();
+      expect(await page.getByTestId('reservation-expired').textContent()).toContain('Tu reserva venció');
+      await expect.poll(() => stockOf(page, p.slug, p.sku)).toBe(1);
+      // The cart is still there to try again.
+      expect(await page.getByTestId('cart-count').getAttribute('data-count')).toBe('1');
+      await shot(page, 'reservation-expired');
+    } finally {
+      await db.query('update private.settings set reservation_ttl = $1::interval', [rows[0]!.ttl]);
+      await context.close();
+    }
+  });
+
+  it('two shoppers competing for the last unit: one buys it, the other is told it is out of stock', async () => {
+    const a = await shopper();
+    const b = await shopper();
+    try {
+      const p = await product('Poncho tejido', 1, 98000);
+      await openStore(a.page);
+      await openStore(b.page);
+      await addToCart(a.page, p.slug, p.sku);
+      await addToCart(b.page, p.slug, p.sku);
+
+      await checkout(a.page);
+      await b.page.getByTestId('nav-cart').click();
+      await fillCheckout(b.page);
+      await b.page.getByTestId('checkout-submit').click();
+      const alert = b.page.getByTestId('out-of-stock');
+      await alert.waitFor();
+      const text = (await alert.textContent())!;
+      expect(text).toContain('No hay stock suficiente');
+      expect(text).toContain('Poncho tejido');
+      expect(text).toContain('no queda stock');
+      expect(b.page.url()).toContain(stack.webUrl);
+      await expect.poll(() => b.page.getByTestId(`cart-line-warning-${p.sku}`).isVisible()).toBe(true);
+      await shot(b.page, 'out-of-stock');
+
+      await payOnMercadoPago(a.page, 'APRO');
+      await a.page.getByTestId('return-paid').waitFor();
+      expect(await a.page.getByTestId(`order-line-${p.sku}`).getAttribute('data-quantity')).toBe('1');
+
+      // Sold: B's catalog says so.
+      await openStore(b.page);
+      await expect.poll(() => stockOf(b.page, p.slug, p.sku)).toBe(0);
+      expect(await b.page.getByTestId(`add-${p.slug}`).isDisabled()).toBe(true);
+      const { rows } = await db.query<{ stock_on_hand: number }>('select stock_on_hand from public.variants where sku = $1', [p.sku]);
+      expect(rows[0]!.stock_on_hand).toBe(0);
+    } finally {
+      await a.context.close();
+      await b.context.close();
+    }
+  });
+
+  it('reloading keeps the cart; a second browser has its own cart and cannot see the first one’s', async () => {
+    const first = await shopper();
+    const second = await shopper();
+    try {
+      await openStore(first.page);
+      await addToCart(first.page, 'gorra-trucker', 'GOR-AZU-U', 2);
+      await first.page.getByTestId('nav-cart').click();
+      await first.page.getByTestId('cart-line-GOR-AZU-U').waitFor();
+      // Change the quantity and remove a line on the cart page.
+      await first.page.getByTestId('cart-inc-GOR-AZU-U').click();
+      await expect.poll(() => first.page.getByTestId('cart-line-GOR-AZU-U').getAttribute('data-quantity')).toBe('3');
+      await first.page.getByTestId('cart-dec-GOR-AZU-U').click();
+      await expect.poll(() => first.page.getByTestId('cart-line-GOR-AZU-U').getAttribute('data-quantity')).toBe('2');
+      await first.page.reload();
+      await first.page.getByTestId('cart-line-GOR-AZU-U').waitFor();
+      expect(await first.page.getByTestId('cart-line-GOR-AZU-U').getAttribute('data-quantity')).toBe('2');
+      expect(await first.page.getByTestId('cart-count').getAttribute('data-count')).toBe('2');
+      await shot(first.page, 'cart-after-reload');
+
+      await openStore(second.page, '/cart');
+      await second.page.getByTestId('cart-empty').waitFor();
+      expect(await second.page.getByTestId('cart-count').getAttribute('data-count')).toBe('0');
+      const ids = await Promise.all(
+        [first.page, second.page].map((pg) =>
+          pg.evaluate(() => {
+            const key = Object.keys(localStorage).find((k) => k.endsWith('-auth-token'));
+            return key ? (JSON.parse(localStorage.getItem(key) ?? '{}') as { user?: { id?: string } }).user?.id : undefined;
+          }),
+        ),
+      );
+      expect(ids[0]).toBeTruthy();
+      expect(ids[1]).toBeTruthy();
+      expect(ids[0]).not.toBe(ids[1]);
+      // The second shopper cannot read the first one's cart, even knowing its id.
+      const { rows } = await db.query('select 1 from public.carts where session_id = $1', [ids[0]]);
+      expect(rows).toHaveLength(1);
+      const seen = await second.page.evaluate(async ([apiUrl, anonKey, otherId]) => {
+        const key = Object.keys(localStorage).find((k) => k.endsWith('-auth-token'))!;
+        const token = (JSON.parse(localStorage.getItem(key)!) as { access_token: string }).access_token;
+        const res = await fetch(`${apiUrl}/rest/v1/rpc/get_cart`, { method: 'POST', headers: { apikey: anonKey, Authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+        const cart = (await res.json()) as { session_id: string; lines: unknown[] };
+        return { sessionId: cart.session_id, lines: cart.lines.length, otherId };
+      }, [stack.apiUrl, stack.anonKey, ids[0]] as const);
+      expect(seen.sessionId).toBe(ids[1]);
+      expect(seen.lines).toBe(0);
+
+      await first.page.getByTestId('cart-remove-GOR-AZU-U').click();
+      await first.page.getByTestId('cart-empty').waitFor();
+    } finally {
+      await first.context.close();
+      await second.context.close();
+    }
+  });
+
+  it('a network failure is reported clearly and changes nothing', async () => {
+    const { context, page } = await shopper();
+    try {
+      await openStore(page);
+      await context.route('**/rest/v1/rpc/add_to_cart', (route) => route.abort('internetdisconnected'));
+      await page.getByTestId('variant-REM-NEG-S').click();
+      await page.getByTestId('add-remera-basica').click();
+      await page.getByTestId('network-error').waitFor();
+      expect(await page.getByTestId('network-error').textContent()).toContain('No pudimos conectarnos con la tienda');
+      expect(await page.getByTestId('cart-count').getAttribute('data-count')).toBe('0');
+      await shot(page, 'network-error');
+    } finally {
+      await context.close();
+    }
+  });
+});

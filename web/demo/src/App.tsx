@@ -1,0 +1,251 @@
+/**
+ * The demo storefront: catalog, cart and checkout, MercadoPago's return, and
+ * the shopper's orders. Every call goes through the storefront library.
+ */
+import { useCallback, useEffect, useMemo, useRef, useState, type MouseEvent } from 'react';
+import { InsufficientStockError, type Cart, type CatalogProduct, type Storefront } from '../../src/index.ts';
+import { makeStorefront, type StorefrontEnv } from './env.ts';
+import { money } from './format.ts';
+import { describeError, type AlertMessage } from './messages.ts';
+import { CartPage } from './pages/CartPage.tsx';
+import { CatalogPage } from './pages/CatalogPage.tsx';
+import { OrdersPage } from './pages/OrdersPage.tsx';
+import { ReturnPage } from './pages/ReturnPage.tsx';
+import { clearPendingCheckout, loadPendingCheckout, type PendingCheckout } from './pending-checkout.ts';
+import { navigate, useLocation } from './router.ts';
+
+const CATALOG_REFRESH_MS = 10_000;
+
+export interface StoreApi {
+  sf: Storefront;
+  cart: Cart | null;
+  catalog: CatalogProduct[] | null;
+  titles: Map<string, string>;
+  busy: boolean;
+  showAlert(alert: AlertMessage | null): void;
+  fail(err: unknown): void;
+  refresh(): Promise<void>;
+  /** Runs a cart operation: the cart it returns replaces ours; errors become an alert. */
+  cartOp(op: (sf: Storefront) => Promise<Cart>, success?: string): Promise<boolean>;
+  pending: PendingCheckout | null;
+  setPending(p: PendingCheckout | null): void;
+}
+
+export function App({ env }: { env: StorefrontEnv }) {
+  const sf = useMemo(() => makeStorefront(env), [env]);
+  const { path, search } = useLocation();
+  const [cart, setCart] = useState<Cart | null>(null);
+  const [catalog, setCatalog] = useState<CatalogProduct[] | null>(null);
+  const [alert, setAlert] = useState<AlertMessage | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [pending, setPendingState] = useState<PendingCheckout | null>(() => loadPendingCheckout());
+  const [sessionError, setSessionError] = useState<AlertMessage | null>(null);
+  const alertRef = useRef<HTMLDivElement>(null);
+
+  const titles = useMemo(() => {
+    const m = new Map<string, string>();
+    for (const p of catalog ?? []) for (const v of p.variants) m.set(v.id, `${p.title} (${v.title})`);
+    for (const l of cart?.lines ?? []) m.set(l.variant_id, `${l.product_title} (${l.variant_title})`);
+    return m;
+  }, [catalog, cart]);
+
+  const showAlert = useCallback((a: AlertMessage | null) => {
+    setAlert(a);
+  }, []);
+  const fail = useCallback((err: unknown) => showAlert(describeError(err, titles)), [showAlert, titles]);
+
+  const loadCatalog = useCallback(async () => {
+    try {
+      setCatalog(await sf.catalog());
+    } catch (err) {
+      fail(err);
+    }
+  }, [sf, fail]);
+
+  const refresh = useCallback(async () => {
+    try {
+      await sf.ensureSession();
+      const [c, cat] = await Promise.all([sf.cart.get(), sf.catalog()]);
+      setCart(c);
+      setCatalog(cat);
+      setSessionError(null);
+    } catch (err) {
+      setSessionError(describeError(err));
+    }
+  }, [sf]);
+
+  const setPending = useCallback((p: PendingCheckout | null) => {
+    if (!p) clearPendingCheckout();
+    setPendingState(p);
+  }, []);
+
+  const cartOp = useCallback(
+    async (op: (s: Storefront) => Promise<Cart>, success?: string) => {
+      setBusy(true);
+      try {
+        setCart(await op(sf));
+        if (success) showAlert({ kind: 'success', title: success });
+        else setAlert(null);
+        void loadCatalog();
+        return true;
+      } catch (err) {
+        fail(err);
+        if (err instanceof InsufficientStockError) void refresh();
+        return false;
+      } finally {
+        setBusy(false);
+      }
+    },
+    [sf, showAlert, fail, loadCatalog, refresh],
+  );
+
+  // Confirmations fade out on their own; problems stay until closed.
+  useEffect(() => {
+    if (alert?.kind !== 'success') return;
+    const id = window.setTimeout(() => setAlert((current) => (current === alert ? null : current)), 4000);
+    return () => window.clearTimeout(id);
+  }, [alert]);
+
+  // First load: the session (anonymous sign-in on a first visit), the cart, the catalog.
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
+
+  // Live stock: refresh the catalog while the page is visible, and when it comes back.
+  useEffect(() => {
+    const tick = () => {
+      if (document.visibilityState === 'visible') void loadCatalog();
+    };
+    const id = window.setInterval(tick, CATALOG_REFRESH_MS);
+    document.addEventListener('visibilitychange', tick);
+    return () => {
+      window.clearInterval(id);
+      document.removeEventListener('visibilitychange', tick);
+    };
+  }, [loadCatalog]);
+
+  // A checkout left unfinished in this browser: is it still payable, or did it expire?
+  const checkPending = useCallback(async () => {
+    const p = loadPendingCheckout();
+    if (!p) return;
+    try {
+      const r = await sf.checkoutStatus(p.token);
+      if (r.status === 'expired') {
+        setPending(null);
+        showAlert({
+          kind: 'expired',
+          title: 'Tu reserva venció',
+          lines: ['Pasó el tiempo para pagar y liberamos el stock reservado. Tu carrito sigue acá: podés volver a iniciar la compra.'],
+        });
+        void refresh();
+      } else if (r.status === 'open' || r.status === 'rejected' || r.status === 'pending') {
+        setPendingState(p);
+      } else {
+        setPending(null);
+      }
+    } catch {
+      // Not fatal: the banner stays as it was.
+    }
+  }, [sf, setPending, showAlert, refresh]);
+
+  useEffect(() => {
+    if (path !== '/checkout/return') void checkPending();
+  }, [path, checkPending]);
+
+  // Tell the shopper the moment the reservation lapses while they are here.
+  useEffect(() => {
+    if (!pending) return;
+    const ms = Date.parse(pending.expiresAt) - Date.now();
+    const id = window.setTimeout(() => void checkPending(), Math.max(ms + 500, 0));
+    return () => window.clearTimeout(id);
+  }, [pending, checkPending]);
+
+  const api: StoreApi = { sf, cart, catalog, titles, busy, showAlert, fail, refresh, cartOp, pending, setPending };
+  const count = cart?.item_count ?? 0;
+  const link = (to: string) => (e: MouseEvent) => {
+    e.preventDefault();
+    setAlert(null);
+    navigate(to);
+  };
+
+  return (
+    <div className="app">
+      <div className="chrome">
+      <header className="topbar">
+        <a href="/" className="brand" onClick={link('/')} data-testid="nav-home">
+          <span className="brand-mark" aria-hidden="true">
+            ◆
+          </span>{' '}
+          Tienda demo
+        </a>
+        <nav className="nav">
+          <a href="/orders" onClick={link('/orders')} data-testid="nav-orders" className={path === '/orders' ? 'active' : ''}>
+            Mis pedidos
+          </a>
+          <a href="/cart" onClick={link('/cart')} data-testid="nav-cart" className={`cart-link ${path === '/cart' ? 'active' : ''}`}>
+            Carrito{' '}
+            <span className="badge" data-testid="cart-count" data-count={count}>
+              {count}
+            </span>
+          </a>
+        </nav>
+      </header>
+
+      {/* Sticky under the header, so the message is in sight wherever the shopper scrolled to. */}
+      <div ref={alertRef}>
+        {(sessionError ?? alert) && <Alert alert={(sessionError ?? alert)!} onClose={sessionError ? () => void refresh() : () => setAlert(null)} retry={!!sessionError} />}
+      </div>
+      </div>
+
+      {pending && path !== '/checkout/return' && Date.parse(pending.expiresAt) > Date.now() && (
+        <div className="banner info" data-testid="pending-checkout">
+          <span>
+            Tenés un pago pendiente por <strong>{money(pending.total, pending.currency)}</strong>. Tu reserva vence a las{' '}
+            {new Date(pending.expiresAt).toLocaleTimeString('es-AR', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })}.
+          </span>
+          <a className="button small" href={pending.redirectUrl} data-testid="resume-checkout">
+            Continuar el pago
+          </a>
+        </div>
+      )}
+
+
+      <main className="page">
+        {path === '/' && <CatalogPage api={api} />}
+        {path === '/cart' && <CartPage api={api} />}
+        {path === '/checkout/return' && <ReturnPage api={api} search={search} />}
+        {path === '/orders' && <OrdersPage api={api} />}
+        {!['/', '/cart', '/checkout/return', '/orders'].includes(path) && (
+          <section data-testid="not-found">
+            <h1>Página no encontrada</h1>
+            <a href="/" onClick={link('/')}>
+              Volver al catálogo
+            </a>
+          </section>
+        )}
+      </main>
+      <footer className="footer">Demo · pagos con MercadoPago (sandbox local) · datos en Supabase</footer>
+    </div>
+  );
+}
+
+function Alert({ alert, onClose, retry }: { alert: AlertMessage; onClose: () => void; retry: boolean }) {
+  const testid = alert.kind === 'expired' ? 'reservation-expired' : alert.kind === 'out-of-stock' ? 'out-of-stock' : alert.kind === 'network' ? 'network-error' : undefined;
+  return (
+    <div className={`alert ${alert.kind}`} role={alert.kind === 'success' || alert.kind === 'info' ? 'status' : 'alert'} data-testid="alert" data-kind={alert.kind}>
+      <div data-testid={testid}>
+        <strong className="alert-title">{alert.title}</strong>
+        {alert.lines && alert.lines.length > 0 && (
+          <ul>
+            {alert.lines.map((l) => (
+              <li key={l}>{l}</li>
+            ))}
+          </ul>
+        )}
+      </div>
+      <button type="button" className="link" onClick={onClose} data-testid={retry ? 'alert-retry' : 'alert-close'}>
+        {retry ? 'Reintentar' : 'Cerrar'}
+      </button>
+    </div>
+  );
+}

@@ -1,0 +1,30 @@
+/** The storefront's configuration (from /env.js) and its one client. */
+import { createClient } from '@supabase/supabase-js';
+import { createStorefront, type Database } from '../../src/index.ts';
+
+export interface StorefrontEnv {
+  supabaseUrl: string;
+  supabaseAnonKey: string;
+  functionsUrl?: string;
+}
+
+declare global {
+  interface Window {
+    __STOREFRONT_ENV__?: Partial<StorefrontEnv>;
+  }
+}
+
+export function readEnv(): StorefrontEnv | null {
+  const env = window.__STOREFRONT_ENV__;
+  if (!env?.supabaseUrl || !env.supabaseAnonKey) return null;
+  return { supabaseUrl: env.supabaseUrl, supabaseAnonKey: env.supabaseAnonKey, ...(env.functionsUrl ? { functionsUrl: env.functionsUrl } : {}) };
+}
+
+export function makeStorefront(env: StorefrontEnv) {
+  // The session (an anonymous Supabase user) persists in localStorage, so a
+  // reload keeps the cart. Realtime is not used by the demo.
+  const supabase = createClient<Database>(env.supabaseUrl, env.supabaseAnonKey, {
+    auth: { persistSession: true, autoRefreshToken: true, detectSessionInUrl: false },
+  });
+  return createStorefront({ supabase, ...(env.functionsUrl ? { functionsUrl: env.functionsUrl } : {}) });
+}

@@ -1,0 +1,60 @@
+/** es-AR formatting and the Spanish texts for statuses. */
+const formatters = new Map<string, Intl.NumberFormat>();
+
+export function money(amount: number | string, currency: string | null | undefined): string {
+  const cur = currency ?? 'ARS';
+  let f = formatters.get(cur);
+  if (!f) {
+    f = new Intl.NumberFormat('es-AR', { style: 'currency', currency: cur });
+    formatters.set(cur, f);
+  }
+  return f.format(Number(amount));
+}
+
+const dateFormat = new Intl.DateTimeFormat('es-AR', { dateStyle: 'medium', timeStyle: 'short' });
+export function date(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : dateFormat.format(d);
+}
+
+const ATTRIBUTE_LABELS: Record<string, string> = { color: 'Color', talle: 'Talle', size: 'Talle' };
+export function attributeText(attributes: Record<string, unknown>): string {
+  return Object.entries(attributes)
+    .filter(([, v]) => v !== null && v !== '')
+    .map(([k, v]) => `${ATTRIBUTE_LABELS[k] ?? k}: ${String(v)}`)
+    .join(' · ');
+}
+
+export function stockText(available: number): string {
+  if (available <= 0) return 'Sin stock';
+  if (available === 1) return '¡Queda 1 unidad!';
+  if (available <= 3) return `¡Quedan ${available} unidades!`;
+  return `${available} disponibles`;
+}
+
+export function units(n: number): string {
+  return n === 1 ? '1 unidad' : `${n} unidades`;
+}
+
+export const ORDER_STATUS: Record<string, string> = {
+  paid: 'Pagado',
+  in_mediation: 'En mediación',
+  refunded: 'Reembolsado',
+  charged_back: 'Contracargo',
+};
+
+/** MercadoPago's status_detail for rejections, as a shopper would read it. */
+export const REJECTION_DETAIL: Record<string, string> = {
+  cc_rejected_other_reason: 'La tarjeta rechazó el pago.',
+  cc_rejected_call_for_authorize: 'Tenés que autorizar el pago con el banco emisor de la tarjeta.',
+  cc_rejected_insufficient_amount: 'La tarjeta no tiene fondos suficientes.',
+  cc_rejected_bad_filled_security_code: 'El código de seguridad es incorrecto.',
+  cc_rejected_bad_filled_date: 'La fecha de vencimiento es incorrecta.',
+  cc_rejected_bad_filled_other: 'Revisá los datos de la tarjeta.',
+  cc_rejected_bad_filled_card_number: 'Revisá el número de la tarjeta.',
+  cc_rejected_invalid_installments: 'La tarjeta no acepta esa cantidad de cuotas.',
+  cc_rejected_duplicated_payment: 'Ya hiciste un pago por ese monto.',
+  cc_rejected_card_disabled: 'La tarjeta está deshabilitada.',
+  cc_rejected_max_attempts: 'Llegaste al límite de intentos.',
+  cc_rejected_blacklist: 'No pudimos procesar el pago.',
+};

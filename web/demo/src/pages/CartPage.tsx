@@ -1,0 +1,274 @@
+import { useEffect, useState, type FormEvent, type MouseEvent } from 'react';
+import { InsufficientStockError, ValidationError, type CartLine, type CheckoutInput } from '../../../src/index.ts';
+import type { StoreApi } from '../App.tsx';
+import { attributeText, money } from '../format.ts';
+import { savePendingCheckout } from '../pending-checkout.ts';
+import { navigate } from '../router.ts';
+
+export function CartPage({ api }: { api: StoreApi }) {
+  const { cart } = api;
+  const toCatalog = (e: MouseEvent) => {
+    e.preventDefault();
+    navigate('/');
+  };
+  if (!cart) return <p className="muted" data-testid="cart-loading">Cargando tu carrito…</p>;
+  if (cart.lines.length === 0) {
+    return (
+      <section data-testid="cart-empty">
+        <h1 className="page-title">Tu carrito</h1>
+        <p>Tu carrito está vacío.</p>
+        <a className="button primary" href="/" onClick={toCatalog}>
+          Ver productos
+        </a>
+      </section>
+    );
+  }
+  return (
+    <section className="cart-layout">
+      <div>
+        <h1 className="page-title">Tu carrito</h1>
+        <ul className="cart-lines" data-testid="cart-lines">
+          {cart.lines.map((l) => (
+            <CartLineRow key={l.variant_id} line={l} currency={cart.currency} api={api} />
+          ))}
+        </ul>
+        <div className="cart-summary">
+          <span>
+            Subtotal ({cart.item_count} {cart.item_count === 1 ? 'producto' : 'productos'})
+          </span>
+          <strong data-testid="cart-subtotal" data-amount={cart.subtotal}>
+            {money(cart.subtotal, cart.currency)}
+          </strong>
+        </div>
+        <button
+          type="button"
+          className="link danger"
+          disabled={api.busy}
+          onClick={() => void api.cartOp((sf) => sf.cart.clear(), 'Vaciaste el carrito.')}
+          data-testid="cart-clear"
+        >
+          Vaciar carrito
+        </button>
+      </div>
+      <CheckoutForm api={api} />
+    </section>
+  );
+}
+
+function CartLineRow({ line, currency, api }: { line: CartLine; currency: string | null; api: StoreApi }) {
+  const [draft, setDraft] = useState(String(line.quantity));
+  useEffect(() => setDraft(String(line.quantity)), [line.quantity]);
+  const setQty = (q: number) => {
+    if (q === line.quantity) return;
+    void api.cartOp((sf) => sf.cart.setQuantity(line.variant_id, q)).then((ok) => {
+      if (!ok) setDraft(String(line.quantity));
+    });
+  };
+  const commit = () => {
+    const q = Math.floor(Number(draft));
+    if (!Number.isFinite(q) || q < 0) setDraft(String(line.quantity));
+    else setQty(q);
+  };
+  const short = !line.active ? 'Este producto ya no está a la venta.' : line.quantity > line.available ? (line.available <= 0 ? 'Sin stock: quitalo para poder pagar.' : `Solo quedan ${line.available}: bajá la cantidad para poder pagar.`) : null;
+  return (
+    <li className="cart-line" data-testid={`cart-line-${line.sku}`} data-quantity={line.quantity}>
+      <div className="cart-line-info">
+        <strong>{line.product_title}</strong>
+        <span className="muted small">
+          {line.variant_title} · {attributeText(line.attributes)}
+        </span>
+        <span className="small">{money(line.unit_price, currency)} c/u</span>
+        {short && (
+          <span className="warning small" data-testid={`cart-line-warning-${line.sku}`}>
+            {short}
+          </span>
+        )}
+      </div>
+      <div className="cart-line-actions">
+        <div className="stepper">
+          <button type="button" aria-label="Quitar uno" disabled={api.busy} onClick={() => setQty(line.quantity - 1)} data-testid={`cart-dec-${line.sku}`}>
+            −
+          </button>
+          <input
+            aria-label={`Cantidad de ${line.product_title}`}
+            type="number"
+            inputMode="numeric"
+            min={0}
+            value={draft}
+            onChange={(e) => setDraft(e.target.value)}
+            onBlur={commit}
+            onKeyDown={(e) => {
+              if (e.key === 'Enter') commit();
+            }}
+            data-testid={`cart-qty-${line.sku}`}
+          />
+          <button type="button" aria-label="Agregar uno" disabled={api.busy} onClick={() => setQty(line.quantity + 1)} data-testid={`cart-inc-${line.sku}`}>
+            +
+          </button>
+        </div>
+        <strong className="line-total" data-testid={`cart-line-total-${line.sku}`}>
+          {money(line.line_total, currency)}
+        </strong>
+        <button
+          type="button"
+          className="link danger"
+          disabled={api.busy}
+          onClick={() => void api.cartOp((sf) => sf.cart.remove(line.variant_id), `Quitaste ${line.product_title} del carrito.`)}
+          data-testid={`cart-remove-${line.sku}`}
+        >
+          Quitar
+        </button>
+      </div>
+    </li>
+  );
+}
+
+interface FormState {
+  email: string;
+  name: string;
+  surname: string;
+  streetName: string;
+  streetNumber: string;
+  floor: string;
+  apartment: string;
+  zipCode: string;
+  city: string;
+  state: string;
+  coupon: string;
+}
+
+const EMPTY: FormState = { email: '', name: '', surname: '', streetName: '', streetNumber: '', floor: '', apartment: '', zipCode: '', city: '', state: '', coupon: '' };
+const FORM_KEY = 'storefront:checkout-form';
+
+/** Which form field a library issue path belongs to. */
+const FIELD_OF: Record<string, keyof FormState> = {
+  'payer.email': 'email',
+  'payer.name': 'name',
+  'payer.surname': 'surname',
+  'shippingAddress.streetName': 'streetName',
+  'shippingAddress.streetNumber': 'streetNumber',
+  'shippingAddress.floor': 'floor',
+  'shippingAddress.apartment': 'apartment',
+  'shippingAddress.zipCode': 'zipCode',
+  'shippingAddress.city': 'city',
+  'shippingAddress.state': 'state',
+  coupon: 'coupon',
+};
+
+function CheckoutForm({ api }: { api: StoreApi }) {
+  const [form, setForm] = useState<FormState>(() => {
+    try {
+      return { ...EMPTY, ...(JSON.parse(sessionStorage.getItem(FORM_KEY) ?? '{}') as Partial<FormState>) };
+    } catch {
+      return EMPTY;
+    }
+  });
+  const [errors, setErrors] = useState<Partial<Record<keyof FormState, string>>>({});
+  const [submitting, setSubmitting] = useState(false);
+  const cart = api.cart;
+  const blocked = cart?.lines.some((l) => !l.active || l.quantity > l.available) ?? false;
+
+  const set = (k: keyof FormState) => (e: { target: { value: string } }) => {
+    setForm((f) => ({ ...f, [k]: e.target.value }));
+    setErrors((er) => ({ ...er, [k]: undefined }));
+  };
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    sessionStorage.setItem(FORM_KEY, JSON.stringify({ ...form, coupon: '' }));
+    const input: CheckoutInput = {
+      payer: { email: form.email, name: form.name, ...(form.surname.trim() ? { surname: form.surname } : {}) },
+      shippingAddress: {
+        streetName: form.streetName,
+        streetNumber: form.streetNumber,
+        zipCode: form.zipCode,
+        city: form.city,
+        ...(form.state.trim() ? { state: form.state } : {}),
+        ...(form.floor.trim() ? { floor: form.floor } : {}),
+        ...(form.apartment.trim() ? { apartment: form.apartment } : {}),
+      },
+      ...(form.coupon.trim() ? { coupon: form.coupon } : {}),
+    };
+    setSubmitting(true);
+    api.showAlert(null);
+    try {
+      const result = await api.sf.checkout(input);
+      api.setPending(savePendingCheckout(result));
+      api.showAlert({ kind: 'info', title: 'Te llevamos a MercadoPago para pagar…' });
+      window.location.assign(result.redirectUrl);
+    } catch (err) {
+      setSubmitting(false);
+      if (err instanceof ValidationError && err.issues.some((i) => FIELD_OF[i.path])) {
+        const next: Partial<Record<keyof FormState, string>> = {};
+        for (const i of err.issues) {
+          const field = FIELD_OF[i.path];
+          if (field && !next[field]) next[field] = i.message;
+        }
+        setErrors(next);
+        api.showAlert({ kind: 'validation', title: 'Revisá los datos marcados en el formulario.' });
+        return;
+      }
+      api.fail(err);
+      if (err instanceof InsufficientStockError) void api.refresh();
+    }
+  };
+
+  const field = (k: keyof FormState, label: string, props: { type?: string; autoComplete?: string; inputMode?: 'numeric' | 'email'; optional?: boolean } = {}) => (
+    <label className={`field ${errors[k] ? 'invalid' : ''}`}>
+      <span>
+        {label}
+        {props.optional && <span className="muted"> (opcional)</span>}
+      </span>
+      <input
+        type={props.type ?? 'text'}
+        name={k}
+        value={form[k]}
+        onChange={set(k)}
+        autoComplete={props.autoComplete}
+        inputMode={props.inputMode}
+        aria-invalid={!!errors[k]}
+        aria-describedby={errors[k] ? `error-${k}` : undefined}
+        data-testid={`checkout-${k}`}
+      />
+      {errors[k] && (
+        <span className="field-error" id={`error-${k}`} data-testid={`error-${k}`}>
+          {errors[k]}
+        </span>
+      )}
+    </label>
+  );
+
+  return (
+    <form className="checkout" onSubmit={(e) => void submit(e)} noValidate data-testid="checkout-form">
+      <h2>Tus datos</h2>
+      {field('email', 'Email', { type: 'email', autoComplete: 'email', inputMode: 'email' })}
+      <div className="row">
+        {field('name', 'Nombre', { autoComplete: 'given-name' })}
+        {field('surname', 'Apellido', { autoComplete: 'family-name', optional: true })}
+      </div>
+      <h2>Envío</h2>
+      <div className="row">
+        {field('streetName', 'Calle', { autoComplete: 'address-line1' })}
+        {field('streetNumber', 'Altura', { inputMode: 'numeric' })}
+      </div>
+      <div className="row">
+        {field('floor', 'Piso', { optional: true })}
+        {field('apartment', 'Depto.', { optional: true })}
+      </div>
+      <div className="row">
+        {field('zipCode', 'Código postal', { autoComplete: 'postal-code' })}
+        {field('city', 'Ciudad', { autoComplete: 'address-level2' })}
+      </div>
+      {field('state', 'Provincia', { autoComplete: 'address-level1', optional: true })}
+      {field('coupon', 'Cupón de descuento', { optional: true })}
+      <div className="cart-summary total">
+        <span>Total a pagar</span>
+        <strong>{cart ? money(cart.subtotal, cart.currency) : '—'}</strong>
+      </div>
+      <p className="small muted">Reservamos tu stock mientras pagás con MercadoPago (15 minutos por defecto). Los cupones se aplican al pagar.</p>
+      <button type="submit" className="button primary wide" disabled={submitting || blocked || api.busy} data-testid="checkout-submit">
+        {submitting ? 'Reservando…' : 'Pagar con MercadoPago'}
+      </button>
+    </form>
+  );
+}

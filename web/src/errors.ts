@@ -1,0 +1,232 @@
+/**
+ * Typed errors of the storefront library, and the mapping from what the
+ * servers say (PostgREST errors with our SQLSTATEs, Edge Function JSON
+ * errors, fetch failures) to them. Catch `StorefrontError` for everything;
+ * switch on the subclass (or `code`) for what the shopper should be told.
+ */
+import { shortLineSchema, type ShortLine } from './types.ts';
+
+export interface StorefrontErrorOptions {
+  /** HTTP status, when the error came from an HTTP answer (0 = no answer). */
+  status?: number;
+  /** Server details (PostgREST `details`, the function's error body). */
+  details?: unknown;
+  cause?: unknown;
+}
+
+export class StorefrontError extends Error {
+  /** Stable machine-readable code: a function's `error`, our SQLSTATE meaning, or the library's own. */
+  readonly code: string;
+  readonly status: number | undefined;
+  readonly details: unknown;
+  constructor(code: string, message: string, options: StorefrontErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = options.status;
+    this.details = options.details;
+  }
+}
+
+export interface FieldIssue {
+  /** Dotted path in the library's input (`payer.email`, `shippingAddress.zipCode`, `quantity`). */
+  path: string;
+  message: string;
+}
+
+/** Bad input: caught by the library's own validation or refused by the server (400, CKQ01, CKI01). */
+export class ValidationError extends StorefrontError {
+  readonly issues: FieldIssue[];
+  constructor(message: string, issues: FieldIssue[], options: StorefrontErrorOptions & { code?: string } = {}) {
+    super(options.code ?? 'validation_failed', message, options);
+    this.issues = issues;
+  }
+  /** The first message for a field, for forms. */
+  issueFor(path: string): string | undefined {
+    return this.issues.find((i) => i.path === path)?.message;
+  }
+}
+
+/** Not enough stock for one or more lines (CKS01 on a cart operation, 409 insufficient_stock at checkout). */
+export class InsufficientStockError extends StorefrontError {
+  readonly short: ShortLine[];
+  constructor(message: string, short: ShortLine[], options: StorefrontErrorOptions = {}) {
+    super('insufficient_stock', message, options);
+    this.short = short;
+  }
+}
+
+/** The order session's reservation ran out before a payment was approved: check out again. */
+export class ReservationExpiredError extends StorefrontError {
+  readonly expiresAt: string | undefined;
+  constructor(message: string, options: StorefrontErrorOptions & { expiresAt?: string } = {}) {
+    super('reservation_expired', message, options);
+    this.expiresAt = options.expiresAt;
+  }
+}
+
+/** No shopper session (42501 / 401): sign in (anonymously) again. */
+export class SessionRequiredError extends StorefrontError {
+  constructor(message = 'No shopper session: sign in (anonymously) first.', options: StorefrontErrorOptions = {}) {
+    super('session_required', message, options);
+  }
+}
+
+/** The server could not be reached or is temporarily unavailable (fetch failed, 503). Retrying may work. */
+export class NetworkError extends StorefrontError {
+  constructor(message = 'Could not reach the store server.', options: StorefrontErrorOptions & { code?: string } = {}) {
+    super(options.code ?? 'network_error', message, options);
+  }
+}
+
+/** Checkout refused for a business reason: empty cart, mixed currencies, unavailable variant, coupon problems, not yours. */
+export class CheckoutError extends StorefrontError {}
+
+/** MercadoPago failed (502); the reservation was released. Try again later. */
+export class PaymentProviderError extends CheckoutError {
+  constructor(message = 'The payment provider is unavailable; nothing was reserved.', options: StorefrontErrorOptions = {}) {
+    super('payment_provider_unavailable', message, options);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Mapping
+
+/** Our SQLSTATEs (see the README's error table) to library codes. */
+const SQLSTATE_CODES: Record<string, string> = {
+  CKV01: 'variant_unavailable',
+  CKQ01: 'invalid_quantity',
+  CKS01: 'insufficient_stock',
+  CKM01: 'mixed_currency',
+  CKC01: 'empty_cart',
+  CKP01: 'coupon_unknown',
+  CKP02: 'coupon_not_applicable',
+  CKP03: 'coupon_used_up',
+  CKI01: 'invalid_input',
+  CKI02: 'immutable_field',
+  CKO01: 'not_found',
+  CKO02: 'invalid_state',
+};
+
+export interface PostgrestLikeError {
+  message: string;
+  details?: string | null;
+  hint?: string | null;
+  code?: string | null;
+}
+
+function parseJsonObject(text: string | null | undefined): Record<string, unknown> | undefined {
+  if (!text) return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function shortLines(value: unknown): ShortLine[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((v) => {
+    const r = shortLineSchema.safeParse(v);
+    return r.success ? [r.data] : [];
+  });
+}
+
+/** A PostgREST error (from `supabase.rpc`) with the HTTP status it came with. */
+export function fromPostgrestError(error: PostgrestLikeError, status: number): StorefrontError {
+  const code = error.code ?? '';
+  const details = parseJsonObject(error.details);
+  const opts: StorefrontErrorOptions = { status, details: details ?? error.details ?? undefined, cause: error };
+  if (status === 0 || (!code && /fetch|network|ECONNREFUSED|abort/i.test(error.message))) {
+    return new NetworkError('Could not reach the store server.', opts);
+  }
+  if (status === 503 || status === 502 || status === 504) {
+    return new NetworkError('The store server is temporarily unavailable.', { ...opts, code: 'service_unavailable' });
+  }
+  switch (code) {
+    case 'CKS01': {
+      const short = details && Array.isArray(details['short']) ? shortLines(details['short']) : details ? shortLines([details]) : [];
+      return new InsufficientStockError(error.message, short, opts);
+    }
+    case 'CKQ01':
+    case 'CKI01':
+      return new ValidationError(error.message, [{ path: 'quantity', message: error.message }], {
+        ...opts,
+        code: SQLSTATE_CODES[code],
+      });
+    case '42501':
+    case 'PGRST301':
+    case 'PGRST302':
+      return new SessionRequiredError(error.message, opts);
+  }
+  if (status === 401) return new SessionRequiredError(error.message, opts);
+  if (code in SQLSTATE_CODES) return new CheckoutError(SQLSTATE_CODES[code] ?? code, error.message, opts);
+  return new StorefrontError(code || 'unexpected', error.message, opts);
+}
+
+/** snake_case dotted path from the server to our camelCase input paths. */
+function camelPath(path: unknown): string {
+  const parts = Array.isArray(path) ? path.map(String) : String(path ?? '').split('.');
+  return parts.map((p) => p.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())).join('.');
+}
+
+/** An Edge Function's JSON error `{error, message, ...}` (edge/README.md) with its HTTP status. */
+export function fromFunctionError(status: number, body: unknown): StorefrontError {
+  const obj = body && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+  const code = typeof obj['error'] === 'string' ? obj['error'] : `http_${status}`;
+  const message = typeof obj['message'] === 'string' ? obj['message'] : `The server answered ${status}.`;
+  const opts: StorefrontErrorOptions = { status, details: body };
+  switch (code) {
+    case 'insufficient_stock':
+      return new InsufficientStockError(message, shortLines(obj['short']), opts);
+    case 'validation_failed':
+    case 'invalid_json': {
+      const issues = Array.isArray(obj['issues'])
+        ? obj['issues'].map((i: unknown) => {
+            const issue = (i ?? {}) as Record<string, unknown>;
+            return { path: camelPath(issue['path']), message: String(issue['message'] ?? 'invalid') };
+          })
+        : [];
+      return new ValidationError(message, issues, { ...opts, code });
+    }
+    case 'unauthenticated':
+      return new SessionRequiredError(message, opts);
+    case 'payment_provider_unavailable':
+      return new PaymentProviderError(message, opts);
+    case 'database_unavailable':
+      return new NetworkError(message, { ...opts, code: 'service_unavailable' });
+    case 'reservation_expired':
+    case 'order_session_expired':
+    case 'expired':
+      return new ReservationExpiredError(message, {
+        ...opts,
+        ...(typeof obj['expires_at'] === 'string' ? { expiresAt: obj['expires_at'] } : {}),
+      });
+  }
+  if (status === 401) return new SessionRequiredError(message, opts);
+  if (status === 502 && code.startsWith('http_')) return new NetworkError('The store server is temporarily unavailable.', { ...opts, code: 'service_unavailable' });
+  if (status === 503 || status === 504) return new NetworkError(message, { ...opts, code: 'service_unavailable' });
+  if (status === 400 || status === 422) return new CheckoutError(code, message, opts);
+  if (status >= 400 && status < 500) return new CheckoutError(code, message, opts);
+  return new StorefrontError(code, message, opts);
+}
+
+/** Anything thrown by fetch / supabase-js that is not an HTTP answer. */
+export function fromThrown(err: unknown): StorefrontError {
+  if (err instanceof StorefrontError) return err;
+  const e = err as { name?: string; message?: string; status?: number } | undefined;
+  const name = e?.name ?? '';
+  const message = e?.message ?? String(err);
+  if (
+    name === 'AuthRetryableFetchError' ||
+    name === 'FunctionsFetchError' ||
+    name === 'TypeError' ||
+    name === 'AbortError' ||
+    name === 'TimeoutError' ||
+    /fetch failed|network|Failed to fetch|ECONNREFUSED/i.test(message)
+  ) {
+    return new NetworkError('Could not reach the store server.', { cause: err, status: 0 });
+  }
+  return new StorefrontError('unexpected', message, { cause: err, ...(typeof e?.status === 'number' ? { status: e.status } : {}) });
+}

@@ -1,0 +1,181 @@
+/**
+ * Server-side helpers for server-rendered storefronts with `@supabase/ssr`.
+ *
+ * The shopper's session lives in cookies that the browser's JavaScript cannot
+ * read (DESIGN.md, "Session"):
+ *   - `httpOnly`, `sameSite: 'lax'`, `path: '/'`;
+ *   - `secure` in production (`NODE_ENV=production`, or the `secure` option);
+ *   - `Max-Age` 7 days, renewed on every request: the auth cookies the request
+ *     carries are written back with a fresh Max-Age even when the session did
+ *     not change, so an active shopper never loses the cart.
+ *
+ * `@supabase/ssr` writes its cookies with a 400-day Max-Age whatever
+ * `cookieOptions.maxAge` says, so `setAll` below enforces ours.
+ *
+ * Usage with any Request/Response framework (Remix/React Router, Hono, Astro,
+ * SvelteKit, a plain `node:http` adapter...):
+ *
+ * ```ts
+ * const headers = new Headers();
+ * const { storefront } = createStorefrontServerClient(request, headers, {
+ *   supabaseUrl: process.env.SUPABASE_URL!, supabaseAnonKey: process.env.SUPABASE_ANON_KEY!,
+ * });
+ * const cart = await storefront.cart.get();   // signs in anonymously on a first visit
+ * return new Response(render(cart), { headers });
+ * ```
+ * Create one client per request; never share it between requests.
+ */
+import { createServerClient, parseCookieHeader, serializeCookieHeader, type CookieOptions } from '@supabase/ssr';
+import type { SupabaseClient } from '@supabase/supabase-js';
+import type { Database } from './database.types.ts';
+import { createStorefront, type Storefront } from './storefront.ts';
+
+/** 7 days, in seconds. */
+export const SESSION_COOKIE_MAX_AGE = 7 * 24 * 60 * 60;
+
+export interface StorefrontServerEnv {
+  supabaseUrl: string;
+  supabaseAnonKey: string;
+  functionsUrl?: string;
+  /** Defaults to `process.env.NODE_ENV` when available. */
+  nodeEnv?: string;
+}
+
+export interface SessionCookieSettings {
+  /** Force `Secure` on or off (default: on when NODE_ENV is production). */
+  secure?: boolean;
+  /** Default 7 days. */
+  maxAgeSeconds?: number;
+  domain?: string;
+  path?: string;
+  /** Cookie name (default `sb-<project ref>-auth-token`, as supabase-js names it). */
+  name?: string;
+}
+
+export function isProduction(nodeEnv?: string): boolean {
+  const env = nodeEnv ?? (typeof process !== 'undefined' ? process.env['NODE_ENV'] : undefined);
+  return env === 'production';
+}
+
+/** The options every session cookie is written with. */
+export function sessionCookieOptions(settings: SessionCookieSettings = {}, nodeEnv?: string): CookieOptions {
+  return {
+    path: settings.path ?? '/',
+    httpOnly: true,
+    secure: settings.secure ?? isProduction(nodeEnv),
+    sameSite: 'lax',
+    maxAge: settings.maxAgeSeconds ?? SESSION_COOKIE_MAX_AGE,
+    ...(settings.domain ? { domain: settings.domain } : {}),
+  };
+}
+
+/** The storage key supabase-js uses by default: `sb-<first label of the host>-auth-token`. */
+export function authCookieName(supabaseUrl: string): string {
+  return `sb-${new URL(supabaseUrl).hostname.split('.')[0]}-auth-token`;
+}
+
+/** The cookie itself or one of its chunks (`<name>.0`, `<name>.1`, ...). */
+function isAuthCookie(cookieName: string, key: string): boolean {
+  if (cookieName === key) return true;
+  const m = /^(.*)\.(0|[1-9][0-9]*)$/.exec(cookieName);
+  return m?.[1] === key;
+}
+
+export interface CookieToSet {
+  name: string;
+  value: string;
+  options: CookieOptions;
+}
+
+/**
+ * The cookie plumbing of one request, independent of any framework:
+ * `getAll` reads the request's cookies (plus what this request set),
+ * `setAll` writes `Set-Cookie` headers with our options, and `renew()` re-sends
+ * the session cookies the request came with (called once at creation).
+ */
+export function sessionCookies(
+  requestCookieHeader: string | null,
+  responseHeaders: Headers,
+  options: { cookieName: string; cookie: CookieOptions },
+) {
+  const current = new Map(parseCookieHeader(requestCookieHeader ?? '').map((c) => [c.name, c.value ?? '']));
+  const written = new Map<string, CookieToSet>();
+
+  const flush = () => {
+    // Rewrite our Set-Cookie headers so each cookie appears once (the last write wins).
+    const others = responseHeaders.getSetCookie().filter((line) => {
+      const name = line.slice(0, line.indexOf('='));
+      return !written.has(name);
+    });
+    responseHeaders.delete('set-cookie');
+    for (const line of others) responseHeaders.append('set-cookie', line);
+    for (const c of written.values()) responseHeaders.append('set-cookie', serializeCookieHeader(c.name, c.value, c.options));
+  };
+
+  const write = (name: string, value: string, opts: CookieOptions) => {
+    const removal = opts.maxAge === 0 || (opts.expires !== undefined && opts.expires.getTime() <= Date.now());
+    const merged: CookieOptions = removal
+      ? { ...opts, ...options.cookie, maxAge: 0 }
+      : // Ours win over @supabase/ssr's defaults (its Max-Age is 400 days).
+        { ...opts, ...options.cookie };
+    delete (merged as { name?: string }).name;
+    written.set(name, { name, value, options: merged });
+    if (removal) current.delete(name);
+    else current.set(name, value);
+  };
+
+  return {
+    getAll: () => [...current.entries()].map(([name, value]) => ({ name, value })),
+    setAll: (cookies: CookieToSet[], headers?: Record<string, string>) => {
+      for (const c of cookies) write(c.name, c.value, c.options);
+      for (const [k, v] of Object.entries(headers ?? {})) responseHeaders.set(k, v);
+      flush();
+    },
+    renew: () => {
+      let any = false;
+      for (const [name, value] of current) {
+        if (isAuthCookie(name, options.cookieName) && !written.has(name)) {
+          write(name, value, options.cookie);
+          any = true;
+        }
+      }
+      if (any) {
+        // A response that carries a session cookie must never be cached by a CDN.
+        responseHeaders.set('cache-control', 'private, no-cache, no-store, must-revalidate, max-age=0');
+        flush();
+      }
+    },
+    written: () => [...written.values()],
+  };
+}
+
+export interface StorefrontServerClient {
+  supabase: SupabaseClient<Database>;
+  storefront: Storefront;
+}
+
+/**
+ * A supabase-js server client and a storefront for one request. Session
+ * cookies are read from `request` and written to `responseHeaders` (copy them
+ * onto your Response). The request's session cookies are renewed at once.
+ */
+export function createStorefrontServerClient(
+  request: Request | { headers: Headers },
+  responseHeaders: Headers,
+  env: StorefrontServerEnv,
+  cookieSettings: SessionCookieSettings = {},
+): StorefrontServerClient {
+  const cookieName = cookieSettings.name ?? authCookieName(env.supabaseUrl);
+  const cookie = sessionCookieOptions(cookieSettings, env.nodeEnv);
+  const jar = sessionCookies(request.headers.get('cookie'), responseHeaders, { cookieName, cookie });
+  // @supabase/ssr is a CommonJS package: its types name supabase-js's `.d.cts`
+  // declarations while ours name the `.d.mts` ones, and TypeScript treats the
+  // two SupabaseClient classes as unrelated. Same API, so we cast here, once.
+  const supabase = createServerClient<Database>(env.supabaseUrl, env.supabaseAnonKey, {
+    cookieOptions: { ...cookie, name: cookieName },
+    cookies: { getAll: jar.getAll, setAll: jar.setAll },
+  }) as unknown as SupabaseClient<Database>;
+  jar.renew();
+  const storefront = createStorefront({ supabase, ...(env.functionsUrl ? { functionsUrl: env.functionsUrl } : {}) });
+  return { supabase, storefront };
+}

@@ -1,0 +1,385 @@
+/**
+ * The storefront client: a thin, typed layer over a supabase-js client that
+ * speaks our contracts (RPC functions in `public`, the `create-preference`
+ * and `payment-status` Edge Functions).
+ *
+ * Framework-agnostic: works with a browser client (`createClient` or
+ * `@supabase/ssr`'s `createBrowserClient`) and with a server client
+ * (`createServerClient`, see ./ssr.ts).
+ *
+ * The shopper's session is a Supabase Auth anonymous user; its id is the
+ * cart's `session_id`. No custom header carries identity: supabase-js sends
+ * the JWT in `Authorization`.
+ */
+import type { SupabaseClient } from '@supabase/supabase-js';
+import type { z } from 'zod';
+import type { Database } from './database.types.ts';
+import {
+  fromFunctionError,
+  fromPostgrestError,
+  fromThrown,
+  ReservationExpiredError,
+  SessionRequiredError,
+  StorefrontError,
+  ValidationError,
+  type PostgrestLikeError,
+} from './errors.ts';
+import { parseReturnQuery } from './return-query.ts';
+import {
+  cartSchema,
+  catalogSchema,
+  checkoutInputSchema,
+  createPreferenceResponseSchema,
+  ordersSchema,
+  paymentStatusResponseSchema,
+  type Cart,
+  type CatalogProduct,
+  type CheckoutInput,
+  type CheckoutResult,
+  type Order,
+  type OrderSession,
+  type ReturnResult,
+  type ReturnStatus,
+} from './types.ts';
+
+export type StorefrontSupabaseClient = SupabaseClient<Database>;
+
+export interface StorefrontOptions {
+  supabase: StorefrontSupabaseClient;
+  /**
+   * Base URL of the Edge Functions (default: the client's `<supabaseUrl>/functions/v1`
+   * through `supabase.functions.invoke`). Set it when the functions live elsewhere.
+   */
+  functionsUrl?: string;
+  /** `fetch` used with `functionsUrl` (default: global fetch). */
+  fetch?: typeof fetch;
+  /** Clock, for tests (the reservation's expiry is judged against it). */
+  now?: () => Date;
+  /**
+   * Verify a stored session once (`auth.getClaims()`) before trusting it
+   * (default true). On a server the session comes from request cookies and
+   * must not be trusted unverified; in a browser it catches a session whose
+   * user no longer exists (e.g. after `npm start -- --reset`), which is then
+   * replaced by a fresh anonymous sign-in. The result is cached per access
+   * token, so it costs one call per page load (or per SSR request).
+   */
+  verifySession?: boolean;
+}
+
+export interface Storefront {
+  /** The shopper's session id (= the Auth user id), signing in anonymously when there is no session. */
+  ensureSession(): Promise<string>;
+  /** Active products with their variants, prices and the stock available right now (no session needed). */
+  catalog(): Promise<CatalogProduct[]>;
+  cart: {
+    get(): Promise<Cart>;
+    add(variantId: string, quantity?: number): Promise<Cart>;
+    /** 0 removes the line. */
+    setQuantity(variantId: string, quantity: number): Promise<Cart>;
+    remove(variantId: string): Promise<Cart>;
+    clear(): Promise<Cart>;
+  };
+  /**
+   * Validates the input, then reserves the cart's stock and creates the
+   * MercadoPago preference. Send the buyer to `redirectUrl`.
+   */
+  checkout(input: CheckoutInput): Promise<CheckoutResult>;
+  /**
+   * For the back_urls page: applies the payment MercadoPago reports (as the
+   * webhook does, idempotently) and tells what it means for the shopper.
+   */
+  confirmReturn(searchParams: URLSearchParams | string | Record<string, string | undefined>): Promise<ReturnResult>;
+  /** The current state of an order session by its token (`external_reference`), e.g. to resume a checkout. */
+  checkoutStatus(token: string): Promise<ReturnResult>;
+  /**
+   * Throws ReservationExpiredError unless the order session can still be paid:
+   * call it before sending the buyer back to the same `init_point` to retry.
+   */
+  assertCanRetry(token: string): Promise<ReturnResult>;
+  /** The shopper's orders, newest first. */
+  orders(): Promise<Order[]>;
+}
+
+function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    throw new StorefrontError('bad_response', `Unexpected ${what} from the server: ${r.error.issues[0]?.message ?? 'invalid'}`, {
+      details: r.error.issues,
+    });
+  }
+  return r.data;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function checkVariant(variantId: string): void {
+  if (typeof variantId !== 'string' || !UUID.test(variantId)) {
+    throw new ValidationError('variantId must be a UUID', [{ path: 'variantId', message: 'Variante inválida' }]);
+  }
+}
+
+function checkQuantity(quantity: number, min: number): void {
+  if (!Number.isInteger(quantity) || quantity < min) {
+    throw new ValidationError(`quantity must be an integer >= ${min}`, [
+      { path: 'quantity', message: `La cantidad debe ser un número entero mayor o igual a ${min}` },
+    ]);
+  }
+}
+
+export function classifyReturn(
+  orderSession: OrderSession,
+  order: Order | null,
+  payment: { status: string } | null,
+  now: Date,
+): { status: ReturnStatus; canRetry: boolean } {
+  const live = orderSession.status === 'active' && Date.parse(orderSession.expires_at) > now.getTime();
+  if (order) return { status: 'paid', canRetry: false };
+  if (orderSession.status === 'refund_owed' || orderSession.status === 'refunded') return { status: 'refund_owed', canRetry: false };
+  if (orderSession.status === 'paid') return { status: 'paid', canRetry: false };
+  if (orderSession.status === 'cancelled') return { status: 'cancelled', canRetry: false };
+  if (!live) return { status: 'expired', canRetry: false };
+  const ps = payment?.status;
+  if (ps === 'rejected' || ps === 'cancelled') return { status: 'rejected', canRetry: true };
+  if (ps === 'pending' || ps === 'in_process' || ps === 'authorized' || ps === 'in_mediation') return { status: 'pending', canRetry: false };
+  return { status: 'open', canRetry: true };
+}
+
+export function createStorefront(options: StorefrontOptions): Storefront {
+  const { supabase } = options;
+  const now = options.now ?? (() => new Date());
+  const doFetch = options.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args));
+  let signingIn: Promise<string> | undefined;
+  const verify = options.verifySession ?? true;
+  let verified: { token: string; id: string } | undefined;
+
+  async function currentSession() {
+    try {
+      const { data, error } = await supabase.auth.getSession();
+      if (error) throw fromThrown(error);
+      return data.session;
+    } catch (err) {
+      throw fromThrown(err);
+    }
+  }
+
+  async function signIn(): Promise<string> {
+    let result;
+    try {
+      result = await supabase.auth.signInAnonymously();
+    } catch (err) {
+      throw fromThrown(err);
+    }
+    const { data, error } = result;
+    if (error) {
+      if (error.name === 'AuthRetryableFetchError' || error.status === 0) throw fromThrown(error);
+      throw new SessionRequiredError(`Anonymous sign-in failed: ${error.message}`, { status: error.status ?? 0, cause: error });
+    }
+    const id = data.user?.id;
+    if (!id) throw new SessionRequiredError('Anonymous sign-in returned no user.');
+    if (data.session) verified = { token: data.session.access_token, id };
+    return id;
+  }
+
+  async function verifiedUserId(): Promise<string | undefined> {
+    let result;
+    try {
+      result = await supabase.auth.getClaims();
+    } catch (err) {
+      throw fromThrown(err);
+    }
+    const { data, error } = result;
+    if (error && (error.name === 'AuthRetryableFetchError' || error.status === 0)) throw fromThrown(error);
+    const sub = data?.claims.sub;
+    return typeof sub === 'string' && sub ? sub : undefined;
+  }
+
+  async function ensureSession(): Promise<string> {
+    const session = await currentSession();
+    if (session) {
+      if (!verify) return session.user.id;
+      // Only the token is read here: on a server, the stored `user` is not to be trusted.
+      if (verified?.token === session.access_token) return verified.id;
+      const sub = await verifiedUserId();
+      if (sub) {
+        verified = { token: session.access_token, id: sub };
+        return sub;
+      }
+      // Invalid or for a user that is gone: drop it locally and start a new shopper.
+      await supabase.auth.signOut({ scope: 'local' }).catch(() => undefined);
+    }
+    // Concurrent callers share one sign-in, so a page never creates two shoppers.
+    signingIn ??= signIn().finally(() => {
+      signingIn = undefined;
+    });
+    return signingIn;
+  }
+
+  /** Runs one RPC (typed by the generated `Database`) and maps its error. */
+  async function rpc(
+    call: () => PromiseLike<{ data: unknown; error: PostgrestLikeError | null; status: number }>,
+    needsSession: boolean,
+  ): Promise<unknown> {
+    if (needsSession) await ensureSession();
+    let res: { data: unknown; error: PostgrestLikeError | null; status: number };
+    try {
+      res = await call();
+    } catch (err) {
+      throw fromThrown(err);
+    }
+    if (res.error) throw fromPostgrestError(res.error, res.status);
+    return res.data;
+  }
+
+  async function cartRpc(call: () => PromiseLike<{ data: unknown; error: PostgrestLikeError | null; status: number }>): Promise<Cart> {
+    return parseOrThrow(cartSchema, await rpc(call, true), 'cart');
+  }
+
+  async function invoke(name: 'create-preference' | 'payment-status', body: Record<string, unknown>): Promise<unknown> {
+    await ensureSession();
+    const session = await currentSession();
+    if (!session) throw new SessionRequiredError();
+    if (options.functionsUrl) {
+      let res: Response;
+      try {
+        res = await doFetch(`${options.functionsUrl.replace(/\/+$/, '')}/${name}`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${session.access_token}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      } catch (err) {
+        throw fromThrown(err);
+      }
+      const json: unknown = await res.json().catch(() => null);
+      if (!res.ok) throw fromFunctionError(res.status, json);
+      return json;
+    }
+    let result: { data: unknown; error: unknown };
+    try {
+      result = await supabase.functions.invoke(name, {
+        method: 'POST',
+        body,
+        headers: { Authorization: `Bearer ${session.access_token}` },
+      });
+    } catch (err) {
+      throw fromThrown(err);
+    }
+    if (!result.error) return result.data;
+    const err = result.error as { name?: string; context?: unknown; message?: string };
+    if (err.name === 'FunctionsHttpError' && err.context instanceof Response) {
+      const res = err.context;
+      const json: unknown = await res.json().catch(() => null);
+      throw fromFunctionError(res.status, json);
+    }
+    if (err.name === 'FunctionsRelayError') {
+      throw new StorefrontError('relay_error', err.message ?? 'Edge Function relay error', { cause: err });
+    }
+    throw fromThrown(err);
+  }
+
+  function toReturnResult(data: unknown): ReturnResult {
+    const r = parseOrThrow(paymentStatusResponseSchema, data, 'payment status');
+    const order = r.order ?? null;
+    const payment = r.payment ?? null;
+    const { status, canRetry } = classifyReturn(r.order_session, order, payment, now());
+    return { status, canRetry, outcome: r.outcome ?? null, payment, order, orderSession: r.order_session };
+  }
+
+  const storefront: Storefront = {
+    ensureSession,
+
+    async catalog() {
+      return parseOrThrow(catalogSchema, await rpc(() => supabase.rpc('get_catalog'), false), 'catalog');
+    },
+
+    cart: {
+      get: () => cartRpc(() => supabase.rpc('get_cart')),
+      async add(variantId, quantity = 1) {
+        checkVariant(variantId);
+        checkQuantity(quantity, 1);
+        return cartRpc(() => supabase.rpc('add_to_cart', { p_variant_id: variantId, p_quantity: quantity }));
+      },
+      async setQuantity(variantId, quantity) {
+        checkVariant(variantId);
+        checkQuantity(quantity, 0);
+        return cartRpc(() => supabase.rpc('set_cart_item_quantity', { p_variant_id: variantId, p_quantity: quantity }));
+      },
+      async remove(variantId) {
+        checkVariant(variantId);
+        return cartRpc(() => supabase.rpc('remove_from_cart', { p_variant_id: variantId }));
+      },
+      clear: () => cartRpc(() => supabase.rpc('clear_cart')),
+    },
+
+    async checkout(input) {
+      const parsed = checkoutInputSchema.safeParse(input);
+      if (!parsed.success) {
+        const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+        throw new ValidationError('The checkout form has errors', issues);
+      }
+      const { payer, shippingAddress: a, coupon } = parsed.data;
+      const body: Record<string, unknown> = {
+        payer: {
+          email: payer.email,
+          name: payer.name,
+          ...(payer.surname ? { surname: payer.surname } : {}),
+          ...(payer.phone ? { phone: { ...(payer.phone.areaCode ? { area_code: payer.phone.areaCode } : {}), number: payer.phone.number } } : {}),
+          ...(payer.identification ? { identification: payer.identification } : {}),
+        },
+        shipping_address: {
+          street_name: a.streetName,
+          street_number: a.streetNumber,
+          zip_code: a.zipCode,
+          city: a.city,
+          ...(a.state ? { state: a.state } : {}),
+          ...(a.floor ? { floor: a.floor } : {}),
+          ...(a.apartment ? { apartment: a.apartment } : {}),
+          ...(a.notes ? { notes: a.notes } : {}),
+        },
+        ...(coupon ? { coupon } : {}),
+      };
+      const r = parseOrThrow(createPreferenceResponseSchema, await invoke('create-preference', body), 'checkout');
+      return {
+        orderSession: r.order_session,
+        preferenceId: r.preference_id,
+        redirectUrl: r.init_point,
+        ...(r.sandbox_init_point ? { sandboxRedirectUrl: r.sandbox_init_point } : {}),
+      };
+    },
+
+    async confirmReturn(searchParams) {
+      const q = parseReturnQuery(searchParams);
+      if (!q.paymentId && !q.externalReference) {
+        throw new ValidationError('The return query has neither payment_id nor external_reference', [
+          { path: 'payment_id', message: 'Falta el pago' },
+        ]);
+      }
+      return toReturnResult(
+        await invoke('payment-status', {
+          ...(q.paymentId ? { payment_id: q.paymentId } : {}),
+          ...(q.externalReference ? { external_reference: q.externalReference } : {}),
+        }),
+      );
+    },
+
+    async checkoutStatus(token) {
+      if (!token) throw new ValidationError('token is required', [{ path: 'token', message: 'Falta la referencia' }]);
+      return toReturnResult(await invoke('payment-status', { external_reference: token }));
+    },
+
+    async assertCanRetry(token) {
+      const r = await storefront.checkoutStatus(token);
+      if (r.status === 'expired') {
+        throw new ReservationExpiredError('The reservation expired before the payment was approved.', {
+          expiresAt: r.orderSession.expires_at,
+          details: r,
+        });
+      }
+      return r;
+    },
+
+    async orders() {
+      return parseOrThrow(ordersSchema, await rpc(() => supabase.rpc('get_my_orders'), true), 'orders');
+    },
+  };
+  return storefront;
+}

@@ -1,0 +1,268 @@
+/**
+ * The JSON shapes our RPC functions and Edge Functions return, as zod schemas
+ * and the TypeScript types inferred from them.
+ *
+ * `supabase gen types` types every RPC as `Json` (they return jsonb), so these
+ * schemas are the contract: every response is parsed here before the
+ * storefront sees it, and a server that drifts from the contract fails loudly
+ * at the boundary (StorefrontError `bad_response`) instead of deep in the UI.
+ *
+ * Records keep the database's snake_case (like the generated types);
+ * the library's own parameters are camelCase.
+ */
+import { z } from 'zod';
+import type { Database } from './database.types.ts';
+
+/** numeric(12,2) arrives as a JSON number; be lenient with strings (some proxies stringify numerics). */
+const money = z.union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/).transform(Number)]);
+const int = z.number().int();
+const uuid = z.string().min(1);
+const attributes = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).catch({});
+
+export const catalogVariantSchema = z.object({
+  id: uuid,
+  sku: z.string(),
+  title: z.string(),
+  attributes,
+  price: money,
+  currency: z.string(),
+  available: int,
+});
+export type CatalogVariant = z.infer<typeof catalogVariantSchema>;
+
+export const catalogProductSchema = z.object({
+  id: uuid,
+  slug: z.string(),
+  title: z.string(),
+  description: z.string().nullable().default(''),
+  image_url: z.string().nullable(),
+  variants: z.array(catalogVariantSchema),
+});
+export type CatalogProduct = z.infer<typeof catalogProductSchema>;
+export const catalogSchema = z.array(catalogProductSchema);
+
+export const cartLineSchema = z.object({
+  variant_id: uuid,
+  product_id: uuid,
+  sku: z.string(),
+  product_title: z.string(),
+  variant_title: z.string(),
+  attributes,
+  image_url: z.string().nullable(),
+  unit_price: money,
+  quantity: int,
+  line_total: money,
+  available: int,
+  active: z.boolean(),
+});
+export type CartLine = z.infer<typeof cartLineSchema>;
+
+export const cartSchema = z.object({
+  session_id: uuid,
+  expires_at: z.string().nullable(),
+  currency: z.string().nullable(),
+  item_count: int,
+  subtotal: money,
+  lines: z.array(cartLineSchema),
+});
+export type Cart = z.infer<typeof cartSchema>;
+
+export const orderLineSchema = z.object({
+  variant_id: uuid.nullable(),
+  sku: z.string(),
+  title: z.string(),
+  unit_price: money,
+  quantity: int,
+  line_total: money,
+});
+export type OrderLine = z.infer<typeof orderLineSchema>;
+
+export type OrderStatus = Database['public']['Enums']['order_status'];
+export type OrderSessionStatus = Database['public']['Enums']['order_session_status'];
+
+export const orderSchema = z.object({
+  id: uuid,
+  order_number: z.string(),
+  order_session_id: uuid,
+  session_id: uuid.optional(),
+  payment_id: z.union([int, z.string()]).transform(String),
+  status: z.enum(['paid', 'in_mediation', 'refunded', 'charged_back'] satisfies [OrderStatus, ...OrderStatus[]]),
+  subtotal: money,
+  discount: money,
+  total: money,
+  currency: z.string(),
+  coupon_code: z.string().nullable().optional(),
+  payer: z.record(z.string(), z.unknown()).optional(),
+  shipping_address: z.record(z.string(), z.unknown()).optional(),
+  paid_late: z.boolean().optional(),
+  created_at: z.string(),
+  lines: z.array(orderLineSchema),
+});
+export type Order = z.infer<typeof orderSchema>;
+export const ordersSchema = z.array(orderSchema);
+
+export const orderSessionLineSchema = z
+  .object({
+    variant_id: uuid,
+    sku: z.string(),
+    title: z.string().optional(),
+    unit_price: money,
+    quantity: int,
+    line_total: money,
+  })
+  .loose();
+export type OrderSessionLine = z.infer<typeof orderSessionLineSchema>;
+
+export const orderSessionSchema = z
+  .object({
+    id: uuid,
+    token: z.string(),
+    status: z.enum(['active', 'paid', 'expired', 'cancelled', 'refund_owed', 'refunded'] satisfies [
+      OrderSessionStatus,
+      ...OrderSessionStatus[],
+    ]),
+    lines: z.array(orderSessionLineSchema),
+    item_count: int.optional(),
+    subtotal: money,
+    discount: money,
+    total: money,
+    currency: z.string(),
+    coupon_code: z.string().nullable().optional(),
+    expires_at: z.string(),
+    preference_id: z.string().nullable().optional(),
+  })
+  .loose();
+export type OrderSession = z.infer<typeof orderSessionSchema>;
+
+export const createPreferenceResponseSchema = z.object({
+  order_session: orderSessionSchema,
+  preference_id: z.string(),
+  init_point: z.string().url(),
+  sandbox_init_point: z.string().optional(),
+});
+
+export const paymentSummarySchema = z
+  .object({
+    id: z.union([int, z.string()]).transform(String),
+    status: z.string(),
+    status_detail: z.string().nullable().optional(),
+  })
+  .loose();
+export type PaymentSummary = z.infer<typeof paymentSummarySchema>;
+
+export const paymentStatusResponseSchema = z.object({
+  status: z.string(),
+  outcome: z.string().nullable().optional(),
+  payment: paymentSummarySchema.nullable().optional(),
+  order_session: orderSessionSchema,
+  order: orderSchema.nullable().optional(),
+});
+
+/** A line that cannot be sold in the quantity asked for (cart operation or checkout). */
+export const shortLineSchema = z.object({
+  variant_id: z.string().optional(),
+  sku: z.string().optional(),
+  title: z.string().optional(),
+  requested: int,
+  available: int,
+  reason: z.string().optional(),
+});
+export type ShortLine = z.infer<typeof shortLineSchema>;
+
+// ---------------------------------------------------------------------------
+// Checkout input (camelCase, as the library's callers write it)
+
+/** `label`: what to ask for, e.g. "tu nombre" → "Ingresá tu nombre". */
+const trimmed = (max: number, label: string) =>
+  z
+    .string({ error: `Ingresá ${label}` })
+    .trim()
+    .min(1, `Ingresá ${label}`)
+    .max(max, `Máximo ${max} caracteres`);
+const optionalTrimmed = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max)
+    .optional()
+    .transform((v) => (v === '' ? undefined : v));
+
+export const checkoutInputSchema = z.object({
+  payer: z.object({
+    email: z.string({ error: 'Ingresá tu email' }).trim().min(1, 'Ingresá tu email').max(254).email('Email inválido'),
+    name: trimmed(100, 'tu nombre'),
+    surname: optionalTrimmed(100),
+    phone: z
+      .object({ areaCode: optionalTrimmed(8), number: z.string().trim().regex(/^[0-9 -]{6,20}$/, 'Teléfono inválido') })
+      .optional(),
+    identification: z
+      .object({ type: z.string().trim().min(1).max(20), number: z.string().trim().regex(/^[0-9A-Za-z.-]{5,20}$/, 'Documento inválido') })
+      .optional(),
+  }),
+  shippingAddress: z.object({
+    streetName: trimmed(120, 'la calle'),
+    streetNumber: trimmed(20, 'la altura'),
+    zipCode: z
+      .string({ error: 'Ingresá el código postal' })
+      .trim()
+      .min(1, 'Ingresá el código postal')
+      .regex(/^[A-Za-z0-9 -]{3,10}$/, 'Código postal inválido'),
+    city: trimmed(80, 'la ciudad'),
+    state: optionalTrimmed(80),
+    floor: optionalTrimmed(10),
+    apartment: optionalTrimmed(10),
+    notes: optionalTrimmed(300),
+  }),
+  coupon: z
+    .string()
+    .trim()
+    .optional()
+    .nullable()
+    .transform((v) => (v ? v.toUpperCase() : undefined))
+    .refine((v) => v === undefined || /^[A-Z0-9_-]{3,32}$/.test(v), 'Código de cupón inválido'),
+});
+export type CheckoutInput = z.input<typeof checkoutInputSchema>;
+export type CheckoutInputParsed = z.output<typeof checkoutInputSchema>;
+
+export interface CheckoutResult {
+  orderSession: OrderSession;
+  preferenceId: string;
+  /** MercadoPago's `init_point`: send the buyer there. */
+  redirectUrl: string;
+  sandboxRedirectUrl?: string;
+}
+
+/**
+ * What the buyer's return from MercadoPago means for the storefront:
+ * - `paid`: the order exists (`order` is set);
+ * - `pending`: the payment is in process or waiting (cash, contingency);
+ * - `rejected`: the payment was refused; the reservation still holds, so the
+ *   buyer may retry on the same preference (`canRetry`);
+ * - `expired`: the reservation ran out before a payment was approved;
+ * - `refund_owed`: approved, but the stock was gone (late payment) or the
+ *   amount was wrong: the store refunds it;
+ * - `cancelled`: superseded by a newer checkout;
+ * - `open`: no payment yet and the reservation still holds.
+ */
+export type ReturnStatus = 'paid' | 'pending' | 'rejected' | 'expired' | 'refund_owed' | 'cancelled' | 'open';
+
+export interface ReturnResult {
+  status: ReturnStatus;
+  /** The function's `outcome` (order_created, already_paid, recorded, ...). */
+  outcome: string | null;
+  payment: PaymentSummary | null;
+  order: Order | null;
+  orderSession: OrderSession;
+  /** The reservation is still active and nothing was paid: paying again on the same preference works. */
+  canRetry: boolean;
+}
+
+/** The query MercadoPago appends to back_urls, with its `null` strings turned into undefined. */
+export interface MercadoPagoReturnQuery {
+  paymentId?: string;
+  status?: string;
+  externalReference?: string;
+  preferenceId?: string;
+  merchantOrderId?: string;
+  paymentType?: string;
+}
