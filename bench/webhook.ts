@@ -54,7 +54,7 @@ export async function webhookWorkload(url: string, admin: pg.Client, opts: { qui
     sandbox.holdNotifications();
     for (const p of prefs) sandbox.pay(p, { cardholderName: 'APRO' });
     const t0 = performance.now();
-    await sandbox.releaseNotifications();
+    await sandbox.releaseNotifications('fifo', { parallel: true });
     await sandbox.settle(300_000);
     const seconds = (performance.now() - t0) / 1000;
     const deliveries = sandbox.deliveries();

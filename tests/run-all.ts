@@ -16,7 +16,7 @@
  *        --keep                                   leave the cluster running
  *        -- <vitest args>                         passed to vitest (e.g. a file filter)
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,11 +66,19 @@ function countTap(out: string, code: number): { passed: number; failed: number }
   return { passed, failed };
 }
 
+const PGTAP_HINT = 'apt-get update && apt-get install -y postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl';
+
 async function runPgTap(url: string, port: number): Promise<SuiteResult> {
+  if (spawnSync('pg_prove', ['--version']).error) throw new PrerequisiteError(`pg_prove is not installed. Install it with: ${PGTAP_HINT}`);
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  await client.query('create extension if not exists pgtap with schema extensions');
-  await client.end();
+  try {
+    await client.query('create extension if not exists pgtap with schema extensions');
+  } catch (err) {
+    throw new PrerequisiteError(`pgTAP is not installed for this PostgreSQL (${(err as Error).message}). Install it with: ${PGTAP_HINT}`);
+  } finally {
+    await client.end();
+  }
   const files = readdirSync(join(repoRoot, 'supabase', 'tests'))
     .filter((f) => f.endsWith('.sql'))
     .sort()

@@ -19,7 +19,7 @@ export interface SandboxOperations {
   cancel(paymentId: number | string): PaymentView;
   resendNotification(paymentId: number | string, options?: { copies?: number }): Notification;
   holdNotifications(): void;
-  releaseNotifications(order?: ReleaseOrder): Promise<Notification[]>;
+  releaseNotifications(order?: ReleaseOrder, options?: { parallel?: boolean }): Promise<Notification[]>;
   deliveries(filter?: { paymentId?: number | string }): DeliveryAttempt[];
   settle(timeoutMs?: number): Promise<void>;
   failNextCalls(options: FaultOptions): ActiveFault;
@@ -46,7 +46,7 @@ const payBody = z.strictObject({
 const statusBody = z.strictObject({ status: z.enum(PAYMENT_STATUSES), statusDetail: z.string().optional() });
 const refundBody = z.strictObject({ amount: z.number().positive().optional() });
 const notifyBody = z.strictObject({ copies: z.number().int().min(1).max(20).optional() });
-const releaseBody = z.strictObject({ order: z.enum(['fifo', 'reverse', 'shuffle']).optional() });
+const releaseBody = z.strictObject({ order: z.enum(['fifo', 'reverse', 'shuffle']).optional(), parallel: z.boolean().optional() });
 const settleBody = z.strictObject({ timeoutMs: z.number().int().positive().max(600_000).optional() });
 const faultBody = z.strictObject({
   mode: z.enum(['error', 'timeout']),
@@ -102,8 +102,10 @@ export async function handleControl(
     case 'POST notifications/hold':
       ops.holdNotifications();
       return { status: 200, body: { holding: true } };
-    case 'POST notifications/release':
-      return { status: 200, body: { released: await ops.releaseNotifications(parse(releaseBody, body).order) } };
+    case 'POST notifications/release': {
+      const { order, parallel } = parse(releaseBody, body);
+      return { status: 200, body: { released: await ops.releaseNotifications(order, { parallel: parallel ?? false }) } };
+    }
     case 'GET deliveries': {
       const paymentId = query.get('payment_id');
       return { status: 200, body: ops.deliveries(paymentId === null ? {} : { paymentId }) };

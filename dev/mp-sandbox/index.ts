@@ -109,7 +109,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     cancel: (paymentId) => c.paymentJson(c.cancel(paymentId)),
     resendNotification: (paymentId, opts = {}) => c.resend(paymentId, opts.copies ?? 1),
     holdNotifications: () => notifier.hold(),
-    releaseNotifications: (order: ReleaseOrder = 'fifo') => notifier.release(order),
+    releaseNotifications: (order: ReleaseOrder = 'fifo', options = {}) => notifier.release(order, options),
     deliveries: (filter = {}) =>
       notifier.deliveries
         .filter((d) => filter.paymentId === undefined || d.paymentId === String(filter.paymentId))

@@ -118,7 +118,12 @@ export class Notifier {
    * first attempt finishes before the next starts; retries follow the schedule),
    * and stops holding. Resolves with the notifications in the order sent.
    */
-  async release(order: ReleaseOrder = 'fifo'): Promise<Notification[]> {
+  /**
+   * Delivers the held notifications in the given order: one after another,
+   * or all at once with `parallel` (a burst of concurrent deliveries, as
+   * MercadoPago does when several events fire together).
+   */
+  async release(order: ReleaseOrder = 'fifo', opts: { parallel?: boolean } = {}): Promise<Notification[]> {
     const queue = this.held ?? [];
     this.held = null;
     if (order === 'reverse') queue.reverse();
@@ -130,7 +135,8 @@ export class Notifier {
         if (a !== undefined && b !== undefined) [queue[i], queue[j]] = [b, a];
       }
     }
-    for (const n of queue) await this.attempt(n, 1);
+    if (opts.parallel) await Promise.all(queue.map((n) => this.attempt(n, 1)));
+    else for (const n of queue) await this.attempt(n, 1);
     return queue;
   }
 

@@ -204,9 +204,13 @@ describe('create-preference → pay → webhook', () => {
     const returns = Array.from({ length: 5 }, () =>
       call(fn.status, `/payment-status?payment_id=${payment.id}&external_reference=${session.token}`, { method: 'GET', token }),
     );
-    const [released, ...answers] = await Promise.all([sandbox.releaseNotifications('shuffle'), ...returns]);
+    const [released, ...answers] = await Promise.all([sandbox.releaseNotifications('shuffle', { parallel: true }), ...returns]);
     expect(released.length).toBeGreaterThanOrEqual(12);
     await sandbox.settle(30_000);
+    // The deliveries really overlapped: some started before others had finished.
+    const attempts = sandbox.deliveries({ paymentId: payment.id }).map((d) => ({ start: Date.parse(d.at), end: Date.parse(d.at) + d.durationMs }));
+    const overlapping = attempts.filter((a) => attempts.some((b) => b !== a && b.start < a.end && a.start < b.end));
+    expect(overlapping.length).toBeGreaterThan(1);
     for (const a of answers) {
       expect(a.status).toBe(200);
       expect(a.body.status).toBe('paid');

@@ -226,6 +226,24 @@ describe('duplicates and ordering', () => {
     sandbox.refund(payment.id);
     await waitFor(() => receiver.received.length === 3);
   });
+
+  it('releases a burst all at once with parallel: every delivery is in flight together', async () => {
+    const prefId = await preference();
+    sandbox.holdNotifications();
+    const payment = sandbox.pay(prefId, { cardholderName: 'APRO' });
+    sandbox.resendNotification(payment.id, { copies: 5 });
+    // The receiver answers none of them: one after the other, the second
+    // would only leave after the first timed out (300 ms).
+    receiver.responder = () => 'hang';
+    const start = Date.now();
+    const releasing = sandbox.releaseNotifications('fifo', { parallel: true });
+    await waitFor(() => receiver.forPayment(payment.id).length === 6);
+    expect(Date.now() - start).toBeLessThan(300);
+    receiver.responder = () => 200;
+    expect(await releasing).toHaveLength(6);
+    await sandbox.settle();
+    for (const hook of receiver.forPayment(payment.id)) validateWithSdk(hook, sandbox.webhookSecret);
+  });
 });
 
 describe('control API over HTTP', () => {
