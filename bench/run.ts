@@ -83,6 +83,32 @@ async function hotProduct(url: string, admin: pg.Client) {
         stats: loaded,
         ratios: { 'vs none held': loaded.throughput / product.throughput, 'p99 vs none held': loaded.p99 / product.p99 },
       });
+
+      // Other shoppers putting the hot product in their carts meanwhile: does
+      // the checkout queue on the variant block them?
+      const browsers = await createShoppersWithCarts(admin, 8, [variant!], 1);
+      const browserConns = await openClients(url, 8);
+      const cartOp = (ci: number, i: number, c: pg.Client) =>
+        i % 2 === 0
+          ? asShopper(c, browsers[ci]!, 'select public.remove_from_cart($1) as r', [variant])
+          : asShopper(c, browsers[ci]!, 'select public.add_to_cart($1, 1) as r', [variant]);
+      const calm = runUntil(browserConns, cartOp);
+      await new Promise((r) => setTimeout(r, quick ? 1000 : 3000));
+      const alone = await calm.stop();
+      const busy = runUntil(browserConns, cartOp);
+      const rush = await createShoppersWithCarts(admin, clients * per, [variant!], 1);
+      await runClients(service, per, (ci, i, c) =>
+        asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [rush[ci * per + i], payer, shipping]),
+      );
+      const during = await busy.stop();
+      await closeClients(browserConns);
+      rows.push({
+        workload: 'hot product',
+        variant: 'cart adds/removes of the hot product during 32-client checkouts',
+        stats: during,
+        figures: { 'p99 ms alone': alone.p99 },
+        ratios: { 'p99 vs alone': during.p99 / alone.p99 },
+      });
     }
     await closeClients([...conns, ...service]);
     log(`hot product ${clients} clients done`);
