@@ -7,10 +7,10 @@
  * Writes bench-results/latest.json with every figure and the machine.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, totalmem, tmpdir } from 'node:os';
+import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort, startCluster, type Cluster } from '../dev/pg/cluster.ts';
+import { type Cluster, freePort, startCluster } from '../dev/pg/cluster.ts';
 import { prepareDatabase, repoRoot } from '../dev/pg/prepare.ts';
 import { createSessions, createShoppersWithCarts, createVariants } from './fixtures.ts';
 import { asService, asShopper, closeClients, fmt, openClients, openServiceClients, runClients, runUntil, type Stats } from './lib.ts';
@@ -46,12 +46,16 @@ async function hotProduct(url: string, admin: pg.Client) {
     const service = await openServiceClients(url, clients);
     const conns = await openClients(url, clients);
     // The product: the routine, called as the Edge Function calls it.
-    const product = await runClients(service, per, (ci, i, c) =>
-      asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [shoppers[ci * per + i], payer, shipping]),
+    const product = await runClients(
+      service,
+      per,
+      (ci, i, c) => asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [shoppers[ci * per + i], payer, shipping]),
     );
     // The physical floor: one bare decrement per transaction.
-    const floor = await runClients(conns, per, (_ci, _i, c) =>
-      c.query('update public.variants set stock_on_hand = stock_on_hand - 1 where id = $1', [variant]),
+    const floor = await runClients(
+      conns,
+      per,
+      (_ci, _i, c) => c.query('update public.variants set stock_on_hand = stock_on_hand - 1 where id = $1', [variant]),
     );
     // The naive design: read, check and write from the application, several round trips.
     const naive = await runClients(conns, per, async (ci, i, c) => {
@@ -59,13 +63,20 @@ async function hotProduct(url: string, admin: pg.Client) {
       await c.query('begin');
       const items = await c.query('select variant_id, quantity from public.cart_items where session_id = $1', [shopper]);
       const v = await c.query('select price, stock_on_hand from public.variants where id = $1 for update', [variant]);
-      const reserved = await c.query('select coalesce(sum(quantity), 0)::int as n from bench.naive_reservations where variant_id = $1 and expires_at > now()', [variant]);
+      const reserved = await c.query('select coalesce(sum(quantity), 0)::int as n from bench.naive_reservations where variant_id = $1 and expires_at > now()', [
+        variant,
+      ]);
       const want = items.rows[0]?.quantity ?? 1;
       if (v.rows[0].stock_on_hand - reserved.rows[0].n < want) throw new Error('out of stock');
       await c.query(`insert into bench.naive_reservations (variant_id, quantity, expires_at) values ($1, $2, now() + interval '15 minutes')`, [variant, want]);
       await c.query('commit');
     });
-    rows.push({ workload: 'hot product', variant: `${clients} clients: begin_checkout`, stats: product, ratios: { 'vs floor': product.throughput / floor.throughput, 'vs naive': product.throughput / naive.throughput } });
+    rows.push({
+      workload: 'hot product',
+      variant: `${clients} clients: begin_checkout`,
+      stats: product,
+      ratios: { 'vs floor': product.throughput / floor.throughput, 'vs naive': product.throughput / naive.throughput },
+    });
     rows.push({ workload: 'hot product', variant: `${clients} clients: floor (bare update)`, stats: floor });
     rows.push({ workload: 'hot product', variant: `${clients} clients: naive read-check-write`, stats: naive });
     if (clients === 32) {
@@ -74,8 +85,10 @@ async function hotProduct(url: string, admin: pg.Client) {
       const held = quick ? 5_000 : 20_000;
       await createSessions(admin, await createShoppersWithCarts(admin, held, [variant!], 1));
       const more = await createShoppersWithCarts(admin, clients * per, [variant!], 1);
-      const loaded = await runClients(service, per, (ci, i, c) =>
-        asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [more[ci * per + i], payer, shipping]),
+      const loaded = await runClients(
+        service,
+        per,
+        (ci, i, c) => asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [more[ci * per + i], payer, shipping]),
       );
       rows.push({
         workload: 'hot product',
@@ -97,9 +110,7 @@ async function hotProduct(url: string, admin: pg.Client) {
       const alone = await calm.stop();
       const busy = runUntil(browserConns, cartOp);
       const rush = await createShoppersWithCarts(admin, clients * per, [variant!], 1);
-      await runClients(service, per, (ci, i, c) =>
-        asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [rush[ci * per + i], payer, shipping]),
-      );
+      await runClients(service, per, (ci, i, c) => asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [rush[ci * per + i], payer, shipping]));
       const during = await busy.stop();
       await closeClients(browserConns);
       rows.push({
@@ -122,15 +133,24 @@ async function spreadCatalog(url: string, admin: pg.Client) {
   const shoppers = await createShoppersWithCarts(admin, clients * per, variants, 3);
   const hot = await createShoppersWithCarts(admin, clients * per, [variants[0]!], 1);
   const conns = await openServiceClients(url, clients);
-  const spread = await runClients(conns, per, (ci, i, c) =>
-    asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [shoppers[ci * per + i], payer, shipping]),
+  const spread = await runClients(
+    conns,
+    per,
+    (ci, i, c) => asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [shoppers[ci * per + i], payer, shipping]),
   );
   // Baseline: the same clients on one-line carts of a single variant.
-  const single = await runClients(conns, per, (ci, i, c) =>
-    asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [hot[ci * per + i], payer, shipping]),
+  const single = await runClients(
+    conns,
+    per,
+    (ci, i, c) => asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [hot[ci * per + i], payer, shipping]),
   );
   await closeClients(conns);
-  rows.push({ workload: 'spread catalog', variant: '1000 variants, 3-line carts, 32 clients', stats: spread, ratios: { 'vs 1-line hot': spread.throughput / single.throughput } });
+  rows.push({
+    workload: 'spread catalog',
+    variant: '1000 variants, 3-line carts, 32 clients',
+    stats: spread,
+    ratios: { 'vs 1-line hot': spread.throughput / single.throughput },
+  });
   rows.push({ workload: 'spread catalog', variant: 'baseline: 1-line carts, one variant, 32 clients', stats: single });
   log('spread catalog done');
 }
@@ -158,7 +178,10 @@ async function payments(url: string, admin: pg.Client) {
         { id: d.id, status: 'approved', transaction_amount: d.s.total, currency_id: 'ARS', external_reference: d.s.token },
       ]);
     });
-    const { rows: check } = await admin.query('select count(*)::int as n from public.orders where payment_id between $1 and $2', [7_000_000_000 + copies * 1_000_000, 7_000_000_000 + copies * 1_000_000 + n]);
+    const { rows: check } = await admin.query('select count(*)::int as n from public.orders where payment_id between $1 and $2', [
+      7_000_000_000 + copies * 1_000_000,
+      7_000_000_000 + copies * 1_000_000 + n,
+    ]);
     if (check[0].n !== n) throw new Error(`payments x${copies}: expected ${n} orders, found ${check[0].n}`);
     results[copies] = stats;
   }
@@ -199,9 +222,19 @@ async function rlsCost(url: string, admin: pg.Client) {
   const withRls = await ops(true);
   const without = await ops(false);
   await closeClients(conns);
-  rows.push({ workload: 'cart through RLS', variant: 'add_to_cart as the shopper (RLS)', stats: withRls.add, ratios: { 'vs no RLS': withRls.add.throughput / without.add.throughput } });
+  rows.push({
+    workload: 'cart through RLS',
+    variant: 'add_to_cart as the shopper (RLS)',
+    stats: withRls.add,
+    ratios: { 'vs no RLS': withRls.add.throughput / without.add.throughput },
+  });
   rows.push({ workload: 'cart through RLS', variant: 'add_to_cart as the table owner (no RLS)', stats: without.add });
-  rows.push({ workload: 'cart through RLS', variant: 'get_cart as the shopper (RLS)', stats: withRls.get, ratios: { 'vs no RLS': withRls.get.throughput / without.get.throughput } });
+  rows.push({
+    workload: 'cart through RLS',
+    variant: 'get_cart as the shopper (RLS)',
+    stats: withRls.get,
+    ratios: { 'vs no RLS': withRls.get.throughput / without.get.throughput },
+  });
   rows.push({ workload: 'cart through RLS', variant: 'get_cart as the table owner (no RLS)', stats: without.get });
   log('rls done');
 }
@@ -357,7 +390,10 @@ async function main() {
   const out = join(repoRoot, 'bench-results');
   mkdirSync(out, { recursive: true });
   const file = join(out, 'latest.json');
-  writeFileSync(file, JSON.stringify({ started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, quick, machine: machine(), rows }, null, 2) + '\n');
+  writeFileSync(
+    file,
+    JSON.stringify({ started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, quick, machine: machine(), rows }, null, 2) + '\n',
+  );
   console.log(`\nwritten ${file} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
 }
 

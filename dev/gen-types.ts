@@ -7,7 +7,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startCluster, type Cluster } from './pg/cluster.ts';
+import { type Cluster, freePort, startCluster } from './pg/cluster.ts';
 import { prepareDatabase, repoRoot, supabaseCli } from './pg/prepare.ts';
 
 const target = join(repoRoot, 'web', 'src', 'database.types.ts');

@@ -7,21 +7,22 @@
  *   2. pgTAP: supabase/tests/*.sql through pg_prove;
  *   3. vitest: tests/**\/*.test.ts (database concurrency, the MercadoPago
  *      sandbox, Edge Functions under Deno, the browser);
- *   4. `supabase db advisors --type all --fail-on warn` and the typecheck.
+ *   4. `supabase db advisors --type all --fail-on warn`, the typecheck and
+ *      the lint and format checks.
  *
  * Ends with one line `N passed, N failed` totalling every suite; exits
  * non-zero when anything failed.
  *
- * Flags: --only pgtap,vitest,advisors,typecheck   run a subset
+ * Flags: --only pgtap,vitest,advisors,typecheck,lint   run a subset
  *        --keep                                   leave the cluster running
  *        -- <vitest args>                         passed to vitest (e.g. a file filter)
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort, PrerequisiteError, startCluster, type Cluster } from '../dev/pg/cluster.ts';
+import { type Cluster, freePort, PrerequisiteError, startCluster } from '../dev/pg/cluster.ts';
 import { prepareDatabase, repoRoot, supabaseCli } from '../dev/pg/prepare.ts';
 
 interface SuiteResult {
@@ -129,6 +130,15 @@ async function runAdvisors(url: string): Promise<SuiteResult> {
   }
 }
 
+/** `deno lint` and `deno fmt --check` with deno.style.json: one test each. */
+async function runLint(): Promise<SuiteResult> {
+  const deno = join(repoRoot, 'node_modules', '.bin', 'deno');
+  const lint = await sh(deno, ['lint', '--config', 'deno.style.json']);
+  const fmt = await sh(deno, ['fmt', '--check', '--config', 'deno.style.json']);
+  const failed = (lint.code === 0 ? 0 : 1) + (fmt.code === 0 ? 0 : 1);
+  return { name: 'lint', passed: 2 - failed, failed };
+}
+
 /** tsc over the Node side, `deno check` over the Edge Functions: one test each. */
 async function runTypecheck(): Promise<SuiteResult> {
   const tsc = await sh(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', 'tsconfig.json']);
@@ -138,7 +148,11 @@ async function runTypecheck(): Promise<SuiteResult> {
   let denoFailed = 0;
   for (const name of functions) {
     const { code } = await sh(join(repoRoot, 'node_modules', '.bin', 'deno'), [
-      'check', '--quiet', '--config', join('edge', name, 'deno.json'), join('edge', name, 'index.ts'),
+      'check',
+      '--quiet',
+      '--config',
+      join('edge', name, 'deno.json'),
+      join('edge', name, 'index.ts'),
     ]);
     if (code !== 0) denoFailed++;
   }
@@ -166,6 +180,7 @@ async function main(): Promise<number> {
     if (cluster && wants('advisors')) results.push(await runAdvisors(cluster.url));
     if (cluster && wants('vitest')) results.push(await runVitest(cluster.url));
     if (wants('typecheck')) results.push(await runTypecheck());
+    if (wants('lint')) results.push(await runLint());
   } catch (err) {
     if (err instanceof PrerequisiteError) console.error(`\n${err.message}\n`);
     else console.error(err);

@@ -3,7 +3,7 @@
  * function as on Supabase, each with its own deno.json. Used by the tests and
  * by `npm start`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort } from '../pg/cluster.ts';
 import { repoRoot } from '../pg/prepare.ts';

@@ -5,7 +5,7 @@
  * `X-Idempotency-Key`.
  */
 import type { SandboxCore } from './core.ts';
-import { MpError, badRequest } from './errors.ts';
+import { badRequest, MpError } from './errors.ts';
 import { isPlainObject } from './util.ts';
 
 export interface ApiRequest {

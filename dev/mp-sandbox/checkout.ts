@@ -10,12 +10,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SandboxCore } from './core.ts';
 import { MpError } from './errors.ts';
 import { readBody, redirect, sendHtml } from './http.ts';
-import { TEST_CARDHOLDERS, TYPE_LABELS, outcomeForName } from './outcomes.ts';
+import { outcomeForName, TEST_CARDHOLDERS, TYPE_LABELS } from './outcomes.ts';
 import { expiryProblem, preferenceTotal } from './preferences.ts';
 import { isPaymentType, type PaymentRecord, type PreferenceRecord } from './types.ts';
 
-const esc = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 const money = (amount: number, currency: string): string =>
   `${currency} ${amount.toLocaleString('es-AR', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
@@ -57,8 +56,7 @@ ${body}
 function itemsTable(p: PreferenceRecord): string {
   const rows = p.items
     .map(
-      (i) =>
-        `<tr class="item"><td>${esc(i.title)}</td><td class="num">${i.quantity}</td><td class="num">${money(i.unit_price, i.currency_id)}</td></tr>`,
+      (i) => `<tr class="item"><td>${esc(i.title)}</td><td class="num">${i.quantity}</td><td class="num">${money(i.unit_price, i.currency_id)}</td></tr>`,
     )
     .join('\n');
   const total = preferenceTotal(p);
@@ -77,7 +75,9 @@ function formPage(core: SandboxCore, p: PreferenceRecord, form: { error?: string
   const radios = types
     .map(
       (t) =>
-        `<label><input type="radio" name="payment_type_id" id="payment-type-${t}" value="${t}"${t === selected ? ' checked' : ''}> ${esc(TYPE_LABELS[t] ?? t)}</label>`,
+        `<label><input type="radio" name="payment_type_id" id="payment-type-${t}" value="${t}"${t === selected ? ' checked' : ''}> ${
+          esc(TYPE_LABELS[t] ?? t)
+        }</label>`,
     )
     .join('\n');
   const email = form.email ?? (typeof p.payer['email'] === 'string' ? p.payer['email'] : '');
@@ -117,12 +117,11 @@ function messagePage(id: string, title: string, text: string): string {
 
 /** Where the buyer goes back to, with MercadoPago's query parameters; missing values are the string "null". */
 export function returnUrl(pref: PreferenceRecord, payment: PaymentRecord): string | null {
-  const base =
-    payment.status === 'approved'
-      ? pref.backUrls.success
-      : payment.status === 'pending' || payment.status === 'in_process' || payment.status === 'authorized'
-        ? pref.backUrls.pending
-        : pref.backUrls.failure;
+  const base = payment.status === 'approved'
+    ? pref.backUrls.success
+    : payment.status === 'pending' || payment.status === 'in_process' || payment.status === 'authorized'
+    ? pref.backUrls.pending
+    : pref.backUrls.failure;
   if (base === undefined) return null;
   const url = new URL(base);
   const params: Array<[string, string]> = [
@@ -147,17 +146,15 @@ const autoReturns = (pref: PreferenceRecord, payment: PaymentRecord): boolean =>
 
 function resultPage(pref: PreferenceRecord, payment: PaymentRecord): string {
   const back = returnUrl(pref, payment);
-  const label =
-    payment.status === 'approved'
-      ? '¡Listo! Tu pago fue aprobado'
-      : payment.status === 'rejected'
-        ? 'Tu pago fue rechazado'
-        : 'Tu pago está pendiente';
+  const label = payment.status === 'approved'
+    ? '¡Listo! Tu pago fue aprobado'
+    : payment.status === 'rejected'
+    ? 'Tu pago fue rechazado'
+    : 'Tu pago está pendiente';
   const detail = (payment.cardholderName !== null ? outcomeForName(payment.cardholderName)?.label : undefined) ?? payment.statusDetail;
-  const retry =
-    payment.status === 'rejected'
-      ? `<a class="button" id="retry-payment" href="/checkout/v1/redirect?pref_id=${encodeURIComponent(pref.id)}">Pagar con otro medio o tarjeta</a> `
-      : '';
+  const retry = payment.status === 'rejected'
+    ? `<a class="button" id="retry-payment" href="/checkout/v1/redirect?pref_id=${encodeURIComponent(pref.id)}">Pagar con otro medio o tarjeta</a> `
+    : '';
   const backLink = back === null ? '' : `<a class="button secondary" id="return-to-store" href="${esc(back)}">Volver a la tienda</a>`;
   return layout(
     label,

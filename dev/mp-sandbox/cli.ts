@@ -9,7 +9,7 @@
  * --retry-schedule, --quiet (no JSON log lines).
  */
 import { parseArgs } from 'node:util';
-import { startSandbox, type SandboxOptions } from './index.ts';
+import { type SandboxOptions, startSandbox } from './index.ts';
 
 const { values } = parseArgs({
   options: {

@@ -4,7 +4,7 @@
  * `Sandbox` object returned by `startSandbox`; see README.md for the list.
  */
 import { z } from 'zod';
-import { MpError, badRequest } from './errors.ts';
+import { badRequest, MpError } from './errors.ts';
 import type { DeliveryAttempt, FaultOptions, PayOptions, ReleaseOrder, StatusChange } from './types.ts';
 import { PAYMENT_STATUSES, PAYMENT_TYPES } from './types.ts';
 import type { ActiveFault } from './faults.ts';

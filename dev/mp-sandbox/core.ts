@@ -4,30 +4,22 @@
  * triggers. The MercadoPago routes, the checkout page and the control API all
  * call into this class.
  */
-import { MpError, badRequest, notFound } from './errors.ts';
-import { OFFERED_TYPES, OFFLINE_TYPES, defaultMethod, offlineOutcome, outcomeForName, type Outcome } from './outcomes.ts';
+import { badRequest, MpError, notFound } from './errors.ts';
+import { defaultMethod, OFFERED_TYPES, OFFLINE_TYPES, offlineOutcome, type Outcome, outcomeForName } from './outcomes.ts';
 import { expiryProblem, parsePreference, preferenceBody, preferenceTotal } from './preferences.ts';
 import { Store } from './store.ts';
-import type {
-  PayOptions,
-  PaymentRecord,
-  PaymentStatus,
-  PaymentTypeId,
-  PreferenceRecord,
-  RefundRecord,
-  StatusChange,
-} from './types.ts';
+import type { PaymentRecord, PaymentStatus, PaymentTypeId, PayOptions, PreferenceRecord, RefundRecord, StatusChange } from './types.ts';
 import { isPaymentStatus, isPaymentType } from './types.ts';
 import {
-  merchantOrderView,
-  paymentView,
-  preferenceView,
-  refundView,
-  refundedAmount,
   type MerchantOrderView,
+  merchantOrderView,
   type PaymentView,
+  paymentView,
   type PreferenceView,
+  preferenceView,
+  refundedAmount,
   type RefundView,
+  refundView,
   type ViewContext,
 } from './views.ts';
 import type { Notification, Notifier } from './webhooks.ts';
@@ -167,8 +159,7 @@ export class SandboxCore {
       description: pref.items[0]?.title ?? '',
       externalReference: pref.externalReference,
       metadata: snakeCaseKeys(pref.metadata),
-      payerEmail:
-        options.payerEmail ?? (typeof pref.payer['email'] === 'string' ? pref.payer['email'] : 'test_user_sandbox@testuser.com'),
+      payerEmail: options.payerEmail ?? (typeof pref.payer['email'] === 'string' ? pref.payer['email'] : 'test_user_sandbox@testuser.com'),
       notificationUrl: pref.notificationUrl ?? this.opts.notificationUrl ?? null,
       statementDescriptor: pref.statementDescriptor,
       installments: 1,
@@ -364,7 +355,7 @@ export class SandboxCore {
     const offset = Number(query.get('offset') ?? '0');
     const all = [...this.store.merchantOrders.values()].map((mo) => this.merchantOrderJson(mo.id));
     const matched = all.filter((mo) =>
-      (['preference_id', 'external_reference', 'status'] as const).every((k) => query.get(k) === null || String(mo[k]) === query.get(k)),
+      (['preference_id', 'external_reference', 'status'] as const).every((k) => query.get(k) === null || String(mo[k]) === query.get(k))
     );
     return { elements: matched.slice(offset, offset + limit), next_offset: offset + limit, total: matched.length };
   }

@@ -33,7 +33,6 @@ export class MpError extends Error {
   }
 }
 
-export const badRequest = (error: string, message: string, cause?: MpCause[]): MpError =>
-  new MpError(400, error, message, cause);
+export const badRequest = (error: string, message: string, cause?: MpCause[]): MpError => new MpError(400, error, message, cause);
 
 export const notFound = (message: string, cause?: MpCause[]): MpError => new MpError(404, 'not_found', message, cause);

@@ -19,7 +19,7 @@ export type { SandboxOperations } from './control.ts';
 export type { ActiveFault } from './faults.ts';
 export type { Notification } from './webhooks.ts';
 export type { MerchantOrderView, PaymentView, PreferenceView, RefundView } from './views.ts';
-export { MERCADOPAGO_RETRY_SCHEDULE, WEBHOOK_USER_AGENT, signNotification, signatureManifest } from './webhooks.ts';
+export { MERCADOPAGO_RETRY_SCHEDULE, signatureManifest, signNotification, WEBHOOK_USER_AGENT } from './webhooks.ts';
 export { TEST_CARDHOLDERS } from './outcomes.ts';
 
 export interface SandboxOptions {
@@ -65,8 +65,7 @@ export interface Sandbox extends SandboxOperations {
 }
 
 export const DEFAULT_COLLECTOR_ID = 1234567890;
-export const defaultAccessToken = (collectorId: number): string =>
-  `TEST-5550000000000001-010100-0123456789abcdef0123456789abcdef-${collectorId}`;
+export const defaultAccessToken = (collectorId: number): string => `TEST-5550000000000001-010100-0123456789abcdef0123456789abcdef-${collectorId}`;
 export const DEFAULT_WEBHOOK_SECRET = createHash('sha256').update('mp-sandbox webhook secret').digest('hex');
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {

@@ -224,8 +224,7 @@ export function parsePreference(
   };
 }
 
-export const preferenceTotal = (p: PreferenceRecord): number =>
-  round2(p.items.reduce((sum, item) => sum + item.quantity * item.unit_price, 0));
+export const preferenceTotal = (p: PreferenceRecord): number => round2(p.items.reduce((sum, item) => sum + item.quantity * item.unit_price, 0));
 
 /**
  * Why a preference cannot be paid right now, or null. MercadoPago only checks

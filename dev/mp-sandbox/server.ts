@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { apiRoutes, type ApiRoute } from './api.ts';
+import { type ApiRoute, apiRoutes } from './api.ts';
 import { handleCheckout } from './checkout.ts';
 import { handleControl, type SandboxOperations } from './control.ts';
 import type { SandboxCore } from './core.ts';

@@ -60,8 +60,7 @@ export function refundView(ctx: ViewContext, r: RefundRecord) {
   };
 }
 
-const isCard = (p: PaymentRecord): boolean =>
-  p.paymentTypeId === 'credit_card' || p.paymentTypeId === 'debit_card' || p.paymentTypeId === 'prepaid_card';
+const isCard = (p: PaymentRecord): boolean => p.paymentTypeId === 'credit_card' || p.paymentTypeId === 'debit_card' || p.paymentTypeId === 'prepaid_card';
 
 export const refundedAmount = (p: PaymentRecord): number => round2(p.refunds.reduce((s, r) => s + r.amount, 0));
 
@@ -136,15 +135,15 @@ export function paymentView(ctx: ViewContext, p: PaymentRecord) {
     statement_descriptor: p.statementDescriptor,
     card: isCard(p)
       ? {
-          id: null,
-          first_six_digits: '503175',
-          last_four_digits: '0604',
-          expiration_month: 11,
-          expiration_year: 2030,
-          date_created: mpDate(p.createdAt),
-          date_last_updated: mpDate(p.createdAt),
-          cardholder: { name: p.cardholderName, identification: { number: null, type: null } },
-        }
+        id: null,
+        first_six_digits: '503175',
+        last_four_digits: '0604',
+        expiration_month: 11,
+        expiration_year: 2030,
+        date_created: mpDate(p.createdAt),
+        date_last_updated: mpDate(p.createdAt),
+        cardholder: { name: p.cardholderName, identification: { number: null, type: null } },
+      }
       : {},
     notification_url: p.notificationUrl,
     refunds: p.refunds.map((r) => refundView(ctx, r)),

@@ -17,8 +17,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
-import { header, readBody, sendJson, bearer } from './http-util.ts';
-import { signJwt, verifyJwt, type JwtClaims } from './jwt.ts';
+import { bearer, header, readBody, sendJson } from './http-util.ts';
+import { type JwtClaims, signJwt, verifyJwt } from './jwt.ts';
 
 export interface AuthContext {
   /** A pool with rights on the auth schema (GoTrue's supabase_auth_admin; here postgres). */
@@ -114,7 +114,30 @@ export async function handleAuth(req: IncomingMessage, res: ServerResponse, path
 
 function settings() {
   const external = Object.fromEntries(
-    ['anonymous_users', 'apple', 'azure', 'bitbucket', 'discord', 'facebook', 'figma', 'github', 'gitlab', 'google', 'keycloak', 'kakao', 'linkedin_oidc', 'notion', 'slack_oidc', 'spotify', 'twitch', 'twitter', 'workos', 'zoom', 'email', 'phone'].map(
+    [
+      'anonymous_users',
+      'apple',
+      'azure',
+      'bitbucket',
+      'discord',
+      'facebook',
+      'figma',
+      'github',
+      'gitlab',
+      'google',
+      'keycloak',
+      'kakao',
+      'linkedin_oidc',
+      'notion',
+      'slack_oidc',
+      'spotify',
+      'twitch',
+      'twitter',
+      'workos',
+      'zoom',
+      'email',
+      'phone',
+    ].map(
       (p) => [p, p === 'anonymous_users'],
     ),
   );

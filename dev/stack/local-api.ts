@@ -13,13 +13,13 @@
  * or query parameter) required on /auth/v1 and /rest/v1: it must be the anon
  * or the service_role key.
  */
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
-import { handleAuth, notImplementedMessage, type AuthContext } from './auth.ts';
-import { BodyTooLargeError, bearer, header, sendJson } from './http-util.ts';
+import { type AuthContext, handleAuth, notImplementedMessage } from './auth.ts';
+import { bearer, BodyTooLargeError, header, sendJson } from './http-util.ts';
 import { verifyJwt } from './jwt.ts';
-import { handleRpc, sendPgrst, type RestContext } from './rest.ts';
+import { handleRpc, type RestContext, sendPgrst } from './rest.ts';
 
 export interface FunctionTarget {
   /** Base URL of the function's Deno server, or undefined while it is (re)starting. */
@@ -54,7 +54,8 @@ export interface LocalApi {
 const ALLOW_METHODS = 'GET,HEAD,PUT,PATCH,POST,DELETE,OPTIONS';
 const EXPOSE_HEADERS = 'Content-Range, Content-Location, Content-Profile, Preference-Applied, Range-Unit, X-Supabase-Api-Version';
 /** What supabase-js sends; used when a preflight does not list its headers. */
-const DEFAULT_ALLOW_HEADERS = 'authorization, x-client-info, apikey, content-type, content-profile, accept-profile, prefer, range, x-supabase-api-version, x-region';
+const DEFAULT_ALLOW_HEADERS =
+  'authorization, x-client-info, apikey, content-type, content-profile, accept-profile, prefer, range, x-supabase-api-version, x-region';
 
 const CORS_HEADERS: Record<string, string> = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSE_HEADERS };
 
@@ -117,7 +118,9 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
       // The JWT PostgREST sees: Authorization, or the apikey itself (a role key) when absent.
       const token = bearer(req) ?? (req.headers.authorization ? undefined : key);
       if (!token) {
-        return sendPgrst(res, 401, { code: 'PGRST301', details: null, hint: null, message: 'Expected 3 parts in JWT; got 1' }, { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+        return sendPgrst(res, 401, { code: 'PGRST301', details: null, hint: null, message: 'Expected 3 parts in JWT; got 1' }, {
+          'WWW-Authenticate': 'Bearer error="invalid_token"',
+        });
       }
       const verified = verifyJwt(token, opts.jwtSecret);
       if (!verified.ok) {
@@ -184,10 +187,9 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
     url: apiUrl,
     port,
     server,
-    close: () =>
-      (closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      })),
+    close: () => (closed ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    })),
   };
 }

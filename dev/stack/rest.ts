@@ -173,7 +173,9 @@ export async function handleRpc(
       const list = keys.join(', ');
       return sendPgrst(res, 404, {
         code: 'PGRST202',
-        details: `Searched for the function ${ctx.schema}.${fn} ${keys.length ? `with parameters ${list}` : 'without parameters'} or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.`,
+        details: `Searched for the function ${ctx.schema}.${fn} ${
+          keys.length ? `with parameters ${list}` : 'without parameters'
+        } or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.`,
         hint: null,
         message: `Could not find the function ${ctx.schema}.${fn}${keys.length ? `(${list})` : ''} in the schema cache`,
       });
@@ -183,7 +185,9 @@ export async function handleRpc(
         code: 'PGRST203',
         details: null,
         hint: 'Try renaming the parameters or the function itself in the database so function overloading can be resolved',
-        message: `Could not choose the best candidate function between: ${chosen.map((p) => `${ctx.schema}.${fn}(${inputParams(p).map((x) => `${x.name} => ${x.type}`).join(', ')})`).join(', ')}`,
+        message: `Could not choose the best candidate function between: ${
+          chosen.map((p) => `${ctx.schema}.${fn}(${inputParams(p).map((x) => `${x.name} => ${x.type}`).join(', ')})`).join(', ')
+        }`,
       });
     }
     const proc = chosen[0]!;

@@ -11,15 +11,15 @@
  * them) and re-runs the idempotent seed. `reset` wipes it first.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { chmodSync, existsSync, type FSWatcher, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { FUNCTION_NAMES, denoBin, startFunction, type RunningFunction } from '../functions/serve.ts';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../mp-sandbox/index.ts';
-import { PrerequisiteError, findPgBinaries, freePort, isPortFree, startCluster, type Cluster } from '../pg/cluster.ts';
+import { denoBin, FUNCTION_NAMES, type RunningFunction, startFunction } from '../functions/serve.ts';
+import { type Sandbox, type SandboxOptions, startSandbox } from '../mp-sandbox/index.ts';
+import { type Cluster, findPgBinaries, freePort, isPortFree, PrerequisiteError, startCluster } from '../pg/cluster.ts';
 import { prepareDatabase, repoRoot } from '../pg/prepare.ts';
-import { LOCAL_JWT_SECRET, apiKey, verifyJwt } from './jwt.ts';
-import { startLocalApi, type FunctionTarget, type LocalApi } from './local-api.ts';
+import { apiKey, LOCAL_JWT_SECRET, verifyJwt } from './jwt.ts';
+import { type FunctionTarget, type LocalApi, startLocalApi } from './local-api.ts';
 import { startStorefrontServer, type StorefrontServer } from './web-server.ts';
 
 export { PrerequisiteError } from '../pg/cluster.ts';
@@ -233,14 +233,18 @@ function resolveKeys(opts: StackOptions): { jwtSecret: string; anonKey: string; 
   if (jwtSecret.length < 32) throw new PrerequisiteError('The JWT secret must be at least 32 characters long (SUPABASE_JWT_SECRET).');
   const anonKey = opts.anonKey ?? env.SUPABASE_ANON_KEY ?? apiKey('anon', jwtSecret);
   const serviceRoleKey = opts.serviceRoleKey ?? env.SUPABASE_SERVICE_ROLE_KEY ?? apiKey('service_role', jwtSecret);
-  for (const [name, key, role] of [
-    ['SUPABASE_ANON_KEY', anonKey, 'anon'],
-    ['SUPABASE_SERVICE_ROLE_KEY', serviceRoleKey, 'service_role'],
-  ] as const) {
+  for (
+    const [name, key, role] of [
+      ['SUPABASE_ANON_KEY', anonKey, 'anon'],
+      ['SUPABASE_SERVICE_ROLE_KEY', serviceRoleKey, 'service_role'],
+    ] as const
+  ) {
     const v = verifyJwt(key, jwtSecret);
     if (!v.ok || v.claims.role !== role) {
       throw new PrerequisiteError(
-        `${name} is not a ${role} key signed with the JWT secret in use (${v.ok ? `its role is ${String(v.claims.role)}` : v.message}). Unset it to use the local keys, or set SUPABASE_JWT_SECRET to the secret that signed it.`,
+        `${name} is not a ${role} key signed with the JWT secret in use (${
+          v.ok ? `its role is ${String(v.claims.role)}` : v.message
+        }). Unset it to use the local keys, or set SUPABASE_JWT_SECRET to the secret that signed it.`,
       );
     }
   }
@@ -262,8 +266,9 @@ async function buildStorefront(distDir: string, log: (line: string) => void): Pr
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolveBuild() : reject(new Error(`npm run build:web failed (exit ${code}):\n${out.split('\n').slice(-30).join('\n')}`)),
+    child.on(
+      'close',
+      (code) => code === 0 ? resolveBuild() : reject(new Error(`npm run build:web failed (exit ${code}):\n${out.split('\n').slice(-30).join('\n')}`)),
     );
   });
   if (!existsSync(join(distDir, 'index.html'))) {
@@ -480,12 +485,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       sandbox,
       dataDir,
       functions: names,
-      stop: () =>
-        (stopped ??= (async () => {
-          stopping = true;
-          await cleanup();
-          rmSync(join(dataDir, 'stack.lock.json'), { force: true });
-        })()),
+      stop: () => (stopped ??= (async () => {
+        stopping = true;
+        await cleanup();
+        rmSync(join(dataDir, 'stack.lock.json'), { force: true });
+      })()),
     };
   } catch (err) {
     stopping = true;

@@ -16,7 +16,7 @@
  */
 import { parseArgs } from 'node:util';
 import { relative } from 'node:path';
-import { DEFAULT_PORTS, PORT_SETTINGS, PrerequisiteError, checkPrerequisites, startStack, type PortName, type Stack, type StackOptions } from './stack.ts';
+import { checkPrerequisites, DEFAULT_PORTS, PORT_SETTINGS, type PortName, PrerequisiteError, type Stack, type StackOptions, startStack } from './stack.ts';
 
 function fail(message: string): never {
   process.stderr.write(`\nnpm start: ${message}\n\n`);
@@ -76,9 +76,7 @@ function positiveNumber(name: string): number | undefined {
   return n;
 }
 
-const retrySchedule = process.env.MP_SANDBOX_RETRY_SCHEDULE
-  ? process.env.MP_SANDBOX_RETRY_SCHEDULE.split(',').map((s) => Number(s.trim()))
-  : undefined;
+const retrySchedule = process.env.MP_SANDBOX_RETRY_SCHEDULE ? process.env.MP_SANDBOX_RETRY_SCHEDULE.split(',').map((s) => Number(s.trim())) : undefined;
 if (retrySchedule?.some((n) => !Number.isFinite(n) || n < 0)) fail('MP_SANDBOX_RETRY_SCHEDULE must be comma-separated delays in ms.');
 
 const quiet = v.quiet;

@@ -107,10 +107,9 @@ export async function startStorefrontServer(opts: StorefrontServerOptions): Prom
     url: `http://${host}:${port}`,
     port,
     server,
-    close: () =>
-      (closed ??= new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      })),
+    close: () => (closed ??= new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    })),
   };
 }

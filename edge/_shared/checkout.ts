@@ -83,14 +83,12 @@ export function checkoutRoutines(db: Db) {
       one<OrderSession>('select checkout.begin_checkout($1, $2, $3, $4) as r', [sessionId, payer, shipping, coupon]),
     attachPreference: (orderSessionId: string, preferenceId: string) =>
       one<OrderSession>('select checkout.attach_preference($1, $2) as r', [orderSessionId, preferenceId]),
-    releaseSession: (orderSessionId: string, reason: string) =>
-      one<OrderSession>('select checkout.release_session($1, $2) as r', [orderSessionId, reason]),
+    releaseSession: (orderSessionId: string, reason: string) => one<OrderSession>('select checkout.release_session($1, $2) as r', [orderSessionId, reason]),
     findOrderSession: (token: string) => one<OrderSession | null>('select checkout.find_order_session($1) as r', [token]),
     applyPayment: (payment: PaymentSnapshot) => one<ApplyResult>('select checkout.apply_payment($1) as r', [payment]),
-    recordRefund: (paymentId: number, mpRefundId: string | null) =>
-      one<ApplyResult>('select checkout.record_refund($1, $2) as r', [paymentId, mpRefundId]),
+    recordRefund: (paymentId: number, mpRefundId: string | null) => one<ApplyResult>('select checkout.record_refund($1, $2) as r', [paymentId, mpRefundId]),
     orderForSession: (orderSessionId: string) =>
-      one<Order | null>("select (select private.order_json(o) from public.orders o where o.order_session_id = $1) as r", [
+      one<Order | null>('select (select private.order_json(o) from public.orders o where o.order_session_id = $1) as r', [
         orderSessionId,
       ]),
     stats: () => one<Record<string, unknown>>('select checkout.stats() as r', []),

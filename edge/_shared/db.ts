@@ -74,8 +74,7 @@ export function mapDbError(err: unknown): Error {
   const code = e.code ?? '';
   const known = SQLSTATE_TO_HTTP[code];
   if (known) return new HttpError(known[0], known[1], e.message ?? known[1], parseDetail(e.detail));
-  const connectionTrouble =
-    /^(08|53|57P0)/.test(code) ||
+  const connectionTrouble = /^(08|53|57P0)/.test(code) ||
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code) ||
     /connect|terminat|timeout|Connection/i.test(e.message ?? '');
   if (connectionTrouble) return new HttpError(503, 'database_unavailable', 'the database is unavailable, try again');

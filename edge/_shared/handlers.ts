@@ -65,17 +65,16 @@ const money = (v: number | string) => Number(v);
 /** The preference for an order session: items from the snapshot, expiring with the reservation. */
 export function preferenceFor(session: OrderSession, config: Config, now: Date): PreferenceRequest {
   const payer = session.payer as PreferenceRequest['payer'];
-  const items =
-    Number(session.discount) > 0
-      ? // MercadoPago items cannot be negative: a discounted order is one line at the total.
-        [{
-          id: session.token,
-          title: `${config.storeName}: ${session.item_count} producto(s), cupón ${session.coupon_code ?? ''}`.trim(),
-          quantity: 1,
-          unit_price: money(session.total),
-          currency_id: session.currency,
-        }]
-      : session.lines.map((l) => ({ id: l.sku, title: l.title, quantity: l.quantity, unit_price: money(l.unit_price), currency_id: session.currency }));
+  const items = Number(session.discount) > 0
+    // MercadoPago items cannot be negative: a discounted order is one line at the total.
+    ? [{
+      id: session.token,
+      title: `${config.storeName}: ${session.item_count} producto(s), cupón ${session.coupon_code ?? ''}`.trim(),
+      quantity: 1,
+      unit_price: money(session.total),
+      currency_id: session.currency,
+    }]
+    : session.lines.map((l) => ({ id: l.sku, title: l.title, quantity: l.quantity, unit_price: money(l.unit_price), currency_id: session.currency }));
   const address = session.shipping_address as Record<string, string | undefined>;
   return {
     items,
@@ -92,7 +91,15 @@ export function preferenceFor(session: OrderSession, config: Config, now: Date):
     statement_descriptor: config.mp.statementDescriptor,
     shipments: {
       receiver_address: Object.fromEntries(
-        Object.entries({ street_name: address.street_name, street_number: address.street_number, zip_code: address.zip_code, city_name: address.city, state_name: address.state, floor: address.floor, apartment: address.apartment }).filter(
+        Object.entries({
+          street_name: address.street_name,
+          street_number: address.street_number,
+          zip_code: address.zip_code,
+          city_name: address.city,
+          state_name: address.state,
+          floor: address.floor,
+          apartment: address.apartment,
+        }).filter(
           (e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '',
         ),
       ),
@@ -116,7 +123,7 @@ export function createPreferenceHandler(deps: Deps): Handler {
       // No preference, no sale: free the stock at once. If even that fails,
       // the reservation still lapses on its own (lazy expiry).
       await deps.routines.releaseSession(session.id, 'preference could not be created').catch((releaseErr: unknown) =>
-        deps.log('release_failed', { order_session_id: session.id, message: String(releaseErr) }),
+        deps.log('release_failed', { order_session_id: session.id, message: String(releaseErr) })
       );
       deps.log('preference_failed', { order_session_id: session.id, message: err instanceof Error ? err.message : String(err) });
       throw new HttpError(502, 'payment_provider_unavailable', 'MercadoPago could not create the payment; nothing was reserved, try again');

@@ -14,7 +14,7 @@ import pg from 'pg';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../dev/pg/prepare.ts';
-import { startStack, type Stack } from '../../dev/stack/stack.ts';
+import { type Stack, startStack } from '../../dev/stack/stack.ts';
 import { launchBrowser } from '../helpers/browser.ts';
 
 const SHOTS = join(repoRoot, 'test-results', 'browser');
@@ -71,7 +71,14 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 async function shopper(): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1, locale: 'es-AR', timezoneId: 'America/Argentina/Buenos_Aires', isMobile: true, hasTouch: true });
+  const context = await browser.newContext({
+    viewport: VIEWPORT,
+    deviceScaleFactor: 1,
+    locale: 'es-AR',
+    timezoneId: 'America/Argentina/Buenos_Aires',
+    isMobile: true,
+    hasTouch: true,
+  });
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
   return { context, page };
@@ -229,7 +236,9 @@ describe('demo storefront in Chromium (390x844)', () => {
       await page.reload();
       await page.getByTestId('return-paid').waitFor();
       await stack.sandbox.settle();
-      const again = await db.query('select 1 from public.orders o join public.order_sessions s on s.id = o.order_session_id where s.preference_id = $1', [prefId]);
+      const again = await db.query('select 1 from public.orders o join public.order_sessions s on s.id = o.order_session_id where s.preference_id = $1', [
+        prefId,
+      ]);
       expect(again.rowCount).toBe(1);
     } finally {
       await context.close();
@@ -339,7 +348,7 @@ describe('demo storefront in Chromium (390x844)', () => {
           pg.evaluate(() => {
             const key = Object.keys(localStorage).find((k) => k.endsWith('-auth-token'));
             return key ? (JSON.parse(localStorage.getItem(key) ?? '{}') as { user?: { id?: string } }).user?.id : undefined;
-          }),
+          })
         ),
       );
       expect(ids[0]).toBeTruthy();
@@ -351,7 +360,11 @@ describe('demo storefront in Chromium (390x844)', () => {
       const seen = await second.page.evaluate(async ([apiUrl, anonKey, otherId]) => {
         const key = Object.keys(localStorage).find((k) => k.endsWith('-auth-token'))!;
         const token = (JSON.parse(localStorage.getItem(key)!) as { access_token: string }).access_token;
-        const res = await fetch(`${apiUrl}/rest/v1/rpc/get_cart`, { method: 'POST', headers: { apikey: anonKey, Authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+        const res = await fetch(`${apiUrl}/rest/v1/rpc/get_cart`, {
+          method: 'POST',
+          headers: { apikey: anonKey, Authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: '{}',
+        });
         const cart = (await res.json()) as { session_id: string; lines: unknown[] };
         return { sessionId: cart.session_id, lines: cart.lines.length, otherId };
       }, [stack.apiUrl, stack.anonKey, ids[0]] as const);

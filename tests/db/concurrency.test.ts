@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { addToCart, asService, connect, createShopper, createVariant, newPool, payer, shipping, type DbError } from '../helpers/db.ts';
+import { addToCart, asService, connect, createShopper, createVariant, type DbError, newPool, payer, shipping } from '../helpers/db.ts';
 
 let pool: pg.Pool;
 
@@ -59,9 +59,7 @@ describe('concurrent checkouts', () => {
       for (const v of shuffle(lines)) await addToCart(pool, shopper, v.id, 1);
     }
 
-    const results = await race(40, (i, client) =>
-      client.query('select checkout.begin_checkout($1, $2, $3) as s', [shoppers[i], payer, shipping]),
-    );
+    const results = await race(40, (i, client) => client.query('select checkout.begin_checkout($1, $2, $3) as s', [shoppers[i], payer, shipping]));
 
     const ok = results.filter((r) => r.status === 'fulfilled');
     const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as DbError] : []));
@@ -130,9 +128,7 @@ describe('concurrent payment application', () => {
     });
     const first = 9_100_000_000 + Math.floor(Math.random() * 1_000_000);
     const second = first + 1;
-    const results = await race(25, (i, client) =>
-      client.query('select checkout.apply_payment($1) as r', [payment(i < 20 ? first : second)]),
-    );
+    const results = await race(25, (i, client) => client.query('select checkout.apply_payment($1) as r', [payment(i < 20 ? first : second)]));
     const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as DbError] : []));
     expect(errors).toEqual([]);
     const outcomes = results.map((r) => (r.status === 'fulfilled' ? (r.value.rows[0].r as { outcome: string }).outcome : 'error'));
@@ -153,7 +149,9 @@ describe('concurrent payment application', () => {
     expect(refunds.rows).toEqual([{ p: String(winner === first ? second : first), reason: 'duplicate_payment' }]);
     const stock = await pool.query('select stock_on_hand from public.variants where id = $1', [v.id]);
     expect(stock.rows[0].stock_on_hand).toBe(3);
-    const events = await pool.query(`select count(*)::int as n from public.order_session_events where order_session_id = $1 and kind = 'committed'`, [session.id]);
+    const events = await pool.query(`select count(*)::int as n from public.order_session_events where order_session_id = $1 and kind = 'committed'`, [
+      session.id,
+    ]);
     expect(events.rows[0].n).toBe(1);
   });
 });
@@ -165,8 +163,9 @@ describe('concurrent coupon redemptions', () => {
     await pool.query(`insert into public.coupons (code, kind, value, max_redemptions) values ($1, 'percent', 10, 3)`, [code]);
     const shoppers = await Promise.all(Array.from({ length: 20 }, () => createShopper(pool)));
     for (const s of shoppers) await addToCart(pool, s, v.id, 1);
-    const results = await race(20, (i, client) =>
-      client.query('select checkout.begin_checkout($1, $2, $3, $4) as s', [shoppers[i], payer, shipping, code.toLowerCase()]),
+    const results = await race(
+      20,
+      (i, client) => client.query('select checkout.begin_checkout($1, $2, $3, $4) as s', [shoppers[i], payer, shipping, code.toLowerCase()]),
     );
     const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as DbError] : []));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);

@@ -6,10 +6,10 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFunction, type RunningFunction } from '../../dev/functions/serve.ts';
-import { startSandbox, type Sandbox } from '../../dev/mp-sandbox/index.ts';
+import { type RunningFunction, startFunction } from '../../dev/functions/serve.ts';
+import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { freePort } from '../../dev/pg/cluster.ts';
-import { addToCart, createShopper, createVariant, databaseUrl, newPool, payer, shipping } from '../helpers/db.ts';
+import { addToCart, createShopper, createVariant, databaseUrl, newPool, payer } from '../helpers/db.ts';
 import { es256KeyPair, shopperClaims, signEs256, signHs256 } from '../helpers/jwt.ts';
 
 const JWT_SECRET = 'edge-test-jwt-secret-with-at-least-32-characters';
@@ -60,7 +60,11 @@ afterAll(async () => {
 
 const tokenFor = (shopper: string, overrides: Record<string, unknown> = {}) => signHs256(shopperClaims(shopper, overrides), JWT_SECRET);
 
-async function call(f: RunningFunction, path: string, init: { method?: string; token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) {
+async function call(
+  f: RunningFunction,
+  path: string,
+  init: { method?: string; token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+) {
   const res = await fetch(`${f.url}${path}`, {
     method: init.method ?? 'POST',
     headers: {
@@ -80,7 +84,10 @@ async function call(f: RunningFunction, path: string, init: { method?: string; t
   return { status: res.status, body, headers: res.headers };
 }
 
-const checkoutBody = { payer: { email: payer.email, name: payer.name, surname: payer.surname }, shipping_address: { street_name: 'Av. Corrientes', street_number: '1234', zip_code: 'C1043', city: 'CABA' } };
+const checkoutBody = {
+  payer: { email: payer.email, name: payer.name, surname: payer.surname },
+  shipping_address: { street_name: 'Av. Corrientes', street_number: '1234', zip_code: 'C1043', city: 'CABA' },
+};
 
 /** A shopper with a cart of `qty` units of a fresh variant (stock, price). */
 async function shopperWithCart(opts: { stock: number; qty: number; price?: number }) {
@@ -120,7 +127,10 @@ async function waitFor<T>(probe: () => Promise<T | undefined | null | false>, ms
 }
 
 async function ordersOf(orderSessionId: string) {
-  const { rows } = await pool.query('select id, order_number, status, payment_id::text as payment_id, paid_late from public.orders where order_session_id = $1', [orderSessionId]);
+  const { rows } = await pool.query(
+    'select id, order_number, status, payment_id::text as payment_id, paid_late from public.orders where order_session_id = $1',
+    [orderSessionId],
+  );
   return rows as { id: string; order_number: string; status: string; payment_id: string; paid_late: boolean }[];
 }
 
@@ -150,7 +160,16 @@ function signedNotification(paymentId: string, opts: { secret?: string; ts?: num
   return {
     path: `/mercadopago-webhook?data.id=${paymentId}&type=payment`,
     headers: { 'x-signature': `ts=${ts},v1=${v1}`, 'x-request-id': requestId },
-    body: { action: 'payment.updated', api_version: 'v1', data: { id: paymentId }, date_created: new Date().toISOString(), id: 1, live_mode: false, type: 'payment', user_id: String(sandbox.collectorId) },
+    body: {
+      action: 'payment.updated',
+      api_version: 'v1',
+      data: { id: paymentId },
+      date_created: new Date().toISOString(),
+      id: 1,
+      live_mode: false,
+      type: 'payment',
+      user_id: String(sandbox.collectorId),
+    },
   };
 }
 
@@ -201,8 +220,9 @@ describe('create-preference → pay → webhook', () => {
     const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
     sandbox.resendNotification(payment.id, { copies: 10 });
     sandbox.duplicateNotification(payment.id);
-    const returns = Array.from({ length: 5 }, () =>
-      call(fn.status, `/payment-status?payment_id=${payment.id}&external_reference=${session.token}`, { method: 'GET', token }),
+    const returns = Array.from(
+      { length: 5 },
+      () => call(fn.status, `/payment-status?payment_id=${payment.id}&external_reference=${session.token}`, { method: 'GET', token }),
     );
     const [released, ...answers] = await Promise.all([sandbox.releaseNotifications('shuffle', { parallel: true }), ...returns]);
     expect(released.length).toBeGreaterThanOrEqual(12);
@@ -334,15 +354,17 @@ describe('create-preference input and failures', () => {
     const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
     const unsigned = `${header}.${Buffer.from(JSON.stringify(shopperClaims(shopper))).toString('base64url')}.`;
     const before = await counts();
-    for (const token of [
-      undefined,
-      tokenFor(shopper, { exp: now - 3600 }),
-      tokenFor(shopper, { aud: 'someone-else' }),
-      unsigned,
-      signHs256(shopperClaims(shopper), 'not-the-project-secret-not-the-project-secret'),
-      signHs256({ role: 'anon', aud: 'authenticated', exp: now + 60 }, JWT_SECRET),
-      'garbage',
-    ]) {
+    for (
+      const token of [
+        undefined,
+        tokenFor(shopper, { exp: now - 3600 }),
+        tokenFor(shopper, { aud: 'someone-else' }),
+        unsigned,
+        signHs256(shopperClaims(shopper), 'not-the-project-secret-not-the-project-secret'),
+        signHs256({ role: 'anon', aud: 'authenticated', exp: now + 60 }, JWT_SECRET),
+        'garbage',
+      ]
+    ) {
       const res = await checkout(token as string);
       expect(res.status, String(token)).toBe(401);
       expect(res.body.error).toBe('unauthenticated');
@@ -362,16 +384,18 @@ describe('create-preference input and failures', () => {
     const bad = await call(fn.create, '/create-preference', { token, raw: '{"payer": ' });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBe('invalid_json');
-    for (const body of [
-      {},
-      { ...checkoutBody, payer: { email: 'not-an-email', name: 'A' } },
-      { ...checkoutBody, payer: { email: 'a@b.co', name: 42 } },
-      { ...checkoutBody, shipping_address: { street_name: '' } },
-      { ...checkoutBody, coupon: 'x'.repeat(500) },
-      { ...checkoutBody, items: [{ variant_id: randomUUID(), quantity: 1e9 }] },
-      [],
-      'text',
-    ]) {
+    for (
+      const body of [
+        {},
+        { ...checkoutBody, payer: { email: 'not-an-email', name: 'A' } },
+        { ...checkoutBody, payer: { email: 'a@b.co', name: 42 } },
+        { ...checkoutBody, shipping_address: { street_name: '' } },
+        { ...checkoutBody, coupon: 'x'.repeat(500) },
+        { ...checkoutBody, items: [{ variant_id: randomUUID(), quantity: 1e9 }] },
+        [],
+        'text',
+      ]
+    ) {
       const res = await checkout(token, body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.error).toBe('validation_failed');
@@ -461,7 +485,10 @@ describe('mercadopago-webhook', () => {
 
   it('ignores what is not a payment notification, refuses a malformed one', async () => {
     const n = signedNotification('123');
-    const merchant = await call(fn.webhook, '/mercadopago-webhook?data.id=123&type=merchant_order', { headers: n.headers, body: { ...n.body, type: 'merchant_order' } });
+    const merchant = await call(fn.webhook, '/mercadopago-webhook?data.id=123&type=merchant_order', {
+      headers: n.headers,
+      body: { ...n.body, type: 'merchant_order' },
+    });
     expect(merchant.status).toBe(200);
     expect(merchant.body.ignored).toBeDefined();
     const badBody = await call(fn.webhook, n.path, { headers: n.headers, raw: '{not json' });
@@ -509,7 +536,11 @@ describe('payment-status', () => {
     const session = res.body.order_session as { id: string; token: string };
     sandbox.holdNotifications();
     const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
-    const first = await call(fn.status, `/payment-status?payment_id=${payment.id}&external_reference=${session.token}&collection_status=approved&merchant_order_id=null`, { method: 'GET', token });
+    const first = await call(
+      fn.status,
+      `/payment-status?payment_id=${payment.id}&external_reference=${session.token}&collection_status=approved&merchant_order_id=null`,
+      { method: 'GET', token },
+    );
     expect(first.status).toBe(200);
     expect(first.body).toMatchObject({ status: 'paid', outcome: 'order_created', payment: { id: payment.id, status: 'approved' } });
     const again = await call(fn.status, '/payment-status', { token, body: { payment_id: String(payment.id) } });

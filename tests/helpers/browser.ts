@@ -2,7 +2,7 @@
  * One place for how test suites launch a real browser: Debian's Chromium
  * driven by playwright-core (never `npx playwright install`).
  */
-import { chromium, type Browser, type LaunchOptions } from 'playwright-core';
+import { type Browser, chromium, type LaunchOptions } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 

@@ -1,5 +1,5 @@
 /** Signs JWTs the way Supabase Auth does, for tests (HS256 with a secret, ES256 with a key pair). */
-import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHmac, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 
 const b64url = (input: Buffer | string) => Buffer.from(input).toString('base64url');
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MercadoPagoConfig, Payment, Preference } from 'mercadopago';
 import type { Sandbox } from '../../dev/mp-sandbox/index.ts';
 import { launchBrowser } from '../helpers/browser.ts';
-import { BASIC_TOTAL, WebhookReceiver, basicItems, sandboxWithSdk, waitFor } from './helpers.ts';
+import { BASIC_TOTAL, basicItems, sandboxWithSdk, waitFor, WebhookReceiver } from './helpers.ts';
 
 const SHOTS = 'test-results/mp-sandbox';
 let sandbox: Sandbox;

@@ -1,5 +1,5 @@
 /** `npm run mp-sandbox`: starts, prints what a store needs, stops on SIGTERM/SIGINT. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 
@@ -29,8 +29,7 @@ function startCli(env: Record<string, string>, args: string[] = []): { child: Ch
   return { child, output: () => out, ready };
 }
 
-const exited = (child: ChildProcess): Promise<number | null> =>
-  new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+const exited = (child: ChildProcess): Promise<number | null> => new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 
 describe('mp-sandbox CLI', () => {
   it('uses MP_SANDBOX_PORT, prints URL, token and secret, and stops on SIGTERM', async () => {

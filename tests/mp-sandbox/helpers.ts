@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MercadoPagoConfig, WebhookSignatureValidator } from 'mercadopago';
 import { AppConfig } from 'mercadopago/dist/utils/config/index.js';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../dev/mp-sandbox/index.ts';
+import { type Sandbox, type SandboxOptions, startSandbox } from '../../dev/mp-sandbox/index.ts';
 
 /** Starts a sandbox on a random port and points the official SDK at it. */
 export async function sandboxWithSdk(options: SandboxOptions = {}): Promise<{ sandbox: Sandbox; config: MercadoPagoConfig }> {

@@ -4,20 +4,20 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  MercadoPagoConfig,
+  MercadoPagoError,
+  MerchantOrder,
   MPAuthenticationError,
   MPBadRequestError,
   MPConnectionError,
   MPIdempotencyError,
   MPNotFoundError,
   MPServerError,
-  MercadoPagoConfig,
-  MercadoPagoError,
-  MerchantOrder,
   Payment,
   PaymentRefund,
   Preference,
 } from 'mercadopago';
-import { startSandbox, type Sandbox } from '../../dev/mp-sandbox/index.ts';
+import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { BASIC_TOTAL, basicItems, sandboxWithSdk } from './helpers.ts';
 
 let sandbox: Sandbox;
@@ -129,8 +129,18 @@ describe('preferences', () => {
     ],
     ['external_reference over 64 chars', { items: basicItems, external_reference: 'x'.repeat(65) }, 'invalid_external_reference', 'At most 64'],
     ['malformed back_urls', { items: basicItems, back_urls: { success: 'not a url' } }, 'invalid_back_urls', 'Wrong format'],
-    ['bad expiration_date_to', { items: basicItems, expires: true, expiration_date_to: 'tomorrow' }, 'invalid_expiration_date_to', 'expiration_date_to invalid'],
-    ['unknown excluded payment type', { items: basicItems, payment_methods: { excluded_payment_types: [{ id: 'cheque' }] } }, 'invalid_payment_methods', 'cheque'],
+    [
+      'bad expiration_date_to',
+      { items: basicItems, expires: true, expiration_date_to: 'tomorrow' },
+      'invalid_expiration_date_to',
+      'expiration_date_to invalid',
+    ],
+    [
+      'unknown excluded payment type',
+      { items: basicItems, payment_methods: { excluded_payment_types: [{ id: 'cheque' }] } },
+      'invalid_payment_methods',
+      'cheque',
+    ],
   ];
   it.each(invalid)('rejects %s with MercadoPago error shape', async (_name, body, code, message) => {
     const err = await sdkError(new Preference(config).create({ body: body as never }));

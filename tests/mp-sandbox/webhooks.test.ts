@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidWebhookSignatureError, MercadoPagoConfig, Payment, Preference, SignatureFailureReason, WebhookSignatureValidator } from 'mercadopago';
 import type { Sandbox } from '../../dev/mp-sandbox/index.ts';
-import { WebhookReceiver, basicItems, sandboxWithSdk, validateWithSdk, waitFor } from './helpers.ts';
+import { basicItems, sandboxWithSdk, validateWithSdk, waitFor, WebhookReceiver } from './helpers.ts';
 
 const SCHEDULE = [50, 100, 200];
 let sandbox: Sandbox;

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { freePort, startCluster, type Cluster } from '../../dev/pg/cluster.ts';
+import { type Cluster, freePort, startCluster } from '../../dev/pg/cluster.ts';
 import { prepareDatabase } from '../../dev/pg/prepare.ts';
 
 declare module 'vitest' {

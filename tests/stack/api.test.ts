@@ -10,8 +10,8 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signJwt } from '../../dev/stack/jwt.ts';
-import { startStack, type Stack } from '../../dev/stack/stack.ts';
-import { VARIANTS, client, descendants, tempDir, waitFor } from './helpers.ts';
+import { type Stack, startStack } from '../../dev/stack/stack.ts';
+import { client, descendants, tempDir, VARIANTS, waitFor } from './helpers.ts';
 
 let stack: Stack;
 let dataDir: string;
@@ -226,14 +226,22 @@ describe('/rest/v1/rpc', () => {
     expect(wrongArgs.status).toBe(404);
     expect(wrongArgs.error?.message).toBe('Could not find the function public.get_catalog(p_nope) in the schema cache');
     // Only the exposed schema: checkout's routines are not reachable.
-    const hidden = await rest('/rest/v1/rpc/apply_payment', { method: 'POST', body: '{"p_payment":{}}', headers: { authorization: `Bearer ${stack.serviceRoleKey}` } });
+    const hidden = await rest('/rest/v1/rpc/apply_payment', {
+      method: 'POST',
+      body: '{"p_payment":{}}',
+      headers: { authorization: `Bearer ${stack.serviceRoleKey}` },
+    });
     expect(hidden.status).toBe(404);
   });
 
   it('answers preflights like Supabase (CORS for supabase-js headers)', async () => {
     const res = await fetch(`${stack.apiUrl}/rest/v1/rpc/add_to_cart`, {
       method: 'OPTIONS',
-      headers: { origin: 'http://127.0.0.1:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'apikey, authorization, content-type, x-client-info, content-profile' },
+      headers: {
+        origin: 'http://127.0.0.1:5173',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'apikey, authorization, content-type, x-client-info, content-profile',
+      },
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
@@ -299,7 +307,11 @@ describe('/functions/v1', () => {
     const victim = descendants(process.pid).find((p) => p.cmd.includes('edge/payment-status/index.ts'));
     expect(victim).toBeDefined();
     process.kill(victim!.pid, 'SIGKILL');
-    await waitFor('the restart notice', () => logLines.some((l) => /Edge Function payment-status exited \(SIGKILL\); restarting it/.test(l)) || undefined, 10_000);
+    await waitFor(
+      'the restart notice',
+      () => logLines.some((l) => /Edge Function payment-status exited \(SIGKILL\); restarting it/.test(l)) || undefined,
+      10_000,
+    );
     await waitFor(
       'payment-status to answer again',
       async () => {

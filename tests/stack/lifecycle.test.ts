@@ -7,8 +7,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../../dev/stack/stack.ts';
-import { VARIANTS, client, tempDir } from './helpers.ts';
+import { type Stack, startStack } from '../../dev/stack/stack.ts';
+import { client, tempDir, VARIANTS } from './helpers.ts';
 
 const dataDir = tempDir('stack-life-');
 const distDir = tempDir('stack-dist-');

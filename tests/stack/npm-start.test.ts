@@ -4,7 +4,7 @@
  * SIGTERM to npm alone both stop every child, leaving no Deno or PostgreSQL
  * process behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { startStack, type Stack } from '../../dev/stack/stack.ts';
+import { type Stack, startStack } from '../../dev/stack/stack.ts';
 import type { Database } from '../../web/src/index.ts';
 
 export interface Target {

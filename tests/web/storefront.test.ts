@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type CatalogProduct,
   CheckoutError,
   createStorefront,
   fromFunctionError,
@@ -15,12 +16,23 @@ import {
   PaymentProviderError,
   ReservationExpiredError,
   SessionRequiredError,
+  type Storefront,
   StorefrontError,
   ValidationError,
-  type CatalogProduct,
-  type Storefront,
 } from '../../web/src/index.ts';
-import { createVariant, memoryStorage, remoteConfigured, newClient, pay, payer, returnQuery, shippingAddress, sql, startTarget, type Target } from './helpers.ts';
+import {
+  createVariant,
+  memoryStorage,
+  newClient,
+  pay,
+  payer,
+  remoteConfigured,
+  returnQuery,
+  shippingAddress,
+  sql,
+  startTarget,
+  type Target,
+} from './helpers.ts';
 
 let t: Target;
 
@@ -480,12 +492,18 @@ describe('error mapping (no server)', () => {
     });
     expect(stock).toBeInstanceOf(InsufficientStockError);
     expect((stock as InsufficientStockError).short[0]).toMatchObject({ title: 'Mate', available: 1 });
-    const v = fromFunctionError(400, { error: 'validation_failed', message: 'bad', issues: [{ path: 'shipping_address.zip_code', message: 'invalid postal code' }] });
+    const v = fromFunctionError(400, {
+      error: 'validation_failed',
+      message: 'bad',
+      issues: [{ path: 'shipping_address.zip_code', message: 'invalid postal code' }],
+    });
     expect((v as ValidationError).issues).toEqual([{ path: 'shippingAddress.zipCode', message: 'invalid postal code' }]);
     expect(fromFunctionError(502, { error: 'payment_provider_unavailable', message: 'down' })).toBeInstanceOf(PaymentProviderError);
     expect(fromFunctionError(503, { error: 'database_unavailable', message: 'down' })).toBeInstanceOf(NetworkError);
     expect(fromFunctionError(401, { error: 'unauthenticated', message: 'who' })).toBeInstanceOf(SessionRequiredError);
-    expect(fromFunctionError(409, { error: 'reservation_expired', message: 'late', expires_at: '2026-01-01T00:00:00Z' })).toBeInstanceOf(ReservationExpiredError);
+    expect(fromFunctionError(409, { error: 'reservation_expired', message: 'late', expires_at: '2026-01-01T00:00:00Z' })).toBeInstanceOf(
+      ReservationExpiredError,
+    );
     expect(fromFunctionError(422, { error: 'coupon_not_applicable', message: 'min' }).code).toBe('coupon_not_applicable');
     expect(fromFunctionError(500, 'not json')).toBeInstanceOf(StorefrontError);
   });

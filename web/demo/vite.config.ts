@@ -21,8 +21,8 @@ function devEnvScript(): Plugin {
       server.middlewares.use('/env.js', (_req, res) => {
         const env = {
           supabaseUrl: process.env['SUPABASE_URL'] ?? 'http://127.0.0.1:54321',
-          supabaseAnonKey:
-            process.env['SUPABASE_ANON_KEY'] ?? apiKey('anon', process.env['SUPABASE_JWT_SECRET'] ?? process.env['JWT_SECRET'] ?? LOCAL_JWT_SECRET),
+          supabaseAnonKey: process.env['SUPABASE_ANON_KEY'] ??
+            apiKey('anon', process.env['SUPABASE_JWT_SECRET'] ?? process.env['JWT_SECRET'] ?? LOCAL_JWT_SECRET),
         };
         res.setHeader('content-type', 'text/javascript; charset=utf-8');
         res.end(`window.__STOREFRONT_ENV__ = ${JSON.stringify(env)};\n`);

@@ -4,7 +4,7 @@
  * errors, fetch failures) to them. Catch `StorefrontError` for everything;
  * switch on the subclass (or `code`) for what the shopper should be told.
  */
-import { shortLineSchema, type ShortLine } from './types.ts';
+import { type ShortLine, shortLineSchema } from './types.ts';
 
 export interface StorefrontErrorOptions {
   /** HTTP status, when the error came from an HTTP answer (0 = no answer). */
@@ -184,9 +184,9 @@ export function fromFunctionError(status: number, body: unknown): StorefrontErro
     case 'invalid_json': {
       const issues = Array.isArray(obj['issues'])
         ? obj['issues'].map((i: unknown) => {
-            const issue = (i ?? {}) as Record<string, unknown>;
-            return { path: camelPath(issue['path']), message: String(issue['message'] ?? 'invalid') };
-          })
+          const issue = (i ?? {}) as Record<string, unknown>;
+          return { path: camelPath(issue['path']), message: String(issue['message'] ?? 'invalid') };
+        })
         : [];
       return new ValidationError(message, issues, { ...opts, code });
     }
@@ -205,7 +205,9 @@ export function fromFunctionError(status: number, body: unknown): StorefrontErro
       });
   }
   if (status === 401) return new SessionRequiredError(message, opts);
-  if (status === 502 && code.startsWith('http_')) return new NetworkError('The store server is temporarily unavailable.', { ...opts, code: 'service_unavailable' });
+  if (status === 502 && code.startsWith('http_')) {
+    return new NetworkError('The store server is temporarily unavailable.', { ...opts, code: 'service_unavailable' });
+  }
   if (status === 503 || status === 504) return new NetworkError(message, { ...opts, code: 'service_unavailable' });
   if (status === 400 || status === 422) return new CheckoutError(code, message, opts);
   if (status >= 400 && status < 500) return new CheckoutError(code, message, opts);

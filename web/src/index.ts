@@ -2,19 +2,19 @@
  * Storefront client library: typed access to the checkout backend from a
  * browser (supabase-js) or a server (`./ssr.ts`, `@supabase/ssr`).
  */
-export { createStorefront, classifyReturn } from './storefront.ts';
+export { classifyReturn, createStorefront } from './storefront.ts';
 export type { Storefront, StorefrontOptions, StorefrontSupabaseClient } from './storefront.ts';
 export {
-  StorefrontError,
-  ValidationError,
+  CheckoutError,
+  fromFunctionError,
+  fromPostgrestError,
   InsufficientStockError,
+  NetworkError,
+  PaymentProviderError,
   ReservationExpiredError,
   SessionRequiredError,
-  NetworkError,
-  CheckoutError,
-  PaymentProviderError,
-  fromPostgrestError,
-  fromFunctionError,
+  StorefrontError,
+  ValidationError,
 } from './errors.ts';
 export type { FieldIssue, StorefrontErrorOptions } from './errors.ts';
 export { parseReturnQuery } from './return-query.ts';

@@ -13,12 +13,11 @@ function clean(value: string | null | undefined): string | undefined {
 }
 
 export function parseReturnQuery(input: URLSearchParams | string | Record<string, string | undefined>): MercadoPagoReturnQuery {
-  const params =
-    input instanceof URLSearchParams
-      ? input
-      : typeof input === 'string'
-        ? new URLSearchParams(input.includes('?') ? input.slice(input.indexOf('?') + 1) : input)
-        : new URLSearchParams(Object.entries(input).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  const params = input instanceof URLSearchParams
+    ? input
+    : typeof input === 'string'
+    ? new URLSearchParams(input.includes('?') ? input.slice(input.indexOf('?') + 1) : input)
+    : new URLSearchParams(Object.entries(input).filter((e): e is [string, string] => typeof e[1] === 'string'));
   const get = (...names: string[]) => {
     for (const n of names) {
       const v = clean(params.get(n));

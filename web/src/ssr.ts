@@ -25,7 +25,7 @@
  * ```
  * Create one client per request; never share it between requests.
  */
-import { createServerClient, parseCookieHeader, serializeCookieHeader, type CookieOptions } from '@supabase/ssr';
+import { type CookieOptions, createServerClient, parseCookieHeader, serializeCookieHeader } from '@supabase/ssr';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import type { Database } from './database.types.ts';
 import { createStorefront, type Storefront } from './storefront.ts';
@@ -116,8 +116,8 @@ export function sessionCookies(
     const removal = opts.maxAge === 0 || (opts.expires !== undefined && opts.expires.getTime() <= Date.now());
     const merged: CookieOptions = removal
       ? { ...opts, ...options.cookie, maxAge: 0 }
-      : // Ours win over @supabase/ssr's defaults (its Max-Age is 400 days).
-        { ...opts, ...options.cookie };
+      // Ours win over @supabase/ssr's defaults (its Max-Age is 400 days).
+      : { ...opts, ...options.cookie };
     delete (merged as { name?: string }).name;
     written.set(name, { name, value, options: merged });
     if (removal) current.delete(name);

@@ -117,10 +117,12 @@ export const orderSessionSchema = z
   .object({
     id: uuid,
     token: z.string(),
-    status: z.enum(['active', 'paid', 'expired', 'cancelled', 'refund_owed', 'refunded'] satisfies [
-      OrderSessionStatus,
-      ...OrderSessionStatus[],
-    ]),
+    status: z.enum(
+      ['active', 'paid', 'expired', 'cancelled', 'refund_owed', 'refunded'] satisfies [
+        OrderSessionStatus,
+        ...OrderSessionStatus[],
+      ],
+    ),
     lines: z.array(orderSessionLineSchema),
     item_count: int.optional(),
     subtotal: money,

@@ -2,11 +2,11 @@
  * The demo storefront: catalog, cart and checkout, MercadoPago's return, and
  * the shopper's orders. Every call goes through the storefront library.
  */
-import { useCallback, useEffect, useMemo, useRef, useState, type MouseEvent } from 'react';
-import { InsufficientStockError, type Cart, type CatalogProduct, type Storefront } from '../../src/index.ts';
+import { type MouseEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { type Cart, type CatalogProduct, InsufficientStockError, type Storefront } from '../../src/index.ts';
 import { makeStorefront, type StorefrontEnv } from './env.ts';
 import { money } from './format.ts';
-import { describeError, type AlertMessage } from './messages.ts';
+import { type AlertMessage, describeError } from './messages.ts';
 import { CartPage } from './pages/CartPage.tsx';
 import { CatalogPage } from './pages/CatalogPage.tsx';
 import { OrdersPage } from './pages/OrdersPage.tsx';
@@ -169,81 +169,95 @@ export function App({ env }: { env: StorefrontEnv }) {
   };
 
   return (
-    <div className="app">
-      <div className="chrome">
-      <header className="topbar">
-        <a href="/" className="brand" onClick={link('/')} data-testid="nav-home">
-          <span className="brand-mark" aria-hidden="true">
-            ◆
-          </span>{' '}
-          Tienda demo
-        </a>
-        <nav className="nav">
-          <a href="/orders" onClick={link('/orders')} data-testid="nav-orders" className={path === '/orders' ? 'active' : ''}>
-            Mis pedidos
+    <div className='app'>
+      <div className='chrome'>
+        <header className='topbar'>
+          <a href='/' className='brand' onClick={link('/')} data-testid='nav-home'>
+            <span className='brand-mark' aria-hidden='true'>
+              ◆
+            </span>{' '}
+            Tienda demo
           </a>
-          <a href="/cart" onClick={link('/cart')} data-testid="nav-cart" className={`cart-link ${path === '/cart' ? 'active' : ''}`}>
-            Carrito{' '}
-            <span className="badge" data-testid="cart-count" data-count={count}>
-              {count}
-            </span>
-          </a>
-        </nav>
-      </header>
+          <nav className='nav'>
+            <a href='/orders' onClick={link('/orders')} data-testid='nav-orders' className={path === '/orders' ? 'active' : ''}>
+              Mis pedidos
+            </a>
+            <a href='/cart' onClick={link('/cart')} data-testid='nav-cart' className={`cart-link ${path === '/cart' ? 'active' : ''}`}>
+              Carrito{' '}
+              <span className='badge' data-testid='cart-count' data-count={count}>
+                {count}
+              </span>
+            </a>
+          </nav>
+        </header>
 
-      {/* Sticky under the header, so the message is in sight wherever the shopper scrolled to. */}
-      <div ref={alertRef}>
-        {(sessionError ?? alert) && <Alert alert={(sessionError ?? alert)!} onClose={sessionError ? () => void refresh() : () => setAlert(null)} retry={!!sessionError} />}
-      </div>
+        {/* Sticky under the header, so the message is in sight wherever the shopper scrolled to. */}
+        <div ref={alertRef}>
+          {(sessionError ?? alert) && (
+            <Alert
+              alert={(sessionError ?? alert)!}
+              onClose={sessionError ? () => void refresh() : () => setAlert(null)}
+              retry={!!sessionError}
+            />
+          )}
+        </div>
       </div>
 
       {pending && path !== '/checkout/return' && Date.parse(pending.expiresAt) > Date.now() && (
-        <div className="banner info" data-testid="pending-checkout">
+        <div className='banner info' data-testid='pending-checkout'>
           <span>
             Tenés un pago pendiente por <strong>{money(pending.total, pending.currency)}</strong>. Tu reserva vence a las{' '}
             {new Date(pending.expiresAt).toLocaleTimeString('es-AR', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })}.
           </span>
-          <a className="button small" href={pending.redirectUrl} data-testid="resume-checkout">
+          <a className='button small' href={pending.redirectUrl} data-testid='resume-checkout'>
             Continuar el pago
           </a>
         </div>
       )}
 
-
-      <main className="page">
+      <main className='page'>
         {path === '/' && <CatalogPage api={api} />}
         {path === '/cart' && <CartPage api={api} />}
         {path === '/checkout/return' && <ReturnPage api={api} search={search} />}
         {path === '/orders' && <OrdersPage api={api} />}
         {!['/', '/cart', '/checkout/return', '/orders'].includes(path) && (
-          <section data-testid="not-found">
+          <section data-testid='not-found'>
             <h1>Página no encontrada</h1>
-            <a href="/" onClick={link('/')}>
+            <a href='/' onClick={link('/')}>
               Volver al catálogo
             </a>
           </section>
         )}
       </main>
-      <footer className="footer">Demo · pagos con MercadoPago (sandbox local) · datos en Supabase</footer>
+      <footer className='footer'>Demo · pagos con MercadoPago (sandbox local) · datos en Supabase</footer>
     </div>
   );
 }
 
 function Alert({ alert, onClose, retry }: { alert: AlertMessage; onClose: () => void; retry: boolean }) {
-  const testid = alert.kind === 'expired' ? 'reservation-expired' : alert.kind === 'out-of-stock' ? 'out-of-stock' : alert.kind === 'network' ? 'network-error' : undefined;
+  const testid = alert.kind === 'expired'
+    ? 'reservation-expired'
+    : alert.kind === 'out-of-stock'
+    ? 'out-of-stock'
+    : alert.kind === 'network'
+    ? 'network-error'
+    : undefined;
   return (
-    <div className={`alert ${alert.kind}`} role={alert.kind === 'success' || alert.kind === 'info' ? 'status' : 'alert'} data-testid="alert" data-kind={alert.kind}>
+    <div
+      className={`alert ${alert.kind}`}
+      role={alert.kind === 'success' || alert.kind === 'info' ? 'status' : 'alert'}
+      data-testid='alert'
+      data-kind={alert.kind}
+    >
       <div data-testid={testid}>
-        <strong className="alert-title">{alert.title}</strong>
+        <strong className='alert-title'>{alert.title}</strong>
         {alert.lines && alert.lines.length > 0 && (
           <ul>
-            {alert.lines.map((l) => (
-              <li key={l}>{l}</li>
-            ))}
+            {alert.lines.map((l) => <li key={l}>{l}</li>)}
           </ul>
         )}
       </div>
-      <button type="button" className="link" onClick={onClose} data-testid={retry ? 'alert-retry' : 'alert-close'}>
+      <button type='button' className='link' onClick={onClose} data-testid={retry ? 'alert-retry' : 'alert-close'}>
         {retry ? 'Reintentar' : 'Cerrar'}
       </button>
     </div>

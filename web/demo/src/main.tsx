@@ -8,14 +8,11 @@ const root = createRoot(document.getElementById('root')!);
 const env = readEnv();
 root.render(
   <StrictMode>
-    {env ? (
-      <App env={env} />
-    ) : (
-      <main className="page" data-testid="config-error">
+    {env ? <App env={env} /> : (
+      <main className='page' data-testid='config-error'>
         <h1>Falta la configuración</h1>
         <p>
-          No se encontró <code>/env.js</code> con <code>supabaseUrl</code> y <code>supabaseAnonKey</code>. Iniciá la tienda con{' '}
-          <code>npm start</code>.
+          No se encontró <code>/env.js</code> con <code>supabaseUrl</code> y <code>supabaseAnonKey</code>. Iniciá la tienda con <code>npm start</code>.
         </p>
       </main>
     )}

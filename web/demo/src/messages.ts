@@ -6,9 +6,9 @@ import {
   PaymentProviderError,
   ReservationExpiredError,
   SessionRequiredError,
+  type ShortLine,
   StorefrontError,
   ValidationError,
-  type ShortLine,
 } from '../../src/index.ts';
 import { units } from './format.ts';
 

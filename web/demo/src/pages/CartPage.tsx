@@ -1,5 +1,5 @@
-import { useEffect, useState, type FormEvent, type MouseEvent } from 'react';
-import { InsufficientStockError, ValidationError, type CartLine, type CheckoutInput } from '../../../src/index.ts';
+import { type FormEvent, type MouseEvent, useEffect, useState } from 'react';
+import { type CartLine, type CheckoutInput, InsufficientStockError, ValidationError } from '../../../src/index.ts';
 import type { StoreApi } from '../App.tsx';
 import { attributeText, money } from '../format.ts';
 import { savePendingCheckout } from '../pending-checkout.ts';
@@ -11,41 +11,39 @@ export function CartPage({ api }: { api: StoreApi }) {
     e.preventDefault();
     navigate('/');
   };
-  if (!cart) return <p className="muted" data-testid="cart-loading">Cargando tu carrito…</p>;
+  if (!cart) return <p className='muted' data-testid='cart-loading'>Cargando tu carrito…</p>;
   if (cart.lines.length === 0) {
     return (
-      <section data-testid="cart-empty">
-        <h1 className="page-title">Tu carrito</h1>
+      <section data-testid='cart-empty'>
+        <h1 className='page-title'>Tu carrito</h1>
         <p>Tu carrito está vacío.</p>
-        <a className="button primary" href="/" onClick={toCatalog}>
+        <a className='button primary' href='/' onClick={toCatalog}>
           Ver productos
         </a>
       </section>
     );
   }
   return (
-    <section className="cart-layout">
+    <section className='cart-layout'>
       <div>
-        <h1 className="page-title">Tu carrito</h1>
-        <ul className="cart-lines" data-testid="cart-lines">
-          {cart.lines.map((l) => (
-            <CartLineRow key={l.variant_id} line={l} currency={cart.currency} api={api} />
-          ))}
+        <h1 className='page-title'>Tu carrito</h1>
+        <ul className='cart-lines' data-testid='cart-lines'>
+          {cart.lines.map((l) => <CartLineRow key={l.variant_id} line={l} currency={cart.currency} api={api} />)}
         </ul>
-        <div className="cart-summary">
+        <div className='cart-summary'>
           <span>
             Subtotal ({cart.item_count} {cart.item_count === 1 ? 'producto' : 'productos'})
           </span>
-          <strong data-testid="cart-subtotal" data-amount={cart.subtotal}>
+          <strong data-testid='cart-subtotal' data-amount={cart.subtotal}>
             {money(cart.subtotal, cart.currency)}
           </strong>
         </div>
         <button
-          type="button"
-          className="link danger"
+          type='button'
+          className='link danger'
           disabled={api.busy}
           onClick={() => void api.cartOp((sf) => sf.cart.clear(), 'Vaciaste el carrito.')}
-          data-testid="cart-clear"
+          data-testid='cart-clear'
         >
           Vaciar carrito
         </button>
@@ -69,30 +67,34 @@ function CartLineRow({ line, currency, api }: { line: CartLine; currency: string
     if (!Number.isFinite(q) || q < 0) setDraft(String(line.quantity));
     else setQty(q);
   };
-  const short = !line.active ? 'Este producto ya no está a la venta.' : line.quantity > line.available ? (line.available <= 0 ? 'Sin stock: quitalo para poder pagar.' : `Solo quedan ${line.available}: bajá la cantidad para poder pagar.`) : null;
+  const short = !line.active
+    ? 'Este producto ya no está a la venta.'
+    : line.quantity > line.available
+    ? (line.available <= 0 ? 'Sin stock: quitalo para poder pagar.' : `Solo quedan ${line.available}: bajá la cantidad para poder pagar.`)
+    : null;
   return (
-    <li className="cart-line" data-testid={`cart-line-${line.sku}`} data-quantity={line.quantity}>
-      <div className="cart-line-info">
+    <li className='cart-line' data-testid={`cart-line-${line.sku}`} data-quantity={line.quantity}>
+      <div className='cart-line-info'>
         <strong>{line.product_title}</strong>
-        <span className="muted small">
+        <span className='muted small'>
           {line.variant_title} · {attributeText(line.attributes)}
         </span>
-        <span className="small">{money(line.unit_price, currency)} c/u</span>
+        <span className='small'>{money(line.unit_price, currency)} c/u</span>
         {short && (
-          <span className="warning small" data-testid={`cart-line-warning-${line.sku}`}>
+          <span className='warning small' data-testid={`cart-line-warning-${line.sku}`}>
             {short}
           </span>
         )}
       </div>
-      <div className="cart-line-actions">
-        <div className="stepper">
-          <button type="button" aria-label="Quitar uno" disabled={api.busy} onClick={() => setQty(line.quantity - 1)} data-testid={`cart-dec-${line.sku}`}>
+      <div className='cart-line-actions'>
+        <div className='stepper'>
+          <button type='button' aria-label='Quitar uno' disabled={api.busy} onClick={() => setQty(line.quantity - 1)} data-testid={`cart-dec-${line.sku}`}>
             −
           </button>
           <input
             aria-label={`Cantidad de ${line.product_title}`}
-            type="number"
-            inputMode="numeric"
+            type='number'
+            inputMode='numeric'
             min={0}
             value={draft}
             onChange={(e) => setDraft(e.target.value)}
@@ -102,16 +104,16 @@ function CartLineRow({ line, currency, api }: { line: CartLine; currency: string
             }}
             data-testid={`cart-qty-${line.sku}`}
           />
-          <button type="button" aria-label="Agregar uno" disabled={api.busy} onClick={() => setQty(line.quantity + 1)} data-testid={`cart-inc-${line.sku}`}>
+          <button type='button' aria-label='Agregar uno' disabled={api.busy} onClick={() => setQty(line.quantity + 1)} data-testid={`cart-inc-${line.sku}`}>
             +
           </button>
         </div>
-        <strong className="line-total" data-testid={`cart-line-total-${line.sku}`}>
+        <strong className='line-total' data-testid={`cart-line-total-${line.sku}`}>
           {money(line.line_total, currency)}
         </strong>
         <button
-          type="button"
-          className="link danger"
+          type='button'
+          className='link danger'
           disabled={api.busy}
           onClick={() => void api.cartOp((sf) => sf.cart.remove(line.variant_id), `Quitaste ${line.product_title} del carrito.`)}
           data-testid={`cart-remove-${line.sku}`}
@@ -137,7 +139,19 @@ interface FormState {
   coupon: string;
 }
 
-const EMPTY: FormState = { email: '', name: '', surname: '', streetName: '', streetNumber: '', floor: '', apartment: '', zipCode: '', city: '', state: '', coupon: '' };
+const EMPTY: FormState = {
+  email: '',
+  name: '',
+  surname: '',
+  streetName: '',
+  streetNumber: '',
+  floor: '',
+  apartment: '',
+  zipCode: '',
+  city: '',
+  state: '',
+  coupon: '',
+};
 const FORM_KEY = 'storefront:checkout-form';
 
 /** Which form field a library issue path belongs to. */
@@ -213,11 +227,15 @@ function CheckoutForm({ api }: { api: StoreApi }) {
     }
   };
 
-  const field = (k: keyof FormState, label: string, props: { type?: string; autoComplete?: string; inputMode?: 'numeric' | 'email'; optional?: boolean } = {}) => (
+  const field = (
+    k: keyof FormState,
+    label: string,
+    props: { type?: string; autoComplete?: string; inputMode?: 'numeric' | 'email'; optional?: boolean } = {},
+  ) => (
     <label className={`field ${errors[k] ? 'invalid' : ''}`}>
       <span>
         {label}
-        {props.optional && <span className="muted"> (opcional)</span>}
+        {props.optional && <span className='muted'>(opcional)</span>}
       </span>
       <input
         type={props.type ?? 'text'}
@@ -231,7 +249,7 @@ function CheckoutForm({ api }: { api: StoreApi }) {
         data-testid={`checkout-${k}`}
       />
       {errors[k] && (
-        <span className="field-error" id={`error-${k}`} data-testid={`error-${k}`}>
+        <span className='field-error' id={`error-${k}`} data-testid={`error-${k}`}>
           {errors[k]}
         </span>
       )}
@@ -239,34 +257,34 @@ function CheckoutForm({ api }: { api: StoreApi }) {
   );
 
   return (
-    <form className="checkout" onSubmit={(e) => void submit(e)} noValidate data-testid="checkout-form">
+    <form className='checkout' onSubmit={(e) => void submit(e)} noValidate data-testid='checkout-form'>
       <h2>Tus datos</h2>
       {field('email', 'Email', { type: 'email', autoComplete: 'email', inputMode: 'email' })}
-      <div className="row">
+      <div className='row'>
         {field('name', 'Nombre', { autoComplete: 'given-name' })}
         {field('surname', 'Apellido', { autoComplete: 'family-name', optional: true })}
       </div>
       <h2>Envío</h2>
-      <div className="row">
+      <div className='row'>
         {field('streetName', 'Calle', { autoComplete: 'address-line1' })}
         {field('streetNumber', 'Altura', { inputMode: 'numeric' })}
       </div>
-      <div className="row">
+      <div className='row'>
         {field('floor', 'Piso', { optional: true })}
         {field('apartment', 'Depto.', { optional: true })}
       </div>
-      <div className="row">
+      <div className='row'>
         {field('zipCode', 'Código postal', { autoComplete: 'postal-code' })}
         {field('city', 'Ciudad', { autoComplete: 'address-level2' })}
       </div>
       {field('state', 'Provincia', { autoComplete: 'address-level1', optional: true })}
       {field('coupon', 'Cupón de descuento', { optional: true })}
-      <div className="cart-summary total">
+      <div className='cart-summary total'>
         <span>Total a pagar</span>
         <strong>{cart ? money(cart.subtotal, cart.currency) : '—'}</strong>
       </div>
-      <p className="small muted">Reservamos tu stock mientras pagás con MercadoPago (15 minutos por defecto). Los cupones se aplican al pagar.</p>
-      <button type="submit" className="button primary wide" disabled={submitting || blocked || api.busy} data-testid="checkout-submit">
+      <p className='small muted'>Reservamos tu stock mientras pagás con MercadoPago (15 minutos por defecto). Los cupones se aplican al pagar.</p>
+      <button type='submit' className='button primary wide' disabled={submitting || blocked || api.busy} data-testid='checkout-submit'>
         {submitting ? 'Reservando…' : 'Pagar con MercadoPago'}
       </button>
     </form>

@@ -4,15 +4,13 @@ import type { StoreApi } from '../App.tsx';
 import { attributeText, money, stockText } from '../format.ts';
 
 export function CatalogPage({ api }: { api: StoreApi }) {
-  if (!api.catalog) return <p className="muted" data-testid="catalog-loading">Cargando productos…</p>;
-  if (api.catalog.length === 0) return <p data-testid="catalog-empty">No hay productos a la venta.</p>;
+  if (!api.catalog) return <p className='muted' data-testid='catalog-loading'>Cargando productos…</p>;
+  if (api.catalog.length === 0) return <p data-testid='catalog-empty'>No hay productos a la venta.</p>;
   return (
     <section>
-      <h1 className="page-title">Catálogo</h1>
-      <div className="grid" data-testid="catalog">
-        {api.catalog.map((p) => (
-          <ProductCard key={p.id} product={p} api={api} />
-        ))}
+      <h1 className='page-title'>Catálogo</h1>
+      <div className='grid' data-testid='catalog'>
+        {api.catalog.map((p) => <ProductCard key={p.id} product={p} api={api} />)}
       </div>
     </section>
   );
@@ -46,29 +44,29 @@ function ProductCard({ product, api }: { product: CatalogProduct; api: StoreApi 
   };
 
   return (
-    <article className="card" data-testid={`product-${product.slug}`}>
-      {product.image_url ? (
-        <img className="thumb" src={product.image_url} alt={product.title} loading="lazy" />
-      ) : (
-        <div className="thumb placeholder" style={{ background: `hsl(${hue(product.slug)} 55% 88%)` }} aria-hidden="true">
-          {initials(product.title)}
-        </div>
-      )}
-      <div className="card-body">
-        <h2 className="card-title">{product.title}</h2>
-        {product.description && <p className="muted small">{product.description}</p>}
+    <article className='card' data-testid={`product-${product.slug}`}>
+      {product.image_url
+        ? <img className='thumb' src={product.image_url} alt={product.title} loading='lazy' />
+        : (
+          <div className='thumb placeholder' style={{ background: `hsl(${hue(product.slug)} 55% 88%)` }} aria-hidden='true'>
+            {initials(product.title)}
+          </div>
+        )}
+      <div className='card-body'>
+        <h2 className='card-title'>{product.title}</h2>
+        {product.description && <p className='muted small'>{product.description}</p>}
         {selected && (
-          <p className="price" data-testid={`price-${product.slug}`}>
+          <p className='price' data-testid={`price-${product.slug}`}>
             {money(selected.price, selected.currency)}
           </p>
         )}
         {product.variants.length > 0 && (
-          <fieldset className="variants">
-            <legend className="sr-only">Variante</legend>
+          <fieldset className='variants'>
+            <legend className='sr-only'>Variante</legend>
             {product.variants.map((v) => (
               <button
                 key={v.id}
-                type="button"
+                type='button'
                 className={`chip ${v.id === selected?.id ? 'selected' : ''} ${v.available <= 0 ? 'soldout' : ''}`}
                 aria-pressed={v.id === selected?.id}
                 title={attributeText(v.attributes)}
@@ -86,7 +84,7 @@ function ProductCard({ product, api }: { product: CatalogProduct; api: StoreApi 
         )}
         {selected && (
           <>
-            <p className="small muted">{attributeText(selected.attributes)}</p>
+            <p className='small muted'>{attributeText(selected.attributes)}</p>
             <p
               className={`stock ${selected.available <= 0 ? 'none' : selected.available <= 3 ? 'low' : ''}`}
               data-testid={`stock-${product.slug}`}
@@ -94,14 +92,14 @@ function ProductCard({ product, api }: { product: CatalogProduct; api: StoreApi 
               data-available={selected.available}
             >
               {stockText(selected.available)}
-              {inCart > 0 && <span className="muted"> · {inCart} en tu carrito</span>}
+              {inCart > 0 && <span className='muted'>· {inCart} en tu carrito</span>}
             </p>
-            <div className="add-row">
-              <label className="qty">
-                <span className="sr-only">Cantidad</span>
+            <div className='add-row'>
+              <label className='qty'>
+                <span className='sr-only'>Cantidad</span>
                 <input
-                  type="number"
-                  inputMode="numeric"
+                  type='number'
+                  inputMode='numeric'
                   min={1}
                   max={Math.max(selected.available, 1)}
                   value={qty}
@@ -110,8 +108,8 @@ function ProductCard({ product, api }: { product: CatalogProduct; api: StoreApi 
                 />
               </label>
               <button
-                type="button"
-                className="button primary"
+                type='button'
+                className='button primary'
                 disabled={api.busy || selected.available <= 0}
                 onClick={() => void add()}
                 data-testid={`add-${product.slug}`}

@@ -4,17 +4,17 @@ import { date, money, ORDER_STATUS } from '../format.ts';
 export function OrderView({ order, headingLevel = 2 }: { order: Order; headingLevel?: 2 | 3 }) {
   const H = headingLevel === 2 ? 'h2' : 'h3';
   return (
-    <article className="order" data-testid={`order-${order.order_number}`} data-order-id={order.id}>
-      <header className="order-head">
-        <H className="order-number" data-testid="order-number">
+    <article className='order' data-testid={`order-${order.order_number}`} data-order-id={order.id}>
+      <header className='order-head'>
+        <H className='order-number' data-testid='order-number'>
           Pedido {order.order_number}
         </H>
-        <span className={`pill ${order.status}`} data-testid="order-status" data-status={order.status}>
+        <span className={`pill ${order.status}`} data-testid='order-status' data-status={order.status}>
           {ORDER_STATUS[order.status] ?? order.status}
         </span>
       </header>
-      <p className="small muted">{date(order.created_at)}</p>
-      <ul className="order-lines">
+      <p className='small muted'>{date(order.created_at)}</p>
+      <ul className='order-lines'>
         {order.lines.map((l) => (
           <li key={`${l.sku}-${l.title}`} data-testid={`order-line-${l.sku}`} data-quantity={l.quantity}>
             <span>
@@ -25,14 +25,14 @@ export function OrderView({ order, headingLevel = 2 }: { order: Order; headingLe
         ))}
       </ul>
       {Number(order.discount) > 0 && (
-        <p className="order-row">
+        <p className='order-row'>
           <span>Descuento {order.coupon_code ? `(${order.coupon_code})` : ''}</span>
           <span>−{money(order.discount, order.currency)}</span>
         </p>
       )}
-      <p className="order-row total">
+      <p className='order-row total'>
         <span>Total</span>
-        <strong data-testid="order-total" data-amount={order.total}>
+        <strong data-testid='order-total' data-amount={order.total}>
           {money(order.total, order.currency)}
         </strong>
       </p>

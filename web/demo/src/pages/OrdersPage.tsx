@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { Order } from '../../../src/index.ts';
 import type { StoreApi } from '../App.tsx';
-import { describeError, type AlertMessage } from '../messages.ts';
+import { type AlertMessage, describeError } from '../messages.ts';
 import { OrderView } from './OrderView.tsx';
 
 export function OrdersPage({ api }: { api: StoreApi }) {
@@ -16,21 +16,19 @@ export function OrdersPage({ api }: { api: StoreApi }) {
 
   return (
     <section>
-      <h1 className="page-title">Mis pedidos</h1>
+      <h1 className='page-title'>Mis pedidos</h1>
       {error && (
-        <div className={`alert ${error.kind}`} role="alert" data-testid={error.kind === 'network' ? 'network-error' : 'orders-error'}>
+        <div className={`alert ${error.kind}`} role='alert' data-testid={error.kind === 'network' ? 'network-error' : 'orders-error'}>
           <strong>{error.title}</strong>
-          <button type="button" className="link" onClick={load}>
+          <button type='button' className='link' onClick={load}>
             Reintentar
           </button>
         </div>
       )}
-      {!orders && !error && <p className="muted">Cargando tus pedidos…</p>}
-      {orders?.length === 0 && <p data-testid="orders-empty">Todavía no hiciste ninguna compra.</p>}
-      <div className="orders" data-testid="orders">
-        {orders?.map((o) => (
-          <OrderView key={o.id} order={o} />
-        ))}
+      {!orders && !error && <p className='muted'>Cargando tus pedidos…</p>}
+      {orders?.length === 0 && <p data-testid='orders-empty'>Todavía no hiciste ninguna compra.</p>}
+      <div className='orders' data-testid='orders'>
+        {orders?.map((o) => <OrderView key={o.id} order={o} />)}
       </div>
     </section>
   );

@@ -3,11 +3,11 @@
  * failure back_urls) with the payment in the query. The library confirms it
  * with the backend (which applies it exactly as the webhook does).
  */
-import { useCallback, useEffect, useRef, useState, type MouseEvent } from 'react';
+import { type MouseEvent, useCallback, useEffect, useRef, useState } from 'react';
 import { ReservationExpiredError, type ReturnResult } from '../../../src/index.ts';
 import type { StoreApi } from '../App.tsx';
 import { money, REJECTION_DETAIL } from '../format.ts';
-import { describeError, type AlertMessage } from '../messages.ts';
+import { type AlertMessage, describeError } from '../messages.ts';
 import { loadPendingCheckout } from '../pending-checkout.ts';
 import { navigate } from '../router.ts';
 import { OrderView } from './OrderView.tsx';
@@ -68,67 +68,68 @@ export function ReturnPage({ api, search }: { api: StoreApi; search: string }) {
   if (error) {
     return (
       <section>
-        <div className={`alert ${error.kind}`} role="alert" data-testid={error.kind === 'network' ? 'network-error' : 'return-error'}>
+        <div className={`alert ${error.kind}`} role='alert' data-testid={error.kind === 'network' ? 'network-error' : 'return-error'}>
           <div>
-            <strong className="alert-title">{error.title}</strong>
+            <strong className='alert-title'>{error.title}</strong>
             {error.lines?.map((l) => <p key={l}>{l}</p>)}
           </div>
-          <button type="button" className="button small" onClick={() => void confirm()} data-testid="return-reload">
+          <button type='button' className='button small' onClick={() => void confirm()} data-testid='return-reload'>
             Reintentar
           </button>
         </div>
       </section>
     );
   }
-  if (!result) return <p className="muted" data-testid="return-loading">Confirmando tu pago con MercadoPago…</p>;
+  if (!result) return <p className='muted' data-testid='return-loading'>Confirmando tu pago con MercadoPago…</p>;
 
   const s = result.orderSession;
   const backToStore = (
-    <a className="button" href="/" onClick={go('/')} data-testid="continue-shopping">
+    <a className='button' href='/' onClick={go('/')} data-testid='continue-shopping'>
       Seguir comprando
     </a>
   );
   return (
-    <section className="return" data-testid="return" data-status={result.status}>
+    <section className='return' data-testid='return' data-status={result.status}>
       {result.status === 'paid' && result.order && (
-        <div data-testid="return-paid">
-          <h1 className="page-title success-text">¡Gracias por tu compra!</h1>
+        <div data-testid='return-paid'>
+          <h1 className='page-title success-text'>¡Gracias por tu compra!</h1>
           <p>Tu pago fue aprobado. Te enviamos el detalle a {String(result.order.payer?.['email'] ?? 'tu email')}.</p>
           <OrderView order={result.order} />
-          <div className="actions">
+          <div className='actions'>
             {backToStore}
-            <a className="button" href="/orders" onClick={go('/orders')} data-testid="see-orders">
+            <a className='button' href='/orders' onClick={go('/orders')} data-testid='see-orders'>
               Ver mis pedidos
             </a>
           </div>
         </div>
       )}
       {result.status === 'paid' && !result.order && (
-        <div data-testid="return-paid">
-          <h1 className="page-title">Pago aprobado</h1>
+        <div data-testid='return-paid'>
+          <h1 className='page-title'>Pago aprobado</h1>
           <p>Estamos registrando tu pedido; en unos segundos lo vas a ver en “Mis pedidos”.</p>
           {backToStore}
         </div>
       )}
       {result.status === 'pending' && (
-        <div data-testid="return-pending">
-          <h1 className="page-title">Tu pago está pendiente</h1>
+        <div data-testid='return-pending'>
+          <h1 className='page-title'>Tu pago está pendiente</h1>
           <p>MercadoPago todavía está procesando el pago de {money(s.total, s.currency)}. Cuando se apruebe vas a ver el pedido en “Mis pedidos”.</p>
           {backToStore}
         </div>
       )}
       {(result.status === 'rejected' || result.status === 'open') && (
-        <div data-testid="return-rejected">
-          <h1 className="page-title">{result.status === 'rejected' ? 'El pago fue rechazado' : 'Todavía no pagaste'}</h1>
+        <div data-testid='return-rejected'>
+          <h1 className='page-title'>{result.status === 'rejected' ? 'El pago fue rechazado' : 'Todavía no pagaste'}</h1>
           {result.status === 'rejected' && (
-            <p data-testid="rejection-detail">{REJECTION_DETAIL[result.payment?.status_detail ?? ''] ?? 'MercadoPago no aprobó el pago.'}</p>
+            <p data-testid='rejection-detail'>{REJECTION_DETAIL[result.payment?.status_detail ?? ''] ?? 'MercadoPago no aprobó el pago.'}</p>
           )}
           <p>
             Tu reserva de {money(s.total, s.currency)} sigue vigente hasta las{' '}
-            {new Date(s.expires_at).toLocaleTimeString('es-AR', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })}. Podés intentar con otro medio de pago.
+            {new Date(s.expires_at).toLocaleTimeString('es-AR', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })}. Podés intentar con otro medio de
+            pago.
           </p>
-          <div className="actions">
-            <button type="button" className="button primary" disabled={retrying} onClick={() => void retry()} data-testid="retry-payment">
+          <div className='actions'>
+            <button type='button' className='button primary' disabled={retrying} onClick={() => void retry()} data-testid='retry-payment'>
               Reintentar el pago
             </button>
             {backToStore}
@@ -136,24 +137,24 @@ export function ReturnPage({ api, search }: { api: StoreApi; search: string }) {
         </div>
       )}
       {result.status === 'expired' && (
-        <div data-testid="return-expired">
-          <h1 className="page-title">Tu reserva venció</h1>
-          <p data-testid="reservation-expired">Pasó el tiempo para pagar y liberamos el stock. Tu carrito sigue guardado: podés iniciar la compra de nuevo.</p>
-          <a className="button primary" href="/cart" onClick={go('/cart')}>
+        <div data-testid='return-expired'>
+          <h1 className='page-title'>Tu reserva venció</h1>
+          <p data-testid='reservation-expired'>Pasó el tiempo para pagar y liberamos el stock. Tu carrito sigue guardado: podés iniciar la compra de nuevo.</p>
+          <a className='button primary' href='/cart' onClick={go('/cart')}>
             Volver al carrito
           </a>
         </div>
       )}
       {result.status === 'refund_owed' && (
-        <div data-testid="return-refund">
-          <h1 className="page-title">No pudimos completar tu pedido</h1>
+        <div data-testid='return-refund'>
+          <h1 className='page-title'>No pudimos completar tu pedido</h1>
           <p>Tu pago llegó cuando la reserva ya había vencido y el stock se agotó. Te devolvemos el dinero por MercadoPago.</p>
           {backToStore}
         </div>
       )}
       {result.status === 'cancelled' && (
-        <div data-testid="return-cancelled">
-          <h1 className="page-title">Esta compra fue reemplazada</h1>
+        <div data-testid='return-cancelled'>
+          <h1 className='page-title'>Esta compra fue reemplazada</h1>
           <p>Iniciaste una compra más nueva desde tu carrito; esta quedó cancelada.</p>
           {backToStore}
         </div>
