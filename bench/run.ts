@@ -38,6 +38,11 @@ const log = (msg: string) => console.error(`[bench] ${msg}`);
 const payer = { email: 'bench@example.com', name: 'Bench' };
 const shipping = { street_name: 'Calle', street_number: '1', zip_code: '1000', city: 'CABA' };
 
+/** One checkout per call, each client working through its own slice of `shoppers`, the way the Edge Function calls the routine. */
+function checkoutOp(shoppers: string[], per: number) {
+  return (ci: number, i: number, c: pg.Client) => asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [shoppers[ci * per + i], payer, shipping]);
+}
+
 async function hotProduct(url: string, admin: pg.Client) {
   for (const clients of [8, 32]) {
     const per = quick ? Math.round(800 / clients) : Math.round(4000 / clients);
@@ -45,11 +50,14 @@ async function hotProduct(url: string, admin: pg.Client) {
     const shoppers = await createShoppersWithCarts(admin, clients * per, [variant!], 1);
     const service = await openServiceClients(url, clients);
     const conns = await openClients(url, clients);
+    // Warm-up, not measured: each connection plans the routine's statements once.
+    const warm = 10;
+    await runClients(service, warm, checkoutOp(await createShoppersWithCarts(admin, clients * warm, [variant!], 1), warm));
     // The product: the routine, called as the Edge Function calls it.
     const product = await runClients(
       service,
       per,
-      (ci, i, c) => asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [shoppers[ci * per + i], payer, shipping]),
+      checkoutOp(shoppers, per),
     );
     // The physical floor: one bare decrement per transaction.
     const floor = await runClients(
@@ -88,7 +96,7 @@ async function hotProduct(url: string, admin: pg.Client) {
       const loaded = await runClients(
         service,
         per,
-        (ci, i, c) => asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [more[ci * per + i], payer, shipping]),
+        checkoutOp(more, per),
       );
       rows.push({
         workload: 'hot product',
@@ -110,7 +118,7 @@ async function hotProduct(url: string, admin: pg.Client) {
       const alone = await calm.stop();
       const busy = runUntil(browserConns, cartOp);
       const rush = await createShoppersWithCarts(admin, clients * per, [variant!], 1);
-      await runClients(service, per, (ci, i, c) => asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [rush[ci * per + i], payer, shipping]));
+      await runClients(service, per, checkoutOp(rush, per));
       const during = await busy.stop();
       await closeClients(browserConns);
       rows.push({
@@ -133,16 +141,18 @@ async function spreadCatalog(url: string, admin: pg.Client) {
   const shoppers = await createShoppersWithCarts(admin, clients * per, variants, 3);
   const hot = await createShoppersWithCarts(admin, clients * per, [variants[0]!], 1);
   const conns = await openServiceClients(url, clients);
+  // Warm-up, not measured.
+  await runClients(conns, 5, checkoutOp(await createShoppersWithCarts(admin, clients * 5, variants, 3), 5));
   const spread = await runClients(
     conns,
     per,
-    (ci, i, c) => asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [shoppers[ci * per + i], payer, shipping]),
+    checkoutOp(shoppers, per),
   );
   // Baseline: the same clients on one-line carts of a single variant.
   const single = await runClients(
     conns,
     per,
-    (ci, i, c) => asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [hot[ci * per + i], payer, shipping]),
+    checkoutOp(hot, per),
   );
   await closeClients(conns);
   rows.push({
