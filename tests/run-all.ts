@@ -6,14 +6,15 @@
  *      the seed, exactly as a deployment would;
  *   2. pgTAP: supabase/tests/*.sql through pg_prove;
  *   3. vitest: tests/**\/*.test.ts (database concurrency, the MercadoPago
- *      sandbox, Edge Functions under Deno, the browser);
+ *      sandbox, Edge Functions under Deno, the browser), then the Edge
+ *      Functions' suites again through PgBouncer in transaction mode;
  *   4. `supabase db advisors --type all --fail-on warn`, the typecheck and
  *      the lint and format checks.
  *
  * Ends with one line `N passed, N failed` totalling every suite; exits
  * non-zero when anything failed.
  *
- * Flags: --only pgtap,vitest,advisors,typecheck,lint   run a subset
+ * Flags: --only pgtap,vitest,pooler,advisors,typecheck,lint   run a subset
  *        --keep                                   leave the cluster running
  *        -- <vitest args>                         passed to vitest (e.g. a file filter)
  */
@@ -22,7 +23,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { denoBin, denoEnv, denoOfflineFlags, FUNCTION_NAMES, functionEntry } from '../dev/functions/serve.ts';
 import { type Cluster, freePort, PrerequisiteError, startCluster } from '../dev/pg/cluster.ts';
+import { ensurePrerequisites } from '../dev/prereqs.ts';
 import { prepareDatabase, repoRoot, supabaseCli } from '../dev/pg/prepare.ts';
 
 interface SuiteResult {
@@ -69,7 +72,10 @@ function countTap(out: string, code: number): { passed: number; failed: number }
 
 const PGTAP_HINT = 'apt-get update && apt-get install -y postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl';
 
-async function runPgTap(url: string, port: number): Promise<SuiteResult> {
+/** The pgTAP files about privileges: run again under Supabase's legacy default privileges. */
+const GRANT_TESTS = /^(010|020|03\d)-/;
+
+async function runPgTap(url: string, port: number, opts: { name?: string; only?: RegExp } = {}): Promise<SuiteResult> {
   if (spawnSync('pg_prove', ['--version']).error) throw new PrerequisiteError(`pg_prove is not installed. Install it with: ${PGTAP_HINT}`);
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -81,19 +87,26 @@ async function runPgTap(url: string, port: number): Promise<SuiteResult> {
     await client.end();
   }
   const files = readdirSync(join(repoRoot, 'supabase', 'tests'))
-    .filter((f) => f.endsWith('.sql'))
+    .filter((f) => f.endsWith('.sql') && (!opts.only || f.startsWith('000-') || opts.only.test(f)))
     .sort()
     .map((f) => join('supabase', 'tests', f));
   const { code, out } = await sh('pg_prove', ['-v', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', ...files]);
-  return { name: 'pgTAP', ...countTap(out, code) };
+  return { name: opts.name ?? 'pgTAP', ...countTap(out, code) };
 }
 
-async function runVitest(url: string): Promise<SuiteResult> {
+/**
+ * The Edge Functions' suites (tests/edge) run twice: with the functions
+ * connected directly, in the main vitest run, and again through PgBouncer in
+ * transaction mode, the stand-in for Supavisor.
+ */
+const POOLER_SUITES = ['tests/edge/'];
+
+async function runVitest(url: string, opts: { name: string; files: string[]; env?: NodeJS.ProcessEnv }): Promise<SuiteResult> {
   const report = join(mkdtempSync(join(tmpdir(), 'vitest-report-')), 'report.json');
   const { code } = await sh(
     join(repoRoot, 'node_modules', '.bin', 'vitest'),
-    ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...vitestArgs],
-    { TEST_DATABASE_URL: url },
+    ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...opts.files],
+    { TEST_DATABASE_URL: url, ...opts.env },
   );
   let passed = 0;
   let failed = 0;
@@ -113,7 +126,7 @@ async function runVitest(url: string): Promise<SuiteResult> {
     failed = 1;
   }
   if (code !== 0 && failed === 0) failed = 1;
-  return { name: 'vitest', passed, failed };
+  return { name: opts.name, passed, failed };
 }
 
 async function runAdvisors(url: string): Promise<SuiteResult> {
@@ -142,22 +155,27 @@ async function runLint(): Promise<SuiteResult> {
 /** tsc over the Node side, `deno check` over the Edge Functions: one test each. */
 async function runTypecheck(): Promise<SuiteResult> {
   const tsc = await sh(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', 'tsconfig.json']);
-  const functions = readdirSync(join(repoRoot, 'edge'), { withFileTypes: true })
-    .filter((d) => d.isDirectory() && !d.name.startsWith('_'))
-    .map((d) => d.name);
-  let denoFailed = 0;
-  for (const name of functions) {
-    const { code } = await sh(join(repoRoot, 'node_modules', '.bin', 'deno'), [
-      'check',
-      '--quiet',
-      '--config',
-      join('edge', name, 'deno.json'),
-      join('edge', name, 'index.ts'),
-    ]);
-    if (code !== 0) denoFailed++;
+  // Every function as `supabase functions deploy` finds it, in one check.
+  const entries = FUNCTION_NAMES.map(functionEntry);
+  const deno = await sh(denoBin, ['check', '--quiet', ...denoOfflineFlags, ...entries], denoEnv);
+  const failed = (tsc.code === 0 ? 0 : 1) + (deno.code === 0 ? 0 : 1);
+  return { name: 'typecheck', passed: 2 - failed, failed };
+}
+
+/**
+ * The grant and RLS tests on a second cluster bootstrapped with Supabase's
+ * legacy default privileges (grant all on new public objects): the
+ * migrations' explicit grants and revokes must hold there too.
+ */
+async function runLegacyGrants(): Promise<SuiteResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'checkout-legacy-grants-'));
+  const legacy = await startCluster({ dataDir: dir, port: await freePort() });
+  try {
+    await prepareDatabase(legacy.url, { seed: true, legacyDefaultPrivileges: true });
+    return await runPgTap(legacy.url, legacy.port, { name: 'pgTAP (legacy default privileges)', only: GRANT_TESTS });
+  } finally {
+    await legacy.stop({ remove: true });
   }
-  const failed = (tsc.code === 0 ? 0 : 1) + denoFailed;
-  return { name: 'typecheck', passed: 1 + functions.length - failed, failed };
 }
 
 async function main(): Promise<number> {
@@ -171,14 +189,23 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   process.once('SIGTERM', () => void stop().then(() => process.exit(143)));
   try {
-    if (wants('pgtap') || wants('vitest') || wants('advisors')) {
+    if (wants('pgtap') || wants('vitest') || wants('pooler') || wants('advisors')) {
+      // PostgreSQL, pg_cron, pgTAP, pg_prove, PgBouncer, Chromium: installed
+      // when missing and we can (root + apt), else the exact command.
+      ensurePrerequisites('test');
       cluster = await startCluster({ dataDir, port: await freePort() });
       console.log(`test database: ${cluster.url}`);
       await prepareDatabase(cluster.url, { seed: true });
     }
-    if (cluster && wants('pgtap')) results.push(await runPgTap(cluster.url, cluster.port));
+    if (cluster && wants('pgtap')) {
+      results.push(await runPgTap(cluster.url, cluster.port));
+      results.push(await runLegacyGrants());
+    }
     if (cluster && wants('advisors')) results.push(await runAdvisors(cluster.url));
-    if (cluster && wants('vitest')) results.push(await runVitest(cluster.url));
+    if (cluster && wants('vitest')) results.push(await runVitest(cluster.url, { name: 'vitest', files: vitestArgs }));
+    if (cluster && wants('pooler') && vitestArgs.length === 0) {
+      results.push(await runVitest(cluster.url, { name: 'pooler', files: POOLER_SUITES, env: { TEST_VIA_POOLER: '1' } }));
+    }
     if (wants('typecheck')) results.push(await runTypecheck());
     if (wants('lint')) results.push(await runLint());
   } catch (err) {
@@ -190,7 +217,7 @@ async function main(): Promise<number> {
     if (keep && cluster) console.log(`cluster kept at ${cluster.url} (data in ${dataDir})`);
   }
   console.log('');
-  for (const r of results) console.log(`${r.name.padEnd(10)} ${r.passed} passed, ${r.failed} failed`);
+  for (const r of results) console.log(`${r.name.padEnd(34)} ${r.passed} passed, ${r.failed} failed`);
   const passed = results.reduce((n, r) => n + r.passed, 0);
   const failed = results.reduce((n, r) => n + r.failed, 0);
   console.log(`${passed} passed, ${failed} failed`);

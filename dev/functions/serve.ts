@@ -1,7 +1,15 @@
 /**
  * Runs Edge Functions under real Deno (npm `deno`), one process per
- * function as on Supabase, each with its own deno.json. Used by the tests and
- * by `npm start`.
+ * function as on Supabase, from the files `supabase functions deploy` uses
+ * (`supabase/functions/<name>/index.ts`) with the one import map
+ * (`edge/deno.json`). Used by the tests and by `npm start`.
+ *
+ * Nothing is downloaded at run time: `--node-modules-dir=manual` makes Deno
+ * resolve the import map's `npm:` packages from the node_modules that
+ * `npm install` filled (same versions: a test checks the import map against
+ * package-lock.json). Should anything still be fetched, Deno trusts the
+ * system's certificate store (DENO_TLS_CA_STORE=system), as a TLS-intercepting
+ * proxy requires.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -12,6 +20,13 @@ export const FUNCTION_NAMES = ['create-preference', 'mercadopago-webhook', 'paym
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 export const denoBin = join(repoRoot, 'node_modules', '.bin', 'deno');
+export const importMap = join(repoRoot, 'edge', 'deno.json');
+/** Flags every local Deno command shares (run, check, test). */
+export const denoOfflineFlags = ['--node-modules-dir=manual', '--config', importMap];
+/** Environment for every local Deno process. */
+export const denoEnv = { DENO_NO_UPDATE_CHECK: '1', DENO_TLS_CA_STORE: 'system', NO_COLOR: '1' };
+/** The file `supabase functions deploy` bundles for a function. */
+export const functionEntry = (name: string) => join(repoRoot, 'supabase', 'functions', name, 'index.ts');
 
 export interface RunningFunction {
   name: string;
@@ -29,13 +44,19 @@ export async function startFunction(
   opts: { port?: number; onLine?: (line: string) => void; readyTimeoutMs?: number } = {},
 ): Promise<RunningFunction> {
   const port = opts.port ?? (await freePort());
-  const dir = join(repoRoot, 'edge', name);
   const child = spawn(
     denoBin,
-    ['run', '--quiet', '--allow-net', '--allow-env', '--allow-read', '--config', join(dir, 'deno.json'), join(dir, 'index.ts')],
+    ['run', '--quiet', '--allow-net', '--allow-env', '--allow-read', ...denoOfflineFlags, functionEntry(name)],
     {
       cwd: repoRoot,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', ...env, PORT: String(port) },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/root',
+        ...(process.env.DENO_DIR ? { DENO_DIR: process.env.DENO_DIR } : {}),
+        ...denoEnv,
+        ...env,
+        PORT: String(port),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -53,7 +74,7 @@ export async function startFunction(
   child.stderr!.on('data', onData);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
-  // Ready when it answers a preflight (the first run downloads npm packages).
+  // Ready when it answers a preflight.
   for (;;) {
     if (child.exitCode !== null) throw new Error(`function ${name} exited with ${child.exitCode}:\n${out}`);
     try {

@@ -14,11 +14,17 @@ const run = promisify(execFile);
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const supabaseBin = join(repoRoot, 'node_modules', '.bin', 'supabase');
 
-export async function applyBootstrap(url: string): Promise<void> {
+/**
+ * The Supabase-compatibility bootstrap; with `legacyDefaultPrivileges`, also
+ * the default privileges older Supabase projects have (grant all on new
+ * public objects to the API roles), which the migrations must withstand.
+ */
+export async function applyBootstrap(url: string, opts: { legacyDefaultPrivileges?: boolean } = {}): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     await client.query(readFileSync(join(repoRoot, 'dev', 'pg', 'supabase-bootstrap.sql'), 'utf8'));
+    if (opts.legacyDefaultPrivileges) await client.query(readFileSync(join(repoRoot, 'dev', 'pg', 'legacy-default-privileges.sql'), 'utf8'));
   } finally {
     await client.end();
   }
@@ -43,7 +49,7 @@ export async function pushMigrations(url: string, { seed = false } = {}): Promis
   await supabaseCli(['db', 'push', `--remote=${url}`, '--yes', ...(seed ? ['--include-seed'] : [])]);
 }
 
-export async function prepareDatabase(url: string, opts: { seed?: boolean } = {}): Promise<void> {
-  await applyBootstrap(url);
+export async function prepareDatabase(url: string, opts: { seed?: boolean; legacyDefaultPrivileges?: boolean } = {}): Promise<void> {
+  await applyBootstrap(url, opts);
   await pushMigrations(url, opts);
 }

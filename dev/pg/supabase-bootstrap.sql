@@ -58,6 +58,21 @@ create table if not exists auth.users (
   last_sign_in_at timestamptz
 );
 
+-- The other columns hosted Supabase's auth.users has, so that standard
+-- Supabase test helpers (which insert email, phone, metadata...) work here.
+alter table auth.users add column if not exists phone text unique;
+alter table auth.users add column if not exists email_confirmed_at timestamptz;
+alter table auth.users add column if not exists phone_confirmed_at timestamptz;
+alter table auth.users add column if not exists confirmed_at timestamptz;
+alter table auth.users add column if not exists invited_at timestamptz;
+alter table auth.users add column if not exists confirmation_token varchar(255);
+alter table auth.users add column if not exists recovery_token varchar(255);
+alter table auth.users add column if not exists email_change varchar(255);
+alter table auth.users add column if not exists banned_until timestamptz;
+alter table auth.users add column if not exists deleted_at timestamptz;
+alter table auth.users add column if not exists is_super_admin boolean;
+alter table auth.users add column if not exists is_sso_user boolean not null default false;
+
 -- Sessions and rotating refresh tokens, as Supabase Auth (GoTrue) keeps them;
 -- used by the local Auth stand-in of `npm start` (dev/stack/auth.ts).
 create table if not exists auth.sessions (

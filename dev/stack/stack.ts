@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { denoBin, FUNCTION_NAMES, type RunningFunction, startFunction } from '../functions/serve.ts';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../mp-sandbox/index.ts';
+import { ensurePrerequisites } from '../prereqs.ts';
 import { type Cluster, findPgBinaries, freePort, isPortFree, PrerequisiteError, startCluster } from '../pg/cluster.ts';
 import { prepareDatabase, repoRoot } from '../pg/prepare.ts';
 import { apiKey, LOCAL_JWT_SECRET, verifyJwt } from './jwt.ts';
@@ -109,6 +110,8 @@ export const defaultStorefrontDist = join(repoRoot, 'web', 'demo', 'dist');
 
 /** Checks what startStack needs before starting anything; throws PrerequisiteError with a one-paragraph fix. */
 export async function checkPrerequisites(opts: Pick<StackOptions, 'ports' | 'dataDir'> = {}): Promise<void> {
+  // PostgreSQL and pg_cron: installed here when missing and we can (root + apt).
+  ensurePrerequisites('start');
   findPgBinaries();
   if (!existsSync(denoBin)) {
     throw new PrerequisiteError(`Deno is missing (${denoBin}). Run \`npm install\` (Deno comes from the npm package "deno").`);

@@ -14,57 +14,94 @@ const list = (fallback: string[]) =>
     .optional()
     .transform((v) => (v === undefined ? fallback : v.split(',').map((s) => s.trim()).filter(Boolean)));
 
-const EnvSchema = z
-  .object({
-    SUPABASE_URL: z.url(),
-    SUPABASE_DB_URL: z.string().min(1),
-    SUPABASE_SERVICE_ROLE_KEY: z.string().min(1),
-    // HS256 projects: the JWT secret. Asymmetric keys: SUPABASE_JWKS (a JSON
-    // Web Key Set); when neither is set, keys come from SUPABASE_URL's JWKS.
-    SUPABASE_JWT_SECRET: z.string().min(1).optional(),
-    JWT_SECRET: z.string().min(1).optional(),
-    SUPABASE_JWKS: z.string().min(1).optional(),
-    MP_ACCESS_TOKEN: z.string().regex(/^(TEST|APP_USR)-/, 'must be a MercadoPago access token (TEST-... or APP_USR-...)'),
-    MP_WEBHOOK_SECRET: z.string().min(8),
-    MP_API_BASE_URL: z.url().default('https://api.mercadopago.com'),
-    MP_TIMEOUT_MS: z.coerce.number().int().min(100).max(20_000).default(8_000),
-    MP_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).default(600),
-    MP_EXCLUDED_PAYMENT_TYPES: list(['ticket', 'atm']),
-    MP_STATEMENT_DESCRIPTOR: z.string().max(22).default('TIENDA ONLINE'),
-    STORE_NAME: z.string().default('Tienda'),
-    // Where MercadoPago sends the buyer back, and where it posts webhooks.
-    CHECKOUT_RETURN_URL: z.url().optional(),
-    SITE_URL: z.url().default('http://127.0.0.1:5173'),
-    FUNCTIONS_URL: z.url().optional(),
-    ALLOWED_ORIGINS: z.string().default('*'),
-  })
-  .transform((env) => ({
-    supabaseUrl: env.SUPABASE_URL.replace(/\/$/, ''),
-    dbUrl: env.SUPABASE_DB_URL,
+/** What every function needs: the project, the database, token verification. */
+const BaseEnv = z.object({
+  SUPABASE_URL: z.url(),
+  // The connection the functions use. On hosted Supabase give them the
+  // pooler's transaction-mode URL (Supavisor, port 6543) as CHECKOUT_DB_URL;
+  // SUPABASE_DB_URL (the direct connection Supabase provides) is the fallback.
+  CHECKOUT_DB_URL: z.string().min(1).optional(),
+  SUPABASE_DB_URL: z.string().min(1).optional(),
+  // Connections one function instance (isolate) may hold: instances x this
+  // must stay under the pooler's pool size (or max_connections when direct).
+  CHECKOUT_DB_POOL_MAX: z.coerce.number().int().min(1).max(50).default(3),
+  SUPABASE_SERVICE_ROLE_KEY: z.string().min(1),
+  // HS256 projects: the legacy JWT secret, as a secret of our own (names
+  // starting with SUPABASE_ are reserved by the CLI); SUPABASE_JWT_SECRET is
+  // read when the platform provides it. Asymmetric keys: SUPABASE_JWKS, and
+  // the project's JWKS endpoint for keys rotated in later.
+  JWT_SECRET: z.string().min(32, "must be the project's JWT secret (32+ characters)").optional(),
+  SUPABASE_JWT_SECRET: z.string().min(32).optional(),
+  SUPABASE_JWKS: z.string().min(1).optional(),
+  STORE_NAME: z.string().default('Tienda'),
+  SITE_URL: z.url().default('http://127.0.0.1:5173'),
+  // Where MercadoPago sends the buyer back, and where it posts webhooks.
+  CHECKOUT_RETURN_URL: z.url().optional(),
+  FUNCTIONS_URL: z.url().optional(),
+  ALLOWED_ORIGINS: z.string().default('*'),
+}).refine((env) => env.CHECKOUT_DB_URL ?? env.SUPABASE_DB_URL, { message: 'set CHECKOUT_DB_URL (or SUPABASE_DB_URL)', path: ['CHECKOUT_DB_URL'] });
+
+/** The functions that talk to MercadoPago also need these. */
+const MercadoPagoEnv = z.object({
+  MP_ACCESS_TOKEN: z.string().regex(/^(TEST|APP_USR)-/, 'must be a MercadoPago access token (TEST-... or APP_USR-...)'),
+  MP_WEBHOOK_SECRET: z.string().min(8),
+  MP_API_BASE_URL: z.url().default('https://api.mercadopago.com'),
+  MP_TIMEOUT_MS: z.coerce.number().int().min(100).max(20_000).default(8_000),
+  MP_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).default(600),
+  MP_EXCLUDED_PAYMENT_TYPES: list(['ticket', 'atm']),
+  MP_STATEMENT_DESCRIPTOR: z.string().max(22).default('TIENDA ONLINE'),
+});
+
+function baseConfig(env: z.output<typeof BaseEnv>) {
+  const supabaseUrl = env.SUPABASE_URL.replace(/\/$/, '');
+  return {
+    supabaseUrl,
+    dbUrl: (env.CHECKOUT_DB_URL ?? env.SUPABASE_DB_URL)!,
+    dbPoolMax: env.CHECKOUT_DB_POOL_MAX,
     serviceRoleKey: env.SUPABASE_SERVICE_ROLE_KEY,
-    jwtSecret: env.SUPABASE_JWT_SECRET ?? env.JWT_SECRET,
+    jwtSecret: env.JWT_SECRET ?? env.SUPABASE_JWT_SECRET,
     jwks: env.SUPABASE_JWKS,
-    mp: {
-      accessToken: env.MP_ACCESS_TOKEN,
-      webhookSecret: env.MP_WEBHOOK_SECRET,
-      baseUrl: env.MP_API_BASE_URL.replace(/\/$/, ''),
-      timeoutMs: env.MP_TIMEOUT_MS,
-      webhookToleranceSeconds: env.MP_WEBHOOK_TOLERANCE_SECONDS,
-      excludedPaymentTypes: env.MP_EXCLUDED_PAYMENT_TYPES,
-      statementDescriptor: env.MP_STATEMENT_DESCRIPTOR,
-    },
+    /** The `iss` of the project's access tokens. */
+    issuer: `${supabaseUrl}/auth/v1`,
     storeName: env.STORE_NAME,
     returnUrl: env.CHECKOUT_RETURN_URL ?? `${env.SITE_URL.replace(/\/$/, '')}/checkout/return`,
-    functionsUrl: (env.FUNCTIONS_URL ?? `${env.SUPABASE_URL.replace(/\/$/, '')}/functions/v1`).replace(/\/$/, ''),
-  }));
+    functionsUrl: (env.FUNCTIONS_URL ?? `${supabaseUrl}/functions/v1`).replace(/\/$/, ''),
+  };
+}
 
-export type Config = z.output<typeof EnvSchema>;
+function mercadoPagoConfig(env: z.output<typeof MercadoPagoEnv>) {
+  return {
+    accessToken: env.MP_ACCESS_TOKEN,
+    webhookSecret: env.MP_WEBHOOK_SECRET,
+    baseUrl: env.MP_API_BASE_URL.replace(/\/$/, ''),
+    timeoutMs: env.MP_TIMEOUT_MS,
+    webhookToleranceSeconds: env.MP_WEBHOOK_TOLERANCE_SECONDS,
+    excludedPaymentTypes: env.MP_EXCLUDED_PAYMENT_TYPES,
+    statementDescriptor: env.MP_STATEMENT_DESCRIPTOR,
+  };
+}
 
-export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = EnvSchema.safeParse(env);
+export type BaseConfig = ReturnType<typeof baseConfig>;
+export type MercadoPagoConfig = ReturnType<typeof mercadoPagoConfig>;
+/** The configuration of a function that talks to MercadoPago. */
+export type Config = BaseConfig & { mp: MercadoPagoConfig };
+
+function parse<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.output<S> {
+  const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid configuration: ${problems}`);
   }
   return parsed.data;
+}
+
+/** What a function that does not call MercadoPago needs (the admin function). */
+export function loadBaseConfig(env: Record<string, string | undefined>): BaseConfig {
+  return baseConfig(parse(BaseEnv, env));
+}
+
+/** Everything, for the functions that call MercadoPago. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const base = loadBaseConfig(env);
+  return { ...base, mp: mercadoPagoConfig(parse(MercadoPagoEnv, env)) };
 }

@@ -5,20 +5,26 @@
  */
 import { z } from 'zod';
 import type { CheckoutRoutines, OrderSession } from './checkout.ts';
-import type { Config } from './config.ts';
+import type { BaseConfig, Config } from './config.ts';
 import { HttpError, json, type Logger, parseJson, readBody, withErrors } from './http.ts';
 import { bearerToken, type JwtVerifier, requireShopper } from './jwt.ts';
 import { type MercadoPagoApi, MercadoPagoRejected, MercadoPagoUnavailable, type PreferenceRequest } from './mercadopago.ts';
 import { settlePayment } from './payments.ts';
 import { constantTimeEqual, verifyWebhookSignature } from './signature.ts';
 
-export interface Deps {
+/** What every handler gets. */
+export interface AdminDeps {
   routines: CheckoutRoutines;
-  mp: MercadoPagoApi;
-  config: Config;
+  config: BaseConfig;
   verifyJwt: JwtVerifier;
   log: Logger;
   now?: () => Date;
+}
+
+/** What the handlers that call MercadoPago get. */
+export interface Deps extends AdminDeps {
+  mp: MercadoPagoApi;
+  config: Config;
 }
 
 type Handler = (req: Request) => Promise<Response>;
@@ -291,12 +297,13 @@ export function paymentStatusHandler(deps: Deps): Handler {
   });
 }
 
-export function adminHandler(deps: Deps): Handler {
+export function adminHandler(deps: AdminDeps): Handler {
   return withErrors(deps.log, async (req) => {
     const token = bearerToken(req);
     let isService = constantTimeEqual(token, deps.config.serviceRoleKey);
     if (!isService && token.split('.').length === 3) {
-      const claims = await deps.verifyJwt(token, {}).catch(() => null);
+      // Legacy service_role keys are JWTs with `iss: supabase` and no audience.
+      const claims = await deps.verifyJwt(token, { audience: null, issuer: null }).catch(() => null);
       isService = claims?.role === 'service_role';
     }
     if (!isService) throw new HttpError(403, 'forbidden', 'the service role key is required');

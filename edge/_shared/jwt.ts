@@ -1,118 +1,111 @@
 /**
- * Verifies Supabase access tokens inside the function: HS256 with the
- * project's JWT secret, or ES256/RS256 with a JSON Web Key Set (Supabase's
- * asymmetric signing keys). Unsigned (`alg: none`), expired, not-yet-valid and
- * wrong-audience tokens are refused. Web Crypto only.
+ * Verifies Supabase access tokens inside the function, with `jose`:
+ *
+ * - asymmetric signing keys (ES256, RS256) from the project's JSON Web Key
+ *   Set: `SUPABASE_JWKS` when Supabase provides it, and the project's
+ *   `/auth/v1/.well-known/jwks.json`, fetched when a token names a key (`kid`)
+ *   the local set does not hold, so a rotated key is accepted without a
+ *   restart (jose refetches at most once per cooldown);
+ * - HS256 with the legacy JWT secret (`JWT_SECRET`), only when it is set.
+ *
+ * The algorithm comes from an allow-list (anything else, `none` included, is
+ * a 401), and `exp`, `nbf`, `iss` (`<SUPABASE_URL>/auth/v1`) and `aud` are
+ * checked. Every verification failure is a 401; only an unreachable key set
+ * is a 503 (the caller may retry).
  */
+import { createLocalJWKSet, createRemoteJWKSet, errors, type JSONWebKeySet, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { HttpError } from './http.ts';
 
-export interface Claims {
-  sub?: string;
+export interface Claims extends JWTPayload {
   role?: string;
-  aud?: string | string[];
-  exp?: number;
-  nbf?: number;
-  iat?: number;
   is_anonymous?: boolean;
-  [key: string]: unknown;
+  email?: string;
+  app_metadata?: Record<string, unknown>;
+  user_metadata?: Record<string, unknown>;
 }
 
 export interface JwtVerifierOptions {
+  /** The expected `iss`: `<SUPABASE_URL>/auth/v1`. */
+  issuer: string;
+  /** HS256 projects: the legacy JWT secret. */
   secret?: string;
-  /** A JWKS document: `{ keys: [...] }`. */
-  jwks?: { keys: JsonWebKey[] } | (() => Promise<{ keys: JsonWebKey[] }>);
-  now?: () => number;
+  /** The key set Supabase provides (SUPABASE_JWKS), tried first. */
+  jwks?: JSONWebKeySet;
+  /** Where to fetch the current key set; fetched on a `kid` the local set lacks. */
+  jwksUrl?: URL;
+  /** The clock, for tests. */
+  now?: () => Date;
   /** Allowed clock skew in seconds. */
   leeway?: number;
 }
 
-type Jwk = JsonWebKey & { kid?: string; alg?: string };
+export interface VerifyExpectations {
+  /** Default `authenticated`; `null` skips the check. */
+  audience?: string | null;
+  /** Default the configured issuer; `null` skips the check (legacy service_role keys say `supabase`). */
+  issuer?: string | null;
+}
+
+export type JwtVerifier = (token: string, expected?: VerifyExpectations) => Promise<Claims>;
 
 const unauthorized = (message: string) => new HttpError(401, 'unauthenticated', message);
 
-function b64urlDecode(part: string): Uint8Array<ArrayBuffer> {
-  const b64 = part.replace(/-/g, '+').replace(/_/g, '/').padEnd(part.length + ((4 - (part.length % 4)) % 4), '=');
-  const bin = atob(b64);
-  const bytes = new Uint8Array(new ArrayBuffer(bin.length));
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return bytes;
-}
-
-function decodeJson(part: string): Record<string, unknown> {
-  const value: unknown = JSON.parse(new TextDecoder().decode(b64urlDecode(part)));
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
-  return value as Record<string, unknown>;
-}
-
-const ALGORITHMS = {
-  HS256: { import: { name: 'HMAC', hash: 'SHA-256' }, verify: { name: 'HMAC' } },
-  ES256: { import: { name: 'ECDSA', namedCurve: 'P-256' }, verify: { name: 'ECDSA', hash: 'SHA-256' } },
-  RS256: { import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, verify: { name: 'RSASSA-PKCS1-v1_5' } },
-} as const;
-type Alg = keyof typeof ALGORITHMS;
-
-export function createJwtVerifier(opts: JwtVerifierOptions) {
-  const now = opts.now ?? (() => Date.now() / 1000);
-  const leeway = opts.leeway ?? 30;
-  const keyCache = new Map<string, CryptoKey>();
-
-  async function keyFor(alg: Alg, kid: string | undefined): Promise<CryptoKey> {
-    const cacheKey = `${alg}:${kid ?? ''}`;
-    const cached = keyCache.get(cacheKey);
-    if (cached) return cached;
-    let key: CryptoKey;
-    if (alg === 'HS256') {
-      if (!opts.secret) throw unauthorized('HS256 tokens are not accepted by this project');
-      key = await crypto.subtle.importKey('raw', new TextEncoder().encode(opts.secret), ALGORITHMS.HS256.import, false, ['verify']);
-    } else {
-      const set = typeof opts.jwks === 'function' ? await opts.jwks() : opts.jwks;
-      const jwk = (set?.keys as Jwk[] | undefined)?.find((k) => (kid ? k.kid === kid : true) && (!k.alg || k.alg === alg));
-      if (!jwk) throw unauthorized('no signing key matches the token');
-      const { kid: _kid, alg: _alg, key_ops: _ops, ...material } = jwk;
-      key = await crypto.subtle.importKey('jwk', material, ALGORITHMS[alg].import, false, ['verify']);
-    }
-    keyCache.set(cacheKey, key);
-    return key;
+/** Why jose refused a token, in words the client may see (never the token). */
+function reason(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof errors.JWKSTimeout || err instanceof TypeError) {
+    return new HttpError(503, 'auth_keys_unavailable', 'the signing keys could not be fetched, try again');
   }
+  if (err instanceof errors.JWTExpired) return unauthorized('token expired');
+  if (err instanceof errors.JWTClaimValidationFailed) return unauthorized(`token claim "${err.claim}" is invalid`);
+  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) return unauthorized('unsupported token algorithm');
+  if (err instanceof errors.JWKSNoMatchingKey) return unauthorized('no signing key matches the token');
+  if (err instanceof errors.JWSSignatureVerificationFailed) return unauthorized('invalid token signature');
+  return unauthorized('malformed token');
+}
 
-  return async function verify(token: string, expected: { audience?: string } = { audience: 'authenticated' }): Promise<Claims> {
-    const parts = token.split('.');
-    if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p))) throw unauthorized('malformed token');
-    const [h, p, s] = parts as [string, string, string];
-    let header: Record<string, unknown>;
-    let claims: Claims;
+export function createJwtVerifier(opts: JwtVerifierOptions): JwtVerifier {
+  const secret = opts.secret ? new TextEncoder().encode(opts.secret) : undefined;
+  const local = opts.jwks ? createLocalJWKSet(opts.jwks) : undefined;
+  const remote = opts.jwksUrl ? createRemoteJWKSet(opts.jwksUrl, { timeoutDuration: 5_000, cooldownDuration: 30_000 }) : undefined;
+  const algorithms = [...(secret ? ['HS256'] : []), ...(local || remote ? ['ES256', 'RS256'] : [])];
+
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    if (header.alg === 'HS256') {
+      if (!secret) throw unauthorized('HS256 tokens are not accepted by this project');
+      return secret;
+    }
+    if (local) {
+      try {
+        return await local(header, token);
+      } catch (err) {
+        // A key rotated in after start-up: ask the project's current set.
+        if (!(err instanceof errors.JWKSNoMatchingKey) || !remote) throw err;
+      }
+    }
+    if (remote) return await remote(header, token);
+    throw unauthorized('no signing key matches the token');
+  };
+
+  return async (token, expected = {}) => {
+    if (algorithms.length === 0) throw unauthorized('no token verification is configured');
+    const audience = expected.audience === undefined ? 'authenticated' : expected.audience;
+    const issuer = expected.issuer === undefined ? opts.issuer : expected.issuer;
     try {
-      header = decodeJson(h);
-      claims = decodeJson(p) as Claims;
-    } catch {
-      throw unauthorized('malformed token');
+      const { payload } = await jwtVerify<Claims>(token, getKey, {
+        algorithms,
+        ...(audience ? { audience } : {}),
+        ...(issuer ? { issuer } : {}),
+        requiredClaims: ['exp'],
+        clockTolerance: opts.leeway ?? 30,
+        ...(opts.now ? { currentDate: opts.now() } : {}),
+      });
+      return payload;
+    } catch (err) {
+      throw reason(err);
     }
-    const alg = header.alg;
-    if (typeof alg !== 'string' || !(alg in ALGORITHMS)) throw unauthorized(`unsupported token algorithm ${String(alg)}`);
-    if (!s) throw unauthorized('unsigned token');
-    const key = await keyFor(alg as Alg, typeof header.kid === 'string' ? header.kid : undefined);
-    const signature = b64urlDecode(s);
-    const data = new TextEncoder().encode(`${h}.${p}`);
-    let valid = false;
-    try {
-      valid = await crypto.subtle.verify(ALGORITHMS[alg as Alg].verify, key, signature, data);
-    } catch {
-      valid = false;
-    }
-    if (!valid) throw unauthorized('invalid token signature');
-    const t = now();
-    if (typeof claims.exp !== 'number') throw unauthorized('token has no expiry');
-    if (claims.exp + leeway < t) throw unauthorized('token expired');
-    if (typeof claims.nbf === 'number' && claims.nbf - leeway > t) throw unauthorized('token not valid yet');
-    if (expected.audience) {
-      const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-      if (!aud.includes(expected.audience)) throw unauthorized('token has the wrong audience');
-    }
-    return claims;
   };
 }
-
-export type JwtVerifier = ReturnType<typeof createJwtVerifier>;
 
 export function bearerToken(req: Request): string {
   const header = req.headers.get('authorization') ?? '';
@@ -121,27 +114,22 @@ export function bearerToken(req: Request): string {
   return m[1]!;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** The shopper behind a request: a verified user token with a subject. */
 export async function requireShopper(req: Request, verify: JwtVerifier): Promise<{ sessionId: string; claims: Claims }> {
   const claims = await verify(bearerToken(req));
-  if (claims.role !== 'authenticated' || typeof claims.sub !== 'string' || !/^[0-9a-f-]{36}$/i.test(claims.sub)) {
+  if (claims.role !== 'authenticated' || typeof claims.sub !== 'string' || !UUID.test(claims.sub)) {
     throw unauthorized('a signed-in (anonymous or permanent) user is required');
   }
   return { sessionId: claims.sub.toLowerCase(), claims };
 }
 
-/** JWKS from SUPABASE_JWKS, or fetched (and cached) from the project's Auth. */
-export function jwksSource(jwksJson: string | undefined, supabaseUrl: string): () => Promise<{ keys: JsonWebKey[] }> {
-  let cached: Promise<{ keys: JsonWebKey[] }> | undefined;
-  return () => {
-    if (jwksJson) return Promise.resolve(JSON.parse(jwksJson) as { keys: JsonWebKey[] });
-    cached ??= fetch(`${supabaseUrl}/auth/v1/.well-known/jwks.json`).then(async (res) => {
-      if (!res.ok) {
-        cached = undefined;
-        throw unauthorized('signing keys unavailable');
-      }
-      return (await res.json()) as { keys: JsonWebKey[] };
-    });
-    return cached;
-  };
+/** Parses SUPABASE_JWKS; a malformed value is a configuration error at start-up. */
+export function parseJwks(json: string): JSONWebKeySet {
+  const value: unknown = JSON.parse(json);
+  if (typeof value !== 'object' || value === null || !Array.isArray((value as { keys?: unknown }).keys)) {
+    throw new Error('SUPABASE_JWKS must be a JSON Web Key Set: {"keys": [...]}');
+  }
+  return value as JSONWebKeySet;
 }

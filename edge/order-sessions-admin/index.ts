@@ -1,4 +1,4 @@
 import { adminHandler } from '../_shared/handlers.ts';
-import { serve } from '../_shared/main.ts';
+import { serveWithoutMercadoPago } from '../_shared/main.ts';
 
-serve('order-sessions-admin', adminHandler);
+serveWithoutMercadoPago('order-sessions-admin', adminHandler);

@@ -14,6 +14,7 @@ select set_eq(
     'checkout.cleanup()',
     'checkout.expire_sessions(integer)',
     'checkout.find_order_session(text)',
+    'checkout.purge_anonymous_users(integer)',
     'checkout.purge_carts(integer)',
     'checkout.record_refund(bigint,text)',
     'checkout.release_session(uuid,text)',

@@ -4,13 +4,15 @@
  * webhook function).
  */
 import { createHmac, randomUUID } from 'node:crypto';
+import { type AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningFunction, startFunction } from '../../dev/functions/serve.ts';
 import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { freePort } from '../../dev/pg/cluster.ts';
-import { addToCart, createShopper, createVariant, databaseUrl, newPool, payer } from '../helpers/db.ts';
-import { es256KeyPair, shopperClaims, signEs256, signHs256 } from '../helpers/jwt.ts';
+import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, payer } from '../helpers/db.ts';
+import { es256KeyPair, shopperClaims, signEs256, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
 
 const JWT_SECRET = 'edge-test-jwt-secret-with-at-least-32-characters';
 const SERVICE_KEY = 'edge-test-service-role-key';
@@ -24,10 +26,12 @@ const logLines: string[] = [];
 
 function env(overrides: Record<string, string> = {}): Record<string, string> {
   return {
-    SUPABASE_URL: 'http://127.0.0.1:9',
+    SUPABASE_URL: TEST_SUPABASE_URL,
+    // Direct, or PgBouncer in transaction mode when the suite runs via the pooler.
+    CHECKOUT_DB_URL: functionsDatabaseUrl(),
     SUPABASE_DB_URL: databaseUrl(),
     SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY,
-    SUPABASE_JWT_SECRET: JWT_SECRET,
+    JWT_SECRET: JWT_SECRET,
     SUPABASE_JWKS: JSON.stringify(es.jwks),
     MP_ACCESS_TOKEN: sandbox.accessToken,
     MP_WEBHOOK_SECRET: sandbox.webhookSecret,
@@ -511,7 +515,7 @@ describe('mercadopago-webhook', () => {
   });
 
   it('the database down: 500 so that MercadoPago retries', async () => {
-    const down = await startFunction('mercadopago-webhook', env({ SUPABASE_DB_URL: `postgresql://postgres@127.0.0.1:${await freePort()}/postgres` }));
+    const down = await startFunction('mercadopago-webhook', env({ CHECKOUT_DB_URL: `postgresql://postgres@127.0.0.1:${await freePort()}/postgres` }));
     try {
       const { token } = await shopperWithCart({ stock: 2, qty: 1 });
       const res = await checkout(token);
@@ -594,5 +598,118 @@ describe('order-sessions-admin', () => {
     expect(cleanup.status).toBe(200);
     expect(cleanup.body).toEqual({ expired_sessions: expect.any(Number), purged_carts: expect.any(Number), trimmed_sessions: expect.any(Number) });
     expect((await call(fn.admin, '/order-sessions-admin/cleanup', { method: 'GET', token: SERVICE_KEY })).status).toBe(405);
+  });
+});
+
+describe('token verification (jose)', () => {
+  it('a wrong issuer, and algorithms such as constructor or toString: 401, not 500', async () => {
+    const { shopper } = await shopperWithCart({ stock: 1, qty: 1 });
+    const before = await counts();
+    const tokens = [
+      tokenFor(shopper, { iss: 'https://attacker.example/auth/v1' }),
+      tokenFor(shopper, { iss: undefined }),
+      signHs256(shopperClaims(shopper), JWT_SECRET, { alg: 'constructor' }),
+      signHs256(shopperClaims(shopper), JWT_SECRET, { alg: 'toString' }),
+      signHs256(shopperClaims(shopper), JWT_SECRET, { alg: '__proto__' }),
+      signHs256(shopperClaims(shopper), JWT_SECRET, { alg: 'HS512' }),
+    ];
+    for (const token of tokens) {
+      const res = await checkout(token);
+      expect(res.status, token).toBe(401);
+      expect(res.body.error).toBe('unauthenticated');
+    }
+    expect(await counts()).toEqual(before);
+  });
+
+  it('a token signed by a key rotated in after start-up is accepted without a restart', async () => {
+    // The project's JWKS endpoint, serving the original key, then the new one too.
+    const rotated = es256KeyPair('rotated-key');
+    let keys = es.jwks.keys;
+    let fetches = 0;
+    const server = createServer((req, res) => {
+      if (req.url !== '/auth/v1/.well-known/jwks.json') return res.writeHead(404).end();
+      fetches++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const projectUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const issuer = `${projectUrl}/auth/v1`;
+    // SUPABASE_JWKS as provided at deploy time: the original key only.
+    const f = await startFunction('create-preference', env({ SUPABASE_URL: projectUrl }));
+    try {
+      const { shopper } = await shopperWithCart({ stock: 2, qty: 1 });
+      const original = signEs256(shopperClaims(shopper, { iss: issuer }), es.privateKey, KID);
+      expect((await call(f, '/create-preference', { token: original, body: checkoutBody })).status).toBe(201);
+      expect(fetches).toBe(0);
+      keys = [...es.jwks.keys, ...rotated.jwks.keys];
+      const { shopper: other } = await shopperWithCart({ stock: 2, qty: 1 });
+      const fresh = signEs256(shopperClaims(other, { iss: issuer }), rotated.privateKey, 'rotated-key');
+      const res = await call(f, '/create-preference', { token: fresh, body: checkoutBody });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(fetches).toBe(1);
+      // A kid nobody published stays a 401.
+      const stranger = es256KeyPair('unknown-key');
+      const forged = signEs256(shopperClaims(other, { iss: issuer }), stranger.privateKey, 'unknown-key');
+      expect((await call(f, '/create-preference', { token: forged, body: checkoutBody })).status).toBe(401);
+    } finally {
+      await f.stop();
+      server.close();
+    }
+  });
+});
+
+describe('the connection: per-transaction role, direct or through a transaction pooler', () => {
+  it('the role is dropped for each call only: the pooled server connections stay the login role', async () => {
+    const { token } = await shopperWithCart({ stock: 3, qty: 1 });
+    expect((await checkout(token)).status).toBe(201);
+    // Whatever server connection the pooler (or the database) hands out next
+    // carries no role left over from the function's calls.
+    const probe = new pg.Pool({ connectionString: functionsDatabaseUrl(), max: 4 });
+    try {
+      const roles = await Promise.all(Array.from({ length: 8 }, () => probe.query<{ u: string }>('select current_user as u')));
+      expect(new Set(roles.map((r) => r.rows[0]!.u))).toEqual(new Set(['postgres']));
+    } finally {
+      await probe.end();
+    }
+  });
+
+  it('a login that cannot become service_role fails the call (500) and writes nothing, never runs with more rights', async () => {
+    const role = `fn_login_${randomUUID().slice(0, 8).replace(/-/g, '')}`;
+    // It may run the routines but cannot become service_role: with the role
+    // switch failing silently, the checkout would go through as this login.
+    await pool.query(`create role ${role} login password 'pw'`);
+    await pool.query(`grant usage on schema checkout, private, public to ${role}`);
+    await pool.query(`grant execute on all functions in schema checkout to ${role}`);
+    const url = new URL(databaseUrl());
+    url.username = role;
+    url.password = 'pw';
+    const f = await startFunction('create-preference', env({ CHECKOUT_DB_URL: url.toString() }));
+    try {
+      const { token } = await shopperWithCart({ stock: 1, qty: 1 });
+      const before = await counts();
+      const res = await call(f, '/create-preference', { token, body: checkoutBody });
+      expect(res.status).toBe(500);
+      expect(res.body.error).toBe('internal');
+      expect(await counts()).toEqual(before);
+    } finally {
+      await f.stop();
+      await pool.query(`drop owned by ${role}`);
+      await pool.query(`drop role ${role}`);
+    }
+  });
+
+  it('the admin function starts without the MercadoPago secrets (it never calls MercadoPago)', async () => {
+    const { MP_ACCESS_TOKEN: _t, MP_WEBHOOK_SECRET: _s, ...rest } = env();
+    const f = await startFunction('order-sessions-admin', rest);
+    try {
+      expect((await call(f, '/order-sessions-admin/stats', { method: 'GET', token: SERVICE_KEY })).status).toBe(200);
+    } finally {
+      await f.stop();
+    }
+  });
+
+  it('a function that needs MercadoPago refuses to start without its secrets, naming them', async () => {
+    const { MP_ACCESS_TOKEN: _t, ...rest } = env();
+    await expect(startFunction('create-preference', rest, { readyTimeoutMs: 20_000 })).rejects.toThrow(/MP_ACCESS_TOKEN/);
   });
 });

@@ -11,6 +11,11 @@ export function databaseUrl(): string {
   return inject('databaseUrl');
 }
 
+/** The URL to give Edge Functions under test: direct, or PgBouncer in transaction mode (TEST_VIA_POOLER=1). */
+export function functionsDatabaseUrl(): string {
+  return inject('functionsDatabaseUrl');
+}
+
 export function newPool(max = 10): pg.Pool {
   return new pg.Pool({ connectionString: databaseUrl(), max });
 }

@@ -22,8 +22,16 @@ export function signEs256(claims: Record<string, unknown>, privateKey: KeyObject
   return `${h}.${p}.${b64url(sig)}`;
 }
 
-/** Claims of an anonymous shopper's access token, valid for an hour. */
+/**
+ * The SUPABASE_URL the Edge Functions under test are given (nothing listens
+ * there: tests that need the project's JWKS endpoint serve one of their own),
+ * and so the `iss` of the tokens they accept.
+ */
+export const TEST_SUPABASE_URL = 'http://127.0.0.1:9';
+export const TEST_ISSUER = `${TEST_SUPABASE_URL}/auth/v1`;
+
+/** Claims of an anonymous shopper's access token, valid for an hour, as Supabase Auth issues them. */
 export function shopperClaims(sub: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const now = Math.floor(Date.now() / 1000);
-  return { sub, role: 'authenticated', aud: 'authenticated', is_anonymous: true, iat: now, exp: now + 3600, ...overrides };
+  return { iss: TEST_ISSUER, sub, role: 'authenticated', aud: 'authenticated', is_anonymous: true, iat: now, exp: now + 3600, ...overrides };
 }

@@ -304,7 +304,7 @@ describe('/functions/v1', () => {
   });
 
   it('restarts a function that crashes, and says so', async () => {
-    const victim = descendants(process.pid).find((p) => p.cmd.includes('edge/payment-status/index.ts'));
+    const victim = descendants(process.pid).find((p) => p.cmd.includes('functions/payment-status/index.ts'));
     expect(victim).toBeDefined();
     process.kill(victim!.pid, 'SIGKILL');
     await waitFor(
@@ -320,7 +320,7 @@ describe('/functions/v1', () => {
       },
       20_000,
     );
-    const fresh = descendants(process.pid).find((p) => p.cmd.includes('edge/payment-status/index.ts'));
+    const fresh = descendants(process.pid).find((p) => p.cmd.includes('functions/payment-status/index.ts'));
     expect(fresh?.pid).not.toBe(victim!.pid);
   });
 });
