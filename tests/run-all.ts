@@ -178,6 +178,18 @@ async function runLegacyGrants(): Promise<SuiteResult> {
   }
 }
 
+/** The functions' suites again, on a database of their own, reached through PgBouncer in transaction mode. */
+async function runPoolerSuites(): Promise<SuiteResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'checkout-pooler-'));
+  const db = await startCluster({ dataDir: dir, port: await freePort() });
+  try {
+    await prepareDatabase(db.url, { seed: true });
+    return await runVitest(db.url, { name: 'vitest through PgBouncer', files: POOLER_SUITES, env: { TEST_VIA_POOLER: '1' } });
+  } finally {
+    await db.stop({ remove: true });
+  }
+}
+
 async function main(): Promise<number> {
   const results: SuiteResult[] = [];
   let cluster: Cluster | undefined;
@@ -203,9 +215,7 @@ async function main(): Promise<number> {
     }
     if (cluster && wants('advisors')) results.push(await runAdvisors(cluster.url));
     if (cluster && wants('vitest')) results.push(await runVitest(cluster.url, { name: 'vitest', files: vitestArgs }));
-    if (cluster && wants('pooler') && vitestArgs.length === 0) {
-      results.push(await runVitest(cluster.url, { name: 'pooler', files: POOLER_SUITES, env: { TEST_VIA_POOLER: '1' } }));
-    }
+    if (cluster && wants('pooler') && vitestArgs.length === 0) results.push(await runPoolerSuites());
     if (wants('typecheck')) results.push(await runTypecheck());
     if (wants('lint')) results.push(await runLint());
   } catch (err) {
