@@ -60,8 +60,9 @@ function installableMajor(): number {
   return PG_MAJORS[0];
 }
 
-function aptCommand(pkgs: string[]): string {
-  return `${isRoot() ? '' : 'sudo '}apt-get update && ${isRoot() ? '' : 'sudo '}apt-get install -y --no-install-recommends ${pkgs.join(' ')}`;
+function aptCommand(pkgs: string[], root: boolean): string {
+  const sudo = root ? '' : 'sudo ';
+  return `${sudo}apt-get update && ${sudo}apt-get install -y --no-install-recommends ${pkgs.join(' ')}`;
 }
 
 function missing(purpose: Purpose, major: number): string[] {
@@ -89,13 +90,18 @@ function aptStep(label: string, args: string[], log: (line: string) => void): vo
  * Makes sure the packages for `purpose` are installed. Installs them with apt
  * when we are root; otherwise throws a PrerequisiteError with the command.
  */
-export function ensurePrerequisites(purpose: Purpose, log: (line: string) => void = (l) => console.log(l)): void {
+export function ensurePrerequisites(
+  purpose: Purpose,
+  log: (line: string) => void = (l) => console.log(l),
+  opts: { root?: boolean } = {},
+): void {
+  const root = opts.root ?? isRoot();
   let major = installedMajor() ?? PG_MAJORS[0];
   let pkgs = missing(purpose, major);
   if (pkgs.length === 0) return;
-  const canApt = isRoot() && onPath('apt-get');
+  const canApt = root && onPath('apt-get');
   if (!canApt) {
-    throw new PrerequisiteError(`Missing system packages: ${pkgs.join(', ')}.\nInstall them with:\n  ${aptCommand(pkgs)}`);
+    throw new PrerequisiteError(`Missing system packages: ${pkgs.join(', ')}.\nInstall them with:\n  ${aptCommand(pkgs, root)}`);
   }
   log(`Installing what ${purpose === 'start' ? '`npm start`' : '`npm test`'} needs: ${pkgs.join(', ')}`);
   aptStep('apt-get update', ['update', '-qq'], log);
