@@ -17,7 +17,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
-import { bearer, header, readBody, sendJson } from './http-util.ts';
+import { bearer, BodyTooLargeError, header, lingerAfterAnswer, readBody, sendJson } from './http-util.ts';
 import { type JwtClaims, signJwt, verifyJwt } from './jwt.ts';
 
 export interface AuthContext {
@@ -108,6 +108,10 @@ export async function handleAuth(req: IncomingMessage, res: ServerResponse, path
   } catch (err) {
     if (err instanceof AuthError) return sendAuthError(req, res, err);
     if (err instanceof SyntaxError) return sendAuthError(req, res, new AuthError(400, 'bad_json', 'Could not parse request body as JSON'));
+    if (err instanceof BodyTooLargeError) {
+      lingerAfterAnswer(req, res);
+      return sendAuthError(req, res, new AuthError(413, 'request_entity_too_large', err.message));
+    }
     throw err;
   }
 }

@@ -5,21 +5,50 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 export class BodyTooLargeError extends Error {}
 
+/**
+ * The whole body, refusing more than `limit` bytes whatever the framing
+ * (declared length or chunked). Past the limit it rejects at once and keeps
+ * reading only to discard (memory stays flat), so the caller can still
+ * answer 413: destroying the request instead would reset the connection
+ * before the client reads the answer. `lingerAfterAnswer` bounds how long
+ * an oversized upload may go on being discarded once answered.
+ */
 export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? '0');
     const chunks: Buffer[] = [];
     let size = 0;
+    let refused = false;
+    const refuse = () => {
+      refused = true;
+      chunks.length = 0;
+      reject(new BodyTooLargeError(`request body larger than ${limit} bytes`));
+    };
+    if (declared > limit) refuse();
     req.on('data', (chunk: Buffer) => {
+      if (refused) return;
       size += chunk.length;
-      if (size > limit) {
-        reject(new BodyTooLargeError(`request body larger than ${limit} bytes`));
-        req.destroy();
-        return;
-      }
+      if (size > limit) return refuse();
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => {
+      if (!refused) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (err) => {
+      if (!refused) reject(err);
+    });
+  });
+}
+
+/** After answering an oversized request: close its connection if the upload has not ended within `ms`. */
+export function lingerAfterAnswer(req: IncomingMessage, res: ServerResponse, ms = 5_000): void {
+  res.on('finish', () => {
+    if (req.complete) return;
+    const timer = setTimeout(() => {
+      if (!req.complete) req.socket.destroy();
+    }, ms);
+    timer.unref();
+    req.once('end', () => clearTimeout(timer));
   });
 }
 

@@ -17,7 +17,7 @@ import { createServer, type IncomingMessage, request as httpRequest, type Server
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import { type AuthContext, handleAuth, notImplementedMessage } from './auth.ts';
-import { bearer, BodyTooLargeError, header, sendJson } from './http-util.ts';
+import { bearer, BodyTooLargeError, header, lingerAfterAnswer, sendJson } from './http-util.ts';
 import { verifyJwt } from './jwt.ts';
 import { handleRpc, type RestContext, sendPgrst } from './rest.ts';
 
@@ -70,8 +70,10 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
     handle(req, res).catch((err: unknown) => {
       log(`local API: ${req.method} ${req.url} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       if (!res.headersSent) {
-        if (err instanceof BodyTooLargeError) sendJson(res, 413, { code: 'PGRST413', details: null, hint: null, message: err.message });
-        else sendJson(res, 500, { code: 'LOCAL500', details: null, hint: null, message: 'Internal error in the local API (see the npm start output).' });
+        if (err instanceof BodyTooLargeError) {
+          lingerAfterAnswer(req, res);
+          sendJson(res, 413, { code: 'PGRST413', details: null, hint: null, message: err.message });
+        } else sendJson(res, 500, { code: 'LOCAL500', details: null, hint: null, message: 'Internal error in the local API (see the npm start output).' });
       } else res.destroy();
     });
   });

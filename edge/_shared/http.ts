@@ -36,17 +36,44 @@ export function preflight(req: Request): Response | null {
   return req.method === 'OPTIONS' ? new Response(null, { status: 204, headers: corsHeaders }) : null;
 }
 
-const MAX_BODY_BYTES = 64 * 1024;
+export const MAX_BODY_BYTES = 64 * 1024;
 
-/** The raw body, refusing anything over 64 KiB. */
-export async function readBody(req: Request): Promise<string> {
+const tooLarge = () => new HttpError(413, 'payload_too_large', 'request body over 64 KiB');
+
+/**
+ * The raw body as UTF-8 text, refusing anything over 64 KiB whatever its
+ * framing: a declared Content-Length over the limit is refused before
+ * reading, and the body is streamed and counted, so a chunked (or lying)
+ * body is cancelled at the first byte past the limit: never more than the
+ * limit is held in memory.
+ */
+export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<string> {
   const declared = Number(req.headers.get('content-length') ?? '0');
-  if (declared > MAX_BODY_BYTES) throw new HttpError(413, 'payload_too_large', 'request body over 64 KiB');
-  const text = await req.text();
-  if (new TextEncoder().encode(text).byteLength > MAX_BODY_BYTES) {
-    throw new HttpError(413, 'payload_too_large', 'request body over 64 KiB');
+  if (declared > limit) {
+    await req.body?.cancel().catch(() => undefined);
+    throw tooLarge();
   }
-  return text;
+  if (!req.body) return '';
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    bytes.set(c, offset);
+    offset += c.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 export function parseJson(text: string): unknown {

@@ -4,8 +4,9 @@
  * webhook function).
  */
 import { createHmac, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
 import { type AddressInfo } from 'node:net';
-import { createServer } from 'node:http';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningFunction, startFunction } from '../../dev/functions/serve.ts';
@@ -711,5 +712,67 @@ describe('the connection: per-transaction role, direct or through a transaction 
   it('a function that needs MercadoPago refuses to start without its secrets, naming them', async () => {
     const { MP_ACCESS_TOKEN: _t, ...rest } = env();
     await expect(startFunction('create-preference', rest, { readyTimeoutMs: 20_000 })).rejects.toThrow(/MP_ACCESS_TOKEN/);
+  });
+});
+
+/** The function process's resident set size in KiB (Linux /proc). */
+function rssKiB(f: RunningFunction): number {
+  const status = readFileSync(`/proc/${f.process.pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (!m) throw new Error('no VmRSS');
+  return Number(m[1]);
+}
+
+/**
+ * POSTs up to `total` bytes chunked (no Content-Length), 64 KiB at a time,
+ * honouring backpressure, and stops sending as soon as an answer arrives.
+ * Resolves with the answer and how many bytes were sent.
+ */
+function streamChunked(url: string, token: string, total: number): Promise<{ status: number; body: string; sent: number }> {
+  return new Promise((resolve, reject) => {
+    const chunk = Buffer.alloc(64 * 1024, 'a');
+    let sent = 0;
+    let answered = false;
+    const req = httpRequest(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked', authorization: `Bearer ${token}` },
+    }, (res) => {
+      answered = true;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, body, sent });
+      });
+    });
+    req.on('error', (err) => {
+      if (!answered) reject(err);
+    });
+    const pump = () => {
+      while (!answered && sent < total) {
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      if (!answered) req.end();
+    };
+    pump();
+  });
+}
+
+describe('hostile traffic', () => {
+  it('a chunked 256 MiB body: 413 at the limit, and the function memory stays flat', async () => {
+    const { token } = await shopperWithCart({ stock: 1, qty: 1 });
+    const before = rssKiB(fn.create);
+    for (let i = 0; i < 3; i++) {
+      const r = await streamChunked(`${fn.create.url}/create-preference`, token, 256 * 1024 * 1024);
+      expect(r.status).toBe(413);
+      expect(JSON.parse(r.body)).toMatchObject({ error: 'payload_too_large' });
+    }
+    const after = rssKiB(fn.create);
+    // Bounded: far less than one body (256 MiB); reading one whole took ~800 MB.
+    expect(after - before).toBeLessThan(32 * 1024);
+    // The function still serves.
+    expect((await checkout(token)).status).toBe(201);
   });
 });

@@ -197,6 +197,43 @@ describe('/rest/v1/rpc', () => {
     expect(cart.error?.code).toBe('42501');
   });
 
+  it('answers 413 (not a reset connection) for RPC and auth bodies over 1 MiB, declared or chunked', async () => {
+    const { accessToken } = await shopper();
+    const big = JSON.stringify({ p_variant_id: VARIANTS.remeraNegraS, p_quantity: 1, padding: 'x'.repeat(2 * 1024 * 1024) });
+    const declared = await rest('/rest/v1/rpc/add_to_cart', { method: 'POST', body: big, headers: { authorization: `Bearer ${accessToken}` } });
+    expect(declared.status).toBe(413);
+    expect(await declared.json()).toMatchObject({ code: 'PGRST413' });
+    // Chunked: no Content-Length, the body is a stream.
+    const chunks = (n: number) =>
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (n-- <= 0) return controller.close();
+          controller.enqueue(new Uint8Array(256 * 1024).fill(0x20));
+        },
+      });
+    const chunked = await rest(
+      '/rest/v1/rpc/add_to_cart',
+      {
+        method: 'POST',
+        body: chunks(8),
+        headers: { authorization: `Bearer ${accessToken}` },
+        duplex: 'half',
+      } as RequestInit & { duplex: 'half' },
+    );
+    expect(chunked.status).toBe(413);
+    expect(await chunked.json()).toMatchObject({ code: 'PGRST413' });
+    const signup = await rest('/auth/v1/signup', { method: 'POST', body: JSON.stringify({ data: { padding: 'x'.repeat(2 * 1024 * 1024) } }) });
+    expect(signup.status).toBe(413);
+    expect(await signup.json()).toMatchObject({ code: 413, error_code: 'request_entity_too_large' });
+    // Under the limit, the same call works.
+    const ok = await rest('/rest/v1/rpc/add_to_cart', {
+      method: 'POST',
+      body: JSON.stringify({ p_variant_id: VARIANTS.remeraNegraS, p_quantity: 1 }),
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
+    expect(ok.status).toBe(200);
+  });
+
   it('rejects bad and expired JWTs with 401 PGRST301/PGRST303, and a missing or wrong apikey', async () => {
     const { accessToken } = await shopper();
     const [h, b] = accessToken.split('.');
