@@ -227,6 +227,12 @@ const ReturnQuery = z.object({
   external_reference: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'invalid external_reference').optional(),
 });
 
+/**
+ * One answer for "no such payment or order" and "another shopper's": payment
+ * ids are sequential, so telling them apart would say which ids exist.
+ */
+const notYoursOrUnknown = () => new HttpError(404, 'not_found', 'no such payment or order for this shopper');
+
 export function paymentStatusHandler(deps: Deps): Handler {
   return withErrors(deps.log, async (req) => {
     requireMethod(req, 'GET', 'POST');
@@ -251,10 +257,8 @@ export function paymentStatusHandler(deps: Deps): Handler {
     try {
       if (query.payment_id) {
         payment = await fetchPayment(deps.mp, query.payment_id);
-        if (!payment) throw new HttpError(404, 'not_found', 'MercadoPago has no such payment');
-        if (token && payment.external_reference !== token) {
-          throw new HttpError(403, 'forbidden', 'the payment does not belong to this order');
-        }
+        if (!payment) throw notYoursOrUnknown();
+        if (token && payment.external_reference !== token) throw notYoursOrUnknown();
         token = payment.external_reference ?? undefined;
       }
     } catch (err) {
@@ -263,12 +267,12 @@ export function paymentStatusHandler(deps: Deps): Handler {
       }
       throw err;
     }
-    if (!token) throw new HttpError(404, 'not_found', 'the payment is not linked to an order');
+    if (!token) throw notYoursOrUnknown();
     const session = await deps.routines.findOrderSession(token);
-    if (!session) throw new HttpError(404, 'not_found', 'no such order');
+    if (!session) throw notYoursOrUnknown();
     if (session.session_id !== sessionId) {
       deps.log('return_forbidden', { order_session_id: session.id, payment_id: payment?.id });
-      throw new HttpError(403, 'forbidden', 'this order belongs to another shopper');
+      throw notYoursOrUnknown();
     }
 
     if (!payment) {

@@ -559,7 +559,7 @@ describe('payment-status', () => {
     expect(byRef.body).toMatchObject({ status: 'paid', payment: null });
   });
 
-  it("another shopper's payment: 403, and nothing applied", async () => {
+  it("another shopper's payment: the same 404 as an unknown one, and nothing applied", async () => {
     const owner = await shopperWithCart({ stock: 2, qty: 1 });
     const res = await checkout(owner.token);
     const session = res.body.order_session as { id: string; token: string };
@@ -567,10 +567,17 @@ describe('payment-status', () => {
     const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
     const intruder = tokenFor(await createShopper(pool));
     const r = await call(fn.status, `/payment-status?payment_id=${payment.id}`, { method: 'GET', token: intruder });
-    expect(r.status).toBe(403);
+    const unknown = await call(fn.status, '/payment-status?payment_id=999999999998', { method: 'GET', token: intruder });
+    expect(r.status).toBe(404);
+    expect(r.status).toBe(unknown.status);
+    expect(r.body).toEqual(unknown.body);
+    // By order token as well: another shopper's token answers like an unknown one.
+    const byToken = await call(fn.status, `/payment-status?external_reference=${session.token}`, { method: 'GET', token: intruder });
+    const unknownToken = await call(fn.status, '/payment-status?external_reference=os_unknown_token', { method: 'GET', token: intruder });
+    expect([byToken.status, byToken.body]).toEqual([unknownToken.status, unknownToken.body]);
     expect(await ordersOf(session.id)).toHaveLength(0);
     const mismatch = await call(fn.status, `/payment-status?payment_id=${payment.id}&external_reference=os_other`, { method: 'GET', token: owner.token });
-    expect(mismatch.status).toBe(403);
+    expect([mismatch.status, mismatch.body]).toEqual([unknown.status, unknown.body]);
     await sandbox.releaseNotifications();
     await sandbox.settle(30_000);
   });

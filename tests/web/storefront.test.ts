@@ -445,7 +445,7 @@ describe('payment and return', () => {
     expect(err).toBeInstanceOf(ValidationError);
   });
 
-  it('confirmReturn on another shopper’s order is refused (403)', async () => {
+  it('confirmReturn on another shopper’s order answers as for an unknown one (404)', async () => {
     const a = shopper().sf;
     const b = shopper().sf;
     const v = (await a.catalog()).flatMap((p) => p.variants).find((x) => x.available >= 2)!;
@@ -453,8 +453,8 @@ describe('payment and return', () => {
     const r = await a.checkout({ payer, shippingAddress });
     const err = await b.confirmReturn(returnQuery({ externalReference: r.orderSession.token })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CheckoutError);
-    expect((err as CheckoutError).code).toBe('forbidden');
-    expect((err as CheckoutError).status).toBe(403);
+    expect((err as CheckoutError).code).toBe('not_found');
+    expect((err as CheckoutError).status).toBe(404);
   });
 
   it('orders() is empty for a new shopper', async () => {
