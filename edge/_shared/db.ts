@@ -106,6 +106,12 @@ const SQLSTATE_TO_HTTP: Record<string, [number, string]> = {
   CKI01: [400, 'invalid_input'],
   CKO01: [404, 'not_found'],
   CKO02: [409, 'conflict'],
+  // Text Postgres cannot store (NUL, unpaired surrogates, invalid UTF-8),
+  // refused by the type's input before any routine runs. Validation refuses
+  // it first (text.ts); this keeps anything that slips past a 400.
+  '22P05': [400, 'invalid_text'],
+  '22021': [400, 'invalid_text'],
+  '22P02': [400, 'invalid_input'],
 };
 
 export function mapDbError(err: unknown): Error {

@@ -11,6 +11,7 @@ import { bearerToken, type JwtVerifier, requireShopper } from './jwt.ts';
 import { type MercadoPagoApi, MercadoPagoRejected, MercadoPagoUnavailable, type PreferenceRequest } from './mercadopago.ts';
 import { settlePayment } from './payments.ts';
 import { constantTimeEqual, verifyWebhookSignature } from './signature.ts';
+import { storableString } from './text.ts';
 
 /** What every handler gets. */
 export interface AdminDeps {
@@ -29,27 +30,27 @@ export interface Deps extends AdminDeps {
 
 type Handler = (req: Request) => Promise<Response>;
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+const text = (max: number) => storableString().trim().min(1).max(max);
 
 export const CheckoutBody = z.strictObject({
   payer: z.strictObject({
-    email: z.email().max(254),
+    email: storableString().pipe(z.email().max(254)),
     name: text(100),
-    surname: z.string().trim().max(100).optional(),
-    phone: z.strictObject({ area_code: z.string().regex(/^\d{0,6}$/).optional(), number: z.string().regex(/^[\d -]{4,20}$/) }).optional(),
-    identification: z.strictObject({ type: text(20), number: z.string().regex(/^[\dA-Za-z.-]{3,20}$/) }).optional(),
+    surname: storableString().trim().max(100).optional(),
+    phone: z.strictObject({ area_code: storableString().regex(/^\d{0,6}$/).optional(), number: storableString().regex(/^[\d -]{4,20}$/) }).optional(),
+    identification: z.strictObject({ type: text(20), number: storableString().regex(/^[\dA-Za-z.-]{3,20}$/) }).optional(),
   }),
   shipping_address: z.strictObject({
     street_name: text(200),
     street_number: text(20),
-    zip_code: z.string().trim().regex(/^[A-Za-z0-9 -]{3,12}$/, 'invalid postal code'),
+    zip_code: storableString().trim().regex(/^[A-Za-z0-9 -]{3,12}$/, 'invalid postal code'),
     city: text(100),
-    state: z.string().trim().max(100).optional(),
-    floor: z.string().trim().max(10).optional(),
-    apartment: z.string().trim().max(10).optional(),
-    notes: z.string().trim().max(500).optional(),
+    state: storableString().trim().max(100).optional(),
+    floor: storableString().trim().max(10).optional(),
+    apartment: storableString().trim().max(10).optional(),
+    notes: storableString().trim().max(500).optional(),
   }),
-  coupon: z.string().trim().regex(/^[A-Za-z0-9_-]{3,32}$/, 'invalid coupon code').nullish(),
+  coupon: storableString().trim().regex(/^[A-Za-z0-9_-]{3,32}$/, 'invalid coupon code').nullish(),
 });
 
 function validate<T>(schema: z.ZodType<T>, value: unknown): T {
@@ -223,8 +224,8 @@ export function webhookHandler(deps: Deps): Handler {
 }
 
 const ReturnQuery = z.object({
-  payment_id: z.string().regex(/^\d{1,19}$/, 'payment_id must be a MercadoPago payment id').optional(),
-  external_reference: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'invalid external_reference').optional(),
+  payment_id: storableString().regex(/^\d{1,19}$/, 'payment_id must be a MercadoPago payment id').optional(),
+  external_reference: storableString().regex(/^[A-Za-z0-9_-]{1,64}$/, 'invalid external_reference').optional(),
 });
 
 /**

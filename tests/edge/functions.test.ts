@@ -11,6 +11,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningFunction, startFunction } from '../../dev/functions/serve.ts';
 import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
+import { mapDbError } from '../../edge/_shared/db.ts';
+import { HttpError } from '../../edge/_shared/http.ts';
 import { freePort } from '../../dev/pg/cluster.ts';
 import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, payer } from '../helpers/db.ts';
 import { es256KeyPair, shopperClaims, signEs256, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
@@ -407,6 +409,50 @@ describe('create-preference input and failures', () => {
       expect(Array.isArray(res.body.issues)).toBe(true);
     }
     expect(await counts()).toEqual(before);
+  });
+
+  it('text Postgres cannot store (NUL, unpaired surrogates): 400 naming the field, nothing written', async () => {
+    const { token } = await shopperWithCart({ stock: 2, qty: 1 });
+    const before = await counts();
+    const cases: [string, unknown][] = [
+      ['payer.name', { ...checkoutBody, payer: { ...checkoutBody.payer, name: 'Ana\u0000' } }],
+      ['payer.surname', { ...checkoutBody, payer: { ...checkoutBody.payer, surname: 'P\uD800rez' } }],
+      ['shipping_address.city', { ...checkoutBody, shipping_address: { ...checkoutBody.shipping_address, city: 'CABA\uDC00' } }],
+      ['shipping_address.notes', { ...checkoutBody, shipping_address: { ...checkoutBody.shipping_address, notes: 'timbre \u0000 2' } }],
+      ['payer.email', { ...checkoutBody, payer: { ...checkoutBody.payer, email: 'ana\u0000@example.com' } }],
+    ];
+    for (const [field, body] of cases) {
+      const res = await checkout(token, body);
+      expect(res.status, field).toBe(400);
+      expect(res.body.error).toBe('validation_failed');
+      expect(res.body.issues, field).toEqual([{ path: field, message: expect.stringContaining('NUL character or an unpaired surrogate') }]);
+    }
+    // The same as raw JSON escapes (what an attacker sends).
+    const raw = JSON.stringify(checkoutBody).replace('"CABA"', '"CA\\ud800BA"');
+    const res = await call(fn.create, '/create-preference', { token, raw });
+    expect([res.status, (res.body.issues as { path: string }[])[0]?.path]).toEqual([400, 'shipping_address.city']);
+    expect(await counts()).toEqual(before);
+    // Paired surrogates (an emoji) are ordinary text.
+    const ok = await checkout(token, { ...checkoutBody, shipping_address: { ...checkoutBody.shipping_address, notes: 'timbre 🔔' } });
+    expect(ok.status).toBe(201);
+  });
+
+  it('past validation, the database refuses such text with a class 22 SQLSTATE that the functions answer as 400', async () => {
+    const shopper = await createShopper(pool);
+    const address = { street_name: 'x', street_number: '1', zip_code: 'C1043', city: 'CABA' };
+    const errors: unknown[] = [];
+    for (const payerJson of ['{"email":"a@b.co","name":"A\\u0000"}', '{"email":"a@b.co","name":"A\\ud800"}']) {
+      errors.push(
+        await pool.query('select checkout.begin_checkout($1, $2::jsonb, $3::jsonb, null)', [shopper, payerJson, JSON.stringify(address)]).catch((e: unknown) =>
+          e
+        ),
+      );
+    }
+    expect(errors.map((e) => (e as { code: string }).code)).toEqual(['22P05', '22P02']);
+    const mapped = mapDbError(errors[0]);
+    expect(mapped).toBeInstanceOf(HttpError);
+    expect([(mapped as HttpError).status, (mapped as HttpError).code]).toEqual([400, 'invalid_text']);
+    expect((mapDbError(errors[1]) as HttpError).status).toBe(400);
   });
 
   it('a cart holding more than is left: 409 with the short lines, nothing reserved', async () => {

@@ -211,15 +211,8 @@ describe('/rest/v1/rpc', () => {
           controller.enqueue(new Uint8Array(256 * 1024).fill(0x20));
         },
       });
-    const chunked = await rest(
-      '/rest/v1/rpc/add_to_cart',
-      {
-        method: 'POST',
-        body: chunks(8),
-        headers: { authorization: `Bearer ${accessToken}` },
-        duplex: 'half',
-      } as RequestInit & { duplex: 'half' },
-    );
+    const chunkedInit = { method: 'POST', body: chunks(8), headers: { authorization: `Bearer ${accessToken}` }, duplex: 'half' };
+    const chunked = await rest('/rest/v1/rpc/add_to_cart', chunkedInit);
     expect(chunked.status).toBe(413);
     expect(await chunked.json()).toMatchObject({ code: 'PGRST413' });
     const signup = await rest('/auth/v1/signup', { method: 'POST', body: JSON.stringify({ data: { padding: 'x'.repeat(2 * 1024 * 1024) } }) });
@@ -232,6 +225,15 @@ describe('/rest/v1/rpc', () => {
       headers: { authorization: `Bearer ${accessToken}` },
     });
     expect(ok.status).toBe(200);
+  });
+
+  it('text Postgres cannot store in an RPC argument: 400 with a class 22 SQLSTATE, as PostgREST answers', async () => {
+    const { sb } = await shopper();
+    for (const bad of ['\u0000', '\uD800']) {
+      const r = await sb.rpc('add_to_cart', { p_variant_id: `${VARIANTS.remeraNegraS}${bad}`, p_quantity: 1 });
+      expect(r.status).toBe(400);
+      expect(r.error?.code).toMatch(/^22/);
+    }
   });
 
   it('rejects bad and expired JWTs with 401 PGRST301/PGRST303, and a missing or wrong apikey', async () => {
