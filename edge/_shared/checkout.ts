@@ -92,6 +92,7 @@ export function checkoutRoutines(db: Db) {
         orderSessionId,
       ]),
     stats: () => one<Record<string, unknown>>('select checkout.stats() as r', []),
+    topHolders: (limit: number) => one<Record<string, unknown>[]>('select checkout.top_holders($1) as r', [limit]),
     cleanup: () => one<Record<string, number>>('select checkout.cleanup() as r', []),
   };
 }

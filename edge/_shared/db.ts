@@ -106,6 +106,9 @@ const SQLSTATE_TO_HTTP: Record<string, [number, string]> = {
   CKI01: [400, 'invalid_input'],
   CKO01: [404, 'not_found'],
   CKO02: [409, 'conflict'],
+  CKH01: [409, 'hold_limit_product'],
+  CKH02: [409, 'hold_limit_checkout'],
+  CKH03: [429, 'reservation_cooldown'],
   // Text Postgres cannot store (NUL, unpaired surrogates, invalid UTF-8),
   // refused by the type's input before any routine runs. Validation refuses
   // it first (text.ts); this keeps anything that slips past a 400.

@@ -315,7 +315,8 @@ export function adminHandler(deps: AdminDeps): Handler {
     const path = new URL(req.url).pathname.replace(/\/+$/, '');
     if (path.endsWith('/stats')) {
       requireMethod(req, 'GET');
-      return json(200, await deps.routines.stats());
+      const [stats, topHolders] = await Promise.all([deps.routines.stats(), deps.routines.topHolders(10)]);
+      return json(200, { ...stats, top_holders: topHolders });
     }
     if (path.endsWith('/cleanup')) {
       requireMethod(req, 'POST');

@@ -1,7 +1,7 @@
 -- Function, schema and table privileges. The checks over pg_proc cover every
 -- routine in a schema, so a new one cannot slip through unreviewed.
 begin;
-select plan(51);
+select plan(53);
 
 -- ---------------------------------------------------------------------------
 -- Schema checkout: service_role only.
@@ -19,6 +19,7 @@ select set_eq(
     'checkout.record_refund(bigint,text)',
     'checkout.release_session(uuid,text)',
     'checkout.stats()',
+    'checkout.top_holders(integer)',
     'checkout.trim_sessions(integer)'
   ],
   'checkout: the privileged routines are exactly the reviewed ones (add a new one here and to the checks below)'
@@ -62,6 +63,10 @@ select function_privs_are('checkout', 'apply_payment', array['jsonb'], 'authenti
   'apply_payment: not executable by authenticated');
 select function_privs_are('checkout', 'apply_payment', array['jsonb'], 'service_role', array['EXECUTE'],
   'apply_payment: executable by service_role');
+select function_privs_are('checkout', 'top_holders', array['integer'], 'authenticated', array[]::text[],
+  'top_holders: not executable by authenticated');
+select function_privs_are('checkout', 'top_holders', array['integer'], 'service_role', array['EXECUTE'],
+  'top_holders: executable by service_role');
 
 -- ---------------------------------------------------------------------------
 -- The public API: cart RPCs and get_my_orders for authenticated only, the

@@ -814,6 +814,48 @@ function streamChunked(url: string, token: string, total: number): Promise<{ sta
 }
 
 describe('hostile traffic', () => {
+  it('hoarding: one shopper holds at most the cap, renewals keep the first expiry, unpaid expiries make them wait (429), others still buy', async () => {
+    const hot = await createVariant(pool, { sku: 'HOARD', stock: 12 });
+    const hoarder = await createShopper(pool);
+    const err = await addToCart(pool, hoarder, hot.id, 12).catch((e: { code?: string; detail?: string }) => e);
+    expect((err as { code?: string }).code).toBe('CKH01');
+    await addToCart(pool, hoarder, hot.id, 10);
+    const token = tokenFor(hoarder);
+    const first = await checkout(token);
+    expect(first.status).toBe(201);
+    const firstExpiry = (first.body.order_session as { expires_at: string }).expires_at;
+    // Another shopper can still buy what is left.
+    const buyer = await createShopper(pool);
+    await addToCart(pool, buyer, hot.id, 2);
+    expect((await checkout(tokenFor(buyer))).status).toBe(201);
+    // Checking out again does not renew the hold.
+    const again = await checkout(token);
+    expect(again.status).toBe(201);
+    expect(new Date((again.body.order_session as { expires_at: string }).expires_at).getTime()).toBe(new Date(firstExpiry).getTime());
+    // Three holds lapse unpaid (time moves back for this shopper only)...
+    const age = (minutes: number) =>
+      pool.query(
+        `with s as (update public.order_sessions set expires_at = expires_at - make_interval(mins => $2), created_at = created_at - make_interval(mins => $2),
+                      closed_at = closed_at - make_interval(mins => $2) where session_id = $1 returning id)
+         update public.stock_reservations r set expires_at = r.expires_at - make_interval(mins => $2) from s where r.order_session_id = s.id`,
+        [hoarder, minutes],
+      );
+    await age(16);
+    for (let i = 0; i < 2; i++) {
+      expect((await checkout(token)).status).toBe(201);
+      await age(16);
+    }
+    // ...so the fourth checkout waits: 429 with when to retry, nothing reserved.
+    const before = await stockOf(hot.id);
+    const refused = await checkout(token);
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ error: 'reservation_cooldown', expired_unpaid: 3, max: 3, window_seconds: 3600, retry_after: expect.any(String) });
+    expect(await stockOf(hot.id)).toEqual(before);
+    // The top holders show who holds the most.
+    const stats = await call(fn.admin, '/order-sessions-admin/stats', { method: 'GET', token: SERVICE_KEY });
+    expect((stats.body.top_holders as { session_id: string; units: number }[]).find((h) => h.session_id === buyer)).toMatchObject({ units: 2 });
+  });
+
   it('a chunked 256 MiB body: 413 at the limit, and the function memory stays flat', async () => {
     const { token } = await shopperWithCart({ stock: 1, qty: 1 });
     const before = rssKiB(fn.create);

@@ -10,6 +10,7 @@ import {
   createStorefront,
   fromFunctionError,
   fromPostgrestError,
+  HoldLimitError,
   InsufficientStockError,
   NetworkError,
   parseReturnQuery,
@@ -207,6 +208,17 @@ describe('cart operations', () => {
     expect(err).toBeInstanceOf(ValidationError);
     expect((err as ValidationError).code).toBe('invalid_quantity');
     expect((err as ValidationError).status).toBe(400);
+  });
+
+  it('HoldLimitError: more units of one product than one shopper may hold (CKH01), with the cap and the line', async () => {
+    const { sf } = shopper();
+    const v = (await sf.catalog()).flatMap((p) => p.variants).find((x) => x.available >= 11)!;
+    const err = await sf.cart.add(v.id, 11).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HoldLimitError);
+    expect(err).toBeInstanceOf(CheckoutError);
+    expect((err as HoldLimitError).code).toBe('hold_limit_product');
+    expect((err as HoldLimitError).max).toBe(10);
+    expect((err as HoldLimitError).lines).toEqual([{ variant_id: v.id, sku: v.sku, requested: 11 }]);
   });
 
   it('CheckoutError variant_unavailable for an unknown variant (CKV01)', async () => {
@@ -479,6 +491,15 @@ describe('error mapping (no server)', () => {
     expect(fromPostgrestError({ code: '42501', message: 'no' }, 401)).toBeInstanceOf(SessionRequiredError);
     expect(fromPostgrestError({ code: '', message: 'TypeError: fetch failed' }, 0)).toBeInstanceOf(NetworkError);
     expect(fromPostgrestError({ code: 'CKM01', message: 'm' }, 409).code).toBe('mixed_currency');
+    const cooldown = fromPostgrestError(
+      { code: 'CKH03', message: 'wait', details: '{"expired_unpaid":3,"max":3,"window_seconds":3600,"retry_after":"2026-12-01T12:00:00+00:00"}' },
+      400,
+    );
+    expect([cooldown.constructor, cooldown.code, (cooldown as HoldLimitError).retryAfter]).toEqual([
+      HoldLimitError,
+      'reservation_cooldown',
+      '2026-12-01T12:00:00+00:00',
+    ]);
     const other = fromPostgrestError({ code: 'XX000', message: 'boom' }, 500);
     expect(other).toBeInstanceOf(StorefrontError);
     expect(other.code).toBe('XX000');
@@ -498,6 +519,9 @@ describe('error mapping (no server)', () => {
       issues: [{ path: 'shipping_address.zip_code', message: 'invalid postal code' }],
     });
     expect((v as ValidationError).issues).toEqual([{ path: 'shippingAddress.zipCode', message: 'invalid postal code' }]);
+    const cap = fromFunctionError(409, { error: 'hold_limit_checkout', message: 'too many', max: 30, requested: 31 });
+    expect(cap).toBeInstanceOf(HoldLimitError);
+    expect([(cap as HoldLimitError).max, (cap as HoldLimitError).requested]).toEqual([30, 31]);
     expect(fromFunctionError(502, { error: 'payment_provider_unavailable', message: 'down' })).toBeInstanceOf(PaymentProviderError);
     expect(fromFunctionError(503, { error: 'database_unavailable', message: 'down' })).toBeInstanceOf(NetworkError);
     expect(fromFunctionError(401, { error: 'unauthenticated', message: 'who' })).toBeInstanceOf(SessionRequiredError);

@@ -82,6 +82,36 @@ export class NetworkError extends StorefrontError {
 /** Checkout refused for a business reason: empty cart, mixed currencies, unavailable variant, coupon problems, not yours. */
 export class CheckoutError extends StorefrontError {}
 
+/** A line of a hold over the per-product cap (CKH01). */
+export interface HeldLine {
+  variant_id?: string;
+  sku?: string;
+  requested?: number;
+}
+
+/**
+ * Fair-stock limits (CKH01-03): more units of one product than one shopper
+ * may hold (`hold_limit_product`, with `lines`), more units in one checkout
+ * (`hold_limit_checkout`), or too many reservations left to expire unpaid
+ * (`reservation_cooldown`, with `retryAfter`).
+ */
+export class HoldLimitError extends CheckoutError {
+  readonly max: number | undefined;
+  readonly lines: HeldLine[];
+  readonly requested: number | undefined;
+  readonly retryAfter: string | undefined;
+  constructor(code: string, message: string, details: Record<string, unknown> | undefined, options: StorefrontErrorOptions = {}) {
+    super(code, message, options);
+    const d = details ?? {};
+    this.max = typeof d['max'] === 'number' ? d['max'] : undefined;
+    this.requested = typeof d['requested'] === 'number' ? d['requested'] : undefined;
+    this.retryAfter = typeof d['retry_after'] === 'string' ? d['retry_after'] : undefined;
+    this.lines = Array.isArray(d['lines']) ? d['lines'].filter((l): l is HeldLine => typeof l === 'object' && l !== null) : [];
+  }
+}
+
+const HOLD_LIMIT_CODES = new Set(['hold_limit_product', 'hold_limit_checkout', 'reservation_cooldown']);
+
 /** MercadoPago failed (502); the reservation was released. Try again later. */
 export class PaymentProviderError extends CheckoutError {
   constructor(message = 'The payment provider is unavailable; nothing was reserved.', options: StorefrontErrorOptions = {}) {
@@ -106,6 +136,9 @@ const SQLSTATE_CODES: Record<string, string> = {
   CKI02: 'immutable_field',
   CKO01: 'not_found',
   CKO02: 'invalid_state',
+  CKH01: 'hold_limit_product',
+  CKH02: 'hold_limit_checkout',
+  CKH03: 'reservation_cooldown',
 };
 
 export interface PostgrestLikeError {
@@ -161,6 +194,8 @@ export function fromPostgrestError(error: PostgrestLikeError, status: number): S
       return new SessionRequiredError(error.message, opts);
   }
   if (status === 401) return new SessionRequiredError(error.message, opts);
+  const libraryCode = SQLSTATE_CODES[code];
+  if (libraryCode && HOLD_LIMIT_CODES.has(libraryCode)) return new HoldLimitError(libraryCode, error.message, details, opts);
   if (code in SQLSTATE_CODES) return new CheckoutError(SQLSTATE_CODES[code] ?? code, error.message, opts);
   return new StorefrontError(code || 'unexpected', error.message, opts);
 }
@@ -192,6 +227,10 @@ export function fromFunctionError(status: number, body: unknown): StorefrontErro
     }
     case 'unauthenticated':
       return new SessionRequiredError(message, opts);
+    case 'hold_limit_product':
+    case 'hold_limit_checkout':
+    case 'reservation_cooldown':
+      return new HoldLimitError(code, message, obj, opts);
     case 'payment_provider_unavailable':
       return new PaymentProviderError(message, opts);
     case 'database_unavailable':

@@ -8,6 +8,7 @@ export {
   CheckoutError,
   fromFunctionError,
   fromPostgrestError,
+  HoldLimitError,
   InsufficientStockError,
   NetworkError,
   PaymentProviderError,
@@ -16,7 +17,7 @@ export {
   StorefrontError,
   ValidationError,
 } from './errors.ts';
-export type { FieldIssue, StorefrontErrorOptions } from './errors.ts';
+export type { FieldIssue, HeldLine, StorefrontErrorOptions } from './errors.ts';
 export { parseReturnQuery } from './return-query.ts';
 export { checkoutInputSchema } from './types.ts';
 export type {

@@ -1,6 +1,7 @@
 /** Library errors to what the shopper reads. */
 import {
   CheckoutError,
+  HoldLimitError,
   InsufficientStockError,
   NetworkError,
   PaymentProviderError,
@@ -36,6 +37,39 @@ const CHECKOUT_CODES: Record<string, string> = {
   forbidden: 'Esta compra pertenece a otra sesión.',
   not_found: 'No encontramos esa compra.',
 };
+
+const hhmm = (iso: string) => new Date(iso).toLocaleTimeString('es-AR', { hour: '2-digit', minute: '2-digit' });
+
+/** The fair-stock limits (CKH01-03), in Spanish. */
+function holdLimitMessage(err: HoldLimitError, titles: Map<string, string>): AlertMessage {
+  if (err.code === 'hold_limit_product') {
+    const max = err.max === undefined ? 'pocas' : String(err.max);
+    return {
+      kind: 'validation',
+      title: `Podés llevar hasta ${max} unidades de cada producto`,
+      lines: err.lines.map((l) => {
+        const name = (l.variant_id ? titles.get(l.variant_id) : undefined) ?? l.sku ?? 'Un producto';
+        return `${name}: pediste ${l.requested ?? 'más'}, el máximo es ${max}.`;
+      }),
+    };
+  }
+  if (err.code === 'hold_limit_checkout') {
+    return {
+      kind: 'validation',
+      title: `Podés comprar hasta ${err.max ?? 'pocas'} unidades por compra`,
+      lines: [`Tu carrito tiene ${err.requested ?? 'más'}. Quitá algunas unidades y volvé a intentar.`],
+    };
+  }
+  return {
+    kind: 'error',
+    title: 'Demasiadas reservas sin pagar',
+    lines: [
+      err.retryAfter
+        ? `Dejaste vencer varias reservas sin pagar. Vas a poder reservar de nuevo a las ${hhmm(err.retryAfter)}.`
+        : 'Dejaste vencer varias reservas sin pagar. Esperá un rato antes de volver a reservar.',
+    ],
+  };
+}
 
 /** `titles`: variant id → "Producto (variante)", to name lines the server only knows by id. */
 export function describeError(err: unknown, titles: Map<string, string> = new Map()): AlertMessage {
@@ -73,6 +107,7 @@ export function describeError(err: unknown, titles: Map<string, string> = new Ma
   if (err instanceof SessionRequiredError) {
     return { kind: 'error', title: 'Tu sesión terminó', lines: ['Recargá la página para seguir comprando.'] };
   }
+  if (err instanceof HoldLimitError) return holdLimitMessage(err, titles);
   if (err instanceof CheckoutError) {
     return { kind: 'error', title: CHECKOUT_CODES[err.code] ?? 'No pudimos completar la compra', lines: [] };
   }
