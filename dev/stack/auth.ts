@@ -7,6 +7,8 @@
  *
  * Wire contract checked against @supabase/auth-js (what it sends and parses):
  *   POST /signup {data, gotrue_meta_security}       -> 200 session
+ *     (anonymous sign-ups are rate limited per IP and CAPTCHA-checked
+ *     as configured in config.toml: auth-guard.ts; 429 / 400 / 500)
  *   POST /token?grant_type=refresh_token {refresh_token} -> 200 session
  *   GET  /user (Bearer)                              -> 200 user
  *   POST /logout?scope=global|local|others (Bearer)  -> 204
@@ -18,6 +20,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
 import { bearer, BodyTooLargeError, header, lingerAfterAnswer, readBody, sendJson } from './http-util.ts';
+import { type CaptchaConfig, type SignUpLimiter, verifyCaptcha } from './auth-guard.ts';
 import { type JwtClaims, signJwt, verifyJwt } from './jwt.ts';
 
 export interface AuthContext {
@@ -30,6 +33,8 @@ export interface AuthContext {
   jwtExpirySeconds: number;
   /** GoTrue's refresh_token_reuse_interval (10 s). */
   refreshReuseIntervalSeconds?: number;
+  /** The anonymous sign-up rate limit and CAPTCHA (auth-guard.ts); none when absent. */
+  guard?: { limiter: SignUpLimiter; captcha: CaptchaConfig };
 }
 
 const API_VERSION = '2024-01-01';
@@ -160,6 +165,18 @@ async function signup(req: IncomingMessage, res: ServerResponse, ctx: AuthContex
   const body = await jsonBody(req);
   if (body.email || body.phone || body.password) {
     throw new AuthError(501, 'not_implemented', notImplementedMessage('Email, phone and password sign-up'));
+  }
+  if (ctx.guard) {
+    // GoTrue's order for an anonymous sign-up: the per-IP limit, then the CAPTCHA.
+    if (!ctx.guard.limiter.take(req.socket.remoteAddress ?? 'unknown')) {
+      throw new AuthError(429, 'over_request_rate_limit', 'Request rate limit reached');
+    }
+    const security = body.gotrue_meta_security;
+    const token = typeof security === 'object' && security !== null && !Array.isArray(security)
+      ? (security as Record<string, unknown>).captcha_token
+      : undefined;
+    const captcha = verifyCaptcha(ctx.guard.captcha, typeof token === 'string' ? token : undefined);
+    if (!captcha.ok) throw new AuthError(captcha.status, captcha.errorCode, captcha.message);
   }
   const data = body.data;
   const userMeta = typeof data === 'object' && data !== null && !Array.isArray(data) ? data : {};

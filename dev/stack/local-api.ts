@@ -16,6 +16,7 @@
 import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
+import { type AuthGuardConfig, SignUpLimiter } from './auth-guard.ts';
 import { type AuthContext, handleAuth, notImplementedMessage } from './auth.ts';
 import { bearer, BodyTooLargeError, header, lingerAfterAnswer, sendJson } from './http-util.ts';
 import { verifyJwt } from './jwt.ts';
@@ -39,6 +40,8 @@ export interface LocalApiOptions {
   anonKey: string;
   serviceRoleKey: string;
   jwtExpirySeconds?: number;
+  /** Anonymous sign-up rate limit and CAPTCHA (config.toml `[auth.rate_limit]`, `[auth.captcha]`); none when absent. */
+  authGuard?: AuthGuardConfig;
   /** Looks up an Edge Function by name; undefined when there is no such function. */
   functions: (name: string) => FunctionTarget | undefined;
   log?: (line: string) => void;
@@ -63,7 +66,14 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
   let apiUrl = '';
-  const authCtx = (): AuthContext => ({ pool: opts.adminPool, jwtSecret: opts.jwtSecret, apiUrl, jwtExpirySeconds: opts.jwtExpirySeconds ?? 3600 });
+  const guard = opts.authGuard ? { limiter: new SignUpLimiter(opts.authGuard.anonymousUsersPerHour), captcha: opts.authGuard.captcha } : undefined;
+  const authCtx = (): AuthContext => ({
+    pool: opts.adminPool,
+    jwtSecret: opts.jwtSecret,
+    apiUrl,
+    jwtExpirySeconds: opts.jwtExpirySeconds ?? 3600,
+    ...(guard ? { guard } : {}),
+  });
   const restCtx: RestContext = { pool: opts.restPool, schema: 'public', extraSearchPath: ['public', 'extensions'] };
 
   const server = createServer((req, res) => {

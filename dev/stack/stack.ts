@@ -20,6 +20,7 @@ import { ensurePrerequisites } from '../prereqs.ts';
 import { type Cluster, findPgBinaries, freePort, isPortFree, PrerequisiteError, startCluster } from '../pg/cluster.ts';
 import { prepareDatabase, repoRoot } from '../pg/prepare.ts';
 import { apiKey, LOCAL_JWT_SECRET, verifyJwt } from './jwt.ts';
+import { type AuthGuardConfig, type CaptchaConfig, readAuthGuardConfig, verifyCaptcha } from './auth-guard.ts';
 import { type FunctionTarget, type LocalApi, startLocalApi } from './local-api.ts';
 import { startStorefrontServer, type StorefrontServer } from './web-server.ts';
 
@@ -52,6 +53,11 @@ export interface StackOptions {
   serviceRoleKey?: string;
   /** Access token lifetime (config.toml auth.jwt_expiry, 3600). */
   jwtExpirySeconds?: number;
+  /**
+   * Anonymous sign-up rate limit and CAPTCHA; each field defaults to
+   * supabase/config.toml (`[auth.rate_limit] anonymous_users`, `[auth.captcha]`).
+   */
+  auth?: { anonymousUsersPerHour?: number; captcha?: CaptchaConfig };
   log?: (line: string) => void;
 }
 
@@ -345,6 +351,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
     // The local API (functions register as they come up).
     const verifySettings = verifyJwtSettings();
+    const fromConfig = readAuthGuardConfig(join(repoRoot, 'supabase', 'config.toml'));
+    const authGuard: AuthGuardConfig = {
+      anonymousUsersPerHour: opts.auth?.anonymousUsersPerHour ?? fromConfig.anonymousUsersPerHour,
+      captcha: opts.auth?.captcha ?? fromConfig.captcha,
+    };
+    if (authGuard.captcha.enabled) {
+      const known = verifyCaptcha(authGuard.captcha, 'probe');
+      if (!known.ok && known.status === 500) log(`Auth: [auth.captcha] ${known.message}`);
+    }
     const targets = new Map<string, FunctionTarget>();
     const api: LocalApi = await startLocalApi({
       port: ports.api,
@@ -352,6 +367,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       restPool,
       ...keys,
       jwtExpirySeconds: opts.jwtExpirySeconds,
+      authGuard,
       functions: (name) => targets.get(name),
       log,
     });

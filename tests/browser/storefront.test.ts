@@ -52,6 +52,8 @@ beforeAll(async () => {
     ports: { api: 0, db: 0, mp: 0, web: 0 },
     serveStorefront: true,
     sandbox: { retrySchedule: [200, 400, 800], webhookTimeoutMs: 5000 },
+    // Many browsers from one address (the rate limit is tested in tests/stack/auth-guard.test.ts).
+    auth: { anonymousUsersPerHour: 10_000 },
   });
   db = new pg.Pool({ connectionString: stack.dbUrl, max: 3 });
   browser = await launchBrowser();

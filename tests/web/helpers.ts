@@ -51,6 +51,9 @@ export async function startTarget(opts: { reservationTtlSeconds?: number; serveS
     serveStorefront: opts.serveStorefront ?? false,
     ...(opts.reservationTtlSeconds !== undefined ? { reservationTtlSeconds: opts.reservationTtlSeconds } : {}),
     sandbox: { retrySchedule: [200, 400, 800], webhookTimeoutMs: 5000 },
+    // These suites sign in more shoppers from one address than the 30 per
+    // hour config.toml allows (tests/stack/auth-guard.test.ts tests that limit).
+    auth: { anonymousUsersPerHour: 10_000 },
   });
   return {
     apiUrl: stack.apiUrl,
