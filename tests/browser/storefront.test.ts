@@ -141,6 +141,9 @@ async function checkout(page: Page, shotName?: string): Promise<string> {
   return new URL(page.url()).searchParams.get('pref_id')!;
 }
 
+/** The checkout form the demo keeps in sessionStorage (payer and address), or null. */
+const storedCheckoutForm = (page: Page) => page.evaluate(() => sessionStorage.getItem('storefront:checkout-form'));
+
 async function payOnMercadoPago(page: Page, cardholder: string): Promise<void> {
   await page.locator('#payment-type-credit_card').check();
   await page.locator('#cardholder-name').fill(cardholder);
@@ -189,6 +192,8 @@ describe('demo storefront in Chromium (390x844)', () => {
       expect(await page.getByTestId(`order-line-${sku}`).getAttribute('data-quantity')).toBe('2');
       await expect.poll(() => page.getByTestId('cart-count').getAttribute('data-count')).toBe('0');
       await shot(page, 'order-paid');
+      // The order is placed: the payer's email and address are gone from the browser.
+      expect(await storedCheckoutForm(page)).toBeNull();
 
       await page.getByTestId('continue-shopping').click();
       await page.getByTestId('catalog').waitFor();
@@ -219,12 +224,15 @@ describe('demo storefront in Chromium (390x844)', () => {
       await page.getByTestId('return-rejected').waitFor();
       expect(await page.getByTestId('rejection-detail').textContent()).toBe('La tarjeta rechazó el pago.');
       await shot(page, 'payment-rejected');
+      // The checkout is still open (retry on the same preference): the form is kept.
+      expect(await storedCheckoutForm(page)).toContain('ana.garcia@example.com');
 
       await page.getByTestId('retry-payment').click();
       await page.waitForURL(new RegExp(`/checkout/v1/redirect\\?pref_id=${prefId}`));
       await payOnMercadoPago(page, 'APRO');
       await page.getByTestId('return-paid').waitFor();
       await shot(page, 'paid-after-retry');
+      await expect.poll(() => storedCheckoutForm(page)).toBeNull();
 
       const { rows } = await db.query<{ orders: number; payments: number; status: string }>(
         `select (select count(*)::int from public.orders o where o.order_session_id = s.id) as orders,
@@ -273,6 +281,8 @@ describe('demo storefront in Chromium (390x844)', () => {
       await openStore(page);
       await page.getByTestId('reservation-expired').waitFor();
       expect(await page.getByTestId('reservation-expired').textContent()).toContain('Tu reserva venció');
+      // The checkout ended unpaid: the payer's data typed into it is cleared too.
+      expect(await storedCheckoutForm(page)).toBeNull();
       await expect.poll(() => stockOf(page, p.slug, p.sku)).toBe(1);
       // The cart is still there to try again.
       expect(await page.getByTestId('cart-count').getAttribute('data-count')).toBe('1');

@@ -11,6 +11,7 @@ import { CartPage } from './pages/CartPage.tsx';
 import { CatalogPage } from './pages/CatalogPage.tsx';
 import { OrdersPage } from './pages/OrdersPage.tsx';
 import { ReturnPage } from './pages/ReturnPage.tsx';
+import { clearCheckoutForm } from './checkout-form.ts';
 import { clearPendingCheckout, loadPendingCheckout, type PendingCheckout } from './pending-checkout.ts';
 import { navigate, useLocation } from './router.ts';
 
@@ -75,7 +76,12 @@ export function App({ env }: { env: StorefrontEnv }) {
   }, [sf]);
 
   const setPending = useCallback((p: PendingCheckout | null) => {
-    if (!p) clearPendingCheckout();
+    // The checkout is over (paid, expired, cancelled): forget it, and the
+    // payer's data typed into the form with it.
+    if (!p) {
+      clearPendingCheckout();
+      clearCheckoutForm();
+    }
     setPendingState(p);
   }, []);
 

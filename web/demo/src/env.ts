@@ -1,6 +1,8 @@
 /** The storefront's configuration (from /env.js) and its one client. */
 import { createClient } from '@supabase/supabase-js';
 import { createStorefront, type Database } from '../../src/index.ts';
+import { clearCheckoutForm } from './checkout-form.ts';
+import { clearPendingCheckout } from './pending-checkout.ts';
 
 export interface StorefrontEnv {
   supabaseUrl: string;
@@ -25,6 +27,14 @@ export function makeStorefront(env: StorefrontEnv) {
   // reload keeps the cart. Realtime is not used by the demo.
   const supabase = createClient<Database>(env.supabaseUrl, env.supabaseAnonKey, {
     auth: { persistSession: true, autoRefreshToken: true, detectSessionInUrl: false },
+  });
+  // The shopper's session ended (signed out, or its user is gone): nothing
+  // of the checkout may outlive it in this browser.
+  supabase.auth.onAuthStateChange((event) => {
+    if (event === 'SIGNED_OUT') {
+      clearCheckoutForm();
+      clearPendingCheckout();
+    }
   });
   return createStorefront({ supabase, ...(env.functionsUrl ? { functionsUrl: env.functionsUrl } : {}) });
 }

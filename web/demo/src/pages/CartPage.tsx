@@ -2,6 +2,7 @@ import { type FormEvent, type MouseEvent, useEffect, useState } from 'react';
 import { type CartLine, type CheckoutInput, InsufficientStockError, ValidationError } from '../../../src/index.ts';
 import type { StoreApi } from '../App.tsx';
 import { attributeText, money } from '../format.ts';
+import { loadCheckoutForm, saveCheckoutForm } from '../checkout-form.ts';
 import { savePendingCheckout } from '../pending-checkout.ts';
 import { navigate } from '../router.ts';
 
@@ -152,7 +153,6 @@ const EMPTY: FormState = {
   state: '',
   coupon: '',
 };
-const FORM_KEY = 'storefront:checkout-form';
 
 /** Which form field a library issue path belongs to. */
 const FIELD_OF: Record<string, keyof FormState> = {
@@ -171,11 +171,7 @@ const FIELD_OF: Record<string, keyof FormState> = {
 
 function CheckoutForm({ api }: { api: StoreApi }) {
   const [form, setForm] = useState<FormState>(() => {
-    try {
-      return { ...EMPTY, ...(JSON.parse(sessionStorage.getItem(FORM_KEY) ?? '{}') as Partial<FormState>) };
-    } catch {
-      return EMPTY;
-    }
+    return { ...EMPTY, ...loadCheckoutForm<FormState>() };
   });
   const [errors, setErrors] = useState<Partial<Record<keyof FormState, string>>>({});
   const [submitting, setSubmitting] = useState(false);
@@ -189,7 +185,7 @@ function CheckoutForm({ api }: { api: StoreApi }) {
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    sessionStorage.setItem(FORM_KEY, JSON.stringify({ ...form, coupon: '' }));
+    saveCheckoutForm({ ...form, coupon: '' });
     const input: CheckoutInput = {
       payer: { email: form.email, name: form.name, ...(form.surname.trim() ? { surname: form.surname } : {}) },
       shippingAddress: {

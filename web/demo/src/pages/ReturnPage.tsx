@@ -8,6 +8,7 @@ import { ReservationExpiredError, type ReturnResult } from '../../../src/index.t
 import type { StoreApi } from '../App.tsx';
 import { money, REJECTION_DETAIL } from '../format.ts';
 import { type AlertMessage, describeError } from '../messages.ts';
+import { clearCheckoutForm } from '../checkout-form.ts';
 import { loadPendingCheckout } from '../pending-checkout.ts';
 import { navigate } from '../router.ts';
 import { OrderView } from './OrderView.tsx';
@@ -26,6 +27,8 @@ export function ReturnPage({ api, search }: { api: StoreApi; search: string }) {
       setResult(r);
       const pending = loadPendingCheckout();
       if (pending && pending.token === r.orderSession.token && !r.canRetry && r.status !== 'pending') setPending(null);
+      // The order is placed: the payer's data has no reason to stay in this browser.
+      if (r.order) clearCheckoutForm();
       // The order took the stock and emptied the cart: show it.
       void refresh();
     } catch (err) {
