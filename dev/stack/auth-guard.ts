@@ -50,6 +50,9 @@ export const CAPTCHA_TEST_KEYS = {
     tokenAlreadySpent: '3x0000000000000000000000000000000AA',
     /** The token Turnstile's test site keys produce. */
     dummyToken: 'XXXX.DUMMY.TOKEN.XXXX',
+    /** Test site keys (visible widget): always passes, always fails. */
+    alwaysPassesSiteKey: '1x00000000000000000000AA',
+    alwaysFailsSiteKey: '2x00000000000000000000AB',
   },
   hcaptcha: {
     secret: '0x0000000000000000000000000000000000000000',

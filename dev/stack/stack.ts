@@ -20,7 +20,7 @@ import { ensurePrerequisites } from '../prereqs.ts';
 import { type Cluster, findPgBinaries, freePort, isPortFree, PrerequisiteError, startCluster } from '../pg/cluster.ts';
 import { prepareDatabase, repoRoot } from '../pg/prepare.ts';
 import { apiKey, LOCAL_JWT_SECRET, verifyJwt } from './jwt.ts';
-import { type AuthGuardConfig, type CaptchaConfig, readAuthGuardConfig, verifyCaptcha } from './auth-guard.ts';
+import { type AuthGuardConfig, CAPTCHA_TEST_KEYS, type CaptchaConfig, readAuthGuardConfig, verifyCaptcha } from './auth-guard.ts';
 import { type FunctionTarget, type LocalApi, startLocalApi } from './local-api.ts';
 import { startStorefrontServer, type StorefrontServer } from './web-server.ts';
 
@@ -214,6 +214,21 @@ function takeLock(dataDir: string, log: (line: string) => void): void {
 function writeLock(dataDir: string, functionPids: number[]): void {
   const lock: LockFile = { pid: process.pid, functionPids };
   writeFileSync(join(dataDir, 'stack.lock.json'), JSON.stringify(lock) + '\n');
+}
+
+/**
+ * The site key the demo storefront renders the CAPTCHA widget with, when
+ * CAPTCHA is on: STOREFRONT_CAPTCHA_SITE_KEY, else the provider's test site
+ * key that goes with its test secret (Turnstile's always-pass or
+ * always-fail, hCaptcha's test key set).
+ */
+function storefrontCaptchaSiteKey(captcha: CaptchaConfig): string | undefined {
+  if (!captcha.enabled) return undefined;
+  const explicit = process.env.STOREFRONT_CAPTCHA_SITE_KEY;
+  if (explicit) return explicit;
+  if (captcha.provider === 'hcaptcha') return CAPTCHA_TEST_KEYS.hcaptcha.siteKey;
+  if (captcha.secret === CAPTCHA_TEST_KEYS.turnstile.alwaysFails) return CAPTCHA_TEST_KEYS.turnstile.alwaysFailsSiteKey;
+  return CAPTCHA_TEST_KEYS.turnstile.alwaysPassesSiteKey;
 }
 
 /** supabase/config.toml `[functions.<name>] verify_jwt` (Supabase's default is true). */
@@ -489,7 +504,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // The demo storefront.
     let web: StorefrontServer | undefined;
     if (serveStorefront) {
-      web = await startStorefrontServer({ distDir: storefrontDist, port: ports.web, env: { supabaseUrl: api.url, supabaseAnonKey: keys.anonKey } });
+      const captchaSiteKey = storefrontCaptchaSiteKey(authGuard.captcha);
+      web = await startStorefrontServer({
+        distDir: storefrontDist,
+        port: ports.web,
+        env: {
+          supabaseUrl: api.url,
+          supabaseAnonKey: keys.anonKey,
+          ...(captchaSiteKey ? { captcha: { provider: authGuard.captcha.provider, siteKey: captchaSiteKey } } : {}),
+        },
+      });
       const w = web;
       cleanups.push(() => w.close());
     }

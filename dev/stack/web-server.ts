@@ -33,7 +33,7 @@ export interface StorefrontServerOptions {
   port: number;
   host?: string;
   /** What `window.__STOREFRONT_ENV__` holds. */
-  env: { supabaseUrl: string; supabaseAnonKey: string };
+  env: { supabaseUrl: string; supabaseAnonKey: string; captcha?: { provider: 'turnstile' | 'hcaptcha'; siteKey: string } };
 }
 
 export interface StorefrontServer {

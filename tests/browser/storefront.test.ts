@@ -14,7 +14,9 @@ import pg from 'pg';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../dev/pg/prepare.ts';
+import { CAPTCHA_TEST_KEYS } from '../../dev/stack/auth-guard.ts';
 import { type Stack, startStack } from '../../dev/stack/stack.ts';
+import { CAPTCHA_SCRIPTS } from '../../web/demo/src/captcha.ts';
 import { launchBrowser } from '../helpers/browser.ts';
 
 const SHOTS = join(repoRoot, 'test-results', 'browser');
@@ -406,4 +408,60 @@ describe('demo storefront in Chromium (390x844)', () => {
       await context.close();
     }
   });
+});
+
+describe('CAPTCHA on the anonymous sign-in ([auth.captcha] on, Turnstile test keys)', () => {
+  /**
+   * Turnstile's widget script comes from challenges.cloudflare.com, which
+   * these machines cannot reach. Chromium is handed a stand-in for it that
+   * behaves as the widget does with the test site keys: 1x00000000000000000000AA
+   * yields the dummy token, 2x00000000000000000000AB fails (error-callback).
+   * The token itself is checked by the local Auth against the test secret.
+   */
+  const widgetStandIn = `window.turnstile = { render(el, o) {
+    window.__captchaRendered = (window.__captchaRendered || []).concat(o.sitekey);
+    setTimeout(() => o.sitekey === '1x00000000000000000000AA' ? o.callback('XXXX.DUMMY.TOKEN.XXXX') : o['error-callback'](), 50);
+    return 'w';
+  } };`;
+
+  it('the demo renders the widget and signs in with its token; a failed widget is explained in Spanish', async () => {
+    const capDir = mkdtempSync(join(tmpdir(), 'storefront-captcha-'));
+    const capStack = await startStack({
+      dataDir: capDir,
+      ports: { api: 0, db: 0, mp: 0, web: 0 },
+      serveStorefront: true,
+      functions: [],
+      auth: { captcha: { enabled: true, provider: 'turnstile', secret: CAPTCHA_TEST_KEYS.turnstile.alwaysPasses } },
+    });
+    const { context, page } = await shopper();
+    try {
+      await context.route(CAPTCHA_SCRIPTS.turnstile, (route) => route.fulfill({ contentType: 'text/javascript', body: widgetStandIn }));
+      const signup = page.waitForRequest((r) => r.url().endsWith('/auth/v1/signup'));
+      await page.goto(capStack.webUrl);
+      await page.getByTestId('catalog').waitFor();
+      const body = JSON.parse((await signup).postData() ?? '{}') as { gotrue_meta_security?: { captcha_token?: string } };
+      expect(body.gotrue_meta_security?.captcha_token).toBe('XXXX.DUMMY.TOKEN.XXXX');
+      expect(await page.evaluate(() => (window as unknown as { __captchaRendered?: string[] }).__captchaRendered)).toEqual(['1x00000000000000000000AA']);
+      // Signed in: the cart works.
+      await addToCart(page, 'remera-basica', 'REM-NEG-M', 1);
+
+      // A widget that fails (the always-fail site key): no sign-in, a clear message.
+      const failing = await shopper();
+      try {
+        await failing.context.route(
+          CAPTCHA_SCRIPTS.turnstile,
+          (route) => route.fulfill({ contentType: 'text/javascript', body: widgetStandIn.replace("'1x00000000000000000000AA' ?", "'never' ?") }),
+        );
+        await failing.page.goto(capStack.webUrl);
+        await expect.poll(() => failing.page.getByTestId('alert').textContent()).toContain('No pudimos verificar que sos una persona');
+        await shot(failing.page, 'captcha-failed');
+      } finally {
+        await failing.context.close();
+      }
+    } finally {
+      await context.close();
+      await capStack.stop();
+      rmSync(capDir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

@@ -15,6 +15,7 @@ import { repoRoot } from '../../dev/pg/prepare.ts';
 import { type AuthGuardConfig, CAPTCHA_TEST_KEYS, type CaptchaConfig, readAuthGuardConfig, SignUpLimiter } from '../../dev/stack/auth-guard.ts';
 import { apiKey } from '../../dev/stack/jwt.ts';
 import { type LocalApi, startLocalApi } from '../../dev/stack/local-api.ts';
+import { createStorefront, SessionRequiredError } from '../../web/src/index.ts';
 import { databaseUrl } from '../helpers/db.ts';
 import { client } from './helpers.ts';
 
@@ -135,6 +136,29 @@ describe('CAPTCHA ([auth.captcha])', () => {
     expect((await signIn(a, CAPTCHA_TEST_KEYS.hcaptcha.responseToken)).error).toBeNull();
     const bad = await signIn(a, 'not-the-test-token');
     expect([bad.error?.status, bad.error?.code]).toEqual([400, 'captcha_failed']);
+  });
+
+  it("the storefront library passes captchaToken to signInAnonymously; refusals keep Auth's code", async () => {
+    const pass = await api({ anonymousUsersPerHour: 2, captcha: { enabled: true, provider: 'turnstile', secret: CAPTCHA_TEST_KEYS.turnstile.alwaysPasses } });
+    const tokens: string[] = [];
+    const sf = createStorefront({
+      supabase: client(pass.url, anonKey),
+      captchaToken: () => {
+        tokens.push(CAPTCHA_TEST_KEYS.turnstile.dummyToken);
+        return CAPTCHA_TEST_KEYS.turnstile.dummyToken;
+      },
+    });
+    expect(await sf.ensureSession()).toMatch(/^[0-9a-f-]{36}$/);
+    expect(tokens).toHaveLength(1);
+    // Without the option there is no token: refused, with Supabase Auth's code.
+    const noToken = await createStorefront({ supabase: client(pass.url, anonKey) }).ensureSession().catch((e: unknown) => e);
+    expect(noToken).toBeInstanceOf(SessionRequiredError);
+    expect((noToken as SessionRequiredError).code).toBe('captcha_failed');
+    // This API allows two sign-ins per hour (a refused CAPTCHA counts, as in GoTrue): the next is rate limited.
+    const limited = await createStorefront({ supabase: client(pass.url, anonKey), captchaToken: () => 'XXXX.DUMMY.TOKEN.XXXX' }).ensureSession().catch((
+      e: unknown,
+    ) => e);
+    expect([(limited as SessionRequiredError).code, (limited as SessionRequiredError).status]).toEqual(['over_request_rate_limit', 429]);
   });
 
   it('a real secret needs the provider: a clear 500 locally, saying to use the test keys', async () => {

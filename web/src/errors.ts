@@ -65,10 +65,15 @@ export class ReservationExpiredError extends StorefrontError {
   }
 }
 
-/** No shopper session (42501 / 401): sign in (anonymously) again. */
+/**
+ * No shopper session (42501 / 401): sign in (anonymously) again. When the
+ * anonymous sign-in itself was refused, `code` is Supabase Auth's:
+ * `over_request_rate_limit` (too many sign-ins from this address) or
+ * `captcha_failed` (missing or rejected CAPTCHA token).
+ */
 export class SessionRequiredError extends StorefrontError {
-  constructor(message = 'No shopper session: sign in (anonymously) first.', options: StorefrontErrorOptions = {}) {
-    super('session_required', message, options);
+  constructor(message = 'No shopper session: sign in (anonymously) first.', options: StorefrontErrorOptions & { code?: string } = {}) {
+    super(options.code ?? 'session_required', message, options);
   }
 }
 

@@ -28,7 +28,7 @@
 import { type CookieOptions, createServerClient, parseCookieHeader, serializeCookieHeader } from '@supabase/ssr';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import type { Database } from './database.types.ts';
-import { createStorefront, type Storefront } from './storefront.ts';
+import { createStorefront, type Storefront, type StorefrontOptions } from './storefront.ts';
 
 /** 7 days, in seconds. */
 export const SESSION_COOKIE_MAX_AGE = 7 * 24 * 60 * 60;
@@ -39,6 +39,8 @@ export interface StorefrontServerEnv {
   functionsUrl?: string;
   /** Defaults to `process.env.NODE_ENV` when available. */
   nodeEnv?: string;
+  /** The CAPTCHA token for a sign-in made during this request (e.g. from the submitted form), when CAPTCHA is on. */
+  captchaToken?: StorefrontOptions['captchaToken'];
 }
 
 export interface SessionCookieSettings {
@@ -176,6 +178,10 @@ export function createStorefrontServerClient(
     cookies: { getAll: jar.getAll, setAll: jar.setAll },
   }) as unknown as SupabaseClient<Database>;
   jar.renew();
-  const storefront = createStorefront({ supabase, ...(env.functionsUrl ? { functionsUrl: env.functionsUrl } : {}) });
+  const storefront = createStorefront({
+    supabase,
+    ...(env.functionsUrl ? { functionsUrl: env.functionsUrl } : {}),
+    ...(env.captchaToken ? { captchaToken: env.captchaToken } : {}),
+  });
   return { supabase, storefront };
 }

@@ -64,6 +64,14 @@ export interface StorefrontOptions {
    * token, so it costs one call per page load (or per SSR request).
    */
   verifySession?: boolean;
+  /**
+   * The CAPTCHA token for the anonymous sign-in, when the project has CAPTCHA
+   * on (`[auth.captcha]`, or Attack Protection in the dashboard): called
+   * before each sign-in (a token is single-use) and passed to
+   * `signInAnonymously({ options: { captchaToken } })`. Get it from the
+   * provider's widget (Turnstile or hCaptcha) with your site key.
+   */
+  captchaToken?: () => string | undefined | Promise<string | undefined>;
 }
 
 export interface Storefront {
@@ -165,14 +173,26 @@ export function createStorefront(options: StorefrontOptions): Storefront {
   async function signIn(): Promise<string> {
     let result;
     try {
-      result = await supabase.auth.signInAnonymously();
+      let captchaToken: string | undefined;
+      try {
+        captchaToken = options.captchaToken ? await options.captchaToken() : undefined;
+      } catch (err) {
+        throw new SessionRequiredError(`The CAPTCHA was not completed: ${err instanceof Error ? err.message : String(err)}`, {
+          code: 'captcha_failed',
+          status: 0,
+          cause: err,
+        });
+      }
+      result = await supabase.auth.signInAnonymously(captchaToken ? { options: { captchaToken } } : undefined);
     } catch (err) {
       throw fromThrown(err);
     }
     const { data, error } = result;
     if (error) {
       if (error.name === 'AuthRetryableFetchError' || error.status === 0) throw fromThrown(error);
-      throw new SessionRequiredError(`Anonymous sign-in failed: ${error.message}`, { status: error.status ?? 0, cause: error });
+      // Refusals worth telling apart keep Supabase Auth's code: over_request_rate_limit (429), captcha_failed.
+      const code = error.code === 'over_request_rate_limit' || error.code === 'captcha_failed' ? error.code : undefined;
+      throw new SessionRequiredError(`Anonymous sign-in failed: ${error.message}`, { status: error.status ?? 0, cause: error, ...(code ? { code } : {}) });
     }
     const id = data.user?.id;
     if (!id) throw new SessionRequiredError('Anonymous sign-in returned no user.');

@@ -1,6 +1,7 @@
 /** The storefront's configuration (from /env.js) and its one client. */
 import { createClient } from '@supabase/supabase-js';
 import { createStorefront, type Database } from '../../src/index.ts';
+import { type CaptchaSettings, captchaTokenGetter } from './captcha.ts';
 import { clearCheckoutForm } from './checkout-form.ts';
 import { clearPendingCheckout } from './pending-checkout.ts';
 
@@ -8,6 +9,8 @@ export interface StorefrontEnv {
   supabaseUrl: string;
   supabaseAnonKey: string;
   functionsUrl?: string;
+  /** Present when the project has CAPTCHA on: the widget's provider and site key. */
+  captcha?: CaptchaSettings;
 }
 
 declare global {
@@ -19,7 +22,15 @@ declare global {
 export function readEnv(): StorefrontEnv | null {
   const env = window.__STOREFRONT_ENV__;
   if (!env?.supabaseUrl || !env.supabaseAnonKey) return null;
-  return { supabaseUrl: env.supabaseUrl, supabaseAnonKey: env.supabaseAnonKey, ...(env.functionsUrl ? { functionsUrl: env.functionsUrl } : {}) };
+  const captcha = env.captcha && (env.captcha.provider === 'turnstile' || env.captcha.provider === 'hcaptcha') && env.captcha.siteKey
+    ? { provider: env.captcha.provider, siteKey: env.captcha.siteKey }
+    : undefined;
+  return {
+    supabaseUrl: env.supabaseUrl,
+    supabaseAnonKey: env.supabaseAnonKey,
+    ...(env.functionsUrl ? { functionsUrl: env.functionsUrl } : {}),
+    ...(captcha ? { captcha } : {}),
+  };
 }
 
 export function makeStorefront(env: StorefrontEnv) {
@@ -36,5 +47,9 @@ export function makeStorefront(env: StorefrontEnv) {
       clearPendingCheckout();
     }
   });
-  return createStorefront({ supabase, ...(env.functionsUrl ? { functionsUrl: env.functionsUrl } : {}) });
+  return createStorefront({
+    supabase,
+    ...(env.functionsUrl ? { functionsUrl: env.functionsUrl } : {}),
+    ...(env.captcha ? { captchaToken: captchaTokenGetter(env.captcha) } : {}),
+  });
 }

@@ -104,6 +104,20 @@ export function describeError(err: unknown, titles: Map<string, string> = new Ma
   if (err instanceof ValidationError) {
     return { kind: 'validation', title: 'Revisá los datos', lines: err.issues.map((i) => i.message) };
   }
+  if (err instanceof SessionRequiredError && err.code === 'over_request_rate_limit') {
+    return {
+      kind: 'error',
+      title: 'Demasiados ingresos desde tu conexión',
+      lines: ['Se abrieron muchas sesiones nuevas desde esta red en la última hora. Esperá unos minutos y recargá la página.'],
+    };
+  }
+  if (err instanceof SessionRequiredError && err.code === 'captcha_failed') {
+    return {
+      kind: 'error',
+      title: 'No pudimos verificar que sos una persona',
+      lines: ['Recargá la página y completá la verificación para empezar a comprar.'],
+    };
+  }
   if (err instanceof SessionRequiredError) {
     return { kind: 'error', title: 'Tu sesión terminó', lines: ['Recargá la página para seguir comprando.'] };
   }
