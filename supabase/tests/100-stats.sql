@@ -73,7 +73,8 @@ select tests.clear_authentication() \gset
 select set_eq(
   $$ select jsonb_object_keys($$ || quote_literal(:'st') || $$::jsonb) $$,
   array['generated_at', 'sessions_by_status', 'conversion_rate', 'last_24h', 'active_reservations', 'late_payments',
-        'refunds_owed', 'refunds_made', 'amount_mismatches', 'expired_last_24h', 'orders'],
+        'refunds_owed', 'refunds_made', 'refunds_by_reason', 'amount_mismatches', 'unmatched_payments', 'expired_last_24h',
+        'stuck', 'orders'],
   'stats: the documented keys'
 );
 select is((:'st'::jsonb ->> 'generated_at')::timestamptz, now(), 'stats: generated_at');

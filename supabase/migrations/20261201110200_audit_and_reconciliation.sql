@@ -1,0 +1,320 @@
+-- Every approved payment reaches a final state (issue 10): what the
+-- reconcile Edge Function asks of the database, the audit of the money
+-- invariants, and the stats that show anything stuck. Service role only.
+--
+-- The reconcile function (edge/reconcile, scheduled every minute) does three
+-- things, each claiming its work here first so that two runs never do the
+-- same item and a run that dies mid-way is retried later:
+--   1. sessions that could have been paid without us hearing of it
+--      (claim_reconciliation): it searches MercadoPago's payments by
+--      external_reference and applies each one with checkout.apply_payment,
+--      the webhook's routine;
+--   2. refunds owed (claim_refunds): it asks MercadoPago to refund, with the
+--      same idempotency key every time, and records the answer
+--      (record_refund, or note_refund_failure and back off);
+--   3. preferences of cancelled sessions that MercadoPago would still accept
+--      (claim_preference_expiry): it expires them there, then
+--      mark_preference_expired.
+
+-- ---------------------------------------------------------------------------
+-- Reconciliation
+
+create function checkout.claim_reconciliation(p_window interval default interval '48 hours', p_limit integer default 50)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  claimed jsonb;
+begin
+  -- Active sessions, and sessions closed within the window, with a
+  -- preference (so a payment was possible) and no approved payment applied.
+  -- Each claim moves next_check_at forward: 1, 2, 4 ... minutes, at most 6
+  -- hours apart, so a long window costs few calls.
+  with due as (
+    select s.id from public.order_sessions s
+     where s.status in ('active', 'expired', 'cancelled')
+       and s.preference_id is not null
+       and s.next_check_at <= now()
+       and (s.status = 'active' or s.closed_at > now() - p_window)
+       and not exists (select 1 from public.payment_events pe where pe.order_session_id = s.id and pe.status = 'approved')
+     order by s.next_check_at
+     limit greatest(least(p_limit, 500), 1)
+       for update skip locked
+  ), claimed as (
+    update public.order_sessions s
+       set checks = s.checks + 1,
+           next_check_at = now() + least(interval '1 minute' * power(2, least(s.checks, 20)), interval '6 hours')
+      from due where s.id = due.id
+    returning s.id, s.token, s.status, s.checks
+  )
+  select coalesce(jsonb_agg(jsonb_build_object('order_session_id', c.id, 'token', c.token, 'status', c.status, 'checks', c.checks)), '[]'::jsonb)
+    into claimed from claimed c;
+  return claimed;
+end
+$$;
+comment on function checkout.claim_reconciliation(interval, integer) is
+  'Service role only (reconcile function). Claims up to p_limit order sessions that could have been paid without a notification reaching us (active, or expired/cancelled within p_window, with a preference and no approved payment applied) and moves their next check forward with exponential back-off (1 minute doubling, at most 6 hours). Returns [{order_session_id, token, status, checks}].';
+
+create function checkout.claim_refunds(p_limit integer default 20)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  claimed jsonb;
+begin
+  with due as (
+    select r.id from public.payment_refunds r
+     where r.status = 'owed' and r.next_attempt_at <= now()
+     order by r.next_attempt_at
+     limit greatest(least(p_limit, 200), 1)
+       for update skip locked
+  ), claimed as (
+    update public.payment_refunds r
+       set attempts = r.attempts + 1,
+           next_attempt_at = now() + least(interval '1 minute' * power(2, least(r.attempts, 20)), interval '6 hours')
+      from due where r.id = due.id
+    returning r.payment_id, r.order_session_id, r.amount, r.currency, r.reason, r.attempts
+  )
+  select coalesce(jsonb_agg(to_jsonb(c)), '[]'::jsonb) into claimed from claimed c;
+  return claimed;
+end
+$$;
+comment on function checkout.claim_refunds(integer) is
+  'Service role only (reconcile function). Claims up to p_limit refunds owed whose next attempt is due, counting the attempt and moving the next one forward (1 minute doubling, at most 6 hours). Returns [{payment_id, order_session_id, amount, currency, reason, attempts}].';
+
+create function checkout.note_refund_failure(p_payment_id bigint, p_error text)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  r public.payment_refunds;
+begin
+  update public.payment_refunds
+     set last_error = left(coalesce(p_error, 'unknown error'), 500)
+   where payment_id = p_payment_id and status = 'owed'
+  returning * into r;
+  if not found then
+    return null;
+  end if;
+  if r.order_session_id is not null then
+    perform private.log_event(r.order_session_id, 'refund_failed',
+      jsonb_build_object('attempts', r.attempts, 'error', r.last_error, 'next_attempt_at', r.next_attempt_at), p_payment_id);
+  end if;
+  return jsonb_build_object('payment_id', r.payment_id, 'attempts', r.attempts, 'next_attempt_at', r.next_attempt_at, 'last_error', r.last_error);
+end
+$$;
+comment on function checkout.note_refund_failure(bigint, text) is
+  'Service role only. Records why a refund attempt failed (MercadoPago refused or was unreachable); the refund stays owed and is retried at next_attempt_at.';
+
+create function checkout.claim_preference_expiry(p_limit integer default 50)
+returns jsonb
+language sql
+security definer
+set search_path = ''
+as $$
+  -- An expired session's preference lapsed with it (expiration_date_to is
+  -- the reservation's end); a cancelled one's is still payable until then.
+  select coalesce(jsonb_agg(jsonb_build_object('order_session_id', x.id, 'preference_id', x.preference_id, 'status', x.status)), '[]'::jsonb)
+    from (select s.id, s.preference_id, s.status from public.order_sessions s
+           where s.status in ('expired', 'cancelled') and s.preference_id is not null
+             and s.preference_expired_at is null and s.expires_at > now()
+           order by s.closed_at
+           limit greatest(least(p_limit, 500), 1)) x
+$$;
+comment on function checkout.claim_preference_expiry(integer) is
+  'Service role only (reconcile function). Cancelled or expired sessions whose MercadoPago preference may still be paid (its expiration_date_to, the reservation''s end, has not passed) and has not been expired at MercadoPago yet. Returns [{order_session_id, preference_id, status}].';
+
+create function checkout.mark_preference_expired(p_order_session_id uuid)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  update public.order_sessions set preference_expired_at = now()
+   where id = p_order_session_id and preference_expired_at is null;
+  if found then
+    perform private.log_event(p_order_session_id, 'preference_expired', '{}'::jsonb);
+  end if;
+end
+$$;
+comment on function checkout.mark_preference_expired(uuid) is
+  'Service role only. Records that the session''s preference was expired at MercadoPago (idempotent).';
+
+-- ---------------------------------------------------------------------------
+-- The audit
+
+create function checkout.audit()
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce(jsonb_agg(v order by v ->> 'invariant', v ->> 'subject'), '[]'::jsonb)
+    from (
+      -- variants.reserved is the sum of its reservation rows
+      select jsonb_build_object('invariant', 'reserved_counter_mismatch', 'subject', v.sku,
+                                'detail', jsonb_build_object('variant_id', v.id, 'reserved', v.reserved, 'reservation_rows', coalesce(r.units, 0))) as v
+        from public.variants v
+        left join (select variant_id, sum(quantity)::integer as units from public.stock_reservations group by variant_id) r on r.variant_id = v.id
+       where v.reserved <> coalesce(r.units, 0)
+      union all
+      -- no stock below zero, and no more units promised than are on hand
+      select jsonb_build_object('invariant', 'stock_below_zero', 'subject', v.sku,
+                                'detail', jsonb_build_object('variant_id', v.id, 'stock_on_hand', v.stock_on_hand,
+                                                             'unexpired_reservations', coalesce(r.units, 0)))
+        from public.variants v
+        left join (select variant_id, sum(quantity)::integer as units from public.stock_reservations
+                    where expires_at > now() group by variant_id) r on r.variant_id = v.id
+       where v.stock_on_hand < 0 or v.reserved < 0 or v.stock_on_hand < coalesce(r.units, 0)
+      union all
+      -- every approved payment has an order or a refund (those matching no
+      -- session included: money that arrived for nothing we know)
+      select jsonb_build_object('invariant', 'approved_payment_unsettled', 'subject', pe.payment_id::text,
+                                'detail', jsonb_build_object('payment_id', pe.payment_id, 'order_session_id', pe.order_session_id,
+                                                             'external_reference', pe.external_reference, 'amount', pe.transaction_amount,
+                                                             'currency', pe.currency, 'received_at', pe.received_at,
+                                                             'matches_no_session', pe.order_session_id is null))
+        from public.payment_events pe
+       where pe.status = 'approved'
+         and not exists (select 1 from public.orders o where o.payment_id = pe.payment_id)
+         and not exists (select 1 from public.payment_refunds r where r.payment_id = pe.payment_id)
+      union all
+      -- every order has an approved payment
+      select jsonb_build_object('invariant', 'order_without_approved_payment', 'subject', o.order_number,
+                                'detail', jsonb_build_object('order_id', o.id, 'payment_id', o.payment_id))
+        from public.orders o
+       where not exists (select 1 from public.payment_events pe where pe.payment_id = o.payment_id and pe.status = 'approved')
+      union all
+      -- one order per cart checkout (the sessions of a checkout group)
+      select jsonb_build_object('invariant', 'two_orders_one_checkout', 'subject', s.checkout_group::text,
+                                'detail', jsonb_build_object('orders', jsonb_agg(o.order_number order by o.order_number)))
+        from public.orders o
+        join public.order_sessions s on s.id = o.order_session_id
+       group by s.checkout_group
+      having count(*) > 1
+      union all
+      -- a session marked paid has its order; closed sessions hold no stock
+      select jsonb_build_object('invariant', 'paid_session_without_order', 'subject', s.id::text, 'detail', jsonb_build_object('token', s.token))
+        from public.order_sessions s
+       where s.status = 'paid' and not exists (select 1 from public.orders o where o.order_session_id = s.id)
+      union all
+      select jsonb_build_object('invariant', 'closed_session_holds_stock', 'subject', s.id::text,
+                                'detail', jsonb_build_object('status', s.status))
+        from public.order_sessions s
+       where s.status <> 'active' and exists (select 1 from public.stock_reservations r where r.order_session_id = s.id)
+      union all
+      -- refunds owed are made within the hour
+      select jsonb_build_object('invariant', 'refund_owed_over_1h', 'subject', r.payment_id::text,
+                                'detail', jsonb_build_object('payment_id', r.payment_id, 'order_session_id', r.order_session_id,
+                                                             'reason', r.reason, 'amount', r.amount, 'currency', r.currency,
+                                                             'owed_since', r.created_at, 'attempts', r.attempts, 'last_error', r.last_error))
+        from public.payment_refunds r
+       where r.status = 'owed' and r.created_at < now() - interval '1 hour'
+    ) x(v)
+$$;
+comment on function checkout.audit() is
+  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (no order and no refund; matches_no_session for money that arrived for nothing we know), order_without_approved_payment, two_orders_one_checkout, paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h.';
+
+-- ---------------------------------------------------------------------------
+-- Stats: unmatched payments and anything stuck for more than an hour
+
+create or replace function checkout.stats()
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  with by_status as (
+    select s.status::text as status, count(*) as n from public.order_sessions s group by s.status
+  ), day as (
+    select count(*) filter (where s.status = 'paid') as paid,
+           count(*) filter (where s.status in ('expired', 'cancelled', 'refund_owed', 'refunded')) as lost,
+           count(*) as created
+      from public.order_sessions s
+     where s.created_at > now() - interval '24 hours'
+  ), unsettled as (
+    select pe.payment_id, pe.order_session_id, pe.transaction_amount, pe.currency, pe.received_at
+      from public.payment_events pe
+     where pe.status = 'approved'
+       and not exists (select 1 from public.orders o where o.payment_id = pe.payment_id)
+       and not exists (select 1 from public.payment_refunds r where r.payment_id = pe.payment_id)
+  )
+  select jsonb_build_object(
+    'generated_at', now(),
+    'sessions_by_status', (
+      select jsonb_object_agg(st, coalesce((select n from by_status b where b.status = st), 0))
+        from unnest(enum_range(null::public.order_session_status)::text[]) st
+    ),
+    'conversion_rate', (
+      select case when sum(n) filter (where status <> 'active') > 0
+                  then round(coalesce(sum(n) filter (where status = 'paid'), 0)::numeric / sum(n) filter (where status <> 'active'), 4)
+             end
+        from by_status
+    ),
+    'last_24h', (select jsonb_build_object(
+      'created', d.created, 'paid', d.paid,
+      'conversion_rate', case when d.paid + d.lost > 0 then round(d.paid::numeric / (d.paid + d.lost), 4) end) from day d),
+    'active_reservations', (
+      select jsonb_build_object('sessions', count(distinct r.order_session_id), 'units', coalesce(sum(r.quantity), 0))
+        from public.stock_reservations r where r.expires_at > now()
+    ),
+    'late_payments', jsonb_build_object(
+      'orders', (select count(*) from public.orders o where o.paid_late),
+      'out_of_stock', (select count(*) from public.payment_refunds pr where pr.reason = 'out_of_stock')
+    ),
+    'refunds_owed', (
+      select jsonb_build_object('count', coalesce(sum(x.n), 0), 'by_currency', coalesce(jsonb_object_agg(x.currency, x.amount), '{}'::jsonb))
+        from (select pr.currency, sum(pr.amount) as amount, count(*) as n
+                from public.payment_refunds pr where pr.status = 'owed' group by pr.currency) x
+    ),
+    'refunds_made', (select count(*) from public.payment_refunds pr where pr.status = 'refunded'),
+    'refunds_by_reason', (
+      select coalesce(jsonb_object_agg(x.reason, x.n), '{}'::jsonb)
+        from (select pr.reason, count(*) as n from public.payment_refunds pr group by pr.reason) x
+    ),
+    'amount_mismatches', (select count(*) from public.payment_refunds pr where pr.reason = 'amount_mismatch'),
+    'unmatched_payments', (
+      select jsonb_build_object('count', count(*), 'by_currency', coalesce(jsonb_object_agg(y.currency, y.amount) filter (where y.currency is not null), '{}'::jsonb))
+        from (select u.currency, sum(u.transaction_amount) as amount from unsettled u where u.order_session_id is null group by u.currency) y
+    ),
+    'expired_last_24h', (
+      select count(*) from public.order_sessions s
+       where s.status = 'expired' and s.closed_at > now() - interval '24 hours'
+    ),
+    'stuck', jsonb_build_object(
+      'refunds_owed_over_1h', (select count(*) from public.payment_refunds pr where pr.status = 'owed' and pr.created_at < now() - interval '1 hour'),
+      'approved_payments_unsettled_over_1h', (select count(*) from unsettled u where u.received_at < now() - interval '1 hour'),
+      'sessions_active_past_expiry_over_1h', (
+        select count(*) from public.order_sessions s where s.status = 'active' and s.expires_at < now() - interval '1 hour'),
+      'preferences_open_over_1h', (
+        select count(*) from public.order_sessions s
+         where s.status in ('expired', 'cancelled') and s.preference_id is not null and s.preference_expired_at is null
+           and s.expires_at > now() and s.closed_at < now() - interval '1 hour')
+    ),
+    'orders', (
+      select jsonb_build_object('total', coalesce(sum(x.n), 0),
+        'by_status', coalesce(jsonb_object_agg(x.status, x.n), '{}'::jsonb))
+        from (select o.status::text as status, count(*) as n from public.orders o group by o.status) x
+    )
+  )
+$$;
+comment on function checkout.stats() is
+  'Service role only. Monitoring for the store owner: sessions by status, conversion rate (all time and last 24 h), active reservations, late payments, refunds owed, made and by reason, amount mismatches, approved payments matching no session (unmatched_payments), sessions expired in the last 24 h, anything stuck for more than an hour (stuck: refunds owed, approved payments without an outcome, active sessions the cron has not expired, cancelled sessions whose preference is still payable), orders by status.';
+
+revoke execute on all functions in schema checkout from public, anon, authenticated;
+grant execute on function checkout.claim_reconciliation(interval, integer) to service_role;
+grant execute on function checkout.claim_refunds(integer) to service_role;
+grant execute on function checkout.note_refund_failure(bigint, text) to service_role;
+grant execute on function checkout.claim_preference_expiry(integer) to service_role;
+grant execute on function checkout.mark_preference_expired(uuid) to service_role;
+grant execute on function checkout.audit() to service_role;
+grant execute on function checkout.stats() to service_role;
