@@ -51,6 +51,8 @@ export interface StackOptions {
   jwtSecret?: string;
   anonKey?: string;
   serviceRoleKey?: string;
+  /** How often to call the reconcile function, like the checkout-reconcile cron job on hosted Supabase (default 60 000 ms; 0: never). */
+  reconcileIntervalMs?: number;
   /** Access token lifetime (config.toml auth.jwt_expiry, 3600). */
   jwtExpirySeconds?: number;
   /**
@@ -479,6 +481,34 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (names.length) log(`Starting Edge Functions under Deno: ${names.join(', ')}...`);
     for (const name of names) targets.set(name, { url: undefined, verifyJwt: verifySettings[name] ?? true });
     await Promise.all(names.map((name) => launch(name)));
+
+    // The reconcile function on the schedule hosted Supabase gives it
+    // (pg_cron + pg_net every minute; see 20261201110300_reconcile_schedule.sql).
+    const reconcileEvery = opts.reconcileIntervalMs ?? 60_000;
+    if (reconcileEvery > 0 && names.includes('reconcile')) {
+      let busy = false;
+      const tick = async () => {
+        const url = targets.get('reconcile')?.url;
+        if (!url || busy || stopping) return;
+        busy = true;
+        try {
+          const res = await fetch(`${url}/reconcile`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${keys.serviceRoleKey}`, 'content-type': 'application/json' },
+            body: '{}',
+          });
+          const text = await res.text();
+          if (res.status !== 200) log(`reconcile answered ${res.status}: ${text.slice(0, 300)}`);
+        } catch (err) {
+          log(`reconcile could not be called: ${(err as Error).message}`);
+        } finally {
+          busy = false;
+        }
+      };
+      const timer = setInterval(() => void tick(), reconcileEvery);
+      timer.unref();
+      cleanups.push(async () => clearInterval(timer));
+    }
 
     let watcher: FSWatcher | undefined;
     if (opts.watch && names.length) {

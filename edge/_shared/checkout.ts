@@ -47,7 +47,7 @@ export interface Refund {
   payment_id: number;
   amount: number;
   currency: string;
-  reason: 'out_of_stock' | 'amount_mismatch' | 'duplicate_payment' | 'coupon_used_up';
+  reason: 'out_of_stock' | 'stock_lowered' | 'amount_mismatch' | 'duplicate_payment' | 'coupon_used_up' | 'superseded';
   status: 'owed' | 'refunded';
   mp_refund_id: string | null;
 }
@@ -59,6 +59,13 @@ export interface ApplyResult {
   session_status?: OrderSession['status'];
   order?: Order | null;
   refund?: Refund;
+}
+
+/** One broken invariant, as checkout.audit() lists it. */
+export interface AuditViolation {
+  invariant: string;
+  subject: string;
+  detail: Record<string, unknown>;
 }
 
 /** The payment fields apply_payment reads (as MercadoPago returns them). */
@@ -94,6 +101,21 @@ export function checkoutRoutines(db: Db) {
     stats: () => one<Record<string, unknown>>('select checkout.stats() as r', []),
     topHolders: (limit: number) => one<Record<string, unknown>[]>('select checkout.top_holders($1) as r', [limit]),
     cleanup: () => one<Record<string, number>>('select checkout.cleanup() as r', []),
+    audit: () => one<AuditViolation[]>('select checkout.audit() as r', []),
+    claimReconciliation: (windowHours: number, limit: number) =>
+      one<{ order_session_id: string; token: string; status: OrderSession['status']; checks: number }[]>(
+        'select checkout.claim_reconciliation(make_interval(hours => $1), $2) as r',
+        [windowHours, limit],
+      ),
+    claimRefunds: (limit: number) =>
+      one<{ payment_id: number; order_session_id: string | null; amount: number; currency: string; reason: Refund['reason']; attempts: number }[]>(
+        'select checkout.claim_refunds($1) as r',
+        [limit],
+      ),
+    noteRefundFailure: (paymentId: number, error: string) => one<unknown>('select checkout.note_refund_failure($1, $2) as r', [paymentId, error]),
+    claimPreferenceExpiry: (limit: number) =>
+      one<{ order_session_id: string; preference_id: string; status: OrderSession['status'] }[]>('select checkout.claim_preference_expiry($1) as r', [limit]),
+    markPreferenceExpired: (orderSessionId: string) => one<unknown>('select checkout.mark_preference_expired($1) as r', [orderSessionId]),
   };
 }
 

@@ -39,6 +39,10 @@ const BaseEnv = z.object({
   CHECKOUT_RETURN_URL: z.url().optional(),
   FUNCTIONS_URL: z.url().optional(),
   ALLOWED_ORIGINS: z.string().default('*'),
+  // Reconciliation: how far back closed sessions are asked about, and how
+  // much one run does (the rest waits for the next minute).
+  RECONCILE_WINDOW_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(48),
+  RECONCILE_BATCH: z.coerce.number().int().min(1).max(500).default(50),
 }).refine((env) => env.CHECKOUT_DB_URL ?? env.SUPABASE_DB_URL, { message: 'set CHECKOUT_DB_URL (or SUPABASE_DB_URL)', path: ['CHECKOUT_DB_URL'] });
 
 /** The functions that talk to MercadoPago also need these. */
@@ -64,6 +68,12 @@ function baseConfig(env: z.output<typeof BaseEnv>) {
     /** The `iss` of the project's access tokens. */
     issuer: `${supabaseUrl}/auth/v1`,
     storeName: env.STORE_NAME,
+    reconcile: {
+      windowHours: env.RECONCILE_WINDOW_HOURS,
+      sessionLimit: env.RECONCILE_BATCH,
+      refundLimit: env.RECONCILE_BATCH,
+      preferenceLimit: env.RECONCILE_BATCH,
+    },
     returnUrl: env.CHECKOUT_RETURN_URL ?? `${env.SITE_URL.replace(/\/$/, '')}/checkout/return`,
     functionsUrl: (env.FUNCTIONS_URL ?? `${supabaseUrl}/functions/v1`).replace(/\/$/, ''),
   };

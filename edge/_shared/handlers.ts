@@ -10,6 +10,7 @@ import { HttpError, json, type Logger, parseJson, readBody, withErrors } from '.
 import { bearerToken, type JwtVerifier, requireShopper } from './jwt.ts';
 import { type MercadoPagoApi, MercadoPagoRejected, MercadoPagoUnavailable, type PreferenceRequest } from './mercadopago.ts';
 import { settlePayment } from './payments.ts';
+import { reconcile } from './reconcile.ts';
 import { constantTimeEqual, verifyWebhookSignature } from './signature.ts';
 import { storableString } from './text.ts';
 
@@ -302,21 +303,35 @@ export function paymentStatusHandler(deps: Deps): Handler {
   });
 }
 
+/**
+ * The service role key, or a JWT whose role is service_role (what pg_net
+ * sends from the database). Legacy service_role keys are JWTs with
+ * `iss: supabase` and no audience.
+ */
+async function requireServiceRole(req: Request, deps: AdminDeps): Promise<void> {
+  const token = bearerToken(req);
+  let isService = constantTimeEqual(token, deps.config.serviceRoleKey);
+  if (!isService && token.split('.').length === 3) {
+    const claims = await deps.verifyJwt(token, { audience: null, issuer: null }).catch(() => null);
+    isService = claims?.role === 'service_role';
+  }
+  if (!isService) throw new HttpError(403, 'forbidden', 'the service role key is required');
+}
+
 export function adminHandler(deps: AdminDeps): Handler {
   return withErrors(deps.log, async (req) => {
-    const token = bearerToken(req);
-    let isService = constantTimeEqual(token, deps.config.serviceRoleKey);
-    if (!isService && token.split('.').length === 3) {
-      // Legacy service_role keys are JWTs with `iss: supabase` and no audience.
-      const claims = await deps.verifyJwt(token, { audience: null, issuer: null }).catch(() => null);
-      isService = claims?.role === 'service_role';
-    }
-    if (!isService) throw new HttpError(403, 'forbidden', 'the service role key is required');
+    await requireServiceRole(req, deps);
     const path = new URL(req.url).pathname.replace(/\/+$/, '');
     if (path.endsWith('/stats')) {
       requireMethod(req, 'GET');
       const [stats, topHolders] = await Promise.all([deps.routines.stats(), deps.routines.topHolders(10)]);
       return json(200, { ...stats, top_holders: topHolders });
+    }
+    if (path.endsWith('/audit')) {
+      requireMethod(req, 'GET');
+      const violations = await deps.routines.audit();
+      deps.log('audit', { violations: violations.length });
+      return json(200, { ok: violations.length === 0, violations });
     }
     if (path.endsWith('/cleanup')) {
       requireMethod(req, 'POST');
@@ -324,6 +339,16 @@ export function adminHandler(deps: AdminDeps): Handler {
       deps.log('cleanup', counts);
       return json(200, counts);
     }
-    throw new HttpError(404, 'not_found', 'use GET /stats or POST /cleanup');
+    throw new HttpError(404, 'not_found', 'use GET /stats, GET /audit or POST /cleanup');
+  });
+}
+
+export function reconcileHandler(deps: Deps): Handler {
+  const now = deps.now ?? (() => new Date());
+  return withErrors(deps.log, async (req) => {
+    requireMethod(req, 'POST');
+    await requireServiceRole(req, deps);
+    const report = await reconcile(deps, { ...deps.config.reconcile, now });
+    return json(200, report);
   });
 }

@@ -42,6 +42,10 @@ export interface MercadoPagoApi {
   createPreference(body: PreferenceRequest, idempotencyKey: string): Promise<CreatedPreference>;
   getPayment(id: string): Promise<PaymentSnapshot>;
   refundPayment(id: number, idempotencyKey: string): Promise<{ id: string }>;
+  /** `GET /v1/payments/search?external_reference=...`: every payment made for one order session. */
+  searchPayments(externalReference: string): Promise<PaymentSnapshot[]>;
+  /** `PUT /checkout/preferences/{id}`: stop a preference from being paid (expiration_date_to = at). */
+  expirePreference(id: string, at: Date): Promise<void>;
 }
 
 /** MercadoPago could not be reached or failed (5xx, time-out): try again later. */
@@ -58,6 +62,37 @@ export class MercadoPagoRejected extends Error {
   ) {
     super(message);
   }
+}
+
+/** The fields we read of a payment, from `GET /v1/payments/{id}` or a search result. */
+interface PaymentFields {
+  id?: number | string;
+  status?: string;
+  status_detail?: string;
+  transaction_amount?: number;
+  currency_id?: string;
+  external_reference?: string;
+  payment_type_id?: string;
+  payment_method_id?: string;
+  date_created?: string;
+  date_approved?: string;
+  date_last_updated?: string;
+}
+
+function snapshotOf(p: PaymentFields): PaymentSnapshot {
+  return {
+    id: Number(p.id),
+    status: String(p.status),
+    status_detail: p.status_detail ?? null,
+    transaction_amount: p.transaction_amount ?? null,
+    currency_id: p.currency_id ?? null,
+    external_reference: p.external_reference ?? null,
+    payment_type_id: p.payment_type_id ?? null,
+    payment_method_id: p.payment_method_id ?? null,
+    date_created: p.date_created ?? null,
+    date_approved: p.date_approved ?? null,
+    date_last_updated: p.date_last_updated ?? null,
+  };
 }
 
 function classify(err: unknown): Error {
@@ -90,20 +125,35 @@ export function createMercadoPago(opts: { accessToken: string; baseUrl: string; 
     },
     async getPayment(id) {
       try {
-        const p = await payment.get({ id });
-        return {
-          id: Number(p.id),
-          status: String(p.status),
-          status_detail: p.status_detail ?? null,
-          transaction_amount: p.transaction_amount ?? null,
-          currency_id: p.currency_id ?? null,
-          external_reference: p.external_reference ?? null,
-          payment_type_id: p.payment_type_id ?? null,
-          payment_method_id: p.payment_method_id ?? null,
-          date_created: p.date_created ?? null,
-          date_approved: p.date_approved ?? null,
-          date_last_updated: p.date_last_updated ?? null,
-        };
+        return snapshotOf(await payment.get({ id }));
+      } catch (err) {
+        throw classify(err);
+      }
+    },
+    async searchPayments(externalReference) {
+      const found: PaymentSnapshot[] = [];
+      try {
+        // A session has a handful of payments at most; page anyway.
+        for (let offset = 0; offset < 1000; offset += 50) {
+          const page = await payment.search({
+            options: { external_reference: externalReference, sort: 'date_created', criteria: 'asc', limit: 50, offset },
+          });
+          const results = page.results ?? [];
+          found.push(...results.map((p) => snapshotOf(p)));
+          if (results.length < 50) break;
+        }
+      } catch (err) {
+        throw classify(err);
+      }
+      return found;
+    },
+    async expirePreference(id, at) {
+      try {
+        await preference.update({
+          id,
+          updatePreferenceRequest: { expires: true, expiration_date_to: at.toISOString() },
+          requestOptions: { idempotencyKey: `expire-${id}` },
+        });
       } catch (err) {
         throw classify(err);
       }

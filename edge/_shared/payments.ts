@@ -14,7 +14,7 @@ export interface PaymentDeps {
   log: Logger;
 }
 
-export async function settlePayment(deps: PaymentDeps, payment: PaymentSnapshot, via: 'webhook' | 'return'): Promise<ApplyResult> {
+export async function settlePayment(deps: PaymentDeps, payment: PaymentSnapshot, via: 'webhook' | 'return' | 'reconcile'): Promise<ApplyResult> {
   const result = await deps.routines.applyPayment(payment);
   deps.log('payment_applied', {
     via,
@@ -29,22 +29,32 @@ export async function settlePayment(deps: PaymentDeps, payment: PaymentSnapshot,
   return makeOwedRefund(deps, payment, result);
 }
 
-async function makeOwedRefund(deps: PaymentDeps, payment: PaymentSnapshot, result: ApplyResult): Promise<ApplyResult> {
+/**
+ * Makes an owed refund in MercadoPago and records it. Used right after
+ * apply_payment says a refund is owed, and by the reconcile function's
+ * retries. Throws (leaving the refund owed) when MercadoPago fails or refuses.
+ */
+export async function refundOwed(deps: PaymentDeps, paymentId: number, orderSessionId: string | null): Promise<ApplyResult> {
   let refundId: string | null = null;
   try {
     // The same key every time: MercadoPago makes the refund once.
-    refundId = (await deps.mp.refundPayment(payment.id, `refund-${payment.id}`)).id;
+    refundId = (await deps.mp.refundPayment(paymentId, `refund-${paymentId}`)).id;
   } catch (err) {
     if (!(err instanceof MercadoPagoRejected)) throw err;
     // Refused: fine if the payment is already refunded (by us earlier, or by
     // the store in MercadoPago's panel); anything else is left owed.
-    const current = await deps.mp.getPayment(String(payment.id));
+    const current = await deps.mp.getPayment(String(paymentId));
     if (current.status !== 'refunded') {
-      deps.log('refund_refused', { payment_id: payment.id, order_session_id: result.order_session_id, message: err.message });
+      deps.log('refund_refused', { payment_id: paymentId, order_session_id: orderSessionId, message: err.message });
       throw err;
     }
   }
-  const recorded = await deps.routines.recordRefund(payment.id, refundId);
+  return await deps.routines.recordRefund(paymentId, refundId);
+}
+
+async function makeOwedRefund(deps: PaymentDeps, payment: PaymentSnapshot, result: ApplyResult): Promise<ApplyResult> {
+  const recorded = await refundOwed(deps, payment.id, result.order_session_id);
+  const refundId = recorded.refund?.mp_refund_id ?? null;
   deps.log('refund_made', {
     payment_id: payment.id,
     order_session_id: result.order_session_id,

@@ -24,7 +24,7 @@ const es = es256KeyPair(KID);
 
 let pool: pg.Pool;
 let sandbox: Sandbox;
-let fn: Record<'create' | 'webhook' | 'status' | 'admin', RunningFunction>;
+let fn: Record<'create' | 'webhook' | 'status' | 'admin' | 'reconcile', RunningFunction>;
 const logLines: string[] = [];
 
 function env(overrides: Record<string, string> = {}): Record<string, string> {
@@ -50,13 +50,14 @@ beforeAll(async () => {
   sandbox = await startSandbox({ retrySchedule: [300, 600, 1200, 2400], webhookTimeoutMs: 5000 });
   const webhookPort = await freePort();
   const onLine = (line: string) => logLines.push(line);
-  const [create, webhook, status, admin] = await Promise.all([
+  const [create, webhook, status, admin, reconcile] = await Promise.all([
     startFunction('create-preference', env({ FUNCTIONS_URL: `http://127.0.0.1:${webhookPort}` }), { onLine }),
     startFunction('mercadopago-webhook', env(), { port: webhookPort, onLine }),
     startFunction('payment-status', env(), { onLine }),
     startFunction('order-sessions-admin', env(), { onLine }),
+    startFunction('reconcile', env(), { onLine }),
   ]);
-  fn = { create: create!, webhook: webhook!, status: status!, admin: admin! };
+  fn = { create: create!, webhook: webhook!, status: status!, admin: admin!, reconcile: reconcile! };
 }, 180_000);
 
 afterAll(async () => {
@@ -871,3 +872,130 @@ describe('hostile traffic', () => {
     expect((await checkout(token)).status).toBe(201);
   });
 });
+
+/** The audit, through the admin function as a store owner would run it. */
+async function audit() {
+  const res = await call(fn.admin, '/order-sessions-admin/audit', { method: 'GET', token: SERVICE_KEY });
+  expect(res.status).toBe(200);
+  return res.body as { ok: boolean; violations: { invariant: string; subject: string }[] };
+}
+
+async function runReconcile() {
+  const res = await call(fn.reconcile, '/reconcile', { token: SERVICE_KEY, body: {} });
+  expect(res.status).toBe(200);
+  return res.body as { sessions_checked: number; outcomes: Record<string, number>; refunds_made: number; refunds_failed: number; preferences_expired: number };
+}
+
+/** Lets the reconciliation look at a session now (instead of after its back-off). */
+async function dueNow(orderSessionId: string) {
+  await pool.query('update public.order_sessions set next_check_at = now() where id = $1', [orderSessionId]);
+}
+
+describe('reconcile', () => {
+  it('is for the service role only', async () => {
+    const shopper = await createShopper(pool);
+    expect((await call(fn.reconcile, '/reconcile', { token: tokenFor(shopper), body: {} })).status).toBe(403);
+    expect((await call(fn.reconcile, '/reconcile', { body: {} })).status).toBe(401);
+    expect((await call(fn.reconcile, '/reconcile', { method: 'GET', token: SERVICE_KEY })).status).toBe(405);
+  });
+
+  it('a payment whose notifications never arrive: found by external_reference and applied, one order', async () => {
+    const { token } = await shopperWithCart({ stock: 3, qty: 1 });
+    const res = await checkout(token);
+    const session = res.body.order_session as { id: string };
+    sandbox.holdNotifications();
+    const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
+    await dueNow(session.id);
+    const report = await runReconcile();
+    expect(report.outcomes.order_created).toBeGreaterThanOrEqual(1);
+    const orders = await ordersOf(session.id);
+    expect(orders).toHaveLength(1);
+    expect(orders[0]!.payment_id).toBe(String(payment.id));
+    // The notification arrives at last: nothing changes.
+    sandbox.releaseNotifications();
+    await sandbox.settle(30_000);
+    expect(await ordersOf(session.id)).toHaveLength(1);
+    expect(sandbox.deliveries({ paymentId: payment.id }).every((d) => d.statusCode === 200)).toBe(true);
+    const { rows } = await pool.query('select checks from public.order_sessions where id = $1', [session.id]);
+    expect(rows[0].checks).toBe(1);
+  });
+
+  it('a superseded checkout: its preference is expired at MercadoPago; paid anyway, it is refunded', async () => {
+    const { token, variant, shopper } = await shopperWithCart({ stock: 3, qty: 1 });
+    const first = await checkout(token);
+    const second = await checkout(token);
+    expect(second.status).toBe(201);
+    const firstSession = first.body.order_session as { id: string; token: string };
+    const report = await runReconcile();
+    expect(report.preferences_expired).toBeGreaterThanOrEqual(1);
+    expect(() => sandbox.pay(first.body.preference_id as string, { cardholderName: 'APRO' })).toThrow(/expired/);
+    const pref = await preferenceOf(first.body.preference_id as string);
+    expect(Date.parse(pref.expiration_date_to)).toBeLessThanOrEqual(Date.now());
+
+    // A payment started before the expiry lands after the newer one was paid: refunded.
+    sandbox.pay(second.body.preference_id as string, { cardholderName: 'APRO' });
+    await waitFor(async () => (await ordersOf((second.body.order_session as { id: string }).id)).length > 0);
+    await pool.query('update public.order_sessions set preference_expired_at = null where id = $1', [firstSession.id]);
+    await sandbox.settle(30_000);
+    await pool.query(`update public.order_sessions set expires_at = now() + interval '10 minutes' where id = $1`, [firstSession.id]);
+    await fetch(`${sandbox.url}/checkout/preferences/${first.body.preference_id as string}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${sandbox.accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ expiration_date_to: new Date(Date.now() + 600_000).toISOString() }),
+    });
+    const late = sandbox.pay(first.body.preference_id as string, { cardholderName: 'APRO' });
+    const refund = await waitFor(async () => {
+      const { rows } = await pool.query('select reason, status from public.payment_refunds where payment_id = $1', [late.id]);
+      return rows[0]?.status === 'refunded' ? rows[0] : null;
+    });
+    expect(refund).toEqual({ reason: 'superseded', status: 'refunded' });
+    expect(sandbox.getPayment(late.id).status).toBe('refunded');
+    const { rows } = await pool.query('select count(*)::int as n from public.orders where session_id = $1', [shopper]);
+    expect(rows[0].n).toBe(1);
+    expect((await stockOf(variant.id)).stock_on_hand).toBe(2);
+    await sandbox.settle(30_000);
+  });
+
+  it('a refund MercadoPago fails to make is retried with back-off until it is confirmed', async () => {
+    const { token, variant } = await shopperWithCart({ stock: 1, qty: 1 });
+    const res = await checkout(token);
+    const session = res.body.order_session as { id: string };
+    // Paid after the reservation ran out and the last unit went elsewhere.
+    await pool.query(`update public.order_sessions set expires_at = now() - interval '1 minute' where id = $1`, [session.id]);
+    await pool.query(`update public.stock_reservations set expires_at = now() - interval '1 minute' where order_session_id = $1`, [session.id]);
+    await pool.query('update public.variants set stock_on_hand = 0 where id = $1', [variant.id]);
+    sandbox.holdNotifications();
+    const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
+    sandbox.failNextCalls({ mode: 'error', count: 100, pathPrefix: `/v1/payments/${payment.id}/refunds` });
+    await dueNow(session.id);
+    const first = await runReconcile();
+    expect(first.outcomes).toEqual({});
+    expect(first.refunds_failed).toBeGreaterThanOrEqual(1);
+    const owed = await pool.query('select status, reason, attempts, last_error from public.payment_refunds where payment_id = $1', [payment.id]);
+    expect(owed.rows[0]).toMatchObject({ status: 'owed', reason: 'out_of_stock', attempts: 1 });
+    expect(owed.rows[0].last_error).toMatch(/unavailable/i);
+    // Not again before the back-off...
+    expect((await runReconcile()).refunds_failed).toBe(0);
+    // ...then MercadoPago is back and the back-off has passed.
+    sandbox.clearFaults();
+    await pool.query('update public.payment_refunds set next_attempt_at = now() where payment_id = $1', [payment.id]);
+    const second = await runReconcile();
+    expect(second.refunds_made).toBeGreaterThanOrEqual(1);
+    const made = await pool.query('select status, attempts, mp_refund_id from public.payment_refunds where payment_id = $1', [payment.id]);
+    expect(made.rows[0]).toMatchObject({ status: 'refunded', attempts: 2 });
+    expect(sandbox.getPayment(payment.id).status).toBe('refunded');
+    sandbox.releaseNotifications();
+    await sandbox.settle(30_000);
+  });
+
+  it('stats and the audit through the admin function: nothing broken after every test above', async () => {
+    await sandbox.settle(30_000);
+    const stats = await call(fn.admin, '/order-sessions-admin/stats', { method: 'GET', token: SERVICE_KEY });
+    expect(stats.body).toHaveProperty('stuck');
+    expect(stats.body).toHaveProperty('unmatched_payments');
+    const result = await audit();
+    expect(result.violations).toEqual([]);
+    expect(result.ok).toBe(true);
+  });
+});
+

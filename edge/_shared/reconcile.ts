@@ -1,0 +1,100 @@
+/**
+ * Reconciliation (the `reconcile` Edge Function, run every minute by pg_cron
+ * through pg_net on hosted Supabase, and by the local stack's timer): nothing
+ * waits for a notification that may never come.
+ *
+ *   1. Preferences of cancelled sessions are expired at MercadoPago, so an
+ *      old tab cannot pay a superseded checkout (best effort: retried on the
+ *      next run until MercadoPago accepts).
+ *   2. Sessions that could have been paid unheard (checkout.claim_reconciliation:
+ *      active, or closed within the window, with no approved payment applied)
+ *      are looked up with MercadoPago's payment search by external_reference,
+ *      and every payment found is applied through settlePayment, the
+ *      webhook's own path (checkout.apply_payment).
+ *   3. Refunds owed are retried (checkout.claim_refunds: exponential back-off)
+ *      until MercadoPago confirms them.
+ *
+ * Every step claims its work in the database first, so overlapping runs
+ * never do the same item twice and a run killed half-way is retried later.
+ */
+import type { PaymentDeps } from './payments.ts';
+import { refundOwed, settlePayment } from './payments.ts';
+
+export interface ReconcileOptions {
+  windowHours: number;
+  sessionLimit: number;
+  refundLimit: number;
+  preferenceLimit: number;
+  now: () => Date;
+}
+
+export interface ReconcileReport {
+  preferences_expired: number;
+  preferences_failed: number;
+  sessions_checked: number;
+  payments_applied: number;
+  outcomes: Record<string, number>;
+  sessions_failed: number;
+  refunds_made: number;
+  refunds_failed: number;
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export async function reconcile(deps: PaymentDeps, opts: ReconcileOptions): Promise<ReconcileReport> {
+  const report: ReconcileReport = {
+    preferences_expired: 0,
+    preferences_failed: 0,
+    sessions_checked: 0,
+    payments_applied: 0,
+    outcomes: {},
+    sessions_failed: 0,
+    refunds_made: 0,
+    refunds_failed: 0,
+  };
+
+  for (const s of await deps.routines.claimPreferenceExpiry(opts.preferenceLimit)) {
+    try {
+      await deps.mp.expirePreference(s.preference_id, opts.now());
+      await deps.routines.markPreferenceExpired(s.order_session_id);
+      report.preferences_expired++;
+    } catch (err) {
+      report.preferences_failed++;
+      deps.log('preference_expiry_failed', { order_session_id: s.order_session_id, preference_id: s.preference_id, message: message(err) });
+    }
+  }
+
+  for (const s of await deps.routines.claimReconciliation(opts.windowHours, opts.sessionLimit)) {
+    report.sessions_checked++;
+    try {
+      const payments = await deps.mp.searchPayments(s.token);
+      // Approved first: a rejected attempt before it changes nothing, and an
+      // approval is what must not be lost.
+      payments.sort((a, b) => Number(b.status === 'approved') - Number(a.status === 'approved'));
+      for (const payment of payments) {
+        if (payment.external_reference !== s.token) continue;
+        const result = await settlePayment(deps, payment, 'reconcile');
+        report.payments_applied++;
+        report.outcomes[result.outcome] = (report.outcomes[result.outcome] ?? 0) + 1;
+      }
+    } catch (err) {
+      report.sessions_failed++;
+      deps.log('reconcile_session_failed', { order_session_id: s.order_session_id, message: message(err) });
+    }
+  }
+
+  for (const r of await deps.routines.claimRefunds(opts.refundLimit)) {
+    try {
+      await refundOwed(deps, r.payment_id, r.order_session_id);
+      report.refunds_made++;
+      deps.log('refund_made', { via: 'reconcile', payment_id: r.payment_id, order_session_id: r.order_session_id, attempts: r.attempts });
+    } catch (err) {
+      report.refunds_failed++;
+      await deps.routines.noteRefundFailure(r.payment_id, message(err)).catch(() => undefined);
+      deps.log('refund_retry_failed', { payment_id: r.payment_id, order_session_id: r.order_session_id, attempts: r.attempts, message: message(err) });
+    }
+  }
+
+  deps.log('reconciled', { ...report });
+  return report;
+}
