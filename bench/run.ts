@@ -377,6 +377,7 @@ async function main() {
     cluster = await startCluster({
       dataDir: mkdtempSync(join(tmpdir(), 'checkout-bench-')),
       port: await freePort(),
+      durable: false, // as every figure in the README was measured
       settings: { shared_buffers: "'512MB'", max_wal_size: "'4GB'", checkpoint_timeout: "'30min'" },
     });
     await prepareDatabase(cluster.url);

@@ -15,7 +15,7 @@ let cluster: Cluster | undefined;
 try {
   let url = process.env.DATABASE_URL;
   if (!url) {
-    cluster = await startCluster({ dataDir: mkdtempSync(join(tmpdir(), 'checkout-types-')), port: await freePort() });
+    cluster = await startCluster({ dataDir: mkdtempSync(join(tmpdir(), 'checkout-types-')), port: await freePort(), durable: false });
     await prepareDatabase(cluster.url);
     url = cluster.url;
   }

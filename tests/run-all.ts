@@ -205,7 +205,7 @@ async function main(): Promise<number> {
       // PostgreSQL, pg_cron, pgTAP, pg_prove, PgBouncer, Chromium: installed
       // when missing and we can (root + apt), else the exact command.
       ensurePrerequisites('test');
-      cluster = await startCluster({ dataDir, port: await freePort() });
+      cluster = await startCluster({ dataDir, port: await freePort(), durable: false });
       console.log(`test database: ${cluster.url}`);
       await prepareDatabase(cluster.url, { seed: true });
     }

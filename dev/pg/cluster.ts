@@ -88,9 +88,18 @@ export interface ClusterOptions {
   /** Where the cluster lives. Created (initdb) when empty. */
   dataDir: string;
   port: number;
+  /**
+   * false trades durability for speed (fsync, synchronous_commit and
+   * full_page_writes off): only for throw-away test clusters. Default true:
+   * a commit that was answered survives a crash (npm start's cluster).
+   */
+  durable?: boolean;
   /** Extra postgresql.conf lines. */
   settings?: Record<string, string | number>;
 }
+
+/** What a throw-away cluster turns off; a durable one keeps PostgreSQL's defaults (all on). */
+const NOT_DURABLE = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } as const;
 
 export interface Cluster {
   url: string;
@@ -124,9 +133,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     'cron.database_name': "'postgres'",
     'cron.host': "'127.0.0.1'",
     max_connections: 200,
-    fsync: 'off',
-    synchronous_commit: 'off',
-    full_page_writes: 'off',
+    ...(opts.durable === false ? NOT_DURABLE : { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on' }),
     log_min_messages: 'warning',
     ...opts.settings,
   };

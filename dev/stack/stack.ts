@@ -173,6 +173,15 @@ function runningPostmaster(dataDir: string): { pid: number; port: number } | und
   return { pid, port };
 }
 
+/**
+ * A pooled client that loses its connection while checked out emits 'error'
+ * with nobody listening, which would end the process: the query in flight
+ * fails on its own, so the event itself is ignored.
+ */
+function ignoreConnectionLoss(client: pg.PoolClient): void {
+  client.on('error', () => undefined);
+}
+
 function stopStalePostgres(dataDir: string, log: (line: string) => void): void {
   if (!runningPostmaster(dataDir)) return;
   log('Stopping the PostgreSQL server a previous run left running...');
@@ -338,12 +347,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   try {
     // PostgreSQL, migrations, seed.
     log('Starting PostgreSQL...');
-    const cluster: Cluster = await startCluster({ dataDir: join(dataDir, 'db'), port: ports.db });
+    // Durable (fsync, synchronous_commit, full_page_writes on): a checkout
+    // answered 201 survives PostgreSQL being killed.
+    let cluster: Cluster = await startCluster({ dataDir: join(dataDir, 'db'), port: ports.db, durable: true });
     cleanups.push(() => cluster.stop());
     log('Applying migrations and the seed (supabase db push)...');
     await prepareDatabase(cluster.url, { seed: true });
     const adminPool = new pg.Pool({ connectionString: cluster.url, max: 5 });
     adminPool.on('error', () => undefined);
+    adminPool.on('connect', ignoreConnectionLoss);
     cleanups.push(() => adminPool.end());
     if (opts.reservationTtlSeconds !== undefined) {
       await adminPool.query('update private.settings set reservation_ttl = make_interval(secs => $1)', [opts.reservationTtlSeconds]);
@@ -351,7 +363,41 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // PostgREST logs in as authenticator and switches to the token's role.
     const restPool = new pg.Pool({ connectionString: cluster.url.replace('postgres:postgres@', 'authenticator:postgres@'), max: 10 });
     restPool.on('error', () => undefined);
+    restPool.on('connect', ignoreConnectionLoss);
     cleanups.push(() => restPool.end());
+
+    // PostgreSQL going away (killed, crashed, restarted by hand) is reported,
+    // not fatal: the watchdog restarts a dead server on the same data and
+    // port, the pools reconnect, and the sandbox (in this process) keeps its
+    // payments and pending notification retries.
+    let dbDown = false;
+    let checking = false;
+    const watchdog = setInterval(() => {
+      if (checking || stopping) return;
+      checking = true;
+      void (async () => {
+        try {
+          await adminPool.query('select 1');
+          if (dbDown) log('PostgreSQL is back; reconnected.');
+          dbDown = false;
+        } catch (err) {
+          if (!dbDown) log(`PostgreSQL is unreachable (${(err as Error).message}); restarting it and reconnecting...`);
+          dbDown = true;
+          if (!runningPostmaster(dataDir) && !stopping) {
+            try {
+              cluster = await startCluster({ dataDir: join(dataDir, 'db'), port: ports.db, durable: true });
+              log('PostgreSQL restarted (crash recovery done).');
+            } catch (startErr) {
+              log(`PostgreSQL could not be restarted yet: ${(startErr as Error).message.split('\n')[0]}`);
+            }
+          }
+        } finally {
+          checking = false;
+        }
+      })();
+    }, 1000);
+    watchdog.unref();
+    cleanups.push(async () => clearInterval(watchdog));
 
     // The MercadoPago sandbox, in process.
     const sandbox = await startSandbox({

@@ -29,7 +29,7 @@ export default async function setup(project: TestProject) {
   let pooler: Pooler | undefined;
   let url = process.env.TEST_DATABASE_URL;
   if (!url) {
-    cluster = await startCluster({ dataDir: mkdtempSync(join(tmpdir(), 'checkout-vitest-')), port: await freePort() });
+    cluster = await startCluster({ dataDir: mkdtempSync(join(tmpdir(), 'checkout-vitest-')), port: await freePort(), durable: false });
     await prepareDatabase(cluster.url, { seed: true });
     url = cluster.url;
   }

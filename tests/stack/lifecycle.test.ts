@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../../dev/stack/stack.ts';
-import { client, tempDir, VARIANTS } from './helpers.ts';
+import { readFileSync } from 'node:fs';
+import { client, isAlive, tempDir, VARIANTS, waitFor } from './helpers.ts';
 
 const dataDir = tempDir('stack-life-');
 const distDir = tempDir('stack-dist-');
@@ -23,12 +24,14 @@ afterAll(async () => {
   rmSync(distDir, { recursive: true, force: true });
 });
 
+const logs: string[] = [];
 const start = async (opts: { reset?: boolean; reservationTtlSeconds?: number } = {}) => {
   current = await startStack({
     dataDir,
     ports: { api: 0, db: 0, mp: 0, web: 0 },
     functions: [], // the functions are covered by api.test.ts; this suite is about the data
     storefrontDist: distDir,
+    log: (line) => logs.push(line),
     ...opts,
   });
   return current;
@@ -93,3 +96,50 @@ describe('startStack data directory', () => {
     expect(await (await fetch(`${stack.webUrl}/..%2f..%2f..%2fetc/passwd`)).text()).not.toContain('root:');
   });
 });
+
+describe('startStack and PostgreSQL faults', () => {
+  it('keeps data durably: fsync, synchronous_commit and full_page_writes are on', async () => {
+    await current?.stop(); // the suite above leaves its last stack running
+    const stack = await start();
+    const rows = await query<{ name: string; setting: string }>(
+      stack.dbUrl,
+      `select name, setting from pg_settings where name in ('fsync', 'synchronous_commit', 'full_page_writes') order by name`,
+    );
+    expect(rows).toEqual([
+      { name: 'fsync', setting: 'on' },
+      { name: 'full_page_writes', setting: 'on' },
+      { name: 'synchronous_commit', setting: 'on' },
+    ]);
+    await stack.stop();
+  });
+
+  it('rides out PostgreSQL killed with SIGKILL: reports it, restarts it, reconnects; the sandbox keeps its state', async () => {
+    const stack = await start();
+    const sb = client(stack.apiUrl, stack.anonKey);
+    await sb.auth.signInAnonymously();
+    expect((await sb.rpc('add_to_cart', { p_variant_id: VARIANTS.remeraNegraM, p_quantity: 3 })).error).toBeNull();
+    const pref = await fetch(`${stack.mpUrl}/checkout/preferences`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.sandbox.accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ items: [{ title: 'A', quantity: 1, unit_price: 100, currency_id: 'ARS' }] }),
+    });
+    expect(pref.status).toBe(201);
+    const paid = stack.sandbox.pay(((await pref.json()) as { id: string }).id, { cardholderName: 'APRO' });
+
+    const postmaster = Number(readFileSync(join(dataDir, 'db', 'pgdata', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(postmaster, 'SIGKILL');
+    await waitFor('the old server to die', () => !isAlive(postmaster) || undefined);
+    await waitFor('the watchdog to report', () => logs.some((l) => l.startsWith('PostgreSQL is unreachable')) || undefined);
+    await waitFor('PostgreSQL to be back', () => logs.some((l) => l === 'PostgreSQL is back; reconnected.') || undefined, 60_000);
+
+    // The same API, the same data (the committed cart line survived), the same sandbox.
+    const cart = await waitFor('the cart through the API', async () => {
+      const r = await sb.rpc('get_cart');
+      return r.error ? undefined : r.data;
+    });
+    expect(cart.lines).toEqual([expect.objectContaining({ variant_id: VARIANTS.remeraNegraM, quantity: 3 })]);
+    expect(stack.sandbox.getPayment(paid.id).status).toBe('approved');
+    await stack.stop();
+  });
+});
+

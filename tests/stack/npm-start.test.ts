@@ -9,6 +9,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FUNCTION_NAMES } from '../../dev/functions/serve.ts';
 import { repoRoot } from '../../dev/pg/prepare.ts';
 import { descendants, isAlive, processes, tempDir, waitFor } from './helpers.ts';
 
@@ -75,7 +76,7 @@ describe('npm start', () => {
     );
     const kids = descendants(run.child.pid!);
     const deno = kids.filter((p) => /deno run/.test(p.cmd));
-    expect(deno).toHaveLength(4);
+    expect(deno).toHaveLength(FUNCTION_NAMES.length);
     const postmaster = Number(readFileSync(join(dataDir, 'db', 'pgdata', 'postmaster.pid'), 'utf8').split('\n')[0]);
     expect(isAlive(postmaster)).toBe(true);
     return { run, pids: [...kids.map((p) => p.pid), postmaster] };
