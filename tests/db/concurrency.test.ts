@@ -177,3 +177,44 @@ describe('concurrent coupon redemptions', () => {
     expect(rows[0].n).toBe(3);
   });
 });
+
+describe('concurrent payments for superseded checkouts', () => {
+  it("an old tab and the newer checkout of one cart paid at the same instant, 10 carts: one order per cart, the other payment owed back", async () => {
+    const v = await createVariant(pool, { sku: 'SUPERSEDED-RACE', stock: 10, price: 800 });
+    const carts = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const shopper = await createShopper(pool);
+        await addToCart(pool, shopper, v.id, 1);
+        const begin = () =>
+          asService(pool, async (c) =>
+            (await c.query<{ s: { token: string } }>('select checkout.begin_checkout($1, $2, $3) as s', [shopper, payer, shipping])).rows[0]!.s.token
+          );
+        const old = await begin();
+        return { shopper, old, newer: await begin() };
+      }),
+    );
+    const jobs = shuffle(carts.flatMap((cart, i) => [{ token: cart.old, id: 7_700_000 + i * 2 }, { token: cart.newer, id: 7_700_001 + i * 2 }]));
+    const results = await race(jobs.length, (i, client) => {
+      const job = jobs[i]!;
+      const payment = { id: job.id, status: 'approved', transaction_amount: 800, currency_id: 'ARS', external_reference: job.token };
+      return client.query<{ r: { outcome: string } }>('select checkout.apply_payment($1) as r', [payment]);
+    });
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    const { rows } = await pool.query<{ orders: number; refunds: number }>(
+      `select (select count(*)::int from public.orders o where o.session_id = s.sid) as orders,
+              (select count(*)::int from public.payment_refunds r join public.order_sessions os on os.id = r.order_session_id
+                where os.session_id = s.sid and r.reason = 'superseded') as refunds
+         from unnest($1::uuid[]) s(sid)`,
+      [carts.map((c) => c.shopper)],
+    );
+    expect(rows).toEqual(Array(10).fill({ orders: 1, refunds: 1 }));
+    expect((await stockState([v.id])).get(v.id)).toMatchObject({ on_hand: 0, reserved: 0 });
+  });
+});
+
+describe('the audit after the concurrent tests', () => {
+  it('lists no broken invariant', async () => {
+    const { rows } = await asService(pool, (c) => c.query<{ a: unknown[] }>('select checkout.audit() as a'));
+    expect(rows[0]!.a).toEqual([]);
+  });
+});
