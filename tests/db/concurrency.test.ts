@@ -179,15 +179,17 @@ describe('concurrent coupon redemptions', () => {
 });
 
 describe('concurrent payments for superseded checkouts', () => {
-  it("an old tab and the newer checkout of one cart paid at the same instant, 10 carts: one order per cart, the other payment owed back", async () => {
+  it('an old tab and the newer checkout of one cart paid at the same instant, 10 carts: one order per cart, the other payment owed back', async () => {
     const v = await createVariant(pool, { sku: 'SUPERSEDED-RACE', stock: 10, price: 800 });
     const carts = await Promise.all(
       Array.from({ length: 10 }, async () => {
         const shopper = await createShopper(pool);
         await addToCart(pool, shopper, v.id, 1);
         const begin = () =>
-          asService(pool, async (c) =>
-            (await c.query<{ s: { token: string } }>('select checkout.begin_checkout($1, $2, $3) as s', [shopper, payer, shipping])).rows[0]!.s.token
+          asService(
+            pool,
+            async (c) =>
+              (await c.query<{ s: { token: string } }>('select checkout.begin_checkout($1, $2, $3) as s', [shopper, payer, shipping])).rows[0]!.s.token,
           );
         const old = await begin();
         return { shopper, old, newer: await begin() };

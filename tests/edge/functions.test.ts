@@ -998,4 +998,3 @@ describe('reconcile', () => {
     expect(result.ok).toBe(true);
   });
 });
-

@@ -133,9 +133,7 @@ async function shopperVisit(variantId: string, i: number, twice: boolean): Promi
 
 async function burst(n: number, stock: number, fault: () => Promise<void>): Promise<void> {
   const variant = await createVariant(pool, { sku: 'FAULT', stock, price: 1000 });
-  const visits = Array.from({ length: n }, (_, i) =>
-    new Promise((r) => setTimeout(r, i * 60)).then(() => shopperVisit(variant.id, i, i % 4 === 1))
-  );
+  const visits = Array.from({ length: n }, (_, i) => new Promise((r) => setTimeout(r, i * 60)).then(() => shopperVisit(variant.id, i, i % 4 === 1)));
   await Promise.all([...visits, fault()]);
 }
 

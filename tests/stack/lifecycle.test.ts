@@ -142,4 +142,3 @@ describe('startStack and PostgreSQL faults', () => {
     await stack.stop();
   });
 });
-
