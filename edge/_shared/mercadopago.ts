@@ -149,9 +149,11 @@ export function createMercadoPago(opts: { accessToken: string; baseUrl: string; 
     },
     async expirePreference(id, at) {
       try {
+        // The SDK's update type wants the items; send back the stored ones.
+        const current = await preference.get({ preferenceId: id });
         await preference.update({
           id,
-          updatePreferenceRequest: { expires: true, expiration_date_to: at.toISOString() },
+          updatePreferenceRequest: { items: current.items ?? [], expires: true, expiration_date_to: at.toISOString() },
           requestOptions: { idempotencyKey: `expire-${id}` },
         });
       } catch (err) {
