@@ -4,7 +4,7 @@
 -- later, whole-unit currencies, payments matching no session, the
 -- reconciliation and refund-retry claims, and checkout.audit().
 begin;
-select plan(63);
+select plan(64);
 
 select tests.create_shopper('mi-ana') as ana \gset
 select tests.create_shopper('mi-bob') as bob \gset
@@ -189,6 +189,9 @@ select tests.authenticate_as_service_role() \gset
 select is(checkout.claim_refunds() -> 0 ->> 'attempts', '2', 'claim_refunds: the second attempt');
 select is((select next_attempt_at from public.payment_refunds where payment_id = 10002), now() + interval '2 minutes', 'claim_refunds: the back-off doubles');
 select is(checkout.record_refund(10002, 'mp-r-10002') -> 'refund' ->> 'status', 'refunded', 'a retried refund is recorded');
+select checkout.record_refund(10202, null) \gset
+select is(checkout.record_refund(10202, 'mp-r-10202') -> 'refund' ->> 'mp_refund_id', 'mp-r-10202',
+  'record_refund: the refunded notification first, then the function with the refund id: the id is filled in');
 
 -- Preferences to expire at MercadoPago.
 select is(checkout.claim_preference_expiry() -> 0 ->> 'preference_id', 'pref-f1', 'claim_preference_expiry: the cancelled session''s preference');
