@@ -126,11 +126,22 @@ describe('startStack and PostgreSQL faults', () => {
     expect(pref.status).toBe(201);
     const paid = stack.sandbox.pay(((await pref.json()) as { id: string }).id, { cardholderName: 'APRO' });
 
+    // Requests in flight when the server dies: their pooled connections break
+    // while checked out (this used to end npm start with an uncaught error).
+    let traffic = true;
+    const load = Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (traffic) await sb.rpc('get_cart');
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 200));
     const postmaster = Number(readFileSync(join(dataDir, 'db', 'pgdata', 'postmaster.pid'), 'utf8').split('\n')[0]);
     process.kill(postmaster, 'SIGKILL');
     await waitFor('the old server to die', () => !isAlive(postmaster) || undefined);
     await waitFor('the watchdog to report', () => logs.some((l) => l.startsWith('PostgreSQL is unreachable')) || undefined);
     await waitFor('PostgreSQL to be back', () => logs.some((l) => l === 'PostgreSQL is back; reconnected.') || undefined, 60_000);
+    traffic = false;
+    await load;
 
     // The same API, the same data (the committed cart line survived), the same sandbox.
     const cart = await waitFor('the cart through the API', async () => {
