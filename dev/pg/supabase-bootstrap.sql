@@ -9,7 +9,7 @@
 --     legacy request.jwt.claim.* settings), as in supabase/postgres;
 --   * a minimal auth.users table (and auth.sessions, auth.refresh_tokens for
 --     the local Auth stand-in);
---   * the extensions schema.
+--   * the extensions schema, with pgcrypto.
 -- It is idempotent so it can run against a cluster that survives restarts.
 
 do $$
@@ -37,6 +37,9 @@ grant anon, authenticated, service_role to postgres;
 
 create schema if not exists extensions;
 grant usage on schema extensions to anon, authenticated, service_role;
+-- Supabase installs pgcrypto in extensions; the local Auth stand-in and
+-- `npm run staff:add` hash passwords with it (bcrypt, as GoTrue stores them).
+create extension if not exists pgcrypto with schema extensions;
 
 grant usage on schema public to anon, authenticated, service_role;
 
