@@ -10,6 +10,8 @@
  *     (anonymous sign-ups are rate limited per IP and CAPTCHA-checked
  *     as configured in config.toml: auth-guard.ts; 429 / 400 / 500)
  *   POST /token?grant_type=refresh_token {refresh_token} -> 200 session
+ *   POST /token?grant_type=password {email, password}   -> 200 session
+ *        (users with a bcrypt encrypted_password, e.g. made by `npm run staff:add`)
  *   GET  /user (Bearer)                              -> 200 user
  *   POST /logout?scope=global|local|others (Bearer)  -> 204
  * Errors: with `X-Supabase-Api-Version: 2024-01-01` (auth-js sends it)
@@ -59,7 +61,7 @@ function sendAuthError(req: IncomingMessage, res: ServerResponse, err: AuthError
 }
 
 export const notImplementedMessage = (what: string) =>
-  `${what} is not available in the Docker-free local stack (npm start), which only emulates anonymous sign-in, token refresh, the current user and sign-out. Run the full Supabase stack with \`supabase start\` (Docker) for it.`;
+  `${what} is not available in the Docker-free local stack (npm start), which only emulates anonymous sign-in, email and password sign-in of existing users, token refresh, the current user and sign-out. Run the full Supabase stack with \`supabase start\` (Docker) for it.`;
 
 interface UserRow {
   id: string;
@@ -105,6 +107,7 @@ export async function handleAuth(req: IncomingMessage, res: ServerResponse, path
     if (method === 'POST' && path === '/token') {
       const grant = url.searchParams.get('grant_type');
       if (grant === 'refresh_token') return await refresh(req, res, ctx);
+      if (grant === 'password') return await passwordGrant(req, res, ctx);
       throw new AuthError(501, 'not_implemented', notImplementedMessage(`The ${grant ?? '(missing)'} grant`));
     }
     if (method === 'GET' && path === '/user') return await getUser(req, res, ctx);
@@ -190,6 +193,36 @@ async function signup(req: IncomingMessage, res: ServerResponse, ctx: AuthContex
       [randomUUID(), JSON.stringify(userMeta)],
     );
     const user = rows[0]!;
+    const session = await newSession(client, ctx, user, header(req, 'user-agent'));
+    await client.query('commit');
+    sendJson(res, 200, session);
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** GoTrue's password grant: an existing, non-anonymous user whose bcrypt hash matches (pgcrypto's crypt). */
+async function passwordGrant(req: IncomingMessage, res: ServerResponse, ctx: AuthContext): Promise<void> {
+  const body = await jsonBody(req);
+  const { email, password } = body;
+  if (typeof email !== 'string' || email === '' || typeof password !== 'string' || password === '') {
+    throw new AuthError(400, 'validation_failed', 'missing email or phone');
+  }
+  const client = await ctx.pool.connect();
+  try {
+    await client.query('begin');
+    const { rows } = await client.query<UserRow>(
+      `update auth.users set last_sign_in_at = now(), updated_at = now()
+        where lower(email) = lower($1) and not coalesce(is_anonymous, false) and encrypted_password is not null
+          and encrypted_password = extensions.crypt($2, encrypted_password)
+        returning *`,
+      [email.trim(), password],
+    );
+    const user = rows[0];
+    if (!user) throw new AuthError(400, 'invalid_credentials', 'Invalid login credentials');
     const session = await newSession(client, ctx, user, header(req, 'user-agent'));
     await client.query('commit');
     sendJson(res, 200, session);

@@ -1,4 +1,5 @@
 /** Typed calls to the checkout routines (schema checkout, service_role only). */
+import { adminRoutines } from './admin.ts';
 import type { Db } from './db.ts';
 
 export interface SessionLine {
@@ -116,6 +117,8 @@ export function checkoutRoutines(db: Db) {
     claimPreferenceExpiry: (limit: number) =>
       one<{ order_session_id: string; preference_id: string; status: OrderSession['status'] }[]>('select checkout.claim_preference_expiry($1) as r', [limit]),
     markPreferenceExpired: (orderSessionId: string) => one<unknown>('select checkout.mark_preference_expired($1) as r', [orderSessionId]),
+    /** The dashboard's routines (schema admin), for the admin function. */
+    admin: adminRoutines(db),
   };
 }
 

@@ -115,6 +115,9 @@ const SQLSTATE_TO_HTTP: Record<string, [number, string]> = {
   '22P05': [400, 'invalid_text'],
   '22021': [400, 'invalid_text'],
   '22P02': [400, 'invalid_input'],
+  CKS02: [409, 'stock_reserved'],
+  // admin.require_staff: the claims are not a member of staff's.
+  '42501': [403, 'forbidden'],
 };
 
 export function mapDbError(err: unknown): Error {

@@ -1,0 +1,43 @@
+/**
+ * Typed calls to the dashboard's routines (schema admin, service_role only).
+ * Each takes the verified JWT's claims: the database re-checks the staff
+ * role (claims and auth.users) on every call.
+ */
+import type { Db } from './db.ts';
+
+export type Claims = Record<string, unknown>;
+
+export interface OrdersCursor {
+  created_at: string;
+  id: string;
+}
+
+export function adminRoutines(db: Db) {
+  const one = async <T>(sql: string, params: unknown[]): Promise<T> => (await db.query<{ r: T }>(sql, params))[0]!.r;
+  return {
+    dashboard: (claims: Claims, from: string, to: string, tz: string) =>
+      one<Record<string, unknown>>('select admin.dashboard($1, $2::date, $3::date, $4) as r', [claims, from, to, tz]),
+    orders: (claims: Claims, search: string | null, before: OrdersCursor | null, limit: number) =>
+      one<{ orders: Record<string, unknown>[]; next: OrdersCursor | null }>('select admin.orders($1, $2, $3, $4, $5) as r', [
+        claims,
+        search,
+        before?.created_at ?? null,
+        before?.id ?? null,
+        limit,
+      ]),
+    order: (claims: Claims, ref: string) => one<Record<string, unknown>>('select admin.order_detail($1, $2) as r', [claims, ref]),
+    attention: (claims: Claims) => one<Record<string, unknown>>('select admin.attention($1) as r', [claims]),
+    refundToRetry: (claims: Claims, paymentId: string) =>
+      one<{ payment_id: string; amount: number; currency: string; reason: string; order_session_id: string | null }>(
+        'select admin.refund_to_retry($1, $2) as r',
+        [claims, paymentId],
+      ),
+    stock: (claims: Claims) => one<Record<string, unknown>>('select admin.stock($1) as r', [claims]),
+    adjustStock: (claims: Claims, variantId: string, delta: number, reason: string) =>
+      one<Record<string, unknown>>('select admin.adjust_stock($1, $2, $3, $4) as r', [claims, variantId, delta, reason]),
+    housekeeping: (claims: Claims) => one<Record<string, unknown>>('select admin.housekeeping($1) as r', [claims]),
+    runCleanup: (claims: Claims) => one<Record<string, number>>('select admin.run_cleanup($1) as r', [claims]),
+  };
+}
+
+export type AdminRoutines = ReturnType<typeof adminRoutines>;

@@ -1,0 +1,4 @@
+import { serve } from '../_shared/main.ts';
+import { adminDashboardHandler } from './handler.ts';
+
+serve('admin', adminDashboardHandler);
