@@ -39,6 +39,10 @@ export interface StackOptions {
   serveStorefront?: boolean;
   /** Where the built storefront is (default `<repo>/web/demo/dist`). */
   storefrontDist?: string;
+  /** Serve the store owner's dashboard under <webUrl>/admin/ (default false; npm start: true). Builds web/admin/dist when missing. Needs serveStorefront. */
+  serveAdmin?: boolean;
+  /** Where the built dashboard is (default `<repo>/web/admin/dist`). */
+  adminDist?: string;
   /** Edge Functions to run (default: every one of FUNCTION_NAMES whose edge/<name>/index.ts exists). */
   functions?: readonly string[];
   /** Restart a function when its files (or edge/_shared) change. */
@@ -69,6 +73,8 @@ export interface Stack {
   mpUrl: string;
   /** '' when serveStorefront is false. */
   webUrl: string;
+  /** The dashboard, `<webUrl>/admin/`; '' when not served. */
+  adminUrl: string;
   anonKey: string;
   serviceRoleKey: string;
   jwtSecret: string;
@@ -115,6 +121,7 @@ const FUNCTION_PASSTHROUGH = [
 
 export const defaultDataDir = join(repoRoot, '.local', 'stack');
 export const defaultStorefrontDist = join(repoRoot, 'web', 'demo', 'dist');
+export const defaultAdminDist = join(repoRoot, 'web', 'admin', 'dist');
 
 /** Checks what startStack needs before starting anything; throws PrerequisiteError with a one-paragraph fix. */
 export async function checkPrerequisites(opts: Pick<StackOptions, 'ports' | 'dataDir'> = {}): Promise<void> {
@@ -286,28 +293,28 @@ function resolveKeys(opts: StackOptions): { jwtSecret: string; anonKey: string; 
   return { jwtSecret, anonKey, serviceRoleKey };
 }
 
-async function buildStorefront(distDir: string, log: (line: string) => void): Promise<void> {
+async function buildStorefront(distDir: string, log: (line: string) => void, script = 'build:web', what = 'the demo storefront'): Promise<void> {
   const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
-  if (!pkg.scripts?.['build:web']) {
+  if (!pkg.scripts?.[script]) {
     throw new PrerequisiteError(
-      `The demo storefront is not built (${distDir} is missing) and package.json has no "build:web" script to build it. ` +
+      `${what} is not built (${distDir} is missing) and package.json has no "${script}" script to build it. ` +
         'Start without it (npm start -- --no-storefront) or build it first.',
     );
   }
-  log('Building the demo storefront (npm run build:web)...');
+  log(`Building ${what} (npm run ${script})...`);
   await new Promise<void>((resolveBuild, reject) => {
-    const child = spawn('npm', ['run', '--silent', 'build:web'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['run', '--silent', script], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
     child.on(
       'close',
-      (code) => code === 0 ? resolveBuild() : reject(new Error(`npm run build:web failed (exit ${code}):\n${out.split('\n').slice(-30).join('\n')}`)),
+      (code) => code === 0 ? resolveBuild() : reject(new Error(`npm run ${script} failed (exit ${code}):\n${out.split('\n').slice(-30).join('\n')}`)),
     );
   });
   if (!existsSync(join(distDir, 'index.html'))) {
-    throw new Error(`npm run build:web finished but ${join(distDir, 'index.html')} does not exist.`);
+    throw new Error(`npm run ${script} finished but ${join(distDir, 'index.html')} does not exist.`);
   }
 }
 
@@ -318,6 +325,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const ports = { ...DEFAULT_PORTS, ...opts.ports };
   const serveStorefront = opts.serveStorefront ?? true;
   const storefrontDist = resolve(opts.storefrontDist ?? defaultStorefrontDist);
+  const serveAdmin = serveStorefront && (opts.serveAdmin ?? false);
+  const adminDist = resolve(opts.adminDist ?? defaultAdminDist);
 
   mkdirSync(dataDir, { recursive: true });
   // PostgreSQL runs as the postgres user when we are root: it must be able to
@@ -337,6 +346,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     else if (!(await isPortFree(ports[which]))) throw new PortInUseError(ports[which], which);
   }
   if (serveStorefront && !existsSync(join(storefrontDist, 'index.html'))) await buildStorefront(storefrontDist, log);
+  if (serveAdmin && !existsSync(join(adminDist, 'index.html'))) await buildStorefront(adminDist, log, 'build:admin', "The store owner's dashboard");
 
   const cleanups: (() => Promise<unknown>)[] = [];
   const cleanup = async () => {
@@ -589,6 +599,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           supabaseAnonKey: keys.anonKey,
           ...(captchaSiteKey ? { captcha: { provider: authGuard.captcha.provider, siteKey: captchaSiteKey } } : {}),
         },
+        ...(serveAdmin ? { adminDistDir: adminDist } : {}),
       });
       const w = web;
       cleanups.push(() => w.close());
@@ -600,6 +611,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       dbUrl: cluster.url,
       mpUrl: sandbox.url,
       webUrl: web?.url ?? '',
+      adminUrl: web && serveAdmin ? `${web.url}/admin/` : '',
       ...keys,
       sandbox,
       dataDir,

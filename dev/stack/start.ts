@@ -3,7 +3,8 @@
  *
  *   npm start                      start (data kept in .local/stack)
  *   npm start -- --reset           wipe the data first
- *   npm start -- --no-storefront   without the demo storefront
+ *   npm start -- --no-storefront   without the demo storefront (and the dashboard)
+ *   npm start -- --no-admin        without the store owner's dashboard (<storefront>/admin/)
  *   npm start -- --api-port 64321 --db-port 64322 --mp-port 64330 --web-port 6173 --data-dir /tmp/stack
  *
  * Run as `exec node --import tsx dev/stack/start.ts` (package.json) so that npm
@@ -30,6 +31,7 @@ function parse() {
     options: {
       reset: { type: 'boolean', default: false },
       'no-storefront': { type: 'boolean', default: false },
+      'no-admin': { type: 'boolean', default: false },
       'api-port': { type: 'string' },
       'db-port': { type: 'string' },
       'mp-port': { type: 'string' },
@@ -49,7 +51,7 @@ try {
 const v = args.values;
 
 if (v.help) {
-  console.log(`usage: npm start -- [--reset] [--no-storefront] [--data-dir DIR]
+  console.log(`usage: npm start -- [--reset] [--no-storefront] [--no-admin] [--data-dir DIR]
                     [--api-port ${DEFAULT_PORTS.api}] [--db-port ${DEFAULT_PORTS.db}] [--mp-port ${DEFAULT_PORTS.mp}] [--web-port ${DEFAULT_PORTS.web}] [--quiet]
 Environment: ${Object.values(PORT_SETTINGS).map((s) => s.env).join(', ')}, STACK_DATA_DIR, RESERVATION_TTL_SECONDS,
              SUPABASE_JWT_SECRET, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY,
@@ -85,6 +87,7 @@ const options: StackOptions = {
   reset: v.reset,
   ports: { api: port('api'), db: port('db'), mp: port('mp'), web: port('web') },
   serveStorefront: !v['no-storefront'],
+  serveAdmin: !v['no-admin'],
   reservationTtlSeconds: positiveNumber('RESERVATION_TTL_SECONDS'),
   watch: true,
   sandbox: {
@@ -163,6 +166,9 @@ async function main(): Promise<void> {
     `    MP_ACCESS_TOKEN      ${s.sandbox.accessToken}`,
     `    MP_WEBHOOK_SECRET    ${s.sandbox.webhookSecret}`,
     s.webUrl ? `  Storefront             open ${s.webUrl}` : '  Storefront             not served (--no-storefront)',
+    s.adminUrl
+      ? `  Store dashboard        open ${s.adminUrl}  (staff only: npm run staff:add -- <email> --password <password>)`
+      : '  Store dashboard        not served (--no-admin or --no-storefront)',
     `  Data                   ${dataDir} (npm start -- --reset starts clean)`,
     '',
   ];

@@ -1,7 +1,9 @@
 /**
  * Serves the built demo storefront (web/demo/dist) for `npm start`: static
  * files, SPA fallback to index.html (so /checkout/return works on reload),
- * and `GET /env.js`, which tells the storefront where the local API is.
+ * and `GET /env.js`, which tells the storefront where the local API is. The
+ * store owner's dashboard (web/admin/dist), when given, is served under
+ * /admin/ and reads the same /env.js.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -34,6 +36,8 @@ export interface StorefrontServerOptions {
   host?: string;
   /** What `window.__STOREFRONT_ENV__` holds. */
   env: { supabaseUrl: string; supabaseAnonKey: string; captcha?: { provider: 'turnstile' | 'hcaptcha'; siteKey: string } };
+  /** The store owner's dashboard (web/admin/dist), served under /admin/ with its own index.html fallback. */
+  adminDistDir?: string;
 }
 
 export interface StorefrontServer {
@@ -44,7 +48,8 @@ export interface StorefrontServer {
 }
 
 export async function startStorefrontServer(opts: StorefrontServerOptions): Promise<StorefrontServer> {
-  const root = resolve(opts.distDir);
+  const storefrontRoot = resolve(opts.distDir);
+  const adminRoot = opts.adminDistDir ? resolve(opts.adminDistDir) : undefined;
   const envJs = `window.__STOREFRONT_ENV__ = ${JSON.stringify(opts.env)};\n`;
   const server = createServer((req, res) => {
     const method = req.method ?? 'GET';
@@ -57,9 +62,16 @@ export async function startStorefrontServer(opts: StorefrontServerOptions): Prom
       res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-store' });
       return void res.end(method === 'HEAD' ? undefined : envJs);
     }
+    if (adminRoot && url.pathname === '/admin') {
+      res.writeHead(301, { Location: '/admin/' });
+      return void res.end();
+    }
+    const admin = adminRoot !== undefined && url.pathname.startsWith('/admin/');
+    const root = admin ? adminRoot : storefrontRoot;
+    const pathname = admin ? url.pathname.slice('/admin'.length) : url.pathname;
     let rel: string;
     try {
-      rel = normalize(decodeURIComponent(url.pathname)).replace(/^[/\\]+/, '');
+      rel = normalize(decodeURIComponent(pathname)).replace(/^[/\\]+/, '');
     } catch {
       res.writeHead(400);
       return void res.end();
@@ -80,7 +92,7 @@ export async function startStorefrontServer(opts: StorefrontServerOptions): Prom
       file = join(root, 'index.html');
       if (!isFile(file)) {
         res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
-        return void res.end('The storefront has not been built (npm run build:web).');
+        return void res.end(admin ? 'The dashboard has not been built (npm run build:admin).' : 'The storefront has not been built (npm run build:web).');
       }
     }
     const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';

@@ -1,0 +1,173 @@
+/**
+ * The dashboard's only data source: the `admin` Edge Function, called with
+ * the signed-in staff member's access token (supabase-js keeps and refreshes
+ * it). The browser never holds the service role key.
+ */
+import type { SupabaseClient } from '@supabase/supabase-js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+export type Money = Record<string, number | string>;
+
+export interface Figures {
+  orders: number;
+  orders_kept: number;
+  revenue: Money;
+  average_order: Money;
+  checkouts: number;
+  checkouts_paid: number;
+  conversion_rate: number | null;
+}
+
+export interface Dashboard {
+  generated_at: string;
+  tz: string;
+  today: Figures & { date: string };
+  range: Figures & { from: string; to: string };
+  per_day: { day: string; orders: number; revenue: Money; checkouts: number; checkouts_paid: number }[];
+  sessions_by_outcome: Record<string, number>;
+  live: { active_checkouts: number; reserved_units: number; refunds_owed: number };
+}
+
+export interface OrderRow {
+  id: string;
+  order_number: string;
+  status: string;
+  total: number | string;
+  currency: string;
+  payment_id: string;
+  email: string | null;
+  name: string;
+  paid_late: boolean;
+  created_at: string;
+  items: number;
+}
+
+export interface Line {
+  sku: string;
+  title: string;
+  unit_price: number | string;
+  quantity: number;
+  line_total: number | string;
+}
+
+export interface OrderDetail extends Omit<OrderRow, 'email' | 'name' | 'items'> {
+  subtotal: number | string;
+  discount: number | string;
+  coupon_code: string | null;
+  payer: Record<string, unknown>;
+  shipping_address: Record<string, string | undefined>;
+  payment_type: string | null;
+  payment_method: string | null;
+  lines: Line[];
+  payments: {
+    payment_id: string;
+    status: string;
+    status_detail: string | null;
+    amount: number | string | null;
+    currency: string | null;
+    received_at: string;
+  }[];
+  refunds: { payment_id: string; amount: number | string; currency: string; reason: string; status: string; created_at: string }[];
+  session: { id: string; token: string; status: string; created_at: string; expires_at: string; paid_at: string | null } | null;
+  events: { id: number; kind: string; payment_id: string | null; detail: Record<string, unknown>; created_at: string }[];
+}
+
+export interface Attention {
+  refunds_owed: { payment_id: string; amount: number | string; currency: string; reason: string; created_at: string; email: string | null }[];
+  late_payments: { kind: string; order_number?: string; payment_id: string; amount: number | string; currency: string; at: string; status?: string }[];
+  amount_mismatches: { payment_id: string; amount: number | string; currency: string; status: string; expected: number | string | null; at: string }[];
+  unmatched_payments: { payment_id: string; amount: number | string | null; currency: string | null; external_reference: string | null; at: string }[];
+  audit: { available: boolean; findings: unknown[] };
+}
+
+export interface StockRow {
+  id: string;
+  sku: string;
+  title: string;
+  product: string;
+  active: boolean;
+  on_hand: number;
+  reserved: number;
+  reserving_sessions: number;
+  available: number;
+}
+
+export interface Stock {
+  variants: StockRow[];
+  adjustments: {
+    id: number;
+    sku: string;
+    delta: number;
+    on_hand_before: number;
+    on_hand_after: number;
+    reason: string;
+    staff_email: string | null;
+    created_at: string;
+  }[];
+}
+
+export interface Housekeeping {
+  jobs: {
+    jobid: number;
+    name: string;
+    schedule: string;
+    active: boolean;
+    last_run: { status: string; started_at: string; finished_at: string | null; message: string | null } | null;
+    failures_24h: number;
+  }[];
+  due: { sessions_to_expire: number; expired_reservations: number };
+}
+
+export function createAdminApi(supabase: SupabaseClient, supabaseUrl: string) {
+  const base = `${supabaseUrl.replace(/\/$/, '')}/functions/v1/admin`;
+  async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const { data } = await supabase.auth.getSession();
+    const token = data.session?.access_token;
+    if (!token) throw new ApiError(401, 'unauthenticated', 'no session', {});
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch {
+      throw new ApiError(0, 'network', 'network error', {});
+    }
+    const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!res.ok) {
+      const { error, message, ...details } = json;
+      throw new ApiError(res.status, typeof error === 'string' ? error : 'error', typeof message === 'string' ? message : res.statusText, details);
+    }
+    return json as T;
+  }
+  return {
+    me: () => request<{ id: string; email: string | null; role: string }>('GET', '/me'),
+    dashboard: (from: string, to: string, tz: string) => request<Dashboard>('GET', `/dashboard?${new URLSearchParams({ from, to, tz })}`),
+    orders: (q: string, cursor: string | null, limit = 25) =>
+      request<{ orders: OrderRow[]; next_cursor: string | null }>(
+        'GET',
+        `/orders?${new URLSearchParams({ ...(q ? { q } : {}), ...(cursor ? { cursor } : {}), limit: String(limit) })}`,
+      ),
+    order: (ref: string) => request<OrderDetail>('GET', `/orders/${encodeURIComponent(ref)}`),
+    attention: () => request<Attention>('GET', '/attention'),
+    retryRefund: (paymentId: string) => request<{ refund: { status: string; mp_refund_id: string | null } }>('POST', `/refunds/${paymentId}/retry`),
+    stock: () => request<Stock>('GET', '/stock'),
+    adjustStock: (variantId: string, delta: number, reason: string) =>
+      request<{ on_hand_after: number; available: number }>('POST', '/stock/adjust', { variant_id: variantId, delta, reason }),
+    housekeeping: () => request<Housekeeping>('GET', '/housekeeping'),
+    cleanup: () => request<{ expired_sessions: number; purged_carts: number; trimmed_sessions: number }>('POST', '/housekeeping/cleanup'),
+  };
+}
+
+export type AdminApi = ReturnType<typeof createAdminApi>;

@@ -1,0 +1,118 @@
+/** es-AR formatting and the dashboard's words for statuses and errors. */
+import { ApiError, type Money } from './api.ts';
+
+export function money(amount: number | string | null | undefined, currency = 'ARS'): string {
+  if (amount === null || amount === undefined) return '—';
+  return new Intl.NumberFormat('es-AR', { style: 'currency', currency }).format(Number(amount));
+}
+
+/** {ARS: 1200, USD: 3} as "$ 1.200,00 · US$ 3,00"; a dash when empty. */
+export function moneyByCurrency(m: Money | undefined): string {
+  const entries = Object.entries(m ?? {});
+  return entries.length ? entries.map(([c, a]) => money(a, c)).join(' · ') : money(0);
+}
+
+export const integer = (n: number | null | undefined) => new Intl.NumberFormat('es-AR').format(n ?? 0);
+
+export const percent = (r: number | null | undefined) =>
+  r === null || r === undefined ? '—' : new Intl.NumberFormat('es-AR', { style: 'percent', maximumFractionDigits: 1 }).format(r);
+
+export function dateTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  return new Intl.DateTimeFormat('es-AR', { dateStyle: 'short', timeStyle: 'medium' }).format(new Date(iso));
+}
+
+export function day(isoDate: string): string {
+  const [y, m, d] = isoDate.split('-');
+  return `${d}/${m}${y ? '' : ''}`;
+}
+
+export const ORDER_STATUS: Record<string, string> = {
+  paid: 'Pagado',
+  in_mediation: 'En mediación',
+  refunded: 'Reembolsado',
+  charged_back: 'Contracargo',
+};
+
+export const SESSION_OUTCOME: Record<string, string> = {
+  active: 'En curso',
+  paid: 'Pagadas',
+  expired: 'Vencidas',
+  cancelled: 'Canceladas',
+  refund_owed: 'Reembolso pendiente',
+  refunded: 'Reembolsadas',
+};
+
+export const REFUND_REASON: Record<string, string> = {
+  out_of_stock: 'Pagó sin stock',
+  amount_mismatch: 'Monto distinto',
+  duplicate_payment: 'Pago duplicado',
+  coupon_used_up: 'Cupón agotado',
+};
+
+export const PAYMENT_STATUS: Record<string, string> = {
+  approved: 'Aprobado',
+  pending: 'Pendiente',
+  authorized: 'Autorizado',
+  in_process: 'En proceso',
+  in_mediation: 'En mediación',
+  rejected: 'Rechazado',
+  cancelled: 'Cancelado',
+  refunded: 'Reembolsado',
+  charged_back: 'Contracargo',
+};
+
+export const EVENT_KIND: Record<string, string> = {
+  created: 'Compra iniciada',
+  reserved: 'Stock reservado',
+  preference_attached: 'Preferencia de MercadoPago creada',
+  payment_seen: 'Pago recibido',
+  committed: 'Pedido creado',
+  expired: 'Reserva vencida',
+  cancelled: 'Cancelada',
+  amount_mismatch: 'Monto distinto',
+  refund_owed: 'Reembolso pendiente',
+  refunded: 'Reembolsado',
+  order_status_changed: 'Cambio de estado del pedido',
+};
+
+/** What to tell the store owner about a failed call. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof ApiError)) return 'Ocurrió un error inesperado. Probá de nuevo.';
+  const d = err.details;
+  switch (err.code) {
+    case 'forbidden':
+      return 'Solo el personal de la tienda puede ver y usar el panel.';
+    case 'unauthenticated':
+      return 'Tu sesión venció. Volvé a ingresar.';
+    case 'stock_reserved':
+      return `No se puede: ${integer(Number(d.reserved))} unidad(es) están reservadas por ${
+        integer(Number(d.reserving_sessions))
+      } compra(s) en curso. Como mínimo podés ajustar ${integer(Number(d.minimum_delta))}.`;
+    case 'invalid_input':
+      if (d.field === 'delta' && d.minimum_delta !== undefined) {
+        return `El stock no puede quedar por debajo de cero (hay ${integer(Number(d.on_hand))}).`;
+      }
+      return 'Los datos no son válidos.';
+    case 'validation_failed': {
+      const issues = (d.issues as { path: string }[] | undefined) ?? [];
+      const fields = new Set(issues.map((i) => i.path));
+      if (fields.has('delta')) return 'La cantidad tiene que ser un número entero de unidades, distinto de cero.';
+      if (fields.has('reason')) return 'Escribí un motivo (3 caracteres o más).';
+      if (fields.has('variant_id')) return 'Elegí una variante.';
+      return 'Los datos no son válidos.';
+    }
+    case 'not_found':
+      return 'No existe.';
+    case 'conflict':
+      return 'Ya estaba hecho.';
+    case 'refund_refused':
+      return 'MercadoPago rechazó el reembolso; sigue pendiente.';
+    case 'payment_provider_unavailable':
+      return 'MercadoPago no responde; el reembolso sigue pendiente. Probá más tarde.';
+    case 'network':
+      return 'No hay conexión con el servidor.';
+    default:
+      return 'Ocurrió un error inesperado. Probá de nuevo.';
+  }
+}

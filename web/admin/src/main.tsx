@@ -1,0 +1,19 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { App } from './App.tsx';
+import { readEnv } from './env.ts';
+import './styles.css';
+
+const env = readEnv();
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    {env ? <App env={env} /> : (
+      <main className='page' data-testid='config-error'>
+        <h1>Falta la configuración</h1>
+        <p>
+          No se encontró <code>/env.js</code> con <code>supabaseUrl</code> y <code>supabaseAnonKey</code>. Iniciá el panel con <code>npm start</code>.
+        </p>
+      </main>
+    )}
+  </StrictMode>,
+);

@@ -1,0 +1,138 @@
+/** Money that needs the owner: refunds owed (retry), late payments, amount mismatches, unmatched payments, the audit. */
+import { useState } from 'react';
+import type { AdminApi } from '../api.ts';
+import { dateTime, describeError, money, REFUND_REASON } from '../format.ts';
+import { usePolled } from '../hooks.ts';
+import { Empty, Updated } from './common.tsx';
+
+export function AttentionPage({ api }: { api: AdminApi }) {
+  const { data, error, updatedAt, refresh } = usePolled(() => api.attention(), [api]);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
+
+  const retry = async (paymentId: string) => {
+    setBusy(paymentId);
+    setNotice(null);
+    try {
+      await api.retryRefund(paymentId);
+      setNotice({ ok: true, text: `Reembolso del pago ${paymentId} hecho en MercadoPago.` });
+    } catch (err) {
+      setNotice({ ok: false, text: describeError(err) });
+    } finally {
+      setBusy(null);
+      await refresh();
+    }
+  };
+
+  return (
+    <>
+      <div className='page-head'>
+        <h1>Atención</h1>
+        <Updated at={updatedAt} error={error} />
+      </div>
+      {notice && <p className={`alert ${notice.ok ? 'ok' : 'bad'}`} role='status' data-testid='notice'>{notice.text}</p>}
+      {data && (
+        <>
+          <section className='card'>
+            <h2>Reembolsos pendientes ({data.refunds_owed.length})</h2>
+            {data.refunds_owed.length === 0 ? <Empty>No hay reembolsos pendientes.</Empty> : (
+              <table data-testid='refunds-owed'>
+                <thead>
+                  <tr>
+                    <th>Pago MP</th>
+                    <th>Motivo</th>
+                    <th>Comprador</th>
+                    <th>Desde</th>
+                    <th className='num'>Monto</th>
+                    <th />
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.refunds_owed.map((r) => (
+                    <tr key={r.payment_id}>
+                      <td className='mono'>{r.payment_id}</td>
+                      <td>{REFUND_REASON[r.reason] ?? r.reason}</td>
+                      <td>{r.email ?? '—'}</td>
+                      <td>{dateTime(r.created_at)}</td>
+                      <td className='num'>{money(r.amount, r.currency)}</td>
+                      <td>
+                        <button type='button' disabled={busy !== null} onClick={() => void retry(r.payment_id)}>
+                          {busy === r.payment_id ? 'Reembolsando…' : 'Reintentar reembolso'}
+                        </button>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </section>
+          <div className='grid2'>
+            <section className='card'>
+              <h2>Pagos tardíos ({data.late_payments.length})</h2>
+              {data.late_payments.length === 0
+                ? <Empty>Ningún pago llegó después de vencida la reserva.</Empty>
+                : (
+                  <ul className='plain' data-testid='late-payments'>
+                    {data.late_payments.map((p) => (
+                      <li key={`${p.kind}-${p.payment_id}`}>
+                        {p.kind === 'order_created_late'
+                          ? (
+                            <>
+                              Pedido <a href={`#/pedidos/${p.order_number}`}>{p.order_number}</a> creado con stock re-reservado
+                            </>
+                          )
+                          : <>Pagó sin stock: reembolso {p.status === 'owed' ? 'pendiente' : 'hecho'}</>}
+                        <br />
+                        <span className='small muted'>
+                          pago {p.payment_id} · {money(p.amount, p.currency)} · {dateTime(p.at)}
+                        </span>
+                      </li>
+                    ))}
+                  </ul>
+                )}
+            </section>
+            <section className='card'>
+              <h2>Montos distintos ({data.amount_mismatches.length})</h2>
+              {data.amount_mismatches.length === 0 ? <Empty>Ningún pago con monto o moneda distintos.</Empty> : (
+                <ul className='plain' data-testid='mismatches'>
+                  {data.amount_mismatches.map((m) => (
+                    <li key={m.payment_id}>
+                      Pago <span className='mono'>{m.payment_id}</span>: pagó {money(m.amount, m.currency)}, se esperaba {money(m.expected, m.currency)}
+                      <br />
+                      <span className='small muted'>
+                        {dateTime(m.at)} · reembolso {m.status === 'owed' ? 'pendiente' : 'hecho'}
+                      </span>
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </section>
+          </div>
+          {data.unmatched_payments.length > 0 && (
+            <section className='card'>
+              <h2>Pagos aprobados sin compra conocida ({data.unmatched_payments.length})</h2>
+              <ul className='plain'>
+                {data.unmatched_payments.map((p) => (
+                  <li key={p.payment_id}>
+                    Pago <span className='mono'>{p.payment_id}</span> · {money(p.amount, p.currency ?? 'ARS')} · referencia {p.external_reference ?? '—'} ·{' '}
+                    {dateTime(p.at)}
+                  </li>
+                ))}
+              </ul>
+            </section>
+          )}
+          {data.audit.available && (
+            <section className='card' data-testid='audit'>
+              <h2>Auditoría ({data.audit.findings.length})</h2>
+              {data.audit.findings.length === 0 ? <Empty>La auditoría no encontró problemas.</Empty> : (
+                <ul className='plain'>
+                  {data.audit.findings.map((f, i) => <li key={i} className='mono small'>{JSON.stringify(f)}</li>)}
+                </ul>
+              )}
+            </section>
+          )}
+        </>
+      )}
+    </>
+  );
+}
