@@ -110,10 +110,13 @@ function requireMethod(req: Request, method: string) {
 }
 
 async function requireStaff(req: Request, deps: Deps): Promise<Claims> {
-  // Any audience: the anon and service_role keys are refused below with 403, like shoppers.
-  const claims = await deps.verifyJwt(bearerToken(req), {});
+  const token = bearerToken(req);
+  // A genuine token of ours that is not staff (a shopper, an anonymous user,
+  // the anon or service_role key, whose iss and aud differ) is a 403...
+  const claims = await deps.verifyJwt(token, { audience: null, issuer: null });
   if (!isStaffClaims(claims)) throw new HttpError(403, 'forbidden', 'store staff only: sign in with a staff account');
-  return claims;
+  // ...and a staff token must also be an access token of this project's Auth.
+  return await deps.verifyJwt(token);
 }
 
 export function adminDashboardHandler(deps: Deps): Handler {

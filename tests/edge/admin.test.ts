@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningFunction, startFunction } from '../../dev/functions/serve.ts';
 import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { addStaff } from '../../dev/staff-add.ts';
-import { addToCart, createShopper, createVariant, databaseUrl, newPool, payer, shipping } from '../helpers/db.ts';
-import { shopperClaims, signHs256 } from '../helpers/jwt.ts';
+import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, payer, shipping } from '../helpers/db.ts';
+import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
 
 const JWT_SECRET = 'admin-test-jwt-secret-with-at-least-32-characters';
 const SERVICE_KEY = 'admin-test-service-role-key';
@@ -31,10 +31,12 @@ beforeAll(async () => {
   pool = newPool(5);
   sandbox = await startSandbox({ retrySchedule: [200], webhookTimeoutMs: 2000 });
   fn = await startFunction('admin', {
-    SUPABASE_URL: 'http://127.0.0.1:9',
+    SUPABASE_URL: TEST_SUPABASE_URL,
+    // Direct, or PgBouncer in transaction mode when the suite runs via the pooler.
+    CHECKOUT_DB_URL: functionsDatabaseUrl(),
     SUPABASE_DB_URL: databaseUrl(),
     SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY,
-    SUPABASE_JWT_SECRET: JWT_SECRET,
+    JWT_SECRET: JWT_SECRET,
     MP_ACCESS_TOKEN: sandbox.accessToken,
     MP_WEBHOOK_SECRET: sandbox.webhookSecret,
     MP_API_BASE_URL: sandbox.url,

@@ -103,7 +103,7 @@ export function StockPage({ api }: { api: AdminApi }) {
                         <td className='num' data-col='reserved'>
                           {integer(v.reserved)}
                           {v.reserving_sessions > 0 && (
-                            <span className='small muted'>({v.reserving_sessions} compra{v.reserving_sessions === 1 ? '' : 's'})</span>
+                            <span className='small muted'>{` (${v.reserving_sessions} compra${v.reserving_sessions === 1 ? '' : 's'})`}</span>
                           )}
                         </td>
                         <td className={`num ${v.available <= 0 ? 'bad' : v.available < 5 ? 'warn' : ''}`} data-col='available'>{integer(v.available)}</td>
