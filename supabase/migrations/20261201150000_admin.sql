@@ -238,9 +238,12 @@ begin
         ) y on y.day = d.day
     ),
     'sessions_by_outcome', (
-      select jsonb_object_agg(st, coalesce((
-        select count(*) from public.order_sessions s where s.status::text = st and s.created_at >= v_from and s.created_at < v_to), 0))
+      select jsonb_object_agg(st, coalesce(c.n, 0))
         from unnest(enum_range(null::public.order_session_status)::text[]) st
+        left join (
+          select s.status::text as status, count(*) as n
+            from public.order_sessions s where s.created_at >= v_from and s.created_at < v_to group by s.status
+        ) c on c.status = st
     ),
     'live', jsonb_build_object(
       'active_checkouts', (select count(*) from public.order_sessions s where s.status = 'active' and s.expires_at > now()),
