@@ -117,7 +117,7 @@ const SQLSTATE_TO_HTTP: Record<string, [number, string]> = {
   '22P02': [400, 'invalid_input'],
   CKS02: [409, 'stock_reserved'],
   // admin.require_staff: the claims are not a member of staff's.
-  '42501': [403, 'forbidden'],
+  CKA01: [403, 'forbidden'],
 };
 
 export function mapDbError(err: unknown): Error {

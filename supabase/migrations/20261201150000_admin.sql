@@ -90,14 +90,14 @@ as $$
 begin
   if not admin.is_staff(p_claims) then
     raise exception 'store staff only'
-      using errcode = '42501',
+      using errcode = 'CKA01',
             detail = jsonb_build_object('reason', 'not_staff')::text,
             hint = 'Sign in as a user whose app_metadata.store_role is staff (npm run staff:add).';
   end if;
 end
 $$;
 revoke execute on function admin.require_staff(jsonb) from public, anon, authenticated;
-comment on function admin.require_staff(jsonb) is 'Service role only. Raises 42501 (insufficient_privilege) unless admin.is_staff(p_claims).';
+comment on function admin.require_staff(jsonb) is 'Service role only. Raises CKA01 (not store staff; the admin function answers 403) unless admin.is_staff(p_claims).';
 grant execute on function admin.require_staff(jsonb) to service_role;
 
 create function admin.set_staff(p_email text, p_staff boolean default true)

@@ -82,21 +82,21 @@ select tests.clear_authentication() \gset
 -- Everything below runs as the admin Edge Function does: service_role.
 set local role service_role;
 
--- Every routine refuses anyone but staff: 42501.
-select throws_ok(format($$ select admin.dashboard(%L, current_date, current_date) $$, claims), '42501', 'store staff only',
+-- Every routine refuses anyone but staff: CKA01.
+select throws_ok(format($$ select admin.dashboard(%L, current_date, current_date) $$, claims), 'CKA01', 'store staff only',
                  'dashboard: refused to ' || name)
   from actors where name in ('shopper', 'client', 'forged', 'anon') order by name;
-select throws_ok(format($$ select admin.orders(%L) $$, (select claims from actors where name = 'shopper')), '42501', null, 'orders: refused to a shopper');
-select throws_ok(format($$ select admin.order_detail(%L, %L) $$, (select claims from actors where name = 'shopper'), :'order_number'), '42501', null,
+select throws_ok(format($$ select admin.orders(%L) $$, (select claims from actors where name = 'shopper')), 'CKA01', null, 'orders: refused to a shopper');
+select throws_ok(format($$ select admin.order_detail(%L, %L) $$, (select claims from actors where name = 'shopper'), :'order_number'), 'CKA01', null,
   'order_detail: refused to a shopper');
-select throws_ok(format($$ select admin.attention(%L) $$, (select claims from actors where name = 'client')), '42501', null, 'attention: refused to a non-staff user');
-select throws_ok(format($$ select admin.refund_to_retry(%L, '7770002') $$, (select claims from actors where name = 'shopper')), '42501', null,
+select throws_ok(format($$ select admin.attention(%L) $$, (select claims from actors where name = 'client')), 'CKA01', null, 'attention: refused to a non-staff user');
+select throws_ok(format($$ select admin.refund_to_retry(%L, '7770002') $$, (select claims from actors where name = 'shopper')), 'CKA01', null,
   'refund_to_retry: refused to a shopper');
-select throws_ok(format($$ select admin.stock(%L) $$, (select claims from actors where name = 'anon')), '42501', null, 'stock: refused to anon');
-select throws_ok(format($$ select admin.adjust_stock(%L, %L, 5, 'restock') $$, (select claims from actors where name = 'forged'), :'va'), '42501', null,
+select throws_ok(format($$ select admin.stock(%L) $$, (select claims from actors where name = 'anon')), 'CKA01', null, 'stock: refused to anon');
+select throws_ok(format($$ select admin.adjust_stock(%L, %L, 5, 'restock') $$, (select claims from actors where name = 'forged'), :'va'), 'CKA01', null,
   'adjust_stock: refused to forged staff claims');
-select throws_ok(format($$ select admin.housekeeping(%L) $$, (select claims from actors where name = 'shopper')), '42501', null, 'housekeeping: refused to a shopper');
-select throws_ok(format($$ select admin.run_cleanup(%L) $$, (select claims from actors where name = 'shopper')), '42501', null, 'run_cleanup: refused to a shopper');
+select throws_ok(format($$ select admin.housekeeping(%L) $$, (select claims from actors where name = 'shopper')), 'CKA01', null, 'housekeeping: refused to a shopper');
+select throws_ok(format($$ select admin.run_cleanup(%L) $$, (select claims from actors where name = 'shopper')), 'CKA01', null, 'run_cleanup: refused to a shopper');
 select is((select stock_on_hand from public.variants where id = :'va'), 8, 'a refused adjustment wrote nothing');
 
 select claims as staff from actors where name = 'staff' \gset
