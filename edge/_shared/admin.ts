@@ -27,6 +27,7 @@ export function adminRoutines(db: Db) {
       ]),
     order: (claims: Claims, ref: string) => one<Record<string, unknown>>('select admin.order_detail($1, $2) as r', [claims, ref]),
     attention: (claims: Claims) => one<Record<string, unknown>>('select admin.attention($1) as r', [claims]),
+    audit: (claims: Claims) => one<Record<string, unknown>[]>('select admin.audit($1) as r', [claims]),
     refundToRetry: (claims: Claims, paymentId: string) =>
       one<{ payment_id: string; amount: number; currency: string; reason: string; order_session_id: string | null }>(
         'select admin.refund_to_retry($1, $2) as r',

@@ -9,7 +9,8 @@
  *   GET  /admin/dashboard?from&to&tz         figures, per day, sessions by outcome
  *   GET  /admin/orders?q&cursor&limit        a page of orders (keyset), searched
  *   GET  /admin/orders/<id or ORD-number>    one order with its history
- *   GET  /admin/attention                    refunds owed, late payments, mismatches, audit
+ *   GET  /admin/attention                    refunds owed, late payments, mismatches
+ *   GET  /admin/audit                        checkout.audit(): broken invariants (on demand)
  *   POST /admin/refunds/<payment id>/retry   refund an owed payment through MercadoPago
  *   GET  /admin/stock                        variants: on hand, reserved, available
  *   POST /admin/stock/adjust                 {variant_id, delta, reason}
@@ -155,6 +156,12 @@ export function adminDashboardHandler(deps: Deps): Handler {
       requireMethod(req, 'GET');
       return json(200, await admin.attention(c));
     }
+    if (path === '/audit') {
+      requireMethod(req, 'GET');
+      const violations = await admin.audit(c);
+      deps.log('audit', { violations: violations.length, by: claims.sub });
+      return json(200, { ok: violations.length === 0, violations });
+    }
     const refund = /^\/refunds\/([^/]+)\/retry$/.exec(path);
     if (refund) {
       requireMethod(req, 'POST');
@@ -166,12 +173,14 @@ export function adminDashboardHandler(deps: Deps): Handler {
         refundId = (await deps.mp.refundPayment(paymentId, `refund-${paymentId}`)).id;
       } catch (err) {
         if (err instanceof MercadoPagoUnavailable) {
+          await deps.routines.noteRefundFailure(paymentId, `dashboard retry: ${err.message}`).catch(() => undefined);
           throw new HttpError(502, 'payment_provider_unavailable', 'MercadoPago is unavailable; the refund is still owed, try again');
         }
         if (!(err instanceof MercadoPagoRejected)) throw err;
         const current = await deps.mp.getPayment(String(paymentId)).catch(() => null);
         if (current?.status !== 'refunded') {
           deps.log('refund_retry_refused', { payment_id: paymentId, by: claims.sub, message: err.message });
+          await deps.routines.noteRefundFailure(paymentId, `dashboard retry: ${err.message}`).catch(() => undefined);
           throw new HttpError(409, 'refund_refused', `MercadoPago refused the refund: ${err.message}`, { payment_id: owed.payment_id });
         }
       }

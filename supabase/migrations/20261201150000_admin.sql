@@ -413,22 +413,16 @@ stable
 security definer
 set search_path = ''
 as $$
-declare
-  audit jsonb;
 begin
   perform admin.require_staff(p_claims);
-  -- EXTENSION POINT (issue 10): when checkout.audit() exists, its findings
-  -- are listed here; until then `audit.available` is false and the dashboard
-  -- shows no audit section. Called dynamically so this migration does not
-  -- depend on it.
-  if pg_catalog.to_regprocedure('checkout.audit()') is not null then
-    execute 'select coalesce(jsonb_agg(to_jsonb(a)), ''[]''::jsonb) from checkout.audit() a' into audit;
-  end if;
+  -- The audit (checkout.audit(), every invariant over every row) is not
+  -- here: this is polled every few seconds; admin.audit runs it on demand.
   return jsonb_build_object(
     'refunds_owed', (
       select coalesce(jsonb_agg(jsonb_build_object(
         'payment_id', pr.payment_id::text, 'amount', pr.amount, 'currency', pr.currency, 'reason', pr.reason,
-        'created_at', pr.created_at, 'order_session_id', pr.order_session_id, 'email', s.payer ->> 'email') order by pr.created_at), '[]'::jsonb)
+        'created_at', pr.created_at, 'order_session_id', pr.order_session_id, 'email', s.payer ->> 'email',
+        'attempts', pr.attempts, 'next_attempt_at', pr.next_attempt_at, 'last_error', pr.last_error) order by pr.created_at), '[]'::jsonb)
         from public.payment_refunds pr left join public.order_sessions s on s.id = pr.order_session_id
        where pr.status = 'owed'
     ),
@@ -457,20 +451,18 @@ begin
         'payment_id', pe.payment_id::text, 'amount', pe.transaction_amount, 'currency', pe.currency,
         'external_reference', pe.external_reference, 'at', pe.received_at) order by pe.received_at desc), '[]'::jsonb)
         from public.payment_events pe where pe.order_session_id is null and pe.status = 'approved'
-    ),
-    'audit', jsonb_build_object('available', audit is not null, 'findings', coalesce(audit, '[]'::jsonb))
+    )
   );
 end
 $$;
 revoke execute on function admin.attention(jsonb) from public, anon, authenticated;
 comment on function admin.attention(jsonb) is
-  'Service role only, staff claims required. Money that needs the owner: refunds owed, late payments (orders created after expiry, payments that found no stock), amount or currency mismatches, approved payments matching no checkout, and checkout.audit() findings once that routine exists.';
+  'Service role only, staff claims required. Money that needs the owner: refunds owed (with the reconcile function''s attempts and last error), late payments (orders created after expiry, payments that found no stock), amount or currency mismatches, approved payments matching no checkout.';
 grant execute on function admin.attention(jsonb) to service_role;
 
 create function admin.refund_to_retry(p_claims jsonb, p_payment_id text)
 returns jsonb
 language plpgsql
-stable
 security definer
 set search_path = ''
 as $$
@@ -479,7 +471,7 @@ declare
 begin
   perform admin.require_staff(p_claims);
   perform admin.check_input(p_payment_id ~ '^\d{1,18}$', 'payment_id', 'the payment id must be a MercadoPago payment id (digits)');
-  select * into r from public.payment_refunds pr where pr.payment_id = p_payment_id::bigint;
+  select * into r from public.payment_refunds pr where pr.payment_id = p_payment_id::bigint for update;
   if not found then
     raise exception 'no refund is owed for payment %', p_payment_id using errcode = 'CKO01', detail = jsonb_build_object('payment_id', p_payment_id)::text;
   end if;
@@ -487,14 +479,33 @@ begin
     raise exception 'the refund of payment % was already made', p_payment_id
       using errcode = 'CKO02', detail = jsonb_build_object('payment_id', p_payment_id, 'mp_refund_id', r.mp_refund_id)::text;
   end if;
+  -- Counted like the reconcile function's attempts (its back-off is left as it is).
+  update public.payment_refunds set attempts = attempts + 1 where id = r.id;
   return jsonb_build_object('payment_id', r.payment_id::text, 'amount', r.amount, 'currency', r.currency, 'reason', r.reason,
                             'order_session_id', r.order_session_id);
 end
 $$;
 revoke execute on function admin.refund_to_retry(jsonb, text) from public, anon, authenticated;
 comment on function admin.refund_to_retry(jsonb, text) is
-  'Service role only, staff claims required. The owed refund of a payment the dashboard asks to retry (the function then refunds through MercadoPago and calls checkout.record_refund). CKI01 malformed id, CKO01 nothing owed, CKO02 already refunded.';
+  'Service role only, staff claims required. The owed refund of a payment the dashboard asks to retry, its attempt counted (the function then refunds through MercadoPago with the same idempotency key as every attempt, and calls checkout.record_refund or checkout.note_refund_failure). CKI01 malformed id, CKO01 nothing owed, CKO02 already refunded.';
 grant execute on function admin.refund_to_retry(jsonb, text) to service_role;
+
+create function admin.audit(p_claims jsonb)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  perform admin.require_staff(p_claims);
+  return checkout.audit();
+end
+$$;
+revoke execute on function admin.audit(jsonb) from public, anon, authenticated;
+comment on function admin.audit(jsonb) is
+  'Service role only, staff claims required. checkout.audit(): every broken invariant as [{invariant, subject, detail}], empty when all hold. Reads every row: run on demand, not polled.';
+grant execute on function admin.audit(jsonb) to service_role;
 
 -- ---------------------------------------------------------------------------
 -- Stock

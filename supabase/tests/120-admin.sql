@@ -2,7 +2,7 @@
 -- only, and only with a staff member's claims), what they return, and bad
 -- input refused with nothing written.
 begin;
-select plan(76);
+select plan(79);
 
 -- ---------------------------------------------------------------------------
 -- Privileges: service_role only, like schema checkout.
@@ -97,6 +97,7 @@ select throws_ok(format($$ select admin.adjust_stock(%L, %L, 5, 'restock') $$, (
   'adjust_stock: refused to forged staff claims');
 select throws_ok(format($$ select admin.housekeeping(%L) $$, (select claims from actors where name = 'shopper')), 'CKA01', null, 'housekeeping: refused to a shopper');
 select throws_ok(format($$ select admin.run_cleanup(%L) $$, (select claims from actors where name = 'shopper')), 'CKA01', null, 'run_cleanup: refused to a shopper');
+select throws_ok(format($$ select admin.audit(%L) $$, (select claims from actors where name = 'client')), 'CKA01', null, 'audit: refused to a non-staff user');
 select is((select stock_on_hand from public.variants where id = :'va'), 8, 'a refused adjustment wrote nothing');
 
 select claims as staff from actors where name = 'staff' \gset
@@ -180,6 +181,8 @@ select admin.attention(:'staff') as att \gset
 select is(:'att'::jsonb -> 'refunds_owed' -> 0 ->> 'payment_id', '7770002', 'attention: the refund owed');
 select is(:'att'::jsonb -> 'amount_mismatches' -> 0 ->> 'expected', '700.00', 'attention: the amount mismatch, with what was expected');
 select is(admin.refund_to_retry(:'staff', '7770002') ->> 'amount', '1.00', 'refund_to_retry: the refund owed');
+select is((select attempts from public.payment_refunds where payment_id = 7770002), 1, 'refund_to_retry: the attempt is counted');
+select is(jsonb_typeof(admin.audit(:'staff')), 'array', 'audit: checkout.audit() for staff');
 select throws_ok(format($$ select admin.refund_to_retry(%L, '12x') $$, :'staff'), 'CKI01', null, 'refund_to_retry: a malformed payment id');
 select throws_ok(format($$ select admin.refund_to_retry(%L, '7770001') $$, :'staff'), 'CKO01', null, 'refund_to_retry: nothing owed for a paid order');
 

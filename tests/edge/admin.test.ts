@@ -70,6 +70,7 @@ const ENDPOINTS: [string, string, unknown?][] = [
   ['GET', '/orders'],
   ['GET', '/orders/ORD-001001'],
   ['GET', '/attention'],
+  ['GET', '/audit'],
   ['POST', '/refunds/123/retry'],
   ['GET', '/stock'],
   ['POST', '/stock/adjust', { variant_id: randomUUID(), delta: 1, reason: 'restock' }],
@@ -135,7 +136,9 @@ describe('staff', () => {
     expect(dash.body.today).toMatchObject({ orders: expect.any(Number), revenue: expect.any(Object) });
     const attention = await call('/attention', { token: staffToken });
     expect(attention.status).toBe(200);
-    expect(attention.body).toMatchObject({ refunds_owed: expect.any(Array), late_payments: expect.any(Array), audit: { available: expect.any(Boolean) } });
+    expect(attention.body).toMatchObject({ refunds_owed: expect.any(Array), late_payments: expect.any(Array), amount_mismatches: expect.any(Array) });
+    const audit = await call('/audit', { token: staffToken });
+    expect(audit).toMatchObject({ status: 200, body: { ok: expect.any(Boolean), violations: expect.any(Array) } });
     const stock = await call('/stock', { token: staffToken });
     expect(stock.status).toBe(200);
     expect(stock.body.variants.length).toBeGreaterThan(0);

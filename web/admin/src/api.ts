@@ -83,11 +83,25 @@ export interface OrderDetail extends Omit<OrderRow, 'email' | 'name' | 'items'> 
 }
 
 export interface Attention {
-  refunds_owed: { payment_id: string; amount: number | string; currency: string; reason: string; created_at: string; email: string | null }[];
+  refunds_owed: {
+    payment_id: string;
+    amount: number | string;
+    currency: string;
+    reason: string;
+    created_at: string;
+    email: string | null;
+    attempts: number;
+    next_attempt_at: string;
+    last_error: string | null;
+  }[];
   late_payments: { kind: string; order_number?: string; payment_id: string; amount: number | string; currency: string; at: string; status?: string }[];
   amount_mismatches: { payment_id: string; amount: number | string; currency: string; status: string; expected: number | string | null; at: string }[];
   unmatched_payments: { payment_id: string; amount: number | string | null; currency: string | null; external_reference: string | null; at: string }[];
-  audit: { available: boolean; findings: unknown[] };
+}
+
+export interface Audit {
+  ok: boolean;
+  violations: { invariant: string; subject: string; detail: Record<string, unknown> }[];
 }
 
 export interface StockRow {
@@ -161,6 +175,7 @@ export function createAdminApi(supabase: SupabaseClient, supabaseUrl: string) {
       ),
     order: (ref: string) => request<OrderDetail>('GET', `/orders/${encodeURIComponent(ref)}`),
     attention: () => request<Attention>('GET', '/attention'),
+    audit: () => request<Audit>('GET', '/audit'),
     retryRefund: (paymentId: string) => request<{ refund: { status: string; mp_refund_id: string | null } }>('POST', `/refunds/${paymentId}/retry`),
     stock: () => request<Stock>('GET', '/stock'),
     adjustStock: (variantId: string, delta: number, reason: string) =>

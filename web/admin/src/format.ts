@@ -50,6 +50,17 @@ export const REFUND_REASON: Record<string, string> = {
   coupon_used_up: 'Cupón agotado',
 };
 
+export const AUDIT_INVARIANT: Record<string, string> = {
+  reserved_counter_mismatch: 'El contador de reservas no coincide',
+  stock_below_zero: 'Stock por debajo de lo reservado o de cero',
+  approved_payment_unsettled: 'Pago aprobado sin pedido ni reembolso',
+  order_without_approved_payment: 'Pedido sin pago aprobado',
+  two_orders_one_checkout: 'Dos pedidos de una misma compra',
+  paid_session_without_order: 'Compra pagada sin pedido',
+  closed_session_holds_stock: 'Compra cerrada que retiene stock',
+  refund_owed_over_1h: 'Reembolso pendiente hace más de una hora',
+};
+
 export const PAYMENT_STATUS: Record<string, string> = {
   approved: 'Aprobado',
   pending: 'Pendiente',

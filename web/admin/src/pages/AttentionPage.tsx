@@ -1,7 +1,7 @@
 /** Money that needs the owner: refunds owed (retry), late payments, amount mismatches, unmatched payments, the audit. */
 import { useState } from 'react';
-import type { AdminApi } from '../api.ts';
-import { dateTime, describeError, money, REFUND_REASON } from '../format.ts';
+import type { AdminApi, Audit } from '../api.ts';
+import { AUDIT_INVARIANT, dateTime, describeError, money, REFUND_REASON } from '../format.ts';
 import { usePolled } from '../hooks.ts';
 import { Empty, Updated } from './common.tsx';
 
@@ -9,6 +9,21 @@ export function AttentionPage({ api }: { api: AdminApi }) {
   const { data, error, updatedAt, refresh } = usePolled(() => api.attention(), [api]);
   const [busy, setBusy] = useState<string | null>(null);
   const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
+  const [audit, setAudit] = useState<Audit | null>(null);
+  const [auditing, setAuditing] = useState(false);
+  const [auditError, setAuditError] = useState<string | null>(null);
+
+  const runAudit = async () => {
+    setAuditing(true);
+    setAuditError(null);
+    try {
+      setAudit(await api.audit());
+    } catch (err) {
+      setAuditError(describeError(err));
+    } finally {
+      setAuditing(false);
+    }
+  };
 
   const retry = async (paymentId: string) => {
     setBusy(paymentId);
@@ -43,6 +58,7 @@ export function AttentionPage({ api }: { api: AdminApi }) {
                     <th>Motivo</th>
                     <th>Comprador</th>
                     <th>Desde</th>
+                    <th>Intentos</th>
                     <th className='num'>Monto</th>
                     <th />
                   </tr>
@@ -54,9 +70,17 @@ export function AttentionPage({ api }: { api: AdminApi }) {
                       <td>{REFUND_REASON[r.reason] ?? r.reason}</td>
                       <td>{r.email ?? '—'}</td>
                       <td>{dateTime(r.created_at)}</td>
+                      <td>
+                        {r.attempts}
+                        {r.last_error && <div className='small bad'>{r.last_error}</div>}
+                      </td>
                       <td className='num'>{money(r.amount, r.currency)}</td>
                       <td>
-                        <button type='button' disabled={busy !== null} onClick={() => void retry(r.payment_id)}>
+                        <button
+                          type='button'
+                          disabled={busy !== null}
+                          onClick={() => void retry(r.payment_id)}
+                        >
                           {busy === r.payment_id ? 'Reembolsando…' : 'Reintentar reembolso'}
                         </button>
                       </td>
@@ -121,18 +145,33 @@ export function AttentionPage({ api }: { api: AdminApi }) {
               </ul>
             </section>
           )}
-          {data.audit.available && (
-            <section className='card' data-testid='audit'>
-              <h2>Auditoría ({data.audit.findings.length})</h2>
-              {data.audit.findings.length === 0 ? <Empty>La auditoría no encontró problemas.</Empty> : (
-                <ul className='plain'>
-                  {data.audit.findings.map((f, i) => <li key={i} className='mono small'>{JSON.stringify(f)}</li>)}
-                </ul>
-              )}
-            </section>
-          )}
         </>
       )}
+      <section className='card'>
+        <div className='row'>
+          <h2>Auditoría</h2>
+          <button type='button' disabled={auditing} onClick={() => void runAudit()} data-testid='run-audit'>
+            {auditing ? 'Auditando…' : 'Ejecutar auditoría'}
+          </button>
+        </div>
+        {auditError && <p className='alert bad' role='alert'>{auditError}</p>}
+        {!audit && !auditError && (
+          <p className='small muted'>Revisa que el stock, los pagos, los pedidos y los reembolsos sean coherentes entre sí (lee todas las filas).</p>
+        )}
+        {audit && (audit.ok
+          ? <p className='alert ok' data-testid='audit-result'>Sin problemas: todas las reglas se cumplen.</p>
+          : (
+            <ul className='plain' data-testid='audit-result'>
+              {audit.violations.map((v) => (
+                <li key={`${v.invariant}-${v.subject}`}>
+                  <strong>{AUDIT_INVARIANT[v.invariant] ?? v.invariant}</strong>: <span className='mono'>{v.subject}</span>
+                  <br />
+                  <span className='small muted mono'>{JSON.stringify(v.detail)}</span>
+                </li>
+              ))}
+            </ul>
+          ))}
+      </section>
     </>
   );
 }
