@@ -4,7 +4,9 @@
  * and password through the local Auth, every screen reads the real `admin`
  * Edge Function under Deno; a shopper's account is refused on every screen.
  *
- * Screenshots of the main screens go to docs/screenshots/ (the README shows them).
+ * Screenshots of the main screens go to test-results/browser/; with
+ * UPDATE_SCREENSHOTS=1 they replace the ones in docs/screenshots/ that the
+ * README shows (a test run never changes tracked files otherwise).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -18,7 +20,7 @@ import { type Stack, startStack } from '../../dev/stack/stack.ts';
 import { addStaff } from '../../dev/staff-add.ts';
 import { launchBrowser } from '../helpers/browser.ts';
 
-const SHOTS = join(repoRoot, 'docs', 'screenshots');
+const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(repoRoot, 'docs', 'screenshots') : join(repoRoot, 'test-results', 'browser');
 const DIST = join(repoRoot, 'web', 'admin', 'dist');
 const STAFF = { email: 'duena@tienda.test', password: 'mate-y-facturas' };
 const SHOPPER = { email: 'cliente@tienda.test', password: 'solo-compro' };
