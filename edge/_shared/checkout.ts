@@ -1,5 +1,6 @@
 /** Typed calls to the checkout routines (schema checkout, service_role only). */
 import { adminRoutines } from './admin.ts';
+import { analyticsRoutines } from './analytics.ts';
 import type { Db } from './db.ts';
 
 export interface SessionLine {
@@ -119,6 +120,7 @@ export function checkoutRoutines(db: Db) {
     markPreferenceExpired: (orderSessionId: string) => one<unknown>('select checkout.mark_preference_expired($1) as r', [orderSessionId]),
     /** The dashboard's routines (schema admin), for the admin function. */
     admin: adminRoutines(db),
+    analytics: analyticsRoutines(db),
   };
 }
 

@@ -4,6 +4,7 @@
  * and the local stack wire them the same way index.ts does.
  */
 import { z } from 'zod';
+import { analyticsResponse, analyticsRoute } from './analytics.ts';
 import type { CheckoutRoutines, OrderSession } from './checkout.ts';
 import type { BaseConfig, Config } from './config.ts';
 import { HttpError, json, type Logger, parseJson, readBody, withErrors } from './http.ts';
@@ -339,7 +340,12 @@ export function adminHandler(deps: AdminDeps): Handler {
       deps.log('cleanup', counts);
       return json(200, counts);
     }
-    throw new HttpError(404, 'not_found', 'use GET /stats, GET /audit or POST /cleanup');
+    const route = analyticsRoute(path);
+    if (route) {
+      requireMethod(req, 'GET');
+      return analyticsResponse(deps.routines.analytics, route, new URL(req.url));
+    }
+    throw new HttpError(404, 'not_found', 'use GET /stats, /audit, /funnel, /abandoned-products, /checkout-outcomes or POST /cleanup');
   });
 }
 

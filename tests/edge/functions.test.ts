@@ -654,6 +654,44 @@ describe('order-sessions-admin', () => {
     expect(cleanup.body).toEqual({ expired_sessions: expect.any(Number), purged_carts: expect.any(Number), trimmed_sessions: expect.any(Number) });
     expect((await call(fn.admin, '/order-sessions-admin/cleanup', { method: 'GET', token: SERVICE_KEY })).status).toBe(405);
   });
+
+  it('funnel, abandoned products and checkout outcomes for the service role only, with validated ranges', async () => {
+    const shopper = await createShopper(pool);
+    const v = await createVariant(pool, { sku: 'FUNNEL', stock: 5, price: 700 });
+    const before = await call(fn.admin, '/order-sessions-admin/funnel', { method: 'GET', token: SERVICE_KEY });
+    expect(before.status).toBe(200);
+    await addToCart(pool, shopper, v.id, 2);
+    const funnel = await call(fn.admin, '/order-sessions-admin/funnel', { method: 'GET', token: SERVICE_KEY });
+    expect(funnel.status).toBe(200);
+    const total = (b: Record<string, unknown>) => b.total as Record<string, number>;
+    expect(total(funnel.body).carts_created).toBe(total(before.body).carts_created! + 1);
+    expect(total(funnel.body).carts_with_items).toBe(total(before.body).carts_with_items! + 1);
+    expect(funnel.body.days).toHaveLength(30);
+    expect(total(funnel.body)).toHaveProperty('abandonment_rate');
+
+    const today = (funnel.body.to as string).slice(0, 10);
+    const oneDay = await call(fn.admin, `/order-sessions-admin/funnel?from=${today}&to=${today}`, { method: 'GET', token: SERVICE_KEY });
+    expect(oneDay.body.days).toHaveLength(1);
+    const products = await call(fn.admin, `/order-sessions-admin/abandoned-products?from=${today}&to=${today}&limit=5`, {
+      method: 'GET',
+      token: SERVICE_KEY,
+    });
+    expect(products.status).toBe(200);
+    expect(Array.isArray(products.body.products)).toBe(true);
+    const outcomes = await call(fn.admin, `/order-sessions-admin/checkout-outcomes?to=${today}`, { method: 'GET', token: SERVICE_KEY });
+    expect(outcomes.status).toBe(200);
+    expect(outcomes.body).toHaveProperty('total');
+
+    for (const q of ['from=2026-13-01', 'from=yesterday', `from=${today}&to=2020-01-01`, 'from=2020-01-01&to=2022-01-01', 'limit=0', 'other=1']) {
+      const bad = await call(fn.admin, `/order-sessions-admin/${q.startsWith('limit') ? 'abandoned-products' : 'funnel'}?${q}`, {
+        method: 'GET',
+        token: SERVICE_KEY,
+      });
+      expect(bad.status, q).toBe(400);
+    }
+    expect((await call(fn.admin, '/order-sessions-admin/funnel', { method: 'GET', token: tokenFor(shopper) })).status).toBe(403);
+    expect((await call(fn.admin, '/order-sessions-admin/funnel', { method: 'POST', token: SERVICE_KEY })).status).toBe(405);
+  });
 });
 
 describe('token verification (jose)', () => {
