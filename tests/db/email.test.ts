@@ -1,0 +1,126 @@
+/**
+ * The email outbox under real parallel connections: detection runs that
+ * overlap write one reminder per cart and idle period; senders claiming at
+ * once never take the same row; a payment applied by many callers at once
+ * enqueues one confirmation.
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addToCart, asService, connect, createShopper, createVariant, newPool, payer, shipping } from '../helpers/db.ts';
+
+let pool: pg.Pool;
+
+beforeAll(() => {
+  pool = newPool(10);
+});
+afterAll(async () => {
+  await pool.end();
+});
+
+/** Opens n connections as service_role, then runs job(i, client) on all of them at the same instant. */
+async function race<T>(n: number, job: (i: number, c: pg.Client) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
+  const clients = await Promise.all(Array.from({ length: n }, () => connect()));
+  try {
+    await Promise.all(clients.map((c) => c.query('set role service_role')));
+    return await Promise.allSettled(clients.map((c, i) => job(i, c)));
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+}
+
+/** A signed-up shopper (email known) with an item in a cart idle for `minutes`. */
+async function idleCart(variantId: string, minutes: number): Promise<string> {
+  const shopper = await createShopper(pool);
+  await pool.query(`update auth.users set is_anonymous = false, email = $2 where id = $1`, [shopper, `idle-${shopper}@example.com`]);
+  await addToCart(pool, shopper, variantId, 1);
+  await setIdle(shopper, minutes);
+  return shopper;
+}
+
+async function setIdle(shopper: string, minutes: number): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query('begin');
+    await c.query('set local session_replication_role = replica');
+    await c.query(
+      `update public.carts set updated_at = now() - make_interval(mins => $2),
+              expires_at = now() - make_interval(mins => $2) + (private.current_settings()).cart_ttl
+        where session_id = $1`,
+      [shopper, minutes],
+    );
+    await c.query('commit');
+  } finally {
+    c.release();
+  }
+}
+
+describe('email outbox concurrency', () => {
+  it('12 detection runs at once: one reminder per abandoned cart', async () => {
+    const v = await createVariant(pool, { sku: 'MAIL-RACE', stock: 100 });
+    const shoppers = await Promise.all(Array.from({ length: 8 }, () => idleCart(v.id, 61 + Math.floor(Math.random() * 30))));
+    const results = await race(12, (_i, c) => c.query<{ n: number }>('select email.detect_abandoned_carts() as n'));
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    const { rows } = await pool.query<{ session_id: string; n: number }>(
+      `select session_id, count(*)::int as n from email.outbox where kind = 'cart_reminder' and session_id = any($1) group by session_id`,
+      [shoppers],
+    );
+    expect(rows).toHaveLength(8);
+    expect(rows.every((r) => r.n === 1)).toBe(true);
+
+    // Abandoned again (a new idle period): again exactly one more each.
+    for (const s of shoppers) await setIdle(s, 65);
+    await race(12, (_i, c) => c.query('select email.detect_abandoned_carts()'));
+    const again = await pool.query<{ n: number }>(
+      `select count(*)::int as n from email.outbox where kind = 'cart_reminder' and session_id = any($1)`,
+      [shoppers],
+    );
+    expect(again.rows[0]!.n).toBe(16);
+  });
+
+  it('6 senders claiming at once never take the same row', async () => {
+    const v = await createVariant(pool, { sku: 'MAIL-CLAIM', stock: 100 });
+    const shoppers = await Promise.all(Array.from({ length: 10 }, () => idleCart(v.id, 70)));
+    await pool.query('select email.detect_abandoned_carts()');
+    const results = await race(6, (_i, c) => c.query<{ r: { id: number; session_id: string }[] }>('select email.claim(4) as r'));
+    const ids = results.flatMap((r) => (r.status === 'fulfilled' ? r.value.rows[0]!.r.map((x) => x.id) : []));
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(new Set(ids).size).toBe(ids.length);
+    const { rows } = await pool.query<{ n: number }>(
+      `select count(*)::int as n from email.outbox where kind = 'cart_reminder' and session_id = any($1) and status = 'sending'`,
+      [shoppers],
+    );
+    // Every claimed row of these shoppers was claimed once (others may belong to other suites).
+    expect(rows[0]!.n).toBeLessThanOrEqual(ids.length);
+    expect(rows[0]!.n).toBeGreaterThan(0);
+  });
+
+  it('one payment applied by 10 callers at once: one order, one confirmation', async () => {
+    const v = await createVariant(pool, { sku: 'MAIL-PAY', stock: 5, price: 1500 });
+    const shopper = await createShopper(pool);
+    await addToCart(pool, shopper, v.id, 1);
+    const session = await asService(
+      pool,
+      async (c) => (await c.query<{ s: { token: string } }>('select checkout.begin_checkout($1, $2, $3) as s', [shopper, payer, shipping])).rows[0]!.s,
+    );
+    const paymentId = Number.parseInt(randomUUID().replace(/\D/g, '').slice(0, 9), 10);
+    const payment = {
+      id: paymentId,
+      status: 'approved',
+      status_detail: 'accredited',
+      transaction_amount: 1500,
+      currency_id: 'ARS',
+      external_reference: session.token,
+      payment_type_id: 'credit_card',
+      payment_method_id: 'visa',
+    };
+    const results = await race(10, (_i, c) => c.query('select checkout.apply_payment($1) as r', [payment]));
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    const { rows } = await pool.query<{ orders: number; confirmations: number }>(
+      `select (select count(*)::int from public.orders where session_id = $1) as orders,
+              (select count(*)::int from email.outbox where kind = 'order_confirmation' and session_id = $1) as confirmations`,
+      [shopper],
+    );
+    expect(rows[0]).toEqual({ orders: 1, confirmations: 1 });
+  });
+});
