@@ -290,7 +290,7 @@ begin
   )
   select coalesce(jsonb_agg(jsonb_build_object(
            'id', t.id, 'kind', t.kind, 'recipient', t.recipient, 'session_id', t.session_id,
-           'cart_created_at', t.cart_created_at, 'attempts', t.attempts,
+           'cart_created_at', t.cart_created_at, 'created_at', t.created_at, 'attempts', t.attempts,
            'idempotency_key', 'outbox-' || t.id,
            'data', email.message_data(t)) order by t.id), '[]'::jsonb)
     into claimed
