@@ -15,6 +15,7 @@ import { chmodSync, existsSync, type FSWatcher, mkdirSync, readFileSync, rmSync,
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { denoBin, FUNCTION_NAMES, type RunningFunction, startFunction } from '../functions/serve.ts';
+import { type MailSink, startMailSink } from '../mail-sink/index.ts';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../mp-sandbox/index.ts';
 import { ensurePrerequisites } from '../prereqs.ts';
 import { type Cluster, findPgBinaries, freePort, isPortFree, PrerequisiteError, startCluster } from '../pg/cluster.ts';
@@ -31,8 +32,10 @@ export interface StackOptions {
   dataDir?: string;
   /** Wipe dataDir first. */
   reset?: boolean;
-  /** 0 = a free port (tests). Defaults: api 54321, db 54322, mp 54330, web 5173. */
-  ports?: { api?: number; db?: number; mp?: number; web?: number };
+  /** 0 = a free port (tests). Defaults: api 54321, db 54322, mp 54330, mail 54340, web 5173. */
+  ports?: { api?: number; db?: number; mp?: number; mail?: number; web?: number };
+  /** How often the stack calls send-emails, as pg_cron + pg_net do on hosted Supabase (default 60 000 ms; 0 = never). */
+  sendEmailsEveryMs?: number;
   /** Sets private.settings.reservation_ttl (default: keep the database's, 15 minutes on a fresh one). */
   reservationTtlSeconds?: number;
   /** Serve the demo storefront (default true); builds web/demo/dist when it is missing. */
@@ -79,19 +82,25 @@ export interface Stack {
   serviceRoleKey: string;
   jwtSecret: string;
   sandbox: Sandbox;
+  /** The Resend API emulator the functions send email to; its page lists what was sent. */
+  mailSink: MailSink;
   dataDir: string;
   /** Names of the Edge Functions being served. */
   functions: string[];
   stop(): Promise<void>;
 }
 
-export const DEFAULT_PORTS = { api: 54321, db: 54322, mp: 54330, web: 5173 } as const;
+/** Signs the restore and unsubscribe links in local emails (set EMAIL_LINK_SECRET to override). */
+const LOCAL_EMAIL_LINK_SECRET = 'local-stack-email-link-secret-not-for-production';
+
+export const DEFAULT_PORTS = { api: 54321, db: 54322, mp: 54330, mail: 54340, web: 5173 } as const;
 export type PortName = keyof typeof DEFAULT_PORTS;
 /** How a store developer changes each port (the env var and the npm start flag). */
 export const PORT_SETTINGS: Record<PortName, { what: string; env: string; flag: string }> = {
   api: { what: 'the local API', env: 'STACK_API_PORT', flag: '--api-port' },
   db: { what: 'PostgreSQL', env: 'STACK_DB_PORT', flag: '--db-port' },
   mp: { what: 'the MercadoPago sandbox', env: 'MP_SANDBOX_PORT', flag: '--mp-port' },
+  mail: { what: 'the mail sink', env: 'MAIL_SINK_PORT', flag: '--mail-port' },
   web: { what: 'the demo storefront', env: 'STACK_WEB_PORT', flag: '--web-port' },
 };
 
@@ -111,6 +120,8 @@ export class PortInUseError extends PrerequisiteError {
 /** Environment variables of the Edge Functions passed through from the caller's environment when set. */
 const FUNCTION_PASSTHROUGH = [
   'MP_TIMEOUT_MS',
+  'EMAIL_LINK_SECRET',
+  'EMAIL_FROM',
   'MP_WEBHOOK_TOLERANCE_SECONDS',
   'MP_EXCLUDED_PAYMENT_TYPES',
   'MP_STATEMENT_DESCRIPTOR',
@@ -422,6 +433,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     });
     cleanups.push(() => sandbox.close());
 
+    // The mail sink: a Resend API emulator (dev/mail-sink), in process.
+    const mailSink = await startMailSink({ port: ports.mail, host: '127.0.0.1' });
+    cleanups.push(() => mailSink.close());
+
     // The local API (functions register as they come up).
     const verifySettings = verifyJwtSettings();
     const fromConfig = readAuthGuardConfig(join(repoRoot, 'supabase', 'config.toml'));
@@ -464,6 +479,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       MP_API_BASE_URL: sandbox.url,
       SITE_URL: webUrl || 'http://127.0.0.1:5173',
       FUNCTIONS_URL: `${api.url}/functions/v1`,
+      RESEND_API_KEY: mailSink.apiKey,
+      RESEND_BASE_URL: mailSink.url,
+      EMAIL_LINK_SECRET: LOCAL_EMAIL_LINK_SECRET,
       ...Object.fromEntries(FUNCTION_PASSTHROUGH.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!])),
       ...opts.functionEnv,
     };
@@ -587,6 +605,22 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       cleanups.push(async () => watcher?.close());
     }
 
+    // send-emails on the schedule pg_cron + pg_net use on hosted Supabase
+    // (the email-send job, every minute), through the local API like pg_net.
+    const everyMs = opts.sendEmailsEveryMs ?? 60_000;
+    if (everyMs > 0 && names.includes('send-emails')) {
+      const timer = setInterval(() => {
+        if (!targets.get('send-emails')?.url) return;
+        fetch(`${api.url}/functions/v1/send-emails`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${keys.serviceRoleKey}`, 'content-type': 'application/json' },
+          body: '{}',
+        }).then((res) => res.body?.cancel()).catch(() => undefined);
+      }, everyMs);
+      timer.unref();
+      cleanups.push(async () => clearInterval(timer));
+    }
+
     // The demo storefront.
     let web: StorefrontServer | undefined;
     if (serveStorefront) {
@@ -614,6 +648,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       adminUrl: web && serveAdmin ? `${web.url}/admin/` : '',
       ...keys,
       sandbox,
+      mailSink,
       dataDir,
       functions: names,
       stop: () => (stopped ??= (async () => {

@@ -35,6 +35,7 @@ function parse() {
       'api-port': { type: 'string' },
       'db-port': { type: 'string' },
       'mp-port': { type: 'string' },
+      'mail-port': { type: 'string' },
       'web-port': { type: 'string' },
       'data-dir': { type: 'string' },
       quiet: { type: 'boolean', default: false },
@@ -52,7 +53,7 @@ const v = args.values;
 
 if (v.help) {
   console.log(`usage: npm start -- [--reset] [--no-storefront] [--no-admin] [--data-dir DIR]
-                    [--api-port ${DEFAULT_PORTS.api}] [--db-port ${DEFAULT_PORTS.db}] [--mp-port ${DEFAULT_PORTS.mp}] [--web-port ${DEFAULT_PORTS.web}] [--quiet]
+                    [--api-port ${DEFAULT_PORTS.api}] [--db-port ${DEFAULT_PORTS.db}] [--mp-port ${DEFAULT_PORTS.mp}] [--mail-port ${DEFAULT_PORTS.mail}] [--web-port ${DEFAULT_PORTS.web}] [--quiet]
 Environment: ${Object.values(PORT_SETTINGS).map((s) => s.env).join(', ')}, STACK_DATA_DIR, RESERVATION_TTL_SECONDS,
              SUPABASE_JWT_SECRET, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY,
              MP_SANDBOX_ACCESS_TOKEN, MP_SANDBOX_WEBHOOK_SECRET, MP_SANDBOX_RETRY_SCHEDULE (see dev/stack/README.md)`);
@@ -85,7 +86,7 @@ const quiet = v.quiet;
 const options: StackOptions = {
   dataDir: v['data-dir'] ?? (process.env.STACK_DATA_DIR || undefined),
   reset: v.reset,
-  ports: { api: port('api'), db: port('db'), mp: port('mp'), web: port('web') },
+  ports: { api: port('api'), db: port('db'), mp: port('mp'), mail: port('mail'), web: port('web') },
   serveStorefront: !v['no-storefront'],
   serveAdmin: !v['no-admin'],
   reservationTtlSeconds: positiveNumber('RESERVATION_TTL_SECONDS'),
@@ -165,6 +166,7 @@ async function main(): Promise<void> {
     `  MercadoPago sandbox    ${s.mpUrl}`,
     `    MP_ACCESS_TOKEN      ${s.sandbox.accessToken}`,
     `    MP_WEBHOOK_SECRET    ${s.sandbox.webhookSecret}`,
+    `  Mail sink (emails)     open ${s.mailSink.url}  (Resend API emulator; send-emails runs every minute)`,
     s.webUrl ? `  Storefront             open ${s.webUrl}` : '  Storefront             not served (--no-storefront)',
     s.adminUrl
       ? `  Store dashboard        open ${s.adminUrl}  (staff only: npm run staff:add -- <email> --password <password>)`

@@ -51,7 +51,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'storefront-browser-'));
   stack = await startStack({
     dataDir,
-    ports: { api: 0, db: 0, mp: 0, web: 0 },
+    ports: { api: 0, db: 0, mp: 0, mail: 0, web: 0 },
     serveStorefront: true,
     sandbox: { retrySchedule: [200, 400, 800], webhookTimeoutMs: 5000 },
     // Many browsers from one address (the rate limit is tested in tests/stack/auth-guard.test.ts).
@@ -407,6 +407,59 @@ describe('demo storefront in Chromium (390x844)', () => {
     } finally {
       await context.close();
     }
+  });
+
+  it('a recovery email: open the restore link from the mail sink in a fresh browser, the cart is there', async () => {
+    const { slug, sku } = await product('Mate de calabaza', 10, 18000);
+    const first = await shopper();
+    await openStore(first.page);
+    await addToCart(first.page, slug, sku, 2);
+    // The shopper signs up (email known) and leaves; two hours pass.
+    const { rows } = await db.query<{ session_id: string }>(
+      `select ci.session_id from public.cart_items ci join public.variants v on v.id = ci.variant_id where v.sku = $1`,
+      [sku],
+    );
+    const sessionId = rows[0]!.session_id;
+    const email = `mate-${sessionId.slice(0, 8)}@example.com`;
+    await db.query(`update auth.users set is_anonymous = false, email = $2 where id = $1`, [sessionId, email]);
+    const c = await db.connect();
+    try {
+      await c.query('begin');
+      await c.query('set local session_replication_role = replica');
+      await c.query(
+        `update public.carts set updated_at = now() - interval '2 hours',
+                expires_at = now() - interval '2 hours' + (private.current_settings()).cart_ttl where session_id = $1`,
+        [sessionId],
+      );
+      await c.query('commit');
+    } finally {
+      c.release();
+    }
+    await first.context.close();
+    await db.query('select email.detect_abandoned_carts()'); // what pg_cron runs every 5 minutes
+    const sent = await fetch(`${stack.apiUrl}/functions/v1/send-emails`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.serviceRoleKey}` },
+    }); // what the stack (pg_net on hosted) runs every minute
+    expect(sent.status).toBe(200);
+
+    const { context, page } = await shopper(); // another device: nothing shared with the first
+    await page.goto(stack.mailSink.url);
+    await page.getByRole('row').filter({ hasText: email }).getByRole('link').click();
+    await shot(page, 'recovery-email');
+    const restore = page.locator('ul.links a', { hasText: '?restore=' });
+    await restore.click();
+    await page.waitForURL(/\/cart$/);
+    await page.getByTestId(`cart-line-${sku}`).waitFor();
+    await expect.poll(async () => Number(await page.getByTestId('cart-count').getAttribute('data-count'))).toBe(2);
+    await shot(page, 'cart-restored');
+    // The restored cart belongs to this browser's own (new) session.
+    const owner = await db.query<{ session_id: string }>(
+      `select ci.session_id from public.cart_items ci join public.variants v on v.id = ci.variant_id where v.sku = $1 and ci.session_id <> $2`,
+      [sku, sessionId],
+    );
+    expect(owner.rows).toHaveLength(1);
+    await context.close();
   });
 });
 

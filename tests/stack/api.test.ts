@@ -22,7 +22,7 @@ beforeAll(async () => {
   dataDir = tempDir('stack-api-');
   stack = await startStack({
     dataDir,
-    ports: { api: 0, db: 0, mp: 0, web: 0 },
+    ports: { api: 0, db: 0, mp: 0, mail: 0, web: 0 },
     serveStorefront: false,
     sandbox: { retrySchedule: [200, 500, 1000] },
     log: (line) => logLines.push(line),

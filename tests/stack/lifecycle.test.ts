@@ -28,7 +28,7 @@ const logs: string[] = [];
 const start = async (opts: { reset?: boolean; reservationTtlSeconds?: number } = {}) => {
   current = await startStack({
     dataDir,
-    ports: { api: 0, db: 0, mp: 0, web: 0 },
+    ports: { api: 0, db: 0, mp: 0, mail: 0, web: 0 },
     functions: [], // the functions are covered by api.test.ts; this suite is about the data
     storefrontDist: distDir,
     log: (line) => logs.push(line),

@@ -43,14 +43,16 @@ const listen = (port = 0) =>
     srv.listen(port, '127.0.0.1', () => resolve(srv));
   });
 
-const stackArgs = ['--no-storefront', '--api-port', '0', '--db-port', '0', '--mp-port', '0', '--data-dir', dataDir];
+const stackArgs = ['--no-storefront', '--api-port', '0', '--db-port', '0', '--mp-port', '0', '--mail-port', '0', '--data-dir', dataDir];
 
 describe('npm start', () => {
   it('says which port is taken and how to change it, in one line, and exits non-zero', async () => {
     const busy = await listen();
     const port = (busy.address() as { port: number }).port;
     try {
-      const run = npmStart(['--no-storefront', '--db-port', '0', '--mp-port', '0', '--data-dir', dataDir], { STACK_API_PORT: String(port) });
+      const run = npmStart(['--no-storefront', '--db-port', '0', '--mp-port', '0', '--mail-port', '0', '--data-dir', dataDir], {
+        STACK_API_PORT: String(port),
+      });
       const code = await run.exited;
       expect(code).not.toBe(0);
       const ours = run.output().split('\n').filter((l) => l.startsWith('npm start:'));
@@ -77,6 +79,12 @@ describe('npm start', () => {
     const kids = descendants(run.child.pid!);
     const deno = kids.filter((p) => /deno run/.test(p.cmd));
     expect(deno).toHaveLength(FUNCTION_NAMES.length);
+    // The mail sink's link is printed, and it answers.
+    const sinkUrl = /Mail sink \(emails\)\s+open (http:\/\/127\.0\.0\.1:\d+)/.exec(run.output())?.[1];
+    expect(sinkUrl).toBeDefined();
+    const page = await fetch(sinkUrl!);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Mail sink');
     const postmaster = Number(readFileSync(join(dataDir, 'db', 'pgdata', 'postmaster.pid'), 'utf8').split('\n')[0]);
     expect(isAlive(postmaster)).toBe(true);
     return { run, pids: [...kids.map((p) => p.pid), postmaster] };

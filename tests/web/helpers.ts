@@ -47,7 +47,7 @@ export async function startTarget(opts: { reservationTtlSeconds?: number; serveS
   // mkdtemp makes it 0700; PostgreSQL runs as its own user (when we are root) and must reach dataDir/db.
   const stack = await startStack({
     dataDir,
-    ports: { api: 0, db: 0, mp: 0, web: 0 },
+    ports: { api: 0, db: 0, mp: 0, mail: 0, web: 0 },
     serveStorefront: opts.serveStorefront ?? false,
     ...(opts.reservationTtlSeconds !== undefined ? { reservationTtlSeconds: opts.reservationTtlSeconds } : {}),
     sandbox: { retrySchedule: [200, 400, 800], webhookTimeoutMs: 5000 },

@@ -106,6 +106,13 @@ export interface Storefront {
   assertCanRetry(token: string): Promise<ReturnResult>;
   /** The shopper's orders, newest first. */
   orders(): Promise<Order[]>;
+  /**
+   * Restores the cart a recovery email links to (`?restore=<token>` on the
+   * store's URL) into this device's cart, and returns the cart. Throws a
+   * StorefrontError with code `link_expired` or `invalid_link` for an expired
+   * or forged link, `not_found` when that cart no longer exists.
+   */
+  restoreCart(token: string): Promise<Cart>;
 }
 
 function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
@@ -254,7 +261,7 @@ export function createStorefront(options: StorefrontOptions): Storefront {
     return parseOrThrow(cartSchema, await rpc(call, true), 'cart');
   }
 
-  async function invoke(name: 'create-preference' | 'payment-status', body: Record<string, unknown>): Promise<unknown> {
+  async function invoke(name: 'create-preference' | 'payment-status' | 'send-emails/restore', body: Record<string, unknown>): Promise<unknown> {
     await ensureSession();
     const session = await currentSession();
     if (!session) throw new SessionRequiredError();
@@ -399,6 +406,14 @@ export function createStorefront(options: StorefrontOptions): Storefront {
 
     async orders() {
       return parseOrThrow(ordersSchema, await rpc(() => supabase.rpc('get_my_orders'), true), 'orders');
+    },
+
+    async restoreCart(token) {
+      if (typeof token !== 'string' || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
+        throw new StorefrontError('invalid_link', 'This link is not valid.');
+      }
+      await invoke('send-emails/restore', { token });
+      return cartRpc(() => supabase.rpc('get_cart'));
     },
   };
   return storefront;

@@ -113,8 +113,26 @@ export function App({ env }: { env: StorefrontEnv }) {
   }, [alert]);
 
   // First load: the session (anonymous sign-in on a first visit), the cart, the catalog.
+  // A recovery email's link (?restore=<token>) first brings that cart to this device.
   useEffect(() => {
-    void refresh();
+    const token = new URLSearchParams(window.location.search).get('restore');
+    if (!token) {
+      void refresh();
+      return;
+    }
+    void (async () => {
+      try {
+        await sf.ensureSession();
+        setCart(await sf.restoreCart(token));
+        showAlert({ kind: 'success', title: 'Recuperamos tu carrito' });
+      } catch (err) {
+        fail(err);
+      }
+      window.history.replaceState(null, '', '/cart');
+      window.dispatchEvent(new PopStateEvent('popstate'));
+      void refresh();
+    })();
+    // Once, on the first load only.
   }, [refresh]);
 
   // Live stock: refresh the catalog while the page is visible, and when it comes back.
