@@ -3,7 +3,7 @@
  * each workload against baselines measured in the same run on the same
  * database, printed as ratios (absolute numbers drift on shared machines;
  * ratios hold). `--quick` is a smoke run under two minutes.
- * `--only hot,spread,payments,rls,cleanup,webhook,admin` runs a subset.
+ * `--only hot,spread,payments,rls,cleanup,webhook,admin,funnel` runs a subset.
  * Writes bench-results/latest.json with every figure and the machine.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { prepareDatabase, repoRoot } from '../dev/pg/prepare.ts';
 import { createSessions, createShoppersWithCarts, createVariants } from './fixtures.ts';
 import { asService, asShopper, closeClients, fmt, openClients, openServiceClients, runClients, runUntil, type Stats } from './lib.ts';
 import { adminWorkload } from './admin.ts';
+import { funnelWorkload } from './funnel.ts';
 import { webhookWorkload } from './webhook.ts';
 
 const args = process.argv.slice(2);
@@ -395,6 +396,7 @@ async function main() {
     if (wants('webhook')) rows.push(...(await webhookWorkload(cluster.url, admin, { quick, log })));
     if (wants('cleanup')) await cleanup(cluster.url, admin);
     if (wants('admin')) rows.push(...(await adminWorkload(cluster.url, admin, { quick, log })));
+    if (wants('funnel')) rows.push(...(await funnelWorkload(cluster.url, admin, { quick, log })));
     await admin.end();
   } finally {
     await cluster?.stop({ remove: true });

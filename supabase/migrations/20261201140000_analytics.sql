@@ -7,11 +7,13 @@
 -- the history the funnel needs is kept in the analytics schema:
 --   analytics.cart_facts          one row per cart ever created (created, first
 --                                 item, checkout begun, paid, last reminder,
---                                 and what it held when it was purged);
+--                                 and what it held when it was deleted);
 --   analytics.daily_funnel        one row per finished day (pg_cron, hourly);
 --   analytics.abandoned_products  units and value per variant and day left in
---                                 purged carts (written by the purge itself)
+--                                 deleted carts (written by a trigger)
 --                                 and in expired order sessions (by the rollup).
+-- Triggers keep the facts (a BEFORE DELETE trigger on carts runs before the
+-- purge, or a user's deletion, removes a cart and its lines).
 --
 -- Every figure counts events on the day they happened, in the store's time
 -- zone (settings.analytics_time_zone): a day's row never changes once the day
@@ -45,7 +47,7 @@ create table analytics.cart_facts (
   primary key (session_id, created_at)
 );
 comment on table analytics.cart_facts is
-  'One row per cart ever created, kept after the purge deletes the cart: when it was created, got its first item, began its first checkout, was first paid, was last reminded by email, and what it still held (units, value at the prices of that moment) when it was purged. Written by triggers and by checkout.purge_carts; service_role reads it.';
+  'One row per cart ever created, kept after the purge deletes the cart: when it was created, got its first item, began its first checkout, was first paid, was last reminded by email, and what it still held (units, value at the prices of that moment) when it was deleted. Written by triggers; service_role reads it.';
 comment on column analytics.cart_facts.reminded_at is 'When a recovery email for this cart was last sent (set by the email sender).';
 
 create index cart_facts_created_at_idx on analytics.cart_facts (created_at);
@@ -87,7 +89,7 @@ create table analytics.abandoned_products (
   primary key (day, source, variant_id)
 );
 comment on table analytics.abandoned_products is
-  'Units and value per variant and day left behind: source cart = lines of carts purged that day (at the prices of that moment, written by checkout.purge_carts); source checkout = lines of order sessions that expired that day (written by analytics.rollup).';
+  'Units and value per variant and day left behind: source cart = lines of carts deleted that day (purged after cart_ttl, at the prices of that moment, written by trigger); source checkout = lines of order sessions that expired that day (written by analytics.rollup).';
 
 -- Indexes the live part of the report reads by day.
 create index orders_created_at_idx on public.orders (created_at);
@@ -194,60 +196,49 @@ create trigger orders_record_paid
   after insert on public.orders
   for each row execute function analytics.record_paid();
 
--- ---------------------------------------------------------------------------
--- The purge keeps what analytics needs before it deletes (redefines
--- checkout.purge_carts from 20261123000800_housekeeping.sql: same contract).
+-- Whatever deletes a cart (checkout.purge_carts, or its anonymous user being
+-- removed, which cascades), what it still held is kept first: a row trigger
+-- BEFORE DELETE still sees the cart's lines (the cascade to cart_items runs
+-- after it). Additive: the purge routine itself is unchanged.
 
-create or replace function checkout.purge_carts(p_batch_size integer default 5000)
-returns integer
+create function analytics.record_cart_deleted()
+returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
 declare
-  purged integer;
   tz text := (private.current_settings()).analytics_time_zone;
 begin
-  -- One statement: every part reads the carts and lines as they were before
-  -- the delete (and its cascade to the lines) happens.
-  with doomed as (
-    select c.session_id, c.created_at from public.carts c
-     where c.expires_at < now()
-     order by c.expires_at
-     limit greatest(p_batch_size, 1)
-       for update skip locked
-  ), held as (
-    select d.session_id, d.created_at, ci.variant_id, ci.quantity, v.price, v.currency, v.sku, p.title || ' - ' || v.title as title
-      from doomed d
-      join public.cart_items ci on ci.session_id = d.session_id
-      join public.variants v on v.id = ci.variant_id
-      join public.products p on p.id = v.product_id
-  ), facts as (
-    -- What each cart still held, at the prices of this moment.
-    insert into analytics.cart_facts as f (session_id, created_at, purged_at, abandoned_units, abandoned_value, currency)
-    select d.session_id, d.created_at, now(), coalesce(sum(h.quantity), 0), coalesce(sum(h.quantity * h.price), 0), min(h.currency)
-      from doomed d
-      left join held h on h.session_id = d.session_id
-     group by d.session_id, d.created_at
-    on conflict (session_id, created_at) do update
-       set purged_at = excluded.purged_at, abandoned_units = excluded.abandoned_units,
-           abandoned_value = excluded.abandoned_value, currency = excluded.currency
-  ), products as (
-    insert into analytics.abandoned_products as a (day, source, variant_id, sku, title, currency, carts, units, value)
-    select (now() at time zone tz)::date, 'cart', h.variant_id, min(h.sku), min(h.title), min(h.currency),
-           count(*), sum(h.quantity), sum(h.quantity * h.price)
-      from held h
-     group by h.variant_id
-    on conflict (day, source, variant_id) do update
-       set carts = a.carts + excluded.carts, units = a.units + excluded.units, value = a.value + excluded.value
-  )
-  delete from public.carts c using doomed d where c.session_id = d.session_id;
-  get diagnostics purged = row_count;
-  return purged;
+  -- What the cart still held, at the prices of this moment (an aggregate
+  -- without group by: one row, zeros for an empty cart).
+  insert into analytics.cart_facts as f (session_id, created_at, purged_at, abandoned_units, abandoned_value, currency)
+  select old.session_id, old.created_at, now(), coalesce(sum(ci.quantity), 0), coalesce(sum(ci.quantity * v.price), 0), min(v.currency)
+    from public.cart_items ci
+    join public.variants v on v.id = ci.variant_id
+   where ci.session_id = old.session_id
+  on conflict (session_id, created_at) do update
+     set purged_at = excluded.purged_at, abandoned_units = excluded.abandoned_units,
+         abandoned_value = excluded.abandoned_value, currency = excluded.currency;
+
+  insert into analytics.abandoned_products as a (day, source, variant_id, sku, title, currency, carts, units, value)
+  select (now() at time zone tz)::date, 'cart', v.id, v.sku, p.title || ' - ' || v.title, v.currency, 1, ci.quantity, ci.quantity * v.price
+    from public.cart_items ci
+    join public.variants v on v.id = ci.variant_id
+    join public.products p on p.id = v.product_id
+   where ci.session_id = old.session_id
+  on conflict (day, source, variant_id) do update
+     set carts = a.carts + 1, units = a.units + excluded.units, value = a.value + excluded.value;
+  return old;
 end
 $$;
-comment on function checkout.purge_carts(integer) is
-  'Service role only. Deletes up to p_batch_size carts (with their lines) idle past expires_at; carts being used are skipped, not waited for. Before deleting, records what each cart held in analytics.cart_facts and analytics.abandoned_products. Returns how many.';
+revoke execute on function analytics.record_cart_deleted() from public, anon, authenticated;
+comment on function analytics.record_cart_deleted() is
+  'Trigger: before a cart is deleted (purged after cart_ttl idle, or with its user), records in analytics.cart_facts and analytics.abandoned_products what it still held, so the funnel survives the purge.';
+
+create trigger carts_record_deleted
+  before delete on public.carts
+  for each row execute function analytics.record_cart_deleted();
 
 -- ---------------------------------------------------------------------------
 -- The report
@@ -366,17 +357,16 @@ declare
   d date;
   n integer := 0;
 begin
-  -- The last p_days finished days, and every older day never rolled up
-  -- (first run: from the oldest fact, at most 400 days back).
-  select least(today - greatest(p_days, 1),
-               coalesce((select max(day) + 1 from analytics.daily_funnel),
-                        (select (min(created_at) at time zone tz)::date from analytics.cart_facts),
-                        today - 1))
-    into first_day;
-  first_day := greatest(first_day, today - 400);
-  d := first_day;
-  while d < today loop
-    insert into analytics.daily_funnel select (analytics.compute_day(d)).*
+  -- The last p_days finished days, and every older day missing from the
+  -- table (from the oldest fact, at most 400 days back): a first run, or one
+  -- that found no data yet, is caught up by the next.
+  first_day := greatest(coalesce((select (min(created_at) at time zone tz)::date from analytics.cart_facts), today - 1), today - 400);
+  for d in select g::date from generate_series(first_day, today - 1, interval '1 day') g
+            where g::date >= today - greatest(p_days, 1)
+               or not exists (select 1 from analytics.daily_funnel f where f.day = g::date)
+            order by 1
+  loop
+    insert into analytics.daily_funnel select c.* from analytics.compute_day(d) c
     on conflict (day) do update set
       carts_created = excluded.carts_created, carts_with_items = excluded.carts_with_items,
       checkouts_begun = excluded.checkouts_begun, carts_paid = excluded.carts_paid,
@@ -396,14 +386,13 @@ begin
        and s.status = 'expired'
      group by (l ->> 'variant_id')::uuid;
     n := n + 1;
-    d := d + 1;
   end loop;
   return n;
 end
 $$;
 revoke execute on function analytics.rollup(integer) from public, anon, authenticated;
 comment on function analytics.rollup(integer) is
-  'Service role only (pg_cron, hourly). Writes analytics.daily_funnel and the checkout rows of analytics.abandoned_products for the last p_days finished days and any older day not rolled up yet. Returns how many days it wrote.';
+  'Service role only (pg_cron, hourly). Writes analytics.daily_funnel and the checkout rows of analytics.abandoned_products for the last p_days finished days and every older day missing from the table (back to the oldest cart fact, at most 400 days). Returns how many days it wrote.';
 grant execute on function analytics.rollup(integer) to service_role;
 
 create function analytics.check_range(p_from date, p_to date)
@@ -454,8 +443,10 @@ begin
     select f.* from analytics.daily_funnel f
      where f.day between p_from and p_to and f.day < today
     union all
-    select (analytics.compute_day(d::date)).*
+    -- (a lateral call: `(f(x)).*` would run f once per column)
+    select c.*
       from generate_series(p_from, least(p_to, today), interval '1 day') d
+     cross join lateral analytics.compute_day(d::date) c
      where d::date >= today
         or not exists (select 1 from analytics.daily_funnel f where f.day = d::date)
   ), total as (

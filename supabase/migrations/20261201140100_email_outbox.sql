@@ -140,22 +140,30 @@ begin
   -- expires_at is updated_at + cart_ttl (the trigger sets both), so the
   -- carts idle between reminder_idle and reminder_idle + reminder_window are
   -- one range of carts_expires_at_idx.
+  -- Every condition is in the scan, before the limit, so carts that cannot
+  -- be reminded (no email, opted out, already reminded for this idle period)
+  -- never take the places of those that can.
   with candidates as (
-    select c.session_id, c.created_at, c.updated_at, email.shopper_email(c.session_id) as recipient
+    select c.session_id, c.created_at, c.updated_at, e.recipient
       from public.carts c
+     cross join lateral (select email.shopper_email(c.session_id) as recipient) e
      where c.expires_at <= now() - st.reminder_idle + st.cart_ttl
        and c.expires_at > now() - st.reminder_idle - st.reminder_window + st.cart_ttl
        and c.updated_at <= now() - st.reminder_idle
-       and email.is_cart_abandoned(c.session_id, c.updated_at)
+       and e.recipient is not null
+       and not email.is_unsubscribed(e.recipient)
+       and not exists (select 1 from email.outbox o
+                        where o.kind = 'cart_reminder' and o.session_id = c.session_id
+                          and o.cart_created_at = c.created_at and o.idle_since = c.updated_at)
        and (select count(*) from email.outbox o
              where o.kind = 'cart_reminder' and o.session_id = c.session_id and o.cart_created_at = c.created_at) < st.reminder_max_per_cart
+       and email.is_cart_abandoned(c.session_id, c.updated_at)
      order by c.expires_at
      limit greatest(p_limit, 1)
   )
   insert into email.outbox (kind, session_id, recipient, cart_created_at, idle_since)
   select 'cart_reminder', c.session_id, c.recipient, c.created_at, c.updated_at
     from candidates c
-   where c.recipient is not null and not email.is_unsubscribed(c.recipient)
   on conflict (session_id, cart_created_at, idle_since) where kind = 'cart_reminder' do nothing;
   get diagnostics n = row_count;
   return n;
