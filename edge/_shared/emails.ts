@@ -14,6 +14,7 @@
  */
 import { Resend } from 'resend';
 import { z } from 'zod';
+import { loadBaseConfig } from './config.ts';
 import type { Db } from './db.ts';
 import { type ConfirmationData, type ReminderData, renderConfirmation, type RenderedEmail, renderReminder } from './email-render.ts';
 import { corsHeaders, HttpError, json, type Logger, parseJson, readBody, withErrors } from './http.ts';
@@ -21,57 +22,44 @@ import { bearerToken, type JwtVerifier, requireShopper } from './jwt.ts';
 import { LinkError, signLink, verifyLink } from './links.ts';
 import { constantTimeEqual } from './signature.ts';
 
-const EmailEnv = z
-  .object({
-    SUPABASE_URL: z.url(),
-    SUPABASE_DB_URL: z.string().min(1),
-    SUPABASE_SERVICE_ROLE_KEY: z.string().min(1),
-    SUPABASE_JWT_SECRET: z.string().min(1).optional(),
-    JWT_SECRET: z.string().min(1).optional(),
-    SUPABASE_JWKS: z.string().min(1).optional(),
-    RESEND_API_KEY: z.string().min(1),
-    RESEND_BASE_URL: z.url().optional(),
-    EMAIL_FROM: z.string().min(3).default('Tienda <no-responder@example.com>'),
-    EMAIL_REPLY_TO: z.string().optional(),
-    EMAIL_LINK_SECRET: z.string().min(32, 'must be at least 32 characters'),
-    EMAIL_RESTORE_TTL_HOURS: z.coerce.number().min(1).max(24 * 30).default(72),
-    EMAIL_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(20),
-    EMAIL_MAX_TRIES: z.coerce.number().int().min(1).max(10).default(3),
-    EMAIL_RETRY_BASE_MS: z.coerce.number().int().min(0).max(60_000).default(500),
-    EMAIL_RETRY_MAX_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
-    STORE_NAME: z.string().default('Tienda'),
-    SITE_URL: z.url().default('http://127.0.0.1:5173'),
-    FUNCTIONS_URL: z.url().optional(),
-  })
-  .transform((env) => ({
-    supabaseUrl: env.SUPABASE_URL.replace(/\/$/, ''),
-    dbUrl: env.SUPABASE_DB_URL,
-    serviceRoleKey: env.SUPABASE_SERVICE_ROLE_KEY,
-    jwtSecret: env.SUPABASE_JWT_SECRET ?? env.JWT_SECRET,
-    jwks: env.SUPABASE_JWKS,
-    resendApiKey: env.RESEND_API_KEY,
-    resendBaseUrl: env.RESEND_BASE_URL?.replace(/\/$/, ''),
-    from: env.EMAIL_FROM,
-    replyTo: env.EMAIL_REPLY_TO,
-    linkSecret: env.EMAIL_LINK_SECRET,
-    restoreTtlSeconds: Math.round(env.EMAIL_RESTORE_TTL_HOURS * 3600),
-    batchSize: env.EMAIL_BATCH_SIZE,
-    maxTries: env.EMAIL_MAX_TRIES,
-    retryBaseMs: env.EMAIL_RETRY_BASE_MS,
-    retryMaxDelayMs: env.EMAIL_RETRY_MAX_DELAY_MS,
-    storeName: env.STORE_NAME,
-    siteUrl: env.SITE_URL.replace(/\/$/, ''),
-    functionsUrl: (env.FUNCTIONS_URL ?? `${env.SUPABASE_URL.replace(/\/$/, '')}/functions/v1`).replace(/\/$/, ''),
-  }));
-export type EmailConfig = z.output<typeof EmailEnv>;
+/** What send-emails needs beyond what every function does (config.ts). */
+const EmailEnv = z.object({
+  RESEND_API_KEY: z.string().min(1),
+  RESEND_BASE_URL: z.url().optional(),
+  EMAIL_FROM: z.string().min(3).default('Tienda <no-responder@example.com>'),
+  EMAIL_REPLY_TO: z.string().optional(),
+  EMAIL_LINK_SECRET: z.string().min(32, 'must be at least 32 characters'),
+  EMAIL_RESTORE_TTL_HOURS: z.coerce.number().min(1).max(24 * 30).default(72),
+  EMAIL_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  EMAIL_MAX_TRIES: z.coerce.number().int().min(1).max(10).default(3),
+  EMAIL_RETRY_BASE_MS: z.coerce.number().int().min(0).max(60_000).default(500),
+  EMAIL_RETRY_MAX_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
+  SITE_URL: z.url().default('http://127.0.0.1:5173'),
+});
 
-export function loadEmailConfig(env: Record<string, string | undefined>): EmailConfig {
+export function loadEmailConfig(env: Record<string, string | undefined>) {
+  const base = loadBaseConfig(env);
   const parsed = EmailEnv.safeParse(env);
   if (!parsed.success) {
     throw new Error(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
-  return parsed.data;
+  const e = parsed.data;
+  return {
+    ...base,
+    resendApiKey: e.RESEND_API_KEY,
+    resendBaseUrl: e.RESEND_BASE_URL?.replace(/\/$/, ''),
+    from: e.EMAIL_FROM,
+    replyTo: e.EMAIL_REPLY_TO,
+    linkSecret: e.EMAIL_LINK_SECRET,
+    restoreTtlSeconds: Math.round(e.EMAIL_RESTORE_TTL_HOURS * 3600),
+    batchSize: e.EMAIL_BATCH_SIZE,
+    maxTries: e.EMAIL_MAX_TRIES,
+    retryBaseMs: e.EMAIL_RETRY_BASE_MS,
+    retryMaxDelayMs: e.EMAIL_RETRY_MAX_DELAY_MS,
+    siteUrl: e.SITE_URL.replace(/\/$/, ''),
+  };
 }
+export type EmailConfig = ReturnType<typeof loadEmailConfig>;
 
 // ---------------------------------------------------------------------------
 // The provider
@@ -151,7 +139,8 @@ async function isServiceRole(req: Request, deps: EmailDeps): Promise<boolean> {
   const token = bearerToken(req);
   if (constantTimeEqual(token, deps.config.serviceRoleKey)) return true;
   if (token.split('.').length !== 3) return false;
-  const claims = await deps.verifyJwt(token, {}).catch(() => null);
+  // Legacy service_role keys are JWTs with `iss: supabase` and no audience.
+  const claims = await deps.verifyJwt(token, { audience: null, issuer: null }).catch(() => null);
   return claims?.role === 'service_role';
 }
 

@@ -1,7 +1,7 @@
 import { createDb } from '../_shared/db.ts';
 import { type EmailConfig, loadEmailConfig, resendMailer, sendEmailsHandler } from '../_shared/emails.ts';
 import { jsonLogger } from '../_shared/http.ts';
-import { createJwtVerifier, jwksSource } from '../_shared/jwt.ts';
+import { createJwtVerifier, parseJwks } from '../_shared/jwt.ts';
 
 const log = jsonLogger('send-emails');
 let config: EmailConfig;
@@ -14,11 +14,13 @@ try {
 const handler = sendEmailsHandler({
   config,
   log,
-  db: createDb(config.dbUrl),
+  db: createDb(config.dbUrl, { max: config.dbPoolMax }),
   mailer: resendMailer(config.resendApiKey, config.resendBaseUrl),
   verifyJwt: createJwtVerifier({
+    issuer: config.issuer,
     secret: config.jwtSecret,
-    jwks: config.jwks || !config.jwtSecret ? jwksSource(config.jwks, config.supabaseUrl) : undefined,
+    jwks: config.jwks ? parseJwks(config.jwks) : undefined,
+    jwksUrl: new URL(`${config.issuer}/.well-known/jwks.json`),
   }),
 });
 const port = Number(Deno.env.get('PORT') ?? '8000');

@@ -9,8 +9,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningFunction, startFunction } from '../../dev/functions/serve.ts';
 import { type MailSink, type SentEmail, startMailSink } from '../../dev/mail-sink/index.ts';
-import { addToCart, createShopper, createVariant, databaseUrl, newPool } from '../helpers/db.ts';
-import { shopperClaims, signHs256 } from '../helpers/jwt.ts';
+import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool } from '../helpers/db.ts';
+import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
 
 const JWT_SECRET = 'email-test-jwt-secret-with-at-least-32-characters';
 const SERVICE_KEY = 'email-test-service-role-key';
@@ -25,10 +25,12 @@ beforeAll(async () => {
   pool = newPool(5);
   sink = await startMailSink();
   fn = await startFunction('send-emails', {
-    SUPABASE_URL: 'http://127.0.0.1:9',
+    SUPABASE_URL: TEST_SUPABASE_URL,
+    // Direct, or PgBouncer in transaction mode when the suite runs via the pooler.
+    CHECKOUT_DB_URL: functionsDatabaseUrl(),
     SUPABASE_DB_URL: databaseUrl(),
     SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY,
-    SUPABASE_JWT_SECRET: JWT_SECRET,
+    JWT_SECRET,
     RESEND_API_KEY: sink.apiKey,
     RESEND_BASE_URL: sink.url,
     EMAIL_LINK_SECRET: LINK_SECRET,
@@ -38,7 +40,7 @@ beforeAll(async () => {
     EMAIL_MAX_TRIES: '3',
     STORE_NAME: 'Tienda Demo',
     SITE_URL: 'http://127.0.0.1:5173',
-    FUNCTIONS_URL: 'http://127.0.0.1:9/functions/v1',
+    FUNCTIONS_URL: `${TEST_SUPABASE_URL}/functions/v1`,
   }, { onLine: (l) => logLines.push(l) });
   // Whatever earlier suites left in the outbox goes out first, so each test
   // below sees only its own rows.
