@@ -3,7 +3,7 @@
  * the shopper's orders. Every call goes through the storefront library.
  */
 import { type MouseEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { type Cart, type CatalogProduct, InsufficientStockError, type Storefront } from '../../src/index.ts';
+import { type Cart, type CatalogProduct, InsufficientStockError, type Storefront, StorefrontError } from '../../src/index.ts';
 import { makeStorefront, type StorefrontEnv } from './env.ts';
 import { money } from './format.ts';
 import { type AlertMessage, describeError } from './messages.ts';
@@ -126,7 +126,9 @@ export function App({ env }: { env: StorefrontEnv }) {
         setCart(await sf.restoreCart(token));
         showAlert({ kind: 'success', title: 'Recuperamos tu carrito' });
       } catch (err) {
-        fail(err);
+        if (err instanceof StorefrontError && err.code === 'not_found') {
+          showAlert({ kind: 'error', title: 'No pudimos recuperar tu carrito', lines: ['Ese carrito ya no existe.'] });
+        } else fail(err);
       }
       window.history.replaceState(null, '', '/cart');
       window.dispatchEvent(new PopStateEvent('popstate'));

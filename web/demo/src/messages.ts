@@ -122,12 +122,13 @@ export function describeError(err: unknown, titles: Map<string, string> = new Ma
     return { kind: 'error', title: 'Tu sesión terminó', lines: ['Recargá la página para seguir comprando.'] };
   }
   if (err instanceof HoldLimitError) return holdLimitMessage(err, titles);
+  // A recovery email's restore link (restoreCart).
+  if (err instanceof StorefrontError && ['link_expired', 'invalid_link'].includes(err.code)) {
+    const why = { link_expired: 'El enlace del correo venció.', invalid_link: 'El enlace del correo no es válido.' };
+    return { kind: 'error', title: 'No pudimos recuperar tu carrito', lines: [why[err.code as keyof typeof why]] };
+  }
   if (err instanceof CheckoutError) {
     return { kind: 'error', title: CHECKOUT_CODES[err.code] ?? 'No pudimos completar la compra', lines: [] };
-  }
-  if (err instanceof StorefrontError && ['link_expired', 'invalid_link', 'not_found'].includes(err.code)) {
-    const why = { link_expired: 'El enlace del correo venció.', invalid_link: 'El enlace del correo no es válido.', not_found: 'Ese carrito ya no existe.' };
-    return { kind: 'error', title: 'No pudimos recuperar tu carrito', lines: [why[err.code as keyof typeof why]] };
   }
   if (err instanceof StorefrontError) {
     return { kind: 'error', title: 'Algo salió mal', lines: [err.message] };
