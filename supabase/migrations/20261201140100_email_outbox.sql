@@ -410,7 +410,7 @@ begin
       insert into public.cart_items (session_id, variant_id, quantity) values (p_to_session, l.variant_id, qty)
       on conflict (session_id, variant_id) do update set quantity = greatest(public.cart_items.quantity, excluded.quantity);
       added := added + 1;
-    exception when sqlstate 'CKV01' or sqlstate 'CKS01' or sqlstate 'CKM01' or sqlstate 'CKQ01' then
+    exception when sqlstate 'CKV01' or sqlstate 'CKS01' or sqlstate 'CKM01' or sqlstate 'CKQ01' or sqlstate 'CKH01' then
       skipped := skipped || jsonb_build_object('sku', l.sku, 'reason', sqlerrm);
     end;
   end loop;
