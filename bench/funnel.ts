@@ -67,7 +67,11 @@ async function funnel(_url: string, admin: pg.Client, opts: { quick: boolean; lo
   );
   // The last week's carts are still live, with their lines.
   await admin.query(
-    `with f as (select session_id, created_at from analytics.cart_facts where purged_at is null and first_item_at is not null limit $1),
+    `with f as (select session_id, created_at from analytics.cart_facts f
+                where purged_at is null and first_item_at is not null
+                  -- only the facts made above, not the carts of earlier workloads
+                  and not exists (select 1 from auth.users u where u.id = f.session_id)
+                limit $1),
           u as (insert into auth.users (id, is_anonymous, email) select session_id, (random() < 0.7), 'b' || md5(session_id::text) || '@example.com' from f returning id),
           c as (insert into public.carts (session_id, created_at, updated_at, expires_at)
                 select f.session_id, f.created_at, f.created_at + interval '10 minutes', f.created_at + interval '10 minutes' + interval '7 days' from f returning session_id)

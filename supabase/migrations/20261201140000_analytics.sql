@@ -10,10 +10,11 @@
 --                                 and what it held when it was deleted);
 --   analytics.daily_funnel        one row per finished day (pg_cron, hourly);
 --   analytics.abandoned_products  units and value per variant and day left in
---                                 deleted carts (written by a trigger)
+--                                 deleted carts (written as they are deleted)
 --                                 and in expired order sessions (by the rollup).
--- Triggers keep the facts (a BEFORE DELETE trigger on carts runs before the
--- purge, or a user's deletion, removes a cart and its lines).
+-- Triggers keep the facts as they happen; what a cart still held when it is
+-- deleted is written by checkout.purge_carts for its batch, and by a BEFORE
+-- DELETE trigger for any other deletion (a cart going with its user).
 --
 -- Every figure counts events on the day they happened, in the store's time
 -- zone (settings.analytics_time_zone): a day's row never changes once the day
@@ -89,7 +90,7 @@ create table analytics.abandoned_products (
   primary key (day, source, variant_id)
 );
 comment on table analytics.abandoned_products is
-  'Units and value per variant and day left behind: source cart = lines of carts deleted that day (purged after cart_ttl, at the prices of that moment, written by trigger); source checkout = lines of order sessions that expired that day (written by analytics.rollup).';
+  'Units and value per variant and day left behind: source cart = lines of carts deleted that day (purged after cart_ttl, at the prices of that moment, written by the purge or the delete trigger); source checkout = lines of order sessions that expired that day (written by analytics.rollup).';
 
 -- Indexes the live part of the report reads by day.
 create index orders_created_at_idx on public.orders (created_at);
@@ -196,10 +197,13 @@ create trigger orders_record_paid
   after insert on public.orders
   for each row execute function analytics.record_paid();
 
--- Whatever deletes a cart (checkout.purge_carts, or its anonymous user being
--- removed, which cascades), what it still held is kept first: a row trigger
--- BEFORE DELETE still sees the cart's lines (the cascade to cart_items runs
--- after it). Additive: the purge routine itself is unchanged.
+-- Whatever deletes a cart, what it still held is kept first. The purge
+-- (checkout.purge_carts, below) records its whole batch in the statement that
+-- deletes it; any other deletion (an anonymous user removed, which cascades;
+-- a delete by hand) goes through a row trigger BEFORE DELETE, which still sees
+-- the cart's lines (the cascade to cart_items runs after it). The trigger
+-- alone would do for the purge too, at about ten times the purge's cost per
+-- cart (bench), so the purge sets analytics.cart_purge and the trigger skips.
 
 create function analytics.record_cart_deleted()
 returns trigger
@@ -210,6 +214,10 @@ as $$
 declare
   tz text := (private.current_settings()).analytics_time_zone;
 begin
+  -- checkout.purge_carts records its whole batch in one statement.
+  if current_setting('analytics.cart_purge', true) = 'on' then
+    return old;
+  end if;
   -- What the cart still held, at the prices of this moment (an aggregate
   -- without group by: one row, zeros for an empty cart).
   insert into analytics.cart_facts as f (session_id, created_at, purged_at, abandoned_units, abandoned_value, currency)
@@ -234,11 +242,65 @@ end
 $$;
 revoke execute on function analytics.record_cart_deleted() from public, anon, authenticated;
 comment on function analytics.record_cart_deleted() is
-  'Trigger: before a cart is deleted (purged after cart_ttl idle, or with its user), records in analytics.cart_facts and analytics.abandoned_products what it still held, so the funnel survives the purge.';
+  'Trigger: before a cart is deleted other than by checkout.purge_carts (which records its batch itself), e.g. with its anonymous user, records in analytics.cart_facts and analytics.abandoned_products what it still held.';
 
 create trigger carts_record_deleted
   before delete on public.carts
   for each row execute function analytics.record_cart_deleted();
+
+-- Redefines checkout.purge_carts from 20261123000800_housekeeping.sql (the
+-- latest body on main): same contract, plus the facts of the batch.
+create or replace function checkout.purge_carts(p_batch_size integer default 5000)
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  purged integer;
+  tz text := (private.current_settings()).analytics_time_zone;
+begin
+  perform pg_catalog.set_config('analytics.cart_purge', 'on', true);
+  -- One statement: every part reads the carts and lines as they were before
+  -- the delete (and its cascade to the lines).
+  with doomed as (
+    select c.session_id, c.created_at from public.carts c
+     where c.expires_at < now()
+     order by c.expires_at
+     limit greatest(p_batch_size, 1)
+       for update skip locked
+  ), held as (
+    select d.session_id, ci.variant_id, ci.quantity, v.price, v.currency, v.sku, p.title || ' - ' || v.title as title
+      from doomed d
+      join public.cart_items ci on ci.session_id = d.session_id
+      join public.variants v on v.id = ci.variant_id
+      join public.products p on p.id = v.product_id
+  ), facts as (
+    insert into analytics.cart_facts as f (session_id, created_at, purged_at, abandoned_units, abandoned_value, currency)
+    select d.session_id, d.created_at, now(), coalesce(sum(h.quantity), 0), coalesce(sum(h.quantity * h.price), 0), min(h.currency)
+      from doomed d
+      left join held h on h.session_id = d.session_id
+     group by d.session_id, d.created_at
+    on conflict (session_id, created_at) do update
+       set purged_at = excluded.purged_at, abandoned_units = excluded.abandoned_units,
+           abandoned_value = excluded.abandoned_value, currency = excluded.currency
+  ), products as (
+    insert into analytics.abandoned_products as a (day, source, variant_id, sku, title, currency, carts, units, value)
+    select (now() at time zone tz)::date, 'cart', h.variant_id, min(h.sku), min(h.title), min(h.currency),
+           count(*), sum(h.quantity), sum(h.quantity * h.price)
+      from held h
+     group by h.variant_id
+    on conflict (day, source, variant_id) do update
+       set carts = a.carts + excluded.carts, units = a.units + excluded.units, value = a.value + excluded.value
+  )
+  delete from public.carts c using doomed d where c.session_id = d.session_id;
+  get diagnostics purged = row_count;
+  perform pg_catalog.set_config('analytics.cart_purge', 'off', true);
+  return purged;
+end
+$$;
+comment on function checkout.purge_carts(integer) is
+  'Service role only. Deletes up to p_batch_size carts (with their lines) idle past expires_at; carts being used are skipped, not waited for. In the same statement, records what each held in analytics.cart_facts and analytics.abandoned_products. Returns how many.';
 
 -- ---------------------------------------------------------------------------
 -- The report
