@@ -16,7 +16,15 @@ import { join } from 'node:path';
 import { freePort } from '../pg/cluster.ts';
 import { repoRoot } from '../pg/prepare.ts';
 
-export const FUNCTION_NAMES = ['create-preference', 'mercadopago-webhook', 'payment-status', 'order-sessions-admin', 'reconcile', 'admin', 'send-emails'] as const;
+export const FUNCTION_NAMES = [
+  'create-preference',
+  'mercadopago-webhook',
+  'payment-status',
+  'order-sessions-admin',
+  'reconcile',
+  'admin',
+  'send-emails',
+] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 export const denoBin = join(repoRoot, 'node_modules', '.bin', 'deno');

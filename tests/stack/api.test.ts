@@ -305,7 +305,15 @@ describe('everything else', () => {
 
 describe('/functions/v1', () => {
   it('serves every Edge Function under Deno', () => {
-    expect(stack.functions).toEqual(['create-preference', 'mercadopago-webhook', 'payment-status', 'order-sessions-admin', 'reconcile', 'admin', 'send-emails']);
+    expect(stack.functions).toEqual([
+      'create-preference',
+      'mercadopago-webhook',
+      'payment-status',
+      'order-sessions-admin',
+      'reconcile',
+      'admin',
+      'send-emails',
+    ]);
   });
 
   it('proxies to the real functions: checkout, then the sandbox webhook through the API makes the order', async () => {
