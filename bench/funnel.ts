@@ -79,8 +79,11 @@ async function funnel(_url: string, admin: pg.Client, opts: { quick: boolean; lo
      select c.session_id, ($2::uuid[])[1 + (abs(hashtext(c.session_id::text)) % 200)], 1 + abs(hashtext(c.session_id::text)) % 3 from c`,
     [liveCarts, variants],
   );
+  // The sessions made here, apart from those of earlier workloads.
+  await admin.query(`create table if not exists bench.funnel_sessions (id uuid primary key); truncate bench.funnel_sessions`);
   await admin.query(
-    `insert into public.order_sessions (id, session_id, status, lines, item_count, subtotal, total, currency, payer, shipping_address,
+    `with made as (
+     insert into public.order_sessions (id, session_id, status, lines, item_count, subtotal, total, currency, payer, shipping_address,
                                         expires_at, created_at, updated_at, closed_at, paid_at, payment_id)
      select id, gen_random_uuid(), st::public.order_session_status,
             jsonb_build_array(jsonb_build_object('variant_id', v, 'sku', 'FUNNEL', 'title', 'Bench', 'unit_price', 2500, 'quantity', q, 'line_total', 2500 * q)),
@@ -91,23 +94,25 @@ async function funnel(_url: string, admin: pg.Client, opts: { quick: boolean; lo
        from (select n, gen_random_uuid() as id, now() - random() * interval '${DAYS} days' as t, 1 + n % 3 as q,
                     ($2::uuid[])[1 + n % 200] as v,
                     case when n % 20 < 8 then 'paid' when n % 20 < 17 then 'expired' when n % 20 < 19 then 'cancelled' else 'refund_owed' end as st
-               from generate_series(1, $1) n) g`,
+               from generate_series(1, $1) n) g
+     returning id)
+     insert into bench.funnel_sessions select id from made`,
     [sessions, variants],
   );
   await admin.query(
     `insert into public.orders (order_session_id, session_id, payment_id, subtotal, discount, total, currency, payer, shipping_address, created_at)
-     select id, session_id, payment_id, subtotal, 0, total, currency, payer, shipping_address, paid_at from public.order_sessions where status = 'paid'`,
+     select id, session_id, payment_id, subtotal, 0, total, currency, payer, shipping_address, paid_at from public.order_sessions join bench.funnel_sessions using (id) where status = 'paid'`,
   );
   await admin.query(
     `insert into public.order_session_events (order_session_id, kind, payment_id, detail, created_at)
-     select id, 'payment_seen', 1, '{"status": "rejected"}'::jsonb, created_at + interval '3 minutes' from public.order_sessions
+     select id, 'payment_seen', 1, '{"status": "rejected"}'::jsonb, created_at + interval '3 minutes' from public.order_sessions join bench.funnel_sessions using (id)
       where status = 'expired' and abs(hashtext(id::text)) % 5 = 0
      union all
-     select id, 'created', null, '{}'::jsonb, created_at from public.order_sessions`,
+     select id, 'created', null, '{}'::jsonb, created_at from public.order_sessions join bench.funnel_sessions using (id)`,
   );
   await admin.query(
     `insert into public.payment_refunds (payment_id, order_session_id, amount, currency, reason, created_at)
-     select payment_id, id, total, currency, 'out_of_stock', closed_at from public.order_sessions where status = 'refund_owed'`,
+     select payment_id, id, total, currency, 'out_of_stock', closed_at from public.order_sessions join bench.funnel_sessions using (id) where status = 'refund_owed'`,
   );
   await admin.query(
     `insert into analytics.abandoned_products (day, source, variant_id, sku, title, currency, carts, units, value)
