@@ -1,0 +1,204 @@
+/**
+ * A flash sale through the real path: anonymous shoppers (each with the hot
+ * product in their cart, and an access token as Supabase Auth issues one)
+ * call create-preference over HTTP, all at once within a bounded number of
+ * concurrent requests; the Deno function reaches the database through
+ * PgBouncer in transaction mode (Supavisor's stand-in) and creates each
+ * preference at the MercadoPago sandbox; the sandbox then pays every
+ * preference and delivers the webhooks to the real webhook function.
+ *
+ * Checked: exactly `units` orders, every other answer a clear 409
+ * (insufficient_stock). Measured: create-preference p99, of the 409s (which
+ * never reach the sandbox) and of the 201s less the sandbox's own p99 for a
+ * preference (measured alone in the same run), and the peak
+ * number of client backends (pg_stat_activity). The same sale then runs
+ * with the functions connected directly, to show what the pooler buys.
+ * Loopback only.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startFunction } from '../dev/functions/serve.ts';
+import { startSandbox } from '../dev/mp-sandbox/index.ts';
+import { startPooler } from '../dev/pg/pooler.ts';
+import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../tests/helpers/jwt.ts';
+import { createShoppersWithCarts, createVariants } from './fixtures.ts';
+import { percentile, summarize } from './lib.ts';
+import type { Row } from './run.ts';
+
+const JWT_SECRET = 'bench-flash-jwt-secret-with-at-least-32-characters';
+const body = JSON.stringify({
+  payer: { email: 'flash@example.com', name: 'Flash' },
+  shipping_address: { street_name: 'Av. Corrientes', street_number: '1234', zip_code: 'C1043', city: 'CABA' },
+});
+
+export async function flashSaleWorkload(url: string, admin: pg.Client, opts: { quick: boolean; log: (m: string) => void }): Promise<Row[]> {
+  const shoppers = opts.quick ? 300 : 1000;
+  const units = opts.quick ? 30 : 100;
+  const concurrency = opts.quick ? 50 : 100;
+  // The sandbox alone at the concurrency the paying requests reach it.
+  const sandboxConcurrency = 10;
+  const poolSize = 15;
+  // One local Deno process stands for a crowd of isolates: 16 isolates x 3
+  // connections (CHECKOUT_DB_POOL_MAX's default) = 48.
+  const isolateConnections = 48;
+  const rows: Row[] = [];
+  const sandbox = await startSandbox({ retrySchedule: [500, 1000, 2000, 4000], webhookTimeoutMs: 22_000 });
+  const upstreamPort = Number(new URL(url).port);
+  try {
+    // The sandbox alone: the same number of preferences, same concurrency,
+    // after a warm-up burst of its own (not measured).
+    const alone: number[] = [];
+    let k = -sandboxConcurrency * 2;
+    await Promise.all(
+      Array.from({ length: sandboxConcurrency }, async () => {
+        while (k++ < units) {
+          const t = performance.now();
+          const res = await fetch(`${sandbox.url}/checkout/preferences`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${sandbox.accessToken}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ items: [{ id: 'x', title: 'flash', quantity: 1, unit_price: 1000, currency_id: 'ARS' }], external_reference: `alone-${k}` }),
+          });
+          await res.arrayBuffer();
+          if (k > 0) alone.push(performance.now() - t);
+        }
+      }),
+    );
+    const sandboxP99 = percentile(alone.sort((a, b) => a - b), 99);
+
+    for (const mode of ['pooler', 'direct'] as const) {
+      const pooler = mode === 'pooler' ? await startPooler({ upstreamPort, dir: mkdtempSync(join(tmpdir(), 'bench-pooler-')), poolSize }) : undefined;
+      const dbUrl = pooler?.url ?? url;
+      const env = {
+        SUPABASE_URL: TEST_SUPABASE_URL,
+        CHECKOUT_DB_URL: dbUrl,
+        SUPABASE_DB_URL: url,
+        SUPABASE_SERVICE_ROLE_KEY: 'bench-service-key',
+        JWT_SECRET,
+        MP_ACCESS_TOKEN: sandbox.accessToken,
+        MP_WEBHOOK_SECRET: sandbox.webhookSecret,
+        MP_API_BASE_URL: sandbox.url,
+        CHECKOUT_DB_POOL_MAX: String(isolateConnections),
+      };
+      const webhook = await startFunction('mercadopago-webhook', env);
+      const create = await startFunction('create-preference', { ...env, FUNCTIONS_URL: webhook.url });
+      const peak = { n: 0 };
+      let sampling = true;
+      const sampler = (async () => {
+        const c = new pg.Client({ connectionString: url });
+        await c.connect();
+        while (sampling) {
+          const { rows: r } = await c.query(
+            `select count(*)::int as n from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()`,
+          );
+          peak.n = Math.max(peak.n, r[0].n - 1); // less the bench's own admin connection
+          await new Promise((res) => setTimeout(res, 20));
+        }
+        await c.end();
+      })();
+      try {
+        const [variant] = await createVariants(admin, 1, { stock: units, prefix: `flash-${mode}` });
+        const ids = await createShoppersWithCarts(admin, shoppers, [variant!], 1);
+        const tokens = ids.map((id) => signHs256(shopperClaims(id), JWT_SECRET));
+        // Warm-up, not measured: shoppers of another variant, so both
+        // functions have compiled their paths and opened their connections.
+        const [warmVariant] = await createVariants(admin, 1, { stock: 1_000_000, prefix: `flash-warm-${mode}` });
+        const warmIds = await createShoppersWithCarts(admin, concurrency, [warmVariant!], 1);
+        await Promise.all(warmIds.map((id) =>
+          fetch(`${create.url}/create-preference`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${signHs256(shopperClaims(id), JWT_SECRET)}`, 'content-type': 'application/json' },
+            body,
+          }).then((r) => r.arrayBuffer())
+        ));
+        peak.n = 0;
+        const latencies: number[] = [];
+        const paidLatencies: number[] = [];
+        const refusedLatencies: number[] = [];
+        const statuses = new Map<string, number>();
+        const prefs: string[] = [];
+        let next = 0;
+        const t0 = performance.now();
+        await Promise.all(
+          Array.from({ length: concurrency }, async () => {
+            while (next < tokens.length) {
+              const token = tokens[next++]!;
+              const t = performance.now();
+              const res = await fetch(`${create.url}/create-preference`, {
+                method: 'POST',
+                headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+                body,
+              });
+              const answer = (await res.json().catch(() => ({}))) as { preference_id?: string; error?: string; code?: string };
+              const ms = performance.now() - t;
+              latencies.push(ms);
+              (res.status === 201 ? paidLatencies : refusedLatencies).push(ms);
+              const key = `${res.status} ${answer.error ?? answer.code ?? ''}`.trim();
+              statuses.set(key, (statuses.get(key) ?? 0) + 1);
+              if (res.status === 201 && answer.preference_id) prefs.push(answer.preference_id);
+            }
+          }),
+        );
+        const seconds = (performance.now() - t0) / 1000;
+        sampling = false;
+        await sampler;
+        const seen = sandbox.deliveries().length;
+        for (const p of prefs) sandbox.pay(p, { cardholderName: 'APRO' });
+        await sandbox.settle(120_000);
+        const { rows: o } = await admin.query(
+          `select count(*)::int as n from public.orders o join public.order_sessions s on s.id = o.order_session_id
+            where s.lines @> jsonb_build_array(jsonb_build_object('variant_id', $1::text))`,
+          [variant],
+        );
+        const failedDeliveries = sandbox.deliveries().slice(seen).filter((d) => !d.ok).length;
+        const clear409 = [...statuses].filter(([key]) => key.startsWith('409')).reduce((a, [, n]) => a + n, 0);
+        const other = shoppers - prefs.length - clear409;
+        const stats = summarize(latencies, other, seconds);
+        if (o[0].n !== units || prefs.length !== units) {
+          opts.log(`flash sale (${mode}): ${prefs.length} preferences, ${o[0].n} orders, answers ${JSON.stringify(Object.fromEntries(statuses))}`);
+        }
+        rows.push({
+          workload: 'flash sale',
+          variant:
+            `${shoppers} shoppers, ${units} units, ${concurrency} at a time, functions holding up to ${isolateConnections} connections: create-preference ${
+              mode === 'pooler' ? `through PgBouncer (transaction mode, pool ${poolSize})` : 'connected directly'
+            }`,
+          stats,
+          figures: {
+            'paid orders': o[0].n,
+            'clear 409s': clear409,
+            'other errors': other,
+            'failed webhook attempts': failedDeliveries,
+            'p99 of the 409s ms (no sandbox call)': percentile(refusedLatencies.sort((a, b) => a - b), 99),
+            'p99 of the 201s less the sandbox p99 alone ms': percentile(paidLatencies.sort((a, b) => a - b), 99) - sandboxP99,
+            'peak client connections': peak.n,
+            answers: [...statuses].map(([key, n]) => `${key}: ${n}`).join(', '),
+          },
+        });
+        opts.log(`flash sale (${mode}) done`);
+      } finally {
+        sampling = false;
+        await sampler.catch(() => undefined);
+        await create.stop();
+        await webhook.stop();
+        await pooler?.stop();
+      }
+    }
+    rows.push({
+      workload: 'flash sale',
+      variant: `the sandbox alone: ${units} preferences, ${sandboxConcurrency} at a time`,
+      stats: summarize(alone, 0, NaN),
+    });
+    const [viaPooler, direct] = rows;
+    if (viaPooler?.figures && direct?.figures) {
+      viaPooler.ratios = {
+        'p99 vs direct': viaPooler.stats!.p99 / direct.stats!.p99,
+        'peak connections vs direct': Number(viaPooler.figures['peak client connections']) / Number(direct.figures['peak client connections']),
+      };
+    }
+    return rows;
+  } finally {
+    await sandbox.close();
+  }
+}

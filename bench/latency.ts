@@ -1,0 +1,196 @@
+/**
+ * The hot product at production's client↔database distance. The product
+ * (begin_checkout, one statement per call as the Edge Function makes it), the
+ * naive read-check-write design (the variant row locked across several round
+ * trips) and the physical floor (one bare decrement per transaction), at 8,
+ * 32 and 128 clients, each on plain loopback (~0.05 ms round trip) and
+ * through a delaying proxy (default 2 ms round trip, `--rtt <ms>`).
+ *
+ * Each measurement runs for a fixed time (or a fixed number of checkouts,
+ * whichever comes first) on a fresh hot variant, after an unmeasured warm-up
+ * on the same connections.
+ */
+import pg from 'pg';
+import { createShoppersWithCarts, createVariants } from './fixtures.ts';
+import { closeClients, openClients, openServiceClients, type Stats, summarize } from './lib.ts';
+import { startDelayProxy } from './netdelay.ts';
+import { cpuDuring, postmasterPid, treeCpuSeconds } from './cpu.ts';
+import type { Row } from './run.ts';
+
+const payer = { email: 'bench@example.com', name: 'Bench' };
+const shipping = { street_name: 'Calle', street_number: '1', zip_code: '1000', city: 'CABA' };
+
+/**
+ * Runs `op(k, client)` on every client in a loop, k drawn from one shared
+ * counter, until `maxOps` were started or `seconds` passed.
+ */
+export async function runBounded(
+  clients: pg.Client[],
+  limits: { maxOps: number; seconds: number },
+  op: (k: number, c: pg.Client) => Promise<unknown>,
+): Promise<Stats> {
+  const latencies: number[] = [];
+  const samples: string[] = [];
+  let errors = 0;
+  let next = 0;
+  const start = performance.now();
+  const deadline = start + limits.seconds * 1000;
+  await Promise.all(
+    clients.map(async (c) => {
+      while (next < limits.maxOps && performance.now() < deadline) {
+        const k = next++;
+        const t0 = performance.now();
+        try {
+          await op(k, c);
+          latencies.push(performance.now() - t0);
+        } catch (err) {
+          errors++;
+          if (samples.length < 3) samples.push((err as Error).message);
+          await c.query('rollback').catch(() => undefined);
+        }
+      }
+    }),
+  );
+  return summarize(latencies, errors, (performance.now() - start) / 1000, samples);
+}
+
+/** The product: the routine as one statement on a service_role connection. */
+export const productOp = (shoppers: string[], fn = 'checkout.begin_checkout') => (k: number, c: pg.Client) =>
+  c.query(`select ${fn}($1, $2, $3) as s`, [shoppers[k % shoppers.length], payer, shipping]);
+
+/**
+ * The begin_checkout of an earlier migration, installed beside the current
+ * one as bench.begin_checkout_before, so that a change to the routine is
+ * measured against its predecessor in the same run (`--before <migration
+ * file>`).
+ */
+export async function installBefore(admin: pg.Client, migrationSql: string): Promise<string> {
+  const start = migrationSql.indexOf('create or replace function checkout.begin_checkout(');
+  if (start < 0) throw new Error('--before: no begin_checkout in that migration');
+  const end = migrationSql.indexOf('$$;', migrationSql.indexOf('as $$', start)) + 3;
+  const sql = migrationSql.slice(start, end).replace('checkout.begin_checkout(', 'bench.begin_checkout_before(');
+  await admin.query(sql);
+  await admin.query(
+    'grant usage on schema bench to service_role; grant execute on function bench.begin_checkout_before(uuid, jsonb, jsonb, text) to service_role',
+  );
+  return 'bench.begin_checkout_before';
+}
+
+/** The physical floor: one bare decrement per transaction. */
+export const floorOp = (variant: string) => (_k: number, c: pg.Client) =>
+  c.query('update public.variants set stock_on_hand = stock_on_hand - 1 where id = $1', [variant]);
+
+/** The naive design: read, check and write from the application, the variant locked across three round trips. */
+export const naiveOp = (variant: string, shoppers: string[]) => async (k: number, c: pg.Client) => {
+  const shopper = shoppers[k % shoppers.length];
+  await c.query('begin');
+  const items = await c.query('select variant_id, quantity from public.cart_items where session_id = $1', [shopper]);
+  const v = await c.query('select price, stock_on_hand from public.variants where id = $1 for update', [variant]);
+  const reserved = await c.query('select coalesce(sum(quantity), 0)::int as n from bench.naive_reservations where variant_id = $1 and expires_at > now()', [
+    variant,
+  ]);
+  const want = items.rows[0]?.quantity ?? 1;
+  if (v.rows[0].stock_on_hand - reserved.rows[0].n < want) throw new Error('out of stock');
+  await c.query(`insert into bench.naive_reservations (variant_id, quantity, expires_at) values ($1, $2, now() + interval '15 minutes')`, [variant, want]);
+  await c.query('commit');
+};
+
+/** Median round trip of `select 1` on one connection, in ms. */
+async function pingMs(url: string): Promise<number> {
+  const [c] = await openClients(url, 1);
+  const times: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const t0 = performance.now();
+    await c!.query('select 1');
+    times.push(performance.now() - t0);
+  }
+  await closeClients([c!]);
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+export interface LatencyOptions {
+  quick: boolean;
+  log: (m: string) => void;
+  /** Added round trip in ms (the proxy's); 0 runs only on loopback. */
+  roundTripMs: number;
+  clientCounts?: number[];
+  /** A previous begin_checkout to run beside the product (installBefore). */
+  before?: { fn: string; label: string };
+  /** The cluster's data directory: PostgreSQL's CPU per checkout is counted from /proc. */
+  dataDir?: string;
+}
+
+export async function latencyWorkload(url: string, admin: pg.Client, opts: LatencyOptions): Promise<Row[]> {
+  const rows: Row[] = [];
+  const seconds = opts.quick ? 0.75 : 5;
+  const maxOps = opts.quick ? 1_500 : 6_000;
+  const counts = opts.clientCounts ?? [8, 32, 128];
+  const rtts = opts.roundTripMs > 0 ? [0, opts.roundTripMs] : [0];
+  for (const rtt of rtts) {
+    const proxy = rtt > 0 ? await startDelayProxy({ upstreamUrl: url, roundTripMs: rtt }) : undefined;
+    try {
+      const target = proxy?.url ?? url;
+      const ping = await pingMs(target);
+      opts.log(`latency: round trip ${ping.toFixed(2)} ms (${rtt} ms added)`);
+      for (const clients of counts) {
+        const [variant] = await createVariants(admin, 1, { stock: 1_000_000_000, prefix: `lat${rtt}x${clients}` });
+        const shoppers = await createShoppersWithCarts(admin, maxOps, [variant!], 1);
+        const warmShoppers = await createShoppersWithCarts(admin, clients * 3, [variant!], 1);
+        const service = await openServiceClients(target, clients);
+        const conns = await openClients(target, clients);
+        try {
+          // Warm-up, not measured: each connection plans the statements once.
+          await runBounded(service, { maxOps: clients * (opts.quick ? 1 : 3), seconds: 30 }, productOp(warmShoppers));
+          await runBounded(conns, { maxOps: clients * (opts.quick ? 1 : 2), seconds: 30 }, naiveOp(variant!, warmShoppers));
+          const pgPid = opts.dataDir ? postmasterPid(opts.dataDir) : undefined;
+          const { result: product, cpu } = await cpuDuring(
+            { pg: () => treeCpuSeconds(pgPid) },
+            () => runBounded(service, { maxOps, seconds }, productOp(shoppers)),
+          );
+          const floor = await runBounded(conns, { maxOps: maxOps * 4, seconds }, floorOp(variant!));
+          const naive = await runBounded(conns, { maxOps, seconds }, naiveOp(variant!, shoppers));
+          let before: Stats | undefined;
+          if (opts.before) {
+            const others = await createShoppersWithCarts(admin, maxOps, [variant!], 1);
+            await runBounded(service, { maxOps: clients * 2, seconds: 30 }, productOp(warmShoppers.slice(0, clients * 2), opts.before.fn));
+            before = await runBounded(service, { maxOps, seconds }, productOp(others, opts.before.fn));
+          }
+          const at = `${clients} clients, ${rtt} ms round trip`;
+          rows.push({
+            workload: 'hot product',
+            variant: `${at}: begin_checkout`,
+            stats: product,
+            figures: {
+              ...(rtt > 0 ? { 'measured round trip ms': ping } : {}),
+              ...(pgPid ? { 'PostgreSQL CPU ms per checkout': (cpu.pg! * 1000) / product.ops } : {}),
+            },
+            ratios: {
+              'vs naive': product.throughput / naive.throughput,
+              'vs floor': product.throughput / floor.throughput,
+              'p99 vs naive': product.p99 / naive.p99,
+            },
+          });
+          if (before && opts.before) {
+            rows.at(-1)!.ratios!['vs before'] = product.throughput / before.throughput;
+            rows.at(-1)!.ratios!['p99 vs before'] = product.p99 / before.p99;
+            rows.push({
+              workload: 'hot product',
+              variant: `${at}: begin_checkout ${opts.before.label}`,
+              stats: before,
+              ratios: { 'vs naive': before.throughput / naive.throughput, 'p99 vs naive': before.p99 / naive.p99 },
+            });
+          }
+          rows.push({ workload: 'hot product', variant: `${at}: naive read-check-write`, stats: naive });
+          rows.push({ workload: 'hot product', variant: `${at}: floor (bare update)`, stats: floor });
+          opts.log(`hot product ${at} done`);
+        } finally {
+          await closeClients([...service, ...conns]);
+        }
+      }
+    } finally {
+      await proxy?.stop();
+    }
+  }
+  return rows;
+}
