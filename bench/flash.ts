@@ -34,8 +34,8 @@ const body = JSON.stringify({
 });
 
 export async function flashSaleWorkload(url: string, admin: pg.Client, opts: { quick: boolean; log: (m: string) => void }): Promise<Row[]> {
-  const shoppers = opts.quick ? 300 : 1000;
-  const units = opts.quick ? 30 : 100;
+  const shoppers = opts.quick ? 200 : 1000;
+  const units = opts.quick ? 20 : 100;
   const concurrency = opts.quick ? 50 : 100;
   // The sandbox alone at the concurrency the paying requests reach it.
   const sandboxConcurrency = 10;

@@ -124,7 +124,7 @@ export interface LatencyOptions {
 export async function latencyWorkload(url: string, admin: pg.Client, opts: LatencyOptions): Promise<Row[]> {
   const rows: Row[] = [];
   const seconds = opts.quick ? 0.75 : 5;
-  const maxOps = opts.quick ? 1_500 : 6_000;
+  const maxOps = opts.quick ? 800 : 6_000;
   const counts = opts.clientCounts ?? [8, 32, 128];
   const rtts = opts.roundTripMs > 0 ? [0, opts.roundTripMs] : [0];
   for (const rtt of rtts) {

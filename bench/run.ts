@@ -44,7 +44,8 @@ export interface Row {
 }
 
 const rows: Row[] = [];
-const log = (msg: string) => console.error(`[bench] ${msg}`);
+const benchStart = performance.now();
+const log = (msg: string) => console.error(`[bench +${((performance.now() - benchStart) / 1000).toFixed(0)}s] ${msg}`);
 
 const payer = { email: 'bench@example.com', name: 'Bench' };
 const shipping = { street_name: 'Calle', street_number: '1', zip_code: '1000', city: 'CABA' };

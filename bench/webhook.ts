@@ -44,7 +44,7 @@ export async function webhookWorkload(
   admin: pg.Client,
   opts: { quick: boolean; log: (m: string) => void; dataDir: string },
 ): Promise<Row[]> {
-  const n = opts.quick ? 300 : 1500;
+  const n = opts.quick ? 200 : 1500;
   const variants = await createVariants(admin, 20, { stock: 1_000_000, prefix: 'hook' });
   const sandbox = await startSandbox({ retrySchedule: [500, 1000, 2000, 4000], webhookTimeoutMs: 22_000 });
   const pgPid = postmasterPid(opts.dataDir);
