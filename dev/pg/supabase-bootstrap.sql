@@ -75,6 +75,11 @@ alter table auth.users add column if not exists banned_until timestamptz;
 alter table auth.users add column if not exists deleted_at timestamptz;
 alter table auth.users add column if not exists is_super_admin boolean;
 alter table auth.users add column if not exists is_sso_user boolean not null default false;
+-- Email and password accounts of the local Auth stand-in (dev/stack/auth.ts):
+-- one account per address, as GoTrue's users_email_partial_key, and bcrypt
+-- password hashes made with pgcrypto's crypt(), as GoTrue stores them.
+create unique index if not exists users_email_partial_key on auth.users (email) where is_sso_user = false;
+create extension if not exists pgcrypto with schema extensions;
 
 -- Sessions and rotating refresh tokens, as Supabase Auth (GoTrue) keeps them;
 -- used by the local Auth stand-in of `npm start` (dev/stack/auth.ts).

@@ -1,22 +1,31 @@
 /**
  * The slice of Supabase Auth (GoTrue) the storefront uses, for `npm start`:
- * anonymous sign-up, rotating refresh tokens, the current user, sign-out,
+ * anonymous sign-up, email and password sign-up and sign-in, converting an
+ * anonymous user in place (`updateUser` with email and password: same id,
+ * `is_anonymous` false), rotating refresh tokens, the current user, sign-out,
  * settings, health and the (empty, HS256) JWKS. Users, sessions and refresh
  * tokens live in auth.users, auth.sessions and auth.refresh_tokens like
- * GoTrue keeps them; access tokens carry GoTrue's claims.
+ * GoTrue keeps them (passwords as bcrypt hashes, pgcrypto's crypt());
+ * access tokens carry GoTrue's claims. Email confirmation is off, as
+ * `supabase start` has it by default (`[auth.email] enable_confirmations`).
  *
- * Wire contract checked against @supabase/auth-js (what it sends and parses):
- *   POST /signup {data, gotrue_meta_security}       -> 200 session
+ * Wire contract checked against @supabase/auth-js (what it sends and parses)
+ * and supabase/auth's handlers (internal/api/signup.go, token.go, user.go):
+ *   POST /signup {data, gotrue_meta_security}        -> 200 session (anonymous)
  *     (anonymous sign-ups are rate limited per IP and CAPTCHA-checked
  *     as configured in config.toml: auth-guard.ts; 429 / 400 / 500)
+ *   POST /signup {email, password, data}             -> 200 session (autoconfirm)
+ *   POST /token?grant_type=password {email, password} -> 200 session
+ *        (also staff made by `npm run staff:add`)
  *   POST /token?grant_type=refresh_token {refresh_token} -> 200 session
- *   POST /token?grant_type=password {email, password}   -> 200 session
- *        (users with a bcrypt encrypted_password, e.g. made by `npm run staff:add`)
- *   GET  /user (Bearer)                              -> 200 user
- *   POST /logout?scope=global|local|others (Bearer)  -> 204
+ *   GET  /user (Bearer)                               -> 200 user
+ *   PUT  /user (Bearer) {email, password, data}       -> 200 user
+ *   POST /logout?scope=global|local|others (Bearer)   -> 204
  * Errors: with `X-Supabase-Api-Version: 2024-01-01` (auth-js sends it)
  * `{code: "<error_code>", message}`, otherwise the legacy
- * `{code: <status>, error_code, msg}`. Anything else answers 501.
+ * `{code: <status>, error_code, msg}`. What the stand-in does not do answers
+ * 404 (an endpoint) or 422 (a feature of one) with the code
+ * `not_implemented`, which supabase-js reports as `AuthApiError.code`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -46,28 +55,35 @@ class AuthError extends Error {
     readonly status: number,
     readonly errorCode: string,
     message: string,
+    /** Extra fields GoTrue puts in some errors (weak_password). */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
   }
 }
 
+/** An endpoint (404) or a feature of one (422) the stand-in does not emulate. */
+const notImplemented = (status: 404 | 422, what: string) => new AuthError(status, 'not_implemented', notImplementedMessage(what));
+
 function sendAuthError(req: IncomingMessage, res: ServerResponse, err: AuthError): void {
   const version = header(req, 'x-supabase-api-version');
   if (version && version >= API_VERSION) {
-    sendJson(res, err.status, { code: err.errorCode, message: err.message }, { 'X-Supabase-Api-Version': API_VERSION });
+    sendJson(res, err.status, { code: err.errorCode, message: err.message, ...err.extra }, { 'X-Supabase-Api-Version': API_VERSION });
   } else {
-    sendJson(res, err.status, { code: err.status, error_code: err.errorCode, msg: err.message });
+    sendJson(res, err.status, { code: err.status, error_code: err.errorCode, msg: err.message, ...err.extra });
   }
 }
 
 export const notImplementedMessage = (what: string) =>
-  `${what} is not available in the Docker-free local stack (npm start), which only emulates anonymous sign-in, email and password sign-in of existing users, token refresh, the current user and sign-out. Run the full Supabase stack with \`supabase start\` (Docker) for it.`;
+  `${what} is not available in the Docker-free local stack (npm start), which only emulates anonymous and email/password sign-up and sign-in, updateUser, token refresh, the current user and sign-out. Run the full Supabase stack with \`supabase start\` (Docker) for it.`;
 
 interface UserRow {
   id: string;
   aud: string | null;
   role: string | null;
   email: string | null;
+  email_confirmed_at: Date | null;
+  phone: string | null;
   raw_app_meta_data: Record<string, unknown> | null;
   raw_user_meta_data: Record<string, unknown> | null;
   is_anonymous: boolean;
@@ -82,7 +98,8 @@ function userJson(u: UserRow) {
     aud: u.aud ?? 'authenticated',
     role: u.role ?? 'authenticated',
     email: u.email ?? '',
-    phone: '',
+    phone: u.phone ?? '',
+    ...(u.email_confirmed_at ? { email_confirmed_at: u.email_confirmed_at.toISOString(), confirmed_at: u.email_confirmed_at.toISOString() } : {}),
     last_sign_in_at: u.last_sign_in_at?.toISOString(),
     app_metadata: u.raw_app_meta_data ?? {},
     user_metadata: u.raw_user_meta_data ?? {},
@@ -108,11 +125,12 @@ export async function handleAuth(req: IncomingMessage, res: ServerResponse, path
       const grant = url.searchParams.get('grant_type');
       if (grant === 'refresh_token') return await refresh(req, res, ctx);
       if (grant === 'password') return await passwordGrant(req, res, ctx);
-      throw new AuthError(501, 'not_implemented', notImplementedMessage(`The ${grant ?? '(missing)'} grant`));
+      throw notImplemented(422, `The ${grant ?? '(missing)'} grant`);
     }
     if (method === 'GET' && path === '/user') return await getUser(req, res, ctx);
+    if (method === 'PUT' && path === '/user') return await updateUser(req, res, ctx);
     if (method === 'POST' && path === '/logout') return await logout(req, res, url, ctx);
-    throw new AuthError(501, 'not_implemented', notImplementedMessage(`${method} /auth/v1${path}`));
+    throw notImplemented(404, `${method} /auth/v1${path}`);
   } catch (err) {
     if (err instanceof AuthError) return sendAuthError(req, res, err);
     if (err instanceof SyntaxError) return sendAuthError(req, res, new AuthError(400, 'bad_json', 'Could not parse request body as JSON'));
@@ -150,10 +168,10 @@ function settings() {
       'email',
       'phone',
     ].map(
-      (p) => [p, p === 'anonymous_users'],
+      (p) => [p, p === 'anonymous_users' || p === 'email'],
     ),
   );
-  return { external, disable_signup: false, mailer_autoconfirm: false, phone_autoconfirm: false, sms_provider: '', saml_enabled: false };
+  return { external, disable_signup: false, mailer_autoconfirm: true, phone_autoconfirm: false, sms_provider: '', saml_enabled: false };
 }
 
 async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -166,12 +184,12 @@ async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> 
 
 async function signup(req: IncomingMessage, res: ServerResponse, ctx: AuthContext): Promise<void> {
   const body = await jsonBody(req);
-  if (body.email || body.phone || body.password) {
-    throw new AuthError(501, 'not_implemented', notImplementedMessage('Email, phone and password sign-up'));
-  }
+  if (body.phone) throw notImplemented(422, 'Phone sign-up');
+  const isEmailSignup = body.email !== undefined || body.password !== undefined;
   if (ctx.guard) {
-    // GoTrue's order for an anonymous sign-up: the per-IP limit, then the CAPTCHA.
-    if (!ctx.guard.limiter.take(req.socket.remoteAddress ?? 'unknown')) {
+    // GoTrue's order for an anonymous sign-up: the per-IP limit, then the CAPTCHA
+    // (which guards email sign-ups too).
+    if (!isEmailSignup && !ctx.guard.limiter.take(req.socket.remoteAddress ?? 'unknown')) {
       throw new AuthError(429, 'over_request_rate_limit', 'Request rate limit reached');
     }
     const security = body.gotrue_meta_security;
@@ -181,6 +199,7 @@ async function signup(req: IncomingMessage, res: ServerResponse, ctx: AuthContex
     const captcha = verifyCaptcha(ctx.guard.captcha, typeof token === 'string' ? token : undefined);
     if (!captcha.ok) throw new AuthError(captcha.status, captcha.errorCode, captcha.message);
   }
+  if (isEmailSignup) return await emailSignup(req, res, ctx, body);
   const data = body.data;
   const userMeta = typeof data === 'object' && data !== null && !Array.isArray(data) ? data : {};
   const client = await ctx.pool.connect();
@@ -205,35 +224,6 @@ async function signup(req: IncomingMessage, res: ServerResponse, ctx: AuthContex
 }
 
 /** GoTrue's password grant: an existing, non-anonymous user whose bcrypt hash matches (pgcrypto's crypt). */
-async function passwordGrant(req: IncomingMessage, res: ServerResponse, ctx: AuthContext): Promise<void> {
-  const body = await jsonBody(req);
-  const { email, password } = body;
-  if (typeof email !== 'string' || email === '' || typeof password !== 'string' || password === '') {
-    throw new AuthError(400, 'validation_failed', 'missing email or phone');
-  }
-  const client = await ctx.pool.connect();
-  try {
-    await client.query('begin');
-    const { rows } = await client.query<UserRow>(
-      `update auth.users set last_sign_in_at = now(), updated_at = now()
-        where lower(email) = lower($1) and not coalesce(is_anonymous, false) and encrypted_password is not null
-          and encrypted_password = extensions.crypt($2, encrypted_password)
-        returning *`,
-      [email.trim(), password],
-    );
-    const user = rows[0];
-    if (!user) throw new AuthError(400, 'invalid_credentials', 'Invalid login credentials');
-    const session = await newSession(client, ctx, user, header(req, 'user-agent'));
-    await client.query('commit');
-    sendJson(res, 200, session);
-  } catch (err) {
-    await client.query('rollback').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
 async function newSession(client: pg.PoolClient, ctx: AuthContext, user: UserRow, userAgent?: string) {
   const sessionId = randomUUID();
   await client.query(`insert into auth.sessions (id, user_id, aal, user_agent) values ($1, $2, 'aal1', $3)`, [sessionId, user.id, userAgent ?? null]);
@@ -367,4 +357,142 @@ async function logout(req: IncomingMessage, res: ServerResponse, url: URL, ctx: 
   else await ctx.pool.query('delete from auth.sessions where user_id = $1 and id::text <> $2', [user.id, sessionId]);
   res.writeHead(204);
   res.end();
+}
+
+// ---------------------------------------------------------------------------
+// Email and password (GoTrue's messages and codes, confirmation off)
+
+const MIN_PASSWORD_LENGTH = 6; // [auth] minimum_password_length
+
+function validEmail(value: unknown): string {
+  // GoTrue's validateEmail: a parsable address, at most 255 characters.
+  if (typeof value !== 'string' || value.length > 255 || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value.trim())) {
+    throw new AuthError(400, 'email_address_invalid', 'Unable to validate email address: invalid format');
+  }
+  return value.trim().toLowerCase();
+}
+
+function checkPassword(value: unknown): string {
+  if (typeof value !== 'string' || value.length < MIN_PASSWORD_LENGTH) {
+    throw new AuthError(422, 'weak_password', `Password should be at least ${MIN_PASSWORD_LENGTH} characters.`, {
+      weak_password: { reasons: ['length'] },
+    });
+  }
+  return value;
+}
+
+const metadata = (data: unknown): Record<string, unknown> =>
+  typeof data === 'object' && data !== null && !Array.isArray(data) ? data as Record<string, unknown> : {};
+
+const EMAIL_APP_METADATA = JSON.stringify({ provider: 'email', providers: ['email'] });
+
+async function inTransaction<T>(ctx: AuthContext, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await ctx.pool.connect();
+  try {
+    await client.query('begin');
+    const result = await fn(client);
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
+
+async function emailSignup(req: IncomingMessage, res: ServerResponse, ctx: AuthContext, body: Record<string, unknown>): Promise<void> {
+  if (typeof body.password !== 'string' || body.password === '') {
+    throw new AuthError(422, 'validation_failed', 'Signup requires a valid password');
+  }
+  const email = validEmail(body.email);
+  const password = checkPassword(body.password);
+  try {
+    const session = await inTransaction(ctx, async (client) => {
+      const { rows } = await client.query<UserRow>(
+        `insert into auth.users (id, aud, role, email, encrypted_password, email_confirmed_at, raw_app_meta_data, raw_user_meta_data,
+                                 is_anonymous, created_at, updated_at, last_sign_in_at)
+         values ($1, 'authenticated', 'authenticated', $2, extensions.crypt($3, extensions.gen_salt('bf', 10)), now(), $4::jsonb, $5::jsonb,
+                 false, now(), now(), now())
+         returning *`,
+        [randomUUID(), email, password, EMAIL_APP_METADATA, JSON.stringify(metadata(body.data))],
+      );
+      return newSession(client, ctx, rows[0]!, header(req, 'user-agent'));
+    });
+    sendJson(res, 200, session);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AuthError(422, 'user_already_exists', 'User already registered');
+    throw err;
+  }
+}
+
+async function passwordGrant(req: IncomingMessage, res: ServerResponse, ctx: AuthContext): Promise<void> {
+  const body = await jsonBody(req);
+  if (body.phone) throw notImplemented(422, 'Phone sign-in');
+  if (typeof body.email !== 'string' || body.email === '' || typeof body.password !== 'string') {
+    throw new AuthError(400, 'validation_failed', 'missing email or phone');
+  }
+  const session = await inTransaction(ctx, async (client) => {
+    const { rows } = await client.query<UserRow>(
+      `update auth.users set last_sign_in_at = now(), updated_at = now()
+        where lower(email) = lower($1) and not coalesce(is_anonymous, false) and not coalesce(is_sso_user, false)
+          and encrypted_password is not null and encrypted_password = extensions.crypt($2, encrypted_password)
+        returning *`,
+      [String(body.email).trim(), body.password],
+    );
+    const user = rows[0];
+    if (!user) throw new AuthError(400, 'invalid_credentials', 'Invalid login credentials');
+    return newSession(client, ctx, user, header(req, 'user-agent'));
+  });
+  sendJson(res, 200, session);
+}
+
+async function updateUser(req: IncomingMessage, res: ServerResponse, ctx: AuthContext): Promise<void> {
+  const { user } = await authenticate(req, ctx);
+  const body = await jsonBody(req);
+  if (body.phone) throw notImplemented(422, 'Adding a phone number');
+  if (body.nonce) throw notImplemented(422, 'Reauthentication');
+  const email = body.email === undefined || body.email === '' ? undefined : validEmail(body.email);
+  const password = body.password === undefined ? undefined : checkPassword(body.password);
+  if (user.is_anonymous && password !== undefined && email === undefined && !user.email) {
+    throw new AuthError(422, 'validation_failed', 'Updating password of an anonymous user without an email or phone is not allowed');
+  }
+  const changesEmail = email !== undefined && email !== user.email;
+  // A permanent user's new address needs a confirmation email: not here.
+  if (changesEmail && !user.is_anonymous) throw notImplemented(422, 'Changing the email of a permanent user (a confirmation email)');
+  const data = body.data === undefined ? undefined : metadata(body.data);
+  try {
+    const updated = await inTransaction(ctx, async (client) => {
+      if (password !== undefined) {
+        const same = await client.query(
+          'select 1 from auth.users where id = $1 and encrypted_password is not null and encrypted_password = extensions.crypt($2, encrypted_password)',
+          [user.id, password],
+        );
+        if (same.rowCount) throw new AuthError(422, 'same_password', 'New password should be different from the old password.');
+      }
+      // An anonymous user who adds an email (confirmation off) becomes a
+      // permanent one in place: same id, so everything keyed on it stays.
+      const { rows } = await client.query<UserRow>(
+        `update auth.users u set
+           encrypted_password = case when $2::text is null then u.encrypted_password else extensions.crypt($2, extensions.gen_salt('bf', 10)) end,
+           email = coalesce($3, u.email),
+           email_confirmed_at = case when $3::text is null then u.email_confirmed_at else now() end,
+           is_anonymous = case when $3::text is null then u.is_anonymous else false end,
+           raw_app_meta_data = case when $3::text is null then u.raw_app_meta_data else coalesce(u.raw_app_meta_data, '{}'::jsonb) || $4::jsonb end,
+           raw_user_meta_data = case when $5::jsonb is null then u.raw_user_meta_data
+                                     else jsonb_strip_nulls(coalesce(u.raw_user_meta_data, '{}'::jsonb) || $5::jsonb) end,
+           updated_at = now()
+         where u.id = $1
+         returning *`,
+        [user.id, password ?? null, changesEmail ? email : null, EMAIL_APP_METADATA, data === undefined ? null : JSON.stringify(data)],
+      );
+      return rows[0]!;
+    });
+    sendJson(res, 200, userJson(updated));
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AuthError(422, 'email_exists', 'A user with this email address has already been registered');
+    throw err;
+  }
 }

@@ -3,7 +3,8 @@
  * for the few Supabase endpoints the storefront uses, with Supabase's wire
  * contract (node:http, no framework).
  *
- *   /auth/v1/*        anonymous sign-up, refresh, user, logout, settings (auth.ts)
+ *   /auth/v1/*        anonymous and email/password sign-up and sign-in, updateUser,
+ *                     refresh, user, logout, settings (auth.ts)
  *   /rest/v1/rpc/<fn> PostgREST RPC in schema public (rest.ts)
  *   /functions/v1/<name>/...  proxied to that Edge Function's Deno process
  *   anything else     501, pointing to `supabase start`

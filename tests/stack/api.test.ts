@@ -1,10 +1,11 @@
 /**
  * The local API of `npm start` through real @supabase/supabase-js: anonymous
  * auth, PostgREST-compatible RPC (results, errors and statuses, RLS between
- * shoppers, JWT checks), the 501 answers, CORS, and the Edge Functions
+ * shoppers, JWT checks), email/password accounts, the 501 answers, CORS, and the Edge Functions
  * proxy reaching the real functions under Deno (a whole purchase whose
  * webhook goes sandbox -> local API -> Deno -> database).
  */
+import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import pg from 'pg';
@@ -126,15 +127,100 @@ describe('/auth/v1', () => {
     expect(((await res.json()) as { code: string }).code).toBe('session_not_found');
   });
 
-  it('answers settings; anything else (email sign-up, OTP) is 501 pointing to supabase start', async () => {
+  it('answers settings; what it does not emulate is a 4xx with a code supabase-js reports, pointing to supabase start', async () => {
     const settings = await rest('/auth/v1/settings');
-    expect(((await settings.json()) as { external: Record<string, boolean> }).external.anonymous_users).toBe(true);
+    const body = (await settings.json()) as { external: Record<string, boolean>; mailer_autoconfirm: boolean };
+    expect(body.external.anonymous_users).toBe(true);
+    expect(body.external.email).toBe(true);
+    expect(body.mailer_autoconfirm).toBe(true);
     const sb = client(stack.apiUrl, stack.anonKey);
-    const signUp = await sb.auth.signUp({ email: 'ana@example.com', password: 'una-clave-larga-123' });
-    expect(signUp.error?.status).toBe(501);
-    expect(signUp.error?.message).toContain('supabase start');
-    const otp = await rest('/auth/v1/otp', { method: 'POST', body: '{"email":"ana@example.com"}' });
-    expect(otp.status).toBe(501);
+    const otp = await sb.auth.signInWithOtp({ email: 'ana@example.com' });
+    expect(otp.error?.name).toBe('AuthApiError');
+    expect(otp.error?.status).toBe(404);
+    expect(otp.error?.code).toBe('not_implemented');
+    expect(otp.error?.message).toContain('supabase start');
+    const phone = await sb.auth.signUp({ phone: '+5491155550000', password: 'una-clave-larga-123' });
+    expect(phone.error).toMatchObject({ name: 'AuthApiError', status: 422, code: 'not_implemented' });
+    const idToken = await sb.auth.signInWithIdToken({ provider: 'google', token: 'x' });
+    expect(idToken.error).toMatchObject({ name: 'AuthApiError', status: 422, code: 'not_implemented' });
+  });
+});
+
+describe('/auth/v1 email and password', () => {
+  const email = () => `cliente-${randomUUID().slice(0, 8)}@example.com`;
+
+  it('signs up with email and password (confirmation off): a session, a permanent user, the password hashed with bcrypt', async () => {
+    const sb = client(stack.apiUrl, stack.anonKey);
+    const address = email();
+    const { data, error } = await sb.auth.signUp({ email: address.toUpperCase(), password: 'una-clave-larga-123', options: { data: { name: 'Ana' } } });
+    expect(error).toBeNull();
+    expect(data.session?.access_token).toBeTruthy();
+    expect(data.user).toMatchObject({ email: address, is_anonymous: false, user_metadata: { name: 'Ana' }, app_metadata: { provider: 'email' } });
+    expect(data.user?.email_confirmed_at).toBeTruthy();
+    expect(decode(data.session!.access_token)).toMatchObject({ sub: data.user!.id, email: address, is_anonymous: false });
+    expect((decode(data.session!.access_token).amr as { method: string }[])[0]?.method).toBe('password');
+    const { rows } = await db.query<{ encrypted_password: string }>('select encrypted_password from auth.users where id = $1', [data.user!.id]);
+    expect(rows[0]!.encrypted_password).toMatch(/^\$2[ab]\$10\$/);
+
+    const again = await client(stack.apiUrl, stack.anonKey).auth.signUp({ email: address, password: 'otra-clave-123' });
+    expect(again.error).toMatchObject({ status: 422, code: 'user_already_exists', message: 'User already registered' });
+    const weak = await client(stack.apiUrl, stack.anonKey).auth.signUp({ email: email(), password: '123' });
+    expect(weak.error).toMatchObject({ name: 'AuthWeakPasswordError', status: 422, code: 'weak_password', reasons: ['length'] });
+    const badEmail = await client(stack.apiUrl, stack.anonKey).auth.signUp({ email: 'no-es-un-email', password: 'una-clave-larga-123' });
+    expect(badEmail.error).toMatchObject({ status: 400, code: 'email_address_invalid' });
+  });
+
+  it('signs in with the password; a wrong one is invalid_credentials', async () => {
+    const address = email();
+    const created = await client(stack.apiUrl, stack.anonKey).auth.signUp({ email: address, password: 'una-clave-larga-123' });
+    const sb = client(stack.apiUrl, stack.anonKey);
+    const { data, error } = await sb.auth.signInWithPassword({ email: address, password: 'una-clave-larga-123' });
+    expect(error).toBeNull();
+    expect(data.user?.id).toBe(created.data.user!.id);
+    expect(decode(data.session!.access_token)).toMatchObject({ sub: created.data.user!.id, is_anonymous: false });
+    // A second device gets a session of its own.
+    expect(decode(data.session!.access_token).session_id).not.toBe(decode(created.data.session!.access_token).session_id);
+    const wrong = await client(stack.apiUrl, stack.anonKey).auth.signInWithPassword({ email: address, password: 'otra-clave-123' });
+    expect(wrong.error).toMatchObject({ name: 'AuthApiError', status: 400, code: 'invalid_credentials', message: 'Invalid login credentials' });
+    const nobody = await client(stack.apiUrl, stack.anonKey).auth.signInWithPassword({ email: email(), password: 'una-clave-larga-123' });
+    expect(nobody.error?.code).toBe('invalid_credentials');
+  });
+
+  it('updateUser converts an anonymous user in place: same id, is_anonymous false, its cart kept; then it signs in with the password', async () => {
+    const { sb, id } = await shopper();
+    await sb.rpc('add_to_cart', { p_variant_id: VARIANTS.remeraNegraS, p_quantity: 2 });
+    const onlyPassword = await sb.auth.updateUser({ password: 'una-clave-larga-123' });
+    expect(onlyPassword.error).toMatchObject({ status: 422, code: 'validation_failed' });
+    const address = email();
+    const { data, error } = await sb.auth.updateUser({ email: address, password: 'una-clave-larga-123' });
+    expect(error).toBeNull();
+    expect(data.user).toMatchObject({ id, email: address, is_anonymous: false });
+    const refreshed = await sb.auth.refreshSession();
+    expect(decode(refreshed.data.session!.access_token)).toMatchObject({ sub: id, email: address, is_anonymous: false });
+    expect((await sb.rpc('get_cart')).data.lines).toHaveLength(1);
+    const { rows } = await db.query('select is_anonymous, email from auth.users where id = $1', [id]);
+    expect(rows).toEqual([{ is_anonymous: false, email: address }]);
+
+    const other = client(stack.apiUrl, stack.anonKey);
+    const signedIn = await other.auth.signInWithPassword({ email: address, password: 'una-clave-larga-123' });
+    expect(signedIn.data.user?.id).toBe(id);
+
+    const same = await sb.auth.updateUser({ password: 'una-clave-larga-123' });
+    expect(same.error).toMatchObject({ status: 422, code: 'same_password' });
+    // The address is taken: another anonymous shopper cannot claim it.
+    const { sb: second } = await shopper();
+    const taken = await second.auth.updateUser({ email: address, password: 'otra-clave-123' });
+    expect(taken.error).toMatchObject({ status: 422, code: 'email_exists' });
+  });
+
+  it('signOut of a password session ends it on the server', async () => {
+    const address = email();
+    const sb = client(stack.apiUrl, stack.anonKey);
+    await sb.auth.signUp({ email: address, password: 'una-clave-larga-123' });
+    const token = (await sb.auth.getSession()).data.session!.access_token;
+    expect((await sb.auth.signOut({ scope: 'local' })).error).toBeNull();
+    const res = await rest('/auth/v1/user', { headers: { authorization: `Bearer ${token}`, 'x-supabase-api-version': '2024-01-01' } });
+    expect(res.status).toBe(403);
   });
 });
 
