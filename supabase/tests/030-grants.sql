@@ -19,6 +19,7 @@ select set_eq(
     'checkout.expire_sessions(integer)',
     'checkout.find_order_session(text)',
     'checkout.mark_preference_expired(uuid)',
+    'checkout.merge_carts(uuid,uuid)',
     'checkout.note_refund_failure(bigint,text)',
     'checkout.purge_anonymous_users(integer)',
     'checkout.purge_carts(integer)',
