@@ -24,6 +24,7 @@ export const FUNCTION_NAMES = [
   'reconcile',
   'admin',
   'send-emails',
+  'merge-cart',
 ] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 

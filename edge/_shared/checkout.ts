@@ -63,6 +63,31 @@ export interface ApplyResult {
   refund?: Refund;
 }
 
+/** A line checkout.merge_carts capped or dropped. */
+export interface MergeChange {
+  variant_id: string;
+  sku: string;
+  title: string;
+  from: 'anonymous' | 'account';
+  requested: number;
+  quantity: number;
+  reason: 'insufficient_stock' | 'max_line_quantity' | 'not_for_sale' | 'currency_mismatch' | 'kept_account_cart' | 'replaced';
+}
+
+/** What checkout.merge_carts returns. */
+export interface MergeReport {
+  anonymous_id: string;
+  account_id: string;
+  strategy: 'merge' | 'keep_account' | 'replace';
+  changes: MergeChange[];
+  lines_moved: number;
+  cancelled_order_session: string | null;
+  order_sessions_moved: number;
+  orders_moved: number;
+  already_merged: boolean;
+  cart: Record<string, unknown>;
+}
+
 /** One broken invariant, as checkout.audit() lists it. */
 export interface AuditViolation {
   invariant: string;
@@ -100,6 +125,7 @@ export function checkoutRoutines(db: Db) {
       one<Order | null>('select (select private.order_json(o) from public.orders o where o.order_session_id = $1) as r', [
         orderSessionId,
       ]),
+    mergeCarts: (anonymousId: string, accountId: string) => one<MergeReport>('select checkout.merge_carts($1, $2) as r', [anonymousId, accountId]),
     stats: () => one<Record<string, unknown>>('select checkout.stats() as r', []),
     topHolders: (limit: number) => one<Record<string, unknown>[]>('select checkout.top_holders($1) as r', [limit]),
     cleanup: () => one<Record<string, number>>('select checkout.cleanup() as r', []),

@@ -118,6 +118,9 @@ const SQLSTATE_TO_HTTP: Record<string, [number, string]> = {
   CKS02: [409, 'stock_reserved'],
   // admin.require_staff: the claims are not a member of staff's.
   CKA01: [403, 'forbidden'],
+  // checkout.merge_carts: not an anonymous user and a distinct account / merged elsewhere.
+  CKU01: [403, 'merge_forbidden'],
+  CKU02: [409, 'already_merged'],
 };
 
 export function mapDbError(err: unknown): Error {

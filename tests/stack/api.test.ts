@@ -399,6 +399,7 @@ describe('/functions/v1', () => {
       'reconcile',
       'admin',
       'send-emails',
+      'merge-cart',
     ]);
   });
 

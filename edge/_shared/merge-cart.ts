@@ -1,0 +1,59 @@
+/**
+ * merge-cart: a shopper with an anonymous cart logged in to an existing
+ * account (which replaces the anonymous user in supabase-js). The storefront
+ * kept a fresh access token of the anonymous user; it sends it in the body,
+ * with the account's token in Authorization. Both are verified here, then
+ * checkout.merge_carts moves the anonymous cart, checkout in progress, order
+ * sessions and orders into the account and reports every line it capped or
+ * dropped. Nobody can merge a cart that is not theirs: without a valid
+ * anonymous token of another user, nothing moves.
+ */
+import { z } from 'zod';
+import type { Deps } from './handlers.ts';
+import { HttpError, json, parseJson, readBody, withErrors } from './http.ts';
+import { requireShopper } from './jwt.ts';
+
+const MergeBody = z.strictObject({
+  anonymous_token: z.string().min(20).max(8192),
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function mergeCartHandler(deps: Deps): (req: Request) => Promise<Response> {
+  return withErrors(deps.log, async (req) => {
+    if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST');
+    const { sessionId: accountId, claims } = await requireShopper(req, deps.verifyJwt);
+    if (claims.is_anonymous !== false) {
+      throw new HttpError(403, 'account_required', 'sign in to an account (email and password) before merging a cart into it');
+    }
+    const parsed = MergeBody.safeParse(parseJson((await readBody(req)) || '{}'));
+    if (!parsed.success) {
+      throw new HttpError(400, 'validation_failed', 'the request is invalid', {
+        issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      });
+    }
+    let anonymous;
+    try {
+      anonymous = await deps.verifyJwt(parsed.data.anonymous_token);
+    } catch (err) {
+      const reason = err instanceof HttpError ? err.message : 'invalid token';
+      deps.log('merge_refused', { account_id: accountId, reason });
+      throw new HttpError(401, 'invalid_anonymous_token', `the anonymous session's token is not valid: ${reason}`);
+    }
+    if (anonymous.role !== 'authenticated' || typeof anonymous.sub !== 'string' || !UUID.test(anonymous.sub) || anonymous.is_anonymous !== true) {
+      deps.log('merge_refused', { account_id: accountId, reason: 'not an anonymous user' });
+      throw new HttpError(403, 'not_anonymous', 'anonymous_token must be the access token of an anonymous user');
+    }
+    const anonymousId = anonymous.sub.toLowerCase();
+    if (anonymousId === accountId) throw new HttpError(403, 'same_user', 'the anonymous token belongs to the account itself');
+    const report = await deps.routines.mergeCarts(anonymousId, accountId);
+    deps.log('cart_merged', {
+      anonymous_id: anonymousId,
+      account_id: accountId,
+      strategy: report.strategy,
+      changes: report.changes.length,
+      already_merged: report.already_merged,
+    });
+    return json(200, report);
+  });
+}
