@@ -121,7 +121,8 @@ select is_empty(
         and p.oid not in ('private.current_settings()'::regprocedure, 'private.available_stock(uuid)'::regprocedure,
                           'private.require_shopper()'::regprocedure, 'private.cart_json(uuid)'::regprocedure,
                           'private.touch_cart(uuid)'::regprocedure, 'private.order_json(public.orders)'::regprocedure,
-                          'private.check_line_request(uuid,integer,integer)'::regprocedure) $$,
+                          'private.check_line_request(uuid,integer,integer)'::regprocedure,
+                          'private.coupon_quote(text)'::regprocedure) $$,
   'private: authenticated may execute only the helpers the cart and order RPCs need'
 );
 -- BUG: same cause: PUBLIC holds EXECUTE on every function in public and private.
