@@ -267,6 +267,9 @@ isOneToOne: false
 "get_my_orders":
 { Args: Record<PropertyKey, never>; Returns: Json
                            },
+"preview_coupon":
+{ Args: { "p_code": string }; Returns: Json
+                           },
 "remove_from_cart":
 { Args: { "p_variant_id": string }; Returns: Json
                            },

@@ -84,6 +84,20 @@ export class NetworkError extends StorefrontError {
   }
 }
 
+/**
+ * Sign-up or sign-in refused by Supabase Auth. `code` is Auth's error code:
+ * `invalid_credentials`, `user_already_exists`, `email_exists`,
+ * `weak_password`, `email_address_invalid`, `same_password`,
+ * `already_signed_in` (signUp with an account session), `not_implemented`...
+ */
+export class AuthenticationError extends StorefrontError {}
+
+/** An Auth error from supabase-js (`AuthApiError` and friends) as a library error. */
+export function fromAuthError(error: { name?: string; message: string; status?: number; code?: string }): StorefrontError {
+  if (error.name === 'AuthRetryableFetchError' || error.status === 0) return fromThrown(error);
+  return new AuthenticationError(error.code ?? `http_${error.status ?? 0}`, error.message, { status: error.status ?? 0, cause: error });
+}
+
 /** Checkout refused for a business reason: empty cart, mixed currencies, unavailable variant, coupon problems, not yours. */
 export class CheckoutError extends StorefrontError {}
 

@@ -5,7 +5,9 @@
 export { classifyReturn, createStorefront } from './storefront.ts';
 export type { Storefront, StorefrontOptions, StorefrontSupabaseClient } from './storefront.ts';
 export {
+  AuthenticationError,
   CheckoutError,
+  fromAuthError,
   fromFunctionError,
   fromPostgrestError,
   HoldLimitError,
@@ -19,7 +21,7 @@ export {
 } from './errors.ts';
 export type { FieldIssue, HeldLine, StorefrontErrorOptions } from './errors.ts';
 export { parseReturnQuery } from './return-query.ts';
-export { checkoutInputSchema } from './types.ts';
+export { checkoutInputSchema, credentialsSchema } from './types.ts';
 export type {
   Cart,
   CartLine,
@@ -27,7 +29,11 @@ export type {
   CatalogVariant,
   CheckoutInput,
   CheckoutResult,
+  CouponPreview,
+  Credentials,
   MercadoPagoReturnQuery,
+  MergeChange,
+  MergeReport,
   Order,
   OrderLine,
   OrderSession,
@@ -37,6 +43,8 @@ export type {
   PaymentSummary,
   ReturnResult,
   ReturnStatus,
+  Shopper,
   ShortLine,
+  SignInResult,
 } from './types.ts';
 export type { Database, Json } from './database.types.ts';

@@ -9,12 +9,16 @@
  *
  * The shopper's session is a Supabase Auth anonymous user; its id is the
  * cart's `session_id`. No custom header carries identity: supabase-js sends
- * the JWT in `Authorization`.
+ * the JWT in `Authorization`. `account` turns it into an account (sign-up
+ * keeps the id, so the cart stays), or signs in to an existing one and
+ * merges the anonymous cart into it (the `merge-cart` function).
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
 import type { z } from 'zod';
 import type { Database } from './database.types.ts';
 import {
+  AuthenticationError,
+  fromAuthError,
   fromFunctionError,
   fromPostgrestError,
   fromThrown,
@@ -33,13 +37,21 @@ import {
   type CheckoutInput,
   checkoutInputSchema,
   type CheckoutResult,
+  type CouponPreview,
+  couponPreviewSchema,
   createPreferenceResponseSchema,
+  type Credentials,
+  credentialsSchema,
+  type MergeReport,
+  mergeReportSchema,
   type Order,
   type OrderSession,
   ordersSchema,
   paymentStatusResponseSchema,
   type ReturnResult,
   type ReturnStatus,
+  type Shopper,
+  type SignInResult,
 } from './types.ts';
 
 export type StorefrontSupabaseClient = SupabaseClient<Database>;
@@ -86,6 +98,25 @@ export interface Storefront {
     setQuantity(variantId: string, quantity: number): Promise<Cart>;
     remove(variantId: string): Promise<Cart>;
     clear(): Promise<Cart>;
+    /** What a coupon would take off this cart now (the rule checkout applies, same errors); reserves nothing. */
+    previewCoupon(code: string): Promise<CouponPreview>;
+  };
+  account: {
+    /** The shopper now: anonymous, or signed in to an account (signing in anonymously when there is no session). */
+    current(): Promise<Shopper>;
+    /**
+     * Turns the anonymous shopper into an account (`updateUser` with email and
+     * password): same id, so the cart, order sessions and orders stay.
+     */
+    signUp(credentials: Credentials): Promise<Shopper>;
+    /**
+     * Signs in to an existing account. An anonymous cart is merged into the
+     * account's (a fresh anonymous access token proves it is ours); the
+     * report lists every line capped or dropped.
+     */
+    signIn(credentials: Credentials): Promise<SignInResult>;
+    /** Signs this device out (other devices stay signed in) and starts a fresh anonymous cart; returns its session id. */
+    signOut(): Promise<string>;
   };
   /**
    * Validates the input, then reserves the cart's stock and creates the
@@ -113,6 +144,18 @@ export interface Storefront {
    * or forged link, `not_found` when that cart no longer exists.
    */
   restoreCart(token: string): Promise<Cart>;
+}
+
+/** The payload of a JWT, unverified (only to read what the server put there). */
+function decodeClaims(token: string): Record<string, unknown> {
+  try {
+    const part = token.split('.')[1] ?? '';
+    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(part.length + ((4 - (part.length % 4)) % 4), '='));
+    const value: unknown = JSON.parse(json);
+    return value && typeof value === 'object' ? value as Record<string, unknown> : {};
+  } catch {
+    return {};
+  }
 }
 
 function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
@@ -261,7 +304,7 @@ export function createStorefront(options: StorefrontOptions): Storefront {
     return parseOrThrow(cartSchema, await rpc(call, true), 'cart');
   }
 
-  async function invoke(name: 'create-preference' | 'payment-status' | 'send-emails/restore', body: Record<string, unknown>): Promise<unknown> {
+  async function invoke(name: 'create-preference' | 'payment-status' | 'send-emails/restore' | 'merge-cart', body: Record<string, unknown>): Promise<unknown> {
     await ensureSession();
     const session = await currentSession();
     if (!session) throw new SessionRequiredError();
@@ -311,6 +354,41 @@ export function createStorefront(options: StorefrontOptions): Storefront {
     return { status, canRetry, outcome: r.outcome ?? null, payment, order, orderSession: r.order_session };
   }
 
+  function checkCredentials(credentials: Credentials) {
+    const parsed = credentialsSchema.safeParse(credentials);
+    if (!parsed.success) {
+      throw new ValidationError('The form has errors', parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+    }
+    return parsed.data;
+  }
+
+  async function shopperNow(): Promise<Shopper> {
+    const id = await ensureSession();
+    const session = await currentSession();
+    const user = session?.user;
+    const claims = session ? decodeClaims(session.access_token) : {};
+    return {
+      id,
+      email: user?.email || null,
+      isAnonymous: claims['is_anonymous'] === true || (claims['is_anonymous'] === undefined && user?.is_anonymous === true),
+    };
+  }
+
+  async function authCall<T extends { error: { name?: string; message: string; status?: number; code?: string } | null }>(call: () => Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await call();
+    } catch (err) {
+      throw fromThrown(err);
+    }
+    if (result.error) throw fromAuthError(result.error);
+    return result;
+  }
+
+  async function mergeInto(anonymousToken: string): Promise<MergeReport> {
+    return parseOrThrow(mergeReportSchema, await invoke('merge-cart', { anonymous_token: anonymousToken }), 'merge report');
+  }
+
   const storefront: Storefront = {
     ensureSession,
 
@@ -335,6 +413,50 @@ export function createStorefront(options: StorefrontOptions): Storefront {
         return cartRpc(() => supabase.rpc('remove_from_cart', { p_variant_id: variantId }));
       },
       clear: () => cartRpc(() => supabase.rpc('clear_cart')),
+      async previewCoupon(code) {
+        if (typeof code !== 'string' || !/^\s*[A-Za-z0-9_-]{3,32}\s*$/.test(code)) {
+          throw new ValidationError('invalid coupon code', [{ path: 'coupon', message: 'Código de cupón inválido' }]);
+        }
+        return parseOrThrow(couponPreviewSchema, await rpc(() => supabase.rpc('preview_coupon', { p_code: code.trim() }), true), 'coupon preview');
+      },
+    },
+
+    account: {
+      current: shopperNow,
+
+      async signUp(credentials) {
+        const { email, password } = checkCredentials(credentials);
+        const before = await shopperNow();
+        if (!before.isAnonymous) throw new AuthenticationError('already_signed_in', 'Already signed in to an account; sign out first.');
+        await authCall(() => supabase.auth.updateUser({ email, password }));
+        // The access token still says is_anonymous until it is refreshed.
+        const { data } = await authCall(() => supabase.auth.refreshSession());
+        if (data.session) verified = { token: data.session.access_token, id: data.session.user.id };
+        return shopperNow();
+      },
+
+      async signIn(credentials) {
+        const { email, password } = checkCredentials(credentials);
+        const before = await shopperNow();
+        // Proof that the anonymous cart is ours, fresh so it outlives the sign-in.
+        let anonymousToken: string | undefined;
+        if (before.isAnonymous) {
+          const { data } = await authCall(() => supabase.auth.refreshSession());
+          anonymousToken = data.session?.access_token;
+        }
+        const { data } = await authCall(() => supabase.auth.signInWithPassword({ email, password }));
+        if (data.session) verified = { token: data.session.access_token, id: data.session.user.id };
+        const shopper = await shopperNow();
+        const merge = anonymousToken && shopper.id !== before.id ? await mergeInto(anonymousToken) : null;
+        return { shopper, merge };
+      },
+
+      async signOut() {
+        verified = undefined;
+        // Only this device: the account's other devices stay signed in.
+        await authCall(() => supabase.auth.signOut({ scope: 'local' }));
+        return ensureSession();
+      },
     },
 
     async checkout(input) {

@@ -268,3 +268,67 @@ export interface MercadoPagoReturnQuery {
   merchantOrderId?: string;
   paymentType?: string;
 }
+
+// ---------------------------------------------------------------------------
+// Accounts: the cart follows the shopper
+
+/** A line the merge capped or dropped (checkout.merge_carts). */
+export const mergeChangeSchema = z.object({
+  variant_id: uuid,
+  sku: z.string(),
+  title: z.string(),
+  /** Whose cart the line came from: `account` only for lines `replace` removed. */
+  from: z.enum(['anonymous', 'account']),
+  /** The quantity that line had. */
+  requested: int,
+  /** What the account's cart received of it (0 = dropped). */
+  quantity: int,
+  reason: z.enum(['insufficient_stock', 'max_line_quantity', 'not_for_sale', 'currency_mismatch', 'kept_account_cart', 'replaced']),
+});
+export type MergeChange = z.infer<typeof mergeChangeSchema>;
+
+/** What the merge-cart function returns. */
+export const mergeReportSchema = z.object({
+  strategy: z.enum(['merge', 'keep_account', 'replace']),
+  changes: z.array(mergeChangeSchema),
+  lines_moved: int,
+  cancelled_order_session: z.string().nullable(),
+  order_sessions_moved: int,
+  orders_moved: int,
+  already_merged: z.boolean(),
+  cart: cartSchema,
+});
+export type MergeReport = z.infer<typeof mergeReportSchema>;
+
+/** Who the shopper is: an anonymous session, or signed in to an account. */
+export interface Shopper {
+  id: string;
+  email: string | null;
+  isAnonymous: boolean;
+}
+
+/** What `account.signIn` did: the account, and the anonymous cart's merge (null when there was none to merge). */
+export interface SignInResult {
+  shopper: Shopper;
+  merge: MergeReport | null;
+}
+
+/** public.preview_coupon: the cart with a coupon applied, before paying. */
+export const couponPreviewSchema = z.object({
+  coupon: z.string(),
+  kind: z.enum(['percent', 'fixed']),
+  value: money,
+  currency: z.string(),
+  item_count: int,
+  subtotal: money,
+  discount: money,
+  total: money,
+});
+export type CouponPreview = z.infer<typeof couponPreviewSchema>;
+
+const credentialsSchema = z.object({
+  email: z.string({ error: 'Ingresá tu email' }).trim().min(1, 'Ingresá tu email').max(254).email('Email inválido'),
+  password: z.string({ error: 'Ingresá una contraseña' }).min(6, 'La contraseña debe tener al menos 6 caracteres').max(72, 'Máximo 72 caracteres'),
+});
+export { credentialsSchema };
+export type Credentials = z.input<typeof credentialsSchema>;
