@@ -1,12 +1,15 @@
 /**
- * The demo storefront: catalog, cart and checkout, MercadoPago's return, and
- * the shopper's orders. Every call goes through the storefront library.
+ * The demo storefront: catalog, cart and checkout, MercadoPago's return, the
+ * shopper's orders, and accounts (create one, sign in and bring this
+ * device's cart along, sign out). Every call goes through the storefront
+ * library.
  */
 import { type MouseEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { type Cart, type CatalogProduct, InsufficientStockError, type Storefront, StorefrontError } from '../../src/index.ts';
+import { type Cart, type CatalogProduct, InsufficientStockError, type Shopper, type Storefront, StorefrontError } from '../../src/index.ts';
 import { makeStorefront, type StorefrontEnv } from './env.ts';
 import { money } from './format.ts';
 import { type AlertMessage, describeError } from './messages.ts';
+import { AccountPage } from './pages/AccountPage.tsx';
 import { CartPage } from './pages/CartPage.tsx';
 import { CatalogPage } from './pages/CatalogPage.tsx';
 import { OrdersPage } from './pages/OrdersPage.tsx';
@@ -20,6 +23,8 @@ const CATALOG_REFRESH_MS = 10_000;
 export interface StoreApi {
   sf: Storefront;
   cart: Cart | null;
+  /** Anonymous, or signed in to an account. */
+  shopper: Shopper | null;
   catalog: CatalogProduct[] | null;
   titles: Map<string, string>;
   busy: boolean;
@@ -36,6 +41,7 @@ export function App({ env }: { env: StorefrontEnv }) {
   const sf = useMemo(() => makeStorefront(env), [env]);
   const { path, search } = useLocation();
   const [cart, setCart] = useState<Cart | null>(null);
+  const [shopper, setShopper] = useState<Shopper | null>(null);
   const [catalog, setCatalog] = useState<CatalogProduct[] | null>(null);
   const [alert, setAlert] = useState<AlertMessage | null>(null);
   const [busy, setBusy] = useState(false);
@@ -65,7 +71,7 @@ export function App({ env }: { env: StorefrontEnv }) {
 
   const refresh = useCallback(async () => {
     try {
-      await sf.ensureSession();
+      setShopper(await sf.account.current());
       const [c, cat] = await Promise.all([sf.cart.get(), sf.catalog()]);
       setCart(c);
       setCatalog(cat);
@@ -150,6 +156,42 @@ export function App({ env }: { env: StorefrontEnv }) {
     };
   }, [loadCatalog]);
 
+  // Every device signed in to the account shares its cart: show what another
+  // one changed when this window comes back to the front.
+  useEffect(() => {
+    const onFocus = () => {
+      if (document.visibilityState !== 'visible') return;
+      void (async () => {
+        try {
+          const c = await sf.cart.get();
+          setCart(c);
+        } catch {
+          // Not fatal: the next action shows the cart anyway.
+        }
+      })();
+    };
+    window.addEventListener('focus', onFocus);
+    document.addEventListener('visibilitychange', onFocus);
+    return () => {
+      window.removeEventListener('focus', onFocus);
+      document.removeEventListener('visibilitychange', onFocus);
+    };
+  }, [sf]);
+
+  const signOut = useCallback(async () => {
+    setBusy(true);
+    try {
+      await sf.account.signOut();
+      await refresh();
+      showAlert({ kind: 'success', title: 'Cerraste sesión. Este dispositivo empieza un carrito nuevo.', testid: 'signed-out' });
+      navigate('/');
+    } catch (err) {
+      fail(err);
+    } finally {
+      setBusy(false);
+    }
+  }, [sf, refresh, showAlert, fail]);
+
   // A checkout left unfinished in this browser: is it still payable, or did it expire?
   const checkPending = useCallback(async () => {
     const p = loadPendingCheckout();
@@ -186,7 +228,7 @@ export function App({ env }: { env: StorefrontEnv }) {
     return () => window.clearTimeout(id);
   }, [pending, checkPending]);
 
-  const api: StoreApi = { sf, cart, catalog, titles, busy, showAlert, fail, refresh, cartOp, pending, setPending };
+  const api: StoreApi = { sf, cart, shopper, catalog, titles, busy, showAlert, fail, refresh, cartOp, pending, setPending };
   const count = cart?.item_count ?? 0;
   const link = (to: string) => (e: MouseEvent) => {
     e.preventDefault();
@@ -205,6 +247,32 @@ export function App({ env }: { env: StorefrontEnv }) {
             Tienda demo
           </a>
           <nav className='nav'>
+            {shopper && !shopper.isAnonymous
+              ? (
+                <>
+                  <span className='muted small account-email' data-testid='account-email'>
+                    {shopper.email}
+                  </span>
+                  <button type='button' className='link' disabled={busy} onClick={() => void signOut()} data-testid='nav-signout'>
+                    Salir
+                  </button>
+                </>
+              )
+              : (
+                <>
+                  <a href='/cuenta/crear' onClick={link('/cuenta/crear')} data-testid='nav-signup' className={path === '/cuenta/crear' ? 'active' : ''}>
+                    Crear cuenta
+                  </a>
+                  <a
+                    href='/cuenta/ingresar'
+                    onClick={link('/cuenta/ingresar')}
+                    data-testid='nav-signin'
+                    className={path === '/cuenta/ingresar' ? 'active' : ''}
+                  >
+                    Ingresar
+                  </a>
+                </>
+              )}
             <a href='/orders' onClick={link('/orders')} data-testid='nav-orders' className={path === '/orders' ? 'active' : ''}>
               Mis pedidos
             </a>
@@ -246,7 +314,9 @@ export function App({ env }: { env: StorefrontEnv }) {
         {path === '/cart' && <CartPage api={api} />}
         {path === '/checkout/return' && <ReturnPage api={api} search={search} />}
         {path === '/orders' && <OrdersPage api={api} />}
-        {!['/', '/cart', '/checkout/return', '/orders'].includes(path) && (
+        {path === '/cuenta/crear' && <AccountPage api={api} mode='signup' />}
+        {path === '/cuenta/ingresar' && <AccountPage api={api} mode='signin' />}
+        {!['/', '/cart', '/checkout/return', '/orders', '/cuenta/crear', '/cuenta/ingresar'].includes(path) && (
           <section data-testid='not-found'>
             <h1>Página no encontrada</h1>
             <a href='/' onClick={link('/')}>
@@ -275,7 +345,7 @@ function Alert({ alert, onClose, retry }: { alert: AlertMessage; onClose: () => 
       data-testid='alert'
       data-kind={alert.kind}
     >
-      <div data-testid={testid}>
+      <div data-testid={alert.testid ?? testid}>
         <strong className='alert-title'>{alert.title}</strong>
         {alert.lines && alert.lines.length > 0 && (
           <ul>

@@ -1,8 +1,11 @@
 /** Library errors to what the shopper reads. */
 import {
+  AuthenticationError,
   CheckoutError,
   HoldLimitError,
   InsufficientStockError,
+  type MergeChange,
+  type MergeReport,
   NetworkError,
   PaymentProviderError,
   ReservationExpiredError,
@@ -19,6 +22,8 @@ export interface AlertMessage {
   kind: AlertKind;
   title: string;
   lines?: string[];
+  /** A data-testid for the alert's body (tests find specific notices by it). */
+  testid?: string;
 }
 
 function shortLineText(s: ShortLine, titles: Map<string, string>): string {
@@ -35,6 +40,9 @@ const CHECKOUT_CODES: Record<string, string> = {
   coupon_not_applicable: 'El cupón no se puede usar con esta compra.',
   coupon_used_up: 'El cupón ya se agotó.',
   forbidden: 'Esta compra pertenece a otra sesión.',
+  invalid_input: 'Revisá el código del cupón.',
+  merge_forbidden: 'No pudimos pasar tu carrito a la cuenta.',
+  already_merged: 'Ese carrito ya se pasó a otra cuenta.',
   not_found: 'No encontramos esa compra.',
 };
 
@@ -122,6 +130,9 @@ export function describeError(err: unknown, titles: Map<string, string> = new Ma
     return { kind: 'error', title: 'Tu sesión terminó', lines: ['Recargá la página para seguir comprando.'] };
   }
   if (err instanceof HoldLimitError) return holdLimitMessage(err, titles);
+  if (err instanceof AuthenticationError) {
+    return { kind: 'validation', title: AUTH_CODES[err.code] ?? 'No pudimos ingresar', lines: AUTH_CODES[err.code] ? [] : [err.message], testid: 'auth-error' };
+  }
   // A recovery email's restore link (restoreCart).
   if (err instanceof StorefrontError && ['link_expired', 'invalid_link'].includes(err.code)) {
     const why = { link_expired: 'El enlace del correo venció.', invalid_link: 'El enlace del correo no es válido.' };
@@ -134,4 +145,64 @@ export function describeError(err: unknown, titles: Map<string, string> = new Ma
     return { kind: 'error', title: 'Algo salió mal', lines: [err.message] };
   }
   return { kind: 'error', title: 'Algo salió mal', lines: [err instanceof Error ? err.message : String(err)] };
+}
+
+const AUTH_CODES: Record<string, string> = {
+  invalid_credentials: 'Email o contraseña incorrectos.',
+  user_already_exists: 'Ya existe una cuenta con ese email: ingresá con tu contraseña.',
+  email_exists: 'Ya existe una cuenta con ese email: ingresá con tu contraseña.',
+  weak_password: 'La contraseña debe tener al menos 6 caracteres.',
+  email_address_invalid: 'El email no es válido.',
+  same_password: 'La contraseña nueva tiene que ser distinta de la anterior.',
+  already_signed_in: 'Ya ingresaste con una cuenta.',
+};
+
+/** A coupon the preview refused, for the field under the coupon input. */
+export function couponErrorText(err: unknown): string {
+  if (err instanceof ValidationError) return err.issues[0]?.message ?? 'Código de cupón inválido';
+  if (err instanceof CheckoutError) {
+    const texts: Record<string, string> = {
+      coupon_unknown: 'Ese cupón no existe.',
+      coupon_not_applicable: 'Ese cupón no se puede usar con este carrito (vigencia, monto mínimo o moneda).',
+      coupon_used_up: 'Ese cupón ya se agotó.',
+      empty_cart: 'Tu carrito está vacío.',
+      mixed_currency: 'El carrito tiene productos en monedas distintas.',
+    };
+    return texts[err.code] ?? 'No pudimos aplicar el cupón.';
+  }
+  return describeError(err).title;
+}
+
+function mergeChangeText(c: MergeChange): string {
+  switch (c.reason) {
+    case 'insufficient_stock':
+      return `${c.title}: sumamos ${c.quantity} de ${units(c.requested)}, no hay más stock.`;
+    case 'max_line_quantity':
+      return `${c.title}: sumamos ${c.quantity} de ${units(c.requested)}, llegaste al máximo por producto.`;
+    case 'not_for_sale':
+      return `${c.title}: ya no está a la venta, no lo sumamos.`;
+    case 'currency_mismatch':
+      return `${c.title}: está en otra moneda que tu carrito, no lo sumamos.`;
+    case 'kept_account_cart':
+      return `${c.title}: quedó el carrito de tu cuenta, no lo sumamos.`;
+    case 'replaced':
+      return `${c.title}: lo quitamos, quedó el carrito de este dispositivo.`;
+  }
+}
+
+/** The notice after signing in: the anonymous cart was merged into the account's. */
+export function mergeNotice(report: MergeReport): AlertMessage {
+  if (report.changes.length === 0) {
+    return {
+      kind: 'success',
+      title: report.lines_moved > 0 ? 'Ingresaste. Sumamos los productos de este dispositivo a tu carrito.' : 'Ingresaste.',
+      testid: 'merge-notice',
+    };
+  }
+  return {
+    kind: 'info',
+    title: 'Ingresaste. Unimos tu carrito con el de tu cuenta, con estos cambios:',
+    lines: report.changes.map(mergeChangeText),
+    testid: 'merge-notice',
+  };
 }

@@ -1,8 +1,9 @@
 import { type FormEvent, type MouseEvent, useEffect, useState } from 'react';
-import { type CartLine, type CheckoutInput, InsufficientStockError, ValidationError } from '../../../src/index.ts';
+import { type CartLine, type CheckoutInput, type CouponPreview, InsufficientStockError, ValidationError } from '../../../src/index.ts';
 import type { StoreApi } from '../App.tsx';
 import { attributeText, money } from '../format.ts';
 import { loadCheckoutForm, saveCheckoutForm } from '../checkout-form.ts';
+import { couponErrorText } from '../messages.ts';
 import { savePendingCheckout } from '../pending-checkout.ts';
 import { navigate } from '../router.ts';
 
@@ -175,12 +176,39 @@ function CheckoutForm({ api }: { api: StoreApi }) {
   });
   const [errors, setErrors] = useState<Partial<Record<keyof FormState, string>>>({});
   const [submitting, setSubmitting] = useState(false);
+  const [preview, setPreview] = useState<CouponPreview | null>(null);
+  const [previewing, setPreviewing] = useState(false);
   const cart = api.cart;
+
+  // The coupon's discount and the total, before paying: the rule checkout
+  // applies, asked again whenever the cart changes.
+  const applyCoupon = async (code: string) => {
+    if (!code.trim()) {
+      setPreview(null);
+      return;
+    }
+    setPreviewing(true);
+    try {
+      setPreview(await api.sf.cart.previewCoupon(code));
+      setErrors((er) => ({ ...er, coupon: undefined }));
+    } catch (err) {
+      setPreview(null);
+      setErrors((er) => ({ ...er, coupon: couponErrorText(err) }));
+    } finally {
+      setPreviewing(false);
+    }
+  };
+  const subtotal = cart?.subtotal;
+  useEffect(() => {
+    if (preview) void applyCoupon(preview.coupon);
+    // Only a change of the cart asks again.
+  }, [subtotal]);
   const blocked = cart?.lines.some((l) => !l.active || l.quantity > l.available) ?? false;
 
   const set = (k: keyof FormState) => (e: { target: { value: string } }) => {
     setForm((f) => ({ ...f, [k]: e.target.value }));
     setErrors((er) => ({ ...er, [k]: undefined }));
+    if (k === 'coupon') setPreview(null);
   };
 
   const submit = async (e: FormEvent) => {
@@ -274,12 +302,31 @@ function CheckoutForm({ api }: { api: StoreApi }) {
         {field('city', 'Ciudad', { autoComplete: 'address-level2' })}
       </div>
       {field('state', 'Provincia', { autoComplete: 'address-level1', optional: true })}
-      {field('coupon', 'Cupón de descuento', { optional: true })}
+      <div className='coupon-row'>
+        {field('coupon', 'Cupón de descuento', { optional: true })}
+        <button
+          type='button'
+          className='button small'
+          disabled={previewing || !form.coupon.trim()}
+          onClick={() => void applyCoupon(form.coupon)}
+          data-testid='coupon-apply'
+        >
+          {previewing ? 'Aplicando…' : 'Aplicar'}
+        </button>
+      </div>
+      {preview && (
+        <div className='cart-summary discount' data-testid='coupon-discount' data-amount={preview.discount}>
+          <span>Descuento ({preview.coupon})</span>
+          <strong>−{money(preview.discount, preview.currency)}</strong>
+        </div>
+      )}
       <div className='cart-summary total'>
         <span>Total a pagar</span>
-        <strong>{cart ? money(cart.subtotal, cart.currency) : '—'}</strong>
+        <strong data-testid='checkout-total' data-amount={preview ? preview.total : cart?.subtotal}>
+          {preview ? money(preview.total, preview.currency) : cart ? money(cart.subtotal, cart.currency) : '—'}
+        </strong>
       </div>
-      <p className='small muted'>Reservamos tu stock mientras pagás con MercadoPago (15 minutos por defecto). Los cupones se aplican al pagar.</p>
+      <p className='small muted'>Reservamos tu stock mientras pagás con MercadoPago (15 minutos por defecto).</p>
       <button type='submit' className='button primary wide' disabled={submitting || blocked || api.busy} data-testid='checkout-submit'>
         {submitting ? 'Reservando…' : 'Pagar con MercadoPago'}
       </button>

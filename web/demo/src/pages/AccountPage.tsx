@@ -1,0 +1,97 @@
+import { type FormEvent, useState } from 'react';
+import { ValidationError } from '../../../src/index.ts';
+import type { StoreApi } from '../App.tsx';
+import { mergeNotice } from '../messages.ts';
+import { navigate } from '../router.ts';
+
+/**
+ * "Crear cuenta" turns this anonymous shopper into an account (same cart,
+ * same orders); "Ingresar" signs in to an existing one and brings this
+ * device's cart along (the notice lists what could not come whole).
+ */
+export function AccountPage({ api, mode }: { api: StoreApi; mode: 'signup' | 'signin' }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [errors, setErrors] = useState<{ email?: string; password?: string }>({});
+  const [submitting, setSubmitting] = useState(false);
+  const signup = mode === 'signup';
+
+  if (api.shopper && !api.shopper.isAnonymous) {
+    return (
+      <section data-testid='account-signed-in'>
+        <h1 className='page-title'>Tu cuenta</h1>
+        <p>
+          Ingresaste como <strong>{api.shopper.email}</strong>.
+        </p>
+      </section>
+    );
+  }
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setSubmitting(true);
+    setErrors({});
+    api.showAlert(null);
+    try {
+      if (signup) {
+        await api.sf.account.signUp({ email, password });
+        api.showAlert({ kind: 'success', title: 'Creaste tu cuenta. Tu carrito y tus pedidos quedan en ella.', testid: 'signup-done' });
+      } else {
+        const { merge } = await api.sf.account.signIn({ email, password });
+        api.showAlert(merge ? mergeNotice(merge) : { kind: 'success', title: 'Ingresaste.', testid: 'merge-notice' });
+      }
+      await api.refresh();
+      navigate('/cart');
+    } catch (err) {
+      if (err instanceof ValidationError) {
+        const next: { email?: string; password?: string } = {};
+        for (const i of err.issues) if ((i.path === 'email' || i.path === 'password') && !next[i.path]) next[i.path] = i.message;
+        setErrors(next);
+      }
+      api.fail(err);
+    } finally {
+      setSubmitting(false);
+    }
+  };
+
+  return (
+    <section className='account'>
+      <h1 className='page-title'>{signup ? 'Crear cuenta' : 'Ingresar'}</h1>
+      <p className='muted'>
+        {signup
+          ? 'Guardá tu carrito y tus pedidos en una cuenta para verlos desde cualquier dispositivo.'
+          : 'Si tenés productos en este carrito, los sumamos al de tu cuenta.'}
+      </p>
+      <form className='checkout' onSubmit={(e) => void submit(e)} noValidate data-testid={`${mode}-form`}>
+        <label className={`field ${errors.email ? 'invalid' : ''}`}>
+          <span>Email</span>
+          <input
+            type='email'
+            name='email'
+            autoComplete='email'
+            inputMode='email'
+            value={email}
+            onChange={(e) => setEmail(e.target.value)}
+            data-testid='account-email-input'
+          />
+          {errors.email && <span className='field-error'>{errors.email}</span>}
+        </label>
+        <label className={`field ${errors.password ? 'invalid' : ''}`}>
+          <span>Contraseña</span>
+          <input
+            type='password'
+            name='password'
+            autoComplete={signup ? 'new-password' : 'current-password'}
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            data-testid='account-password-input'
+          />
+          {errors.password && <span className='field-error'>{errors.password}</span>}
+        </label>
+        <button type='submit' className='button primary wide' disabled={submitting} data-testid={`${mode}-submit`}>
+          {submitting ? 'Un momento…' : signup ? 'Crear cuenta' : 'Ingresar'}
+        </button>
+      </form>
+    </section>
+  );
+}
