@@ -9,7 +9,7 @@
  * anonymous token of another user, nothing moves.
  */
 import { z } from 'zod';
-import type { Deps } from './handlers.ts';
+import type { AdminDeps } from './handlers.ts';
 import { HttpError, json, parseJson, readBody, withErrors } from './http.ts';
 import { requireShopper } from './jwt.ts';
 
@@ -19,7 +19,7 @@ const MergeBody = z.strictObject({
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function mergeCartHandler(deps: Deps): (req: Request) => Promise<Response> {
+export function mergeCartHandler(deps: AdminDeps): (req: Request) => Promise<Response> {
   return withErrors(deps.log, async (req) => {
     if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST');
     const { sessionId: accountId, claims } = await requireShopper(req, deps.verifyJwt);

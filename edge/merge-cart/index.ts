@@ -1,4 +1,4 @@
+import { serveWithoutMercadoPago } from '../_shared/main.ts';
 import { mergeCartHandler } from '../_shared/merge-cart.ts';
-import { serve } from '../_shared/main.ts';
 
-serve('merge-cart', mergeCartHandler);
+serveWithoutMercadoPago('merge-cart', mergeCartHandler);

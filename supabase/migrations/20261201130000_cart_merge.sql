@@ -35,6 +35,7 @@ create index cart_merges_account_idx on checkout.cart_merges (account_id);
 alter table checkout.cart_merges enable row level security;
 -- No policy: only the service role (which bypasses RLS) and the definer
 -- routine below use it.
+revoke all on checkout.cart_merges from anon, authenticated;
 grant select on checkout.cart_merges to service_role;
 
 -- ---------------------------------------------------------------------------

@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningFunction, startFunction } from '../../dev/functions/serve.ts';
-import { addToCart, createShopper, createVariant, databaseUrl, newPool } from '../helpers/db.ts';
-import { shopperClaims, signHs256 } from '../helpers/jwt.ts';
+import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool } from '../helpers/db.ts';
+import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
 
 const JWT_SECRET = 'merge-test-jwt-secret-with-at-least-32-characters';
 
@@ -17,13 +17,13 @@ let fn: RunningFunction;
 
 beforeAll(async () => {
   pool = newPool(4);
+  // No MercadoPago secrets: merge-cart never calls MercadoPago.
   fn = await startFunction('merge-cart', {
-    SUPABASE_URL: 'http://127.0.0.1:9',
+    SUPABASE_URL: TEST_SUPABASE_URL,
+    CHECKOUT_DB_URL: functionsDatabaseUrl(),
     SUPABASE_DB_URL: databaseUrl(),
     SUPABASE_SERVICE_ROLE_KEY: 'merge-test-service-role-key',
-    SUPABASE_JWT_SECRET: JWT_SECRET,
-    MP_ACCESS_TOKEN: 'TEST-unused-by-merge-cart',
-    MP_WEBHOOK_SECRET: 'unused-by-merge-cart',
+    JWT_SECRET,
   });
 }, 120_000);
 
