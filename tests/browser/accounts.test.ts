@@ -235,7 +235,7 @@ describe('accounts in the demo storefront (Chromium, 390x844)', () => {
       await account(page, 'signup', email, 'clave-segura-123');
       await page.getByTestId('signup-done').waitFor();
       await page.getByTestId('nav-signout').click();
-      await page.getByTestId('nav-signin').waitFor();
+      await page.getByTestId('signed-out').waitFor();
       await account(page, 'signin', email, 'otra-clave-456');
       await expect.poll(() => page.getByTestId('auth-error').textContent()).toContain('Email o contraseña incorrectos.');
       expect(await page.getByTestId('nav-signin').isVisible()).toBe(true);

@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { ValidationError } from '../../../src/index.ts';
 import type { StoreApi } from '../App.tsx';
-import { mergeNotice } from '../messages.ts';
+import { type AlertMessage, mergeNotice } from '../messages.ts';
 import { navigate } from '../router.ts';
 
 /**
@@ -33,15 +33,18 @@ export function AccountPage({ api, mode }: { api: StoreApi; mode: 'signup' | 'si
     setErrors({});
     api.showAlert(null);
     try {
+      let notice: AlertMessage;
       if (signup) {
         await api.sf.account.signUp({ email, password });
-        api.showAlert({ kind: 'success', title: 'Creaste tu cuenta. Tu carrito y tus pedidos quedan en ella.', testid: 'signup-done' });
+        notice = { kind: 'success', title: 'Creaste tu cuenta. Tu carrito y tus pedidos quedan en ella.', testid: 'signup-done' };
       } else {
         const { merge } = await api.sf.account.signIn({ email, password });
-        api.showAlert(merge ? mergeNotice(merge) : { kind: 'success', title: 'Ingresaste.', testid: 'merge-notice' });
+        notice = merge ? mergeNotice(merge) : { kind: 'success', title: 'Ingresaste.', testid: 'merge-notice' };
       }
+      // The notice shows with the account's cart, on the cart page.
       await api.refresh();
       navigate('/cart');
+      api.showAlert(notice);
     } catch (err) {
       if (err instanceof ValidationError) {
         const next: { email?: string; password?: string } = {};
