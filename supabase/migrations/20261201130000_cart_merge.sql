@@ -73,7 +73,10 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-  max_qty integer := (private.current_settings()).max_line_quantity;
+  cfg private.settings := private.current_settings();
+  -- A cart line's ceiling: max_line_quantity, and the fair-stock cap on what
+  -- one shopper may hold of a product (max_units_per_variant).
+  max_qty integer := least(cfg.max_line_quantity, cfg.max_units_per_variant);
   account_has_lines boolean;
   anonymous_has_lines boolean;
   account_currency text;
@@ -162,7 +165,7 @@ end
 $$;
 revoke execute on function private.merge_cart_lines(uuid, uuid, text) from public, anon, authenticated;
 comment on function private.merge_cart_lines(uuid, uuid, text) is
-  'Moves the anonymous cart''s lines into the account''s by a strategy (merge, keep_account, replace), each line capped at what is available and at max_line_quantity; returns {changes: [every line capped or dropped, with its reason], moved}. Called by checkout.merge_carts, which holds both carts'' locks.';
+  'Moves the anonymous cart''s lines into the account''s by a strategy (merge, keep_account, replace), each line capped at what is available and at the per-line ceiling (least of max_line_quantity and max_units_per_variant, reported as max_line_quantity); returns {changes: [every line capped or dropped, with its reason], moved}. Called by checkout.merge_carts, which holds both carts'' locks.';
 
 create function private.merge_replay(p_done checkout.cart_merges, p_account_id uuid)
 returns jsonb

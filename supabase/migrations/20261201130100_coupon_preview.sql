@@ -40,7 +40,7 @@ begin
       using errcode = 'CKP03', detail = jsonb_build_object('coupon', p_code, 'max_redemptions', c.max_redemptions)::text;
   end if;
   v_discount := case c.kind when 'percent' then round(p_subtotal * c.value / 100, 2) else c.value end;
-  if p_currency in ('CLP', 'COP') then
+  if private.is_whole_unit_currency(p_currency) then
     -- MercadoPago charges these currencies in whole units.
     v_discount := round(v_discount);
   end if;

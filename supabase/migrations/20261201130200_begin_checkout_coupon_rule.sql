@@ -1,7 +1,8 @@
 -- begin_checkout applies the coupon rule from its one place,
 -- private.apply_coupon_rule (20261201130100_coupon_preview.sql), so that the
 -- cart's preview and the checkout can never disagree. Only step 4 changes;
--- the rest is the body of 20261123000600_checkout.sql.
+-- the rest is the body of 20261201120200_one_owner_per_rule.sql, the latest
+-- definition when this was written.
 
 create or replace function checkout.begin_checkout(
   p_session_id uuid,
@@ -27,6 +28,7 @@ declare
   v_items integer;
   v_discount numeric(12, 2) := 0;
   v_code text := upper(nullif(btrim(p_coupon_code), ''));
+  v_group uuid;
   c public.coupons;
   s public.order_sessions;
 begin
@@ -53,9 +55,10 @@ begin
   end if;
 
   -- 2. A shopper has at most one active order session: the previous one is
-  --    cancelled and its stock released before this one reserves.
-  select coalesce(array_agg(id order by id), '{}') into prev_ids
-    from (select id from public.order_sessions
+  --    cancelled and its stock released before this one reserves. The new
+  --    session joins its checkout group (see the header of this migration).
+  select coalesce(array_agg(id order by id), '{}'), min(checkout_group::text)::uuid into prev_ids, v_group
+    from (select id, checkout_group from public.order_sessions
            where session_id = p_session_id and status = 'active'
            order by id
              for update) prev;
@@ -67,8 +70,7 @@ begin
      where ci.session_id = p_session_id
      group by ci.variant_id
   ), priced as (
-    select i.variant_id, i.quantity, v.sku, p.title || ' - ' || v.title as title, v.price, v.currency,
-           v.active and p.active as for_sale
+    select i.variant_id, i.quantity, v.sku, p.title || ' - ' || v.title as title, v.price, v.currency
       from items i
       join public.variants v on v.id = i.variant_id
       join public.products p on p.id = v.product_id
@@ -77,11 +79,8 @@ begin
            'variant_id', variant_id, 'sku', sku, 'title', title, 'unit_price', price,
            'quantity', quantity, 'line_total', price * quantity) order by sku),
          array_agg(variant_id order by variant_id),
-         coalesce(jsonb_agg(jsonb_build_object(
-           'variant_id', variant_id, 'sku', sku, 'title', title, 'requested', quantity, 'available', 0,
-           'reason', 'not_for_sale') order by sku) filter (where not for_sale), '[]'::jsonb),
          count(distinct currency), min(currency), sum(price * quantity), sum(quantity)
-    into snapshot, variant_ids, short, currencies, cur, v_subtotal, v_items
+    into snapshot, variant_ids, currencies, cur, v_subtotal, v_items
     from priced;
 
   if variant_ids is null then
@@ -118,14 +117,16 @@ begin
   --    an error below rolls it back).
   insert into public.order_sessions (
     session_id, lines, item_count, subtotal, discount, total, currency,
-    coupon_id, coupon_code, payer, shipping_address, expires_at
+    coupon_id, coupon_code, payer, shipping_address, expires_at, checkout_group
   ) values (
     p_session_id, snapshot, v_items, v_subtotal, v_discount, v_subtotal - v_discount, cur,
-    c.id, case when c.id is null then null else v_code end, p_payer, p_shipping_address, now() + cfg.reservation_ttl
+    c.id, case when c.id is null then null else v_code end, p_payer, p_shipping_address, now() + cfg.reservation_ttl,
+    coalesce(v_group, gen_random_uuid())
   )
   returning * into s;
   insert into public.order_session_events (order_session_id, kind, detail) values
-    (s.id, 'created', jsonb_build_object('total', s.total, 'currency', s.currency, 'coupon', s.coupon_code)),
+    (s.id, 'created', jsonb_build_object('total', s.total, 'currency', s.currency, 'coupon', s.coupon_code,
+                                         'replaces', to_jsonb(prev_ids))),
     (s.id, 'reserved', jsonb_build_object('lines', (
        select jsonb_agg(jsonb_build_object('sku', x.sku, 'quantity', x.quantity))
          from jsonb_to_recordset(snapshot) as x(sku text, quantity integer)), 'expires_at', s.expires_at));
@@ -138,17 +139,7 @@ begin
   --    MultiXact; measured (npm run bench -- --only hot), their p99 during
   --    32-client checkouts went from 1.2-2.1x to 3.2-5.7x of the calm one.
   perform 1 from public.variants v where v.id = any (variant_ids) order by v.id for update;
-  select coalesce(jsonb_agg(e order by e ->> 'sku'), '[]'::jsonb) into short
-    from (
-      select n as e from jsonb_array_elements(short) n
-      union all
-      select jsonb_build_object('variant_id', l.variant_id, 'sku', l.sku, 'title', l.title, 'requested', l.quantity,
-                                'available', l.available, 'reason', 'insufficient_stock')
-        from (select x.variant_id, x.sku, x.title, x.quantity, greatest(private.available_stock(x.variant_id), 0) as available
-                from jsonb_to_recordset(snapshot) as x(variant_id uuid, sku text, title text, quantity integer)
-               where not exists (select 1 from jsonb_array_elements(short) n where (n ->> 'variant_id')::uuid = x.variant_id)) l
-       where l.quantity > l.available
-    ) all_short;
+  short := private.short_lines(snapshot, p_for_sale => true);
   if jsonb_array_length(short) > 0 then
     raise exception 'not enough stock: %', (
       select string_agg(format('%s (requested %s, available %s)', e ->> 'sku', e ->> 'requested', e ->> 'available'), ', ' order by e ->> 'sku')
@@ -165,4 +156,4 @@ begin
 end
 $$;
 comment on function checkout.begin_checkout(uuid, jsonb, jsonb, text) is
-  'Service role only. Turns a shopper''s cart into an order session with its stock reserved for reservation_ttl: locks the cart, cancels the previous active session, locks the variants by id, re-reads prices, applies the coupon, snapshots and reserves. Errors (nothing written): CKI01 bad input, CKC01 empty cart, CKS01 not enough stock (detail {"short": [...]}), CKM01 mixed currencies, CKP01/02/03 coupon unknown, not applicable, used up.';
+  'Service role only. Turns a shopper''s cart into an order session with its stock reserved for reservation_ttl: locks the cart, cancels the previous active session (the new one joins its checkout_group), locks the variants by id, re-reads prices, applies the coupon, snapshots and reserves. Errors (nothing written): CKI01 bad input, CKC01 empty cart, CKS01 not enough stock (detail {"short": [...]}, built by private.short_lines), CKM01 mixed currencies, CKP01/02/03 coupon unknown, not applicable, used up.';

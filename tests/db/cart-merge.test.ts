@@ -301,3 +301,10 @@ describe('races (real parallel connections)', () => {
     }
   });
 });
+
+describe('the audit after the merges', () => {
+  it('lists no broken invariant (reserved counters, stock, orders and payments)', async () => {
+    const { rows } = await asService(pool, (c) => c.query<{ a: unknown[] }>('select checkout.audit() as a'));
+    expect(rows[0]!.a).toEqual([]);
+  });
+});
