@@ -434,6 +434,15 @@ async function passwordGrant(req: IncomingMessage, res: ServerResponse, ctx: Aut
   if (typeof body.email !== 'string' || body.email === '' || typeof body.password !== 'string') {
     throw new AuthError(400, 'validation_failed', 'missing email or phone');
   }
+  if (ctx.guard) {
+    // GoTrue checks the CAPTCHA on password sign-ins too.
+    const security = body.gotrue_meta_security;
+    const token = typeof security === 'object' && security !== null && !Array.isArray(security)
+      ? (security as Record<string, unknown>).captcha_token
+      : undefined;
+    const captcha = verifyCaptcha(ctx.guard.captcha, typeof token === 'string' ? token : undefined);
+    if (!captcha.ok) throw new AuthError(captcha.status, captcha.errorCode, captcha.message);
+  }
   const session = await inTransaction(ctx, async (client) => {
     const { rows } = await client.query<UserRow>(
       `update auth.users set last_sign_in_at = now(), updated_at = now()

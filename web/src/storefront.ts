@@ -444,7 +444,9 @@ export function createStorefront(options: StorefrontOptions): Storefront {
           const { data } = await authCall(() => supabase.auth.refreshSession());
           anonymousToken = data.session?.access_token;
         }
-        const { data } = await authCall(() => supabase.auth.signInWithPassword({ email, password }));
+        // With CAPTCHA on, Auth wants a token for password sign-ins too.
+        const captchaToken = options.captchaToken ? await options.captchaToken() : undefined;
+        const { data } = await authCall(() => supabase.auth.signInWithPassword({ email, password, ...(captchaToken ? { options: { captchaToken } } : {}) }));
         if (data.session) verified = { token: data.session.access_token, id: data.session.user.id };
         const shopper = await shopperNow();
         const merge = anonymousToken && shopper.id !== before.id ? await mergeInto(anonymousToken) : null;
