@@ -216,7 +216,7 @@ describe('idempotency and refusals', () => {
     expect(await cartOf(account)).toEqual({ [v.id]: 3 });
 
     const other = await createAccount(pool);
-    await expect(merge(pool, anon, other)).rejects.toMatchObject({ code: 'CKA02' });
+    await expect(merge(pool, anon, other)).rejects.toMatchObject({ code: 'CKU02' });
     expect(await cartOf(other)).toEqual({});
   });
 
@@ -225,9 +225,9 @@ describe('idempotency and refusals', () => {
     const account = await createAccount(pool);
     const otherAnon = await createShopper(pool);
     const otherAccount = await createAccount(pool);
-    await expect(merge(pool, account, otherAccount)).rejects.toMatchObject({ code: 'CKA01' });
-    await expect(merge(pool, anon, otherAnon)).rejects.toMatchObject({ code: 'CKA01' });
-    await expect(merge(pool, anon, anon)).rejects.toMatchObject({ code: 'CKA01' });
+    await expect(merge(pool, account, otherAccount)).rejects.toMatchObject({ code: 'CKU01' });
+    await expect(merge(pool, anon, otherAnon)).rejects.toMatchObject({ code: 'CKU01' });
+    await expect(merge(pool, anon, anon)).rejects.toMatchObject({ code: 'CKU01' });
     await expect(merge(pool, anon, null as unknown as string)).rejects.toMatchObject({ code: 'CKI01' });
     const rows = await pool.query('select 1 from checkout.cart_merges where anonymous_id = any($1)', [[anon, account, otherAnon]]);
     expect(rows.rowCount).toBe(0);

@@ -176,14 +176,14 @@ as $$
 begin
   if p_done.account_id <> p_account_id then
     raise exception 'the anonymous user % was already merged into another account', p_done.anonymous_id
-      using errcode = 'CKA02', detail = jsonb_build_object('anonymous_id', p_done.anonymous_id)::text;
+      using errcode = 'CKU02', detail = jsonb_build_object('anonymous_id', p_done.anonymous_id)::text;
   end if;
   return p_done.report || jsonb_build_object('already_merged', true, 'cart', private.cart_json(p_account_id));
 end
 $$;
 revoke execute on function private.merge_replay(checkout.cart_merges, uuid) from public, anon, authenticated;
 comment on function private.merge_replay(checkout.cart_merges, uuid) is
-  'The answer to a merge that already happened: its report and the account''s cart now, or CKA02 when it went to another account. Called by checkout.merge_carts.';
+  'The answer to a merge that already happened: its report and the account''s cart now, or CKU02 when it went to another account. Called by checkout.merge_carts.';
 
 create function checkout.merge_carts(p_anonymous_id uuid, p_account_id uuid)
 returns jsonb
@@ -214,15 +214,15 @@ begin
     return private.merge_replay(done, p_account_id);
   end if;
   if p_anonymous_id = p_account_id then
-    raise exception 'cannot merge a user into itself' using errcode = 'CKA01',
+    raise exception 'cannot merge a user into itself' using errcode = 'CKU01',
       detail = jsonb_build_object('user_id', p_account_id)::text;
   end if;
   if not exists (select 1 from auth.users u where u.id = p_anonymous_id and u.is_anonymous) then
-    raise exception 'user % is not an anonymous user', p_anonymous_id using errcode = 'CKA01',
+    raise exception 'user % is not an anonymous user', p_anonymous_id using errcode = 'CKU01',
       detail = jsonb_build_object('anonymous_id', p_anonymous_id)::text;
   end if;
   if not exists (select 1 from auth.users u where u.id = p_account_id and not u.is_anonymous) then
-    raise exception 'user % is not a permanent account', p_account_id using errcode = 'CKA01',
+    raise exception 'user % is not a permanent account', p_account_id using errcode = 'CKU01',
       detail = jsonb_build_object('account_id', p_account_id)::text;
   end if;
 
@@ -280,7 +280,7 @@ begin
 end
 $$;
 comment on function checkout.merge_carts(uuid, uuid) is
-  'Service role only (the merge-cart Edge Function, after verifying both tokens). Moves an anonymous user''s cart into a permanent account''s by the store''s cart_merge_strategy, cancels the anonymous checkout in progress (its stock released), and moves its order sessions and orders to the account; atomic and idempotent (a retry or a concurrent merge returns the same report with already_merged true). Returns {strategy, changes: [lines capped or dropped: variant_id, sku, title, from, requested, quantity, reason], lines_moved, cancelled_order_session, order_sessions_moved, orders_moved, already_merged, cart}. Errors: CKI01 bad input, CKA01 not an anonymous user and a distinct permanent account, CKA02 already merged into another account.';
+  'Service role only (the merge-cart Edge Function, after verifying both tokens). Moves an anonymous user''s cart into a permanent account''s by the store''s cart_merge_strategy, cancels the anonymous checkout in progress (its stock released), and moves its order sessions and orders to the account; atomic and idempotent (a retry or a concurrent merge returns the same report with already_merged true). Returns {strategy, changes: [lines capped or dropped: variant_id, sku, title, from, requested, quantity, reason], lines_moved, cancelled_order_session, order_sessions_moved, orders_moved, already_merged, cart}. Errors: CKI01 bad input, CKU01 not an anonymous user and a distinct permanent account, CKU02 already merged into another account.';
 
 revoke execute on function checkout.merge_carts(uuid, uuid) from public, anon, authenticated;
 grant execute on function checkout.merge_carts(uuid, uuid) to service_role;
