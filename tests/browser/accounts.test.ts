@@ -62,6 +62,9 @@ afterAll(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** A bounded wait on a condition (vitest's default of 1 s is short on a loaded 2-core machine). */
+const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 30_000, interval: 100 });
+
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `accounts-${name}.png`), fullPage: false });
 }
@@ -76,7 +79,7 @@ async function device(): Promise<{ context: BrowserContext; page: Page }> {
     hasTouch: true,
   });
   const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
+  page.setDefaultTimeout(45_000);
   return { context, page };
 }
 
@@ -105,7 +108,7 @@ async function addToCart(page: Page, p: { slug: string; sku: string }, qty = 1):
   await page.getByTestId(`variant-${p.sku}`).click();
   await page.getByTestId(`qty-${p.slug}`).fill(String(qty));
   await page.getByTestId(`add-${p.slug}`).click();
-  await expect.poll(() => cartCount(page)).toBe(before + qty);
+  await poll(() => cartCount(page)).toBe(before + qty);
 }
 
 async function account(page: Page, mode: 'signup' | 'signin', email: string, password: string): Promise<void> {
@@ -153,13 +156,13 @@ describe('accounts in the demo storefront (Chromium, 390x844)', () => {
       const email = `ana-${randomUUID().slice(0, 8)}@example.com`;
       await account(page, 'signup', email, 'clave-segura-123');
       await page.getByTestId('signup-done').waitFor();
-      await expect.poll(() => page.getByTestId('account-email').textContent()).toBe(email);
+      await poll(() => page.getByTestId('account-email').textContent()).toBe(email);
       await shot(page, 'signed-up');
 
       await page.reload();
-      await expect.poll(() => page.getByTestId('account-email').textContent()).toBe(email);
+      await poll(() => page.getByTestId('account-email').textContent()).toBe(email);
       await page.getByTestId('nav-cart').click();
-      await expect.poll(() => lineQuantity(page, p.sku)).toBe('2');
+      await poll(() => lineQuantity(page, p.sku)).toBe('2');
       await page.getByTestId('nav-orders').click();
       await page.getByTestId(`order-${orderNumber}`).waitFor();
       const { rows } = await db.query('select is_anonymous, email from auth.users where id = $1', [anonymousId]);
@@ -190,37 +193,37 @@ describe('accounts in the demo storefront (Chromium, 390x844)', () => {
       const text = (await notice.textContent())!;
       expect(text).toContain('Unimos tu carrito');
       expect(text).toContain('Mate de calabaza - Único: sumamos 1 de 2 unidades, no hay más stock.');
-      await expect.poll(() => b.page.getByTestId('account-email').textContent()).toBe(email);
-      await expect.poll(() => lineQuantity(b.page, scarce.sku)).toBe('3');
+      await poll(() => b.page.getByTestId('account-email').textContent()).toBe(email);
+      await poll(() => lineQuantity(b.page, scarce.sku)).toBe('3');
       expect(await lineQuantity(b.page, other.sku)).toBe('1');
       await shot(b.page, 'merged-notice');
 
       // Device A learns of it when its window comes back to the front.
       await a.page.bringToFront();
       await a.page.evaluate(() => window.dispatchEvent(new Event('focus')));
-      await expect.poll(() => cartCount(a.page)).toBe(4);
+      await poll(() => cartCount(a.page)).toBe(4);
       await a.page.getByTestId('nav-cart').click();
-      await expect.poll(() => lineQuantity(a.page, scarce.sku)).toBe('3');
+      await poll(() => lineQuantity(a.page, scarce.sku)).toBe('3');
       expect(await lineQuantity(a.page, other.sku)).toBe('1');
 
       // And a change on A shows on B the same way.
       await a.page.getByTestId(`cart-remove-${other.sku}`).click();
-      await expect.poll(() => cartCount(a.page)).toBe(3);
+      await poll(() => cartCount(a.page)).toBe(3);
       await b.page.bringToFront();
       await b.page.evaluate(() => window.dispatchEvent(new Event('focus')));
-      await expect.poll(() => lineQuantity(b.page, other.sku)).toBe(null);
+      await poll(() => lineQuantity(b.page, other.sku)).toBe(null);
 
       // Logout: device B gets a fresh, empty anonymous cart; A stays signed in.
       await b.page.getByTestId('nav-signout').click();
       await b.page.getByTestId('signed-out').waitFor();
       await b.page.getByTestId('nav-signup').waitFor();
-      await expect.poll(() => cartCount(b.page)).toBe(0);
+      await poll(() => cartCount(b.page)).toBe(0);
       await b.page.getByTestId('nav-cart').click();
       await b.page.getByTestId('cart-empty').waitFor();
       await shot(b.page, 'signed-out');
       await a.page.reload();
-      await expect.poll(() => a.page.getByTestId('account-email').textContent()).toBe(email);
-      await expect.poll(() => cartCount(a.page)).toBe(3);
+      await poll(() => a.page.getByTestId('account-email').textContent()).toBe(email);
+      await poll(() => cartCount(a.page)).toBe(3);
     } finally {
       await a.context.close();
       await b.context.close();
@@ -237,7 +240,7 @@ describe('accounts in the demo storefront (Chromium, 390x844)', () => {
       await page.getByTestId('nav-signout').click();
       await page.getByTestId('signed-out').waitFor();
       await account(page, 'signin', email, 'otra-clave-456');
-      await expect.poll(() => page.getByTestId('auth-error').textContent()).toContain('Email o contraseña incorrectos.');
+      await poll(() => page.getByTestId('auth-error').textContent()).toContain('Email o contraseña incorrectos.');
       expect(await page.getByTestId('nav-signin').isVisible()).toBe(true);
     } finally {
       await context.close();
@@ -255,7 +258,7 @@ describe('accounts in the demo storefront (Chromium, 390x844)', () => {
       await page.getByTestId('nav-cart').click();
       await page.getByTestId('checkout-coupon').fill('NOEXISTE');
       await page.getByTestId('coupon-apply').click();
-      await expect.poll(() => page.getByTestId('error-coupon').textContent()).toBe('Ese cupón no existe.');
+      await poll(() => page.getByTestId('error-coupon').textContent()).toBe('Ese cupón no existe.');
       await page.getByTestId('checkout-coupon').fill(code.toLowerCase());
       await page.getByTestId('coupon-apply').click();
       await page.getByTestId('coupon-discount').waitFor();
@@ -266,7 +269,7 @@ describe('accounts in the demo storefront (Chromium, 390x844)', () => {
       await shot(page, 'coupon-preview');
       // The cart changes: the preview follows.
       await page.getByTestId(`cart-inc-${p.sku}`).click();
-      await expect.poll(() => page.getByTestId('checkout-total').getAttribute('data-amount')).toBe('12000');
+      await poll(() => page.getByTestId('checkout-total').getAttribute('data-amount')).toBe('12000');
     } finally {
       await context.close();
     }
