@@ -48,6 +48,10 @@ export function App({ env }: { env: StorefrontEnv }) {
   const [pending, setPendingState] = useState<PendingCheckout | null>(() => loadPendingCheckout());
   const [sessionError, setSessionError] = useState<AlertMessage | null>(null);
   const alertRef = useRef<HTMLDivElement>(null);
+  // Bumped when a cart change starts and when it ends. A read of the cart
+  // (refresh, the refresh on focus) is shown only if no change overlapped
+  // it, so a slow read never overwrites the cart a newer change returned.
+  const cartSeq = useRef(0);
 
   const titles = useMemo(() => {
     const m = new Map<string, string>();
@@ -72,8 +76,9 @@ export function App({ env }: { env: StorefrontEnv }) {
   const refresh = useCallback(async () => {
     try {
       setShopper(await sf.account.current());
+      const seq = cartSeq.current;
       const [c, cat] = await Promise.all([sf.cart.get(), sf.catalog()]);
-      setCart(c);
+      if (seq === cartSeq.current) setCart(c);
       setCatalog(cat);
       setSessionError(null);
     } catch (err) {
@@ -95,7 +100,12 @@ export function App({ env }: { env: StorefrontEnv }) {
     async (op: (s: Storefront) => Promise<Cart>, success?: string) => {
       setBusy(true);
       try {
-        setCart(await op(sf));
+        cartSeq.current++;
+        try {
+          setCart(await op(sf));
+        } finally {
+          cartSeq.current++;
+        }
         if (success) showAlert({ kind: 'success', title: success });
         else setAlert(null);
         void loadCatalog();
@@ -163,8 +173,9 @@ export function App({ env }: { env: StorefrontEnv }) {
       if (document.visibilityState !== 'visible') return;
       void (async () => {
         try {
+          const seq = cartSeq.current;
           const c = await sf.cart.get();
-          setCart(c);
+          if (seq === cartSeq.current) setCart(c);
         } catch {
           // Not fatal: the next action shows the cart anyway.
         }
