@@ -170,7 +170,7 @@ describe('accounts in the demo storefront (Chromium, 390x844)', () => {
     } finally {
       await context.close();
     }
-  });
+  }, 180_000);
 
   it("device B with an anonymous cart signs in to device A's account: one merged cart on both, the notice, then logout", async () => {
     const a = await device();
@@ -228,7 +228,7 @@ describe('accounts in the demo storefront (Chromium, 390x844)', () => {
       await a.context.close();
       await b.context.close();
     }
-  });
+  }, 180_000);
 
   it('a wrong password is told in Spanish and changes nothing', async () => {
     const { context, page } = await device();
@@ -245,7 +245,7 @@ describe('accounts in the demo storefront (Chromium, 390x844)', () => {
     } finally {
       await context.close();
     }
-  });
+  }, 180_000);
 
   it('the cart previews a coupon: discount and total before paying; a bad code is told in Spanish', async () => {
     const { context, page } = await device();
@@ -273,5 +273,5 @@ describe('accounts in the demo storefront (Chromium, 390x844)', () => {
     } finally {
       await context.close();
     }
-  });
+  }, 180_000);
 });
