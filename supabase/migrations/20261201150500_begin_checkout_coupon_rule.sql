@@ -1,5 +1,5 @@
 -- begin_checkout applies the coupon rule from its one place,
--- private.apply_coupon_rule (20261201150200_coupon_preview.sql), so that the
+-- private.apply_coupon_rule (20261201150400_coupon_preview.sql), so that the
 -- cart's preview and the checkout can never disagree. Only step 4 changes;
 -- the rest is the body of 20261201120200_one_owner_per_rule.sql, the latest
 -- definition when this was written.
