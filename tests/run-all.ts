@@ -8,13 +8,14 @@
  *   3. vitest: tests/**\/*.test.ts (database concurrency, the MercadoPago
  *      sandbox, Edge Functions under Deno, the browser), then the Edge
  *      Functions' suites again through PgBouncer in transaction mode;
- *   4. `supabase db advisors --type all --fail-on warn`, the typecheck and
+ *   4. `deno test`: the handlers' unit tests with fake dependencies;
+ *   5. `supabase db advisors --type all --fail-on warn`, the typecheck and
  *      the lint and format checks.
  *
  * Ends with one line `N passed, N failed` totalling every suite; exits
  * non-zero when anything failed.
  *
- * Flags: --only pgtap,vitest,pooler,advisors,typecheck,lint   run a subset
+ * Flags: --only pgtap,vitest,pooler,advisors,deno,typecheck,lint   run a subset
  *        --keep                                   leave the cluster running
  *        -- <vitest args>                         passed to vitest (e.g. a file filter)
  */
@@ -163,6 +164,19 @@ async function runTypecheck(): Promise<SuiteResult> {
 }
 
 /**
+ * The handlers' unit tests (edge/<name>/handler.test.ts, fake dependencies):
+ * `deno test` offline, with the functions' import map and node_modules.
+ * Counts its summary line (`ok | N passed | M failed`); no summary is a failure.
+ */
+async function runDenoTests(): Promise<SuiteResult> {
+  const r = await sh(denoBin, ['test', '--quiet', ...denoOfflineFlags, 'edge/'], denoEnv);
+  const m = /(\d+) passed[^|\n]*\| (\d+) failed/.exec(r.out);
+  if (!m) return { name: 'deno test (handlers)', passed: 0, failed: 1 };
+  const failed = Number(m[2]);
+  return { name: 'deno test (handlers)', passed: Number(m[1]), failed: failed + (r.code !== 0 && failed === 0 ? 1 : 0) };
+}
+
+/**
  * The grant and RLS tests on a second cluster bootstrapped with Supabase's
  * legacy default privileges (grant all on new public objects): the
  * migrations' explicit grants and revokes must hold there too.
@@ -216,6 +230,7 @@ async function main(): Promise<number> {
     if (cluster && wants('advisors')) results.push(await runAdvisors(cluster.url));
     if (cluster && wants('vitest')) results.push(await runVitest(cluster.url, { name: 'vitest', files: vitestArgs }));
     if (cluster && wants('pooler') && vitestArgs.length === 0) results.push(await runPoolerSuites());
+    if (wants('deno')) results.push(await runDenoTests());
     if (wants('typecheck')) results.push(await runTypecheck());
     if (wants('lint')) results.push(await runLint());
   } catch (err) {

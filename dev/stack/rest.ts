@@ -18,6 +18,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
+import { SQLSTATES } from '../../edge/_shared/contract.ts';
 import { readBody, sendJson } from './http-util.ts';
 import type { JwtClaims } from './jwt.ts';
 
@@ -49,6 +50,8 @@ export function statusForSqlState(code: string, role: string): number {
   if (code === '42883' || code === '42P01') return 404;
   if (code === '42P17') return 500;
   if (code === 'P0001') return 400;
+  // Our SQLSTATEs (class CK, edge/_shared/contract.ts) are not in PostgREST's table: 400, like any other.
+  if (code in SQLSTATES) return 400;
   const two = code.slice(0, 2);
   if (two === '08' || two === '53') return 503;
   if (['0L', '0P', '28'].includes(two)) return 403;

@@ -1,58 +1,29 @@
 /** Typed calls to the checkout routines (schema checkout, service_role only). */
 import { adminRoutines } from './admin.ts';
 import { analyticsRoutines } from './analytics.ts';
+import type * as contract from './contract.ts';
+import type { PaymentSnapshot } from './contract.ts';
 import type { Db } from './db.ts';
 
-export interface SessionLine {
-  variant_id: string;
-  sku: string;
-  title: string;
-  unit_price: number | string;
-  quantity: number;
-  line_total: number | string;
-}
+/** A line of an order session's snapshot (the contract's shape, every field the routines write). */
+export type SessionLine = contract.OrderSession['lines'][number] & { title: string };
 
-export interface OrderSession {
-  id: string;
+/** An order session as the service routines return it: the contract's shape with the service-only fields. */
+export type OrderSession = Omit<contract.OrderSession, 'lines'> & {
   session_id: string;
-  token: string;
-  status: 'active' | 'paid' | 'expired' | 'cancelled' | 'refund_owed' | 'refunded';
   lines: SessionLine[];
   item_count: number;
-  subtotal: number;
-  discount: number;
-  total: number;
-  currency: string;
   coupon_code: string | null;
   payer: Record<string, unknown>;
   shipping_address: Record<string, unknown>;
   preference_id: string | null;
   payment_id: number | null;
-  expires_at: string;
   created_at: string;
   paid_at: string | null;
-}
+};
 
-export interface Order {
-  id: string;
-  order_number: string;
-  order_session_id: string;
-  payment_id: number;
-  status: 'paid' | 'in_mediation' | 'refunded' | 'charged_back';
-  total: number;
-  currency: string;
-  lines: SessionLine[];
-  [key: string]: unknown;
-}
-
-export interface Refund {
-  payment_id: number;
-  amount: number;
-  currency: string;
-  reason: 'out_of_stock' | 'stock_lowered' | 'amount_mismatch' | 'duplicate_payment' | 'coupon_used_up' | 'superseded';
-  status: 'owed' | 'refunded';
-  mp_refund_id: string | null;
-}
+export type Order = contract.Order;
+export type Refund = contract.Refund;
 
 export interface ApplyResult {
   order_session_id: string | null;
@@ -95,19 +66,23 @@ export interface AuditViolation {
   detail: Record<string, unknown>;
 }
 
-/** The payment fields apply_payment reads (as MercadoPago returns them). */
-export interface PaymentSnapshot {
-  id: number;
-  status: string;
-  status_detail?: string | null;
-  transaction_amount?: number | null;
-  currency_id?: string | null;
-  external_reference?: string | null;
-  payment_type_id?: string | null;
-  payment_method_id?: string | null;
-  date_created?: string | null;
-  date_approved?: string | null;
-  date_last_updated?: string | null;
+/** What the shopper may see of an order session. */
+export function publicSession(s: OrderSession) {
+  return {
+    id: s.id,
+    token: s.token,
+    status: s.status,
+    lines: s.lines,
+    item_count: s.item_count,
+    subtotal: s.subtotal,
+    discount: s.discount,
+    total: s.total,
+    currency: s.currency,
+    coupon_code: s.coupon_code,
+    preference_id: s.preference_id,
+    expires_at: s.expires_at,
+    paid_at: s.paid_at,
+  };
 }
 
 export function checkoutRoutines(db: Db) {

@@ -17,6 +17,7 @@
  * refused here as bad input.
  */
 import pg from 'pg';
+import { MAPPED_SQLSTATES } from './contract.ts';
 import { HttpError } from './http.ts';
 
 export interface Db {
@@ -93,42 +94,13 @@ function parseDetail(detail: string | undefined): Record<string, unknown> {
   }
 }
 
-/** Our SQLSTATEs (see README) to HTTP; connection trouble to 503; anything else to 500. */
-const SQLSTATE_TO_HTTP: Record<string, [number, string]> = {
-  CKS01: [409, 'insufficient_stock'],
-  CKC01: [409, 'empty_cart'],
-  CKM01: [409, 'mixed_currency'],
-  CKV01: [409, 'variant_unavailable'],
-  CKQ01: [400, 'invalid_quantity'],
-  CKP01: [422, 'coupon_unknown'],
-  CKP02: [422, 'coupon_not_applicable'],
-  CKP03: [409, 'coupon_used_up'],
-  CKI01: [400, 'invalid_input'],
-  CKO01: [404, 'not_found'],
-  CKO02: [409, 'conflict'],
-  CKH01: [409, 'hold_limit_product'],
-  CKH02: [409, 'hold_limit_checkout'],
-  CKH03: [429, 'reservation_cooldown'],
-  // Text Postgres cannot store (NUL, unpaired surrogates, invalid UTF-8),
-  // refused by the type's input before any routine runs. Validation refuses
-  // it first (text.ts); this keeps anything that slips past a 400.
-  '22P05': [400, 'invalid_text'],
-  '22021': [400, 'invalid_text'],
-  '22P02': [400, 'invalid_input'],
-  CKS02: [409, 'stock_reserved'],
-  // admin.require_staff: the claims are not a member of staff's.
-  CKA01: [403, 'forbidden'],
-  // checkout.merge_carts: not an anonymous user and a distinct account / merged elsewhere.
-  CKU01: [403, 'merge_forbidden'],
-  CKU02: [409, 'already_merged'],
-};
-
 export function mapDbError(err: unknown): Error {
   if (err instanceof HttpError) return err;
   const e = (err ?? {}) as PgError & { errno?: string; name?: string };
   const code = e.code ?? '';
-  const known = SQLSTATE_TO_HTTP[code];
-  if (known) return new HttpError(known[0], known[1], e.message ?? known[1], parseDetail(e.detail));
+  // Our SQLSTATEs and the text ones, as the contract maps them; connection trouble to 503; anything else to 500.
+  const known = MAPPED_SQLSTATES[code];
+  if (known) return new HttpError(known.status, known.error, e.message ?? known.error, parseDetail(e.detail));
   const connectionTrouble = /^(08|53|57P0)/.test(code) ||
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code) ||
     /connect|terminat|timeout|Connection/i.test(e.message ?? '');

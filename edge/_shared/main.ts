@@ -5,12 +5,10 @@
 import { checkoutRoutines } from './checkout.ts';
 import { type BaseConfig, type Config, loadBaseConfig, loadConfig } from './config.ts';
 import { createDb } from './db.ts';
-import type { AdminDeps, Deps } from './handlers.ts';
+import type { AdminDeps, Deps, Handler } from './deps.ts';
 import { jsonLogger, type Logger } from './http.ts';
 import { createJwtVerifier, parseJwks } from './jwt.ts';
 import { createMercadoPago } from './mercadopago.ts';
-
-type Handler = (req: Request) => Promise<Response>;
 
 function baseDeps(config: BaseConfig, log: Logger): AdminDeps {
   return {

@@ -6,7 +6,7 @@
  */
 import { MercadoPagoConfig, Payment, PaymentRefund, Preference } from 'mercadopago';
 import { AppConfig } from 'mercadopago/dist/utils/config/index.js';
-import type { PaymentSnapshot } from './checkout.ts';
+import type { PaymentSnapshot } from './contract.ts';
 
 export interface PreferenceItem {
   id: string;

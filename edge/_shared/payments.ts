@@ -4,7 +4,8 @@
  * the caller says), apply it with checkout.apply_payment, and when the
  * routine says a refund is owed, make it through MercadoPago and record it.
  */
-import type { ApplyResult, CheckoutRoutines, PaymentSnapshot } from './checkout.ts';
+import type { ApplyResult, CheckoutRoutines } from './checkout.ts';
+import type { PaymentSnapshot } from './contract.ts';
 import type { Logger } from './http.ts';
 import { type MercadoPagoApi, MercadoPagoRejected } from './mercadopago.ts';
 
@@ -64,4 +65,14 @@ async function makeOwedRefund(deps: PaymentDeps, payment: PaymentSnapshot, resul
     currency: result.refund?.currency,
   });
   return { ...result, refund: recorded.refund, session_status: recorded.session_status ?? result.session_status };
+}
+
+/** The payment as MercadoPago has it; null when MercadoPago does not know the id. */
+export async function fetchPayment(mp: MercadoPagoApi, id: string) {
+  try {
+    return await mp.getPayment(id);
+  } catch (err) {
+    if (err instanceof MercadoPagoRejected && err.status === 404) return null;
+    throw err;
+  }
 }

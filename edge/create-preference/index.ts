@@ -1,4 +1,4 @@
-import { createPreferenceHandler } from '../_shared/handlers.ts';
+import { createPreferenceHandler } from './handler.ts';
 import { serve } from '../_shared/main.ts';
 
 serve('create-preference', createPreferenceHandler);

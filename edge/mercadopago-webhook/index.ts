@@ -1,4 +1,4 @@
-import { webhookHandler } from '../_shared/handlers.ts';
+import { webhookHandler } from './handler.ts';
 import { serve } from '../_shared/main.ts';
 
 serve('mercadopago-webhook', webhookHandler);

@@ -1,4 +1,4 @@
-import { adminHandler } from '../_shared/handlers.ts';
+import { adminHandler } from './handler.ts';
 import { serveWithoutMercadoPago } from '../_shared/main.ts';
 
 serveWithoutMercadoPago('order-sessions-admin', adminHandler);

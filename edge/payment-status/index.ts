@@ -1,4 +1,4 @@
-import { paymentStatusHandler } from '../_shared/handlers.ts';
+import { paymentStatusHandler } from './handler.ts';
 import { serve } from '../_shared/main.ts';
 
 serve('payment-status', paymentStatusHandler);

@@ -1,4 +1,4 @@
-import { reconcileHandler } from '../_shared/handlers.ts';
+import { reconcileHandler } from './handler.ts';
 import { serve } from '../_shared/main.ts';
 
 serve('reconcile', reconcileHandler);

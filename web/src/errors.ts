@@ -4,6 +4,7 @@
  * errors, fetch failures) to them. Catch `StorefrontError` for everything;
  * switch on the subclass (or `code`) for what the shopper should be told.
  */
+import { libraryClassFor, type SqlState, SQLSTATES } from '../../edge/_shared/contract.ts';
 import { type ShortLine, shortLineSchema } from './types.ts';
 
 export interface StorefrontErrorOptions {
@@ -129,8 +130,6 @@ export class HoldLimitError extends CheckoutError {
   }
 }
 
-const HOLD_LIMIT_CODES = new Set(['hold_limit_product', 'hold_limit_checkout', 'reservation_cooldown']);
-
 /** MercadoPago failed (502); the reservation was released. Try again later. */
 export class PaymentProviderError extends CheckoutError {
   constructor(message = 'The payment provider is unavailable; nothing was reserved.', options: StorefrontErrorOptions = {}) {
@@ -141,24 +140,10 @@ export class PaymentProviderError extends CheckoutError {
 // ---------------------------------------------------------------------------
 // Mapping
 
-/** Our SQLSTATEs (see the README's error table) to library codes. */
-const SQLSTATE_CODES: Record<string, string> = {
-  CKV01: 'variant_unavailable',
-  CKQ01: 'invalid_quantity',
-  CKS01: 'insufficient_stock',
-  CKM01: 'mixed_currency',
-  CKC01: 'empty_cart',
-  CKP01: 'coupon_unknown',
-  CKP02: 'coupon_not_applicable',
-  CKP03: 'coupon_used_up',
-  CKI01: 'invalid_input',
-  CKI02: 'immutable_field',
-  CKO01: 'not_found',
-  CKO02: 'invalid_state',
-  CKH01: 'hold_limit_product',
-  CKH02: 'hold_limit_checkout',
-  CKH03: 'reservation_cooldown',
-};
+/** Our SQLSTATEs (edge/_shared/contract.ts, the README's error table): the library code and class of each. */
+function ours(code: string): (typeof SQLSTATES)[SqlState] | undefined {
+  return Object.hasOwn(SQLSTATES, code) ? SQLSTATES[code as SqlState] : undefined;
+}
 
 export interface PostgrestLikeError {
   message: string;
@@ -196,26 +181,22 @@ export function fromPostgrestError(error: PostgrestLikeError, status: number): S
   if (status === 503 || status === 502 || status === 504) {
     return new NetworkError('The store server is temporarily unavailable.', { ...opts, code: 'service_unavailable' });
   }
-  switch (code) {
-    case 'CKS01': {
+  if (code === '42501' || code === 'PGRST301' || code === 'PGRST302') return new SessionRequiredError(error.message, opts);
+  const contract = ours(code);
+  switch (contract?.library) {
+    case 'InsufficientStockError': {
       const short = details && Array.isArray(details['short']) ? shortLines(details['short']) : details ? shortLines([details]) : [];
       return new InsufficientStockError(error.message, short, opts);
     }
-    case 'CKQ01':
-    case 'CKI01':
-      return new ValidationError(error.message, [{ path: 'quantity', message: error.message }], {
+    case 'ValidationError':
+      return new ValidationError(error.message, [{ path: code === 'CKM02' ? 'amount' : 'quantity', message: error.message }], {
         ...opts,
-        code: SQLSTATE_CODES[code],
+        code: contract.error,
       });
-    case '42501':
-    case 'PGRST301':
-    case 'PGRST302':
-      return new SessionRequiredError(error.message, opts);
   }
   if (status === 401) return new SessionRequiredError(error.message, opts);
-  const libraryCode = SQLSTATE_CODES[code];
-  if (libraryCode && HOLD_LIMIT_CODES.has(libraryCode)) return new HoldLimitError(libraryCode, error.message, details, opts);
-  if (code in SQLSTATE_CODES) return new CheckoutError(SQLSTATE_CODES[code] ?? code, error.message, opts);
+  if (contract?.library === 'HoldLimitError') return new HoldLimitError(contract.error, error.message, details, opts);
+  if (contract) return new CheckoutError(contract.error, error.message, opts);
   return new StorefrontError(code || 'unexpected', error.message, opts);
 }
 
@@ -231,11 +212,10 @@ export function fromFunctionError(status: number, body: unknown): StorefrontErro
   const code = typeof obj['error'] === 'string' ? obj['error'] : `http_${status}`;
   const message = typeof obj['message'] === 'string' ? obj['message'] : `The server answered ${status}.`;
   const opts: StorefrontErrorOptions = { status, details: body };
-  switch (code) {
-    case 'insufficient_stock':
+  switch (libraryClassFor(code)) {
+    case 'InsufficientStockError':
       return new InsufficientStockError(message, shortLines(obj['short']), opts);
-    case 'validation_failed':
-    case 'invalid_json': {
+    case 'ValidationError': {
       const issues = Array.isArray(obj['issues'])
         ? obj['issues'].map((i: unknown) => {
           const issue = (i ?? {}) as Record<string, unknown>;
@@ -244,19 +224,15 @@ export function fromFunctionError(status: number, body: unknown): StorefrontErro
         : [];
       return new ValidationError(message, issues, { ...opts, code });
     }
-    case 'unauthenticated':
+    case 'SessionRequiredError':
       return new SessionRequiredError(message, opts);
-    case 'hold_limit_product':
-    case 'hold_limit_checkout':
-    case 'reservation_cooldown':
+    case 'HoldLimitError':
       return new HoldLimitError(code, message, obj, opts);
-    case 'payment_provider_unavailable':
+    case 'PaymentProviderError':
       return new PaymentProviderError(message, opts);
-    case 'database_unavailable':
+    case 'NetworkError':
       return new NetworkError(message, { ...opts, code: 'service_unavailable' });
-    case 'reservation_expired':
-    case 'order_session_expired':
-    case 'expired':
+    case 'ReservationExpiredError':
       return new ReservationExpiredError(message, {
         ...opts,
         ...(typeof obj['expires_at'] === 'string' ? { expiresAt: obj['expires_at'] } : {}),

@@ -11,10 +11,19 @@
  * the library's own parameters are camelCase.
  */
 import { z } from 'zod';
+import {
+  COUPON_CODE,
+  EMAIL_MAX_LENGTH,
+  money,
+  ORDER_SESSION_STATUSES,
+  ORDER_STATUSES,
+  orderLineSchema,
+  orderSchema,
+  orderSessionLineSchema,
+  orderSessionSchema,
+} from '../../edge/_shared/contract.ts';
 import type { Database } from './database.types.ts';
 
-/** numeric(12,2) arrives as a JSON number; be lenient with strings (some proxies stringify numerics). */
-const money = z.union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/).transform(Number)]);
 const int = z.number().int();
 const uuid = z.string().min(1);
 const attributes = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).catch({});
@@ -67,73 +76,17 @@ export const cartSchema = z.object({
 });
 export type Cart = z.infer<typeof cartSchema>;
 
-export const orderLineSchema = z.object({
-  variant_id: uuid.nullable(),
-  sku: z.string(),
-  title: z.string(),
-  unit_price: money,
-  quantity: int,
-  line_total: money,
-});
-export type OrderLine = z.infer<typeof orderLineSchema>;
-
 export type OrderStatus = Database['public']['Enums']['order_status'];
 export type OrderSessionStatus = Database['public']['Enums']['order_session_status'];
+// The contract's status lists are the database's enums (a drift fails typecheck).
+ORDER_STATUSES satisfies readonly OrderStatus[];
+ORDER_SESSION_STATUSES satisfies readonly OrderSessionStatus[];
 
-export const orderSchema = z.object({
-  id: uuid,
-  order_number: z.string(),
-  order_session_id: uuid,
-  session_id: uuid.optional(),
-  payment_id: z.union([int, z.string()]).transform(String),
-  status: z.enum(['paid', 'in_mediation', 'refunded', 'charged_back'] satisfies [OrderStatus, ...OrderStatus[]]),
-  subtotal: money,
-  discount: money,
-  total: money,
-  currency: z.string(),
-  coupon_code: z.string().nullable().optional(),
-  payer: z.record(z.string(), z.unknown()).optional(),
-  shipping_address: z.record(z.string(), z.unknown()).optional(),
-  paid_late: z.boolean().optional(),
-  created_at: z.string(),
-  lines: z.array(orderLineSchema),
-});
+export { orderLineSchema, orderSchema, orderSessionLineSchema, orderSessionSchema };
+export type OrderLine = z.infer<typeof orderLineSchema>;
 export type Order = z.infer<typeof orderSchema>;
 export const ordersSchema = z.array(orderSchema);
-
-export const orderSessionLineSchema = z
-  .object({
-    variant_id: uuid,
-    sku: z.string(),
-    title: z.string().optional(),
-    unit_price: money,
-    quantity: int,
-    line_total: money,
-  })
-  .loose();
 export type OrderSessionLine = z.infer<typeof orderSessionLineSchema>;
-
-export const orderSessionSchema = z
-  .object({
-    id: uuid,
-    token: z.string(),
-    status: z.enum(
-      ['active', 'paid', 'expired', 'cancelled', 'refund_owed', 'refunded'] satisfies [
-        OrderSessionStatus,
-        ...OrderSessionStatus[],
-      ],
-    ),
-    lines: z.array(orderSessionLineSchema),
-    item_count: int.optional(),
-    subtotal: money,
-    discount: money,
-    total: money,
-    currency: z.string(),
-    coupon_code: z.string().nullable().optional(),
-    expires_at: z.string(),
-    preference_id: z.string().nullable().optional(),
-  })
-  .loose();
 export type OrderSession = z.infer<typeof orderSessionSchema>;
 
 export const createPreferenceResponseSchema = z.object({
@@ -191,7 +144,7 @@ const optionalTrimmed = (max: number) =>
 
 export const checkoutInputSchema = z.object({
   payer: z.object({
-    email: z.string({ error: 'Ingresá tu email' }).trim().min(1, 'Ingresá tu email').max(254).email('Email inválido'),
+    email: z.string({ error: 'Ingresá tu email' }).trim().min(1, 'Ingresá tu email').max(EMAIL_MAX_LENGTH).email('Email inválido'),
     name: trimmed(100, 'tu nombre'),
     surname: optionalTrimmed(100),
     phone: z
@@ -221,7 +174,7 @@ export const checkoutInputSchema = z.object({
     .optional()
     .nullable()
     .transform((v) => (v ? v.toUpperCase() : undefined))
-    .refine((v) => v === undefined || /^[A-Z0-9_-]{3,32}$/.test(v), 'Código de cupón inválido'),
+    .refine((v) => v === undefined || COUPON_CODE.test(v), 'Código de cupón inválido'),
 });
 export type CheckoutInput = z.input<typeof checkoutInputSchema>;
 export type CheckoutInputParsed = z.output<typeof checkoutInputSchema>;

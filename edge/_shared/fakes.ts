@@ -1,0 +1,132 @@
+/**
+ * Fake dependencies for the handlers' `deno test` unit tests: routines that
+ * answer from a script and record their calls, a MercadoPago that does the
+ * same, a JWT verifier that trusts `Bearer shopper:<uuid>` and
+ * `Bearer service`, and the configuration loadConfig builds. The end-to-end
+ * suites (tests/edge) run the same handlers against real Postgres and the
+ * MercadoPago emulator.
+ */
+import type { CheckoutRoutines, OrderSession } from './checkout.ts';
+import { loadConfig } from './config.ts';
+import type { Deps } from './deps.ts';
+import { HttpError } from './http.ts';
+import type { Claims } from './jwt.ts';
+import type { MercadoPagoApi } from './mercadopago.ts';
+import { hmacSha256Hex, signatureManifest } from './signature.ts';
+
+export const SHOPPER = '6f1c2a8e-3b7d-4c1e-9a2f-0d5e8b7c6a41';
+export const OTHER_SHOPPER = '0b9e4d3c-2a1f-4e6d-8c7b-5a4f3e2d1c0b';
+export const WEBHOOK_SECRET = 'unit-test-webhook-secret';
+export const SERVICE_KEY = 'service-role-key-for-unit-tests';
+
+export const config = loadConfig({
+  SUPABASE_URL: 'http://127.0.0.1:54321',
+  CHECKOUT_DB_URL: 'postgres://unused',
+  SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY,
+  JWT_SECRET: 'x'.repeat(32),
+  MP_ACCESS_TOKEN: 'TEST-unit',
+  MP_WEBHOOK_SECRET: WEBHOOK_SECRET,
+});
+
+export const NOW = new Date('2026-12-01T12:00:00Z');
+
+export function orderSession(overrides: Partial<OrderSession> = {}): OrderSession {
+  return {
+    id: 'os-1',
+    session_id: SHOPPER,
+    token: 'tok_1',
+    status: 'active',
+    lines: [{ variant_id: 'v-1', sku: 'TEE-M', title: 'Remera M', unit_price: 1500, quantity: 2, line_total: 3000 }],
+    item_count: 2,
+    subtotal: 3000,
+    discount: 0,
+    total: 3000,
+    currency: 'ARS',
+    coupon_code: null,
+    payer: { email: 'ana@example.com', name: 'Ana' },
+    shipping_address: { street_name: 'Av. Corrientes', street_number: '1234', zip_code: 'C1043', city: 'CABA' },
+    preference_id: null,
+    payment_id: null,
+    expires_at: '2026-12-01T12:15:00Z',
+    created_at: '2026-12-01T12:00:00Z',
+    paid_at: null,
+    ...overrides,
+  };
+}
+
+type Calls = { name: string; args: unknown[] }[];
+
+/** Routines answering from `answers` (a function per routine); an unscripted call fails the test. */
+export function fakeRoutines(answers: Partial<{ [K in keyof CheckoutRoutines]: CheckoutRoutines[K] }>, calls: Calls = []): CheckoutRoutines {
+  return new Proxy({} as CheckoutRoutines, {
+    get: (_t, name: string) => (...args: unknown[]) => {
+      calls.push({ name, args });
+      const answer = answers[name as keyof CheckoutRoutines] as ((...a: unknown[]) => unknown) | undefined;
+      if (!answer) return Promise.reject(new Error(`unexpected routine call: ${name}`));
+      return Promise.resolve().then(() => answer(...args));
+    },
+  });
+}
+
+/** MercadoPago answering from `answers`; an unscripted call fails the test. */
+export function fakeMercadoPago(answers: Partial<MercadoPagoApi>, calls: Calls = []): MercadoPagoApi {
+  return new Proxy({} as MercadoPagoApi, {
+    get: (_t, name: string) => (...args: unknown[]) => {
+      calls.push({ name, args });
+      const answer = answers[name as keyof MercadoPagoApi] as ((...a: unknown[]) => unknown) | undefined;
+      if (!answer) return Promise.reject(new Error(`unexpected MercadoPago call: ${name}`));
+      return Promise.resolve().then(() => answer(...args));
+    },
+  });
+}
+
+/** `Bearer shopper:<uuid>` is that shopper, `Bearer service-jwt` the service role; anything else is refused. */
+export function fakeVerifyJwt(token: string): Promise<Claims> {
+  if (token.startsWith('shopper:')) return Promise.resolve({ sub: token.slice(8), role: 'authenticated' });
+  if (token === 'service.jwt.token') return Promise.resolve({ role: 'service_role' });
+  return Promise.reject(new HttpError(401, 'unauthenticated', 'bad token'));
+}
+
+export interface Harness {
+  deps: Deps;
+  calls: Calls;
+  logs: { event: string; fields?: Record<string, unknown> }[];
+}
+
+export function harness(
+  routines: Partial<{ [K in keyof CheckoutRoutines]: CheckoutRoutines[K] }> = {},
+  mp: Partial<MercadoPagoApi> = {},
+): Harness {
+  const calls: Calls = [];
+  const logs: Harness['logs'] = [];
+  return {
+    calls,
+    logs,
+    deps: {
+      config,
+      routines: fakeRoutines(routines, calls),
+      mp: fakeMercadoPago(mp, calls),
+      verifyJwt: fakeVerifyJwt,
+      log: (event, fields) => logs.push({ event, fields }),
+      now: () => NOW,
+    },
+  };
+}
+
+export function request(path: string, init: RequestInit & { token?: string; json?: unknown } = {}): Request {
+  const headers = new Headers(init.headers);
+  if (init.token) headers.set('authorization', `Bearer ${init.token}`);
+  const body = init.json === undefined ? init.body : JSON.stringify(init.json);
+  return new Request(`http://127.0.0.1/functions/v1/${path}`, { ...init, headers, body });
+}
+
+/** A MercadoPago notification for `paymentId`, signed with the unit-test secret at NOW. */
+export async function signedNotification(paymentId: string, secret = WEBHOOK_SECRET): Promise<Request> {
+  const ts = String(Math.floor(NOW.getTime() / 1000));
+  const v1 = await hmacSha256Hex(secret, signatureManifest(paymentId, 'req-1', ts));
+  return request(`mercadopago-webhook?type=payment&data.id=${paymentId}`, {
+    method: 'POST',
+    headers: { 'x-signature': `ts=${ts},v1=${v1}`, 'x-request-id': 'req-1' },
+    json: { type: 'payment', data: { id: paymentId } },
+  });
+}

@@ -1,0 +1,51 @@
+/** The MercadoPago preference for an order session: pure mapping, no I/O. */
+import type { OrderSession } from './checkout.ts';
+import type { Config } from './config.ts';
+import type { PreferenceRequest } from './mercadopago.ts';
+
+const money = (v: number | string) => Number(v);
+
+/** The preference for an order session: items from the snapshot, expiring with the reservation. */
+export function preferenceFor(session: OrderSession, config: Config, now: Date): PreferenceRequest {
+  const payer = session.payer as PreferenceRequest['payer'];
+  const items = Number(session.discount) > 0
+    // MercadoPago items cannot be negative: a discounted order is one line at the total.
+    ? [{
+      id: session.token,
+      title: `${config.storeName}: ${session.item_count} producto(s), cupón ${session.coupon_code ?? ''}`.trim(),
+      quantity: 1,
+      unit_price: money(session.total),
+      currency_id: session.currency,
+    }]
+    : session.lines.map((l) => ({ id: l.sku, title: l.title, quantity: l.quantity, unit_price: money(l.unit_price), currency_id: session.currency }));
+  const address = session.shipping_address as Record<string, string | undefined>;
+  return {
+    items,
+    payer: { email: payer.email, name: payer.name, surname: payer.surname, phone: payer.phone, identification: payer.identification },
+    back_urls: { success: config.returnUrl, pending: config.returnUrl, failure: config.returnUrl },
+    auto_return: 'approved',
+    notification_url: `${config.functionsUrl}/mercadopago-webhook`,
+    external_reference: session.token,
+    metadata: { order_session_id: session.id },
+    expires: true,
+    expiration_date_from: now.toISOString(),
+    expiration_date_to: new Date(session.expires_at).toISOString(),
+    payment_methods: { excluded_payment_types: config.mp.excludedPaymentTypes.map((id) => ({ id })) },
+    statement_descriptor: config.mp.statementDescriptor,
+    shipments: {
+      receiver_address: Object.fromEntries(
+        Object.entries({
+          street_name: address.street_name,
+          street_number: address.street_number,
+          zip_code: address.zip_code,
+          city_name: address.city,
+          state_name: address.state,
+          floor: address.floor,
+          apartment: address.apartment,
+        }).filter(
+          (e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '',
+        ),
+      ),
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/** Request checks every handler uses: the method, a zod-validated body or query, the service role. */
+import { z } from 'zod';
+import type { AdminDeps } from './deps.ts';
+import { HttpError } from './http.ts';
+import { bearerToken } from './jwt.ts';
+import { constantTimeEqual } from './signature.ts';
+
+/** The value parsed by `schema`, or a 400 `validation_failed` listing every issue by path. */
+export function validate<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new HttpError(400, 'validation_failed', 'the request is invalid', {
+      issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    });
+  }
+  return parsed.data;
+}
+
+export function requireMethod(req: Request, ...methods: string[]) {
+  if (!methods.includes(req.method)) throw new HttpError(405, 'method_not_allowed', `use ${methods.join(' or ')}`);
+}
+
+/**
+ * The service role key, or a JWT whose role is service_role (what pg_net
+ * sends from the database). Legacy service_role keys are JWTs with
+ * `iss: supabase` and no audience.
+ */
+export async function requireServiceRole(req: Request, deps: AdminDeps): Promise<void> {
+  const token = bearerToken(req);
+  let isService = constantTimeEqual(token, deps.config.serviceRoleKey);
+  if (!isService && token.split('.').length === 3) {
+    const claims = await deps.verifyJwt(token, { audience: null, issuer: null }).catch(() => null);
+    isService = claims?.role === 'service_role';
+  }
+  if (!isService) throw new HttpError(403, 'forbidden', 'the service role key is required');
+}

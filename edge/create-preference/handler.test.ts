@@ -1,0 +1,65 @@
+import assert from '../_shared/assert.ts';
+import { harness, NOW, orderSession, request, SHOPPER } from '../_shared/fakes.ts';
+import { MercadoPagoUnavailable, type PreferenceRequest } from '../_shared/mercadopago.ts';
+import { createPreferenceHandler } from './handler.ts';
+
+const body = {
+  payer: { email: 'ana@example.com', name: 'Ana' },
+  shipping_address: { street_name: 'Av. Corrientes', street_number: '1234', zip_code: 'C1043', city: 'CABA' },
+  coupon: 'bienvenida10',
+};
+const post = (json: unknown = body, token = `shopper:${SHOPPER}`) => request('create-preference', { method: 'POST', token, json });
+
+Deno.test('create-preference: reserves, creates the preference keyed by the order session, attaches it, answers 201', async () => {
+  const session = orderSession();
+  let sent: PreferenceRequest | undefined;
+  const h = harness({
+    beginCheckout: () => Promise.resolve(session),
+    attachPreference: () => Promise.resolve({ ...session, preference_id: 'pref-1' }),
+  }, {
+    createPreference: (pref, key) => {
+      sent = pref;
+      assert.equal(key, session.id);
+      return Promise.resolve({ id: 'pref-1', init_point: 'https://mp.example/init', sandbox_init_point: 'https://mp.example/sandbox' });
+    },
+  });
+  const res = await createPreferenceHandler(h.deps)(post());
+  assert.equal(res.status, 201);
+  const out = await res.json();
+  assert.equal(out.preference_id, 'pref-1');
+  assert.equal(out.order_session.preference_id, 'pref-1');
+  assert.equal(out.order_session.payer, undefined, 'the payer is not echoed');
+  assert.deepEqual(h.calls.find((c) => c.name === 'beginCheckout')?.args, [SHOPPER, body.payer, body.shipping_address, 'bienvenida10']);
+  assert.equal(sent?.external_reference, session.token);
+  assert.equal(sent?.expiration_date_from, NOW.toISOString());
+  assert.deepEqual(sent?.items.map((i) => [i.id, i.quantity, i.unit_price]), [['TEE-M', 2, 1500]]);
+});
+
+Deno.test('create-preference: MercadoPago failing releases the reservation at once and answers 502', async () => {
+  const h = harness({
+    beginCheckout: () => Promise.resolve(orderSession()),
+    releaseSession: () => Promise.resolve(orderSession({ status: 'cancelled' })),
+  }, { createPreference: () => Promise.reject(new MercadoPagoUnavailable('down')) });
+  const res = await createPreferenceHandler(h.deps)(post());
+  assert.equal(res.status, 502);
+  assert.equal((await res.json()).error, 'payment_provider_unavailable');
+  assert.deepEqual(h.calls.map((c) => c.name), ['beginCheckout', 'createPreference', 'releaseSession']);
+});
+
+Deno.test('create-preference: bad input is a 400 naming the fields, and nothing is called', async () => {
+  const h = harness();
+  const res = await createPreferenceHandler(h.deps)(post({ ...body, payer: { email: 'not-an-email', name: 'Ana' }, coupon: 'x' }));
+  assert.equal(res.status, 400);
+  const out = await res.json();
+  assert.equal(out.error, 'validation_failed');
+  assert.deepEqual(out.issues.map((i: { path: string }) => i.path).sort(), ['coupon', 'payer.email']);
+  assert.equal(h.calls.length, 0);
+});
+
+Deno.test('create-preference: no shopper token is 401, another method 405', async () => {
+  const h = harness();
+  const handler = createPreferenceHandler(h.deps);
+  assert.equal((await handler(post(body, 'garbage'))).status, 401);
+  assert.equal((await handler(request('create-preference', { method: 'GET', token: `shopper:${SHOPPER}` }))).status, 405);
+  assert.equal(h.calls.length, 0);
+});

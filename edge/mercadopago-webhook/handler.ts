@@ -1,0 +1,60 @@
+/**
+ * mercadopago-webhook: verify the signature over the raw request, fetch the
+ * payment from MercadoPago (never trust the notification's body) and settle
+ * it. Transient failures answer 500 so MercadoPago retries.
+ */
+import type { Deps, Handler } from '../_shared/deps.ts';
+import { HttpError, json, parseJson, readBody, withErrors } from '../_shared/http.ts';
+import { MercadoPagoRejected, MercadoPagoUnavailable } from '../_shared/mercadopago.ts';
+import { fetchPayment, settlePayment } from '../_shared/payments.ts';
+import { requireMethod } from '../_shared/request.ts';
+import { verifyWebhookSignature } from '../_shared/signature.ts';
+
+export function webhookHandler(deps: Deps): Handler {
+  const now = deps.now ?? (() => new Date());
+  return withErrors(deps.log, async (req) => {
+    requireMethod(req, 'POST');
+    const requestId = req.headers.get('x-request-id');
+    const check = await verifyWebhookSignature(req, {
+      secret: deps.config.mp.webhookSecret,
+      toleranceSeconds: deps.config.mp.webhookToleranceSeconds,
+      nowSeconds: Math.floor(now().getTime() / 1000),
+    });
+    if (!check.ok) {
+      deps.log('webhook_rejected', { reason: check.reason, request_id: requestId });
+      throw new HttpError(401, 'invalid_signature', 'the notification signature is invalid');
+    }
+    const url = new URL(req.url);
+    const body = parseJson((await readBody(req)) || '{}');
+    const b = (typeof body === 'object' && body !== null ? body : {}) as { type?: unknown; topic?: unknown; data?: { id?: unknown } };
+    const type = url.searchParams.get('type') ?? url.searchParams.get('topic') ?? b.type ?? b.topic;
+    const dataId = url.searchParams.get('data.id') ?? url.searchParams.get('id');
+    if (type !== 'payment') {
+      deps.log('webhook_ignored', { type, request_id: requestId });
+      return json(200, { received: true, ignored: 'not a payment notification' });
+    }
+    if (!dataId || !/^\d{1,19}$/.test(dataId)) throw new HttpError(400, 'invalid_notification', 'data.id must be a payment id');
+    if (b.data?.id !== undefined && String(b.data.id) !== dataId) {
+      throw new HttpError(400, 'invalid_notification', 'data.id in the body does not match the signed one');
+    }
+    try {
+      const payment = await fetchPayment(deps.mp, dataId);
+      if (!payment) {
+        deps.log('webhook_unknown_payment', { payment_id: dataId, request_id: requestId });
+        return json(200, { received: true, ignored: 'unknown payment' });
+      }
+      const result = await settlePayment(deps, payment, 'webhook');
+      return json(200, { received: true, outcome: result.outcome });
+    } catch (err) {
+      if (err instanceof MercadoPagoUnavailable || err instanceof MercadoPagoRejected) {
+        deps.log('webhook_retry_later', { payment_id: dataId, request_id: requestId, message: err.message });
+        throw new HttpError(500, 'upstream_unavailable', 'MercadoPago is unavailable; retry later');
+      }
+      if (err instanceof HttpError && err.status === 503) {
+        deps.log('webhook_retry_later', { payment_id: dataId, request_id: requestId, message: err.message });
+        throw new HttpError(500, 'database_unavailable', 'the database is unavailable; retry later');
+      }
+      throw err;
+    }
+  });
+}

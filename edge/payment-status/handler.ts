@@ -1,0 +1,94 @@
+/**
+ * payment-status: the buyer's return from MercadoPago. With a payment id,
+ * the payment is fetched and settled exactly as the webhook does; with only
+ * an external_reference, the order session's state is answered.
+ */
+import { z } from 'zod';
+import { publicSession } from '../_shared/checkout.ts';
+import { EXTERNAL_REFERENCE } from '../_shared/contract.ts';
+import type { Deps, Handler } from '../_shared/deps.ts';
+import { HttpError, json, parseJson, readBody, withErrors } from '../_shared/http.ts';
+import { requireShopper } from '../_shared/jwt.ts';
+import { MercadoPagoRejected, MercadoPagoUnavailable } from '../_shared/mercadopago.ts';
+import { fetchPayment, settlePayment } from '../_shared/payments.ts';
+import { requireMethod, validate } from '../_shared/request.ts';
+import { storableString } from '../_shared/text.ts';
+
+const ReturnQuery = z.object({
+  payment_id: storableString().regex(/^\d{1,19}$/, 'payment_id must be a MercadoPago payment id').optional(),
+  external_reference: storableString().regex(EXTERNAL_REFERENCE, 'invalid external_reference').optional(),
+});
+
+/**
+ * One answer for "no such payment or order" and "another shopper's": payment
+ * ids are sequential, so telling them apart would say which ids exist.
+ */
+const notYoursOrUnknown = () => new HttpError(404, 'not_found', 'no such payment or order for this shopper');
+
+export function paymentStatusHandler(deps: Deps): Handler {
+  return withErrors(deps.log, async (req) => {
+    requireMethod(req, 'GET', 'POST');
+    const { sessionId } = await requireShopper(req, deps.verifyJwt);
+    const raw: Record<string, unknown> = Object.fromEntries(new URL(req.url).searchParams);
+    if (req.method === 'POST') {
+      const v = parseJson((await readBody(req)) || '{}');
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'validation_failed', 'the body must be a JSON object');
+      Object.assign(raw, v);
+    }
+    // MercadoPago writes missing values as the string "null".
+    const cleaned = Object.fromEntries(
+      ['payment_id', 'external_reference'].map((k) => [k, raw[k] === 'null' || raw[k] === '' || raw[k] == null ? undefined : String(raw[k])]),
+    );
+    const query = validate(ReturnQuery, cleaned);
+    if (!query.payment_id && !query.external_reference) {
+      throw new HttpError(400, 'validation_failed', 'payment_id or external_reference is required');
+    }
+
+    let payment = null;
+    let token = query.external_reference;
+    try {
+      if (query.payment_id) {
+        payment = await fetchPayment(deps.mp, query.payment_id);
+        if (!payment) throw notYoursOrUnknown();
+        if (token && payment.external_reference !== token) throw notYoursOrUnknown();
+        token = payment.external_reference ?? undefined;
+      }
+    } catch (err) {
+      if (err instanceof MercadoPagoUnavailable || err instanceof MercadoPagoRejected) {
+        throw new HttpError(502, 'payment_provider_unavailable', 'MercadoPago is unavailable; try again');
+      }
+      throw err;
+    }
+    if (!token) throw notYoursOrUnknown();
+    const session = await deps.routines.findOrderSession(token);
+    if (!session) throw notYoursOrUnknown();
+    if (session.session_id !== sessionId) {
+      deps.log('return_forbidden', { order_session_id: session.id, payment_id: payment?.id });
+      throw notYoursOrUnknown();
+    }
+
+    if (!payment) {
+      const order = await deps.routines.orderForSession(session.id);
+      return json(200, { status: session.status, outcome: 'status', payment: null, order_session: publicSession(session), order });
+    }
+    let result;
+    try {
+      result = await settlePayment(deps, payment, 'return');
+    } catch (err) {
+      if (err instanceof MercadoPagoUnavailable || err instanceof MercadoPagoRejected) {
+        throw new HttpError(502, 'payment_provider_unavailable', 'MercadoPago is unavailable; try again');
+      }
+      throw err;
+    }
+    const fresh = (await deps.routines.findOrderSession(token)) ?? session;
+    const order = result.order ?? (await deps.routines.orderForSession(session.id));
+    return json(200, {
+      status: fresh.status,
+      outcome: result.outcome,
+      payment: { id: payment.id, status: payment.status, status_detail: payment.status_detail },
+      order_session: publicSession(fresh),
+      order,
+      refund: result.refund ?? null,
+    });
+  });
+}
