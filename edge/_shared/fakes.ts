@@ -56,25 +56,13 @@ export function orderSession(overrides: Partial<OrderSession> = {}): OrderSessio
 
 type Calls = { name: string; args: unknown[] }[];
 
-/** Routines answering from `answers` (a function per routine); an unscripted call fails the test. */
-export function fakeRoutines(answers: Partial<{ [K in keyof CheckoutRoutines]: CheckoutRoutines[K] }>, calls: Calls = []): CheckoutRoutines {
-  return new Proxy({} as CheckoutRoutines, {
+/** An object whose methods answer from `answers` and record their calls; an unscripted call fails the test. */
+function scripted<T extends object>(what: string, answers: Partial<T>, calls: Calls): T {
+  return new Proxy({} as T, {
     get: (_t, name: string) => (...args: unknown[]) => {
       calls.push({ name, args });
-      const answer = answers[name as keyof CheckoutRoutines] as ((...a: unknown[]) => unknown) | undefined;
-      if (!answer) return Promise.reject(new Error(`unexpected routine call: ${name}`));
-      return Promise.resolve().then(() => answer(...args));
-    },
-  });
-}
-
-/** MercadoPago answering from `answers`; an unscripted call fails the test. */
-export function fakeMercadoPago(answers: Partial<MercadoPagoApi>, calls: Calls = []): MercadoPagoApi {
-  return new Proxy({} as MercadoPagoApi, {
-    get: (_t, name: string) => (...args: unknown[]) => {
-      calls.push({ name, args });
-      const answer = answers[name as keyof MercadoPagoApi] as ((...a: unknown[]) => unknown) | undefined;
-      if (!answer) return Promise.reject(new Error(`unexpected MercadoPago call: ${name}`));
+      const answer = answers[name as keyof T] as ((...a: unknown[]) => unknown) | undefined;
+      if (!answer) return Promise.reject(new Error(`unexpected ${what} call: ${name}`));
       return Promise.resolve().then(() => answer(...args));
     },
   });
@@ -94,7 +82,7 @@ export interface Harness {
 }
 
 export function harness(
-  routines: Partial<{ [K in keyof CheckoutRoutines]: CheckoutRoutines[K] }> = {},
+  routines: Partial<CheckoutRoutines> = {},
   mp: Partial<MercadoPagoApi> = {},
 ): Harness {
   const calls: Calls = [];
@@ -104,8 +92,8 @@ export function harness(
     logs,
     deps: {
       config,
-      routines: fakeRoutines(routines, calls),
-      mp: fakeMercadoPago(mp, calls),
+      routines: scripted<CheckoutRoutines>('routine', routines, calls),
+      mp: scripted<MercadoPagoApi>('MercadoPago', mp, calls),
       verifyJwt: fakeVerifyJwt,
       log: (event, fields) => logs.push({ event, fields }),
       now: () => NOW,
