@@ -8,8 +8,7 @@
  * first page.
  */
 import type pg from 'pg';
-import { asService, closeClients, openServiceClients, runClients, type Stats } from './lib.ts';
-import type { Row } from './run.ts';
+import { asService, closeClients, openServiceClients, type Row, runClients, type Stats } from './lib.ts';
 
 export async function adminWorkload(url: string, admin: pg.Client, opts: { quick: boolean; log: (m: string) => void }): Promise<Row[]> {
   const { log } = opts;

@@ -132,3 +132,14 @@ export async function asShopper<T>(c: pg.Client, shopperId: string, sql: string,
 }
 
 export const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+
+/** One line of the report. */
+export interface Row {
+  workload: string;
+  variant: string;
+  stats?: Stats;
+  /** Extra figures (per-row times, sizes...). */
+  figures?: Record<string, number | string>;
+  /** ratio name → value, e.g. "vs floor" → 0.42 */
+  ratios?: Record<string, number>;
+}

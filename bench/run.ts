@@ -18,7 +18,7 @@ import pg from 'pg';
 import { type Cluster, freePort, startCluster } from '../dev/pg/cluster.ts';
 import { prepareDatabase, repoRoot } from '../dev/pg/prepare.ts';
 import { createSessions, createShoppersWithCarts, createVariants } from './fixtures.ts';
-import { asService, asShopper, closeClients, fmt, openClients, openServiceClients, runClients, runUntil, type Stats } from './lib.ts';
+import { asService, asShopper, closeClients, fmt, openClients, openServiceClients, type Row, runClients, runUntil, type Stats } from './lib.ts';
 import { adminWorkload } from './admin.ts';
 import { funnelWorkload } from './funnel.ts';
 import { flashSaleWorkload } from './flash.ts';
@@ -32,16 +32,6 @@ const only = args.includes('--only') && onlyArg ? new Set(onlyArg.split(',')) : 
 const wants = (w: string) => !only || only.has(w);
 /** Round trip the proxy adds for the checkout workloads (`--rtt <ms>`, 0 for loopback only). */
 const rttArg = args.includes('--rtt') ? Number(args[args.indexOf('--rtt') + 1]) : 2;
-
-export interface Row {
-  workload: string;
-  variant: string;
-  stats?: Stats;
-  /** Extra figures (per-row times, sizes...). */
-  figures?: Record<string, number | string>;
-  /** ratio name → value, e.g. "vs floor" → 0.42 */
-  ratios?: Record<string, number>;
-}
 
 const rows: Row[] = [];
 const benchStart = performance.now();

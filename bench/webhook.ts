@@ -17,8 +17,7 @@ import { startFunction } from '../dev/functions/serve.ts';
 import { startSandbox } from '../dev/mp-sandbox/index.ts';
 import { cpuDuring, postmasterPid, selfCpuSeconds, treeCpuSeconds } from './cpu.ts';
 import { createSessions, createShoppersWithCarts, createVariants } from './fixtures.ts';
-import { asService, closeClients, openServiceClients, percentile, runClients, type Stats, summarize } from './lib.ts';
-import type { Row } from './run.ts';
+import { asService, closeClients, openServiceClients, percentile, type Row, runClients, type Stats, summarize } from './lib.ts';
 
 function peakRssMiB(pid: number | undefined): number {
   if (!pid) return NaN;

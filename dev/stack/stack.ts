@@ -127,7 +127,6 @@ const FUNCTION_PASSTHROUGH = [
   'MP_STATEMENT_DESCRIPTOR',
   'STORE_NAME',
   'CHECKOUT_RETURN_URL',
-  'ALLOWED_ORIGINS',
 ];
 
 export const defaultDataDir = join(repoRoot, '.local', 'stack');

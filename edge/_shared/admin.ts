@@ -41,4 +41,4 @@ export function adminRoutines(db: Db) {
   };
 }
 
-export type AdminRoutines = ReturnType<typeof adminRoutines>;
+type AdminRoutines = ReturnType<typeof adminRoutines>;

@@ -6,7 +6,7 @@ import type { PaymentSnapshot } from './contract.ts';
 import type { Db } from './db.ts';
 
 /** A line of an order session's snapshot (the contract's shape, every field the routines write). */
-export type SessionLine = contract.OrderSession['lines'][number] & { title: string };
+type SessionLine = contract.OrderSession['lines'][number] & { title: string };
 
 /** An order session as the service routines return it: the contract's shape with the service-only fields. */
 export type OrderSession = Omit<contract.OrderSession, 'lines'> & {
@@ -60,7 +60,7 @@ export interface MergeReport {
 }
 
 /** One broken invariant, as checkout.audit() lists it. */
-export interface AuditViolation {
+interface AuditViolation {
   invariant: string;
   subject: string;
   detail: Record<string, unknown>;

@@ -38,7 +38,6 @@ const BaseEnv = z.object({
   // Where MercadoPago sends the buyer back, and where it posts webhooks.
   CHECKOUT_RETURN_URL: z.url().optional(),
   FUNCTIONS_URL: z.url().optional(),
-  ALLOWED_ORIGINS: z.string().default('*'),
   // Reconciliation: how far back closed sessions are asked about, and how
   // much one run does (the rest waits for the next minute).
   RECONCILE_WINDOW_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(48),

@@ -14,7 +14,7 @@
 import { z } from 'zod';
 
 /** The storefront library's error classes (web/src/errors.ts), by name. */
-export type LibraryErrorClass =
+type LibraryErrorClass =
   | 'StorefrontError'
   | 'ValidationError'
   | 'InsufficientStockError'
@@ -25,7 +25,7 @@ export type LibraryErrorClass =
   | 'PaymentProviderError'
   | 'ReservationExpiredError';
 
-export interface SqlStateContract {
+interface SqlStateContract {
   /** The stable machine code: an Edge Function's `error`, the library's `code`. */
   error: string;
   /** The HTTP status an Edge Function answers it with. */
@@ -53,7 +53,7 @@ export const SQLSTATES = {
   CKI01: { error: 'invalid_input', status: 400, library: 'ValidationError' },
   CKI02: { error: 'immutable_field', status: 409, library: 'CheckoutError' },
   CKO01: { error: 'not_found', status: 404, library: 'CheckoutError' },
-  CKO02: { error: 'invalid_state', status: 409, library: 'CheckoutError' },
+  CKO02: { error: 'conflict', status: 409, library: 'CheckoutError' },
   CKH01: { error: 'hold_limit_product', status: 409, library: 'HoldLimitError' },
   CKH02: { error: 'hold_limit_checkout', status: 409, library: 'HoldLimitError' },
   CKH03: { error: 'reservation_cooldown', status: 429, library: 'HoldLimitError' },
@@ -72,7 +72,7 @@ export type SqlState = keyof typeof SQLSTATES;
  * runs. The functions' validation refuses such text first (text.ts); these
  * keep anything that slips past a 400.
  */
-export const TEXT_SQLSTATES = {
+const TEXT_SQLSTATES = {
   '22P05': { error: 'invalid_text', status: 400, library: 'ValidationError' },
   '22021': { error: 'invalid_text', status: 400, library: 'ValidationError' },
   '22P02': { error: 'invalid_input', status: 400, library: 'ValidationError' },
@@ -99,10 +99,10 @@ export const FUNCTION_ERRORS = {
   auth_keys_unavailable: { status: 503, library: 'NetworkError' },
 } as const satisfies Record<string, Omit<SqlStateContract, 'error'>>;
 
-export type FunctionErrorCode = keyof typeof FUNCTION_ERRORS;
+type FunctionErrorCode = keyof typeof FUNCTION_ERRORS;
 
 /** The codes the storefront library raises itself (web/src/errors.ts), with their classes. */
-export const LIBRARY_ERRORS = {
+const LIBRARY_ERRORS = {
   validation_failed: 'ValidationError',
   session_required: 'SessionRequiredError',
   network_error: 'NetworkError',
@@ -137,12 +137,12 @@ export const quantitySchema = (min: 0 | 1) => z.number().int().min(min);
 
 export const ORDER_SESSION_STATUSES = ['active', 'paid', 'expired', 'cancelled', 'refund_owed', 'refunded'] as const;
 export const ORDER_STATUSES = ['paid', 'in_mediation', 'refunded', 'charged_back'] as const;
-export const REFUND_REASONS = ['out_of_stock', 'stock_lowered', 'amount_mismatch', 'duplicate_payment', 'coupon_used_up', 'superseded'] as const;
-export const REFUND_STATUSES = ['owed', 'refunded'] as const;
+const REFUND_REASONS = ['out_of_stock', 'stock_lowered', 'amount_mismatch', 'duplicate_payment', 'coupon_used_up', 'superseded'] as const;
+const REFUND_STATUSES = ['owed', 'refunded'] as const;
 
 export type OrderSessionStatus = (typeof ORDER_SESSION_STATUSES)[number];
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
-export type RefundReason = (typeof REFUND_REASONS)[number];
+type RefundReason = (typeof REFUND_REASONS)[number];
 
 /** numeric(12,2) arrives as a JSON number; be lenient with strings (some proxies stringify numerics). */
 export const money = z.union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/).transform(Number)]);
@@ -209,7 +209,7 @@ export const orderSchema = z.object({
 });
 
 /** A refund the store owes or made (checkout.payment_refunds as apply_payment reports it). */
-export const refundSchema = z.object({
+const refundSchema = z.object({
   payment_id: paymentId,
   amount: money,
   currency: z.string(),

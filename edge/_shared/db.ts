@@ -31,7 +31,7 @@ export interface Db {
 }
 
 /** A value as a SQL literal: null, a quoted string, or a quoted JSON document for objects. */
-export function sqlLiteral(value: unknown): string {
+function sqlLiteral(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (typeof value === 'number' || typeof value === 'bigint') {
@@ -51,7 +51,7 @@ function hasNul(value: unknown): boolean {
 }
 
 /** Replaces $1..$n with literals. */
-export function inlineParams(sql: string, params: unknown[] = []): string {
+function inlineParams(sql: string, params: unknown[] = []): string {
   return sql.replace(/\$(\d+)/g, (_, n: string) => {
     const i = Number(n) - 1;
     if (i < 0 || i >= params.length) throw new Error(`no value for $${n}`);

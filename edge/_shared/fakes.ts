@@ -16,7 +16,7 @@ import { hmacSha256Hex, signatureManifest } from './signature.ts';
 
 export const SHOPPER = '6f1c2a8e-3b7d-4c1e-9a2f-0d5e8b7c6a41';
 export const OTHER_SHOPPER = '0b9e4d3c-2a1f-4e6d-8c7b-5a4f3e2d1c0b';
-export const WEBHOOK_SECRET = 'unit-test-webhook-secret';
+const WEBHOOK_SECRET = 'unit-test-webhook-secret';
 export const SERVICE_KEY = 'service-role-key-for-unit-tests';
 
 export const config = loadConfig({
@@ -59,23 +59,36 @@ type Calls = { name: string; args: unknown[] }[];
 /** An object whose methods answer from `answers` and record their calls; an unscripted call fails the test. */
 function scripted<T extends object>(what: string, answers: Partial<T>, calls: Calls): T {
   return new Proxy({} as T, {
-    get: (_t, name: string) => (...args: unknown[]) => {
-      calls.push({ name, args });
-      const answer = answers[name as keyof T] as ((...a: unknown[]) => unknown) | undefined;
-      if (!answer) return Promise.reject(new Error(`unexpected ${what} call: ${name}`));
-      return Promise.resolve().then(() => answer(...args));
+    get: (_t, name: string) => {
+      const answer = answers[name as keyof T] as ((...a: unknown[]) => unknown) | object | undefined;
+      // A scripted object (routines.admin) is given as it is.
+      if (typeof answer === 'object') return answer;
+      return (...args: unknown[]) => {
+        calls.push({ name, args });
+        if (!answer) return Promise.reject(new Error(`unexpected ${what} call: ${name}`));
+        return Promise.resolve().then(() => answer(...args));
+      };
     },
   });
 }
 
-/** `Bearer shopper:<uuid>` is that shopper, `Bearer service-jwt` the service role; anything else is refused. */
-export function fakeVerifyJwt(token: string): Promise<Claims> {
+/** `Bearer shopper:<uuid>` is that shopper, `staff:<uuid>` a member of staff, `service.jwt.token` the service role; anything else is refused. */
+function fakeVerifyJwt(token: string): Promise<Claims> {
   if (token.startsWith('shopper:')) return Promise.resolve({ sub: token.slice(8), role: 'authenticated' });
   if (token === 'service.jwt.token') return Promise.resolve({ role: 'service_role' });
+  if (token.startsWith('staff:')) {
+    return Promise.resolve({
+      sub: token.slice(6),
+      role: 'authenticated',
+      is_anonymous: false,
+      email: 'staff@example.com',
+      app_metadata: { store_role: 'staff' },
+    });
+  }
   return Promise.reject(new HttpError(401, 'unauthenticated', 'bad token'));
 }
 
-export interface Harness {
+interface Harness {
   deps: Deps;
   calls: Calls;
   logs: { event: string; fields?: Record<string, unknown> }[];

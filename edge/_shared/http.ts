@@ -1,8 +1,8 @@
 /** HTTP plumbing shared by every function: CORS, JSON responses, typed errors. */
 
-export const corsHeaders: Record<string, string> = {
+const corsHeaders: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Headers': 'authorization, x-client-info, apikey, content-type, x-idempotency-key',
+  'Access-Control-Allow-Headers': 'authorization, x-client-info, apikey, content-type',
   'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
   'Access-Control-Max-Age': '86400',
 };
@@ -27,7 +27,7 @@ export class HttpError extends Error {
   }
 }
 
-export function errorResponse(err: HttpError): Response {
+function errorResponse(err: HttpError): Response {
   return json(err.status, { error: err.code, message: err.message, ...err.details });
 }
 

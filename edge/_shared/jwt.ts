@@ -24,7 +24,7 @@ export interface Claims extends JWTPayload {
   user_metadata?: Record<string, unknown>;
 }
 
-export interface JwtVerifierOptions {
+interface JwtVerifierOptions {
   /** The expected `iss`: `<SUPABASE_URL>/auth/v1`. */
   issuer: string;
   /** HS256 projects: the legacy JWT secret. */
@@ -39,7 +39,7 @@ export interface JwtVerifierOptions {
   leeway?: number;
 }
 
-export interface VerifyExpectations {
+interface VerifyExpectations {
   /** Default `authenticated`; `null` skips the check. */
   audience?: string | null;
   /** Default the configured issuer; `null` skips the check (legacy service_role keys say `supabase`). */

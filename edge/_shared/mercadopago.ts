@@ -32,7 +32,7 @@ export interface PreferenceRequest {
   shipments?: { receiver_address: Record<string, string> };
 }
 
-export interface CreatedPreference {
+interface CreatedPreference {
   id: string;
   init_point: string;
   sandbox_init_point: string;

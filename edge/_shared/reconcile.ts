@@ -20,7 +20,7 @@
 import type { PaymentDeps } from './payments.ts';
 import { refundOwed, settlePayment } from './payments.ts';
 
-export interface ReconcileOptions {
+interface ReconcileOptions {
   windowHours: number;
   sessionLimit: number;
   refundLimit: number;
@@ -28,7 +28,7 @@ export interface ReconcileOptions {
   now: () => Date;
 }
 
-export interface ReconcileReport {
+interface ReconcileReport {
   preferences_expired: number;
   preferences_failed: number;
   sessions_checked: number;

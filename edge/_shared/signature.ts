@@ -6,7 +6,7 @@
  * with a tolerance on ts, before anything else of the request is read.
  */
 
-export type SignatureFailure = 'missing' | 'malformed' | 'mismatch' | 'stale';
+type SignatureFailure = 'missing' | 'malformed' | 'mismatch' | 'stale';
 
 export function signatureManifest(dataId: string | null, requestId: string | null, ts: string): string {
   const parts: string[] = [];

@@ -19,12 +19,11 @@
  */
 import { z } from 'zod';
 import type { Claims as RoutineClaims, OrdersCursor } from '../_shared/admin.ts';
-import type { Deps } from '../_shared/handlers.ts';
+import type { Deps, Handler } from '../_shared/deps.ts';
 import { HttpError, json, parseJson, readBody, withErrors } from '../_shared/http.ts';
 import { bearerToken, type Claims } from '../_shared/jwt.ts';
 import { MercadoPagoRejected, MercadoPagoUnavailable } from '../_shared/mercadopago.ts';
-
-type Handler = (req: Request) => Promise<Response>;
+import { requireMethod, validate } from '../_shared/request.ts';
 
 export const STAFF_ROLE = 'staff';
 
@@ -37,12 +36,6 @@ export function isStaffClaims(claims: Claims): boolean {
 
 function issuesOf(error: z.ZodError) {
   return { issues: error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) };
-}
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new HttpError(400, 'validation_failed', 'the request is invalid', issuesOf(parsed.error));
-  return parsed.data;
 }
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD').refine((v) => {
@@ -106,10 +99,6 @@ function minusDays(date: string, days: number): string {
   return d.toISOString().slice(0, 10);
 }
 
-function requireMethod(req: Request, method: string) {
-  if (req.method !== method) throw new HttpError(405, 'method_not_allowed', `use ${method}`);
-}
-
 async function requireStaff(req: Request, deps: Deps): Promise<Claims> {
   const token = bearerToken(req);
   // A genuine token of ours that is not staff (a shopper, an anonymous user,
@@ -136,14 +125,14 @@ export function adminDashboardHandler(deps: Deps): Handler {
     }
     if (path === '/dashboard') {
       requireMethod(req, 'GET');
-      const q = parse(DashboardQuery, query);
+      const q = validate(DashboardQuery, query);
       const to = q.to ?? todayIn(q.tz, now());
       const from = q.from ?? minusDays(to, 29);
       return json(200, await admin.dashboard(c, from, to, q.tz));
     }
     if (path === '/orders') {
       requireMethod(req, 'GET');
-      const q = parse(OrdersQuery, query);
+      const q = validate(OrdersQuery, query);
       const page = await admin.orders(c, q.q || null, q.cursor ? decodeCursor(q.cursor) : null, q.limit);
       return json(200, { orders: page.orders, next_cursor: page.next ? encodeCursor(page.next) : null });
     }
@@ -194,7 +183,7 @@ export function adminDashboardHandler(deps: Deps): Handler {
     }
     if (path === '/stock/adjust') {
       requireMethod(req, 'POST');
-      const body = parse(AdjustBody, parseJson(await readBody(req)));
+      const body = validate(AdjustBody, parseJson(await readBody(req)));
       const result = await admin.adjustStock(c, body.variant_id, body.delta, body.reason);
       deps.log('stock_adjusted', { variant_id: body.variant_id, delta: body.delta, by: claims.sub });
       return json(200, result);

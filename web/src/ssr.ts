@@ -2,7 +2,7 @@
  * Server-side helpers for server-rendered storefronts with `@supabase/ssr`.
  *
  * The shopper's session lives in cookies that the browser's JavaScript cannot
- * read (DESIGN.md, "Session"):
+ * read (README.md, "Glossary": the shopper's Auth session):
  *   - `httpOnly`, `sameSite: 'lax'`, `path: '/'`;
  *   - `secure` in production (`NODE_ENV=production`, or the `secure` option);
  *   - `Max-Age` 7 days, renewed on every request: the auth cookies the request

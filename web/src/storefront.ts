@@ -28,6 +28,7 @@ import {
   StorefrontError,
   ValidationError,
 } from './errors.ts';
+import { quantitySchema } from '../../edge/_shared/contract.ts';
 import { parseReturnQuery } from './return-query.ts';
 import {
   type Cart,
@@ -176,8 +177,8 @@ function checkVariant(variantId: string): void {
   }
 }
 
-function checkQuantity(quantity: number, min: number): void {
-  if (!Number.isInteger(quantity) || quantity < min) {
+function checkQuantity(quantity: number, min: 0 | 1): void {
+  if (!quantitySchema(min).safeParse(quantity).success) {
     throw new ValidationError(`quantity must be an integer >= ${min}`, [
       { path: 'quantity', message: `La cantidad debe ser un número entero mayor o igual a ${min}` },
     ]);

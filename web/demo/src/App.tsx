@@ -17,25 +17,9 @@ import { ReturnPage } from './pages/ReturnPage.tsx';
 import { clearCheckoutForm } from './checkout-form.ts';
 import { clearPendingCheckout, loadPendingCheckout, type PendingCheckout } from './pending-checkout.ts';
 import { navigate, useLocation } from './router.ts';
+import type { StoreApi } from './store-api.ts';
 
 const CATALOG_REFRESH_MS = 10_000;
-
-export interface StoreApi {
-  sf: Storefront;
-  cart: Cart | null;
-  /** Anonymous, or signed in to an account. */
-  shopper: Shopper | null;
-  catalog: CatalogProduct[] | null;
-  titles: Map<string, string>;
-  busy: boolean;
-  showAlert(alert: AlertMessage | null): void;
-  fail(err: unknown): void;
-  refresh(): Promise<void>;
-  /** Runs a cart operation: the cart it returns replaces ours; errors become an alert. */
-  cartOp(op: (sf: Storefront) => Promise<Cart>, success?: string): Promise<boolean>;
-  pending: PendingCheckout | null;
-  setPending(p: PendingCheckout | null): void;
-}
 
 export function App({ env }: { env: StorefrontEnv }) {
   const sf = useMemo(() => makeStorefront(env), [env]);

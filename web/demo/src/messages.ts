@@ -16,7 +16,7 @@ import {
 } from '../../src/index.ts';
 import { units } from './format.ts';
 
-export type AlertKind = 'out-of-stock' | 'expired' | 'network' | 'validation' | 'error' | 'info' | 'success';
+type AlertKind = 'out-of-stock' | 'expired' | 'network' | 'validation' | 'error' | 'info' | 'success';
 
 export interface AlertMessage {
   kind: AlertKind;

@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import { ValidationError } from '../../../src/index.ts';
-import type { StoreApi } from '../App.tsx';
+import type { StoreApi } from '../store-api.ts';
 import { type AlertMessage, mergeNotice } from '../messages.ts';
 import { navigate } from '../router.ts';
 

@@ -1,6 +1,6 @@
 import { type FormEvent, type MouseEvent, useEffect, useState } from 'react';
 import { type CartLine, type CheckoutInput, type CouponPreview, InsufficientStockError, ValidationError } from '../../../src/index.ts';
-import type { StoreApi } from '../App.tsx';
+import type { StoreApi } from '../store-api.ts';
 import { attributeText, money } from '../format.ts';
 import { loadCheckoutForm, saveCheckoutForm } from '../checkout-form.ts';
 import { couponErrorText } from '../messages.ts';

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { CatalogProduct, CatalogVariant } from '../../../src/index.ts';
-import type { StoreApi } from '../App.tsx';
+import type { StoreApi } from '../store-api.ts';
 import { attributeText, money, stockText } from '../format.ts';
 
 export function CatalogPage({ api }: { api: StoreApi }) {

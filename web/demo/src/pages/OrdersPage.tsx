@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import type { Order } from '../../../src/index.ts';
-import type { StoreApi } from '../App.tsx';
+import type { StoreApi } from '../store-api.ts';
 import { type AlertMessage, describeError } from '../messages.ts';
 import { OrderView } from './OrderView.tsx';
 

@@ -5,7 +5,7 @@
  */
 import { type MouseEvent, useCallback, useEffect, useRef, useState } from 'react';
 import { ReservationExpiredError, type ReturnResult } from '../../../src/index.ts';
-import type { StoreApi } from '../App.tsx';
+import type { StoreApi } from '../store-api.ts';
 import { money, REJECTION_DETAIL } from '../format.ts';
 import { type AlertMessage, describeError } from '../messages.ts';
 import { clearCheckoutForm } from '../checkout-form.ts';
