@@ -88,7 +88,7 @@ async function runPgTap(url: string, port: number, opts: { name?: string; only?:
     await client.end();
   }
   const files = readdirSync(join(repoRoot, 'supabase', 'tests'))
-    .filter((f) => f.endsWith('.sql') && (!opts.only || f.startsWith('000-') || opts.only.test(f)))
+    .filter((f) => f.endsWith('.sql') && (!opts.only || opts.only.test(f)))
     .sort()
     .map((f) => join('supabase', 'tests', f));
   const { code, out } = await sh('pg_prove', ['-v', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', ...files]);

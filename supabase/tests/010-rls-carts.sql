@@ -1,6 +1,7 @@
 -- RLS on carts and cart_items: the owner, another shopper and anon, for
 -- every operation.
 begin;
+\ir helpers/tests.psql
 select plan(34);
 
 select tests.create_shopper('rls-ana') as ana \gset

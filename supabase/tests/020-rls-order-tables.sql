@@ -3,6 +3,7 @@
 -- (reservations, event log, payments, refunds, coupons), the catalog
 -- (readable by everyone, writable by nobody through the API) and the settings.
 begin;
+\ir helpers/tests.psql
 select plan(101);
 
 select tests.create_shopper('ord-ana') as ana \gset

@@ -1,6 +1,7 @@
 -- Function, schema and table privileges. The checks over pg_proc cover every
 -- routine in a schema, so a new one cannot slip through unreviewed.
 begin;
+\ir helpers/tests.psql
 select plan(53);
 
 -- ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 -- with the grants Supabase's legacy default privileges would give it (npm
 -- test runs this file again on a database bootstrapped with them).
 begin;
+\ir helpers/tests.psql
 select plan(4);
 
 select is_empty(

@@ -3,6 +3,7 @@
 -- other shoppers' reservations (lazy expiry), the sliding expiry, and the same
 -- rules for direct writes through the table.
 begin;
+\ir helpers/tests.psql
 select plan(75);
 
 select tests.create_shopper('cr-ana') as ana \gset

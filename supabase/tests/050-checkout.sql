@@ -3,6 +3,7 @@
 -- cancelled, every error with nothing written; and the small routines around
 -- it (attach_preference, release_session, find_order_session).
 begin;
+\ir helpers/tests.psql
 select plan(59);
 
 select tests.create_shopper('ck-ana') as ana \gset

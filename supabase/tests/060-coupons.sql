@@ -3,6 +3,7 @@
 -- holders), case-insensitive codes, nothing left to pay; nothing written on
 -- any refusal.
 begin;
+\ir helpers/tests.psql
 select plan(24);
 
 select tests.create_shopper('cp-ana') as ana \gset

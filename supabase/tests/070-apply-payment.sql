@@ -1,6 +1,7 @@
 -- checkout.apply_payment for every status, record_refund, malformed input,
 -- payment_events once per (payment id, status), and the append-only event log.
 begin;
+\ir helpers/tests.psql
 select plan(88);
 
 select tests.create_shopper('pay-ana') as ana \gset

@@ -3,6 +3,7 @@
 -- and the run_* procedures pg_cron calls. Time is moved by setting
 -- timestamps into the past (now() is constant within the transaction).
 begin;
+\ir helpers/tests.psql
 select plan(37);
 
 select tests.create_shopper('ex-ana') as ana \gset

@@ -1,6 +1,7 @@
 -- The pg_cron jobs scheduled by the migration: names, schedules, commands,
 -- one job per name (the migration is re-runnable), and no access for the API.
 begin;
+\ir helpers/tests.psql
 select plan(7);
 
 select has_extension('pg_cron', 'pg_cron is installed');

@@ -2,6 +2,7 @@
 -- of sessions, orders, reservations and refunds. (The database holds no
 -- committed sessions, orders or refunds: every test file rolls back.)
 begin;
+\ir helpers/tests.psql
 select plan(16);
 
 select tests.authenticate_as_service_role() \gset

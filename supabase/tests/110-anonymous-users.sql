@@ -2,6 +2,7 @@
 -- nothing live are removed; everything they bought stays. Idleness is made
 -- by moving the users' timestamps into the past.
 begin;
+\ir helpers/tests.psql
 select plan(12);
 
 select tests.create_shopper('anon-gone') as gone \gset

@@ -3,6 +3,7 @@
 -- unpaid expiries, and top holders in the stats. Time is moved by setting
 -- timestamps (now() is constant within the transaction).
 begin;
+\ir helpers/tests.psql
 select plan(25);
 
 select tests.create_shopper('fs-hoarder') as hoarder \gset

@@ -4,6 +4,7 @@
 -- later, whole-unit currencies, payments matching no session, the
 -- reconciliation and refund-retry claims, and checkout.audit().
 begin;
+\ir helpers/tests.psql
 select plan(64);
 
 select tests.create_shopper('mi-ana') as ana \gset

@@ -2,6 +2,7 @@
 -- only, and only with a staff member's claims), what they return, and bad
 -- input refused with nothing written.
 begin;
+\ir helpers/tests.psql
 select plan(79);
 
 -- ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 -- reservation's variant and quantity never change (CKI02), while expires_at
 -- still may (expiry, renewal).
 begin;
+\ir helpers/tests.psql
 select plan(5);
 
 select tests.create_shopper('rc-buyer') as buyer \gset
