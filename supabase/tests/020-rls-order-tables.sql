@@ -4,7 +4,7 @@
 -- (readable by everyone, writable by nobody through the API) and the settings.
 begin;
 \ir helpers/tests.psql
-select plan(101);
+select plan(102);
 
 select tests.create_shopper('ord-ana') as ana \gset
 select tests.create_shopper('ord-bob') as bob \gset
@@ -171,8 +171,12 @@ select throws_ok(format(o.sql, t.tbl, t.col), '42501', format('permission denied
   from (values ('products', 'title'), ('variants', 'price')) t(tbl, col) cross join ops o
  where o.verb <> 'select';
 
--- Settings: readable (the cart shows limits), never writable by the API roles.
-select ok((select max_line_quantity from private.settings) = 99, 'settings: a shopper may read them');
+-- Settings: read only through private.current_settings() (security
+-- definer, what the cart routines call); the table itself is closed to the
+-- API roles, never writable.
+select ok((private.current_settings()).max_line_quantity = 99, 'settings: a shopper''s routines read them through current_settings()');
+select throws_ok($$ select * from private.settings $$, '42501', 'permission denied for table settings',
+                 'settings: a shopper cannot read the table itself');
 select throws_ok($$ update private.settings set max_line_quantity = 100000 $$, '42501',
                  'permission denied for table settings', 'settings: a shopper cannot change them');
 select tests.authenticate_as_anon() \gset

@@ -2,7 +2,7 @@
 -- routine in a schema, so a new one cannot slip through unreviewed.
 begin;
 \ir helpers/tests.psql
-select plan(53);
+select plan(55);
 
 -- ---------------------------------------------------------------------------
 -- Schema checkout: service_role only.
@@ -112,8 +112,8 @@ select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
       where p.pronamespace = 'private'::regnamespace and p.prorettype <> 'trigger'::regtype
         and has_function_privilege('anon', p.oid, 'execute')
-        and p.oid not in ('private.current_settings()'::regprocedure, 'private.available_stock(uuid)'::regprocedure) $$,
-  'private: anon may execute current_settings and available_stock only'
+        and p.oid <> 'private.available_stock(uuid)'::regprocedure $$,
+  'private: anon may execute available_stock only (public.get_catalog calls it)'
 );
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
@@ -132,6 +132,15 @@ select is_empty(
       where p.pronamespace in ('public'::regnamespace, 'private'::regnamespace) and p.prorettype <> 'trigger'::regtype
         and a.grantee = 0 and a.privilege_type = 'EXECUTE' $$,
   'public and private: no function is executable by PUBLIC (grants go to named roles)'
+);
+-- The default that makes it so: the migration owner's functions start with no
+-- PUBLIC grant (alter default privileges ... revoke execute on functions from
+-- public), so a function a later migration forgets to revoke is still closed.
+create function private.default_acl_probe() returns integer language sql set search_path = '' as $$ select 1 $$;
+select is_empty(
+  $$ select a.grantee from pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+      where p.oid = 'private.default_acl_probe()'::regprocedure and a.grantee = 0 $$,
+  'a function the migration owner creates is not executable by PUBLIC by default'
 );
 
 -- ---------------------------------------------------------------------------
@@ -168,8 +177,20 @@ select tests.clear_authentication() \gset
 
 -- ---------------------------------------------------------------------------
 -- Table privileges, as granted in the migrations.
-select table_privs_are('public', 'carts', 'authenticated', array['SELECT', 'INSERT', 'UPDATE'], 'carts: authenticated may select, insert, update');
-select table_privs_are('public', 'cart_items', 'authenticated', array['SELECT', 'INSERT', 'UPDATE', 'DELETE'], 'cart_items: authenticated may select, insert, update, delete');
+select table_privs_are('public', 'carts', 'authenticated', array['SELECT'], 'carts: authenticated may select the table; writes are per column');
+select table_privs_are('public', 'cart_items', 'authenticated', array['SELECT', 'DELETE'], 'cart_items: authenticated may select and delete; writes are per column');
+select is(
+  array(select format('%s %s %s', c.relname, a.privilege_type, att.attname)
+          from pg_class c
+          join pg_attribute att on att.attrelid = c.oid and att.attnum > 0 and not att.attisdropped
+          cross join lateral aclexplode(att.attacl) a
+         where c.oid in ('public.carts'::regclass, 'public.cart_items'::regclass)
+           and a.grantee = 'authenticated'::regrole and a.privilege_type in ('INSERT', 'UPDATE')
+         order by 1),
+  array['cart_items INSERT quantity', 'cart_items INSERT session_id', 'cart_items INSERT variant_id',
+        'cart_items UPDATE quantity', 'carts INSERT session_id', 'carts UPDATE updated_at'],
+  'carts and cart_items: authenticated writes exactly the columns the cart routines write'
+);
 select table_privs_are('public', 'order_sessions', 'authenticated', array['SELECT'], 'order_sessions: authenticated may only select');
 select table_privs_are('public', 'orders', 'authenticated', array['SELECT'], 'orders: authenticated may only select');
 select table_privs_are('public', 'order_lines', 'authenticated', array['SELECT'], 'order_lines: authenticated may only select');

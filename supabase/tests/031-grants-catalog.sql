@@ -12,8 +12,8 @@ select is_empty(
       where c.relnamespace in ('public'::regnamespace, 'private'::regnamespace, 'checkout'::regnamespace)
         and c.relkind in ('r', 'p', 'v', 'm')
         and has_table_privilege('anon', c.oid, p.privilege)
-        and not (p.privilege = 'SELECT' and (c.relnamespace::regnamespace::text || '.' || c.relname) in ('public.products', 'public.variants', 'private.settings')) $$,
-  'anon: no privilege on any table but reading the catalog (and the settings, for availability)'
+        and not (p.privilege = 'SELECT' and (c.relnamespace::regnamespace::text || '.' || c.relname) in ('public.products', 'public.variants')) $$,
+  'anon: no privilege on any table but reading the catalog'
 );
 select is_empty(
   $$ select (c.relnamespace::regnamespace::text || '.' || c.relname) || ': ' || p.privilege

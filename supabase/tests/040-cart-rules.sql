@@ -4,7 +4,7 @@
 -- rules for direct writes through the table.
 begin;
 \ir helpers/tests.psql
-select plan(75);
+select plan(77);
 
 select tests.create_shopper('cr-ana') as ana \gset
 select tests.create_shopper('cr-bob') as bob \gset
@@ -168,13 +168,18 @@ select tests.clear_authentication() \gset
 update private.settings set cart_ttl = interval '7 days';
 select tests.authenticate_as('cr-ana') \gset
 
--- The client cannot choose it.
-select tests.rows_affected(format($$ update public.carts set expires_at = now() + interval '10 years', created_at = now() - interval '1 year' where session_id = %L $$, :'ana')) \gset
-select is((select expires_at from public.carts where session_id = :'ana'), now() + interval '7 days', 'a direct update of expires_at is overridden');
-select is((select created_at from public.carts where session_id = :'ana'), now(), 'a direct update cannot rewrite created_at');
+-- The client cannot choose it: shoppers hold no column privilege on
+-- expires_at or created_at (42501); what they may write, the trigger stamps.
+select throws_ok(format($$ update public.carts set expires_at = now() + interval '10 years' where session_id = %L $$, :'ana'),
+  '42501', 'permission denied for table carts', 'a direct update of expires_at is refused');
+select throws_ok(format($$ update public.carts set created_at = now() - interval '1 year' where session_id = %L $$, :'ana'),
+  '42501', 'permission denied for table carts', 'a direct update of created_at is refused');
+select is((select expires_at from public.carts where session_id = :'ana'), now() + interval '2 days', 'the expiry is unchanged (the trigger''s, from the cart_ttl above)');
 select tests.authenticate_as('cr-carol') \gset
-select tests.rows_affected(format($$ insert into public.carts (session_id, expires_at) values (%L, now() + interval '10 years') $$, :'carol')) \gset
-select is((select expires_at from public.carts where session_id = :'carol'), now() + interval '7 days', 'a direct insert cannot choose expires_at');
+select throws_ok(format($$ insert into public.carts (session_id, expires_at) values (%L, now() + interval '10 years') $$, :'carol'),
+  '42501', 'permission denied for table carts', 'a direct insert cannot choose expires_at');
+select tests.rows_affected(format($$ insert into public.carts (session_id) values (%L) $$, :'carol')) \gset
+select is((select expires_at from public.carts where session_id = :'carol'), now() + interval '7 days', 'a direct insert gets the trigger''s expiry');
 
 -- ---------------------------------------------------------------------------
 -- Direct writes to cart_items obey the same rules (trigger).
@@ -199,7 +204,7 @@ select throws_ok(format($$ update public.cart_items set quantity = 6 where sessi
 select throws_ok(format($$ update public.cart_items set quantity = 100 where session_id = %L and variant_id = %L $$, :'ana', :'va'),
   'CKQ01', 'quantity of CR-A must be between 1 and 99, got 100', 'direct update: growing beyond the maximum is refused');
 select throws_ok(format($$ update public.cart_items set variant_id = %L where session_id = %L and variant_id = %L $$, :'vb', :'ana', :'va'),
-  'CKI02', 'a cart line cannot move to another cart or variant', 'direct update: a line cannot change variant');
+  '42501', 'permission denied for table cart_items', 'direct update: a line cannot change variant (no column privilege)');
 select is(tests.cart_state('cr-ana'), :'s1'::jsonb, 'after every refused direct write the cart is exactly as before');
 select is(
   tests.rows_affected(format($$ update public.cart_items set quantity = 1 where session_id = %L and variant_id = %L $$, :'ana', :'va')),
