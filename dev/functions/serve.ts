@@ -15,6 +15,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort } from '../pg/cluster.ts';
 import { repoRoot } from '../pg/prepare.ts';
+import { stopChild } from '../child.ts';
 
 export const FUNCTION_NAMES = [
   'create-preference',
@@ -104,12 +105,6 @@ export async function startFunction(
     port,
     process: child,
     output: () => out,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-      }),
+    stop: () => stopChild(child),
   };
 }

@@ -12,6 +12,7 @@ import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { freePort, PrerequisiteError } from './cluster.ts';
+import { stopChild } from '../child.ts';
 
 export interface Pooler {
   url: string;
@@ -105,12 +106,6 @@ export async function startPooler(opts: PoolerOptions): Promise<Pooler> {
   return {
     url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`,
     port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-      }),
+    stop: () => stopChild(child),
   };
 }
