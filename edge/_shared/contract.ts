@@ -91,6 +91,7 @@ export const FUNCTION_ERRORS = {
   forbidden: { status: 403, library: 'CheckoutError' },
   not_found: { status: 404, library: 'CheckoutError' },
   method_not_allowed: { status: 405, library: 'CheckoutError' },
+  refund_refused: { status: 409, library: 'CheckoutError' },
   payload_too_large: { status: 413, library: 'ValidationError' },
   internal: { status: 500, library: 'CheckoutError' },
   upstream_unavailable: { status: 500, library: 'NetworkError' },

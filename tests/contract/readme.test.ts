@@ -3,7 +3,7 @@
  * (edge/_shared/contract.ts): a code documented but not in the module, in the
  * module but not documented, or documented with another status fails here.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FUNCTION_ERRORS, MAPPED_SQLSTATES, SQLSTATES } from '../../edge/_shared/contract.ts';
@@ -65,5 +65,26 @@ describe('exposed schemas', () => {
     const checked = /unnest\(array\[([^\]]*)\]\)/.exec(pgtap)?.[1]?.match(/'[^']+'/g)?.map((s) => s.slice(1, -1)) ?? [];
     expect(exposed.length).toBeGreaterThan(0);
     expect(checked.sort()).toEqual(exposed.sort());
+  });
+});
+
+describe('the functions raise what the contract says', () => {
+  it('every `new HttpError(status, code)` in edge/ has the status the contract gives the code', () => {
+    const files = readdirSync(join(root, 'edge'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+    const raised = files.flatMap((f) =>
+      [...readFileSync(join(root, 'edge', f), 'utf8').matchAll(/new HttpError\(\s*(\d{3}),\s*'([a-z_]+)'/g)].map((m) => ({
+        file: f,
+        status: Number(m[1]),
+        code: m[2]!,
+      }))
+    );
+    expect(raised.length).toBeGreaterThan(20);
+    // The webhook answers transient trouble with 500 on purpose: MercadoPago retries only then.
+    const webhookRetry = (r: { file: string; status: number }) => r.file.startsWith('mercadopago-webhook') && r.status === 500;
+    const statusOf = (code: string) =>
+      code in FUNCTION_ERRORS
+        ? FUNCTION_ERRORS[code as keyof typeof FUNCTION_ERRORS].status
+        : Object.values(MAPPED_SQLSTATES).find((c) => c.error === code)?.status;
+    for (const r of raised.filter((r) => !webhookRetry(r))) expect({ ...r, status: statusOf(r.code) }).toEqual(r);
   });
 });
