@@ -11,7 +11,7 @@
 import pg from 'pg';
 import { createVariants } from './fixtures.ts';
 import { summarize } from './lib.ts';
-import type { Row } from './run.ts';
+import type { Row } from './lib.ts';
 
 const DAYS = 90;
 

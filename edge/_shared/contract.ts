@@ -92,6 +92,9 @@ export const FUNCTION_ERRORS = {
   not_found: { status: 404, library: 'CheckoutError' },
   method_not_allowed: { status: 405, library: 'CheckoutError' },
   refund_refused: { status: 409, library: 'CheckoutError' },
+  // send-emails' links (cart restore, unsubscribe).
+  invalid_link: { status: 400, library: 'CheckoutError' },
+  link_expired: { status: 410, library: 'CheckoutError' },
   payload_too_large: { status: 413, library: 'ValidationError' },
   internal: { status: 500, library: 'CheckoutError' },
   upstream_unavailable: { status: 500, library: 'NetworkError' },

@@ -1,6 +1,6 @@
 /** HTTP plumbing shared by every function: CORS, JSON responses, typed errors. */
 
-const corsHeaders: Record<string, string> = {
+export const corsHeaders: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Headers': 'authorization, x-client-info, apikey, content-type',
   'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',

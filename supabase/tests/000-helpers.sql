@@ -3,7 +3,7 @@
 begin;
 \ir helpers/tests.psql
 
-select plan(16);
+select plan(17);
 select has_function('tests', 'create_shopper', array['text']);
 select has_function('tests', 'authenticate_as', array['text']);
 select has_function('tests', 'authenticate_as_anon', array[]::text[]);
@@ -15,6 +15,7 @@ select has_function('tests', 'begin_checkout', array['text', 'text']);
 select has_function('tests', 'payment', array['text', 'text', 'numeric', 'bigint', 'text']);
 select has_function('tests', 'expire_order_session', array['uuid', 'interval']);
 select has_function('tests', 'set_cart_expiry', array['text', 'timestamp with time zone']);
+select has_function('tests', 'set_cart_idle', array['text', 'interval']);
 select has_function('tests', 'cart_state', array['text']);
 select has_function('tests', 'event_kinds', array['uuid']);
 select has_function('tests', 'rows_affected', array['text']);

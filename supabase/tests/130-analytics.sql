@@ -2,6 +2,7 @@
 -- constructed history, against numbers computed by hand; the purge keeps the
 -- funnel; bad ranges are refused; service_role only.
 begin;
+\ir helpers/tests.psql
 select plan(26);
 
 update private.settings set analytics_time_zone = 'UTC';

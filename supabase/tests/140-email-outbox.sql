@@ -2,18 +2,15 @@
 -- confirmations exactly once per order, claiming and settling rows, opt-out,
 -- restoring a reminded cart. (Concurrent detection runs: tests/db/email.test.ts.)
 begin;
+\ir helpers/tests.psql
 select plan(35);
 
 -- (npm test runs pgTAP on a fresh database; a reused one may hold committed carts)
 delete from email.outbox;
 delete from public.carts;
 -- Makes a cart idle since p_ago (its last activity), as time passing would.
-create function pg_temp.idle(p_name text, p_ago interval) returns void language sql security definer as $$
-  set local session_replication_role = replica;
-  update public.carts
-     set updated_at = now() - p_ago, expires_at = now() - p_ago + (private.current_settings()).cart_ttl
-   where session_id = tests.shopper(p_name);
-  set local session_replication_role = origin;
+create function pg_temp.idle(p_name text, p_ago interval) returns void language sql as $$
+  select tests.set_cart_idle(p_name, p_ago);
 $$;
 create function pg_temp.sign_up(p_name text) returns void language sql security definer as $$
   update auth.users set is_anonymous = false, email = p_name || '@Example.com' where id = tests.shopper(p_name);
