@@ -2,23 +2,15 @@
  * The hosted checkout page over plain HTTP: what it offers, what it refuses,
  * and where it sends the buyer back (MercadoPago's back_urls query).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MercadoPagoConfig, Preference } from 'mercadopago';
 import type { Sandbox } from '../../dev/mp-sandbox/index.ts';
-import { BASIC_TOTAL, basicItems, sandboxWithSdk } from './helpers.ts';
+import { BASIC_TOTAL, basicItems, useSandboxWithSdk } from './helpers.ts';
 
 let sandbox: Sandbox;
 let config: MercadoPagoConfig;
 
-beforeAll(async () => {
-  ({ sandbox, config } = await sandboxWithSdk());
-});
-afterAll(async () => {
-  await sandbox.close();
-});
-beforeEach(() => {
-  sandbox.reset();
-});
+useSandboxWithSdk((env) => ({ sandbox, config } = env));
 
 const BACK = {
   success: 'https://store.example/checkout/success?from=mp',

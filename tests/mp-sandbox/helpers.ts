@@ -2,6 +2,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MercadoPagoConfig, WebhookSignatureValidator } from 'mercadopago';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { AppConfig } from 'mercadopago/dist/utils/config/index.js';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../../dev/mp-sandbox/index.ts';
 
@@ -13,6 +14,25 @@ export async function sandboxWithSdk(options: SandboxOptions = {}): Promise<{ sa
   // No SDK-level retries unless a test asks for them: faults must surface.
   const config = new MercadoPagoConfig({ accessToken: sandbox.accessToken, options: { maxRetries: 0, timeout: 5_000 } });
   return { sandbox, config };
+}
+
+/**
+ * One sandbox with the SDK pointed at it for a whole suite, reset before each
+ * test: `use` receives it once started (assign your own variables there).
+ */
+export function useSandboxWithSdk(use: (env: { sandbox: Sandbox; config: MercadoPagoConfig }) => void): void {
+  let sandbox: Sandbox | undefined;
+  beforeAll(async () => {
+    const env = await sandboxWithSdk();
+    sandbox = env.sandbox;
+    use(env);
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+  beforeEach(() => {
+    sandbox?.reset();
+  });
 }
 
 export interface ReceivedWebhook {

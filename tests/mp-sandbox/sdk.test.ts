@@ -2,7 +2,7 @@
  * The sandbox driven through the official `mercadopago` SDK, exactly as the
  * Edge Functions and store code will call it.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   MercadoPagoConfig,
   MercadoPagoError,
@@ -18,7 +18,7 @@ import {
   Preference,
 } from 'mercadopago';
 import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
-import { BASIC_TOTAL, basicItems, sandboxWithSdk } from './helpers.ts';
+import { BASIC_TOTAL, basicItems, useSandboxWithSdk } from './helpers.ts';
 
 let sandbox: Sandbox;
 let config: MercadoPagoConfig;
@@ -27,15 +27,7 @@ const freshConfig = (extra: Record<string, unknown> = {}): MercadoPagoConfig =>
   // pass requestOptions get their own config.
   new MercadoPagoConfig({ accessToken: sandbox.accessToken, options: { maxRetries: 0, timeout: 5_000, ...extra } });
 
-beforeAll(async () => {
-  ({ sandbox, config } = await sandboxWithSdk());
-});
-afterAll(async () => {
-  await sandbox.close();
-});
-beforeEach(() => {
-  sandbox.reset();
-});
+useSandboxWithSdk((env) => ({ sandbox, config } = env));
 
 async function createPreference(body: Record<string, unknown> = {}): Promise<string> {
   const pref = await new Preference(config).create({

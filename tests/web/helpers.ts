@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { type Stack, startStack } from '../../dev/stack/stack.ts';
 import type { Database } from '../../web/src/index.ts';
 
@@ -29,6 +30,18 @@ export interface Target {
 }
 
 export const remoteConfigured = Boolean(process.env['SUPABASE_URL'] && process.env['SUPABASE_ANON_KEY']);
+
+/** One target for a whole suite: `use` receives it once started; it is stopped after the suite. */
+export function useTarget(use: (t: Target) => void): void {
+  let target: Target | undefined;
+  beforeAll(async () => {
+    target = await startTarget();
+    use(target);
+  }, 240_000);
+  afterAll(async () => {
+    await target?.stop();
+  });
+}
 
 export async function startTarget(opts: { reservationTtlSeconds?: number; serveStorefront?: boolean } = {}): Promise<Target> {
   if (remoteConfigured) {

@@ -4,17 +4,12 @@
  * request), against the local API's real anonymous sign-in.
  */
 import { parseCookieHeader } from '@supabase/ssr';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { authCookieName, createStorefrontServerClient, SESSION_COOKIE_MAX_AGE, sessionCookieOptions, sessionCookies } from '../../web/src/ssr.ts';
-import { startTarget, type Target } from './helpers.ts';
+import { type Target, useTarget } from './helpers.ts';
 
 let t: Target;
-beforeAll(async () => {
-  t = await startTarget();
-}, 240_000);
-afterAll(async () => {
-  await t?.stop();
-});
+useTarget((target) => (t = target));
 
 interface ParsedSetCookie {
   name: string;

@@ -3,7 +3,7 @@
  * Supabase stack: see helpers.ts): sessions, every cart operation and error
  * class, checkout to the MercadoPago sandbox, the buyer's return, orders.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type CatalogProduct,
   CheckoutError,
@@ -21,29 +21,11 @@ import {
   StorefrontError,
   ValidationError,
 } from '../../web/src/index.ts';
-import {
-  createVariant,
-  memoryStorage,
-  newClient,
-  pay,
-  payer,
-  remoteConfigured,
-  returnQuery,
-  shippingAddress,
-  sql,
-  startTarget,
-  type Target,
-} from './helpers.ts';
+import { createVariant, memoryStorage, newClient, pay, payer, remoteConfigured, returnQuery, shippingAddress, sql, type Target, useTarget } from './helpers.ts';
 
 let t: Target;
 
-beforeAll(async () => {
-  t = await startTarget();
-}, 240_000);
-
-afterAll(async () => {
-  await t?.stop();
-});
+useTarget((target) => (t = target));
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
