@@ -18,6 +18,9 @@ $$;
 create function pg_temp.reminders(p_name text) returns integer language sql as $$
   select count(*)::integer from email.outbox where kind = 'cart_reminder' and session_id = tests.shopper(p_name);
 $$;
+-- Functions the migration owner creates carry no EXECUTE for PUBLIC
+-- (20261201170100_private_is_private.sql); these are called as other roles.
+grant execute on function pg_temp.idle(text, interval), pg_temp.sign_up(text), pg_temp.reminders(text) to public;
 
 select tests.create_variant('EM-A', 100, 1000) as va \gset
 select count(tests.create_shopper(n)) from unnest(array['em-known', 'em-payer', 'em-anon', 'em-fresh', 'em-empty', 'em-bought',
