@@ -5,6 +5,9 @@ export default defineConfig({
     include: ['tests/**/*.test.ts'],
     globalSetup: ['tests/setup/global-db.ts'],
     testTimeout: 60_000,
+    // expect.poll waits on a condition; its 1 s default is too short for a
+    // browser round trip on a machine shared by several test runs.
+    expect: { poll: { timeout: 15_000 } },
     hookTimeout: 120_000,
     pool: 'forks',
     // Suites start their own servers and hold real database connections; on a
