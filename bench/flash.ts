@@ -25,7 +25,7 @@ import { startPooler } from '../dev/pg/pooler.ts';
 import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../tests/helpers/jwt.ts';
 import { createShoppersWithCarts, createVariants } from './fixtures.ts';
 import { percentile, summarize } from './lib.ts';
-import type { Row } from './run.ts';
+import type { Row } from './lib.ts';
 
 const JWT_SECRET = 'bench-flash-jwt-secret-with-at-least-32-characters';
 const body = JSON.stringify({

@@ -15,7 +15,7 @@ import { createShoppersWithCarts, createVariants } from './fixtures.ts';
 import { closeClients, openClients, openServiceClients, type Stats, summarize } from './lib.ts';
 import { startDelayProxy } from './netdelay.ts';
 import { cpuDuring, postmasterPid, treeCpuSeconds } from './cpu.ts';
-import type { Row } from './run.ts';
+import type { Row } from './lib.ts';
 
 const payer = { email: 'bench@example.com', name: 'Bench' };
 const shipping = { street_name: 'Calle', street_number: '1', zip_code: '1000', city: 'CABA' };
