@@ -95,6 +95,11 @@ export const FUNCTION_ERRORS = {
   // send-emails' links (cart restore, unsubscribe).
   invalid_link: { status: 400, library: 'CheckoutError' },
   link_expired: { status: 410, library: 'CheckoutError' },
+  // merge-cart: the Authorization token is not a signed-in account.
+  account_required: { status: 403, library: 'CheckoutError' },
+  invalid_anonymous_token: { status: 401, library: 'SessionRequiredError' },
+  not_anonymous: { status: 403, library: 'CheckoutError' },
+  same_user: { status: 403, library: 'CheckoutError' },
   payload_too_large: { status: 413, library: 'ValidationError' },
   internal: { status: 500, library: 'CheckoutError' },
   upstream_unavailable: { status: 500, library: 'NetworkError' },

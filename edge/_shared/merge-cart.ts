@@ -9,7 +9,7 @@
  * anonymous token of another user, nothing moves.
  */
 import { z } from 'zod';
-import type { AdminDeps } from './handlers.ts';
+import type { AdminDeps } from './deps.ts';
 import { HttpError, json, parseJson, readBody, withErrors } from './http.ts';
 import { requireShopper } from './jwt.ts';
 

@@ -3,6 +3,7 @@
 -- same errors; it reads only the caller's cart, writes nothing, and is for
 -- authenticated only.
 begin;
+\ir helpers/tests.psql
 select plan(17);
 
 select tests.create_shopper('pv-ana') as ana \gset

@@ -63,7 +63,7 @@ describe('exposed schemas', () => {
   it("the pgTAP RLS check covers exactly supabase/config.toml's api.schemas", () => {
     const toml = readFileSync(join(root, 'supabase', 'config.toml'), 'utf8');
     const exposed = /^schemas\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1]?.match(/"[^"]+"/g)?.map((s) => s.slice(1, -1)) ?? [];
-    const pgtap = readFileSync(join(root, 'supabase', 'tests', '160-rls-exposed-schemas.sql'), 'utf8');
+    const pgtap = readFileSync(join(root, 'supabase', 'tests', '170-rls-exposed-schemas.sql'), 'utf8');
     const checked = /unnest\(array\[([^\]]*)\]\)/.exec(pgtap)?.[1]?.match(/'[^']+'/g)?.map((s) => s.slice(1, -1)) ?? [];
     expect(exposed.length).toBeGreaterThan(0);
     expect(checked.sort()).toEqual(exposed.sort());
