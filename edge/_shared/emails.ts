@@ -18,9 +18,9 @@ import { loadBaseConfig } from './config.ts';
 import type { Db } from './db.ts';
 import { type ConfirmationData, type ReminderData, renderConfirmation, type RenderedEmail, renderReminder } from './email-render.ts';
 import { corsHeaders, HttpError, json, type Logger, parseJson, readBody, withErrors } from './http.ts';
-import { bearerToken, type JwtVerifier, requireShopper } from './jwt.ts';
+import { type JwtVerifier, requireShopper } from './jwt.ts';
 import { LinkError, signLink, verifyLink } from './links.ts';
-import { constantTimeEqual } from './signature.ts';
+import { requireServiceRole } from './request.ts';
 
 /** What send-emails needs beyond what every function does (config.ts). */
 const EmailEnv = z.object({
@@ -134,15 +134,6 @@ interface ClaimedRow {
 }
 
 type Summary = { claimed: number; sent: number; retry_later: number; failed: number };
-
-async function isServiceRole(req: Request, deps: EmailDeps): Promise<boolean> {
-  const token = bearerToken(req);
-  if (constantTimeEqual(token, deps.config.serviceRoleKey)) return true;
-  if (token.split('.').length !== 3) return false;
-  // Legacy service_role keys are JWTs with `iss: supabase` and no audience.
-  const claims = await deps.verifyJwt(token, { audience: null, issuer: null }).catch(() => null);
-  return claims?.role === 'service_role';
-}
 
 /** What one outbox row becomes. Links expire relative to the row, so a retry renders the same email (same idempotent payload). */
 export async function renderRow(row: ClaimedRow, config: EmailConfig): Promise<RenderedEmail> {
@@ -277,7 +268,7 @@ export function sendEmailsHandler(deps: EmailDeps): (req: Request) => Promise<Re
     }
 
     if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST');
-    if (!(await isServiceRole(req, deps))) throw new HttpError(403, 'forbidden', 'the service role key is required');
+    await requireServiceRole(req, deps);
     const rows = (await deps.db.query<{ r: ClaimedRow[] }>('select email.claim($1) as r', [deps.config.batchSize]))[0]!.r;
     const summary: Summary = { claimed: rows.length, sent: 0, retry_later: 0, failed: 0 };
     for (const row of rows) await sendOne(deps, row, summary);

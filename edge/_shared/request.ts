@@ -1,8 +1,7 @@
 /** Request checks every handler uses: the method, a zod-validated body or query, the service role. */
 import { z } from 'zod';
-import type { AdminDeps } from './deps.ts';
 import { HttpError } from './http.ts';
-import { bearerToken } from './jwt.ts';
+import { bearerToken, type JwtVerifier } from './jwt.ts';
 import { constantTimeEqual } from './signature.ts';
 
 /** The value parsed by `schema`, or a 400 `validation_failed` listing every issue by path. */
@@ -25,7 +24,7 @@ export function requireMethod(req: Request, ...methods: string[]) {
  * sends from the database). Legacy service_role keys are JWTs with
  * `iss: supabase` and no audience.
  */
-export async function requireServiceRole(req: Request, deps: AdminDeps): Promise<void> {
+export async function requireServiceRole(req: Request, deps: { config: { serviceRoleKey: string }; verifyJwt: JwtVerifier }): Promise<void> {
   const token = bearerToken(req);
   let isService = constantTimeEqual(token, deps.config.serviceRoleKey);
   if (!isService && token.split('.').length === 3) {
