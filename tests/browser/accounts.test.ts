@@ -6,9 +6,8 @@
  * devices show the one cart; sign-out returns to an empty anonymous cart; the
  * coupon preview on the cart page. Phone-sized (390x844).
  */
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -16,7 +15,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../dev/pg/prepare.ts';
 import { type Stack, startStack } from '../../dev/stack/stack.ts';
-import { launchBrowser } from '../helpers/browser.ts';
+import { ensureBuilt, launchBrowser } from '../helpers/browser.ts';
 
 const SHOTS = join(repoRoot, 'test-results', 'browser');
 const DIST = join(repoRoot, 'web', 'demo', 'dist');
@@ -26,24 +25,9 @@ let browser: Browser;
 let db: pg.Pool;
 let dataDir: string;
 
-function newest(path: string): number {
-  if (!existsSync(path)) return 0;
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(0, ...readdirSync(path).map((f) => (f === 'dist' || f === 'node_modules' ? 0 : newest(join(path, f)))));
-}
-
-function ensureBuilt(): void {
-  const built = existsSync(join(DIST, 'index.html')) ? statSync(join(DIST, 'index.html')).mtimeMs : 0;
-  const sources = Math.max(newest(join(repoRoot, 'web', 'demo')), newest(join(repoRoot, 'web', 'src')));
-  if (built >= sources) return;
-  const r = spawnSync('npm', ['run', '--silent', 'build:web'], { cwd: repoRoot, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`npm run build:web failed:\n${r.stdout}\n${r.stderr}`);
-}
-
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  ensureBuilt();
+  ensureBuilt(DIST, ['web/demo', 'web/src'], 'build:web');
   dataDir = mkdtempSync(join(tmpdir(), 'storefront-accounts-'));
   stack = await startStack({
     dataDir,

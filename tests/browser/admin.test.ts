@@ -8,8 +8,7 @@
  * UPDATE_SCREENSHOTS=1 they replace the ones in docs/screenshots/ that the
  * README shows (a test run never changes tracked files otherwise).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -18,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../dev/pg/prepare.ts';
 import { type Stack, startStack } from '../../dev/stack/stack.ts';
 import { addStaff } from '../../dev/staff-add.ts';
-import { launchBrowser } from '../helpers/browser.ts';
+import { ensureBuilt, launchBrowser } from '../helpers/browser.ts';
 
 const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(repoRoot, 'docs', 'screenshots') : join(repoRoot, 'test-results', 'browser');
 const DIST = join(repoRoot, 'web', 'admin', 'dist');
@@ -29,21 +28,6 @@ let stack: Stack;
 let browser: Browser;
 let db: pg.Pool;
 let dataDir: string;
-
-function newest(path: string): number {
-  if (!existsSync(path)) return 0;
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(0, ...readdirSync(path).map((f) => (f === 'dist' || f === 'node_modules' ? 0 : newest(join(path, f)))));
-}
-
-/** Builds web/admin/dist when it is missing or older than its sources. */
-function ensureBuilt(): void {
-  const built = existsSync(join(DIST, 'index.html')) ? statSync(join(DIST, 'index.html')).mtimeMs : 0;
-  if (built >= newest(join(repoRoot, 'web', 'admin'))) return;
-  const r = spawnSync('npm', ['run', '--silent', 'build:admin'], { cwd: repoRoot, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`npm run build:admin failed:\n${r.stdout}\n${r.stderr}`);
-}
 
 /** A new anonymous shopper with `qty` units of `sku` in the cart (added as PostgREST would, through add_to_cart). Inside the caller's transaction. */
 async function shopperWithCart(client: pg.PoolClient, sku: string, qty: number): Promise<string> {
@@ -144,7 +128,7 @@ let refundPaymentId: number;
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  ensureBuilt();
+  ensureBuilt(DIST, ['web/admin'], 'build:admin');
   dataDir = mkdtempSync(join(tmpdir(), 'admin-browser-'));
   stack = await startStack({ dataDir, ports: { api: 0, db: 0, mp: 0, web: 0 }, serveStorefront: true, serveAdmin: true, functions: ['admin'] });
   db = new pg.Pool({ connectionString: stack.dbUrl, max: 3 });

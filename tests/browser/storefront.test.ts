@@ -6,8 +6,7 @@
  *
  * Screenshots of every step go to test-results/browser/ (git-ignored).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -17,7 +16,7 @@ import { repoRoot } from '../../dev/pg/prepare.ts';
 import { CAPTCHA_TEST_KEYS } from '../../dev/stack/auth-guard.ts';
 import { type Stack, startStack } from '../../dev/stack/stack.ts';
 import { CAPTCHA_SCRIPTS } from '../../web/demo/src/captcha.ts';
-import { launchBrowser } from '../helpers/browser.ts';
+import { ensureBuilt, launchBrowser } from '../helpers/browser.ts';
 
 const SHOTS = join(repoRoot, 'test-results', 'browser');
 const DIST = join(repoRoot, 'web', 'demo', 'dist');
@@ -28,26 +27,9 @@ let browser: Browser;
 let db: pg.Pool;
 let dataDir: string;
 
-/** Newest modification time under a path (files only). */
-function newest(path: string): number {
-  if (!existsSync(path)) return 0;
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(0, ...readdirSync(path).map((f) => (f === 'dist' || f === 'node_modules' ? 0 : newest(join(path, f)))));
-}
-
-/** Builds web/demo/dist when it is missing or older than the storefront's sources. */
-function ensureBuilt(): void {
-  const built = existsSync(join(DIST, 'index.html')) ? statSync(join(DIST, 'index.html')).mtimeMs : 0;
-  const sources = Math.max(newest(join(repoRoot, 'web', 'demo')), newest(join(repoRoot, 'web', 'src')));
-  if (built >= sources) return;
-  const r = spawnSync('npm', ['run', '--silent', 'build:web'], { cwd: repoRoot, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`npm run build:web failed:\n${r.stdout}\n${r.stderr}`);
-}
-
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  ensureBuilt();
+  ensureBuilt(DIST, ['web/demo', 'web/src'], 'build:web');
   dataDir = mkdtempSync(join(tmpdir(), 'storefront-browser-'));
   stack = await startStack({
     dataDir,
