@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PrerequisiteError } from './pg/cluster.ts';
+import { isRoot, PrerequisiteError } from './pg/cluster.ts';
 
 export type Purpose = 'start' | 'test';
 
@@ -43,8 +43,6 @@ const NEEDS: Need[] = [
   { pkg: () => 'pgbouncer', present: () => existsSync('/usr/sbin/pgbouncer') || onPath('pgbouncer'), purposes: ['test'] },
   { pkg: () => 'chromium', present: () => existsSync('/usr/bin/chromium'), purposes: ['test'] },
 ];
-
-const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** The PostgreSQL major already installed, if any. */
 function installedMajor(): number | undefined {

@@ -50,7 +50,8 @@ export function findPgBinaries(): PgBinaries {
   return { bindir, pkglibdir, sharedir };
 }
 
-const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
+/** Whether this process runs as root (PostgreSQL and PgBouncer then run as the postgres user). */
+export const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** Runs a server binary, as the postgres user when we are root. */
 async function runPg(bin: PgBinaries, cmd: string, args: string[]): Promise<string> {
@@ -182,7 +183,7 @@ function letPostgresReach(dir: string): void {
   }
 }
 
-function postgresUser(): { uid: number; gid: number } {
+export function postgresUser(): { uid: number; gid: number } {
   const out = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
   const gidOut = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
   if (out.status !== 0) throw new PrerequisiteError('The `postgres` system user is missing; install the postgresql-15 package.');

@@ -7,11 +7,11 @@
  * Debian's `pgbouncer` binary, run as the postgres user when we are root
  * (PgBouncer refuses to run as root).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { freePort, PrerequisiteError } from './cluster.ts';
+import { freePort, isRoot, postgresUser, PrerequisiteError } from './cluster.ts';
 import { stopChild } from '../child.ts';
 
 export interface Pooler {
@@ -38,8 +38,6 @@ export function findPgBouncer(): string {
   if (!bin) throw new PrerequisiteError('PgBouncer is not installed. Install it with: apt-get update && apt-get install -y pgbouncer');
   return bin;
 }
-
-const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
 async function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -83,8 +81,7 @@ export async function startPooler(opts: PoolerOptions): Promise<Pooler> {
     ].join('\n'),
   );
   if (isRoot()) {
-    const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
-    const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+    const { uid, gid } = postgresUser();
     for (const f of [opts.dir, conf, users]) chownSync(f, uid, gid);
     writeFileSync(log, '');
     chownSync(log, uid, gid);
