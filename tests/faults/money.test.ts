@@ -22,7 +22,7 @@ import { type RunningFunction, startFunction } from '../../dev/functions/serve.t
 import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { type Cluster, freePort, startCluster } from '../../dev/pg/cluster.ts';
 import { prepareDatabase } from '../../dev/pg/prepare.ts';
-import { addToCart, createShopper, createVariant } from '../helpers/db.ts';
+import { addToCart, createShopper, createVariant, type DbError } from '../helpers/db.ts';
 import { shopperClaims, signHs256 } from '../helpers/jwt.ts';
 
 const JWT_SECRET = 'fault-test-jwt-secret-with-at-least-32-characters';
@@ -95,12 +95,14 @@ async function post(f: RunningFunction, path: string, token: string, body: unkno
   }
 }
 
+/** Retries probe until it gives a value; the timeout names the last error (PostgreSQL down, or a real refusal). */
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> {
   const deadline = Date.now() + ms;
+  let lastError: unknown;
   for (;;) {
-    const v = await probe().catch(() => undefined);
+    const v = await probe().catch((err) => void (lastError = err));
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last error: ${String(lastError)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -116,7 +118,18 @@ const checkoutBody = {
  */
 async function shopperVisit(variantId: string, i: number, twice: boolean): Promise<void> {
   const shopper = await waitFor('a shopper', async () => await createShopper(pool));
-  await waitFor('a cart', async () => (await addToCart(pool, shopper, variantId, 1), true));
+  // While PostgreSQL is down the cart is retried; by the time it is back the
+  // earlier shoppers may hold every unit (CKS01): this shopper found it sold out.
+  const cart = await waitFor('a cart', async () => {
+    try {
+      await addToCart(pool, shopper, variantId, 1);
+      return 'added';
+    } catch (err) {
+      if ((err as DbError).code === 'CKS01') return 'sold out';
+      throw err;
+    }
+  });
+  if (cart === 'sold out') return;
   const token = signHs256(shopperClaims(shopper), JWT_SECRET);
   let res = await post(fn.create!, '/create-preference', token, checkoutBody);
   for (let attempt = 0; res.status !== 201 && res.status !== 409 && attempt < 40; attempt++) {
