@@ -72,9 +72,15 @@ function scripted<T extends object>(what: string, answers: Partial<T>, calls: Ca
   });
 }
 
-/** `Bearer shopper:<uuid>` is that shopper, `staff:<uuid>` a member of staff, `service.jwt.token` the service role; anything else is refused. */
-function fakeVerifyJwt(token: string): Promise<Claims> {
+/**
+ * `Bearer shopper:<uuid>` is that shopper, `anon:<uuid>` an anonymous user,
+ * `account:<uuid>` a signed-up one, `staff:<uuid>` a member of staff,
+ * `service.jwt.token` the service role; anything else is refused.
+ */
+export function fakeVerifyJwt(token: string): Promise<Claims> {
   if (token.startsWith('shopper:')) return Promise.resolve({ sub: token.slice(8), role: 'authenticated' });
+  if (token.startsWith('anon:')) return Promise.resolve({ sub: token.slice(5), role: 'authenticated', is_anonymous: true });
+  if (token.startsWith('account:')) return Promise.resolve({ sub: token.slice(8), role: 'authenticated', is_anonymous: false });
   if (token === 'service.jwt.token') return Promise.resolve({ role: 'service_role' });
   if (token.startsWith('staff:')) {
     return Promise.resolve({

@@ -1,4 +1,4 @@
 import { serveWithoutMercadoPago } from '../_shared/main.ts';
-import { mergeCartHandler } from '../_shared/merge-cart.ts';
+import { mergeCartHandler } from './handler.ts';
 
 serveWithoutMercadoPago('merge-cart', mergeCartHandler);

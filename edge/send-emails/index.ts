@@ -1,5 +1,6 @@
 import { createDb } from '../_shared/db.ts';
-import { type EmailConfig, loadEmailConfig, resendMailer, sendEmailsHandler } from '../_shared/emails.ts';
+import { type EmailConfig, loadEmailConfig, resendMailer } from '../_shared/emails.ts';
+import { sendEmailsHandler } from './handler.ts';
 import { jsonLogger } from '../_shared/http.ts';
 import { createJwtVerifier, parseJwks } from '../_shared/jwt.ts';
 

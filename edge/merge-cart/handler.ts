@@ -9,9 +9,9 @@
  * anonymous token of another user, nothing moves.
  */
 import { z } from 'zod';
-import type { AdminDeps } from './deps.ts';
-import { HttpError, json, parseJson, readBody, withErrors } from './http.ts';
-import { requireShopper } from './jwt.ts';
+import type { AdminDeps } from '../_shared/deps.ts';
+import { HttpError, json, parseJson, readBody, withErrors } from '../_shared/http.ts';
+import { requireShopper } from '../_shared/jwt.ts';
 
 const MergeBody = z.strictObject({
   anonymous_token: z.string().min(20).max(8192),

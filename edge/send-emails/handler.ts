@@ -1,0 +1,188 @@
+/**
+ * send-emails: drains the email outbox through Resend, and answers the two
+ * signed links the emails carry.
+ *
+ *   POST /send-emails              service role only (pg_cron + pg_net, or the
+ *                                  local stack): claim due rows, render, send,
+ *                                  record. 429 / 5xx / network: retried with
+ *                                  backoff, then left for a later run; other 4xx:
+ *                                  recorded as failed. The idempotency key is the
+ *                                  outbox row, so a retry is never a second email.
+ *   POST /send-emails/restore      {token} with the shopper's JWT: copies the
+ *                                  reminded cart into the caller's cart.
+ *   GET|POST /send-emails/unsubscribe?token=...   one-click opt-out.
+ */
+import { z } from 'zod';
+import type { Db } from '../_shared/db.ts';
+import { type ConfirmationData, type ReminderData, renderConfirmation, type RenderedEmail, renderReminder } from '../_shared/email-render.ts';
+import { type EmailConfig, isRetryable, type Mailer, type OutgoingEmail, type SendResult } from '../_shared/emails.ts';
+import { corsHeaders, HttpError, json, type Logger, parseJson, readBody, withErrors } from '../_shared/http.ts';
+import { type JwtVerifier, requireShopper } from '../_shared/jwt.ts';
+import { LinkError, signLink, verifyLink } from '../_shared/links.ts';
+import { requireServiceRole } from '../_shared/request.ts';
+
+export interface EmailDeps {
+  db: Db;
+  mailer: Mailer;
+  config: EmailConfig;
+  verifyJwt: JwtVerifier;
+  log: Logger;
+  now?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+interface ClaimedRow {
+  id: number;
+  kind: 'cart_reminder' | 'order_confirmation';
+  recipient: string;
+  session_id: string;
+  cart_created_at: string | null;
+  created_at: string;
+  attempts: number;
+  idempotency_key: string;
+  data: unknown;
+}
+
+type Summary = { claimed: number; sent: number; retry_later: number; failed: number };
+
+/** What one outbox row becomes. Links expire relative to the row, so a retry renders the same email (same idempotent payload). */
+export async function renderRow(row: ClaimedRow, config: EmailConfig): Promise<RenderedEmail> {
+  if (row.kind === 'order_confirmation') return renderConfirmation(row.data as ConfirmationData, { storeName: config.storeName });
+  // Postgres gives microseconds; Date.parse wants at most milliseconds.
+  const createdMs = Date.parse(row.created_at.replace(/(\.\d{3})\d+/, '$1'));
+  if (Number.isNaN(createdMs)) throw new Error(`unreadable created_at ${row.created_at}`);
+  const created = Math.floor(createdMs / 1000);
+  const restore = await signLink(config.linkSecret, 'restore', {
+    session_id: row.session_id,
+    cart_created_at: row.cart_created_at!,
+    exp: created + config.restoreTtlSeconds,
+  });
+  const unsubscribe = await signLink(config.linkSecret, 'unsubscribe', { email: row.recipient, exp: created + 365 * 24 * 3600 });
+  return renderReminder(row.data as ReminderData, {
+    storeName: config.storeName,
+    restoreUrl: `${config.siteUrl}/?restore=${restore}`,
+    unsubscribeUrl: `${config.functionsUrl}/send-emails/unsubscribe?token=${unsubscribe}`,
+  });
+}
+
+async function sendOne(deps: EmailDeps, row: ClaimedRow, summary: Summary): Promise<void> {
+  const { config, db, log } = deps;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  let rendered: RenderedEmail;
+  try {
+    if (!row.data) throw new Error('nothing to render (the order or cart is gone)');
+    rendered = await renderRow(row, config);
+  } catch (err) {
+    await db.query('select email.mark_failed($1, $2, false)', [row.id, { reason: 'render_failed', message: (err as Error).message }]);
+    summary.failed++;
+    log('email_failed', { outbox_id: row.id, kind: row.kind, reason: 'render_failed' });
+    return;
+  }
+  const email: OutgoingEmail = {
+    from: config.from,
+    to: [row.recipient],
+    subject: rendered.subject,
+    html: rendered.html,
+    text: rendered.text,
+    headers: rendered.headers,
+    ...(config.replyTo ? { replyTo: config.replyTo } : {}),
+    tags: [{ name: 'kind', value: row.kind }, { name: 'outbox_id', value: String(row.id) }],
+  };
+  let result: SendResult = { ok: false, status: null, name: 'not_sent', message: 'not sent' };
+  for (let attempt = 1; attempt <= config.maxTries; attempt++) {
+    result = await deps.mailer.send(email, row.idempotency_key);
+    if (result.ok || !isRetryable(result) || attempt === config.maxTries) break;
+    const backoff = Math.min(result.retryAfterMs ?? config.retryBaseMs * 2 ** (attempt - 1), config.retryMaxDelayMs);
+    log('email_retry', { outbox_id: row.id, status: result.status, name: result.name, attempt, backoff_ms: backoff });
+    await sleep(backoff);
+  }
+  if (result.ok) {
+    await db.query('select email.mark_sent($1, $2)', [row.id, result.id]);
+    summary.sent++;
+    log('email_sent', { outbox_id: row.id, kind: row.kind, provider_id: result.id });
+  } else if (result.name === 'invalid_idempotent_request') {
+    // The provider already accepted this row's key (our record of it was
+    // lost): it was sent; sending again under a new key would be a duplicate.
+    await db.query('select email.mark_sent($1, $2)', [row.id, null]);
+    summary.sent++;
+    log('email_sent', { outbox_id: row.id, kind: row.kind, provider_id: null, note: 'already accepted under this idempotency key' });
+  } else {
+    const retry = isRetryable(result);
+    const error = { status: result.status, name: result.name, message: result.message };
+    const r = (await db.query<{ r: { status: string } }>('select email.mark_failed($1, $2, $3) as r', [row.id, error, retry]))[0]!.r;
+    if (r.status === 'pending') summary.retry_later++;
+    else summary.failed++;
+    log(retry ? 'email_retry_later' : 'email_failed', { outbox_id: row.id, kind: row.kind, ...error, outbox_status: r.status });
+  }
+}
+
+const RestoreBody = z.strictObject({ token: z.string().min(1).max(4096) });
+
+function linkError(err: unknown): never {
+  if (err instanceof LinkError) {
+    if (err.reason === 'expired') throw new HttpError(410, 'link_expired', 'this link has expired');
+    throw new HttpError(400, 'invalid_link', 'this link is not valid');
+  }
+  throw err;
+}
+
+function page(status: number, title: string, message: string): Response {
+  const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return new Response(
+    `<!doctype html><html lang="es-AR"><head><meta charset="utf-8"><title>${
+      esc(title)
+    }</title></head><body style="font-family:Arial,sans-serif;margin:3rem"><h1>${esc(title)}</h1><p>${esc(message)}</p></body></html>`,
+    { status, headers: { ...corsHeaders, 'Content-Type': 'text/html; charset=utf-8' } },
+  );
+}
+
+export function sendEmailsHandler(deps: EmailDeps): (req: Request) => Promise<Response> {
+  const now = () => Math.floor((deps.now?.() ?? new Date()).getTime() / 1000);
+  return withErrors(deps.log, async (req) => {
+    const url = new URL(req.url);
+    const path = url.pathname.replace(/\/+$/, '');
+
+    if (path.endsWith('/unsubscribe')) {
+      if (req.method !== 'GET' && req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use GET or POST');
+      const asPage = req.method === 'GET';
+      let email: string;
+      try {
+        email = (await verifyLink(deps.config.linkSecret, 'unsubscribe', url.searchParams.get('token') ?? '', now())).email;
+      } catch (err) {
+        if (!asPage) linkError(err);
+        if (err instanceof LinkError) {
+          return page(err.reason === 'expired' ? 410 : 400, 'Enlace no válido', 'Este enlace para darte de baja no es válido o venció.');
+        }
+        throw err;
+      }
+      await deps.db.query('select email.unsubscribe($1)', [email]);
+      deps.log('unsubscribed', {});
+      return asPage
+        ? page(200, 'Listo', 'Ya no te vamos a enviar recordatorios de carrito. Los correos de tus compras te van a seguir llegando.')
+        : json(200, { unsubscribed: true });
+    }
+
+    if (path.endsWith('/restore')) {
+      if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST');
+      const { sessionId } = await requireShopper(req, deps.verifyJwt);
+      const parsed = RestoreBody.safeParse(parseJson(await readBody(req)));
+      if (!parsed.success) throw new HttpError(400, 'validation_failed', 'the request is invalid', { issues: parsed.error.issues.map((i) => i.message) });
+      const claims = await verifyLink(deps.config.linkSecret, 'restore', parsed.data.token, now()).catch(linkError);
+      const r = (await deps.db.query<{ r: Record<string, unknown> }>('select email.restore_cart($1, $2::timestamptz, $3) as r', [
+        claims.session_id,
+        claims.cart_created_at,
+        sessionId,
+      ]))[0]!.r;
+      deps.log('cart_restored', { session: sessionId, restored: r.restored });
+      return json(200, r);
+    }
+
+    if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST');
+    await requireServiceRole(req, deps);
+    const rows = (await deps.db.query<{ r: ClaimedRow[] }>('select email.claim($1) as r', [deps.config.batchSize]))[0]!.r;
+    const summary: Summary = { claimed: rows.length, sent: 0, retry_later: 0, failed: 0 };
+    for (const row of rows) await sendOne(deps, row, summary);
+    if (rows.length) deps.log('send_batch', summary);
+    return json(200, summary);
+  });
+}
