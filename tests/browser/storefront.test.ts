@@ -17,6 +17,7 @@ import { CAPTCHA_TEST_KEYS } from '../../dev/stack/auth-guard.ts';
 import { type Stack, startStack } from '../../dev/stack/stack.ts';
 import { CAPTCHA_SCRIPTS } from '../../web/demo/src/captcha.ts';
 import { ensureBuilt, launchBrowser } from '../helpers/browser.ts';
+import { setCartIdle } from '../helpers/db.ts';
 
 const SHOTS = join(repoRoot, 'test-results', 'browser');
 const DIST = join(repoRoot, 'web', 'demo', 'dist');
@@ -404,19 +405,7 @@ describe('demo storefront in Chromium (390x844)', () => {
     const sessionId = rows[0]!.session_id;
     const email = `mate-${sessionId.slice(0, 8)}@example.com`;
     await db.query(`update auth.users set is_anonymous = false, email = $2 where id = $1`, [sessionId, email]);
-    const c = await db.connect();
-    try {
-      await c.query('begin');
-      await c.query('set local session_replication_role = replica');
-      await c.query(
-        `update public.carts set updated_at = now() - interval '2 hours',
-                expires_at = now() - interval '2 hours' + (private.current_settings()).cart_ttl where session_id = $1`,
-        [sessionId],
-      );
-      await c.query('commit');
-    } finally {
-      c.release();
-    }
+    await setCartIdle(db, sessionId, 120);
     await first.context.close();
     await db.query('select email.detect_abandoned_carts()'); // what pg_cron runs every 5 minutes
     const sent = await fetch(`${stack.apiUrl}/functions/v1/send-emails`, {

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addToCart, asService, connect, createShopper, createVariant, newPool, payer, shipping } from '../helpers/db.ts';
+import { addToCart, asService, connect, createShopper, createVariant, newPool, payer, setCartIdle, shipping } from '../helpers/db.ts';
 
 let pool: pg.Pool;
 
@@ -34,25 +34,8 @@ async function idleCart(variantId: string, minutes: number): Promise<string> {
   const shopper = await createShopper(pool);
   await pool.query(`update auth.users set is_anonymous = false, email = $2 where id = $1`, [shopper, `idle-${shopper}@example.com`]);
   await addToCart(pool, shopper, variantId, 1);
-  await setIdle(shopper, minutes);
+  await setCartIdle(pool, shopper, minutes);
   return shopper;
-}
-
-async function setIdle(shopper: string, minutes: number): Promise<void> {
-  const c = await pool.connect();
-  try {
-    await c.query('begin');
-    await c.query('set local session_replication_role = replica');
-    await c.query(
-      `update public.carts set updated_at = now() - make_interval(mins => $2),
-              expires_at = now() - make_interval(mins => $2) + (private.current_settings()).cart_ttl
-        where session_id = $1`,
-      [shopper, minutes],
-    );
-    await c.query('commit');
-  } finally {
-    c.release();
-  }
 }
 
 describe('email outbox concurrency', () => {
@@ -69,7 +52,7 @@ describe('email outbox concurrency', () => {
     expect(rows.every((r) => r.n === 1)).toBe(true);
 
     // Abandoned again (a new idle period): again exactly one more each.
-    for (const s of shoppers) await setIdle(s, 65);
+    for (const s of shoppers) await setCartIdle(pool, s, 65);
     await race(12, (_i, c) => c.query('select email.detect_abandoned_carts()'));
     const again = await pool.query<{ n: number }>(
       `select count(*)::int as n from email.outbox where kind = 'cart_reminder' and session_id = any($1)`,

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningFunction, startFunction } from '../../dev/functions/serve.ts';
 import { type MailSink, type SentEmail, startMailSink } from '../../dev/mail-sink/index.ts';
-import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool } from '../helpers/db.ts';
+import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, setCartIdle } from '../helpers/db.ts';
 import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
 
 const JWT_SECRET = 'email-test-jwt-secret-with-at-least-32-characters';
@@ -88,27 +88,11 @@ async function abandonedCart(opts: { price?: number } = {}) {
   await pool.query(`update auth.users set is_anonymous = false, email = $2 where id = $1`, [shopper, email]);
   const variant = await createVariant(pool, { sku: 'MAIL', stock: 10, price: opts.price ?? 12500 });
   await addToCart(pool, shopper, variant.id, 2);
-  await idle(shopper, 120);
+  await setCartIdle(pool, shopper, 120);
   await pool.query('select email.detect_abandoned_carts()');
   const { rows } = await pool.query<{ id: string }>(`select id from email.outbox where session_id = $1 and kind = 'cart_reminder'`, [shopper]);
   expect(rows).toHaveLength(1);
   return { shopper, email, variant, outboxId: rows[0]!.id };
-}
-
-async function idle(shopper: string, minutes: number) {
-  const c = await pool.connect();
-  try {
-    await c.query('begin');
-    await c.query('set local session_replication_role = replica');
-    await c.query(
-      `update public.carts set updated_at = now() - make_interval(mins => $2),
-              expires_at = now() - make_interval(mins => $2) + (private.current_settings()).cart_ttl where session_id = $1`,
-      [shopper, minutes],
-    );
-    await c.query('commit');
-  } finally {
-    c.release();
-  }
 }
 
 async function outboxRow(id: string) {
@@ -209,7 +193,7 @@ describe('send-emails', () => {
     expect(post.body).toEqual({ unsubscribed: true });
     expect((await call(path, { method: 'GET' })).status).toBe(200); // GET works too, and again
     // Abandoned again: no reminder is written, none is sent.
-    await idle(shopper, 90);
+    await setCartIdle(pool, shopper, 90);
     await pool.query('select email.detect_abandoned_carts()');
     const { rows } = await pool.query(`select 1 from email.outbox where session_id = $1 and kind = 'cart_reminder'`, [shopper]);
     expect(rows).toHaveLength(1);

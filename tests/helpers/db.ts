@@ -81,6 +81,24 @@ export async function addToCart(db: pg.Pool | pg.Client, shopperId: string, vari
   await asShopper(db, shopperId, (c) => c.query('select public.add_to_cart($1, $2)', [variantId, quantity]));
 }
 
+/**
+ * Makes a shopper's cart look idle for `minutes`, as if nobody had touched it
+ * since. Only the trigger that stamps the cart's clock is switched off, for
+ * this one committed write (DDL is transactional: no other connection ever
+ * sees it off); every other trigger and constraint runs.
+ */
+export async function setCartIdle(db: pg.Pool | pg.Client, shopperId: string, minutes: number): Promise<void> {
+  await inTransaction(db, (c) => c.query('alter table public.carts disable trigger carts_slide_expiry'), async (c) => {
+    await c.query(
+      `update public.carts set updated_at = now() - make_interval(mins => $2),
+              expires_at = now() - make_interval(mins => $2) + (private.current_settings()).cart_ttl
+        where session_id = $1`,
+      [shopperId, minutes],
+    );
+    await c.query('alter table public.carts enable trigger carts_slide_expiry');
+  });
+}
+
 export interface DbError extends Error {
   code?: string;
   detail?: string;
