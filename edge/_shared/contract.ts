@@ -245,4 +245,6 @@ export interface PaymentSnapshot {
   date_created?: string | null;
   date_approved?: string | null;
   date_last_updated?: string | null;
+  /** MercadoPago's id of the payment's latest refund: a refunded payment records it. */
+  refund_id?: string | null;
 }

@@ -77,6 +77,7 @@ interface PaymentFields {
   date_created?: string;
   date_approved?: string;
   date_last_updated?: string;
+  refunds?: { id?: number | string }[];
 }
 
 function snapshotOf(p: PaymentFields): PaymentSnapshot {
@@ -92,6 +93,7 @@ function snapshotOf(p: PaymentFields): PaymentSnapshot {
     date_created: p.date_created ?? null,
     date_approved: p.date_approved ?? null,
     date_last_updated: p.date_last_updated ?? null,
+    refund_id: p.refunds?.length ? String(p.refunds.at(-1)!.id) : null,
   };
 }
 

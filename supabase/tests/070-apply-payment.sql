@@ -2,7 +2,7 @@
 -- payment_events once per (payment id, status), and the append-only event log.
 begin;
 \ir helpers/tests.psql
-select plan(88);
+select plan(91);
 
 select tests.create_shopper('pay-ana') as ana \gset
 select tests.create_shopper('pay-bob') as bob \gset
@@ -190,6 +190,13 @@ select is(
 select checkout.apply_payment(tests.payment(:'tc', 'refunded', 999.99, 9201)) as r \gset
 select is(:'r'::jsonb ->> 'outcome', 'refund_recorded', 'refunded for an owed refund: recorded');
 select is((select status from public.payment_refunds where payment_id = 9201), 'refunded', 'refunded for an owed refund: the refund row is refunded');
+-- Recorded without MercadoPago's id (as when the call that made the refund
+-- failed after MercadoPago made it): the payment's next news brings the id.
+select is((select mp_refund_id from public.payment_refunds where payment_id = 9201), null, 'refunded without the id: none recorded yet');
+select checkout.apply_payment(tests.payment(:'tc', 'refunded', 999.99, 9201) || '{"refund_id": "mp-refund-9201"}') as r \gset
+select is(:'r'::jsonb -> 'refund' ->> 'mp_refund_id', 'mp-refund-9201', 'a refunded payment with its refund id fills it in');
+select checkout.apply_payment(tests.payment(:'tc', 'refunded', 999.99, 9201) || '{"refund_id": "another"}') as r \gset
+select is((select mp_refund_id from public.payment_refunds where payment_id = 9201), 'mp-refund-9201', 'a recorded refund id is never replaced');
 
 -- ---------------------------------------------------------------------------
 -- Approved after expiry, with stock: the order, paid late

@@ -337,6 +337,26 @@ describe('create-preference → pay → webhook', () => {
     expect((stats.body.late_payments as { out_of_stock: number }).out_of_stock).toBeGreaterThanOrEqual(1);
   });
 
+  it("a refund recorded without MercadoPago's id (the call that made it lost): the payment's next notification brings it", async () => {
+    const { variant, token } = await shopperWithCart({ stock: 1, qty: 1 });
+    const res = await checkout(token);
+    const session = res.body.order_session as { id: string };
+    await pool.query(`update public.order_sessions set expires_at = now() - interval '1 minute' where id = $1`, [session.id]);
+    await pool.query(`update public.stock_reservations set expires_at = now() - interval '1 minute' where order_session_id = $1`, [session.id]);
+    await pool.query('update public.variants set stock_on_hand = 0 where id = $1', [variant.id]);
+    const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
+    await sandbox.settle(30_000);
+    const made = sandbox.getPayment(payment.id).refunds[0]!.id;
+    await waitFor(async () =>
+      (await pool.query('select 1 from public.payment_refunds where payment_id = $1 and mp_refund_id is not null', [payment.id])).rowCount
+    );
+    await pool.query('update public.payment_refunds set mp_refund_id = null where payment_id = $1', [payment.id]);
+    sandbox.resendNotification(payment.id);
+    await sandbox.settle(30_000);
+    const { rows } = await pool.query('select status, mp_refund_id from public.payment_refunds where payment_id = $1', [payment.id]);
+    expect(rows).toEqual([{ status: 'refunded', mp_refund_id: String(made) }]);
+  });
+
   it('an amount that differs from the session total: no order, refunded and recorded', async () => {
     const { token } = await shopperWithCart({ stock: 3, qty: 1, price: 5000 });
     const res = await checkout(token);
