@@ -142,6 +142,19 @@ async function waitFor<T>(probe: () => Promise<T | undefined | null | false>, ms
   }
 }
 
+/** A checkout whose session expired, the last unit sold meanwhile, then paid (APRO) and every notification delivered. */
+async function paidAfterExpiryWithoutStock() {
+  const { variant, token } = await shopperWithCart({ stock: 1, qty: 1 });
+  const res = await checkout(token);
+  const session = res.body.order_session as { id: string };
+  await pool.query(`update public.order_sessions set expires_at = now() - interval '1 minute' where id = $1`, [session.id]);
+  await pool.query(`update public.stock_reservations set expires_at = now() - interval '1 minute' where order_session_id = $1`, [session.id]);
+  await pool.query('update public.variants set stock_on_hand = 0 where id = $1', [variant.id]);
+  const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
+  await sandbox.settle(30_000);
+  return { session, payment };
+}
+
 async function ordersOf(orderSessionId: string) {
   const { rows } = await pool.query(
     'select id, order_number, status, payment_id::text as payment_id, paid_late from public.orders where order_session_id = $1',
@@ -313,15 +326,7 @@ describe('create-preference → pay → webhook', () => {
   });
 
   it('approved after the session expired with no stock left: refunded in MercadoPago and recorded', async () => {
-    const { variant, token } = await shopperWithCart({ stock: 1, qty: 1 });
-    const res = await checkout(token);
-    const session = res.body.order_session as { id: string };
-    await pool.query(`update public.order_sessions set expires_at = now() - interval '1 minute' where id = $1`, [session.id]);
-    await pool.query(`update public.stock_reservations set expires_at = now() - interval '1 minute' where order_session_id = $1`, [session.id]);
-    // Someone else buys the last unit meanwhile.
-    await pool.query('update public.variants set stock_on_hand = 0 where id = $1', [variant.id]);
-    const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
-    await sandbox.settle(30_000);
+    const { session, payment } = await paidAfterExpiryWithoutStock();
     expect(await ordersOf(session.id)).toHaveLength(0);
     expect(sandbox.getPayment(payment.id).status).toBe('refunded');
     // MercadoPago's own `refunded` notification may record the refund before
@@ -338,14 +343,7 @@ describe('create-preference → pay → webhook', () => {
   });
 
   it("a refund recorded without MercadoPago's id (the call that made it lost): the payment's next notification brings it", async () => {
-    const { variant, token } = await shopperWithCart({ stock: 1, qty: 1 });
-    const res = await checkout(token);
-    const session = res.body.order_session as { id: string };
-    await pool.query(`update public.order_sessions set expires_at = now() - interval '1 minute' where id = $1`, [session.id]);
-    await pool.query(`update public.stock_reservations set expires_at = now() - interval '1 minute' where order_session_id = $1`, [session.id]);
-    await pool.query('update public.variants set stock_on_hand = 0 where id = $1', [variant.id]);
-    const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
-    await sandbox.settle(30_000);
+    const { payment } = await paidAfterExpiryWithoutStock();
     const made = sandbox.getPayment(payment.id).refunds[0]!.id;
     await waitFor(async () =>
       (await pool.query('select 1 from public.payment_refunds where payment_id = $1 and mp_refund_id is not null', [payment.id])).rowCount
