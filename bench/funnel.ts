@@ -104,14 +104,14 @@ async function funnel(_url: string, admin: pg.Client, opts: { quick: boolean; lo
      select id, session_id, payment_id, subtotal, 0, total, currency, payer, shipping_address, paid_at from public.order_sessions join bench.funnel_sessions using (id) where status = 'paid'`,
   );
   await admin.query(
-    `insert into public.order_session_events (order_session_id, kind, payment_id, detail, created_at)
+    `insert into checkout.order_session_events (order_session_id, kind, payment_id, detail, created_at)
      select id, 'payment_seen', 1, '{"status": "rejected"}'::jsonb, created_at + interval '3 minutes' from public.order_sessions join bench.funnel_sessions using (id)
       where status = 'expired' and abs(hashtext(id::text)) % 5 = 0
      union all
      select id, 'created', null, '{}'::jsonb, created_at from public.order_sessions join bench.funnel_sessions using (id)`,
   );
   await admin.query(
-    `insert into public.payment_refunds (payment_id, order_session_id, amount, currency, reason, created_at)
+    `insert into checkout.payment_refunds (payment_id, order_session_id, amount, currency, reason, created_at)
      select payment_id, id, total, currency, 'out_of_stock', closed_at from public.order_sessions join bench.funnel_sessions using (id) where status = 'refund_owed'`,
   );
   await admin.query(
@@ -123,7 +123,7 @@ async function funnel(_url: string, admin: pg.Client, opts: { quick: boolean; lo
   );
   await admin.query(`set session_replication_role = origin`);
   await admin.query(
-    'vacuum analyze analytics.cart_facts, public.carts, public.cart_items, public.order_sessions, public.orders, public.order_session_events, public.payment_refunds, analytics.abandoned_products',
+    'vacuum analyze analytics.cart_facts, public.carts, public.cart_items, public.order_sessions, public.orders, checkout.order_session_events, checkout.payment_refunds, analytics.abandoned_products',
   );
   opts.log(`funnel: fixtures in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 

@@ -246,10 +246,10 @@ async function cleanup(url: string, admin: pg.Client) {
          select gen_random_uuid(), jsonb_build_array(jsonb_build_object('variant_id', $1::uuid, 'quantity', 1)), 1, 100, 100, 'ARS',
                 '{"email": "bench@example.com"}', '{}', now() - interval '1 minute'
            from generate_series(1, $2) returning id, expires_at)
-       insert into public.stock_reservations (order_session_id, variant_id, quantity, expires_at) select id, $1, 1, expires_at from s`,
+       insert into checkout.stock_reservations (order_session_id, variant_id, quantity, expires_at) select id, $1, 1, expires_at from s`,
       [variant, n],
     );
-    await admin.query('vacuum analyze public.order_sessions, public.stock_reservations');
+    await admin.query('vacuum analyze public.order_sessions, checkout.stock_reservations');
     const command = (await admin.query(`select command from cron.job where jobname = 'checkout-expire-sessions'`)).rows[0].command as string;
     const t0 = performance.now();
     await admin.query(command);

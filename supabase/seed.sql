@@ -21,7 +21,7 @@ insert into public.variants (id, product_id, sku, title, attributes, price, curr
   ('00000000-0000-4000-8000-000000000209', '00000000-0000-4000-8000-000000000104', 'MAT-TER-U', 'Terracota', '{"color": "terracota"}', 22000.00, 'ARS', 1, 1)
 on conflict (id) do nothing;
 
-insert into public.coupons (code, kind, value, currency, min_subtotal, max_redemptions) values
+insert into checkout.coupons (code, kind, value, currency, min_subtotal, max_redemptions) values
   ('BIENVENIDA10', 'percent', 10, null, 20000, null),
   ('ENVIO5000', 'fixed', 5000, 'ARS', 40000, 100)
 on conflict (code) do nothing;

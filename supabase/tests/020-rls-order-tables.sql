@@ -114,41 +114,44 @@ from unnest(array['orders', 'order_lines']) t;
 
 -- ---------------------------------------------------------------------------
 -- Every operation refused, for anon on the shopper tables and for both API
--- roles on the service-only tables.
+-- roles on the service-only tables. Those live in checkout, which the API
+-- roles cannot even use: PostgreSQL refuses the schema before the table.
 select tests.clear_authentication() \gset
-create temporary table denied (ord serial, role text, tbl text, col text);
-insert into denied (role, tbl, col) values
-  ('anon', 'order_sessions', 'status'),
-  ('anon', 'orders', 'status'),
-  ('anon', 'order_lines', 'quantity'),
-  ('anon', 'stock_reservations', 'quantity'),
-  ('anon', 'order_session_events', 'kind'),
-  ('anon', 'payment_events', 'status'),
-  ('anon', 'payment_refunds', 'status'),
-  ('anon', 'coupons', 'active'),
-  ('authenticated', 'stock_reservations', 'quantity'),
-  ('authenticated', 'order_session_events', 'kind'),
-  ('authenticated', 'payment_events', 'status'),
-  ('authenticated', 'payment_refunds', 'status'),
-  ('authenticated', 'coupons', 'active');
+create temporary table denied (ord serial, role text, sch text, tbl text, col text);
+insert into denied (role, sch, tbl, col) values
+  ('anon', 'public', 'order_sessions', 'status'),
+  ('anon', 'public', 'orders', 'status'),
+  ('anon', 'public', 'order_lines', 'quantity'),
+  ('anon', 'checkout', 'stock_reservations', 'quantity'),
+  ('anon', 'checkout', 'order_session_events', 'kind'),
+  ('anon', 'checkout', 'payment_events', 'status'),
+  ('anon', 'checkout', 'payment_refunds', 'status'),
+  ('anon', 'checkout', 'coupons', 'active'),
+  ('authenticated', 'checkout', 'stock_reservations', 'quantity'),
+  ('authenticated', 'checkout', 'order_session_events', 'kind'),
+  ('authenticated', 'checkout', 'payment_events', 'status'),
+  ('authenticated', 'checkout', 'payment_refunds', 'status'),
+  ('authenticated', 'checkout', 'coupons', 'active');
 grant select on denied to anon, authenticated;
 create temporary table ops (ord integer, verb text, sql text);
 insert into ops values
-  (1, 'select', 'select 1 from public.%1$I'),
-  (2, 'insert', 'insert into public.%1$I default values'),
-  (3, 'update', 'update public.%1$I set %2$I = %2$I'),
-  (4, 'delete', 'delete from public.%1$I');
+  (1, 'select', 'select 1 from %1$I.%2$I'),
+  (2, 'insert', 'insert into %1$I.%2$I default values'),
+  (3, 'update', 'update %1$I.%2$I set %3$I = %3$I'),
+  (4, 'delete', 'delete from %1$I.%2$I');
 grant select on ops to anon, authenticated;
 
 select tests.authenticate_as_anon() \gset
-select throws_ok(format(o.sql, d.tbl, d.col), '42501', format('permission denied for table %s', d.tbl),
-                 format('%s: anon cannot %s', d.tbl, o.verb))
+select throws_ok(format(o.sql, d.sch, d.tbl, d.col), '42501',
+                 case d.sch when 'public' then format('permission denied for table %s', d.tbl)
+                            else format('permission denied for schema %s', d.sch) end,
+                 format('%s.%s: anon cannot %s', d.sch, d.tbl, o.verb))
   from denied d cross join ops o
  where d.role = 'anon';
 
 select tests.authenticate_as('ord-ana') \gset
-select throws_ok(format(o.sql, d.tbl, d.col), '42501', format('permission denied for table %s', d.tbl),
-                 format('%s: a shopper cannot %s', d.tbl, o.verb))
+select throws_ok(format(o.sql, d.sch, d.tbl, d.col), '42501', format('permission denied for schema %s', d.sch),
+                 format('%s.%s: a shopper cannot %s', d.sch, d.tbl, o.verb))
   from denied d cross join ops o
  where d.role = 'authenticated';
 
@@ -157,7 +160,7 @@ select throws_ok(format(o.sql, d.tbl, d.col), '42501', format('permission denied
 select tests.authenticate_as_anon() \gset
 select ok((select count(*) from public.products where slug = 'remera-basica') = 1, 'products: anon reads the catalog');
 select ok((select count(*) from public.variants where sku = 'ORD-1') = 1, 'variants: anon reads the variants');
-select throws_ok(format(o.sql, t.tbl, t.col), '42501', format('permission denied for table %s', t.tbl),
+select throws_ok(format(o.sql, 'public', t.tbl, t.col), '42501', format('permission denied for table %s', t.tbl),
                  format('%s: anon cannot %s', t.tbl, o.verb))
   from (values ('products', 'title'), ('variants', 'price')) t(tbl, col) cross join ops o
  where o.verb <> 'select';
@@ -166,7 +169,7 @@ select lives_ok($$ select public.get_catalog() $$, 'get_catalog: anon may call i
 select tests.authenticate_as('ord-bob') \gset
 select ok((select count(*) from public.products where slug = 'remera-basica') = 1, 'products: a shopper reads the catalog');
 select ok((select count(*) from public.variants where sku = 'ORD-1') = 1, 'variants: a shopper reads the variants');
-select throws_ok(format(o.sql, t.tbl, t.col), '42501', format('permission denied for table %s', t.tbl),
+select throws_ok(format(o.sql, 'public', t.tbl, t.col), '42501', format('permission denied for table %s', t.tbl),
                  format('%s: a shopper cannot %s', t.tbl, o.verb))
   from (values ('products', 'title'), ('variants', 'price')) t(tbl, col) cross join ops o
  where o.verb <> 'select';
@@ -187,11 +190,11 @@ select throws_ok($$ update private.settings set reservation_ttl = interval '1 da
 -- The service role reads the service-only tables (it bypasses RLS).
 select tests.authenticate_as_service_role() \gset
 select is((select count(*)::integer from public.order_sessions where id in (:'ana_os', :'bob_os')), 2, 'order_sessions: service_role reads every session');
-select is((select count(*)::integer from public.payment_events where payment_id in (7001, 7002, 7003)), 3, 'payment_events: service_role reads them');
-select is((select count(*)::integer from public.payment_refunds where payment_id = 7003), 1, 'payment_refunds: service_role reads them');
-select is((select count(*)::integer from public.stock_reservations where order_session_id = :'bob_os'), 1, 'stock_reservations: service_role reads them');
-select ok((select count(*) from public.order_session_events where order_session_id = :'ana_os') > 0, 'order_session_events: service_role reads them');
-select throws_ok($$ delete from public.order_session_events $$, '42501', 'permission denied for table order_session_events',
+select is((select count(*)::integer from checkout.payment_events where payment_id in (7001, 7002, 7003)), 3, 'payment_events: service_role reads them');
+select is((select count(*)::integer from checkout.payment_refunds where payment_id = 7003), 1, 'payment_refunds: service_role reads them');
+select is((select count(*)::integer from checkout.stock_reservations where order_session_id = :'bob_os'), 1, 'stock_reservations: service_role reads them');
+select ok((select count(*) from checkout.order_session_events where order_session_id = :'ana_os') > 0, 'order_session_events: service_role reads them');
+select throws_ok($$ delete from checkout.order_session_events $$, '42501', 'permission denied for table order_session_events',
                  'order_session_events: not even service_role may delete from the log');
 
 select tests.clear_authentication() \gset

@@ -209,12 +209,11 @@ select is_empty(
   'public: every table has row level security enabled'
 );
 select is_empty(
-  $$ select c.oid::regclass from pg_class c
-      where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p')
-        and c.relname in ('stock_reservations', 'order_session_events', 'payment_events', 'payment_refunds', 'coupons')
-        and (has_table_privilege('authenticated', c.oid, 'select') or has_table_privilege('authenticated', c.oid, 'insert')
-          or has_table_privilege('authenticated', c.oid, 'update') or has_table_privilege('authenticated', c.oid, 'delete')) $$,
-  'service-only tables: authenticated holds no privilege'
+  $$ select c.oid::regclass || ' ' || r.role from pg_class c cross join unnest(array['anon', 'authenticated']) r(role)
+      where c.relnamespace = 'checkout'::regnamespace and c.relkind in ('r', 'p')
+        and (has_table_privilege(r.role, c.oid, 'select') or has_table_privilege(r.role, c.oid, 'insert')
+          or has_table_privilege(r.role, c.oid, 'update') or has_table_privilege(r.role, c.oid, 'delete')) $$,
+  'service-only tables (schema checkout): anon and authenticated hold no privilege'
 );
 
 select * from finish();

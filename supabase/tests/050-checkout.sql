@@ -54,7 +54,7 @@ select results_eq(
   'begin_checkout: the stored session has the shopper, payer and shipping address'
 );
 select results_eq(
-  format($$ select variant_id, quantity, expires_at from public.stock_reservations where order_session_id = %L order by quantity desc $$, :'s1_id'),
+  format($$ select variant_id, quantity, expires_at from checkout.stock_reservations where order_session_id = %L order by quantity desc $$, :'s1_id'),
   format($$ values (%L::uuid, 2, now() + interval '20 minutes'), (%L::uuid, 1, now() + interval '20 minutes') $$, :'va', :'vb'),
   'begin_checkout: one reservation per line, until the session expires'
 );
@@ -83,7 +83,7 @@ select results_eq(
   $$ values ('cancelled', now()) $$,
   'a new checkout cancels the previous active session'
 );
-select is_empty(format($$ select 1 from public.stock_reservations where order_session_id = %L $$, :'s1_id'),
+select is_empty(format($$ select 1 from checkout.stock_reservations where order_session_id = %L $$, :'s1_id'),
   'the previous session''s reservation is released');
 select is(tests.event_kinds(:'s1_id'), array['created', 'reserved', 'cancelled'], 'the previous session logs its cancellation');
 select results_eq(
@@ -92,7 +92,7 @@ select results_eq(
   'the shopper has exactly one active session'
 );
 select results_eq(
-  format($$ select variant_id, quantity from public.stock_reservations where order_session_id = %L order by quantity desc $$, :'s2_id'),
+  format($$ select variant_id, quantity from checkout.stock_reservations where order_session_id = %L order by quantity desc $$, :'s2_id'),
   format($$ values (%L::uuid, 3), (%L::uuid, 1) $$, :'va', :'vb'),
   'the new session reserves the whole cart (the old reservation did not count against it)'
 );
@@ -150,7 +150,7 @@ select results_eq(
   'short stock: no session was added and the previous one is still active'
 );
 select is(
-  (select count(*)::integer from public.stock_reservations where order_session_id = :'b1_id'),
+  (select count(*)::integer from checkout.stock_reservations where order_session_id = :'b1_id'),
   3, 'short stock: the previous session keeps its reservations');
 select is(tests.event_kinds(:'b1_id'), array['created', 'reserved'], 'short stock: the previous session logged nothing more');
 
@@ -172,7 +172,7 @@ select public.add_to_cart(:'va', 5) \gset
 select tests.authenticate_as_service_role() \gset
 select tests.begin_checkout('ck-erin') as e1 \gset
 select :'e1'::jsonb ->> 'id' as e1_id, :'e1'::jsonb ->> 'token' as e1_tok \gset
-select is((select quantity from public.stock_reservations where order_session_id = :'e1_id'), 5,
+select is((select quantity from checkout.stock_reservations where order_session_id = :'e1_id'), 5,
   'a checkout reserves units whose previous reservation expired');
 
 -- ---------------------------------------------------------------------------
@@ -189,7 +189,7 @@ select is(checkout.find_order_session(:'e1_tok') ->> 'id', :'e1_id', 'find_order
 select is(checkout.find_order_session('os_nope'), null, 'find_order_session: NULL for an unknown token');
 
 select is(checkout.release_session(:'e1_id', 'preference failed') ->> 'status', 'cancelled', 'release_session: cancels the session');
-select is_empty(format($$ select 1 from public.stock_reservations where order_session_id = %L $$, :'e1_id'), 'release_session: frees its stock');
+select is_empty(format($$ select 1 from checkout.stock_reservations where order_session_id = %L $$, :'e1_id'), 'release_session: frees its stock');
 select is(private.available_stock(:'va'), 5, 'release_session: the units are available again');
 select is(checkout.release_session(:'e1_id') ->> 'status', 'cancelled', 'release_session: idempotent');
 select is(tests.event_kinds(:'e1_id'), array['created', 'reserved', 'preference_attached', 'cancelled'], 'release_session: logs one cancellation');

@@ -11,7 +11,7 @@ select tests.create_shopper('cp-bob') as bob \gset
 select tests.create_shopper('cp-carol') as carol \gset
 select tests.create_variant('CP-A', 50, 1000) as va \gset
 
-insert into public.coupons (code, kind, value, currency, min_subtotal, starts_at, ends_at, max_redemptions, active) values
+insert into checkout.coupons (code, kind, value, currency, min_subtotal, starts_at, ends_at, max_redemptions, active) values
   ('PCT15',    'percent', 15,   null,  0,    null,                      null,                      null, true),
   ('FIX500',   'fixed',   500,  'ARS', 0,    null,                      null,                      null, true),
   ('FIXUSD',   'fixed',   5,    'USD', 0,    null,                      null,                      null, true),
@@ -107,7 +107,7 @@ select is(:'paid'::text, 'order_created', 'bob pays');
 select tests.expire_order_session(:'b1_id') \gset
 select throws_ok($$ select tests.begin_checkout('cp-carol', 'ONCE') $$, 'CKP03', 'coupon ONCE has been used up', 'a paid session holds the redemption for good');
 select tests.clear_authentication() \gset
-update public.coupons set max_redemptions = 2 where code = 'ONCE';
+update checkout.coupons set max_redemptions = 2 where code = 'ONCE';
 select tests.authenticate_as_service_role() \gset
 select is(tests.begin_checkout('cp-carol', 'ONCE') ->> 'coupon_code', 'ONCE', 'with a second redemption allowed carol gets it');
 

@@ -61,7 +61,7 @@ select results_eq(
   format($$ values (%L::uuid, 8), (%L::uuid, 4) $$, :'va', :'vb'),
   'approved: the stock on hand drops by the units bought'
 );
-select is_empty(format($$ select 1 from public.stock_reservations where order_session_id = %L $$, :'sa'), 'approved: the reservation is gone');
+select is_empty(format($$ select 1 from checkout.stock_reservations where order_session_id = %L $$, :'sa'), 'approved: the reservation is gone');
 select results_eq(
   format($$ select status::text, payment_id, paid_at, closed_at from public.order_sessions where id = %L $$, :'sa'),
   $$ values ('paid', 9001::bigint, now(), now()) $$,
@@ -81,7 +81,7 @@ select is(:'r'::jsonb ->> 'outcome', 'already_paid', 'approved again: already_pa
 select is(:'r'::jsonb -> 'order' ->> 'id', :'oa', 'approved again: the same order');
 select is((select count(*)::integer from public.orders where order_session_id = :'sa'), 1, 'approved again: still one order');
 select is((select stock_on_hand from public.variants where id = :'va'), 8, 'approved again: the stock is not decremented twice');
-select is((select count(*)::integer from public.payment_events where payment_id = 9001), 1, 'approved again: payment_events once per (payment, status)');
+select is((select count(*)::integer from checkout.payment_events where payment_id = 9001), 1, 'approved again: payment_events once per (payment, status)');
 select is(tests.event_kinds(:'sa'), array['created', 'reserved', 'payment_seen', 'committed'], 'approved again: nothing more logged');
 
 -- A second approved payment for a paid session: owed back.
@@ -89,7 +89,7 @@ select checkout.apply_payment(tests.payment(:'ta', 'approved', 2500, 9002)) as r
 select is(:'r'::jsonb ->> 'outcome', 'refund_owed', 'a second payment: refund owed');
 select is(:'r'::jsonb -> 'refund' ->> 'reason', 'duplicate_payment', 'a second payment: reason duplicate_payment');
 select results_eq(
-  $$ select order_session_id::text, amount, currency, reason, status from public.payment_refunds where payment_id = 9002 $$,
+  $$ select order_session_id::text, amount, currency, reason, status from checkout.payment_refunds where payment_id = 9002 $$,
   format($$ values (%L, 2500.00, 'ARS', 'duplicate_payment', 'owed') $$, :'sa'),
   'a second payment: a payment_refunds row'
 );
@@ -107,7 +107,7 @@ select is((select status::text from public.order_sessions where id = :'sa'), 'pa
 select checkout.record_refund(9002, 'mp-refund-1') as r \gset
 select is(:'r'::jsonb ->> 'outcome', 'refund_recorded', 'record_refund: recorded');
 select results_eq(
-  $$ select status, mp_refund_id, refunded_at from public.payment_refunds where payment_id = 9002 $$,
+  $$ select status, mp_refund_id, refunded_at from checkout.payment_refunds where payment_id = 9002 $$,
   $$ values ('refunded', 'mp-refund-1', now()) $$,
   'record_refund: the refund row is refunded with its MercadoPago id'
 );
@@ -131,20 +131,20 @@ select is((select status::text from public.orders where id = :'oa'), 'refunded',
 select checkout.apply_payment(tests.payment(:'tb', 'rejected', 1000, 9101)) as r \gset
 select is(:'r'::jsonb ->> 'outcome', 'recorded', 'rejected: recorded');
 select is(:'r'::jsonb ->> 'session_status', 'active', 'rejected: the session stays active');
-select is((select count(*)::integer from public.stock_reservations where order_session_id = :'sb'), 1, 'rejected: the reservation stays');
+select is((select count(*)::integer from checkout.stock_reservations where order_session_id = :'sb'), 1, 'rejected: the reservation stays');
 select results_eq(
   $$ select order_session_id::text, status, status_detail, transaction_amount, currency, payment_type, payment_method, payload ->> 'id'
-       from public.payment_events where payment_id = 9101 $$,
+       from checkout.payment_events where payment_id = 9101 $$,
   format($$ values (%L, 'rejected', 'cc_rejected_other_reason', 1000.00, 'ARS', 'credit_card', 'visa', '9101') $$, :'sb'),
   'rejected: the payment event is stored with the payload'
 );
 select checkout.apply_payment(tests.payment(:'tb', 'rejected', 1000, 9101)) \gset
-select is((select count(*)::integer from public.payment_events where payment_id = 9101), 1, 'rejected twice: one payment event');
+select is((select count(*)::integer from checkout.payment_events where payment_id = 9101), 1, 'rejected twice: one payment event');
 select is(checkout.apply_payment(tests.payment(:'tb', 'pending', 1000, 9102)) ->> 'outcome', 'recorded', 'pending: recorded');
 select is(checkout.apply_payment(tests.payment(:'tb', 'in_process', 1000, 9102)) ->> 'outcome', 'recorded', 'in_process: recorded');
 select is(checkout.apply_payment(tests.payment(:'tb', 'authorized', 1000, 9102)) ->> 'outcome', 'recorded', 'authorized: recorded');
 select is(checkout.apply_payment(tests.payment(:'tb', 'cancelled', 1000, 9102)) ->> 'outcome', 'recorded', 'cancelled: recorded');
-select is((select count(*)::integer from public.payment_events where payment_id = 9102), 4, 'one payment event per status of the payment');
+select is((select count(*)::integer from checkout.payment_events where payment_id = 9102), 4, 'one payment event per status of the payment');
 select results_eq(
   format($$ select status::text from public.order_sessions where id = %L $$, :'sb'),
   $$ values ('active') $$,
@@ -168,14 +168,14 @@ select checkout.apply_payment(tests.payment(:'tc', 'approved', 999.99, 9201)) as
 select is(:'r'::jsonb ->> 'outcome', 'amount_mismatch', 'wrong amount: amount_mismatch');
 select is_empty(format($$ select 1 from public.orders where order_session_id = %L $$, :'sc'), 'wrong amount: no order');
 select results_eq(
-  $$ select amount, currency, reason, status from public.payment_refunds where payment_id = 9201 $$,
+  $$ select amount, currency, reason, status from checkout.payment_refunds where payment_id = 9201 $$,
   $$ values (999.99, 'ARS', 'amount_mismatch', 'owed') $$,
   'wrong amount: the payment is owed back'
 );
 select checkout.apply_payment(tests.payment(:'tc', 'approved', 1000, 9202, 'USD')) as r \gset
 select is(:'r'::jsonb ->> 'outcome', 'amount_mismatch', 'wrong currency: amount_mismatch');
 select results_eq(
-  $$ select amount, currency, reason from public.payment_refunds where payment_id = 9202 $$,
+  $$ select amount, currency, reason from checkout.payment_refunds where payment_id = 9202 $$,
   $$ values (1000.00, 'USD', 'amount_mismatch') $$,
   'wrong currency: the payment is owed back in its currency'
 );
@@ -189,14 +189,14 @@ select is(
 -- MercadoPago reports the refund of the owed payment.
 select checkout.apply_payment(tests.payment(:'tc', 'refunded', 999.99, 9201)) as r \gset
 select is(:'r'::jsonb ->> 'outcome', 'refund_recorded', 'refunded for an owed refund: recorded');
-select is((select status from public.payment_refunds where payment_id = 9201), 'refunded', 'refunded for an owed refund: the refund row is refunded');
+select is((select status from checkout.payment_refunds where payment_id = 9201), 'refunded', 'refunded for an owed refund: the refund row is refunded');
 -- Recorded without MercadoPago's id (as when the call that made the refund
 -- failed after MercadoPago made it): the payment's next news brings the id.
-select is((select mp_refund_id from public.payment_refunds where payment_id = 9201), null, 'refunded without the id: none recorded yet');
+select is((select mp_refund_id from checkout.payment_refunds where payment_id = 9201), null, 'refunded without the id: none recorded yet');
 select checkout.apply_payment(tests.payment(:'tc', 'refunded', 999.99, 9201) || '{"refund_id": "mp-refund-9201"}') as r \gset
 select is(:'r'::jsonb -> 'refund' ->> 'mp_refund_id', 'mp-refund-9201', 'a refunded payment with its refund id fills it in');
 select checkout.apply_payment(tests.payment(:'tc', 'refunded', 999.99, 9201) || '{"refund_id": "another"}') as r \gset
-select is((select mp_refund_id from public.payment_refunds where payment_id = 9201), 'mp-refund-9201', 'a recorded refund id is never replaced');
+select is((select mp_refund_id from checkout.payment_refunds where payment_id = 9201), 'mp-refund-9201', 'a recorded refund id is never replaced');
 
 -- ---------------------------------------------------------------------------
 -- Approved after expiry, with stock: the order, paid late
@@ -227,15 +227,15 @@ select results_eq(
   'late without stock: the session is refund_owed with its payment'
 );
 select results_eq(
-  $$ select amount, currency, reason, status from public.payment_refunds where payment_id = 9401 $$,
+  $$ select amount, currency, reason, status from checkout.payment_refunds where payment_id = 9401 $$,
   $$ values (2000.00, 'ARS', 'out_of_stock', 'owed') $$,
   'late without stock: a payment_refunds row'
 );
 select is_empty(format($$ select 1 from public.orders where order_session_id = %L $$, :'se'), 'late without stock: no order');
 select is((select stock_on_hand from public.variants where id = :'vc'), 2, 'late without stock: the stock is untouched');
-select is((select quantity from public.stock_reservations where order_session_id = :'sf'), 2, 'late without stock: the other shopper keeps the units');
+select is((select quantity from checkout.stock_reservations where order_session_id = :'sf'), 2, 'late without stock: the other shopper keeps the units');
 select is(checkout.apply_payment(tests.payment(:'te', 'approved', 2000, 9401)) ->> 'outcome', 'refund_owed', 'late without stock, again: the same answer');
-select is((select count(*)::integer from public.payment_refunds where order_session_id = :'se'), 1, 'late without stock, again: one refund row');
+select is((select count(*)::integer from checkout.payment_refunds where order_session_id = :'se'), 1, 'late without stock, again: one refund row');
 select is(checkout.apply_payment(tests.payment(:'te', 'approved', 2000, 9402)) -> 'refund' ->> 'reason', 'duplicate_payment', 'another payment for a refund_owed session: duplicate_payment');
 select checkout.apply_payment(tests.payment(:'te', 'refunded', 2000, 9401)) as r \gset
 select is(:'r'::jsonb ->> 'session_status', 'refunded', 'refunded for the owed refund: the session is refunded');
@@ -250,13 +250,13 @@ select is(
 select checkout.apply_payment(tests.payment('os_nobody', 'approved', 100, 9501)) as r \gset
 select is(:'r'::jsonb ->> 'outcome', 'unknown_session', 'unknown external_reference: unknown_session');
 select results_eq(
-  $$ select order_session_id, external_reference, status from public.payment_events where payment_id = 9501 $$,
+  $$ select order_session_id, external_reference, status from checkout.payment_events where payment_id = 9501 $$,
   $$ values (null::uuid, 'os_nobody', 'approved') $$,
   'unknown external_reference: the payment event is recorded'
 );
 
 -- Malformed payments: CKI01, nothing written
-select count(*) as events_before from public.payment_events \gset
+select count(*) as events_before from checkout.payment_events \gset
 select throws_ok($$ select checkout.apply_payment('[1, 2]') $$, 'CKI01', 'payment must be a JSON object', 'malformed: an array');
 select throws_ok($$ select checkout.apply_payment('"approved"') $$, 'CKI01', 'payment must be a JSON object', 'malformed: a string');
 select throws_ok($$ select checkout.apply_payment(null) $$, 'CKI01', 'payment must be a JSON object', 'malformed: null');
@@ -274,15 +274,15 @@ select throws_ok(format($$ select checkout.apply_payment(%L::jsonb - 'status') $
   'CKI01', 'unknown payment status null', 'malformed: no status');
 select throws_ok(format($$ select checkout.apply_payment(%L::jsonb - 'transaction_amount') $$, tests.payment(:'tb', 'approved', 1000, 1)),
   'CKI01', 'an approved payment needs transaction_amount', 'malformed: approved without an amount');
-select is((select count(*) from public.payment_events), :'events_before'::bigint, 'malformed: no payment event written');
+select is((select count(*) from checkout.payment_events), :'events_before'::bigint, 'malformed: no payment event written');
 
 -- ---------------------------------------------------------------------------
 -- The event log is append-only
 select tests.clear_authentication() \gset
-select throws_ok(format($$ update public.order_session_events set kind = 'expired' where order_session_id = %L $$, :'sa'),
+select throws_ok(format($$ update checkout.order_session_events set kind = 'expired' where order_session_id = %L $$, :'sa'),
   'CKI02', 'order_session_events is append-only', 'the event log cannot be rewritten, even by the owner of the table');
 select tests.authenticate_as_service_role() \gset
-select throws_ok(format($$ update public.order_session_events set detail = '{}' where order_session_id = %L $$, :'sa'),
+select throws_ok(format($$ update checkout.order_session_events set detail = '{}' where order_session_id = %L $$, :'sa'),
   '42501', 'permission denied for table order_session_events', 'service_role cannot update the event log');
 select tests.clear_authentication() \gset
 

@@ -55,11 +55,11 @@ select results_eq(
   format($$ select * from (values (%L::uuid, 'expired', now()), (%L::uuid, 'expired', now())) v order by 1 $$, :'sa', :'sc'),
   'expire_sessions: both sessions past expires_at are expired'
 );
-select is_empty(format($$ select 1 from public.stock_reservations where order_session_id in (%L, %L) $$, :'sa', :'sc'), 'expire_sessions: their reservation rows are deleted');
+select is_empty(format($$ select 1 from checkout.stock_reservations where order_session_id in (%L, %L) $$, :'sa', :'sc'), 'expire_sessions: their reservation rows are deleted');
 select is(tests.event_kinds(:'sa'), array['created', 'reserved', 'expired'], 'expire_sessions: logs expired');
-select is((select detail ->> 'reason' from public.order_session_events where order_session_id = :'sa' and kind = 'expired'), 'reservation time ran out', 'expire_sessions: with a reason');
+select is((select detail ->> 'reason' from checkout.order_session_events where order_session_id = :'sa' and kind = 'expired'), 'reservation time ran out', 'expire_sessions: with a reason');
 select results_eq(
-  format($$ select s.status::text, r.quantity from public.order_sessions s join public.stock_reservations r on r.order_session_id = s.id where s.id = %L $$, :'sb'),
+  format($$ select s.status::text, r.quantity from public.order_sessions s join checkout.stock_reservations r on r.order_session_id = s.id where s.id = %L $$, :'sb'),
   $$ values ('active', 1) $$,
   'expire_sessions: a session not yet due is untouched'
 );
@@ -78,7 +78,7 @@ update public.order_sessions set closed_at = now() - interval '31 days', paid_at
 select tests.authenticate_as_service_role() \gset
 select is(checkout.trim_sessions(), 2, 'trim_sessions: two sessions are old enough and never saw a payment');
 select is_empty(format($$ select 1 from public.order_sessions where id in (%L, %L) $$, :'sa', :'sd'), 'trim_sessions: the old expired and the old cancelled session are gone');
-select is_empty(format($$ select 1 from public.order_session_events where order_session_id in (%L, %L) $$, :'sa', :'sd'), 'trim_sessions: with their event log');
+select is_empty(format($$ select 1 from checkout.order_session_events where order_session_id in (%L, %L) $$, :'sa', :'sd'), 'trim_sessions: with their event log');
 select isnt_empty(format($$ select 1 from public.order_sessions where id = %L $$, :'sc'), 'trim_sessions: an expired session that saw a payment is kept');
 select isnt_empty(format($$ select 1 from public.order_sessions where id = %L $$, :'sb'), 'trim_sessions: a paid session (with an order) is kept');
 select isnt_empty(format($$ select 1 from public.orders where order_session_id = %L $$, :'sb'), 'trim_sessions: orders are never touched');

@@ -55,7 +55,7 @@ returns void
 language sql
 set search_path = ''
 as $$
-  update public.stock_reservations r set expires_at = r.expires_at - p_by
+  update checkout.stock_reservations r set expires_at = r.expires_at - p_by
     from public.order_sessions s where s.id = r.order_session_id and s.session_id = p_session_id;
   update public.order_sessions s
      set expires_at = s.expires_at - p_by, created_at = s.created_at - p_by, closed_at = s.closed_at - p_by
@@ -67,7 +67,7 @@ select tests.authenticate_as_service_role() \gset
 select s ->> 'id' as h2, (s ->> 'expires_at')::timestamptz as h2_expires from tests.begin_checkout('fs-hoarder') s \gset
 select is(:'h2_expires'::timestamptz, now() + interval '5 minutes', 'renewal: the same lines again keep the first expiry, not 15 more minutes');
 select is(
-  (select array_agg(distinct expires_at) from public.stock_reservations where order_session_id = :'h2'),
+  (select array_agg(distinct expires_at) from checkout.stock_reservations where order_session_id = :'h2'),
   array[now() + interval '5 minutes'],
   'renewal: and so does the reservation'
 );

@@ -49,7 +49,7 @@ select checkout.apply_payment(tests.payment(:'tb1', 'approved', 700, 10101)) as 
 select is(:'r'::jsonb ->> 'outcome', 'order_created', 'superseded (old first): the old tab''s payment takes over');
 select is((:'r'::jsonb -> 'order' ->> 'paid_late')::boolean, true, 'superseded (old first): as a late payment');
 select is((select status::text from public.order_sessions where id = :'b2'), 'cancelled', 'superseded (old first): the newer session is cancelled');
-select is_empty(format($$ select 1 from public.stock_reservations where order_session_id = %L $$, :'b2'), 'superseded (old first): its stock is released');
+select is_empty(format($$ select 1 from checkout.stock_reservations where order_session_id = %L $$, :'b2'), 'superseded (old first): its stock is released');
 select ok('taken_over' = any (tests.event_kinds(:'b1')), 'superseded (old first): the log says taken_over');
 -- BUG (before issue 10): the newer session stayed active and its payment made a second order.
 select checkout.apply_payment(tests.payment(:'tb2', 'approved', 700, 10102)) as r \gset
@@ -76,7 +76,7 @@ select checkout.apply_payment(tests.payment(:'tc1', 'approved', 1000, 10202)) as
 select is(:'r'::jsonb ->> 'outcome', 'refund_owed', 'take-over without stock: the old tab is owed back');
 select is(:'r'::jsonb -> 'refund' ->> 'reason', 'out_of_stock', 'take-over without stock: reason out_of_stock');
 select is((select status::text from public.order_sessions where id = :'c2'), 'active', 'take-over without stock: the newer session stays active');
-select is((select count(*)::integer from public.stock_reservations where order_session_id = :'c2'), 1, 'take-over without stock: and keeps its reservation');
+select is((select count(*)::integer from checkout.stock_reservations where order_session_id = :'c2'), 1, 'take-over without stock: and keeps its reservation');
 
 -- ---------------------------------------------------------------------------
 -- Stock lowered below the reservations: no exception, a refund owed
@@ -94,7 +94,7 @@ select is(
 select lives_ok(format($$ select checkout.apply_payment(tests.payment(%L, 'approved', 900, 10301)) $$, :'te1'),
   'stock lowered: applying the payment raises nothing');
 select results_eq(
-  $$ select status, reason, amount from public.payment_refunds where payment_id = 10301 $$,
+  $$ select status, reason, amount from checkout.payment_refunds where payment_id = 10301 $$,
   $$ values ('owed', 'stock_lowered', 900.00) $$,
   'stock lowered: the payment is owed back, reason stock_lowered');
 select results_eq(
@@ -106,23 +106,23 @@ select results_eq(
   $$ values (1, 0) $$,
   'stock lowered: the stock is untouched and the reservation released');
 select is(
-  (select detail -> 'short' -> 0 ->> 'available' from public.order_session_events where order_session_id = :'e1' and kind = 'refund_owed'),
+  (select detail -> 'short' -> 0 ->> 'available' from checkout.order_session_events where order_session_id = :'e1' and kind = 'refund_owed'),
   '1', 'stock lowered: the log keeps the short lines');
 
 -- ---------------------------------------------------------------------------
 -- A second approval, hours later, changes nothing.
 select to_jsonb(v) - 'updated_at' as before_va from public.variants v where id = :'va' \gset
-select count(*) as before_events from public.order_session_events \gset
+select count(*) as before_events from checkout.order_session_events \gset
 select tests.expire_order_session(:'a2', interval '5 hours') \gset
 select checkout.expire_sessions() \gset
 select checkout.apply_payment(tests.payment(:'ta2', 'approved', 2000, 10001)) as r \gset
 select is(:'r'::jsonb ->> 'outcome', 'already_paid', 'approved again hours later: already_paid');
 select is((select to_jsonb(v) - 'updated_at' from public.variants v where id = :'va'), :'before_va'::jsonb, 'approved again hours later: the stock is unchanged');
-select is((select count(*) from public.order_session_events), :'before_events'::bigint, 'approved again hours later: nothing logged');
+select is((select count(*) from checkout.order_session_events), :'before_events'::bigint, 'approved again hours later: nothing logged');
 select is((select count(*)::integer from public.orders where session_id = :'ana'), 1, 'approved again hours later: still one order');
 select is(checkout.apply_payment(tests.payment(:'te1', 'approved', 900, 10301)) -> 'refund' ->> 'reason', 'stock_lowered',
   'a refunded-owed payment approved again: the same answer');
-select is((select count(*)::integer from public.payment_refunds where payment_id = 10301), 1, 'a refunded-owed payment approved again: one refund row');
+select is((select count(*)::integer from checkout.payment_refunds where payment_id = 10301), 1, 'a refunded-owed payment approved again: one refund row');
 
 -- ---------------------------------------------------------------------------
 -- A payment that matches no order session.
@@ -149,9 +149,9 @@ select throws_ok(format($$ update public.variants set currency = 'COP', price = 
   'COP: changing the currency of a price with cents is refused');
 select is((tests.error_of(format($$ update public.variants set price = 1990.4 where id = %L $$, tests.variant('MI-CLP2'))) ->> 'detail')::jsonb,
   '{"table": "variants", "amount": 1990.4, "currency": "CLP", "suggestion": 1990}'::jsonb, 'CLP: the error detail names the suggestion');
-select throws_ok($$ insert into public.coupons (code, kind, value, currency) values ('MI-CLP-FIX', 'fixed', 500.5, 'CLP') $$, 'CKM02', null,
+select throws_ok($$ insert into checkout.coupons (code, kind, value, currency) values ('MI-CLP-FIX', 'fixed', 500.5, 'CLP') $$, 'CKM02', null,
   'CLP: a fixed coupon with cents is refused');
-select lives_ok($$ insert into public.coupons (code, kind, value) values ('MI-PCT', 'percent', 12.5) $$, 'a percent coupon may have decimals');
+select lives_ok($$ insert into checkout.coupons (code, kind, value) values ('MI-PCT', 'percent', 12.5) $$, 'a percent coupon may have decimals');
 select lives_ok(format($$ update public.variants set price = 1234.56 where id = %L $$, :'vc'), 'ARS: cents are fine');
 
 -- ---------------------------------------------------------------------------
@@ -185,10 +185,10 @@ select is(checkout.claim_refunds(), '[]'::jsonb, 'claim_refunds: not again befor
 select is(checkout.note_refund_failure(10002, 'MercadoPago 500') ->> 'last_error', 'MercadoPago 500', 'note_refund_failure: records the error');
 select ok('refund_failed' = any (tests.event_kinds(:'a1')), 'note_refund_failure: logged');
 select tests.clear_authentication() \gset
-update public.payment_refunds set next_attempt_at = now() where payment_id = 10002;
+update checkout.payment_refunds set next_attempt_at = now() where payment_id = 10002;
 select tests.authenticate_as_service_role() \gset
 select is(checkout.claim_refunds() -> 0 ->> 'attempts', '2', 'claim_refunds: the second attempt');
-select is((select next_attempt_at from public.payment_refunds where payment_id = 10002), now() + interval '2 minutes', 'claim_refunds: the back-off doubles');
+select is((select next_attempt_at from checkout.payment_refunds where payment_id = 10002), now() + interval '2 minutes', 'claim_refunds: the back-off doubles');
 select is(checkout.record_refund(10002, 'mp-r-10002') -> 'refund' ->> 'status', 'refunded', 'a retried refund is recorded');
 select checkout.record_refund(10202, null) \gset
 select is(checkout.record_refund(10202, 'mp-r-10202') -> 'refund' ->> 'mp_refund_id', 'mp-r-10202',
@@ -202,9 +202,9 @@ select is(checkout.claim_preference_expiry(), '[]'::jsonb, 'mark_preference_expi
 -- ---------------------------------------------------------------------------
 -- The audit finds each broken invariant.
 select tests.clear_authentication() \gset
-update public.payment_refunds set created_at = now() - interval '2 hours' where payment_id = 10102;
+update checkout.payment_refunds set created_at = now() - interval '2 hours' where payment_id = 10102;
 update public.variants set reserved = reserved + 1 where id = :'va';
-delete from public.payment_events where payment_id = 10101;
+delete from checkout.payment_events where payment_id = 10101;
 update public.order_sessions set checkout_group = (select checkout_group from public.order_sessions where id = :'a2') where id = :'b1';
 select tests.authenticate_as_service_role() \gset
 select set_eq(

@@ -182,7 +182,7 @@ select admin.attention(:'staff') as att \gset
 select is(:'att'::jsonb -> 'refunds_owed' -> 0 ->> 'payment_id', '7770002', 'attention: the refund owed');
 select is(:'att'::jsonb -> 'amount_mismatches' -> 0 ->> 'expected', '700.00', 'attention: the amount mismatch, with what was expected');
 select is(admin.refund_to_retry(:'staff', '7770002') ->> 'amount', '1.00', 'refund_to_retry: the refund owed');
-select is((select attempts from public.payment_refunds where payment_id = 7770002), 1, 'refund_to_retry: the attempt is counted');
+select is((select attempts from checkout.payment_refunds where payment_id = 7770002), 1, 'refund_to_retry: the attempt is counted');
 select is(jsonb_typeof(admin.audit(:'staff')), 'array', 'audit: checkout.audit() for staff');
 select throws_ok(format($$ select admin.refund_to_retry(%L, '12x') $$, :'staff'), 'CKI01', null, 'refund_to_retry: a malformed payment id');
 select throws_ok(format($$ select admin.refund_to_retry(%L, '7770001') $$, :'staff'), 'CKO01', null, 'refund_to_retry: nothing owed for a paid order');

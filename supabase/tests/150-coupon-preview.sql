@@ -12,7 +12,7 @@ select tests.create_shopper('pv-empty') as empty \gset
 select tests.create_variant('PV-A', 50, 1000) as va \gset
 select tests.create_variant('PV-CLP', 50, 9999, 'CLP') as vclp \gset
 
-insert into public.coupons (code, kind, value, currency, min_subtotal, starts_at, ends_at, max_redemptions, active) values
+insert into checkout.coupons (code, kind, value, currency, min_subtotal, starts_at, ends_at, max_redemptions, active) values
   ('PV15',    'percent', 15,   null,  0,     null,                     null, null, true),
   ('PVFIX',   'fixed',   500,  'ARS', 0,     null,                     null, null, true),
   ('PVMIN',   'percent', 10,   null,  50000, null,                     null, null, true),

@@ -16,13 +16,13 @@ select (tests.begin_checkout('rc-buyer') ->> 'id') as os \gset
 select tests.clear_authentication() \gset
 
 select is((select reserved from public.variants where id = :'va'), 3, 'insert: the variant counts the reserved units');
-select throws_ok(format($$ update public.stock_reservations set quantity = 5 where order_session_id = %L $$, :'os'), 'CKI02', null,
+select throws_ok(format($$ update checkout.stock_reservations set quantity = 5 where order_session_id = %L $$, :'os'), 'CKI02', null,
   'a reservation''s quantity cannot change');
-select throws_ok(format($$ update public.stock_reservations set variant_id = %L where order_session_id = %L $$, :'vb', :'os'), 'CKI02', null,
+select throws_ok(format($$ update checkout.stock_reservations set variant_id = %L where order_session_id = %L $$, :'vb', :'os'), 'CKI02', null,
   'a reservation''s variant cannot change');
-select lives_ok(format($$ update public.stock_reservations set expires_at = expires_at - interval '1 minute' where order_session_id = %L $$, :'os'),
+select lives_ok(format($$ update checkout.stock_reservations set expires_at = expires_at - interval '1 minute' where order_session_id = %L $$, :'os'),
   'its expiry still moves');
-delete from public.stock_reservations where order_session_id = :'os';
+delete from checkout.stock_reservations where order_session_id = :'os';
 select is((select reserved from public.variants where id = :'va'), 0, 'delete: the units come back');
 
 select * from finish();

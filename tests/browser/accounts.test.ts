@@ -236,7 +236,7 @@ describe('accounts in the demo storefront (Chromium, 390x844)', () => {
     try {
       const p = await product('Yerba orgánica', 10, 5000);
       const code = `DEMO${Math.random().toString(36).slice(2, 6).toUpperCase()}`;
-      await db.query(`insert into public.coupons (code, kind, value) values ($1, 'percent', 20)`, [code]);
+      await db.query(`insert into checkout.coupons (code, kind, value) values ($1, 'percent', 20)`, [code]);
       await openStore(page);
       await addToCart(page, p, 2);
       await page.getByTestId('nav-cart').click();

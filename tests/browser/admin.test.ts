@@ -263,7 +263,7 @@ describe('the dashboard, as staff', () => {
   it('stock: on hand, reserved, available; adjustments refused with a clear message, then made', async () => {
     const { rows } = await db.query<{ id: string; sku: string; stock_on_hand: number }>(
       `select v.id, v.sku, v.stock_on_hand from public.variants v where exists (
-         select 1 from public.stock_reservations r where r.variant_id = v.id and r.expires_at > now()) limit 1`,
+         select 1 from checkout.stock_reservations r where r.variant_id = v.id and r.expires_at > now()) limit 1`,
     );
     const v = rows[0]!;
     await page.goto(`${stack.adminUrl}#/stock`);

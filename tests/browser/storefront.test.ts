@@ -221,7 +221,7 @@ describe('demo storefront in Chromium (390x844)', () => {
 
       const { rows } = await db.query<{ orders: number; payments: number; status: string }>(
         `select (select count(*)::int from public.orders o where o.order_session_id = s.id) as orders,
-                (select count(distinct e.payment_id)::int from public.payment_events e where e.order_session_id = s.id) as payments,
+                (select count(distinct e.payment_id)::int from checkout.payment_events e where e.order_session_id = s.id) as payments,
                 s.status::text as status
            from public.order_sessions s where s.preference_id = $1`,
         [prefId],

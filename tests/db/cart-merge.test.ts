@@ -184,7 +184,7 @@ describe('the anonymous history', () => {
     const sessions = await pool.query('select status, session_id from public.order_sessions where id = any($1) order by created_at', [[paid.id, active.id]]);
     expect(sessions.rows).toEqual([{ status: 'paid', session_id: account }, { status: 'cancelled', session_id: account }]);
     const events = await pool.query(
-      `select detail ->> 'reason' as reason from public.order_session_events where order_session_id = $1 and kind = 'cancelled'`,
+      `select detail ->> 'reason' as reason from checkout.order_session_events where order_session_id = $1 and kind = 'cancelled'`,
       [
         active.id,
       ],

@@ -38,7 +38,7 @@ async function race<T>(n: number, job: (i: number, c: pg.Client) => Promise<T>):
 async function stockState(variantIds: string[]) {
   const { rows } = await pool.query<{ id: string; on_hand: number; reserved: number; available: number }>(
     `select v.id, v.stock_on_hand as on_hand,
-            coalesce((select sum(r.quantity) from public.stock_reservations r where r.variant_id = v.id and r.expires_at > now()), 0)::int as reserved,
+            coalesce((select sum(r.quantity) from checkout.stock_reservations r where r.variant_id = v.id and r.expires_at > now()), 0)::int as reserved,
             private.available_stock(v.id) as available
        from public.variants v where v.id = any($1)`,
     [variantIds],
@@ -145,11 +145,11 @@ describe('concurrent payment application', () => {
     const winnerOutcomes = winner === first ? firstOutcomes : secondOutcomes;
     expect(winnerOutcomes.filter((o) => o === 'already_paid')).toHaveLength(winnerOutcomes.length - 1);
 
-    const refunds = await pool.query('select payment_id::bigint as p, reason from public.payment_refunds where order_session_id = $1', [session.id]);
+    const refunds = await pool.query('select payment_id::bigint as p, reason from checkout.payment_refunds where order_session_id = $1', [session.id]);
     expect(refunds.rows).toEqual([{ p: String(winner === first ? second : first), reason: 'duplicate_payment' }]);
     const stock = await pool.query('select stock_on_hand from public.variants where id = $1', [v.id]);
     expect(stock.rows[0].stock_on_hand).toBe(3);
-    const events = await pool.query(`select count(*)::int as n from public.order_session_events where order_session_id = $1 and kind = 'committed'`, [
+    const events = await pool.query(`select count(*)::int as n from checkout.order_session_events where order_session_id = $1 and kind = 'committed'`, [
       session.id,
     ]);
     expect(events.rows[0].n).toBe(1);
@@ -160,7 +160,7 @@ describe('concurrent coupon redemptions', () => {
   it('a coupon with 3 redemptions under 20 concurrent checkouts is held by exactly 3', async () => {
     const v = await createVariant(pool, { sku: 'COUPON-RACE', stock: 100, price: 5000 });
     const code = `RACE${Math.floor(Math.random() * 1e6)}`;
-    await pool.query(`insert into public.coupons (code, kind, value, max_redemptions) values ($1, 'percent', 10, 3)`, [code]);
+    await pool.query(`insert into checkout.coupons (code, kind, value, max_redemptions) values ($1, 'percent', 10, 3)`, [code]);
     const shoppers = await Promise.all(Array.from({ length: 20 }, () => createShopper(pool)));
     for (const s of shoppers) await addToCart(pool, s, v.id, 1);
     const results = await race(
@@ -171,7 +171,7 @@ describe('concurrent coupon redemptions', () => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
     expect(errors.map((e) => e.code)).toEqual(Array(17).fill('CKP03'));
     const { rows } = await pool.query(
-      `select count(*)::int as n from public.order_sessions s join public.coupons c on c.id = s.coupon_id where c.code = $1`,
+      `select count(*)::int as n from public.order_sessions s join checkout.coupons c on c.id = s.coupon_id where c.code = $1`,
       [code],
     );
     expect(rows[0].n).toBe(3);
@@ -204,7 +204,7 @@ describe('concurrent payments for superseded checkouts', () => {
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     const { rows } = await pool.query<{ orders: number; refunds: number }>(
       `select (select count(*)::int from public.orders o where o.session_id = s.sid) as orders,
-              (select count(*)::int from public.payment_refunds r join public.order_sessions os on os.id = r.order_session_id
+              (select count(*)::int from checkout.payment_refunds r join public.order_sessions os on os.id = r.order_session_id
                 where os.session_id = s.sid and r.reason = 'superseded') as refunds
          from unnest($1::uuid[]) s(sid)`,
       [carts.map((c) => c.shopper)],

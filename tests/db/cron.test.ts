@@ -60,7 +60,7 @@ describe('pg_cron jobs', () => {
                 '{"email": "a@b.co"}', '{}', now() - interval '1 minute'
            from generate_series(1, 2500)
          returning id, expires_at)
-       insert into public.stock_reservations (order_session_id, variant_id, quantity, expires_at)
+       insert into checkout.stock_reservations (order_session_id, variant_id, quantity, expires_at)
        select id, $1, 1, expires_at from s`,
       [variantId],
     );
@@ -71,10 +71,10 @@ describe('pg_cron jobs', () => {
       client.release();
     }
     const { rows } = await pool.query(
-      `select (select count(*) from public.order_sessions s join public.stock_reservations r on r.order_session_id = s.id
+      `select (select count(*) from public.order_sessions s join checkout.stock_reservations r on r.order_session_id = s.id
                 where r.variant_id = $1 and s.status = 'active')::int as active,
-              (select count(*) from public.stock_reservations where variant_id = $1)::int as reservations,
-              (select count(*) from public.order_session_events e join public.order_sessions s on s.id = e.order_session_id
+              (select count(*) from checkout.stock_reservations where variant_id = $1)::int as reservations,
+              (select count(*) from checkout.order_session_events e join public.order_sessions s on s.id = e.order_session_id
                 where e.kind = 'expired' and s.lines @> jsonb_build_array(jsonb_build_object('variant_id', $1::uuid)))::int as events`,
       [variantId],
     );

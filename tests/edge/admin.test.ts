@@ -82,7 +82,7 @@ async function snapshot() {
   const { rows } = await pool.query<{ s: string }>(
     `select (select coalesce(sum(stock_on_hand), 0) from public.variants)::text || '/' ||
             (select count(*) from admin.stock_adjustments)::text || '/' ||
-            (select count(*) from public.payment_refunds where status = 'owed')::text as s`,
+            (select count(*) from checkout.payment_refunds where status = 'owed')::text as s`,
   );
   return rows[0]!.s;
 }

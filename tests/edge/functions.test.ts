@@ -148,7 +148,7 @@ async function paidAfterExpiryWithoutStock() {
   const res = await checkout(token);
   const session = res.body.order_session as { id: string };
   await pool.query(`update public.order_sessions set expires_at = now() - interval '1 minute' where id = $1`, [session.id]);
-  await pool.query(`update public.stock_reservations set expires_at = now() - interval '1 minute' where order_session_id = $1`, [session.id]);
+  await pool.query(`update checkout.stock_reservations set expires_at = now() - interval '1 minute' where order_session_id = $1`, [session.id]);
   await pool.query('update public.variants set stock_on_hand = 0 where id = $1', [variant.id]);
   const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
   await sandbox.settle(30_000);
@@ -175,8 +175,8 @@ async function stockOf(variantId: string) {
 
 async function counts() {
   const { rows } = await pool.query(
-    `select (select count(*) from public.payment_events)::int as events, (select count(*) from public.orders)::int as orders,
-            (select count(*) from public.order_sessions)::int as sessions, (select count(*) from public.payment_refunds)::int as refunds`,
+    `select (select count(*) from checkout.payment_events)::int as events, (select count(*) from public.orders)::int as orders,
+            (select count(*) from public.order_sessions)::int as sessions, (select count(*) from checkout.payment_refunds)::int as refunds`,
   );
   return rows[0] as Record<string, number>;
 }
@@ -316,7 +316,7 @@ describe('create-preference → pay → webhook', () => {
     const res = await checkout(token);
     const session = res.body.order_session as { id: string };
     await pool.query(`update public.order_sessions set expires_at = now() - interval '1 minute' where id = $1`, [session.id]);
-    await pool.query(`update public.stock_reservations set expires_at = now() - interval '1 minute' where order_session_id = $1`, [session.id]);
+    await pool.query(`update checkout.stock_reservations set expires_at = now() - interval '1 minute' where order_session_id = $1`, [session.id]);
     sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
     await sandbox.settle(30_000);
     const orders = await ordersOf(session.id);
@@ -333,7 +333,7 @@ describe('create-preference → pay → webhook', () => {
     // the call that made it writes MercadoPago's refund id; under load that
     // call can still be running when the deliveries have settled.
     const rows = await waitFor(async () => {
-      const r = await pool.query('select reason, status, mp_refund_id from public.payment_refunds where payment_id = $1', [payment.id]);
+      const r = await pool.query('select reason, status, mp_refund_id from checkout.payment_refunds where payment_id = $1', [payment.id]);
       return r.rows[0]?.mp_refund_id ? r.rows : undefined;
     });
     expect(rows).toEqual([{ reason: 'out_of_stock', status: 'refunded', mp_refund_id: expect.any(String) }]);
@@ -346,12 +346,12 @@ describe('create-preference → pay → webhook', () => {
     const { payment } = await paidAfterExpiryWithoutStock();
     const made = sandbox.getPayment(payment.id).refunds[0]!.id;
     await waitFor(async () =>
-      (await pool.query('select 1 from public.payment_refunds where payment_id = $1 and mp_refund_id is not null', [payment.id])).rowCount
+      (await pool.query('select 1 from checkout.payment_refunds where payment_id = $1 and mp_refund_id is not null', [payment.id])).rowCount
     );
-    await pool.query('update public.payment_refunds set mp_refund_id = null where payment_id = $1', [payment.id]);
+    await pool.query('update checkout.payment_refunds set mp_refund_id = null where payment_id = $1', [payment.id]);
     sandbox.resendNotification(payment.id);
     await sandbox.settle(30_000);
-    const { rows } = await pool.query('select status, mp_refund_id from public.payment_refunds where payment_id = $1', [payment.id]);
+    const { rows } = await pool.query('select status, mp_refund_id from checkout.payment_refunds where payment_id = $1', [payment.id]);
     expect(rows).toEqual([{ status: 'refunded', mp_refund_id: String(made) }]);
   });
 
@@ -373,7 +373,7 @@ describe('create-preference → pay → webhook', () => {
     await sandbox.settle(30_000);
     expect(await ordersOf(session.id)).toHaveLength(0);
     expect((await sessionRow(session.id)).status).toBe('active');
-    const { rows } = await pool.query('select reason, status from public.payment_refunds where payment_id = $1', [payment.id]);
+    const { rows } = await pool.query('select reason, status from checkout.payment_refunds where payment_id = $1', [payment.id]);
     expect(rows).toEqual([{ reason: 'amount_mismatch', status: 'refunded' }]);
     expect(sandbox.getPayment(payment.id).status).toBe('refunded');
   });
@@ -528,7 +528,7 @@ describe('create-preference input and failures', () => {
   it('a discounted order is one MercadoPago item at the total', async () => {
     const { token } = await shopperWithCart({ stock: 3, qty: 2, price: 10000 });
     const code = `EDGE${Math.floor(Math.random() * 1e6)}`;
-    await pool.query(`insert into public.coupons (code, kind, value) values ($1, 'percent', 15)`, [code]);
+    await pool.query(`insert into checkout.coupons (code, kind, value) values ($1, 'percent', 15)`, [code]);
     const res = await checkout(token, { ...checkoutBody, coupon: code.toLowerCase() });
     expect(res.status).toBe(201);
     expect((res.body.order_session as { total: number }).total).toBe(17000);
@@ -921,7 +921,7 @@ describe('hostile traffic', () => {
       pool.query(
         `with s as (update public.order_sessions set expires_at = expires_at - make_interval(mins => $2), created_at = created_at - make_interval(mins => $2),
                       closed_at = closed_at - make_interval(mins => $2) where session_id = $1 returning id)
-         update public.stock_reservations r set expires_at = r.expires_at - make_interval(mins => $2) from s where r.order_session_id = s.id`,
+         update checkout.stock_reservations r set expires_at = r.expires_at - make_interval(mins => $2) from s where r.order_session_id = s.id`,
         [hoarder, minutes],
       );
     await age(16);
@@ -1028,7 +1028,7 @@ describe('reconcile', () => {
     });
     const late = sandbox.pay(first.body.preference_id as string, { cardholderName: 'APRO' });
     const refund = await waitFor(async () => {
-      const { rows } = await pool.query('select reason, status from public.payment_refunds where payment_id = $1', [late.id]);
+      const { rows } = await pool.query('select reason, status from checkout.payment_refunds where payment_id = $1', [late.id]);
       return rows[0]?.status === 'refunded' ? rows[0] : null;
     });
     expect(refund).toEqual({ reason: 'superseded', status: 'refunded' });
@@ -1045,7 +1045,7 @@ describe('reconcile', () => {
     const session = res.body.order_session as { id: string };
     // Paid after the reservation ran out and the last unit went elsewhere.
     await pool.query(`update public.order_sessions set expires_at = now() - interval '1 minute' where id = $1`, [session.id]);
-    await pool.query(`update public.stock_reservations set expires_at = now() - interval '1 minute' where order_session_id = $1`, [session.id]);
+    await pool.query(`update checkout.stock_reservations set expires_at = now() - interval '1 minute' where order_session_id = $1`, [session.id]);
     await pool.query('update public.variants set stock_on_hand = 0 where id = $1', [variant.id]);
     sandbox.holdNotifications();
     const payment = sandbox.pay(res.body.preference_id as string, { cardholderName: 'APRO' });
@@ -1054,17 +1054,17 @@ describe('reconcile', () => {
     const first = await runReconcile();
     expect(first.outcomes).toEqual({});
     expect(first.refunds_failed).toBeGreaterThanOrEqual(1);
-    const owed = await pool.query('select status, reason, attempts, last_error from public.payment_refunds where payment_id = $1', [payment.id]);
+    const owed = await pool.query('select status, reason, attempts, last_error from checkout.payment_refunds where payment_id = $1', [payment.id]);
     expect(owed.rows[0]).toMatchObject({ status: 'owed', reason: 'out_of_stock', attempts: 1 });
     expect(owed.rows[0].last_error).toMatch(/unavailable/i);
     // Not again before the back-off...
     expect((await runReconcile()).refunds_failed).toBe(0);
     // ...then MercadoPago is back and the back-off has passed.
     sandbox.clearFaults();
-    await pool.query('update public.payment_refunds set next_attempt_at = now() where payment_id = $1', [payment.id]);
+    await pool.query('update checkout.payment_refunds set next_attempt_at = now() where payment_id = $1', [payment.id]);
     const second = await runReconcile();
     expect(second.refunds_made).toBeGreaterThanOrEqual(1);
-    const made = await pool.query('select status, attempts, mp_refund_id from public.payment_refunds where payment_id = $1', [payment.id]);
+    const made = await pool.query('select status, attempts, mp_refund_id from checkout.payment_refunds where payment_id = $1', [payment.id]);
     expect(made.rows[0]).toMatchObject({ status: 'refunded', attempts: 2 });
     expect(sandbox.getPayment(payment.id).status).toBe('refunded');
     sandbox.releaseNotifications();

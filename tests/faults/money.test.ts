@@ -155,7 +155,7 @@ async function reconcileUntilQuiet(): Promise<void> {
     // Everything is due now: the back-off is not what these tests are about.
     await pool.query(
       `update public.order_sessions set next_check_at = now() where status in ('active', 'expired', 'cancelled');
-       update public.payment_refunds set next_attempt_at = now() where status = 'owed';`,
+       update checkout.payment_refunds set next_attempt_at = now() where status = 'owed';`,
     );
     const res = await post(fn.reconcile!, '/reconcile', SERVICE_KEY, {});
     expect(res.status).toBe(200);
@@ -175,8 +175,8 @@ async function expectMoneyAgrees(): Promise<{ orders: number; refunds: number }>
   const { rows } = await pool.query<{ payment_id: string; orders: number; refunds: number; refunded: number }>(
     `select p.id::text as payment_id,
             (select count(*)::int from public.orders o where o.payment_id = p.id) as orders,
-            (select count(*)::int from public.payment_refunds r where r.payment_id = p.id) as refunds,
-            (select count(*)::int from public.payment_refunds r where r.payment_id = p.id and r.status = 'refunded') as refunded
+            (select count(*)::int from checkout.payment_refunds r where r.payment_id = p.id) as refunds,
+            (select count(*)::int from checkout.payment_refunds r where r.payment_id = p.id and r.status = 'refunded') as refunded
        from unnest($1::bigint[]) p(id)`,
     [approved.map((p) => p.id)],
   );

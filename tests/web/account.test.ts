@@ -116,7 +116,7 @@ describe.skipIf(remoteConfigured)('coupon preview', () => {
   it('shows the discount and the total checkout then charges; errors carry their codes', async () => {
     const v = await createVariant(t.dbUrl!, { sku: 'ACC-CPN', stock: 20, price: 2000 });
     const code = `PV${randomUUID().slice(0, 6).toUpperCase().replace(/-/g, '')}`;
-    await sql(t.dbUrl!, `insert into public.coupons (code, kind, value) values ($1, 'percent', 10)`, [code]);
+    await sql(t.dbUrl!, `insert into checkout.coupons (code, kind, value) values ($1, 'percent', 10)`, [code]);
     const sf = device();
     await sf.cart.add(v.id, 2);
     const preview = await sf.cart.previewCoupon(code.toLowerCase());

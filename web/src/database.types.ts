@@ -46,20 +46,6 @@ isOneToOne: false
                   Relationships: [
                     
                   ]
-                },"coupons": {
-                  Row: {
-                    "active": boolean,"code": string,"created_at": string,"currency": string | null,"ends_at": string | null,"id": string,"kind": string,"max_redemptions": number | null,"min_subtotal": number,"starts_at": string | null,"value": number
-                  }
-                  ComputedFields: never
-                  Insert: {
-                    "active"?: boolean,"code": string,"created_at"?: string,"currency"?: string | null,"ends_at"?: string | null,"id"?: string,"kind": string,"max_redemptions"?: number | null,"min_subtotal"?: number,"starts_at"?: string | null,"value": number
-                  }
-                  Update: {
-                    "active"?: boolean,"code"?: string,"created_at"?: string,"currency"?: string | null,"ends_at"?: string | null,"id"?: string,"kind"?: string,"max_redemptions"?: number | null,"min_subtotal"?: number,"starts_at"?: string | null,"value"?: number
-                  }
-                  Relationships: [
-                    
-                  ]
                 },"order_lines": {
                   Row: {
                     "line_no": number,"line_total": number,"order_id": string,"quantity": number,"sku": string,"title": string,"unit_price": number,"variant_id": string | null
@@ -86,45 +72,19 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
-                },"order_session_events": {
-                  Row: {
-                    "created_at": string,"detail": NonNullable<Json>,"id": number,"kind": string,"order_session_id": string,"payment_id": number | null
-                  }
-                  ComputedFields: never
-                  Insert: {
-                    "created_at"?: string,"detail"?: NonNullable<Json>,"id"?: never,"kind": string,"order_session_id": string,"payment_id"?: number | null
-                  }
-                  Update: {
-                    "created_at"?: string,"detail"?: NonNullable<Json>,"id"?: never,"kind"?: string,"order_session_id"?: string,"payment_id"?: number | null
-                  }
-                  Relationships: [
-                    {
-      foreignKeyName: "order_session_events_order_session_id_fkey"
-      columns: ["order_session_id"]
-isOneToOne: false
-      referencedRelation: "order_sessions"
-      referencedColumns: ["id"]
-    }
-                  ]
                 },"order_sessions": {
                   Row: {
-                    "closed_at": string | null,"coupon_code": string | null,"coupon_id": string | null,"created_at": string,"currency": string,"discount": number,"expires_at": string,"id": string,"item_count": number,"lines": NonNullable<Json>,"paid_at": string | null,"payer": NonNullable<Json>,"payment_id": number | null,"preference_id": string | null,"session_id": string,"shipping_address": NonNullable<Json>,"status": Database["public"]['Enums']["order_session_status"],"subtotal": number,"token": string,"total": number,"updated_at": string
+                    "checkout_group": string,"checks": number,"closed_at": string | null,"coupon_code": string | null,"coupon_id": string | null,"created_at": string,"currency": string,"discount": number,"expires_at": string,"id": string,"item_count": number,"lines": NonNullable<Json>,"next_check_at": string,"paid_at": string | null,"payer": NonNullable<Json>,"payment_id": number | null,"preference_expired_at": string | null,"preference_id": string | null,"session_id": string,"shipping_address": NonNullable<Json>,"status": Database["public"]['Enums']["order_session_status"],"subtotal": number,"token": string,"total": number,"updated_at": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "closed_at"?: string | null,"coupon_code"?: string | null,"coupon_id"?: string | null,"created_at"?: string,"currency": string,"discount"?: number,"expires_at": string,"id"?: string,"item_count": number,"lines": NonNullable<Json>,"paid_at"?: string | null,"payer": NonNullable<Json>,"payment_id"?: number | null,"preference_id"?: string | null,"session_id": string,"shipping_address": NonNullable<Json>,"status"?: Database["public"]['Enums']["order_session_status"],"subtotal": number,"token"?: string,"total": number,"updated_at"?: string
+                    "checkout_group"?: string,"checks"?: number,"closed_at"?: string | null,"coupon_code"?: string | null,"coupon_id"?: string | null,"created_at"?: string,"currency": string,"discount"?: number,"expires_at": string,"id"?: string,"item_count": number,"lines": NonNullable<Json>,"next_check_at"?: string,"paid_at"?: string | null,"payer": NonNullable<Json>,"payment_id"?: number | null,"preference_expired_at"?: string | null,"preference_id"?: string | null,"session_id": string,"shipping_address": NonNullable<Json>,"status"?: Database["public"]['Enums']["order_session_status"],"subtotal": number,"token"?: string,"total": number,"updated_at"?: string
                   }
                   Update: {
-                    "closed_at"?: string | null,"coupon_code"?: string | null,"coupon_id"?: string | null,"created_at"?: string,"currency"?: string,"discount"?: number,"expires_at"?: string,"id"?: string,"item_count"?: number,"lines"?: NonNullable<Json>,"paid_at"?: string | null,"payer"?: NonNullable<Json>,"payment_id"?: number | null,"preference_id"?: string | null,"session_id"?: string,"shipping_address"?: NonNullable<Json>,"status"?: Database["public"]['Enums']["order_session_status"],"subtotal"?: number,"token"?: string,"total"?: number,"updated_at"?: string
+                    "checkout_group"?: string,"checks"?: number,"closed_at"?: string | null,"coupon_code"?: string | null,"coupon_id"?: string | null,"created_at"?: string,"currency"?: string,"discount"?: number,"expires_at"?: string,"id"?: string,"item_count"?: number,"lines"?: NonNullable<Json>,"next_check_at"?: string,"paid_at"?: string | null,"payer"?: NonNullable<Json>,"payment_id"?: number | null,"preference_expired_at"?: string | null,"preference_id"?: string | null,"session_id"?: string,"shipping_address"?: NonNullable<Json>,"status"?: Database["public"]['Enums']["order_session_status"],"subtotal"?: number,"token"?: string,"total"?: number,"updated_at"?: string
                   }
                   Relationships: [
-                    {
-      foreignKeyName: "order_sessions_coupon_id_fkey"
-      columns: ["coupon_id"]
-isOneToOne: false
-      referencedRelation: "coupons"
-      referencedColumns: ["id"]
-    }
+                    
                   ]
                 },"orders": {
                   Row: {
@@ -146,46 +106,6 @@ isOneToOne: true
       referencedColumns: ["id"]
     }
                   ]
-                },"payment_events": {
-                  Row: {
-                    "currency": string | null,"external_reference": string | null,"id": number,"order_session_id": string | null,"payload": NonNullable<Json>,"payment_id": number,"payment_method": string | null,"payment_type": string | null,"received_at": string,"status": string,"status_detail": string | null,"transaction_amount": number | null
-                  }
-                  ComputedFields: never
-                  Insert: {
-                    "currency"?: string | null,"external_reference"?: string | null,"id"?: never,"order_session_id"?: string | null,"payload": NonNullable<Json>,"payment_id": number,"payment_method"?: string | null,"payment_type"?: string | null,"received_at"?: string,"status": string,"status_detail"?: string | null,"transaction_amount"?: number | null
-                  }
-                  Update: {
-                    "currency"?: string | null,"external_reference"?: string | null,"id"?: never,"order_session_id"?: string | null,"payload"?: NonNullable<Json>,"payment_id"?: number,"payment_method"?: string | null,"payment_type"?: string | null,"received_at"?: string,"status"?: string,"status_detail"?: string | null,"transaction_amount"?: number | null
-                  }
-                  Relationships: [
-                    {
-      foreignKeyName: "payment_events_order_session_id_fkey"
-      columns: ["order_session_id"]
-isOneToOne: false
-      referencedRelation: "order_sessions"
-      referencedColumns: ["id"]
-    }
-                  ]
-                },"payment_refunds": {
-                  Row: {
-                    "amount": number,"created_at": string,"currency": string,"id": string,"mp_refund_id": string | null,"order_session_id": string | null,"payment_id": number,"reason": string,"refunded_at": string | null,"status": string
-                  }
-                  ComputedFields: never
-                  Insert: {
-                    "amount": number,"created_at"?: string,"currency": string,"id"?: string,"mp_refund_id"?: string | null,"order_session_id"?: string | null,"payment_id": number,"reason": string,"refunded_at"?: string | null,"status"?: string
-                  }
-                  Update: {
-                    "amount"?: number,"created_at"?: string,"currency"?: string,"id"?: string,"mp_refund_id"?: string | null,"order_session_id"?: string | null,"payment_id"?: number,"reason"?: string,"refunded_at"?: string | null,"status"?: string
-                  }
-                  Relationships: [
-                    {
-      foreignKeyName: "payment_refunds_order_session_id_fkey"
-      columns: ["order_session_id"]
-isOneToOne: false
-      referencedRelation: "order_sessions"
-      referencedColumns: ["id"]
-    }
-                  ]
                 },"products": {
                   Row: {
                     "active": boolean,"created_at": string,"description": string,"id": string,"image_url": string | null,"slug": string,"title": string
@@ -199,32 +119,6 @@ isOneToOne: false
                   }
                   Relationships: [
                     
-                  ]
-                },"stock_reservations": {
-                  Row: {
-                    "expires_at": string,"order_session_id": string,"quantity": number,"variant_id": string
-                  }
-                  ComputedFields: never
-                  Insert: {
-                    "expires_at": string,"order_session_id": string,"quantity": number,"variant_id": string
-                  }
-                  Update: {
-                    "expires_at"?: string,"order_session_id"?: string,"quantity"?: number,"variant_id"?: string
-                  }
-                  Relationships: [
-                    {
-      foreignKeyName: "stock_reservations_order_session_id_fkey"
-      columns: ["order_session_id"]
-isOneToOne: false
-      referencedRelation: "order_sessions"
-      referencedColumns: ["id"]
-    },{
-      foreignKeyName: "stock_reservations_variant_id_fkey"
-      columns: ["variant_id"]
-isOneToOne: false
-      referencedRelation: "variants"
-      referencedColumns: ["id"]
-    }
                   ]
                 },"variants": {
                   Row: {
