@@ -357,6 +357,14 @@ describe('/rest/v1/rpc', () => {
       headers: { authorization: `Bearer ${stack.serviceRoleKey}` },
     });
     expect(hidden.status).toBe(404);
+    // Nor by naming checkout (its routines and the service-only tables) as the profile.
+    const profiled = await rest('/rest/v1/rpc/apply_payment', {
+      method: 'POST',
+      body: '{"p_payment":{}}',
+      headers: { authorization: `Bearer ${stack.serviceRoleKey}`, 'content-profile': 'checkout' },
+    });
+    expect(profiled.status).toBe(406);
+    expect(((await profiled.json()) as { code: string }).code).toBe('PGRST106');
   });
 
   it('answers preflights like Supabase (CORS for supabase-js headers)', async () => {
