@@ -31,7 +31,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'storefront-accounts-'));
   stack = await startStack({
     dataDir,
-    ports: { api: 0, db: 0, mp: 0, web: 0 },
+    ports: { api: 0, db: 0, mp: 0, mail: 0, web: 0 },
     serveStorefront: true,
     sandbox: { retrySchedule: [200, 400, 800], webhookTimeoutMs: 5000 },
   });

@@ -130,7 +130,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   ensureBuilt(DIST, ['web/admin'], 'build:admin');
   dataDir = mkdtempSync(join(tmpdir(), 'admin-browser-'));
-  stack = await startStack({ dataDir, ports: { api: 0, db: 0, mp: 0, web: 0 }, serveStorefront: true, serveAdmin: true, functions: ['admin'] });
+  stack = await startStack({ dataDir, ports: { api: 0, db: 0, mp: 0, mail: 0, web: 0 }, serveStorefront: true, serveAdmin: true, functions: ['admin'] });
   db = new pg.Pool({ connectionString: stack.dbUrl, max: 3 });
   await addStaff(stack.dbUrl, STAFF.email, { password: STAFF.password });
   await db.query(

@@ -452,7 +452,7 @@ describe('CAPTCHA on the anonymous sign-in ([auth.captcha] on, Turnstile test ke
     const capDir = mkdtempSync(join(tmpdir(), 'storefront-captcha-'));
     const capStack = await startStack({
       dataDir: capDir,
-      ports: { api: 0, db: 0, mp: 0, web: 0 },
+      ports: { api: 0, db: 0, mp: 0, mail: 0, web: 0 },
       serveStorefront: true,
       functions: [],
       auth: { captcha: { enabled: true, provider: 'turnstile', secret: CAPTCHA_TEST_KEYS.turnstile.alwaysPasses } },
