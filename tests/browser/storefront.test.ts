@@ -244,7 +244,8 @@ describe('demo storefront in Chromium (390x844)', () => {
     const { context, page } = await shopper();
     // The stack's reservationTtlSeconds option sets this same setting at start; here only this test needs it short.
     const { rows } = await db.query<{ ttl: string }>('select reservation_ttl::text as ttl from private.settings');
-    await db.query("update private.settings set reservation_ttl = interval '4 seconds'");
+    // Long enough that the reservation outlives the second shopper's visit on a loaded machine.
+    await db.query("update private.settings set reservation_ttl = interval '15 seconds'");
     try {
       const p = await product('Mate de calabaza', 1);
       await openStore(page);
@@ -258,9 +259,13 @@ describe('demo storefront in Chromium (390x844)', () => {
       await shot(other.page, 'stock-reserved-by-another');
       await other.context.close();
 
-      await page.waitForTimeout(4_500);
-      await page.reload();
-      await page.locator('#preference-expired').waitFor();
+      // MercadoPago's page refuses the preference once it expires with the reservation.
+      await expect
+        .poll(async () => {
+          await page.reload();
+          return page.locator('#preference-expired').count();
+        }, { timeout: 40_000, interval: 1_000 })
+        .toBe(1);
       await shot(page, 'mercadopago-preference-expired');
 
       await openStore(page);
@@ -276,7 +281,7 @@ describe('demo storefront in Chromium (390x844)', () => {
       await db.query('update private.settings set reservation_ttl = $1::interval', [rows[0]!.ttl]);
       await context.close();
     }
-  });
+  }, 120_000);
 
   it('two shoppers competing for the last unit: one buys it, the other is told it is out of stock', async () => {
     const a = await shopper();
