@@ -7,15 +7,14 @@
  * coupon preview on the cart page. Phone-sized (390x844).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../dev/pg/prepare.ts';
-import { type Stack, startStack } from '../../dev/stack/stack.ts';
-import { ensureBuilt, launchBrowser } from '../helpers/browser.ts';
+import type { Stack } from '../../dev/stack/stack.ts';
+import { type BrowserStack, createProduct, ensureBuilt, newPage, startBrowserStack } from '../helpers/browser.ts';
 
 const SHOTS = join(repoRoot, 'test-results', 'browser');
 const DIST = join(repoRoot, 'web', 'demo', 'dist');
@@ -23,27 +22,17 @@ const DIST = join(repoRoot, 'web', 'demo', 'dist');
 let stack: Stack;
 let browser: Browser;
 let db: pg.Pool;
-let dataDir: string;
+let env: BrowserStack;
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   ensureBuilt(DIST, ['web/demo', 'web/src'], 'build:web');
-  dataDir = mkdtempSync(join(tmpdir(), 'storefront-accounts-'));
-  stack = await startStack({
-    dataDir,
-    ports: { api: 0, db: 0, mp: 0, mail: 0, web: 0 },
-    serveStorefront: true,
-    sandbox: { retrySchedule: [200, 400, 800], webhookTimeoutMs: 5000 },
-  });
-  db = new pg.Pool({ connectionString: stack.dbUrl, max: 3 });
-  browser = await launchBrowser();
+  env = await startBrowserStack('storefront-accounts', { sandbox: { retrySchedule: [200, 400, 800], webhookTimeoutMs: 5000 } });
+  ({ stack, db, browser } = env);
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await db?.end();
-  await stack?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await env?.stop();
 });
 
 /** A bounded wait on a condition (vitest's default of 1 s is short on a loaded 2-core machine). */
@@ -53,32 +42,8 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `accounts-${name}.png`), fullPage: false });
 }
 
-async function device(): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({
-    viewport: { width: 390, height: 844 },
-    deviceScaleFactor: 1,
-    locale: 'es-AR',
-    timezoneId: 'America/Argentina/Buenos_Aires',
-    isMobile: true,
-    hasTouch: true,
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(45_000);
-  return { context, page };
-}
-
-async function product(title: string, stock: number, price = 10000): Promise<{ slug: string; sku: string }> {
-  const suffix = Math.random().toString(36).slice(2, 7);
-  const slug = `${title.toLowerCase().normalize('NFD').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}-${suffix}`;
-  const sku = `ACC-${suffix}`.toUpperCase();
-  await db.query(
-    `with p as (insert into public.products (slug, title, description) values ($1, $2, 'Edición de prueba.') returning id)
-     insert into public.variants (product_id, sku, title, attributes, price, stock_on_hand)
-     select p.id, $3, 'Único', '{"color":"natural"}', $4, $5 from p`,
-    [slug, title, sku, price, stock],
-  );
-  return { slug, sku };
-}
+const device = () => newPage(browser, { timeoutMs: 45_000 });
+const product = (title: string, stock: number, price = 10000) => createProduct(db, title, stock, { price, skuPrefix: 'ACC' });
 
 async function openStore(page: Page): Promise<void> {
   await page.goto(stack.webUrl);

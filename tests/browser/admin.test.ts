@@ -8,16 +8,16 @@
  * UPDATE_SCREENSHOTS=1 they replace the ones in docs/screenshots/ that the
  * README shows (a test run never changes tracked files otherwise).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../dev/pg/prepare.ts';
-import { type Stack, startStack } from '../../dev/stack/stack.ts';
+import type { Stack } from '../../dev/stack/stack.ts';
 import { addStaff } from '../../dev/staff-add.ts';
-import { ensureBuilt, launchBrowser } from '../helpers/browser.ts';
+import { type BrowserStack, ensureBuilt, newPage, startBrowserStack } from '../helpers/browser.ts';
+import { approvedPayment } from '../helpers/db.ts';
 
 const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(repoRoot, 'docs', 'screenshots') : join(repoRoot, 'test-results', 'browser');
 const DIST = join(repoRoot, 'web', 'admin', 'dist');
@@ -27,7 +27,7 @@ const SHOPPER = { email: 'cliente@tienda.test', password: 'solo-compro' };
 let stack: Stack;
 let browser: Browser;
 let db: pg.Pool;
-let dataDir: string;
+let env: BrowserStack;
 
 /** A new anonymous shopper with `qty` units of `sku` in the cart (added as PostgREST would, through add_to_cart). Inside the caller's transaction. */
 async function shopperWithCart(client: pg.PoolClient, sku: string, qty: number): Promise<string> {
@@ -52,16 +52,7 @@ async function paidOrder(sku: string, email: string, name: string, qty: number, 
       { street_name: 'Av. Santa Fe', street_number: '1860', zip_code: 'C1123', city: 'CABA', state: 'Buenos Aires', floor: '4', apartment: 'B' },
     ])).rows[0]!.s;
     const paymentId = 1_300_000_000 + Math.floor(Math.random() * 1e8);
-    const r = await client.query<{ r: { order: { order_number: string } } }>('select checkout.apply_payment($1) as r', [{
-      id: paymentId,
-      status: 'approved',
-      status_detail: 'accredited',
-      transaction_amount: Number(s.total),
-      currency_id: 'ARS',
-      external_reference: s.token,
-      payment_type_id: 'credit_card',
-      payment_method_id: 'visa',
-    }]);
+    const r = await client.query<{ r: { order: { order_number: string } } }>('select checkout.apply_payment($1) as r', [approvedPayment(s, paymentId)]);
     await client.query('reset role');
     if (daysAgo > 0) {
       await client.query(`update public.orders set created_at = created_at - make_interval(days => $2) where payment_id = $1`, [paymentId, daysAgo]);
@@ -129,9 +120,8 @@ let refundPaymentId: number;
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   ensureBuilt(DIST, ['web/admin'], 'build:admin');
-  dataDir = mkdtempSync(join(tmpdir(), 'admin-browser-'));
-  stack = await startStack({ dataDir, ports: { api: 0, db: 0, mp: 0, mail: 0, web: 0 }, serveStorefront: true, serveAdmin: true, functions: ['admin'] });
-  db = new pg.Pool({ connectionString: stack.dbUrl, max: 3 });
+  env = await startBrowserStack('admin-browser', { serveAdmin: true, functions: ['admin'] });
+  ({ stack, db, browser } = env);
   await addStaff(stack.dbUrl, STAFF.email, { password: STAFF.password });
   await db.query(
     `insert into auth.users (id, aud, role, email, encrypted_password, is_anonymous)
@@ -166,25 +156,14 @@ beforeAll(async () => {
   }
   await activeCheckout(skus[0]!, 2);
   refundPaymentId = await owedRefund(skus[1]!);
-  browser = await launchBrowser();
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await db?.end();
-  await stack?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await env?.stop();
 });
 
 async function signedIn(who: { email: string; password: string }): Promise<Page> {
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 860 },
-    deviceScaleFactor: 1,
-    locale: 'es-AR',
-    timezoneId: 'America/Argentina/Buenos_Aires',
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
+  const { page } = await newPage(browser, { viewport: { width: 1280, height: 860 } });
   await page.goto(stack.adminUrl);
   await page.getByLabel('Email').fill(who.email);
   await page.getByLabel('Contraseña').fill(who.password);

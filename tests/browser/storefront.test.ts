@@ -10,45 +10,36 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../dev/pg/prepare.ts';
 import { CAPTCHA_TEST_KEYS } from '../../dev/stack/auth-guard.ts';
 import { type Stack, startStack } from '../../dev/stack/stack.ts';
 import { CAPTCHA_SCRIPTS } from '../../web/demo/src/captcha.ts';
-import { ensureBuilt, launchBrowser } from '../helpers/browser.ts';
+import { type BrowserStack, createProduct, ensureBuilt, newPage, startBrowserStack } from '../helpers/browser.ts';
 import { setCartIdle } from '../helpers/db.ts';
 
 const SHOTS = join(repoRoot, 'test-results', 'browser');
 const DIST = join(repoRoot, 'web', 'demo', 'dist');
-const VIEWPORT = { width: 390, height: 844 };
 
 let stack: Stack;
 let browser: Browser;
 let db: pg.Pool;
-let dataDir: string;
+let env: BrowserStack;
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   ensureBuilt(DIST, ['web/demo', 'web/src'], 'build:web');
-  dataDir = mkdtempSync(join(tmpdir(), 'storefront-browser-'));
-  stack = await startStack({
-    dataDir,
-    ports: { api: 0, db: 0, mp: 0, mail: 0, web: 0 },
-    serveStorefront: true,
+  env = await startBrowserStack('storefront-browser', {
     sandbox: { retrySchedule: [200, 400, 800], webhookTimeoutMs: 5000 },
     // Many browsers from one address (the rate limit is tested in tests/stack/auth-guard.test.ts).
     auth: { anonymousUsersPerHour: 10_000 },
   });
-  db = new pg.Pool({ connectionString: stack.dbUrl, max: 3 });
-  browser = await launchBrowser();
+  ({ stack, db, browser } = env);
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await db?.end();
-  await stack?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await env?.stop();
 });
 
 let shotNo = 0;
@@ -57,33 +48,9 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${String(shotNo).padStart(2, '0')}-${name}.png`), fullPage: false });
 }
 
-async function shopper(): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({
-    viewport: VIEWPORT,
-    deviceScaleFactor: 1,
-    locale: 'es-AR',
-    timezoneId: 'America/Argentina/Buenos_Aires',
-    isMobile: true,
-    hasTouch: true,
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  return { context, page };
-}
-
+const shopper = () => newPage(browser);
 /** A product of our own with one variant and `stock` units (fresh catalog rows per test). */
-async function product(title: string, stock: number, price = 25000): Promise<{ slug: string; sku: string }> {
-  const suffix = Math.random().toString(36).slice(2, 7);
-  const slug = `${title.toLowerCase().normalize('NFD').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}-${suffix}`;
-  const sku = `TST-${suffix}`.toUpperCase();
-  await db.query(
-    `with p as (insert into public.products (slug, title, description) values ($1, $2, 'Edición de prueba.') returning id)
-     insert into public.variants (product_id, sku, title, attributes, price, stock_on_hand)
-     select p.id, $3, 'Único', '{"color":"natural"}', $4, $5 from p`,
-    [slug, title, sku, price, stock],
-  );
-  return { slug, sku };
-}
+const product = (title: string, stock: number, price = 25000) => createProduct(db, title, stock, { price, skuPrefix: 'TST' });
 
 async function openStore(page: Page, path = '/'): Promise<void> {
   await page.goto(`${stack.webUrl}${path}`);

@@ -1,12 +1,16 @@
 /**
- * One place for how test suites launch a real browser: Debian's Chromium
- * driven by playwright-core (never `npx playwright install`).
+ * One place for how test suites launch a real browser (Debian's Chromium
+ * driven by playwright-core, never `npx playwright install`), start the
+ * stack it browses, and open a shopper's page.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type LaunchOptions } from 'playwright-core';
+import pg from 'pg';
+import { type Browser, type BrowserContext, chromium, type LaunchOptions, type Page } from 'playwright-core';
 import { repoRoot } from '../../dev/pg/prepare.ts';
+import { type Stack, type StackOptions, startStack } from '../../dev/stack/stack.ts';
 
 export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 
@@ -33,4 +37,68 @@ export function ensureBuilt(distDir: string, sources: string[], script: string):
   if (built >= Math.max(...sources.map((s) => newest(join(repoRoot, s))))) return;
   const r = spawnSync('npm', ['run', '--silent', script], { cwd: repoRoot, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`npm run ${script} failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+/** A browser context as a shopper in Buenos Aires has it: es-AR, a phone (390x844) unless a desktop viewport is given. */
+export async function newPage(
+  browser: Browser,
+  opts: { viewport?: { width: number; height: number }; timeoutMs?: number } = {},
+): Promise<{ context: BrowserContext; page: Page }> {
+  const phone = !opts.viewport;
+  const context = await browser.newContext({
+    viewport: opts.viewport ?? { width: 390, height: 844 },
+    deviceScaleFactor: 1,
+    locale: 'es-AR',
+    timezoneId: 'America/Argentina/Buenos_Aires',
+    isMobile: phone,
+    hasTouch: phone,
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(opts.timeoutMs ?? 20_000);
+  return { context, page };
+}
+
+/** The whole local stack on free ports, serving the built web apps, a pool on its database and a browser; stop() undoes it all. */
+export interface BrowserStack {
+  stack: Stack;
+  db: pg.Pool;
+  browser: Browser;
+  stop(): Promise<void>;
+}
+
+export async function startBrowserStack(name: string, options: Omit<StackOptions, 'dataDir' | 'ports'> = {}): Promise<BrowserStack> {
+  const dataDir = mkdtempSync(join(tmpdir(), `${name}-`));
+  const stack = await startStack({ dataDir, ports: { api: 0, db: 0, mp: 0, mail: 0, web: 0 }, serveStorefront: true, ...options });
+  const db = new pg.Pool({ connectionString: stack.dbUrl, max: 3 });
+  const browser = await launchBrowser();
+  return {
+    stack,
+    db,
+    browser,
+    async stop() {
+      await browser.close();
+      await db.end();
+      await stack.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A product of its own with one variant of `stock` units, as the store would list it (fresh catalog rows per test). */
+export async function createProduct(
+  db: pg.Pool,
+  title: string,
+  stock: number,
+  opts: { price: number; skuPrefix: string },
+): Promise<{ slug: string; sku: string }> {
+  const suffix = Math.random().toString(36).slice(2, 7);
+  const slug = `${title.toLowerCase().normalize('NFD').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}-${suffix}`;
+  const sku = `${opts.skuPrefix}-${suffix}`.toUpperCase();
+  await db.query(
+    `with p as (insert into public.products (slug, title, description) values ($1, $2, 'Edición de prueba.') returning id)
+     insert into public.variants (product_id, sku, title, attributes, price, stock_on_hand)
+     select p.id, $3, 'Único', '{"color":"natural"}', $4, $5 from p`,
+    [slug, title, sku, opts.price, stock],
+  );
+  return { slug, sku };
 }
