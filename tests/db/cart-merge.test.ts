@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { addToCart, asService, asShopper, connect, createShopper, createVariant, type DbError, newPool, payer, shipping } from '../helpers/db.ts';
+import { addToCart, approvedPayment, asService, asShopper, createShopper, createVariant, type DbError, newPool, payer, race, shipping } from '../helpers/db.ts';
 
 let pool: pg.Pool;
 
@@ -67,16 +67,7 @@ async function checkout(shopper: string) {
 }
 
 async function pay(session: { token: string; total: string }) {
-  const payment = {
-    id: 9_300_000_000 + Math.floor(Math.random() * 1_000_000_000),
-    status: 'approved',
-    status_detail: 'accredited',
-    transaction_amount: Number(session.total),
-    currency_id: 'ARS',
-    external_reference: session.token,
-    payment_type_id: 'credit_card',
-    payment_method_id: 'visa',
-  };
+  const payment = approvedPayment(session);
   await asService(pool, (c) => c.query('select checkout.apply_payment($1)', [payment]));
 }
 
@@ -242,15 +233,8 @@ describe('idempotency and refusals', () => {
 });
 
 /** Opens n connections as service_role, then runs job(i, client) on all of them at the same instant. */
-async function race<T>(jobs: ((c: pg.Client) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
-  const clients = await Promise.all(jobs.map(() => connect()));
-  try {
-    await Promise.all(clients.map((c) => c.query('set role service_role')));
-    return await Promise.allSettled(clients.map((c, i) => jobs[i]!(c)));
-  } finally {
-    await Promise.all(clients.map((c) => c.end()));
-  }
-}
+/** Runs each job on a connection of its own, all at the same instant. */
+const raceJobs = <T>(jobs: ((c: pg.Client) => Promise<T>)[]) => race(jobs.length, (i, c) => jobs[i]!(c));
 
 describe('races (real parallel connections)', () => {
   it('merges of the same anonymous cart racing: one merges, the others return its report; quantities added once', async () => {
@@ -259,7 +243,7 @@ describe('races (real parallel connections)', () => {
     const account = await createAccount(pool);
     await addToCart(pool, anon, v.id, 2);
     await addToCart(pool, account, v.id, 1);
-    const results = await race(
+    const results = await raceJobs(
       Array.from({ length: 6 }, () => (c: pg.Client) => c.query<{ r: Report }>('select checkout.merge_carts($1, $2) as r', [anon, account])),
     );
     const reports = results.map((r) => {
@@ -275,7 +259,7 @@ describe('races (real parallel connections)', () => {
     const account = await createAccount(pool);
     const anons = await Promise.all([createShopper(pool), createShopper(pool), createShopper(pool)]);
     for (const a of anons) await addToCart(pool, a, v.id, 2);
-    const results = await race(anons.map((a) => (c: pg.Client) => c.query('select checkout.merge_carts($1, $2)', [a, account])));
+    const results = await raceJobs(anons.map((a) => (c: pg.Client) => c.query('select checkout.merge_carts($1, $2)', [a, account])));
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     expect(await cartOf(account)).toEqual({ [v.id]: 6 });
   });
@@ -286,7 +270,7 @@ describe('races (real parallel connections)', () => {
       const anon = await createShopper(pool);
       const account = await createAccount(pool);
       await addToCart(pool, anon, v.id, 3);
-      const results = await race<unknown>([
+      const results = await raceJobs<unknown>([
         (c) => c.query('select checkout.begin_checkout($1, $2, $3)', [anon, payer, shipping]),
         (c) => c.query('select checkout.merge_carts($1, $2)', [anon, account]),
       ]);

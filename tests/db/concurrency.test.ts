@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { addToCart, asService, connect, createShopper, createVariant, type DbError, newPool, payer, shipping } from '../helpers/db.ts';
+import { addToCart, approvedPayment, asService, createShopper, createVariant, type DbError, newPool, payer, race, shipping } from '../helpers/db.ts';
 
 let pool: pg.Pool;
 
@@ -22,17 +22,6 @@ function shuffle<T>(items: T[]): T[] {
     [a[i], a[j]] = [a[j]!, a[i]!];
   }
   return a;
-}
-
-/** Opens n connections as service_role, then runs job(i, client) on all of them at the same instant. */
-async function race<T>(n: number, job: (i: number, c: pg.Client) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
-  const clients = await Promise.all(Array.from({ length: n }, () => connect()));
-  try {
-    await Promise.all(clients.map((c) => c.query('set role service_role')));
-    return await Promise.allSettled(clients.map((c, i) => job(i, c)));
-  } finally {
-    await Promise.all(clients.map((c) => c.end()));
-  }
 }
 
 async function stockState(variantIds: string[]) {
@@ -116,16 +105,7 @@ describe('concurrent payment application', () => {
       const { rows } = await c.query('select checkout.begin_checkout($1, $2, $3) as s', [shopper, payer, shipping]);
       return rows[0].s as { id: string; token: string; total: string };
     });
-    const payment = (id: number) => ({
-      id,
-      status: 'approved',
-      status_detail: 'accredited',
-      transaction_amount: Number(session.total),
-      currency_id: 'ARS',
-      external_reference: session.token,
-      payment_type_id: 'credit_card',
-      payment_method_id: 'visa',
-    });
+    const payment = (id: number) => approvedPayment(session, id);
     const first = 9_100_000_000 + Math.floor(Math.random() * 1_000_000);
     const second = first + 1;
     const results = await race(25, (i, client) => client.query('select checkout.apply_payment($1) as r', [payment(i < 20 ? first : second)]));

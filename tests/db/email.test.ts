@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addToCart, asService, connect, createShopper, createVariant, newPool, payer, setCartIdle, shipping } from '../helpers/db.ts';
+import { addToCart, approvedPayment, asService, createShopper, createVariant, newPool, payer, race, setCartIdle, shipping } from '../helpers/db.ts';
 
 let pool: pg.Pool;
 
@@ -17,17 +17,6 @@ beforeAll(() => {
 afterAll(async () => {
   await pool.end();
 });
-
-/** Opens n connections as service_role, then runs job(i, client) on all of them at the same instant. */
-async function race<T>(n: number, job: (i: number, c: pg.Client) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
-  const clients = await Promise.all(Array.from({ length: n }, () => connect()));
-  try {
-    await Promise.all(clients.map((c) => c.query('set role service_role')));
-    return await Promise.allSettled(clients.map((c, i) => job(i, c)));
-  } finally {
-    await Promise.all(clients.map((c) => c.end()));
-  }
-}
 
 /** A signed-up shopper (email known) with an item in a cart idle for `minutes`. */
 async function idleCart(variantId: string, minutes: number): Promise<string> {
@@ -99,16 +88,7 @@ describe('email outbox concurrency', () => {
       async (c) => (await c.query<{ s: { token: string } }>('select checkout.begin_checkout($1, $2, $3) as s', [shopper, payer, shipping])).rows[0]!.s,
     );
     const paymentId = Number.parseInt(randomUUID().replace(/\D/g, '').slice(0, 9), 10);
-    const payment = {
-      id: paymentId,
-      status: 'approved',
-      status_detail: 'accredited',
-      transaction_amount: 1500,
-      currency_id: 'ARS',
-      external_reference: session.token,
-      payment_type_id: 'credit_card',
-      payment_method_id: 'visa',
-    };
+    const payment = approvedPayment({ token: session.token, total: 1500 }, paymentId);
     const results = await race(10, (_i, c) => c.query('select checkout.apply_payment($1) as r', [payment]));
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     const { rows } = await pool.query<{ orders: number; confirmations: number }>(

@@ -12,6 +12,7 @@ import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { addStaff } from '../../dev/staff-add.ts';
 import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, payer, shipping } from '../helpers/db.ts';
 import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
+import { callFunction, type CallInit } from '../helpers/http.ts';
 
 const JWT_SECRET = 'admin-test-jwt-secret-with-at-least-32-characters';
 const SERVICE_KEY = 'admin-test-service-role-key';
@@ -53,15 +54,9 @@ afterAll(async () => {
   await pool?.end();
 });
 
-async function call(path: string, init: { method?: string; token?: string | null; body?: unknown; raw?: string } = {}) {
-  const res = await fetch(`${fn.url}/admin${path}`, {
-    method: init.method ?? 'GET',
-    headers: { 'content-type': 'application/json', ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) },
-    body: init.raw ?? (init.body === undefined ? undefined : JSON.stringify(init.body)),
-  });
+const call = (path: string, init: CallInit = {}) =>
   // deno-lint-ignore no-explicit-any -- response bodies are checked field by field with expect
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
+  callFunction<Record<string, any>>(`${fn.url}/admin${path}`, { method: 'GET', ...init }).then(({ status, body }) => ({ status, body }));
 
 /** Every endpoint, as [method, path, body]. */
 const ENDPOINTS: [string, string, unknown?][] = [

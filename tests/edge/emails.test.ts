@@ -11,6 +11,7 @@ import { type RunningFunction, startFunction } from '../../dev/functions/serve.t
 import { type MailSink, type SentEmail, startMailSink } from '../../dev/mail-sink/index.ts';
 import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, setCartIdle } from '../helpers/db.ts';
 import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
+import { callFunction, type CallInit } from '../helpers/http.ts';
 
 const JWT_SECRET = 'email-test-jwt-secret-with-at-least-32-characters';
 const SERVICE_KEY = 'email-test-service-role-key';
@@ -55,21 +56,7 @@ afterAll(async () => {
 
 beforeEach(() => sink.reset());
 
-async function call(path: string, init: { method?: string; token?: string; body?: unknown } = {}) {
-  const res = await fetch(`${fn.url}${path}`, {
-    method: init.method ?? 'POST',
-    headers: { 'content-type': 'application/json', ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await res.text();
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    body = { text };
-  }
-  return { status: res.status, body, headers: res.headers };
-}
+const call = (path: string, init: CallInit = {}) => callFunction(`${fn.url}${path}`, init);
 
 const send = () => call('/send-emails', { token: SERVICE_KEY });
 

@@ -17,6 +17,7 @@ import { HttpError } from '../../edge/_shared/http.ts';
 import { freePort } from '../../dev/pg/cluster.ts';
 import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, payer } from '../helpers/db.ts';
 import { es256KeyPair, shopperClaims, signEs256, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
+import { callFunction, type CallInit } from '../helpers/http.ts';
 
 const JWT_SECRET = 'edge-test-jwt-secret-with-at-least-32-characters';
 const SERVICE_KEY = 'edge-test-service-role-key';
@@ -76,29 +77,7 @@ afterAll(async () => {
 
 const tokenFor = (shopper: string, overrides: Record<string, unknown> = {}) => signHs256(shopperClaims(shopper, overrides), JWT_SECRET);
 
-async function call(
-  f: RunningFunction,
-  path: string,
-  init: { method?: string; token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
-) {
-  const res = await fetch(`${f.url}${path}`, {
-    method: init.method ?? 'POST',
-    headers: {
-      'content-type': 'application/json',
-      ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
-      ...init.headers,
-    },
-    body: init.raw ?? (init.body === undefined ? undefined : JSON.stringify(init.body)),
-  });
-  const text = await res.text();
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    body = { text };
-  }
-  return { status: res.status, body, headers: res.headers };
-}
+const call = (f: RunningFunction, path: string, init: CallInit = {}) => callFunction(`${f.url}${path}`, init);
 
 const checkoutBody = {
   payer: { email: payer.email, name: payer.name, surname: payer.surname },

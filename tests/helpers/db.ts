@@ -99,6 +99,31 @@ export async function setCartIdle(db: pg.Pool | pg.Client, shopperId: string, mi
   });
 }
 
+/** Opens n connections as service_role, then runs job(i, client) on all of them at the same instant. */
+export async function race<T>(n: number, job: (i: number, c: pg.Client) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
+  const clients = await Promise.all(Array.from({ length: n }, () => connect()));
+  try {
+    await Promise.all(clients.map((c) => c.query('set role service_role')));
+    return await Promise.allSettled(clients.map((c, i) => job(i, c)));
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+}
+
+/** The payment MercadoPago reports when it approves an order session's total by card (what apply_payment takes). */
+export function approvedPayment(session: { token: string; total: string | number }, id = 9_300_000_000 + Math.floor(Math.random() * 1_000_000_000)) {
+  return {
+    id,
+    status: 'approved',
+    status_detail: 'accredited',
+    transaction_amount: Number(session.total),
+    currency_id: 'ARS',
+    external_reference: session.token,
+    payment_type_id: 'credit_card',
+    payment_method_id: 'visa',
+  };
+}
+
 export interface DbError extends Error {
   code?: string;
   detail?: string;
