@@ -6,7 +6,7 @@
  * service_role, and the same 30-day funnel computed live from the facts (no
  * rollup) as the baseline that justifies the rollup. Also the hourly rollup
  * and one detection run of recovery emails.
- * `--quick`: 100,000 carts and 20,000 order sessions.
+ * `--quick`: 20,000 carts and 4,000 order sessions.
  */
 import pg from 'pg';
 import { createVariants } from './fixtures.ts';
@@ -36,8 +36,8 @@ export async function funnelWorkload(url: string, admin: pg.Client, opts: { quic
 }
 
 async function funnel(_url: string, admin: pg.Client, opts: { quick: boolean; log: (m: string) => void }): Promise<Row[]> {
-  const carts = opts.quick ? 100_000 : 1_000_000;
-  const sessions = opts.quick ? 20_000 : 200_000;
+  const carts = opts.quick ? 20_000 : 1_000_000;
+  const sessions = opts.quick ? 4_000 : 200_000;
   const liveCarts = Math.round(carts * 7 / DAYS);
   const rows: Row[] = [];
   const variants = await createVariants(admin, 200, { stock: 1_000_000_000, prefix: 'funnel', price: 2500 });
@@ -141,7 +141,7 @@ async function funnel(_url: string, admin: pg.Client, opts: { quick: boolean; lo
     figures: { 'first run s': rollupMs / 1000, 'ms per day': rollupMs / days, 'hourly run ms': hourlyMs },
   });
 
-  const runs = opts.quick ? 5 : 20;
+  const runs = opts.quick ? 3 : 20;
   const reports: [string, string][] = [
     ['funnel, today (live)', `select analytics.funnel(analytics.today(), analytics.today())`],
     ['funnel, last 30 days', `select analytics.funnel(analytics.today() - 29, analytics.today())`],

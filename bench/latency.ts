@@ -59,21 +59,29 @@ export const productOp = (shoppers: string[], fn = 'checkout.begin_checkout') =>
   c.query(`select ${fn}($1, $2, $3) as s`, [shoppers[k % shoppers.length], payer, shipping]);
 
 /**
- * The begin_checkout of an earlier migration, installed beside the current
- * one as bench.begin_checkout_before, so that a change to the routine is
- * measured against its predecessor in the same run (`--before <migration
- * file>`).
+ * A begin_checkout to measure beside the current one in the same run
+ * (`--before <file>[,<file>...]`), installed as bench.<name>:
+ * - a migration file (a bare name, read from supabase/migrations): only its
+ *   begin_checkout is taken, so that a change to the routine is measured
+ *   against its predecessor;
+ * - a candidate file (a path, e.g. docs/perf/x.sql): run whole, with every
+ *   `checkout.begin_checkout(` renamed, so it may bring helpers of its own
+ *   (it must leave the current routine's behaviour unchanged).
  */
-export async function installBefore(admin: pg.Client, migrationSql: string): Promise<string> {
-  const start = migrationSql.indexOf('create or replace function checkout.begin_checkout(');
-  if (start < 0) throw new Error('--before: no begin_checkout in that migration');
-  const end = migrationSql.indexOf('$$;', migrationSql.indexOf('as $$', start)) + 3;
-  const sql = migrationSql.slice(start, end).replace('checkout.begin_checkout(', 'bench.begin_checkout_before(');
+export async function installBefore(admin: pg.Client, sqlText: string, name = 'begin_checkout_before', whole = false): Promise<string> {
+  const fn = `bench.${name}`;
+  let sql: string;
+  if (whole) {
+    sql = sqlText.replaceAll('checkout.begin_checkout(', `${fn}(`);
+  } else {
+    const start = sqlText.indexOf('create or replace function checkout.begin_checkout(');
+    if (start < 0) throw new Error('--before: no begin_checkout in that migration');
+    const end = sqlText.indexOf('$$;', sqlText.indexOf('as $$', start)) + 3;
+    sql = sqlText.slice(start, end).replace('checkout.begin_checkout(', `${fn}(`);
+  }
   await admin.query(sql);
-  await admin.query(
-    'grant usage on schema bench to service_role; grant execute on function bench.begin_checkout_before(uuid, jsonb, jsonb, text) to service_role',
-  );
-  return 'bench.begin_checkout_before';
+  await admin.query(`grant usage on schema bench to service_role; grant execute on function ${fn}(uuid, jsonb, jsonb, text) to service_role`);
+  return fn;
 }
 
 /** The physical floor: one bare decrement per transaction. */
@@ -115,17 +123,20 @@ export interface LatencyOptions {
   /** Added round trip in ms (the proxy's); 0 runs only on loopback. */
   roundTripMs: number;
   clientCounts?: number[];
-  /** A previous begin_checkout to run beside the product (installBefore). */
-  before?: { fn: string; label: string };
+  /** Other begin_checkouts to run beside the product (installBefore). */
+  before?: { fn: string; label: string }[];
+  /** Seconds per measurement (default 5, 0.75 with --quick). */
+  seconds?: number;
   /** The cluster's data directory: PostgreSQL's CPU per checkout is counted from /proc. */
   dataDir?: string;
 }
 
 export async function latencyWorkload(url: string, admin: pg.Client, opts: LatencyOptions): Promise<Row[]> {
   const rows: Row[] = [];
-  const seconds = opts.quick ? 0.75 : 5;
-  const maxOps = opts.quick ? 800 : 6_000;
-  const counts = opts.clientCounts ?? [8, 32, 128];
+  const seconds = opts.seconds ?? (opts.quick ? 0.75 : 5);
+  const maxOps = opts.quick ? 600 : 6_000;
+  // --quick: the two crowds whose tail matters (issue 14), not the 8 clients.
+  const counts = opts.clientCounts ?? (opts.quick ? [32, 128] : [8, 32, 128]);
   const rtts = opts.roundTripMs > 0 ? [0, opts.roundTripMs] : [0];
   for (const rtt of rtts) {
     const proxy = rtt > 0 ? await startDelayProxy({ upstreamUrl: url, roundTripMs: rtt }) : undefined;
@@ -150,11 +161,13 @@ export async function latencyWorkload(url: string, admin: pg.Client, opts: Laten
           );
           const floor = await runBounded(conns, { maxOps: maxOps * 4, seconds }, floorOp(variant!));
           const naive = await runBounded(conns, { maxOps, seconds }, naiveOp(variant!, shoppers));
-          let before: Stats | undefined;
-          if (opts.before) {
-            const others = await createShoppersWithCarts(admin, maxOps, [variant!], 1);
-            await runBounded(service, { maxOps: clients * 2, seconds: 30 }, productOp(warmShoppers.slice(0, clients * 2), opts.before.fn));
-            before = await runBounded(service, { maxOps, seconds }, productOp(others, opts.before.fn));
+          const befores: { label: string; stats: Stats }[] = [];
+          for (const b of opts.before ?? []) {
+            // Its own fresh hot variant, as the product had.
+            const [fresh] = await createVariants(admin, 1, { stock: 1_000_000_000, prefix: `lat${rtt}x${clients}b` });
+            const others = await createShoppersWithCarts(admin, maxOps, [fresh!], 1);
+            await runBounded(service, { maxOps: clients * (opts.quick ? 1 : 2), seconds: 30 }, productOp(await createShoppersWithCarts(admin, clients * (opts.quick ? 1 : 2), [fresh!], 1), b.fn));
+            befores.push({ label: b.label, stats: await runBounded(service, { maxOps, seconds }, productOp(others, b.fn)) });
           }
           const at = `${clients} clients, ${rtt} ms round trip`;
           rows.push({
@@ -171,14 +184,17 @@ export async function latencyWorkload(url: string, admin: pg.Client, opts: Laten
               'p99 vs naive': product.p99 / naive.p99,
             },
           });
-          if (before && opts.before) {
-            rows.at(-1)!.ratios!['vs before'] = product.throughput / before.throughput;
-            rows.at(-1)!.ratios!['p99 vs before'] = product.p99 / before.p99;
+          for (const b of befores) {
             rows.push({
               workload: 'hot product',
-              variant: `${at}: begin_checkout ${opts.before.label}`,
-              stats: before,
-              ratios: { 'vs naive': before.throughput / naive.throughput, 'p99 vs naive': before.p99 / naive.p99 },
+              variant: `${at}: begin_checkout ${b.label}`,
+              stats: b.stats,
+              ratios: {
+                'vs naive': b.stats.throughput / naive.throughput,
+                'p99 vs naive': b.stats.p99 / naive.p99,
+                'vs current': b.stats.throughput / product.throughput,
+                'p99 vs current': b.stats.p99 / product.p99,
+              },
             });
           }
           rows.push({ workload: 'hot product', variant: `${at}: naive read-check-write`, stats: naive });

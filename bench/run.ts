@@ -4,7 +4,7 @@
  * database, printed as ratios (absolute numbers drift on shared machines;
  * ratios hold). `--quick` is a smoke run under two minutes.
  * `--only hot,spread,payments,rls,cleanup,webhook,flash,admin,funnel` runs a subset (`latency`:
- * only hot's 8/32/128-client matrix); `--rtt <ms>`
+ * only hot's 8/32/128-client matrix; `soldout`: only the sold-out crowd); `--rtt <ms>`
  * sets the client↔database round trip the checkout workloads also run at
  * (default 2, through a delaying proxy; 0 for loopback only). `--before
  * <migration file>` runs that migration's begin_checkout beside the current
@@ -13,12 +13,12 @@
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import pg from 'pg';
 import { type Cluster, freePort, startCluster } from '../dev/pg/cluster.ts';
 import { prepareDatabase, repoRoot } from '../dev/pg/prepare.ts';
 import { createSessions, createShoppersWithCarts, createVariants } from './fixtures.ts';
-import { asService, asShopper, closeClients, fmt, openClients, openServiceClients, type Row, runClients, runUntil, type Stats } from './lib.ts';
+import { asService, asShopper, closeClients, fmt, openClients, openServiceClients, type Row, runClients, runUntil, type Stats, summarize } from './lib.ts';
 import { adminWorkload } from './admin.ts';
 import { funnelWorkload } from './funnel.ts';
 import { flashSaleWorkload } from './flash.ts';
@@ -41,15 +41,17 @@ const payer = { email: 'bench@example.com', name: 'Bench' };
 const shipping = { street_name: 'Calle', street_number: '1', zip_code: '1000', city: 'CABA' };
 
 /** One checkout per call, each client working through its own slice of `shoppers`, the way the Edge Function calls the routine. */
-function checkoutOp(shoppers: string[], per: number) {
-  return (ci: number, i: number, c: pg.Client) => asService(c, 'select checkout.begin_checkout($1, $2, $3) as s', [shoppers[ci * per + i], payer, shipping]);
+function checkoutOp(shoppers: string[], per: number, fn = 'checkout.begin_checkout') {
+  return (ci: number, i: number, c: pg.Client) => asService(c, `select ${fn}($1, $2, $3) as s`, [shoppers[ci * per + i], payer, shipping]);
 }
 
-async function hotProduct(url: string, admin: pg.Client) {
+type Candidate = { fn: string; label: string };
+
+async function hotProduct(url: string, admin: pg.Client, candidates: Candidate[]) {
   // 8, 32 and 128 clients, on loopback and at production's distance: latency.ts.
   // Here: the rush at 32 clients, with reservations held and shoppers' carts beside it.
   for (const clients of [32]) {
-    const per = quick ? Math.round(800 / clients) : Math.round(4000 / clients);
+    const per = quick ? Math.round(320 / clients) : Math.round(4000 / clients);
     const [variant] = await createVariants(admin, 1, { stock: 1_000_000_000, prefix: `hot${clients}` });
     const shoppers = await createShoppersWithCarts(admin, clients * per, [variant!], 1);
     const service = await openServiceClients(url, clients);
@@ -66,7 +68,7 @@ async function hotProduct(url: string, admin: pg.Client) {
     if (clients === 32) {
       // A flash sale in full swing: thousands of shoppers already hold a
       // 15-minute reservation of the same product.
-      const held = quick ? 5_000 : 20_000;
+      const held = quick ? 1_000 : 20_000;
       await createSessions(admin, await createShoppersWithCarts(admin, held, [variant!], 1));
       const more = await createShoppersWithCarts(admin, clients * per, [variant!], 1);
       const loaded = await runClients(
@@ -90,13 +92,12 @@ async function hotProduct(url: string, admin: pg.Client) {
           ? asShopper(c, browsers[ci]!, 'select public.remove_from_cart($1) as r', [variant])
           : asShopper(c, browsers[ci]!, 'select public.add_to_cart($1, 1) as r', [variant]);
       const calm = runUntil(browserConns, cartOp);
-      await new Promise((r) => setTimeout(r, quick ? 1000 : 3000));
+      await new Promise((r) => setTimeout(r, quick ? 500 : 3000));
       const alone = await calm.stop();
       const busy = runUntil(browserConns, cartOp);
       const rush = await createShoppersWithCarts(admin, clients * per, [variant!], 1);
       await runClients(service, per, checkoutOp(rush, per));
       const during = await busy.stop();
-      await closeClients(browserConns);
       rows.push({
         workload: 'hot product',
         variant: 'cart adds/removes of the hot product during 32-client checkouts',
@@ -104,15 +105,95 @@ async function hotProduct(url: string, admin: pg.Client) {
         figures: { 'p99 ms alone': alone.p99 },
         ratios: { 'p99 vs alone': during.p99 / alone.p99 },
       });
+      // The same beside each candidate begin_checkout (--before), on a fresh hot variant.
+      for (const cand of candidates) {
+        const [fresh] = await createVariants(admin, 1, { stock: 1_000_000_000, prefix: 'hotcand' });
+        const candBrowsers = await createShoppersWithCarts(admin, 8, [fresh!], 1);
+        const candOp = (ci: number, i: number, c: pg.Client) =>
+          i % 2 === 0
+            ? asShopper(c, candBrowsers[ci]!, 'select public.remove_from_cart($1) as r', [fresh])
+            : asShopper(c, candBrowsers[ci]!, 'select public.add_to_cart($1, 1) as r', [fresh]);
+        await runClients(service, 2, checkoutOp(await createShoppersWithCarts(admin, clients * 2, [fresh!], 1), 2, cand.fn));
+        const calmC = runUntil(browserConns, candOp);
+        await new Promise((r) => setTimeout(r, quick ? 500 : 3000));
+        const aloneC = await calmC.stop();
+        const busyC = runUntil(browserConns, candOp);
+        const rushC = await runClients(service, per, checkoutOp(await createShoppersWithCarts(admin, clients * per, [fresh!], 1), per, cand.fn));
+        const duringC = await busyC.stop();
+        rows.push({
+          workload: 'hot product',
+          variant: `cart adds/removes during 32-client checkouts by ${cand.label}`,
+          stats: duringC,
+          figures: { 'p99 ms alone': aloneC.p99, 'checkouts/s': rushC.throughput },
+          ratios: { 'p99 vs alone': duringC.p99 / aloneC.p99, 'p99 vs alone, vs current': duringC.p99 / aloneC.p99 / (during.p99 / alone.p99) },
+        });
+      }
+      await closeClients(browserConns);
     }
     await closeClients(service);
     log(`hot product ${clients} clients done`);
   }
 }
 
+/**
+ * A sold-out crowd: 64 clients check out one variant with 64 units, ten
+ * shoppers a unit. Exactly 64 get a session; the others get CKS01 (409).
+ * How long do the losers wait for their answer? The current routine, then
+ * each candidate (--before), each on its own variant.
+ */
+async function soldOut(url: string, admin: pg.Client, candidates: Candidate[]) {
+  const clients = 64;
+  const units = 64;
+  const shoppersPer = quick ? 5 : 10;
+  const conns = await openServiceClients(url, clients);
+  const results: { label: string; won: Stats; lost: Stats }[] = [];
+  for (const cand of [{ fn: 'checkout.begin_checkout', label: 'begin_checkout' }, ...candidates]) {
+    const [variant] = await createVariants(admin, 1, { stock: units, prefix: 'soldout' });
+    // Warm-up, not measured: another variant, plenty of stock.
+    const [warmV] = await createVariants(admin, 1, { stock: 1_000_000, prefix: 'soldoutwarm' });
+    await runClients(conns, 1, checkoutOp(await createShoppersWithCarts(admin, clients, [warmV!], 1), 1, cand.fn));
+    const shoppers = await createShoppersWithCarts(admin, clients * shoppersPer, [variant!], 1);
+    const won: number[] = [];
+    const lost: number[] = [];
+    const other: string[] = [];
+    const t0 = performance.now();
+    await Promise.all(conns.map(async (c, ci) => {
+      for (let i = 0; i < shoppersPer; i++) {
+        const t = performance.now();
+        try {
+          await c.query(`select ${cand.fn}($1, $2, $3) as s`, [shoppers[ci * shoppersPer + i], payer, shipping]);
+          won.push(performance.now() - t);
+        } catch (err) {
+          if ((err as { code?: string }).code === 'CKS01') lost.push(performance.now() - t);
+          else other.push((err as Error).message);
+        }
+      }
+    }));
+    const seconds = (performance.now() - t0) / 1000;
+    const { rows: v } = await admin.query('select stock_on_hand - reserved as left from public.variants where id = $1', [variant]);
+    if (won.length !== units || v[0].left !== 0 || other.length) {
+      await closeClients(conns);
+      throw new Error(`sold out (${cand.label}): ${won.length} sessions for ${units} units, ${v[0].left} left, errors: ${other.slice(0, 3).join('; ')}`);
+    }
+    results.push({ label: cand.label, won: summarize(won, 0, seconds), lost: summarize(lost, 0, seconds) });
+  }
+  await closeClients(conns);
+  const base = results[0]!;
+  for (const r of results) {
+    rows.push({
+      workload: 'sold out',
+      variant: `${clients} clients, ${units} units, ${clients * shoppersPer} shoppers: ${r.label}, the 409s`,
+      stats: r.lost,
+      figures: { 'p99 ms of the sessions': r.won.p99, 'seconds to serve all': r.lost.seconds },
+      ratios: r === base ? {} : { '409 p99 vs current': r.lost.p99 / base.lost.p99, 'sessions p99 vs current': r.won.p99 / base.won.p99 },
+    });
+  }
+  log('sold out done');
+}
+
 async function spreadCatalog(url: string, admin: pg.Client) {
   const clients = 32;
-  const per = quick ? 25 : 120;
+  const per = quick ? 10 : 120;
   const variants = await createVariants(admin, 1000, { stock: 1_000_000, prefix: 'spread' });
   const shoppers = await createShoppersWithCarts(admin, clients * per, variants, 3);
   const hot = await createShoppersWithCarts(admin, clients * per, [variants[0]!], 1);
@@ -143,7 +224,7 @@ async function spreadCatalog(url: string, admin: pg.Client) {
 
 async function payments(url: string, admin: pg.Client) {
   const clients = 16;
-  const n = quick ? 800 : 4000;
+  const n = quick ? 240 : 4000;
   const variants = await createVariants(admin, 50, { stock: 1_000_000, prefix: 'pay' });
   const conns = await openServiceClients(url, clients);
   const results: Record<string, Stats> = {};
@@ -187,7 +268,7 @@ async function payments(url: string, admin: pg.Client) {
 
 async function rlsCost(url: string, admin: pg.Client) {
   const clients = 8;
-  const per = quick ? 150 : 600;
+  const per = quick ? 40 : 600;
   const variants = await createVariants(admin, 200, { stock: 1_000_000, prefix: 'rls' });
   const shoppers = await createShoppersWithCarts(admin, clients * 2, variants, 5);
   const conns = await openClients(url, clients);
@@ -235,8 +316,8 @@ async function asOwner<T>(c: pg.Client, shopperId: string, sql: string, params: 
 }
 
 async function cleanup(url: string, admin: pg.Client) {
-  const expireSizes = quick ? [2_000, 20_000] : [10_000, 100_000];
-  const purgeSizes = quick ? [20_000, 200_000] : [100_000, 1_000_000];
+  const expireSizes = quick ? [500, 5_000] : [10_000, 100_000];
+  const purgeSizes = quick ? [2_000, 20_000] : [100_000, 1_000_000];
   const [variant] = await createVariants(admin, 1, { stock: 1_000_000_000, prefix: 'cleanup' });
   const perRow: number[] = [];
   for (const n of expireSizes) {
@@ -280,7 +361,7 @@ async function cleanup(url: string, admin: pg.Client) {
         ? asShopper(c, shoppers[ci * 8 + (i % 8)]!, 'select public.add_to_cart($1, 1) as r', [variant])
         : asShopper(c, shoppers[ci * 8 + (i % 8)]!, 'select public.get_cart() as r', []);
     const idle = runUntil(conns, shopperOp);
-    await new Promise((r) => setTimeout(r, quick ? 1500 : 3000));
+    await new Promise((r) => setTimeout(r, quick ? 500 : 3000));
     const quiet = await idle.stop();
     const busy = runUntil(conns, shopperOp);
     const command = (await admin.query(`select command from cron.job where jobname = 'checkout-purge-carts'`)).rows[0].command as string;
@@ -363,14 +444,21 @@ async function main() {
       create table if not exists bench.naive_reservations (id bigint generated always as identity primary key, variant_id uuid not null, quantity int not null, expires_at timestamptz not null);
       create index if not exists naive_reservations_variant on bench.naive_reservations (variant_id, expires_at) include (quantity);`);
     log(`database ${cluster.url}${quick ? ' (quick)' : ''}`);
-    const beforeFile = args.includes('--before') ? args[args.indexOf('--before') + 1] : undefined;
-    const before = beforeFile
-      ? { fn: await installBefore(admin, readFileSync(join(repoRoot, 'supabase', 'migrations', beforeFile), 'utf8')), label: `before (${beforeFile})` }
-      : undefined;
-    if (wants('hot') || wants('latency')) {
-      rows.push(...(await latencyWorkload(cluster.url, admin, { quick, log, roundTripMs: rttArg, before, dataDir: cluster.dataDir })));
+    const beforeArg = args.includes('--before') ? args[args.indexOf('--before') + 1] : undefined;
+    const before = [];
+    for (const [i, file] of (beforeArg ? beforeArg.split(',') : []).entries()) {
+      // A bare name is a migration (its begin_checkout only); a path is a candidate file, run whole.
+      const whole = file.includes('/');
+      const sql = readFileSync(whole ? join(repoRoot, file) : join(repoRoot, 'supabase', 'migrations', file), 'utf8');
+      const name = whole ? `candidate_${i}` : 'begin_checkout_before';
+      before.push({ fn: await installBefore(admin, sql, name, whole), label: whole ? `candidate ${basename(file, '.sql')}` : `before (${file})` });
     }
-    if (wants('hot')) await hotProduct(cluster.url, admin);
+    const secondsArg = args.includes('--seconds') ? Number(args[args.indexOf('--seconds') + 1]) : undefined;
+    if (wants('hot') || wants('latency')) {
+      rows.push(...(await latencyWorkload(cluster.url, admin, { quick, log, roundTripMs: rttArg, before, seconds: secondsArg, dataDir: cluster.dataDir })));
+    }
+    if (wants('hot')) await hotProduct(cluster.url, admin, before);
+    if (wants('hot') || wants('soldout')) await soldOut(cluster.url, admin, before).catch((err) => { log(`sold out failed: ${err.message}`); throw err; });
     if (wants('spread')) await spreadCatalog(cluster.url, admin);
     if (wants('payments')) await payments(cluster.url, admin);
     if (wants('rls')) await rlsCost(cluster.url, admin);
