@@ -161,13 +161,21 @@ export async function latencyWorkload(url: string, admin: pg.Client, opts: Laten
           );
           const floor = await runBounded(conns, { maxOps: maxOps * 4, seconds }, floorOp(variant!));
           const naive = await runBounded(conns, { maxOps, seconds }, naiveOp(variant!, shoppers));
-          const befores: { label: string; stats: Stats }[] = [];
+          const befores: { label: string; stats: Stats; cpuMs: number }[] = [];
           for (const b of opts.before ?? []) {
             // Its own fresh hot variant, as the product had.
             const [fresh] = await createVariants(admin, 1, { stock: 1_000_000_000, prefix: `lat${rtt}x${clients}b` });
             const others = await createShoppersWithCarts(admin, maxOps, [fresh!], 1);
-            await runBounded(service, { maxOps: clients * (opts.quick ? 1 : 2), seconds: 30 }, productOp(await createShoppersWithCarts(admin, clients * (opts.quick ? 1 : 2), [fresh!], 1), b.fn));
-            befores.push({ label: b.label, stats: await runBounded(service, { maxOps, seconds }, productOp(others, b.fn)) });
+            await runBounded(
+              service,
+              { maxOps: clients * (opts.quick ? 1 : 2), seconds: 30 },
+              productOp(await createShoppersWithCarts(admin, clients * (opts.quick ? 1 : 2), [fresh!], 1), b.fn),
+            );
+            const { result, cpu: bcpu } = await cpuDuring(
+              { pg: () => treeCpuSeconds(pgPid) },
+              () => runBounded(service, { maxOps, seconds }, productOp(others, b.fn)),
+            );
+            befores.push({ label: b.label, stats: result, cpuMs: (bcpu.pg! * 1000) / result.ops });
           }
           const at = `${clients} clients, ${rtt} ms round trip`;
           rows.push({
@@ -189,6 +197,7 @@ export async function latencyWorkload(url: string, admin: pg.Client, opts: Laten
               workload: 'hot product',
               variant: `${at}: begin_checkout ${b.label}`,
               stats: b.stats,
+              figures: pgPid ? { 'PostgreSQL CPU ms per checkout': b.cpuMs } : {},
               ratios: {
                 'vs naive': b.stats.throughput / naive.throughput,
                 'p99 vs naive': b.stats.p99 / naive.p99,

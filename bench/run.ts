@@ -458,7 +458,12 @@ async function main() {
       rows.push(...(await latencyWorkload(cluster.url, admin, { quick, log, roundTripMs: rttArg, before, seconds: secondsArg, dataDir: cluster.dataDir })));
     }
     if (wants('hot')) await hotProduct(cluster.url, admin, before);
-    if (wants('hot') || wants('soldout')) await soldOut(cluster.url, admin, before).catch((err) => { log(`sold out failed: ${err.message}`); throw err; });
+    if (wants('hot') || wants('soldout')) {
+      await soldOut(cluster.url, admin, before).catch((err) => {
+        log(`sold out failed: ${err.message}`);
+        throw err;
+      });
+    }
     if (wants('spread')) await spreadCatalog(cluster.url, admin);
     if (wants('payments')) await payments(cluster.url, admin);
     if (wants('rls')) await rlsCost(cluster.url, admin);

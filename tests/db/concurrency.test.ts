@@ -79,6 +79,30 @@ describe('concurrent checkouts', () => {
     expect(rows[0].n).toBe(10);
   });
 
+  it('a shopper who cannot have the units hears "sold out" without queueing for the variant lock', async () => {
+    const v = await createVariant(pool, { sku: 'RACE-SOLD', stock: 1 });
+    const [buyer, late] = await Promise.all([createShopper(pool), createShopper(pool)]);
+    await addToCart(pool, buyer, v.id, 1);
+    await addToCart(pool, late, v.id, 1);
+    await asService(pool, (c) => c.query('select checkout.begin_checkout($1, $2, $3)', [buyer, payer, shipping]));
+    // Another transaction holds the hot row's lock (a checkout in progress).
+    const holder = await connect();
+    const shopper = await connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select 1 from public.variants where id = $1 for update', [v.id]);
+      await shopper.query('set role service_role');
+      // Had the refusal queued for that lock, it would end in lock_timeout (55P03) instead.
+      await shopper.query(`set lock_timeout = '5s'`);
+      const err = await shopper.query('select checkout.begin_checkout($1, $2, $3)', [late, payer, shipping]).then(() => undefined, (e: DbError) => e);
+      expect(err?.code).toBe('CKS01');
+      expect(JSON.parse(err!.detail!).short).toEqual([expect.objectContaining({ sku: v.sku, requested: 1, available: 0, reason: 'insufficient_stock' })]);
+    } finally {
+      await holder.query('rollback');
+      await Promise.all([holder.end(), shopper.end()]);
+    }
+  });
+
   it('the same shopper checking out 10 times at once keeps one active session and one reservation', async () => {
     const v = await createVariant(pool, { sku: 'RACE-SELF', stock: 3 });
     const shopper = await createShopper(pool);
