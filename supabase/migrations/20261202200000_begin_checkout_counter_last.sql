@@ -18,8 +18,9 @@
 --     variant, by id, that locks, checks and counts at once
 --     (reserved + q where stock_on_hand - reserved >= q), then the
 --     reservation rows, which the counter trigger leaves to it. A line the
---     update refuses is looked at again under the lock with the full rule
---     (reservations expired but not yet released are free).
+--     update refuses is looked at again with the full rule (reservations
+--     expired but not yet released are free): refused at once if short by
+--     it, else made sure of under the lock.
 -- Inserting the rows before the counter (so that the update is the very
 -- last statement) was measured too and was worse: the rows' foreign-key
 -- check takes a share lock on the hot row while other checkouts update it,
@@ -218,9 +219,9 @@ begin
 
   -- 7. The hot part, last: per variant, by id (so that concurrent checkouts
   --    cannot deadlock), one conditional update that locks the row, checks
-  --    and counts at once. A line it refuses is looked at again under the
-  --    lock with the full rule (reservations expired but not yet released
-  --    are free; not for sale): every short line, or none. The update takes
+  --    and counts at once. A line it refuses is looked at again with the
+  --    full rule (reservations expired but not yet released are free; not
+  --    for sale), under the lock if it fits: every short line, or none. The update takes
   --    the row's FOR NO KEY UPDATE lock (other shoppers' cart inserts may
   --    still take their foreign-key share lock meanwhile).
   for line in
@@ -231,13 +232,17 @@ begin
     update public.variants v set reserved = v.reserved + line.quantity
      where v.id = line.variant_id and v.active and v.stock_on_hand - v.reserved >= line.quantity;
     if not found then
-      perform 1 from public.variants v where v.id = line.variant_id for no key update;
+      -- Short by the full rule without the lock: refused at once, without
+      -- queueing a second time. Free by it: made sure of under the lock.
       line_short := private.short_lines(jsonb_build_array(to_jsonb(line)), p_for_sale => true);
       if jsonb_array_length(line_short) = 0 then
-        update public.variants v set reserved = v.reserved + line.quantity where v.id = line.variant_id;
-      else
-        short := short || line_short;
+        perform 1 from public.variants v where v.id = line.variant_id for no key update;
+        line_short := private.short_lines(jsonb_build_array(to_jsonb(line)), p_for_sale => true);
+        if jsonb_array_length(line_short) = 0 then
+          update public.variants v set reserved = v.reserved + line.quantity where v.id = line.variant_id;
+        end if;
       end if;
+      short := short || line_short;
     end if;
   end loop;
   if jsonb_array_length(short) > 0 then
