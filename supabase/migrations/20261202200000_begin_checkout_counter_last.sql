@@ -1,5 +1,5 @@
 -- The tail of the crowd (issue 14). At 32 and 128 concurrent checkouts of
--- one hot variant, begin_checkout's p99 was 2-7x the naive read-check-write
+-- one hot variant, begin_checkout's p99 was 4-8x the naive read-check-write
 -- design's, and on loopback its throughput half of it. Under the variant's
 -- lock it ran private.short_lines (availability with the full rule), inserted
 -- the reservation rows, and let the counter trigger lock the row again and
