@@ -79,6 +79,13 @@ export async function installBefore(admin: pg.Client, sqlText: string, name = 'b
     const end = sqlText.indexOf('$$;', sqlText.indexOf('as $$', start)) + 3;
     sql = sqlText.slice(start, end).replace('checkout.begin_checkout(', `${fn}(`);
   }
+  // Tables that moved from public to checkout since that file was written
+  // (20261202100000_service_tables_to_checkout.sql): named where they are now.
+  const { rows: moved } = await admin.query<{ name: string }>(
+    `select c.relname as name from pg_class c where c.relnamespace = 'checkout'::regnamespace and c.relkind in ('r', 'p', 'S')
+        and not exists (select 1 from pg_class p where p.relnamespace = 'public'::regnamespace and p.relname = c.relname)`,
+  );
+  for (const { name } of moved) sql = sql.replace(new RegExp(`\\bpublic\\.${name}\\b`, 'g'), `checkout.${name}`);
   await admin.query(sql);
   await admin.query(`grant usage on schema bench to service_role; grant execute on function ${fn}(uuid, jsonb, jsonb, text) to service_role`);
   return fn;
