@@ -26,8 +26,10 @@
 -- check takes a share lock on the hot row while other checkouts update it,
 -- which turns it into a MultiXact on every checkout.
 --
--- The rest is the body of 20261201150500_begin_checkout_coupon_rule.sql, the
--- latest definition when this was written.
+-- The rest is the body of 20261202100000_service_tables_to_checkout.sql (that
+-- of 20261201150500_begin_checkout_coupon_rule.sql with the reservations,
+-- coupons and event log in schema checkout), the latest definition when this
+-- was written.
 
 -- The reservation counter stands aside for the rows of the session named in
 -- the transaction-local setting checkout.reserving_session: begin_checkout
@@ -93,7 +95,7 @@ declare
   v_discount numeric(12, 2) := 0;
   v_code text := upper(nullif(btrim(p_coupon_code), ''));
   v_group uuid;
-  c public.coupons;
+  c checkout.coupons;
   s public.order_sessions;
   v_result jsonb;
   line record;
@@ -178,7 +180,7 @@ begin
   --    at a time; the rule itself lives in private.apply_coupon_rule, which
   --    the cart's coupon preview applies too.
   if v_code is not null then
-    select * into c from public.coupons where coupons.code = v_code for update;
+    select * into c from checkout.coupons where coupons.code = v_code for update;
     v_discount := private.apply_coupon_rule(
       c, v_code, v_subtotal, cur,
       case when c.id is null or c.max_redemptions is null then 0 else private.coupon_holders(c.id, prev_ids) end);
@@ -189,7 +191,7 @@ begin
   if cardinality(prev_ids) > 0 then
     perform 1 from public.variants v
      where v.id = any (variant_ids)
-        or v.id in (select r.variant_id from public.stock_reservations r where r.order_session_id = any (prev_ids))
+        or v.id in (select r.variant_id from checkout.stock_reservations r where r.order_session_id = any (prev_ids))
      order by v.id
        for update;
     foreach prev_id in array prev_ids loop
@@ -208,7 +210,7 @@ begin
     coalesce(v_group, gen_random_uuid())
   )
   returning * into s;
-  insert into public.order_session_events (order_session_id, kind, detail) values
+  insert into checkout.order_session_events (order_session_id, kind, detail) values
     (s.id, 'created', jsonb_build_object('total', s.total, 'currency', s.currency, 'coupon', s.coupon_code,
                                          'replaces', to_jsonb(prev_ids))),
     (s.id, 'reserved', jsonb_build_object('lines', (
@@ -257,7 +259,7 @@ begin
   --    leaves this session's rows alone. Their foreign-key check finds the
   --    variants locked by this transaction, so it waits for nobody.
   perform set_config('checkout.reserving_session', s.id::text, true);
-  insert into public.stock_reservations (order_session_id, variant_id, quantity, expires_at)
+  insert into checkout.stock_reservations (order_session_id, variant_id, quantity, expires_at)
   select s.id, x.variant_id, x.quantity, s.expires_at
     from jsonb_to_recordset(snapshot) as x(variant_id uuid, quantity integer);
   perform set_config('checkout.reserving_session', '', true);

@@ -31,7 +31,7 @@ select results_eq(
   format($$ select v.sku, v.reserved from public.variants v where v.id in (%L, %L) order by v.sku $$, :'vone', :'vmany'),
   $$ values ('CL-MANY'::text, 4), ('CL-ONE'::text, 1) $$,
   'a checkout counts each line''s units on its variant');
-select is((select count(*)::integer from public.stock_reservations where order_session_id = :'sa'), 2, 'and writes one reservation row per line');
+select is((select count(*)::integer from checkout.stock_reservations where order_session_id = :'sa'), 2, 'and writes one reservation row per line');
 
 -- 2. Sold out, answered from the read before any lock: the same CKS01 and detail as under the lock.
 select throws_ok($$ select tests.begin_checkout('cl-bob') $$, 'CKS01', 'not enough stock: CL-ONE (requested 1, available 0)',
@@ -54,11 +54,11 @@ select is((select reserved from public.variants where id = :'vone'), 1, 'and the
 -- 4. The counter trigger stands aside only for the named session's rows.
 reset role;
 select set_config('checkout.reserving_session', gen_random_uuid()::text, true) \gset
-insert into public.stock_reservations (order_session_id, variant_id, quantity, expires_at)
+insert into checkout.stock_reservations (order_session_id, variant_id, quantity, expires_at)
 select id, :'vmany', 1, now() + interval '5 minutes' from public.order_sessions where id = :'sa';
 select is((select reserved from public.variants where id = :'vmany'), 3, 'rows of another session than the one named are counted');
 select set_config('checkout.reserving_session', :'sa', true) \gset
-insert into public.stock_reservations (order_session_id, variant_id, quantity, expires_at)
+insert into checkout.stock_reservations (order_session_id, variant_id, quantity, expires_at)
 values (:'sa', :'vone', 1, now() + interval '5 minutes');
 select is((select reserved from public.variants where id = :'vone'), 1, 'rows of the named session are left to the caller');
 
