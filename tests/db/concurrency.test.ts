@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { addToCart, approvedPayment, asService, createShopper, createVariant, type DbError, newPool, payer, race, shipping } from '../helpers/db.ts';
+import { addToCart, approvedPayment, asService, connect, createShopper, createVariant, type DbError, newPool, payer, race, shipping } from '../helpers/db.ts';
 
 let pool: pg.Pool;
 
