@@ -184,7 +184,7 @@ select throws_ok($$ update private.settings set max_line_quantity = 100000 $$, '
                  'permission denied for table settings', 'settings: a shopper cannot change them');
 select tests.authenticate_as_anon() \gset
 select throws_ok($$ update private.settings set reservation_ttl = interval '1 day' $$, '42501',
-                 'permission denied for table settings', 'settings: anon cannot change them');
+                 'permission denied for schema private', 'settings: anon cannot change them (it cannot even reach schema private)');
 
 -- ---------------------------------------------------------------------------
 -- The service role reads the service-only tables (it bypasses RLS).

@@ -2,7 +2,7 @@
 -- routine in a schema, so a new one cannot slip through unreviewed.
 begin;
 \ir helpers/tests.psql
-select plan(55);
+select plan(58);
 
 -- ---------------------------------------------------------------------------
 -- Schema checkout: service_role only.
@@ -111,10 +111,18 @@ select is_empty(
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
       where p.pronamespace = 'private'::regnamespace and p.prorettype <> 'trigger'::regtype
-        and has_function_privilege('anon', p.oid, 'execute')
-        and p.oid <> 'private.available_stock(uuid)'::regprocedure $$,
-  'private: anon may execute available_stock only (public.get_catalog calls it)'
+        and has_function_privilege('anon', p.oid, 'execute') $$,
+  'private: anon may execute nothing'
 );
+select ok(not has_schema_privilege('anon', 'private', 'usage'), 'private: anon has no usage on the schema');
+select is_empty(
+  $$ select p.oid::regprocedure from pg_proc p
+      where p.pronamespace = 'storefront'::regnamespace
+        and (p.oid <> 'storefront.available_stock(uuid)'::regprocedure or not p.prosecdef) $$,
+  'storefront: holds only the security definer available_stock'
+);
+select function_privs_are('storefront', 'available_stock', array['uuid'], 'anon', array['EXECUTE'],
+  'storefront.available_stock: executable by anon (public.get_catalog calls it)');
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
       where p.pronamespace = 'private'::regnamespace and p.prorettype <> 'trigger'::regtype
