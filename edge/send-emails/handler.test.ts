@@ -137,26 +137,41 @@ Deno.test('send-emails: draining the outbox needs the service role; a shopper is
   }
 });
 
-Deno.test('send-emails: unsubscribe with a signed link records the address; a bad or expired link writes nothing', async () => {
+Deno.test('send-emails: unsubscribe: GET only asks, POST unsubscribes; a bad or expired link writes nothing', async () => {
   const good = await signLink(LINK_SECRET, 'unsubscribe', { email: 'ana@example.com', exp: nowSeconds + 60 });
   const expired = await signLink(LINK_SECRET, 'unsubscribe', { email: 'ana@example.com', exp: nowSeconds - 1 });
   const forged = await signLink('another-secret-of-at-least-32-characters', 'unsubscribe', { email: 'ana@example.com', exp: nowSeconds + 60 });
   const { db, calls } = fakeDb({ 'email.unsubscribe': () => [{}] });
   const h = handler(db, fakeMailer([]).mailer);
-  const unsubscribe = (token: string, method: string) => h(request(`send-emails/unsubscribe?token=${token}`, { method }));
+  const unsubscribe = (token: string, method: string, headers: Record<string, string> = {}) =>
+    h(request(`send-emails/unsubscribe?token=${token}`, { method, headers }));
 
-  const page = await unsubscribe(good, 'GET');
-  assert.equal(page.status, 200);
-  assert.ok((await page.text()).includes('Ya no te vamos a enviar recordatorios'));
+  // The link opened (by the shopper, or by a mail scanner before her): a page with a button, nothing written.
+  const asked = await unsubscribe(good, 'GET');
+  assert.equal(asked.status, 200);
+  const form = await asked.text();
+  assert.ok(form.includes('<form method="post">') && form.includes('Darme de baja'));
+  assert.equal(calls.length, 0);
+
+  // The button: a browser's form POST, answered with a page.
+  const done = await unsubscribe(good, 'POST', { accept: 'text/html,application/xhtml+xml' });
+  assert.equal(done.status, 200);
+  assert.ok((await done.text()).includes('Ya no te vamos a enviar recordatorios'));
   assert.deepEqual(calls, [{ routine: 'email.unsubscribe', params: ['ana@example.com'] }]);
+
+  // A mail client's one-click POST (RFC 8058), answered in JSON; idempotent.
+  const oneClick = await unsubscribe(good, 'POST', { 'content-type': 'application/x-www-form-urlencoded' });
+  assert.deepEqual(await oneClick.json(), { unsubscribed: true });
+  assert.equal(calls.length, 2);
 
   assert.equal((await unsubscribe(expired, 'GET')).status, 410);
   assert.equal((await unsubscribe(forged, 'GET')).status, 400);
   const posted = await unsubscribe(expired, 'POST');
   assert.equal(posted.status, 410);
   assert.equal((await posted.json()).error, 'link_expired');
+  assert.equal((await unsubscribe(forged, 'POST', { accept: 'text/html' })).status, 400);
   assert.equal((await unsubscribe(good, 'PUT')).status, 405);
-  assert.equal(calls.length, 1);
+  assert.equal(calls.length, 2);
 });
 
 Deno.test('send-emails: restore copies the reminded cart for the signed-in shopper; a bad link or no shopper writes nothing', async () => {

@@ -10,7 +10,9 @@
  *                                  outbox row, so a retry is never a second email.
  *   POST /send-emails/restore      {token} with the shopper's JWT: copies the
  *                                  reminded cart into the caller's cart.
- *   GET|POST /send-emails/unsubscribe?token=...   one-click opt-out.
+ *   GET|POST /send-emails/unsubscribe?token=...   the opt-out: GET asks (a
+ *                                  page with a button), POST unsubscribes
+ *                                  (one-click, RFC 8058, or the button).
  */
 import { z } from 'zod';
 import type { Db } from '../_shared/db.ts';
@@ -126,12 +128,14 @@ function linkError(err: unknown): never {
   throw err;
 }
 
-function page(status: number, title: string, message: string): Response {
+/** A small es-AR page; with `button`, a form that posts back to the same address (token included). */
+function page(status: number, title: string, message: string, button?: string): Response {
   const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const form = button ? `<form method="post"><button type="submit" style="font-size:1rem;padding:.6rem 1.2rem">${esc(button)}</button></form>` : '';
   return new Response(
-    `<!doctype html><html lang="es-AR"><head><meta charset="utf-8"><title>${
+    `<!doctype html><html lang="es-AR"><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>${
       esc(title)
-    }</title></head><body style="font-family:Arial,sans-serif;margin:3rem"><h1>${esc(title)}</h1><p>${esc(message)}</p></body></html>`,
+    }</title></head><body style="font-family:Arial,sans-serif;margin:3rem"><h1>${esc(title)}</h1><p>${esc(message)}</p>${form}</body></html>`,
     { status, headers: { ...corsHeaders, 'Content-Type': 'text/html; charset=utf-8' } },
   );
 }
@@ -143,8 +147,12 @@ export function sendEmailsHandler(deps: EmailDeps): (req: Request) => Promise<Re
     const path = url.pathname.replace(/\/+$/, '');
 
     if (path.endsWith('/unsubscribe')) {
+      // GET (the link in the email's body, and whatever link scanner or
+      // preview opens it first) only asks; POST unsubscribes: a mail
+      // client's one-click POST (RFC 8058, answered in JSON) or the page's
+      // button (a browser asking for HTML, answered with a page).
       if (req.method !== 'GET' && req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use GET or POST');
-      const asPage = req.method === 'GET';
+      const asPage = req.method === 'GET' || (req.headers.get('accept') ?? '').includes('text/html');
       let email: string;
       try {
         email = (await verifyLink(deps.config.linkSecret, 'unsubscribe', url.searchParams.get('token') ?? '', now())).email;
@@ -154,6 +162,14 @@ export function sendEmailsHandler(deps: EmailDeps): (req: Request) => Promise<Re
           return page(err.reason === 'expired' ? 410 : 400, 'Enlace no válido', 'Este enlace para darte de baja no es válido o venció.');
         }
         throw err;
+      }
+      if (req.method === 'GET') {
+        return page(
+          200,
+          '¿Dejar de recibir recordatorios?',
+          'No te vamos a enviar más recordatorios de carrito. Los correos de tus compras te van a seguir llegando.',
+          'Darme de baja',
+        );
       }
       await deps.db.query('select email.unsubscribe($1)', [email]);
       deps.log('unsubscribed', {});
