@@ -16,6 +16,7 @@ import { closeClients, openClients, openServiceClients, type Stats, summarize } 
 import { startDelayProxy } from './netdelay.ts';
 import { cpuDuring, postmasterPid, treeCpuSeconds } from './cpu.ts';
 import type { Row } from './lib.ts';
+import { sampleWaits, type Span } from './waits.ts';
 
 const payer = { email: 'bench@example.com', name: 'Bench' };
 const shipping = { street_name: 'Calle', street_number: '1', zip_code: '1000', city: 'CABA' };
@@ -28,6 +29,7 @@ export async function runBounded(
   clients: pg.Client[],
   limits: { maxOps: number; seconds: number },
   op: (k: number, c: pg.Client) => Promise<unknown>,
+  spans?: Span[],
 ): Promise<Stats> {
   const latencies: number[] = [];
   const samples: string[] = [];
@@ -42,7 +44,9 @@ export async function runBounded(
         const t0 = performance.now();
         try {
           await op(k, c);
-          latencies.push(performance.now() - t0);
+          const t1 = performance.now();
+          latencies.push(t1 - t0);
+          spans?.push({ pid: (c as unknown as { processID: number }).processID, t0, t1 });
         } catch (err) {
           errors++;
           if (samples.length < 3) samples.push((err as Error).message);
@@ -136,6 +140,8 @@ export interface LatencyOptions {
   seconds?: number;
   /** The cluster's data directory: PostgreSQL's CPU per checkout is counted from /proc. */
   dataDir?: string;
+  /** Sample pg_stat_activity and the backends' run-queue time during each measured run (bench/waits.ts). */
+  waits?: boolean;
 }
 
 export async function latencyWorkload(url: string, admin: pg.Client, opts: LatencyOptions): Promise<Row[]> {
@@ -162,12 +168,22 @@ export async function latencyWorkload(url: string, admin: pg.Client, opts: Laten
           await runBounded(service, { maxOps: clients * (opts.quick ? 1 : 3), seconds: 30 }, productOp(warmShoppers));
           await runBounded(conns, { maxOps: clients * (opts.quick ? 1 : 2), seconds: 30 }, naiveOp(variant!, warmShoppers));
           const pgPid = opts.dataDir ? postmasterPid(opts.dataDir) : undefined;
+          const at = `${clients} clients, ${rtt} ms round trip`;
+          // With --waits: where each run's time goes inside PostgreSQL (bench/waits.ts).
+          const watched = async (label: string, cs: pg.Client[], run: (spans?: Span[]) => Promise<Stats>): Promise<Stats> => {
+            if (!opts.waits) return run();
+            const spans: Span[] = [];
+            const pids = cs.map((c) => (c as unknown as { processID: number }).processID);
+            const { result, report } = await sampleWaits(url, pids, spans, () => run(spans));
+            opts.log(`waits, ${at}, ${label} (p99 ${result.p99.toFixed(0)} ms, ${result.throughput.toFixed(0)}/s):\n    ${report.join('\n    ')}`);
+            return result;
+          };
           const { result: product, cpu } = await cpuDuring(
             { pg: () => treeCpuSeconds(pgPid) },
-            () => runBounded(service, { maxOps, seconds }, productOp(shoppers)),
+            () => watched('begin_checkout', service, (spans) => runBounded(service, { maxOps, seconds }, productOp(shoppers), spans)),
           );
           const floor = await runBounded(conns, { maxOps: maxOps * 4, seconds }, floorOp(variant!));
-          const naive = await runBounded(conns, { maxOps, seconds }, naiveOp(variant!, shoppers));
+          const naive = await watched('naive', conns, (spans) => runBounded(conns, { maxOps, seconds }, naiveOp(variant!, shoppers), spans));
           const befores: { label: string; stats: Stats; cpuMs: number }[] = [];
           for (const b of opts.before ?? []) {
             // Its own fresh hot variant, as the product had.
@@ -180,11 +196,10 @@ export async function latencyWorkload(url: string, admin: pg.Client, opts: Laten
             );
             const { result, cpu: bcpu } = await cpuDuring(
               { pg: () => treeCpuSeconds(pgPid) },
-              () => runBounded(service, { maxOps, seconds }, productOp(others, b.fn)),
+              () => watched(b.label, service, (spans) => runBounded(service, { maxOps, seconds }, productOp(others, b.fn), spans)),
             );
             befores.push({ label: b.label, stats: result, cpuMs: (bcpu.pg! * 1000) / result.ops });
           }
-          const at = `${clients} clients, ${rtt} ms round trip`;
           rows.push({
             workload: 'hot product',
             variant: `${at}: begin_checkout`,

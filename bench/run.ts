@@ -10,6 +10,9 @@
  * <migration file>` runs that migration's begin_checkout beside the current
  * one in the hot product matrix. `--durable` runs PostgreSQL with fsync and
  * synchronous_commit on (the default is off, as the README's figures were taken).
+ * `--waits` samples pg_stat_activity of the hot product matrix's backends every
+ * 10 ms and reads their run-queue time from /proc (bench/waits.ts; optional, one
+ * extra connection).
  * Writes bench-results/latest.json with every figure and the machine.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -458,7 +461,17 @@ async function main() {
     }
     const secondsArg = args.includes('--seconds') ? Number(args[args.indexOf('--seconds') + 1]) : undefined;
     if (wants('hot') || wants('latency')) {
-      rows.push(...(await latencyWorkload(cluster.url, admin, { quick, log, roundTripMs: rttArg, before, seconds: secondsArg, dataDir: cluster.dataDir })));
+      rows.push(
+        ...(await latencyWorkload(cluster.url, admin, {
+          quick,
+          log,
+          roundTripMs: rttArg,
+          before,
+          seconds: secondsArg,
+          dataDir: cluster.dataDir,
+          waits: args.includes('--waits'),
+        })),
+      );
     }
     if (wants('hot')) await hotProduct(cluster.url, admin, before);
     if (wants('hot') || wants('soldout')) {
