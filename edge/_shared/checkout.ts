@@ -94,6 +94,7 @@ export function checkoutRoutines(db: Db) {
       one<OrderSession>('select checkout.attach_preference($1, $2) as r', [orderSessionId, preferenceId]),
     releaseSession: (orderSessionId: string, reason: string) => one<OrderSession>('select checkout.release_session($1, $2) as r', [orderSessionId, reason]),
     findOrderSession: (token: string) => one<OrderSession | null>('select checkout.find_order_session($1) as r', [token]),
+    noteReturnLookup: (sessionId: string) => one<number>('select checkout.note_return_lookup($1) as r', [sessionId]),
     applyPayment: (payment: PaymentSnapshot) => one<ApplyResult>('select checkout.apply_payment($1) as r', [payment]),
     recordRefund: (paymentId: number, mpRefundId: string | null) => one<ApplyResult>('select checkout.record_refund($1, $2) as r', [paymentId, mpRefundId]),
     orderForSession: (orderSessionId: string) =>

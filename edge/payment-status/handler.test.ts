@@ -1,6 +1,7 @@
 import assert from '../_shared/assert.ts';
 import type { PaymentSnapshot } from '../_shared/contract.ts';
 import { harness, orderSession, OTHER_SHOPPER, request, SHOPPER } from '../_shared/fakes.ts';
+import { HttpError } from '../_shared/http.ts';
 import { paymentStatusHandler } from './handler.ts';
 
 const get = (query: string, token = `shopper:${SHOPPER}`) => request(`payment-status?${query}`, { method: 'GET', token });
@@ -26,6 +27,7 @@ Deno.test("payment-status: another shopper's order session is the same 404 as an
 Deno.test('payment-status: with a payment id, the payment is fetched and settled as the webhook does', async () => {
   const payment: PaymentSnapshot = { id: 55, status: 'approved', status_detail: 'accredited', external_reference: 'tok_1' };
   const h = harness({
+    noteReturnLookup: () => Promise.resolve(1),
     findOrderSession: () => Promise.resolve(orderSession()),
     applyPayment: () => Promise.resolve({ order_session_id: 'os-1', outcome: 'order_created', payment_id: 55, order: null }),
     orderForSession: () => Promise.resolve(null),
@@ -34,7 +36,18 @@ Deno.test('payment-status: with a payment id, the payment is fetched and settled
   assert.equal(res.status, 200);
   const out = await res.json();
   assert.deepEqual([out.outcome, out.payment], ['order_created', { id: 55, status: 'approved', status_detail: 'accredited' }]);
-  assert.deepEqual(h.calls.map((c) => c.name), ['getPayment', 'findOrderSession', 'applyPayment', 'findOrderSession', 'orderForSession']);
+  assert.deepEqual(h.calls.map((c) => c.name), ['noteReturnLookup', 'getPayment', 'findOrderSession', 'applyPayment', 'findOrderSession', 'orderForSession']);
+  assert.deepEqual(h.calls[0]?.args, [SHOPPER]);
+});
+
+Deno.test('payment-status: past the hourly lookup budget, 429 and MercadoPago is not asked', async () => {
+  const h = harness({
+    noteReturnLookup: () => Promise.reject(new HttpError(429, 'too_many_lookups', 'too many payment lookups', { max: 30 })),
+  }, { getPayment: () => Promise.reject(new Error('MercadoPago must not be called')) });
+  const res = await paymentStatusHandler(h.deps)(get('payment_id=55&external_reference=tok_1'));
+  assert.equal(res.status, 429);
+  assert.equal((await res.json()).error, 'too_many_lookups');
+  assert.deepEqual(h.calls.map((c) => c.name), ['noteReturnLookup']);
 });
 
 Deno.test('payment-status: neither id is a 400, a malformed one too', async () => {

@@ -48,6 +48,10 @@ export function paymentStatusHandler(deps: Deps): Handler {
     let token = query.external_reference;
     try {
       if (query.payment_id) {
+        // Whose payment it is, only MercadoPago can say: each shopper has a
+        // budget of lookups per hour (429 too_many_lookups past it), so a
+        // client cannot spend the store's MercadoPago rate limit on random ids.
+        await deps.routines.noteReturnLookup(sessionId);
         payment = await fetchPayment(deps.mp, query.payment_id);
         if (!payment) throw notYoursOrUnknown();
         if (token && payment.external_reference !== token) throw notYoursOrUnknown();

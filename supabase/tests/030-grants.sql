@@ -22,6 +22,7 @@ select set_eq(
     'checkout.mark_preference_expired(uuid)',
     'checkout.merge_carts(uuid,uuid)',
     'checkout.note_refund_failure(bigint,text)',
+    'checkout.note_return_lookup(uuid)',
     'checkout.purge_anonymous_users(integer)',
     'checkout.purge_carts(integer)',
     'checkout.record_refund(bigint,text)',

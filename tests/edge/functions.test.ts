@@ -630,6 +630,25 @@ describe('payment-status', () => {
     expect(byRef.body).toMatchObject({ status: 'paid', payment: null });
   });
 
+  it('random payment ids past the hourly budget: 429 too_many_lookups, and MercadoPago is not asked', async () => {
+    const token = tokenFor(await createShopper(pool));
+    const lookUp = async (i: number) => {
+      const r = await call(fn.status, `/payment-status?payment_id=${990_000_000 + i}`, { method: 'GET', token });
+      return `${r.status} ${String(r.body.error)}`;
+    };
+    await pool.query('update private.settings set max_return_lookups_per_hour = 3');
+    try {
+      expect([await lookUp(0), await lookUp(1), await lookUp(2)]).toEqual(['404 not_found', '404 not_found', '404 not_found']);
+      // Were MercadoPago asked about the next ids, it would fail (502): it is not asked.
+      sandbox.failNextCalls({ mode: 'error', count: 2, pathPrefix: '/v1/payments/99000000' });
+      expect([await lookUp(3), await lookUp(4)]).toEqual(['429 too_many_lookups', '429 too_many_lookups']);
+      expect(sandbox.faults().map((f) => f.count)).toEqual([2]);
+    } finally {
+      sandbox.clearFaults();
+      await pool.query('update private.settings set max_return_lookups_per_hour = 30');
+    }
+  });
+
   it("another shopper's payment: the same 404 as an unknown one, and nothing applied", async () => {
     const owner = await shopperWithCart({ stock: 2, qty: 1 });
     const res = await checkout(owner.token);
