@@ -174,6 +174,14 @@ function settings() {
   return { external, disable_signup: false, mailer_autoconfirm: true, phone_autoconfirm: false, sms_provider: '', saml_enabled: false };
 }
 
+/** The CAPTCHA token GoTrue reads from `gotrue_meta_security.captcha_token`, checked as the project's [auth.captcha] says. */
+function requireCaptcha(config: CaptchaConfig, body: Record<string, unknown>): void {
+  const security = body.gotrue_meta_security;
+  const token = typeof security === 'object' && security !== null && !Array.isArray(security) ? (security as Record<string, unknown>).captcha_token : undefined;
+  const captcha = verifyCaptcha(config, typeof token === 'string' ? token : undefined);
+  if (!captcha.ok) throw new AuthError(captcha.status, captcha.errorCode, captcha.message);
+}
+
 async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   const raw = (await readBody(req)).toString('utf8');
   if (raw.trim() === '') return {};
@@ -192,12 +200,7 @@ async function signup(req: IncomingMessage, res: ServerResponse, ctx: AuthContex
     if (!isEmailSignup && !ctx.guard.limiter.take(req.socket.remoteAddress ?? 'unknown')) {
       throw new AuthError(429, 'over_request_rate_limit', 'Request rate limit reached');
     }
-    const security = body.gotrue_meta_security;
-    const token = typeof security === 'object' && security !== null && !Array.isArray(security)
-      ? (security as Record<string, unknown>).captcha_token
-      : undefined;
-    const captcha = verifyCaptcha(ctx.guard.captcha, typeof token === 'string' ? token : undefined);
-    if (!captcha.ok) throw new AuthError(captcha.status, captcha.errorCode, captcha.message);
+    requireCaptcha(ctx.guard.captcha, body);
   }
   if (isEmailSignup) return await emailSignup(req, res, ctx, body);
   const data = body.data;
@@ -436,12 +439,7 @@ async function passwordGrant(req: IncomingMessage, res: ServerResponse, ctx: Aut
   }
   if (ctx.guard) {
     // GoTrue checks the CAPTCHA on password sign-ins too.
-    const security = body.gotrue_meta_security;
-    const token = typeof security === 'object' && security !== null && !Array.isArray(security)
-      ? (security as Record<string, unknown>).captcha_token
-      : undefined;
-    const captcha = verifyCaptcha(ctx.guard.captcha, typeof token === 'string' ? token : undefined);
-    if (!captcha.ok) throw new AuthError(captcha.status, captcha.errorCode, captcha.message);
+    requireCaptcha(ctx.guard.captcha, body);
   }
   const session = await inTransaction(ctx, async (client) => {
     const { rows } = await client.query<UserRow>(
