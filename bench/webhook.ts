@@ -60,35 +60,26 @@ export async function webhookWorkload(
         MP_WEBHOOK_SECRET: sandbox.webhookSecret,
         MP_API_BASE_URL: sandbox.url,
       });
+      /** A preference at the sandbox for an order session, notifying this webhook. */
+      const preferenceFor = async (s: { token: string; total: string | number }): Promise<string> => {
+        const res = await fetch(`${sandbox.url}/checkout/preferences`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${sandbox.accessToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            items: [{ id: s.token, title: 'bench', quantity: 1, unit_price: Number(s.total), currency_id: 'ARS' }],
+            external_reference: s.token,
+            notification_url: `${fn.url}/mercadopago-webhook`,
+          }),
+        });
+        return ((await res.json()) as { id: string }).id;
+      };
       try {
         const sessions = await createSessions(admin, await createShoppersWithCarts(admin, n, variants, 2));
-        const prefs = await Promise.all(
-          sessions.map(async (s) => {
-            const res = await fetch(`${sandbox.url}/checkout/preferences`, {
-              method: 'POST',
-              headers: { authorization: `Bearer ${sandbox.accessToken}`, 'content-type': 'application/json' },
-              body: JSON.stringify({
-                items: [{ id: s.token, title: 'bench', quantity: 1, unit_price: Number(s.total), currency_id: 'ARS' }],
-                external_reference: s.token,
-                notification_url: `${fn.url}/mercadopago-webhook`,
-              }),
-            });
-            return ((await res.json()) as { id: string }).id;
-          }),
-        );
+        const prefs = await Promise.all(sessions.map(preferenceFor));
         // Warm-up, not measured: a few notifications so Deno has compiled the path.
         const warm = await createSessions(admin, await createShoppersWithCarts(admin, 20, variants, 2));
         for (const s of warm) {
-          const res = await fetch(`${sandbox.url}/checkout/preferences`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${sandbox.accessToken}`, 'content-type': 'application/json' },
-            body: JSON.stringify({
-              items: [{ id: s.token, title: 'bench', quantity: 1, unit_price: Number(s.total), currency_id: 'ARS' }],
-              external_reference: s.token,
-              notification_url: `${fn.url}/mercadopago-webhook`,
-            }),
-          });
-          sandbox.pay(((await res.json()) as { id: string }).id, { cardholderName: 'APRO' });
+          sandbox.pay(await preferenceFor(s), { cardholderName: 'APRO' });
         }
         await sandbox.settle(60_000);
         const seen = sandbox.deliveries().length;
