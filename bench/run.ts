@@ -17,7 +17,7 @@
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import pg from 'pg';
 import { type Cluster, freePort, startCluster } from '../dev/pg/cluster.ts';
 import { prepareDatabase, repoRoot } from '../dev/pg/prepare.ts';
@@ -446,6 +446,8 @@ async function main() {
     await prepareDatabase(cluster.url);
     const admin = new pg.Client({ connectionString: cluster.url });
     await admin.connect();
+    // The cluster is stopped on any failure below: that failure is the one to report, not the admin connection's end.
+    admin.on('error', () => undefined);
     await admin.query(`create schema if not exists bench;
       create table if not exists bench.naive_reservations (id bigint generated always as identity primary key, variant_id uuid not null, quantity int not null, expires_at timestamptz not null);
       create index if not exists naive_reservations_variant on bench.naive_reservations (variant_id, expires_at) include (quantity);`);
@@ -455,7 +457,7 @@ async function main() {
     for (const [i, file] of (beforeArg ? beforeArg.split(',') : []).entries()) {
       // A bare name is a migration (its begin_checkout only); a path is a candidate file, run whole.
       const whole = file.includes('/');
-      const sql = readFileSync(whole ? join(repoRoot, file) : join(repoRoot, 'supabase', 'migrations', file), 'utf8');
+      const sql = readFileSync(whole ? resolve(repoRoot, file) : join(repoRoot, 'supabase', 'migrations', file), 'utf8');
       const name = whole ? `candidate_${i}` : 'begin_checkout_before';
       before.push({ fn: await installBefore(admin, sql, name, whole), label: whole ? `candidate ${basename(file, '.sql')}` : `before (${file})` });
     }
