@@ -103,6 +103,50 @@ describe('concurrent checkouts', () => {
     }
   });
 
+  it('checkouts of one variant take turns: with every admission slot taken, a checkout waits; a cart that looks short does not', async () => {
+    const v = await createVariant(pool, { sku: 'RACE-TURN', stock: 5 });
+    const [buyer, next, greedy] = await Promise.all([createShopper(pool), createShopper(pool), createShopper(pool)]);
+    await addToCart(pool, buyer, v.id, 1);
+    await addToCart(pool, next, v.id, 1);
+    await addToCart(pool, greedy, v.id, 5);
+    // The buyer's unit leaves 4: the greedy cart (5) now looks short.
+    await asService(pool, (c) => c.query('select checkout.begin_checkout($1, $2, $3)', [buyer, payer, shipping]));
+    const holder = await connect();
+    const waiter = await connect();
+    const refused = await connect();
+    try {
+      // Another transaction holds every admission slot of the variant.
+      await holder.query('begin');
+      await holder.query(
+        `select pg_advisory_xact_lock(hashtext($1::text), s) from generate_series(0, (private.current_settings()).checkout_slots_per_variant - 1) s`,
+        [v.id],
+      );
+      await waiter.query('set role service_role');
+      const waiterPid = (waiter as unknown as { processID: number }).processID;
+      const pending = waiter.query<{ s: { status: string } }>('select checkout.begin_checkout($1, $2, $3) as s', [next, payer, shipping]);
+      // It waits for a slot: an advisory lock it asked for and was not granted.
+      let waiting = 0;
+      for (let i = 0; i < 100 && waiting === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const { rows } = await pool.query(`select count(*)::int as n from pg_locks where pid = $1 and locktype = 'advisory' and not granted`, [waiterPid]);
+        waiting = rows[0].n;
+      }
+      expect(waiting).toBe(1);
+      // The greedy cart is answered at once, without queueing for a slot
+      // (had it queued, it would end in lock_timeout, 55P03).
+      await refused.query('set role service_role');
+      await refused.query(`set lock_timeout = '5s'`);
+      const err = await refused.query('select checkout.begin_checkout($1, $2, $3)', [greedy, payer, shipping]).then(() => undefined, (e: DbError) => e);
+      expect(err?.code).toBe('CKS01');
+      // The slot freed, the waiting checkout goes through.
+      await holder.query('commit');
+      expect((await pending).rows[0]!.s.status).toBe('active');
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await Promise.all([holder.end(), waiter.end(), refused.end()]);
+    }
+  });
+
   it('the same shopper checking out 10 times at once keeps one active session and one reservation', async () => {
     const v = await createVariant(pool, { sku: 'RACE-SELF', stock: 3 });
     const shopper = await createShopper(pool);

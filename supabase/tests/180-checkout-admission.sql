@@ -1,0 +1,96 @@
+-- begin_checkout's admission slots (20261202410000_checkout_admission.sql):
+-- each checkout holds, until it ends, one transaction-level advisory lock
+-- per variant (keys: hashtext of the variant id, the slot), the slot being
+-- the next ticket mod checkout_slots_per_variant; a long cart takes slots
+-- for its 8 variants with the fewest units left. The waiting itself, and a
+-- short cart that does not wait, are in tests/db/concurrency.test.ts.
+begin;
+\ir helpers/tests.psql
+select plan(12);
+
+-- The slots this backend holds, as (variant id, slot).
+create function tests.held_slots()
+returns table (variant_id uuid, slot integer)
+language sql
+set search_path = ''
+as $$
+  select v.id, l.objid::integer
+    from pg_catalog.pg_locks l
+    join public.variants v on l.classid::bigint = (pg_catalog.hashtext(v.id::text)::bigint + 4294967296) % 4294967296
+   where l.pid = pg_catalog.pg_backend_pid() and l.locktype = 'advisory' and l.objsubid = 2 and l.granted
+$$;
+grant execute on function tests.held_slots() to anon, authenticated, service_role;
+
+select col_default_is('private', 'settings', 'checkout_slots_per_variant', '4', 'four checkouts of a variant run at once by default');
+select throws_ok($$ update private.settings set checkout_slots_per_variant = 0 $$, '23514', null, 'at least one slot');
+select throws_ok($$ update private.settings set checkout_slots_per_variant = 1001 $$, '23514', null, 'at most 1000 (the queue off)');
+select sequence_privs_are('checkout', 'admission_tickets', 'service_role', array[]::text[], 'the tickets are begin_checkout''s alone (service_role)');
+select sequence_privs_are('checkout', 'admission_tickets', 'authenticated', array[]::text[], 'the tickets are begin_checkout''s alone (authenticated)');
+
+select tests.create_shopper('ad-ana') as ana \gset
+select tests.create_shopper('ad-bob') as bob \gset
+select tests.create_shopper('ad-cid') as cid \gset
+select tests.create_shopper('ad-eve') as eve \gset
+select tests.create_shopper('ad-dan') as dan \gset
+select tests.create_variant('AD-HOT', 100, 100) as vhot \gset
+select tests.create_variant('AD-ONE', 100, 100) as vone \gset
+-- Ten variants with 11 to 20 units.
+select array_agg(tests.create_variant('AD-LONG-' || lpad(n::text, 2, '0'), 10 + n, 100) order by n) as longs
+  from generate_series(1, 10) n \gset
+select tests.authenticate_as('ad-ana') \gset
+select public.add_to_cart(:'vhot', 1) is not null as added \gset
+select tests.authenticate_as('ad-bob') \gset
+select public.add_to_cart(:'vhot', 1) is not null as added \gset
+select tests.authenticate_as('ad-cid') \gset
+select public.add_to_cart(:'vone', 1) is not null as added \gset
+select tests.authenticate_as('ad-eve') \gset
+select public.add_to_cart(:'vone', 1) is not null as added \gset
+select tests.authenticate_as('ad-dan') \gset
+select count(public.add_to_cart(v, 1)) as added from unnest(:'longs'::uuid[]) v \gset
+select tests.clear_authentication() \gset
+select tests.authenticate_as_service_role() \gset
+
+-- 1. One slot of the variant, held until the transaction ends.
+select (tests.begin_checkout('ad-ana') ->> 'id') as sa \gset
+select results_eq(
+  format($$ select variant_id, count(*)::integer from tests.held_slots() where variant_id = %L group by 1 $$, :'vhot'),
+  format($$ values (%L::uuid, 1) $$, :'vhot'),
+  'a checkout holds one admission slot of its variant until its transaction ends');
+select ok((select slot between 0 and 3 from tests.held_slots() where variant_id = :'vhot'), 'numbered below checkout_slots_per_variant');
+
+-- 2. The next checkout takes the next slot (the ticket in turn).
+select slot as first_slot from tests.held_slots() where variant_id = :'vhot' \gset
+select (tests.begin_checkout('ad-bob') ->> 'id') as sb \gset
+select set_eq(
+  format($$ select slot from tests.held_slots() where variant_id = %L $$, :'vhot'),
+  format($$ values (%s), ((%s + 1) %% 4) $$, :first_slot, :first_slot),
+  'the next checkout of the variant takes the next slot');
+
+-- 3. With checkout_slots_per_variant = 1, every checkout takes slot 0
+--    (two in a row would take two slots out of 4).
+reset role;
+update private.settings set checkout_slots_per_variant = 1;
+select tests.authenticate_as_service_role() \gset
+select (tests.begin_checkout('ad-cid') ->> 'id') as sc \gset
+select (tests.begin_checkout('ad-eve') ->> 'id') as se \gset
+select set_eq(
+  format($$ select slot from tests.held_slots() where variant_id = %L $$, :'vone'),
+  $$ values (0) $$,
+  'with one slot per variant, every checkout waits for slot 0');
+reset role;
+update private.settings set checkout_slots_per_variant = 4;
+select tests.authenticate_as_service_role() \gset
+
+-- 4. A long cart: slots for its 8 variants with the fewest units left, not all 10.
+select lives_ok($$ select tests.begin_checkout('ad-dan') $$, 'a ten-line cart checks out');
+select results_eq(
+  $$ select v.sku from tests.held_slots() h join public.variants v on v.id = h.variant_id where v.sku like 'AD-LONG-%' order by v.sku $$,
+  $$ select 'AD-LONG-' || lpad(n::text, 2, '0') from generate_series(1, 8) n $$,
+  'and holds slots for its 8 variants with the fewest units left (11 to 18), not for the other 2');
+select is(
+  (select count(*)::integer from checkout.stock_reservations r join public.order_sessions s on s.id = r.order_session_id
+    where s.session_id = :'dan' and s.status = 'active'),
+  10, 'all 10 lines are reserved all the same');
+
+select * from finish();
+rollback;
