@@ -8,33 +8,75 @@
 -- herd cost PostgreSQL CPU on every commit (2.0 ms a checkout at 8 clients,
 -- 2.9 at 128).
 --
--- Now begin_checkout first takes one of a few admission slots per variant
--- (private.settings.checkout_slots_per_variant, default 4): a
--- transaction-level advisory lock per (variant, slot), the slot given in
--- turn by a ticket from checkout.admission_tickets. At most that many
--- checkouts of a variant run at once; the rest wait in first-come-first-
--- served queues of even length. Measured with `npm run bench -- --only
--- latency --rtt 0 --before <candidates>` (docs/perf/tail-d*.sql, raw runs
--- in docs/perf/tail-d-run*.txt; README, Performance, "The tail of the
--- crowd"):
---   * slots taken just before the variant updates, or by a hash of the
---     shopper: uneven queues, p99 1.6-1.9x naive;
---   * slots taken first, in turn: 4 slots on 2 cores did best.
--- Carts that already look short skip the queue, and at most 8 variants of
--- a cart take a slot (those with the fewest units left), so a long cart
--- cannot fill the lock table. The row locks still decide who gets the
--- units; the slots only order the checkouts.
+-- Now begin_checkout first waits its turn, per variant: one
+-- first-come-first-served line (a session-level advisory lock, left as soon
+-- as the turn comes), then one of a few slots
+-- (private.settings.checkout_slots_per_variant, default 8: a
+-- transaction-level advisory lock per (variant, slot)). At most that many
+-- checkouts of a variant run at once, and they are let in in the order they
+-- came. Measured with `npm run bench -- --only latency --rtt 0 --before
+-- <candidates>` (docs/perf/tail-d*.sql, tail-g*.sql; raw runs in
+-- docs/perf/tail-d-run*.txt, tail-g-run*.txt; README, Performance, "The
+-- tail of the crowd"):
+--   * slots only, taken just before the variant updates, by a hash of the
+--     shopper or in turn: uneven queues, p99 1.6-1.9x naive at 128 clients;
+--   * slots only, taken first, in turn: p99 at or under naive at 128
+--     clients, 1.4x at 32 (a queue behind a slow holder lags);
+--   * the line, then the slots: p99 about half the naive design's at 32 and
+--     128 clients, the same throughput as slots only.
+-- Carts that already look short skip the line, and at most 8 variants of a
+-- cart wait (those with the fewest units left), so a long cart cannot fill
+-- the lock table. The row locks still decide who gets the units; the turns
+-- only order the checkouts.
 
 alter table private.settings
-  add column checkout_slots_per_variant integer not null default 4
+  add column checkout_slots_per_variant integer not null default 8
     check (checkout_slots_per_variant between 1 and 1000);
 comment on column private.settings.checkout_slots_per_variant is
-  'How many checkouts of one variant run at once; the others wait their turn (first come, first served). About twice the database''s CPU cores; 1000 turns the queue off.';
+  'How many checkouts of one variant run at once; the others wait their turn (first come, first served). About twice the database''s CPU cores; 1000 lets every checkout in at once (they still enter in the order they came).';
 
 create sequence checkout.admission_tickets as bigint cycle;
 comment on sequence checkout.admission_tickets is
-  'Hands out begin_checkout''s admission slots in turn (ticket mod checkout_slots_per_variant).';
+  'Hands out begin_checkout''s admission slots in turn (private.wait_checkout_turn: ticket mod checkout_slots_per_variant).';
 revoke all on sequence checkout.admission_tickets from public, anon, authenticated, service_role;
+
+create function private.wait_checkout_turn(p_variant_id uuid, p_slots integer)
+returns integer
+language plpgsql
+set search_path = ''
+as $$
+declare
+  k integer := hashtext(p_variant_id::text);
+  ticket bigint;
+begin
+  -- The line: one first-come-first-served queue per variant, a session-level
+  -- advisory lock (keys k, -1) so that it can be left as soon as a slot is
+  -- held. It is left on every way out of this block, errors and
+  -- cancellations included: the only way a session-level lock could outlive
+  -- the call (and stay on a pooled connection).
+  perform pg_advisory_lock(k, -1);
+  begin
+    ticket := nextval('checkout.admission_tickets');
+    -- A free slot at once; else the slot handed out p_slots tickets ago,
+    -- whose holder came in before the others and should leave first.
+    for i in 0 .. p_slots - 1 loop
+      if pg_try_advisory_xact_lock(k, ((ticket + i) % p_slots)::integer) then
+        perform pg_advisory_unlock(k, -1);
+        return ((ticket + i) % p_slots)::integer;
+      end if;
+    end loop;
+    perform pg_advisory_xact_lock(k, (ticket % p_slots)::integer);
+  exception when others or query_canceled then
+    perform pg_advisory_unlock(k, -1);
+    raise;
+  end;
+  perform pg_advisory_unlock(k, -1);
+  return (ticket % p_slots)::integer;
+end
+$$;
+revoke execute on function private.wait_checkout_turn(uuid, integer) from public, anon, authenticated, service_role;
+comment on function private.wait_checkout_turn(uuid, integer) is
+  'begin_checkout''s turn for one variant: waits in the variant''s first-come-first-served line (advisory lock hashtext(id), -1, session-level, left before returning or on any error), then holds one of p_slots slots (advisory lock hashtext(id), slot, until the transaction ends); returns the slot.';
 
 -- The body of 20261202200000_begin_checkout_counter_last.sql with step 0
 -- (admission) and the lock order note.
@@ -84,30 +126,26 @@ begin
     raise exception 'shipping address must be an object' using errcode = 'CKI01';
   end if;
 
-  -- Locks, always in this order everywhere: the admission slots (only
-  -- begin_checkout takes them), the shopper's cart, order sessions, the
+  -- Locks, always in this order everywhere: the admission line and slots
+  -- (only begin_checkout takes them), the shopper's cart, order sessions, the
   -- coupon, then variants by id. The variant locks serialise checkouts of a
   -- hot product, so everything that can be done before them is: they are
   -- taken last, by the update that checks and counts, and held only for
   -- that and the reservation rows.
 
-  -- 0. Admission: at most cfg.checkout_slots_per_variant checkouts of one
-  --    variant run at a time. The others wait in first-come-first-served
-  --    queues, one per slot, and each checkout takes the next slot in turn
-  --    (a ticket from checkout.admission_tickets), so the queues stay even.
-  --    Without it, a crowd on one hot variant raced for each new version of
-  --    its row: the waiters woke at every commit and queued again behind
-  --    newcomers, so a few waited many times longer than the rest, and the
-  --    herd cost CPU on every commit. The slots only order the checkouts;
-  --    the row locks below still decide who gets the units.
-  --    * A slot is a transaction-level advisory lock (keys: the hash of the
-  --      variant id, the slot number), so it is released at commit or
-  --      rollback, and holds through a pooler in transaction mode.
+  -- 0. Admission: the checkouts of one variant are let in in the order they
+  --    came, at most cfg.checkout_slots_per_variant at a time
+  --    (private.wait_checkout_turn). Without it a crowd on one hot variant
+  --    raced for each new version of its row: the waiters woke at every
+  --    commit and queued again behind newcomers, so a few waited many times
+  --    longer than the rest, and the herd cost CPU on every commit. The
+  --    turns only order the checkouts; the row locks below still decide
+  --    who gets the units.
   --    * Taken in variant id order, before any other lock, for at most 8
   --      variants of the cart (those with the fewest units left), so that a
   --      long cart cannot fill the lock table.
   --    * A cart that already looks short (on hand less every counted
-  --      reservation) skips the queue: it hears "sold out" at once below.
+  --      reservation) does not wait: it hears "sold out" at once below.
   select bool_and(x.fits), array(select unnest((array_agg(x.variant_id order by x.free, x.variant_id))[1:8]) order by 1)
     into all_fit, admit
     from (select ci.variant_id, v.stock_on_hand - v.reserved as free,
@@ -118,9 +156,7 @@ begin
            group by ci.variant_id, v.stock_on_hand, v.reserved) x;
   if all_fit then
     foreach slot_variant in array admit loop
-      perform pg_advisory_xact_lock(
-        hashtext(slot_variant::text),
-        (nextval('checkout.admission_tickets') % cfg.checkout_slots_per_variant)::integer);
+      perform private.wait_checkout_turn(slot_variant, cfg.checkout_slots_per_variant);
     end loop;
   end if;
 
@@ -273,4 +309,4 @@ begin
 end
 $$;
 comment on function checkout.begin_checkout(uuid, jsonb, jsonb, text) is
-  'Service role only. Turns a shopper''s cart into an order session with its stock reserved for reservation_ttl: waits for an admission slot of each variant (checkout_slots_per_variant at a time, first come first served; a cart that looks short does not wait), locks the cart, re-reads prices, answers "sold out" before any variant lock, applies the coupon, cancels the previous active session (the new one joins its checkout_group), snapshots, then per variant by id one conditional update that locks, checks and counts, and the reservation rows. Errors (nothing written): CKI01 bad input, CKC01 empty cart, CKS01 not enough stock (detail {"short": [...]}, built by private.short_lines), CKM01 mixed currencies, CKP01/02/03 coupon unknown, not applicable, used up.';
+  'Service role only. Turns a shopper''s cart into an order session with its stock reserved for reservation_ttl: waits its turn for each variant (first come first served, checkout_slots_per_variant at a time: private.wait_checkout_turn; a cart that looks short does not wait), locks the cart, re-reads prices, answers "sold out" before any variant lock, applies the coupon, cancels the previous active session (the new one joins its checkout_group), snapshots, then per variant by id one conditional update that locks, checks and counts, and the reservation rows. Errors (nothing written): CKI01 bad input, CKC01 empty cart, CKS01 not enough stock (detail {"short": [...]}, built by private.short_lines), CKM01 mixed currencies, CKP01/02/03 coupon unknown, not applicable, used up.';

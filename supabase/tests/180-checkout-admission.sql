@@ -1,12 +1,14 @@
--- begin_checkout's admission slots (20261202410000_checkout_admission.sql):
--- each checkout holds, until it ends, one transaction-level advisory lock
--- per variant (keys: hashtext of the variant id, the slot), the slot being
--- the next ticket mod checkout_slots_per_variant; a long cart takes slots
--- for its 8 variants with the fewest units left. The waiting itself, and a
--- short cart that does not wait, are in tests/db/concurrency.test.ts.
+-- begin_checkout's turns (20261202410000_checkout_admission.sql): each
+-- checkout holds, until it ends, one slot per variant (a transaction-level
+-- advisory lock, keys hashtext of the variant id and the slot), a free one
+-- from the next ticket on; it leaves the variant's line (a session-level
+-- advisory lock, keys hashtext and -1) before it goes on; a long cart takes
+-- slots for its 8 variants with the fewest units left. The waiting itself,
+-- the order of the line, a short cart that does not wait and a wait cut
+-- short that leaves nothing held are in tests/db/concurrency.test.ts.
 begin;
 \ir helpers/tests.psql
-select plan(12);
+select plan(16);
 
 -- The slots this backend holds, as (variant id, slot).
 create function tests.held_slots()
@@ -21,11 +23,13 @@ as $$
 $$;
 grant execute on function tests.held_slots() to anon, authenticated, service_role;
 
-select col_default_is('private', 'settings', 'checkout_slots_per_variant', '4', 'four checkouts of a variant run at once by default');
+select col_default_is('private', 'settings', 'checkout_slots_per_variant', '8', 'eight checkouts of a variant run at once by default');
 select throws_ok($$ update private.settings set checkout_slots_per_variant = 0 $$, '23514', null, 'at least one slot');
-select throws_ok($$ update private.settings set checkout_slots_per_variant = 1001 $$, '23514', null, 'at most 1000 (the queue off)');
+select throws_ok($$ update private.settings set checkout_slots_per_variant = 1001 $$, '23514', null, 'at most 1000');
 select sequence_privs_are('checkout', 'admission_tickets', 'service_role', array[]::text[], 'the tickets are begin_checkout''s alone (service_role)');
 select sequence_privs_are('checkout', 'admission_tickets', 'authenticated', array[]::text[], 'the tickets are begin_checkout''s alone (authenticated)');
+select function_privs_are('private', 'wait_checkout_turn', array['uuid', 'integer'], 'service_role', array[]::text[], 'the turn is begin_checkout''s alone (service_role)');
+select function_privs_are('private', 'wait_checkout_turn', array['uuid', 'integer'], 'authenticated', array[]::text[], 'the turn is begin_checkout''s alone (authenticated)');
 
 select tests.create_shopper('ad-ana') as ana \gset
 select tests.create_shopper('ad-bob') as bob \gset
@@ -56,18 +60,21 @@ select results_eq(
   format($$ select variant_id, count(*)::integer from tests.held_slots() where variant_id = %L group by 1 $$, :'vhot'),
   format($$ values (%L::uuid, 1) $$, :'vhot'),
   'a checkout holds one admission slot of its variant until its transaction ends');
-select ok((select slot between 0 and 3 from tests.held_slots() where variant_id = :'vhot'), 'numbered below checkout_slots_per_variant');
+select ok((select slot between 0 and 7 from tests.held_slots() where variant_id = :'vhot'), 'numbered below checkout_slots_per_variant');
+select is(
+  (select count(*)::integer from pg_locks where pid = pg_backend_pid() and locktype = 'advisory' and objsubid = 2 and objid = 4294967295),
+  0, 'and no place in a line is held once the checkout has its slot');
 
 -- 2. The next checkout takes the next slot (the ticket in turn).
 select slot as first_slot from tests.held_slots() where variant_id = :'vhot' \gset
 select (tests.begin_checkout('ad-bob') ->> 'id') as sb \gset
 select set_eq(
   format($$ select slot from tests.held_slots() where variant_id = %L $$, :'vhot'),
-  format($$ values (%s), ((%s + 1) %% 4) $$, :first_slot, :first_slot),
+  format($$ values (%s), ((%s + 1) %% 8) $$, :first_slot, :first_slot),
   'the next checkout of the variant takes the next slot');
 
 -- 3. With checkout_slots_per_variant = 1, every checkout takes slot 0
---    (two in a row would take two slots out of 4).
+--    (two in a row would take two slots out of 8).
 reset role;
 update private.settings set checkout_slots_per_variant = 1;
 select tests.authenticate_as_service_role() \gset
@@ -78,7 +85,7 @@ select set_eq(
   $$ values (0) $$,
   'with one slot per variant, every checkout waits for slot 0');
 reset role;
-update private.settings set checkout_slots_per_variant = 4;
+update private.settings set checkout_slots_per_variant = 8;
 select tests.authenticate_as_service_role() \gset
 
 -- 4. A long cart: slots for its 8 variants with the fewest units left, not all 10.
@@ -91,6 +98,11 @@ select is(
   (select count(*)::integer from checkout.stock_reservations r join public.order_sessions s on s.id = r.order_session_id
     where s.session_id = :'dan' and s.status = 'active'),
   10, 'all 10 lines are reserved all the same');
+
+-- 5. The turn itself: returns the slot it holds.
+reset role;
+select private.wait_checkout_turn(:'vone', 4) as turn \gset
+select ok(:turn in (select slot from tests.held_slots() where variant_id = :'vone'), 'wait_checkout_turn returns the slot it holds');
 
 select * from finish();
 rollback;

@@ -147,6 +147,62 @@ describe('concurrent checkouts', () => {
     }
   });
 
+  it('the line of a variant: the next checkout waits behind the first; a wait cancelled leaves no lock on its connection', async () => {
+    const v = await createVariant(pool, { sku: 'RACE-LINE', stock: 50 });
+    const [first, second] = await Promise.all([createShopper(pool), createShopper(pool)]);
+    await addToCart(pool, first, v.id, 1);
+    await addToCart(pool, second, v.id, 1);
+    const holder = await connect();
+    const a = await connect();
+    const b = await connect();
+    const pidOf = (c: pg.Client) => (c as unknown as { processID: number }).processID;
+    // What a backend waits for, and the advisory locks it holds.
+    const locksOf = async (c: pg.Client) => {
+      const { rows } = await pool.query<{ waiting: string | null; held: number }>(
+        `select (select case when objid = 4294967295 then 'line' else 'slot' end from pg_locks
+                  where pid = $1 and locktype = 'advisory' and not granted) as waiting,
+                (select count(*)::int from pg_locks where pid = $1 and locktype = 'advisory' and granted) as held`,
+        [pidOf(c)],
+      );
+      return rows[0]!;
+    };
+    const until = async (c: pg.Client, waiting: string) => {
+      for (let i = 0; i < 100 && (await locksOf(c)).waiting !== waiting; i++) await new Promise((r) => setTimeout(r, 50));
+      return (await locksOf(c)).waiting;
+    };
+    try {
+      await holder.query('begin');
+      await holder.query(
+        `select pg_advisory_xact_lock(hashtext($1::text), s) from generate_series(0, (private.current_settings()).checkout_slots_per_variant - 1) s`,
+        [v.id],
+      );
+      await a.query('set role service_role');
+      await b.query('set role service_role');
+      const firstTry = a.query('select checkout.begin_checkout($1, $2, $3)', [first, payer, shipping]).then(() => undefined, (e: DbError) => e);
+      // The first in line waits for a slot, holding its place in the line...
+      expect(await until(a, 'slot')).toBe('slot');
+      expect((await locksOf(a)).held).toBe(1);
+      const secondTry = b.query<{ s: { status: string } }>('select checkout.begin_checkout($1, $2, $3) as s', [second, payer, shipping]);
+      // ...so the second waits in the line behind it.
+      expect(await until(b, 'line')).toBe('line');
+      // The first gives up (cancelled, as a statement timeout would): its
+      // place in the line is left with it, and the second moves up.
+      await pool.query('select pg_cancel_backend($1)', [pidOf(a)]);
+      expect((await firstTry)?.code).toBe('57014');
+      expect(await locksOf(a)).toEqual({ waiting: null, held: 0 });
+      expect(await until(b, 'slot')).toBe('slot');
+      await holder.query('commit');
+      expect((await secondTry).rows[0]!.s.status).toBe('active');
+      // The cancelled shopper's connection checks out normally afterwards.
+      const again = await a.query<{ s: { status: string } }>('select checkout.begin_checkout($1, $2, $3) as s', [first, payer, shipping]);
+      expect(again.rows[0]!.s.status).toBe('active');
+      expect(await locksOf(a)).toEqual({ waiting: null, held: 0 });
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await Promise.all([holder.end(), a.end(), b.end()]);
+    }
+  });
+
   it('the same shopper checking out 10 times at once keeps one active session and one reservation', async () => {
     const v = await createVariant(pool, { sku: 'RACE-SELF', stock: 3 });
     const shopper = await createShopper(pool);
