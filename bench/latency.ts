@@ -114,6 +114,30 @@ export const naiveOp = (variant: string, shoppers: string[]) => async (k: number
   await c.query('commit');
 };
 
+/**
+ * Calls per connection before a routine is measured. PL/pgSQL plans each
+ * statement for its parameters on a connection's first five calls and then
+ * settles on a generic plan, so a routine warmed with fewer calls is
+ * measured partly cold; the one measured first in a cell was (the current
+ * routine, with 3 calls a connection, ran 15-25% slower at 128 clients than
+ * the same body measured after it as a candidate).
+ */
+const WARM_CALLS = 6;
+
+/**
+ * Vacuumed tables and fresh planner statistics after the fixtures grew them,
+ * so that no routine is measured beside an autovacuum (thousands of rows
+ * just inserted cross its insert threshold). Before the warm-up:
+ * an analyze invalidates every connection's cached plans, and the first
+ * call after it on each connection plans again (after the warm-up, that put
+ * the whole slowest 1% at 128 clients in the run's first 250 ms).
+ */
+async function settle(admin: pg.Client): Promise<void> {
+  await admin.query(
+    'vacuum (analyze) auth.users, public.carts, public.cart_items, public.variants, public.order_sessions, checkout.stock_reservations, checkout.order_session_events, analytics.cart_facts',
+  );
+}
+
 /** Median round trip of `select 1` on one connection, in ms. */
 async function pingMs(url: string): Promise<number> {
   const [c] = await openClients(url, 1);
@@ -160,13 +184,14 @@ export async function latencyWorkload(url: string, admin: pg.Client, opts: Laten
       for (const clients of counts) {
         const [variant] = await createVariants(admin, 1, { stock: 1_000_000_000, prefix: `lat${rtt}x${clients}` });
         const shoppers = await createShoppersWithCarts(admin, maxOps, [variant!], 1);
-        const warmShoppers = await createShoppersWithCarts(admin, clients * 3, [variant!], 1);
+        const warmShoppers = await createShoppersWithCarts(admin, clients * WARM_CALLS, [variant!], 1);
         const service = await openServiceClients(target, clients);
         const conns = await openClients(target, clients);
         try {
-          // Warm-up, not measured: each connection plans the statements once.
-          await runBounded(service, { maxOps: clients * (opts.quick ? 1 : 3), seconds: 30 }, productOp(warmShoppers));
-          await runBounded(conns, { maxOps: clients * (opts.quick ? 1 : 2), seconds: 30 }, naiveOp(variant!, warmShoppers));
+          // Fresh statistics, then the warm-up, not measured (see WARM_CALLS).
+          await settle(admin);
+          await runBounded(service, { maxOps: clients * WARM_CALLS, seconds: 30 }, productOp(warmShoppers));
+          await runBounded(conns, { maxOps: clients * WARM_CALLS, seconds: 30 }, naiveOp(variant!, warmShoppers));
           const pgPid = opts.dataDir ? postmasterPid(opts.dataDir) : undefined;
           const at = `${clients} clients, ${rtt} ms round trip`;
           // With --waits: where each run's time goes inside PostgreSQL (bench/waits.ts).
@@ -189,11 +214,9 @@ export async function latencyWorkload(url: string, admin: pg.Client, opts: Laten
             // Its own fresh hot variant, as the product had.
             const [fresh] = await createVariants(admin, 1, { stock: 1_000_000_000, prefix: `lat${rtt}x${clients}b` });
             const others = await createShoppersWithCarts(admin, maxOps, [fresh!], 1);
-            await runBounded(
-              service,
-              { maxOps: clients * (opts.quick ? 1 : 2), seconds: 30 },
-              productOp(await createShoppersWithCarts(admin, clients * (opts.quick ? 1 : 2), [fresh!], 1), b.fn),
-            );
+            const warmOthers = await createShoppersWithCarts(admin, clients * WARM_CALLS, [fresh!], 1);
+            await settle(admin);
+            await runBounded(service, { maxOps: clients * WARM_CALLS, seconds: 30 }, productOp(warmOthers, b.fn));
             const { result, cpu: bcpu } = await cpuDuring(
               { pg: () => treeCpuSeconds(pgPid) },
               () => watched(b.label, service, (spans) => runBounded(service, { maxOps, seconds }, productOp(others, b.fn), spans)),
