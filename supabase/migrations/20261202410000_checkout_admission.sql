@@ -15,15 +15,19 @@
 -- transaction-level advisory lock per (variant, slot)). At most that many
 -- checkouts of a variant run at once, and they are let in in the order they
 -- came. Measured with `npm run bench -- --only latency --rtt 0 --before
--- <candidates>` (docs/perf/tail-d*.sql, tail-g*.sql; raw runs in
--- docs/perf/tail-d-run*.txt, tail-g-run*.txt; README, Performance, "The
--- tail of the crowd"):
+-- <candidates>` (docs/perf/tail-d*.sql, tail-e*.sql, tail-g*.sql; raw runs
+-- in docs/perf/tail-*-run*.txt; README, Performance, "Taking turns"):
 --   * slots only, taken just before the variant updates, by a hash of the
 --     shopper or in turn: uneven queues, p99 1.6-1.9x naive at 128 clients;
 --   * slots only, taken first, in turn: p99 at or under naive at 128
 --     clients, 1.4x at 32 (a queue behind a slow holder lags);
---   * the line, then the slots: p99 about half the naive design's at 32 and
---     128 clients, the same throughput as slots only.
+--   * the line, then the slots (applied, with 8 slots): p99 0.68-1.13x
+--     (median 0.85x) the naive design's at 32 clients and 0.49-0.85x
+--     (median 0.68x) at 128 on loopback, 0.13-0.27x at 2 ms; the price is
+--     throughput at moderate crowds: a median 0.81x the checkouts of the
+--     same routine without turns at 32 clients on loopback, 0.74x at 2 ms,
+--     even at 128 (a turn handed to a backend that is asleep waits until it
+--     is scheduled).
 -- Carts that already look short skip the line, and at most 8 variants of a
 -- cart wait (those with the fewest units left), so a long cart cannot fill
 -- the lock table. The row locks still decide who gets the units; the turns
@@ -33,7 +37,7 @@ alter table private.settings
   add column checkout_slots_per_variant integer not null default 8
     check (checkout_slots_per_variant between 1 and 1000);
 comment on column private.settings.checkout_slots_per_variant is
-  'How many checkouts of one variant run at once; the others wait their turn (first come, first served). About twice the database''s CPU cores; 1000 lets every checkout in at once (they still enter in the order they came).';
+  'How many checkouts of one variant run at once; the others wait their turn (first come, first served). 8 did best on 2 cores (README, Performance, "Taking turns"); 1000 lets every checkout in at once (they still enter in the order they came).';
 
 create sequence checkout.admission_tickets as bigint cycle;
 comment on sequence checkout.admission_tickets is
