@@ -1,7 +1,10 @@
 -- Candidate for the tail of the crowd (issue 14): admission slots per
--- variant, slots taken first, before the cart lock, the slot given in turn
--- by a ticket (measured with 2 and 4 slots: d3-first2/4 in tail-d-run3.txt);
--- chosen, as 20261202410000_checkout_admission.sql. The body of
+-- variant, taken first, before the cart lock, the slot given in turn by a
+-- ticket. Measured with 2 and 4 slots (d3-first2/4 in tail-d-run3.txt), and
+-- with 3 and 6 (e-k3, e-k6 in tail-e-run1/2.txt: the same design with 3 or 6
+-- for 4). First committed as 20261202410000_checkout_admission.sql, then
+-- replaced there by the line in front of the slots
+-- (tail-g1-line-then-slots-4.sql). The body of
 -- 20261202200000_begin_checkout_counter_last.sql with the slots added;
 -- installed by `npm run bench -- --only latency --rtt 0 --before
 -- docs/perf/tail-d3-slots-in-turn-first.sql`.

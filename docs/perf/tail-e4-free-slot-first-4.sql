@@ -1,6 +1,7 @@
 -- Candidate for the tail of the crowd (issue 14): slots taken first: a free
 -- slot at once, else the ticket's; 4 slots (e-try4 in tail-e-run1..3.txt,
--- tail-f-run1/2.txt, tail-g-run1.txt). The body of
+-- tail-f-run1/2.txt, tail-g-run1.txt, tail-h-run1.txt), and 2 (e-try2 in
+-- tail-e-run1..3.txt: 2 for 4). The body of
 -- 20261202410000_checkout_admission.sql as first committed (admission slots
 -- taken first, in turn), changed as said; installed by `npm run bench --
 -- --only latency --rtt 0 --before docs/perf/tail-e4-free-slot-first-4.sql`.

@@ -1,9 +1,14 @@
 -- Candidate for the tail of the crowd (issue 14): one
 -- first-come-first-served line per variant (a session-level advisory lock
 -- left as soon as a slot is held, and on any error), then a free slot at
--- once, else the ticket's; 4 slots (g-gate4 in tail-g-run1.txt); chosen, as
--- 20261202410000_checkout_admission.sql (with the turn in
--- private.wait_checkout_turn and the slot count a setting). The body of
+-- once, else the ticket's. Measured with 4 slots (g-gate4 in
+-- tail-g-run1.txt) and 3 (g-gate3: 3 for 4). Chosen:
+-- 20261202410000_checkout_admission.sql has it, with the turn in
+-- private.wait_checkout_turn and the number of slots a setting; measured
+-- there with 4 slots (begin_checkout in tail-h-run1.txt and
+-- tail-k-run1..3.txt) and with 6, 8 and 12 (line-k6/k8/k12 in
+-- tail-k-run1..3.txt: its begin_checkout with the setting replaced by the
+-- number); 8 became the default. The body of
 -- 20261202410000_checkout_admission.sql as first committed (admission slots
 -- taken first, in turn), changed as said; installed by `npm run bench --
 -- --only latency --rtt 0 --before docs/perf/tail-g1-line-then-slots-4.sql`.
