@@ -22,12 +22,12 @@
 --   * slots only, taken first, in turn: p99 at or under naive at 128
 --     clients, 1.4x at 32 (a queue behind a slow holder lags);
 --   * the line, then the slots (applied, with 8 slots): p99 0.68-1.13x
---     (median 0.85x) the naive design's at 32 clients and 0.49-0.85x
---     (median 0.68x) at 128 on loopback, 0.13-0.27x at 2 ms; the price is
+--     (median 0.80x) the naive design's at 32 clients and 0.38-0.85x
+--     (median 0.59x) at 128 on loopback, 0.13-0.27x at 2 ms; the price is
 --     throughput at moderate crowds: a median 0.81x the checkouts of the
 --     same routine without turns at 32 clients on loopback, 0.74x at 2 ms,
 --     even at 128 (a turn handed to a backend that is asleep waits until it
---     is scheduled).
+--     is scheduled). 16 slots measured within the noise of 8.
 -- Carts that already look short skip the line, and at most 8 variants of a
 -- cart wait (those with the fewest units left), so a long cart cannot fill
 -- the lock table. The row locks still decide who gets the units; the turns
