@@ -35,6 +35,18 @@ async function stockState(variantIds: string[]) {
   return new Map(rows.map((r) => [r.id, r]));
 }
 
+/** The backend process id of a connection. */
+const pidOf = (c: pg.Client) => (c as unknown as { processID: number }).processID;
+
+/** Opens a transaction on `holder` that holds every admission slot of the variant (begin_checkout's turns). */
+async function holdEverySlot(holder: pg.Client, variantId: string) {
+  await holder.query('begin');
+  await holder.query(
+    `select pg_advisory_xact_lock(hashtext($1::text), s) from generate_series(0, (private.current_settings()).checkout_slots_per_variant - 1) s`,
+    [variantId],
+  );
+}
+
 describe('concurrent checkouts', () => {
   it('40 multi-line checkouts for 10 + 5 units: no oversell, exactly as many succeed as stock allows, no deadlock', async () => {
     const a = await createVariant(pool, { sku: 'RACE-A', stock: 10 });
@@ -116,19 +128,14 @@ describe('concurrent checkouts', () => {
     const refused = await connect();
     try {
       // Another transaction holds every admission slot of the variant.
-      await holder.query('begin');
-      await holder.query(
-        `select pg_advisory_xact_lock(hashtext($1::text), s) from generate_series(0, (private.current_settings()).checkout_slots_per_variant - 1) s`,
-        [v.id],
-      );
+      await holdEverySlot(holder, v.id);
       await waiter.query('set role service_role');
-      const waiterPid = (waiter as unknown as { processID: number }).processID;
       const pending = waiter.query<{ s: { status: string } }>('select checkout.begin_checkout($1, $2, $3) as s', [next, payer, shipping]);
       // It waits for a slot: an advisory lock it asked for and was not granted.
       let waiting = 0;
       for (let i = 0; i < 100 && waiting === 0; i++) {
         await new Promise((r) => setTimeout(r, 50));
-        const { rows } = await pool.query(`select count(*)::int as n from pg_locks where pid = $1 and locktype = 'advisory' and not granted`, [waiterPid]);
+        const { rows } = await pool.query(`select count(*)::int as n from pg_locks where pid = $1 and locktype = 'advisory' and not granted`, [pidOf(waiter)]);
         waiting = rows[0].n;
       }
       expect(waiting).toBe(1);
@@ -155,7 +162,6 @@ describe('concurrent checkouts', () => {
     const holder = await connect();
     const a = await connect();
     const b = await connect();
-    const pidOf = (c: pg.Client) => (c as unknown as { processID: number }).processID;
     // What a backend waits for, and the advisory locks it holds.
     const locksOf = async (c: pg.Client) => {
       const { rows } = await pool.query<{ waiting: string | null; held: number }>(
@@ -171,11 +177,7 @@ describe('concurrent checkouts', () => {
       return (await locksOf(c)).waiting;
     };
     try {
-      await holder.query('begin');
-      await holder.query(
-        `select pg_advisory_xact_lock(hashtext($1::text), s) from generate_series(0, (private.current_settings()).checkout_slots_per_variant - 1) s`,
-        [v.id],
-      );
+      await holdEverySlot(holder, v.id);
       await a.query('set role service_role');
       await b.query('set role service_role');
       const firstTry = a.query('select checkout.begin_checkout($1, $2, $3)', [first, payer, shipping]).then(() => undefined, (e: DbError) => e);
