@@ -101,7 +101,8 @@ export function checkoutRoutines(db: Db) {
       one<Order | null>('select (select private.order_json(o) from public.orders o where o.order_session_id = $1) as r', [
         orderSessionId,
       ]),
-    mergeCarts: (anonymousId: string, accountId: string) => one<MergeReport>('select checkout.merge_carts($1, $2) as r', [anonymousId, accountId]),
+    mergeCarts: (anonymousId: string, accountId: string, anonymousSessionId: string) =>
+      one<MergeReport>('select checkout.merge_carts($1, $2, $3) as r', [anonymousId, accountId, anonymousSessionId]),
     stats: () => one<Record<string, unknown>>('select checkout.stats() as r', []),
     topHolders: (limit: number) => one<Record<string, unknown>[]>('select checkout.top_holders($1) as r', [limit]),
     cleanup: () => one<Record<string, number>>('select checkout.cleanup() as r', []),

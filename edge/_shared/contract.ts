@@ -64,6 +64,8 @@ export const SQLSTATES = {
   // checkout.merge_carts: not an anonymous user and a distinct account / merged elsewhere.
   CKU01: { error: 'merge_forbidden', status: 403, library: 'CheckoutError' },
   CKU02: { error: 'already_merged', status: 409, library: 'CheckoutError' },
+  // checkout.merge_carts: the anonymous token's Auth session is signed out or unknown, or the account is gone.
+  CKU03: { error: 'session_ended', status: 401, library: 'SessionRequiredError' },
 } as const satisfies Record<string, SqlStateContract>;
 
 export type SqlState = keyof typeof SQLSTATES;

@@ -18,6 +18,8 @@ export const SHOPPER = '6f1c2a8e-3b7d-4c1e-9a2f-0d5e8b7c6a41';
 export const OTHER_SHOPPER = '0b9e4d3c-2a1f-4e6d-8c7b-5a4f3e2d1c0b';
 const WEBHOOK_SECRET = 'unit-test-webhook-secret';
 export const SERVICE_KEY = 'service-role-key-for-unit-tests';
+/** The session_id claim of every `anon:<uuid>` token. */
+export const ANON_SESSION = '3d2c1b0a-9f8e-4d7c-8b6a-5f4e3d2c1b0a';
 
 export const config = loadConfig({
   SUPABASE_URL: 'http://127.0.0.1:54321',
@@ -73,13 +75,14 @@ function scripted<T extends object>(what: string, answers: Partial<T>, calls: Ca
 }
 
 /**
- * `Bearer shopper:<uuid>` is that shopper, `anon:<uuid>` an anonymous user,
+ * `Bearer shopper:<uuid>` is that shopper, `anon:<uuid>` an anonymous user
+ * (signed in as ANON_SESSION),
  * `account:<uuid>` a signed-up one, `staff:<uuid>` a member of staff,
  * `service.jwt.token` the service role; anything else is refused.
  */
 export function fakeVerifyJwt(token: string): Promise<Claims> {
   if (token.startsWith('shopper:')) return Promise.resolve({ sub: token.slice(8), role: 'authenticated' });
-  if (token.startsWith('anon:')) return Promise.resolve({ sub: token.slice(5), role: 'authenticated', is_anonymous: true });
+  if (token.startsWith('anon:')) return Promise.resolve({ sub: token.slice(5), role: 'authenticated', is_anonymous: true, session_id: ANON_SESSION });
   if (token.startsWith('account:')) return Promise.resolve({ sub: token.slice(8), role: 'authenticated', is_anonymous: false });
   if (token === 'service.jwt.token') return Promise.resolve({ role: 'service_role' });
   if (token.startsWith('staff:')) {

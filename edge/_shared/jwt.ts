@@ -19,6 +19,8 @@ import { HttpError } from './http.ts';
 export interface Claims extends JWTPayload {
   role?: string;
   is_anonymous?: boolean;
+  /** The Auth session the token belongs to (auth.sessions.id). */
+  session_id?: string;
   email?: string;
   app_metadata?: Record<string, unknown>;
   user_metadata?: Record<string, unknown>;

@@ -1,5 +1,5 @@
 import assert from '../_shared/assert.ts';
-import { harness, OTHER_SHOPPER, request, SHOPPER } from '../_shared/fakes.ts';
+import { ANON_SESSION, fakeVerifyJwt, harness, OTHER_SHOPPER, request, SHOPPER } from '../_shared/fakes.ts';
 import { mergeCartHandler } from './handler.ts';
 
 const REPORT = { strategy: 'merge', already_merged: false, changes: [{ variant_id: 'v-1', requested: 5, kept: 3, reason: 'capped_by_stock' }] };
@@ -11,7 +11,7 @@ Deno.test('merge-cart: both tokens verified, the anonymous cart merged into the 
   const res = await mergeCartHandler(h.deps)(merge(`account:${SHOPPER}`, { anonymous_token: anonymousToken }));
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), REPORT);
-  assert.deepEqual(h.calls, [{ name: 'mergeCarts', args: [OTHER_SHOPPER, SHOPPER] }]);
+  assert.deepEqual(h.calls, [{ name: 'mergeCarts', args: [OTHER_SHOPPER, SHOPPER, ANON_SESSION] }]);
 });
 
 Deno.test('merge-cart: an anonymous caller, a forged or non-anonymous token, or the account itself: refused, nothing merged', async () => {
@@ -37,5 +37,15 @@ Deno.test('merge-cart: only POST', async () => {
   const h = harness();
   const res = await mergeCartHandler(h.deps)(request('merge-cart', { method: 'GET', token: `account:${SHOPPER}` }));
   assert.equal(res.status, 405);
+  assert.equal(h.calls.length, 0);
+});
+
+Deno.test('merge-cart: an anonymous token naming no Auth session is refused (401), nothing merged', async () => {
+  const h = harness();
+  h.deps.verifyJwt = (token) =>
+    token.startsWith('anon:') ? Promise.resolve({ sub: token.slice(5), role: 'authenticated', is_anonymous: true }) : fakeVerifyJwt(token);
+  const res = await mergeCartHandler(h.deps)(merge(`account:${SHOPPER}`, { anonymous_token: anonymousToken }));
+  assert.equal(res.status, 401);
+  assert.equal((await res.json()).error, 'invalid_anonymous_token');
   assert.equal(h.calls.length, 0);
 });

@@ -6,7 +6,10 @@
  * checkout.merge_carts moves the anonymous cart, checkout in progress, order
  * sessions and orders into the account and reports every line it capped or
  * dropped. Nobody can merge a cart that is not theirs: without a valid
- * anonymous token of another user, nothing moves.
+ * anonymous token of another user, nothing moves. The anonymous token must
+ * also belong to a live Auth session (its `session_id` claim): after a
+ * sign-out the token stays valid until it expires, but merges nothing
+ * (checkout.merge_carts checks auth.sessions; 401 `session_ended`).
  */
 import { z } from 'zod';
 import type { AdminDeps } from '../_shared/deps.ts';
@@ -46,7 +49,11 @@ export function mergeCartHandler(deps: AdminDeps): (req: Request) => Promise<Res
     }
     const anonymousId = anonymous.sub.toLowerCase();
     if (anonymousId === accountId) throw new HttpError(403, 'same_user', 'the anonymous token belongs to the account itself');
-    const report = await deps.routines.mergeCarts(anonymousId, accountId);
+    if (typeof anonymous.session_id !== 'string' || !UUID.test(anonymous.session_id)) {
+      deps.log('merge_refused', { account_id: accountId, reason: 'no session_id claim' });
+      throw new HttpError(401, 'invalid_anonymous_token', "the anonymous session's token names no Auth session (session_id)");
+    }
+    const report = await deps.routines.mergeCarts(anonymousId, accountId, anonymous.session_id.toLowerCase());
     deps.log('cart_merged', {
       anonymous_id: anonymousId,
       account_id: accountId,

@@ -20,7 +20,7 @@ select set_eq(
     'checkout.expire_sessions(integer)',
     'checkout.find_order_session(text)',
     'checkout.mark_preference_expired(uuid)',
-    'checkout.merge_carts(uuid,uuid)',
+    'checkout.merge_carts(uuid,uuid,uuid)',
     'checkout.note_refund_failure(bigint,text)',
     'checkout.note_return_lookup(uuid)',
     'checkout.purge_anonymous_users(integer)',

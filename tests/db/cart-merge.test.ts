@@ -6,7 +6,20 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { addToCart, approvedPayment, asService, asShopper, createShopper, createVariant, type DbError, newPool, payer, race, shipping } from '../helpers/db.ts';
+import {
+  addToCart,
+  approvedPayment,
+  asService,
+  asShopper,
+  createShopper,
+  createVariant,
+  type DbError,
+  newPool,
+  payer,
+  race,
+  shipping,
+  signIn,
+} from '../helpers/db.ts';
 
 let pool: pg.Pool;
 
@@ -45,8 +58,11 @@ async function createAccount(db: pg.Pool | pg.Client): Promise<string> {
   return id;
 }
 
-const merge = (db: pg.Pool | pg.Client, anonymous: string, account: string) =>
-  asService(db, async (c) => (await c.query<{ r: Report }>('select checkout.merge_carts($1, $2) as r', [anonymous, account])).rows[0]!.r);
+/** Merges with a live Auth session of the anonymous user, as merge-cart does with its token's session_id. */
+async function merge(db: pg.Pool | pg.Client, anonymous: string, account: string): Promise<Report> {
+  const session = await signIn(db, anonymous);
+  return asService(db, async (c) => (await c.query<{ r: Report }>('select checkout.merge_carts($1, $2, $3) as r', [anonymous, account, session])).rows[0]!.r);
+}
 
 async function cartOf(shopper: string): Promise<Record<string, number>> {
   const { rows } = await pool.query<{ variant_id: string; quantity: number }>('select variant_id, quantity from public.cart_items where session_id = $1', [
@@ -227,7 +243,8 @@ describe('idempotency and refusals', () => {
   it('is for service_role only', async () => {
     const anon = await createShopper(pool);
     const account = await createAccount(pool);
-    const err = await asShopper(pool, anon, (c) => c.query('select checkout.merge_carts($1, $2)', [anon, account])).catch((e: DbError) => e);
+    const session = await signIn(pool, anon);
+    const err = await asShopper(pool, anon, (c) => c.query('select checkout.merge_carts($1, $2, $3)', [anon, account, session])).catch((e: DbError) => e);
     expect((err as DbError).code).toBe('42501');
   });
 });
@@ -243,8 +260,9 @@ describe('races (real parallel connections)', () => {
     const account = await createAccount(pool);
     await addToCart(pool, anon, v.id, 2);
     await addToCart(pool, account, v.id, 1);
+    const session = await signIn(pool, anon);
     const results = await raceJobs(
-      Array.from({ length: 6 }, () => (c: pg.Client) => c.query<{ r: Report }>('select checkout.merge_carts($1, $2) as r', [anon, account])),
+      Array.from({ length: 6 }, () => (c: pg.Client) => c.query<{ r: Report }>('select checkout.merge_carts($1, $2, $3) as r', [anon, account, session])),
     );
     const reports = results.map((r) => {
       if (r.status === 'rejected') throw r.reason;
@@ -259,7 +277,8 @@ describe('races (real parallel connections)', () => {
     const account = await createAccount(pool);
     const anons = await Promise.all([createShopper(pool), createShopper(pool), createShopper(pool)]);
     for (const a of anons) await addToCart(pool, a, v.id, 2);
-    const results = await raceJobs(anons.map((a) => (c: pg.Client) => c.query('select checkout.merge_carts($1, $2)', [a, account])));
+    const sessions = await Promise.all(anons.map((a) => signIn(pool, a)));
+    const results = await raceJobs(anons.map((a, i) => (c: pg.Client) => c.query('select checkout.merge_carts($1, $2, $3)', [a, account, sessions[i]])));
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     expect(await cartOf(account)).toEqual({ [v.id]: 6 });
   });
@@ -270,9 +289,10 @@ describe('races (real parallel connections)', () => {
       const anon = await createShopper(pool);
       const account = await createAccount(pool);
       await addToCart(pool, anon, v.id, 3);
+      const session = await signIn(pool, anon);
       const results = await raceJobs<unknown>([
         (c) => c.query('select checkout.begin_checkout($1, $2, $3)', [anon, payer, shipping]),
-        (c) => c.query('select checkout.merge_carts($1, $2)', [anon, account]),
+        (c) => c.query('select checkout.merge_carts($1, $2, $3)', [anon, account, session]),
       ]);
       const co = results[0]!;
       expect(results[1]!.status).toBe('fulfilled');

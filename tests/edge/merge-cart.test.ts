@@ -1,13 +1,14 @@
 /**
  * The merge-cart Edge Function under real Deno against the real database:
  * both tokens verified, forged, expired and mismatched ones refused with
- * nothing written.
+ * nothing written; the anonymous token must belong to a live Auth session
+ * (signed out: 401), and a deleted account's token is a 401, not a 500.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningFunction, startFunction } from '../../dev/functions/serve.ts';
-import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool } from '../helpers/db.ts';
+import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, signIn } from '../helpers/db.ts';
 import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
 
 const JWT_SECRET = 'merge-test-jwt-secret-with-at-least-32-characters';
@@ -38,7 +39,17 @@ async function createAccount(): Promise<string> {
   return id;
 }
 
-const anonToken = (id: string, overrides: Record<string, unknown> = {}) => signHs256(shopperClaims(id, overrides), JWT_SECRET);
+/** The Auth session each anonymous shopper of these tests is signed in with (its tokens' session_id claim). */
+const sessions = new Map<string, string>();
+
+async function signedInShopper(): Promise<string> {
+  const id = await createShopper(pool);
+  sessions.set(id, await signIn(pool, id));
+  return id;
+}
+
+const anonToken = (id: string, overrides: Record<string, unknown> = {}) =>
+  signHs256(shopperClaims(id, { session_id: sessions.get(id) ?? randomUUID(), ...overrides }), JWT_SECRET);
 const accountToken = (id: string, overrides: Record<string, unknown> = {}) => signHs256(shopperClaims(id, { is_anonymous: false, ...overrides }), JWT_SECRET);
 
 async function merge(token: string | undefined, body: unknown) {
@@ -52,7 +63,7 @@ async function merge(token: string | undefined, body: unknown) {
 
 async function setup() {
   const v = await createVariant(pool, { sku: 'FN-MERGE', stock: 20 });
-  const anon = await createShopper(pool);
+  const anon = await signedInShopper();
   const account = await createAccount();
   await addToCart(pool, anon, v.id, 2);
   return { v, anon, account };
@@ -114,11 +125,41 @@ describe('merge-cart', () => {
     const same = await merge(accountToken(account), { anonymous_token: anonToken(account) });
     expect(same).toMatchObject({ status: 403, body: { error: 'same_user' } });
     // A token still saying is_anonymous for a user who has since signed up: the database refuses.
-    const converted = await createShopper(pool);
+    const converted = await signedInShopper();
     await pool.query('update auth.users set is_anonymous = false where id = $1', [converted]);
     const stale = await merge(accountToken(account), { anonymous_token: anonToken(converted) });
     expect(stale).toMatchObject({ status: 403, body: { error: 'merge_forbidden' } });
     await untouched(anon, account);
+  });
+
+  it('refuses an anonymous token whose Auth session was signed out (401 session_ended), nothing written', async () => {
+    const { anon, account } = await setup();
+    const token = anonToken(anon);
+    // POST /auth/v1/logout deletes the session; the access token itself stays valid until it expires.
+    await pool.query('delete from auth.sessions where id = $1', [sessions.get(anon)]);
+    const res = await merge(accountToken(account), { anonymous_token: token });
+    expect(res).toMatchObject({ status: 401, body: { error: 'session_ended' } });
+    await untouched(anon, account);
+    // Another session of the same user, or one that never existed, proves nothing either.
+    const other = await signIn(pool, account);
+    expect((await merge(accountToken(account), { anonymous_token: anonToken(anon, { session_id: other }) })).status).toBe(401);
+    expect((await merge(accountToken(account), { anonymous_token: anonToken(anon, { session_id: randomUUID() }) })).status).toBe(401);
+    const none = signHs256(shopperClaims(anon), JWT_SECRET);
+    expect(await merge(accountToken(account), { anonymous_token: none })).toMatchObject({ status: 401, body: { error: 'invalid_anonymous_token' } });
+    await untouched(anon, account);
+  });
+
+  it("a deleted user's still-valid token: 401, not a 500, nothing written", async () => {
+    const { anon, account } = await setup();
+    await pool.query('delete from auth.users where id = $1', [account]);
+    expect(await merge(accountToken(account), { anonymous_token: anonToken(anon) })).toMatchObject({ status: 401, body: { error: 'session_ended' } });
+    const carts = await pool.query('select 1 from public.carts where session_id = $1', [account]);
+    expect(carts.rowCount).toBe(0);
+    const { anon: gone, account: other } = await setup();
+    await pool.query('delete from auth.users where id = $1', [gone]);
+    expect(await merge(accountToken(other), { anonymous_token: anonToken(gone) })).toMatchObject({ status: 401, body: { error: 'session_ended' } });
+    const merges = await pool.query('select 1 from checkout.cart_merges where anonymous_id = $1 or account_id = $2', [gone, other]);
+    expect(merges.rowCount).toBe(0);
   });
 
   it('refuses bad bodies (400) and other methods (405)', async () => {

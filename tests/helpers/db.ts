@@ -33,6 +33,13 @@ export async function createShopper(db: pg.Pool | pg.Client): Promise<string> {
   return id;
 }
 
+/** A live Auth session of a user, as Supabase Auth keeps it: the `session_id` claim of its access tokens names it. */
+export async function signIn(db: pg.Pool | pg.Client, userId: string): Promise<string> {
+  const id = randomUUID();
+  await db.query('insert into auth.sessions (id, user_id) values ($1, $2)', [id, userId]);
+  return id;
+}
+
 /** A product with one variant; returns the variant id. SKUs get a random suffix so suites never collide. */
 export async function createVariant(
   db: pg.Pool | pg.Client,
