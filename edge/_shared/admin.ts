@@ -15,6 +15,7 @@ export interface OrdersCursor {
 export function adminRoutines(db: Db) {
   const one = async <T>(sql: string, params: unknown[]): Promise<T> => (await db.query<{ r: T }>(sql, params))[0]!.r;
   return {
+    me: (claims: Claims) => one<{ id: string; email: string | null; role: 'staff' }>('select admin.me($1) as r', [claims]),
     dashboard: (claims: Claims, from: string, to: string, tz: string) =>
       one<Record<string, unknown>>('select admin.dashboard($1, $2::date, $3::date, $4) as r', [claims, from, to, tz]),
     orders: (claims: Claims, search: string | null, before: OrdersCursor | null, limit: number) =>

@@ -61,6 +61,8 @@ export const SQLSTATES = {
   CKH04: { error: 'too_many_lookups', status: 429, library: 'CheckoutError' },
   // admin.require_staff: the caller is not a member of staff.
   CKA01: { error: 'forbidden', status: 403, library: 'CheckoutError' },
+  // admin.set_staff: staff must have a confirmed email address.
+  CKA02: { error: 'email_unconfirmed', status: 409, library: 'CheckoutError' },
   // checkout.merge_carts: not an anonymous user and a distinct account / merged elsewhere.
   CKU01: { error: 'merge_forbidden', status: 403, library: 'CheckoutError' },
   CKU02: { error: 'already_merged', status: 409, library: 'CheckoutError' },

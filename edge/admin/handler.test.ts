@@ -1,6 +1,7 @@
 import assert from '../_shared/assert.ts';
 import type { CheckoutRoutines } from '../_shared/checkout.ts';
 import { harness, request, SHOPPER } from '../_shared/fakes.ts';
+import { HttpError } from '../_shared/http.ts';
 import { adminDashboardHandler } from './handler.ts';
 
 const STAFF = '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a';
@@ -42,4 +43,27 @@ Deno.test('admin: a date that is not on the calendar is a 400 naming the field',
   assert.equal(res.status, 400);
   assert.deepEqual((await res.json()).issues.map((i: { path: string }) => i.path), ['from']);
   assert.equal(calls.length, 0);
+});
+
+Deno.test('admin: /me asks the database, so a member of staff removed since the token was issued gets 403', async () => {
+  const calls: unknown[][] = [];
+  let staff = true;
+  const admin = {
+    me: (...args: unknown[]) => {
+      calls.push(args);
+      return staff
+        ? Promise.resolve({ id: STAFF, email: 'staff@example.com', role: 'staff' })
+        : Promise.reject(new HttpError(403, 'forbidden', 'store staff only'));
+    },
+  } as unknown as CheckoutRoutines['admin'];
+  const handler = adminDashboardHandler(harness({ admin }).deps);
+  const res = await handler(get('/me', `staff:${STAFF}`));
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { id: STAFF, email: 'staff@example.com', role: 'staff' });
+  staff = false;
+  const removed = await handler(get('/me', `staff:${STAFF}`));
+  assert.equal(removed.status, 403);
+  assert.equal((await removed.json()).error, 'forbidden');
+  assert.equal(calls.length, 2);
+  assert.equal((calls[0]?.[0] as { sub?: string }).sub, STAFF);
 });

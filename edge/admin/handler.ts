@@ -121,7 +121,7 @@ export function adminDashboardHandler(deps: Deps): Handler {
 
     if (path === '/me') {
       requireMethod(req, 'GET');
-      return json(200, { id: claims.sub, email: claims.email ?? null, role: STAFF_ROLE });
+      return json(200, await admin.me(c));
     }
     if (path === '/dashboard') {
       requireMethod(req, 'GET');

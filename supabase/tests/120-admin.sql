@@ -33,9 +33,9 @@ select ok((select relrowsecurity from pg_class where oid = 'admin.stock_adjustme
 -- ---------------------------------------------------------------------------
 -- Actors: a member of staff, a permanent user who is not staff, an anonymous
 -- shopper, and a token whose claims say staff for a user who is not.
-insert into auth.users (id, email, is_anonymous) values
-  ('00000000-0000-4000-8000-00000000a001', 'boss@example.com', false),
-  ('00000000-0000-4000-8000-00000000a002', 'client@example.com', false);
+insert into auth.users (id, email, is_anonymous, email_confirmed_at) values
+  ('00000000-0000-4000-8000-00000000a001', 'boss@example.com', false, now()),
+  ('00000000-0000-4000-8000-00000000a002', 'client@example.com', false, now());
 select is((admin.set_staff('Boss@Example.com', true)) ->> 'staff', 'true', 'set_staff: makes a user staff (email case-insensitive)');
 select is((select raw_app_meta_data ->> 'store_role' from auth.users where email = 'boss@example.com'), 'staff',
   'set_staff: app_metadata.store_role = staff');

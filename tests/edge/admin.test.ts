@@ -108,10 +108,24 @@ describe('who may call it', () => {
     const client = randomUUID();
     await pool.query(`insert into auth.users (id, email, is_anonymous) values ($1, $2, false)`, [client, `forger-${client.slice(0, 8)}@example.com`]);
     const forged = userToken(client, { app_metadata: { store_role: 'staff' } });
-    for (const [method, path, body] of ENDPOINTS.filter(([, p]) => p !== '/me')) {
+    for (const [method, path, body] of ENDPOINTS) {
       const res = await call(path, { method, token: forged, body });
       expect({ path, status: res.status, error: res.body.error }).toEqual({ path, status: 403, error: 'forbidden' });
     }
+  });
+
+  it('refuses a member of staff removed (or deleted) since the token was issued, /me included, with 403', async () => {
+    const email = `removed-${randomUUID().slice(0, 8)}@example.com`;
+    const removed = await addStaff(databaseUrl(), email, { password: 'contraseña-segura' });
+    const token = userToken(removed.id, { email, app_metadata: { provider: 'email', store_role: 'staff' } });
+    expect((await call('/me', { token })).status).toBe(200);
+    await addStaff(databaseUrl(), email, { remove: true });
+    for (const [method, path, body] of ENDPOINTS) {
+      const res = await call(path, { method, token, body });
+      expect({ path, status: res.status, error: res.body.error }).toEqual({ path, status: 403, error: 'forbidden' });
+    }
+    await pool.query('delete from auth.users where id = $1', [removed.id]);
+    expect(await call('/me', { token })).toMatchObject({ status: 403, body: { error: 'forbidden' } });
   });
 
   it('asks for a token (401) when there is none or it is not valid', async () => {
