@@ -43,7 +43,7 @@ export function useTarget(use: (t: Target) => void): void {
   });
 }
 
-export async function startTarget(opts: { reservationTtlSeconds?: number; serveStorefront?: boolean } = {}): Promise<Target> {
+export async function startTarget(opts: { reservationTtlSeconds?: number; serveStorefront?: boolean; reconcileIntervalMs?: number } = {}): Promise<Target> {
   if (remoteConfigured) {
     const dbUrl = process.env['SUPABASE_DB_URL'];
     const mpUrl = process.env['MP_SANDBOX_URL'];
@@ -63,6 +63,7 @@ export async function startTarget(opts: { reservationTtlSeconds?: number; serveS
     ports: { api: 0, db: 0, mp: 0, mail: 0, web: 0 },
     serveStorefront: opts.serveStorefront ?? false,
     ...(opts.reservationTtlSeconds !== undefined ? { reservationTtlSeconds: opts.reservationTtlSeconds } : {}),
+    ...(opts.reconcileIntervalMs !== undefined ? { reconcileIntervalMs: opts.reconcileIntervalMs } : {}),
     sandbox: { retrySchedule: [200, 400, 800], webhookTimeoutMs: 5000 },
     // These suites sign in more shoppers from one address than the 30 per
     // hour config.toml allows (tests/stack/auth-guard.test.ts tests that limit).
