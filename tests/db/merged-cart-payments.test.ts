@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addToCart, approvedPayment, asService, createShopper, createVariant, newPool, payer, race, shipping, signIn } from '../helpers/db.ts';
+import { addToCart, approvedPayment, asService, connect, createShopper, createVariant, newPool, payer, race, shipping, signIn } from '../helpers/db.ts';
 
 let pool: pg.Pool;
 
@@ -124,6 +124,61 @@ describe('a merged cart paid twice', () => {
       expect(await outcome(account, v.id)).toEqual({ orders: [pA.id], refunds: [], stock_on_hand: 8, reserved: 0 });
       const lines = await pool.query('select 1 from public.cart_items where session_id = any($1)', [[anon, account]]);
       expect(lines.rowCount).toBe(0);
+    }
+  });
+
+  it("the old tab's payment waiting on the merge: it then queues behind the account's payment, whose cart the session moved to", async () => {
+    // v is in the anonymous checkout S_A, w in the account's own checkout
+    // S_X, open before the merge (so the merge joins S_A to S_X's group).
+    const v = await createVariant(pool, { sku: 'MPAY-WAIT-V', stock: 10 });
+    const w = await createVariant(pool, { sku: 'MPAY-WAIT-W', stock: 10 });
+    const anon = await createShopper(pool);
+    const account = await createAccount();
+    await addToCart(pool, anon, v.id, 2);
+    const sA = await checkout(anon);
+    await addToCart(pool, account, w.id, 1);
+    const sX = await checkout(account);
+    const session = await signIn(pool, anon);
+    const pA = approvedPayment(sA);
+    const pX = approvedPayment(sX);
+
+    const [merger, paysA, paysX, holdsW, holdsEvent] = await Promise.all(Array.from({ length: 5 }, () => connect()));
+    const pid = async (c: pg.Client) => (await c.query<{ p: number }>('select pg_backend_pid() as p')).rows[0]!.p;
+    const [pidA, pidX, pidW] = await Promise.all([pid(paysA), pid(paysX), pid(holdsW)]);
+    const blockers = async (p: number) => (await pool.query<{ b: number[] }>('select pg_blocking_pids($1) as b', [p])).rows[0]!.b;
+    const blockedBy = async (p: number, by: number[]) => {
+      await expect.poll(async () => (await blockers(p)).some((b) => by.includes(b)), { timeout: 15_000 }).toBe(true);
+    };
+    try {
+      await Promise.all([merger, paysA, paysX].map((c) => c.query('set role service_role')));
+      // S_X's payment will pause on w's row; S_A's on its payment event row.
+      await holdsW.query('begin');
+      await holdsW.query('select 1 from public.variants where id = $1 for update', [w.id]);
+      await holdsEvent.query('begin');
+      await holdsEvent.query(`insert into checkout.payment_events (payment_id, status, payload) values ($1, 'approved', '{}')`, [pA.id]);
+      // The merge holds both carts, uncommitted; both payments queue behind it.
+      await merger.query('begin');
+      await merger.query('select checkout.merge_carts($1, $2, $3)', [anon, account, session]);
+      const mergerPid = await pid(merger);
+      const resultA = paysA.query<{ r: Applied }>('select checkout.apply_payment($1) as r', [pA]);
+      await blockedBy(pidA, [mergerPid]);
+      const resultX = paysX.query<{ r: Applied }>('select checkout.apply_payment($1) as r', [pX]);
+      await blockedBy(pidX, [mergerPid]);
+      await merger.query('commit');
+      // S_X's payment holds the account's cart and S_X, and waits on w (or,
+      // if S_A's payment took the account's cart first, waits behind it).
+      await blockedBy(pidX, [pidW, pidA]);
+      await holdsEvent.query('rollback');
+      // S_A's payment goes on until it meets S_X's (or w, if it went first).
+      await blockedBy(pidA, [pidX, pidW]);
+      await holdsW.query('rollback');
+      const results = [(await resultA).rows[0]!.r, (await resultX).rows[0]!.r];
+      expect(results.map((r) => r.outcome).sort()).toEqual(['order_created', 'refund_owed']);
+      const after = await outcome(account, v.id);
+      expect(after.orders).toHaveLength(1);
+      expect(after.refunds).toEqual([[after.orders[0] === pA.id ? pX.id : pA.id, 'superseded']]);
+    } finally {
+      await Promise.all([merger, paysA, paysX, holdsW, holdsEvent].map((c) => c.end()));
     }
   });
 
