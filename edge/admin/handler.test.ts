@@ -1,6 +1,6 @@
-import assert from '../_shared/assert.ts';
+import assert from '../_test/assert.ts';
 import type { CheckoutRoutines } from '../_shared/checkout.ts';
-import { harness, request, SHOPPER } from '../_shared/fakes.ts';
+import { harness, request, SHOPPER } from '../_test/fakes.ts';
 import { HttpError } from '../_shared/http.ts';
 import { adminDashboardHandler } from './handler.ts';
 

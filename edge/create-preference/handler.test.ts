@@ -1,5 +1,5 @@
-import assert from '../_shared/assert.ts';
-import { harness, NOW, orderSession, request, SHOPPER } from '../_shared/fakes.ts';
+import assert from '../_test/assert.ts';
+import { harness, NOW, orderSession, request, SHOPPER } from '../_test/fakes.ts';
 import { MercadoPagoUnavailable, type PreferenceRequest } from '../_shared/mercadopago.ts';
 import { createPreferenceHandler } from './handler.ts';
 

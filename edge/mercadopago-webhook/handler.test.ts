@@ -1,7 +1,7 @@
-import assert from '../_shared/assert.ts';
+import assert from '../_test/assert.ts';
 import type { ApplyResult } from '../_shared/checkout.ts';
 import type { PaymentSnapshot } from '../_shared/contract.ts';
-import { harness, request, signedNotification } from '../_shared/fakes.ts';
+import { harness, request, signedNotification } from '../_test/fakes.ts';
 import { MercadoPagoUnavailable } from '../_shared/mercadopago.ts';
 import { webhookHandler } from './handler.ts';
 

@@ -1,5 +1,5 @@
-import assert from '../_shared/assert.ts';
-import { ANON_SESSION, fakeVerifyJwt, harness, OTHER_SHOPPER, request, SHOPPER } from '../_shared/fakes.ts';
+import assert from '../_test/assert.ts';
+import { ANON_SESSION, fakeVerifyJwt, harness, OTHER_SHOPPER, request, SHOPPER } from '../_test/fakes.ts';
 import { mergeCartHandler } from './handler.ts';
 
 const REPORT = { strategy: 'merge', already_merged: false, changes: [{ variant_id: 'v-1', requested: 5, kept: 3, reason: 'capped_by_stock' }] };

@@ -1,5 +1,5 @@
-import assert from '../_shared/assert.ts';
-import { harness, request, SERVICE_KEY } from '../_shared/fakes.ts';
+import assert from '../_test/assert.ts';
+import { harness, request, SERVICE_KEY } from '../_test/fakes.ts';
 import { adminHandler } from './handler.ts';
 
 const get = (path: string, token = SERVICE_KEY) => request(`order-sessions-admin${path}`, { method: 'GET', token });

@@ -1,6 +1,6 @@
-import assert from '../_shared/assert.ts';
+import assert from '../_test/assert.ts';
 import type { PaymentSnapshot } from '../_shared/contract.ts';
-import { harness, orderSession, OTHER_SHOPPER, request, SHOPPER } from '../_shared/fakes.ts';
+import { harness, orderSession, OTHER_SHOPPER, request, SHOPPER } from '../_test/fakes.ts';
 import { HttpError } from '../_shared/http.ts';
 import { paymentStatusHandler } from './handler.ts';
 

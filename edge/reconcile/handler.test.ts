@@ -1,5 +1,5 @@
-import assert from '../_shared/assert.ts';
-import { harness, NOW, request, SERVICE_KEY } from '../_shared/fakes.ts';
+import assert from '../_test/assert.ts';
+import { harness, NOW, request, SERVICE_KEY } from '../_test/fakes.ts';
 import { reconcileHandler } from './handler.ts';
 
 Deno.test('reconcile: expires preferences, asks MercadoPago about sessions, retries owed refunds; answers the report', async () => {

@@ -1,7 +1,7 @@
-import assert from '../_shared/assert.ts';
+import assert from '../_test/assert.ts';
 import type { Db } from '../_shared/db.ts';
 import { loadEmailConfig, type Mailer, type OutgoingEmail, type SendResult } from '../_shared/emails.ts';
-import { fakeVerifyJwt, NOW, OTHER_SHOPPER as OTHER, request, SERVICE_KEY, SHOPPER } from '../_shared/fakes.ts';
+import { fakeVerifyJwt, NOW, OTHER_SHOPPER as OTHER, request, SERVICE_KEY, SHOPPER } from '../_test/fakes.ts';
 import { signLink } from '../_shared/links.ts';
 import { sendEmailsHandler } from './handler.ts';
 

@@ -5,7 +5,7 @@
  * import that Deno would have to download from anywhere but node_modules.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FUNCTION_NAMES } from '../../dev/functions/serve.ts';
 import { repoRoot } from '../../dev/pg/prepare.ts';
@@ -65,5 +65,17 @@ describe('the deploy layout', () => {
       expect(section, name).toMatch(/verify_jwt = (true|false)/);
     }
     expect(config).not.toMatch(/^entrypoint\s*=/m);
+  });
+
+  it('the deployed functions import every module of edge/_shared and nothing of the tests (the fakes live in edge/_test)', () => {
+    const reached = new Set<string>();
+    const visit = (file: string) => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      for (const [, spec] of read(file).matchAll(/(?:from|import)\s+'(\.[^']+)'/g)) visit(join(dirname(file), spec!));
+    };
+    for (const name of FUNCTION_NAMES) visit(join('supabase', 'functions', name, 'index.ts'));
+    expect([...reached].filter((f) => f.includes('_test') || f.endsWith('.test.ts'))).toEqual([]);
+    expect(walk(join('edge', '_shared')).filter((f) => !reached.has(f))).toEqual([]);
   });
 });

@@ -6,13 +6,13 @@
  * suites (tests/edge) run the same handlers against real Postgres and the
  * MercadoPago emulator.
  */
-import type { CheckoutRoutines, OrderSession } from './checkout.ts';
-import { loadConfig } from './config.ts';
-import type { Deps } from './deps.ts';
-import { HttpError } from './http.ts';
-import type { Claims } from './jwt.ts';
-import type { MercadoPagoApi } from './mercadopago.ts';
-import { hmacSha256Hex, signatureManifest } from './signature.ts';
+import type { CheckoutRoutines, OrderSession } from '../_shared/checkout.ts';
+import { loadConfig } from '../_shared/config.ts';
+import type { Deps } from '../_shared/deps.ts';
+import { HttpError } from '../_shared/http.ts';
+import type { Claims } from '../_shared/jwt.ts';
+import type { MercadoPagoApi } from '../_shared/mercadopago.ts';
+import { hmacSha256Hex, signatureManifest } from '../_shared/signature.ts';
 
 export const SHOPPER = '6f1c2a8e-3b7d-4c1e-9a2f-0d5e8b7c6a41';
 export const OTHER_SHOPPER = '0b9e4d3c-2a1f-4e6d-8c7b-5a4f3e2d1c0b';
