@@ -62,39 +62,6 @@ export async function runBounded(
 export const productOp = (shoppers: string[], fn = 'checkout.begin_checkout') => (k: number, c: pg.Client) =>
   c.query(`select ${fn}($1, $2, $3) as s`, [shoppers[k % shoppers.length], payer, shipping]);
 
-/**
- * A begin_checkout to measure beside the current one in the same run
- * (`--before <file>[,<file>...]`), installed as bench.<name>:
- * - a migration file (a bare name, read from supabase/migrations): only its
- *   begin_checkout is taken, so that a change to the routine is measured
- *   against its predecessor;
- * - a candidate file (a path, e.g. docs/perf/x.sql): run whole, with every
- *   `checkout.begin_checkout(` renamed, so it may bring helpers of its own
- *   (it must leave the current routine's behaviour unchanged).
- */
-export async function installBefore(admin: pg.Client, sqlText: string, name = 'begin_checkout_before', whole = false): Promise<string> {
-  const fn = `bench.${name}`;
-  let sql: string;
-  if (whole) {
-    sql = sqlText.replaceAll('checkout.begin_checkout(', `${fn}(`);
-  } else {
-    const start = sqlText.indexOf('create or replace function checkout.begin_checkout(');
-    if (start < 0) throw new Error('--before: no begin_checkout in that migration');
-    const end = sqlText.indexOf('$$;', sqlText.indexOf('as $$', start)) + 3;
-    sql = sqlText.slice(start, end).replace('checkout.begin_checkout(', `${fn}(`);
-  }
-  // Tables that moved from public to checkout since that file was written
-  // (20261202100000_service_tables_to_checkout.sql): named where they are now.
-  const { rows: moved } = await admin.query<{ name: string }>(
-    `select c.relname as name from pg_class c where c.relnamespace = 'checkout'::regnamespace and c.relkind in ('r', 'p', 'S')
-        and not exists (select 1 from pg_class p where p.relnamespace = 'public'::regnamespace and p.relname = c.relname)`,
-  );
-  for (const { name } of moved) sql = sql.replace(new RegExp(`\\bpublic\\.${name}\\b`, 'g'), `checkout.${name}`);
-  await admin.query(sql);
-  await admin.query(`grant usage on schema bench to service_role; grant execute on function ${fn}(uuid, jsonb, jsonb, text) to service_role`);
-  return fn;
-}
-
 /** The physical floor: one bare decrement per transaction. */
 export const floorOp = (variant: string) => (_k: number, c: pg.Client) =>
   c.query('update public.variants set stock_on_hand = stock_on_hand - 1 where id = $1', [variant]);
@@ -158,7 +125,7 @@ export interface LatencyOptions {
   /** Added round trip in ms (the proxy's); 0 runs only on loopback. */
   roundTripMs: number;
   clientCounts?: number[];
-  /** Other begin_checkouts to run beside the product (installBefore). */
+  /** Other begin_checkouts to run beside the product (bench/before.ts). */
   before?: { fn: string; label: string }[];
   /** Seconds per measurement (default 5, 0.75 with --quick). */
   seconds?: number;

@@ -7,9 +7,9 @@
  * only hot's 8/32/128-client matrix; `soldout`: only the sold-out crowd); `--rtt <ms>`
  * sets the client↔database round trip the checkout workloads also run at
  * (default 2, through a delaying proxy; 0 for loopback only). `--before
- * <migration file>` runs that migration's begin_checkout beside the current
- * one in the hot product matrix. `--durable` runs PostgreSQL with fsync and
- * synchronous_commit on (the default is off, as the README's figures were taken).
+ * <source>[,<source>...]` runs other begin_checkouts beside the current one:
+ * a migration's, a candidate file, either at a commit (bench/before.ts). `--durable` runs PostgreSQL with fsync and
+ * synchronous_commit on (the default is off, as docs/performance.md's figures were taken).
  * `--waits` samples pg_stat_activity of the hot product matrix's backends every
  * 10 ms and reads their run-queue time from /proc (bench/waits.ts; optional, one
  * extra connection).
@@ -17,7 +17,7 @@
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import pg from 'pg';
 import { type Cluster, freePort, startCluster } from '../dev/pg/cluster.ts';
 import { prepareDatabase, repoRoot } from '../dev/pg/prepare.ts';
@@ -26,7 +26,8 @@ import { asService, asShopper, closeClients, fmt, openClients, openServiceClient
 import { adminWorkload } from './admin.ts';
 import { funnelWorkload } from './funnel.ts';
 import { flashSaleWorkload } from './flash.ts';
-import { installBefore, latencyWorkload } from './latency.ts';
+import { latencyWorkload } from './latency.ts';
+import { installBefore, parseBefore, readBefore } from './before.ts';
 import { webhookWorkload } from './webhook.ts';
 
 const args = process.argv.slice(2);
@@ -433,12 +434,17 @@ function machine() {
 
 async function main() {
   const started = new Date();
+  // Read before anything starts, so a mistyped commit or path fails at once.
+  const candidates = parseBefore(args.includes('--before') ? args[args.indexOf('--before') + 1] : undefined).map((source) => ({
+    source,
+    text: readBefore(source, repoRoot),
+  }));
   let cluster: Cluster | undefined;
   try {
     cluster = await startCluster({
       dataDir: mkdtempSync(join(tmpdir(), 'checkout-bench-')),
       port: await freePort(),
-      // As the README's figures were measured, unless --durable: fsync and
+      // As docs/performance.md's figures were measured, unless --durable: fsync and
       // synchronous_commit on, so each commit waits for its WAL flush.
       durable: args.includes('--durable'),
       settings: { max_connections: 400, shared_buffers: "'512MB'", max_wal_size: "'4GB'", checkpoint_timeout: "'30min'" },
@@ -452,15 +458,8 @@ async function main() {
       create table if not exists bench.naive_reservations (id bigint generated always as identity primary key, variant_id uuid not null, quantity int not null, expires_at timestamptz not null);
       create index if not exists naive_reservations_variant on bench.naive_reservations (variant_id, expires_at) include (quantity);`);
     log(`database ${cluster.url}${quick ? ' (quick)' : ''}${args.includes('--durable') ? ' (durable)' : ''}`);
-    const beforeArg = args.includes('--before') ? args[args.indexOf('--before') + 1] : undefined;
     const before = [];
-    for (const [i, file] of (beforeArg ? beforeArg.split(',') : []).entries()) {
-      // A bare name is a migration (its begin_checkout only); a path is a candidate file, run whole.
-      const whole = file.includes('/');
-      const sql = readFileSync(whole ? resolve(repoRoot, file) : join(repoRoot, 'supabase', 'migrations', file), 'utf8');
-      const name = whole ? `candidate_${i}` : 'begin_checkout_before';
-      before.push({ fn: await installBefore(admin, sql, name, whole), label: whole ? `candidate ${basename(file, '.sql')}` : `before (${file})` });
-    }
+    for (const [i, { source, text }] of candidates.entries()) before.push({ fn: await installBefore(admin, source, text, i), label: source.label });
     const secondsArg = args.includes('--seconds') ? Number(args[args.indexOf('--seconds') + 1]) : undefined;
     if (wants('hot') || wants('latency')) {
       rows.push(
