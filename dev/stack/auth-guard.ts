@@ -89,7 +89,7 @@ export function verifyCaptcha(config: CaptchaConfig, token: string | undefined):
     errorCode: 'unexpected_failure',
     message: `captcha verification process failed: the Docker-free local stack has no network to reach ${
       config.provider === 'turnstile' ? 'Turnstile' : 'hCaptcha'
-    } with a real secret. Locally, set [auth.captcha] secret to the provider's test secret key (see README); the real secret works on hosted Supabase.`,
+    } with a real secret. Locally, set [auth.captcha] secret to the provider's test secret key (see docs/abuse.md); the real secret works on hosted Supabase.`,
   };
 }
 

@@ -8,8 +8,8 @@
  * storefront library (web/src), the local stack (dev/stack) and the tests
  * (Node resolves `zod` from node_modules), by relative path. Everything else
  * derives from it: edge/_shared/db.ts's SQLSTATE -> HTTP map,
- * web/src/errors.ts's mapping, web/src/types.ts's shapes. The README's error
- * table is checked against `SQLSTATES` by tests/contract/readme.test.ts.
+ * web/src/errors.ts's mapping, web/src/types.ts's shapes. The error table in
+ * docs/database.md is checked against `SQLSTATES` by tests/contract/readme.test.ts.
  */
 import { z } from 'zod';
 
@@ -35,7 +35,7 @@ interface SqlStateContract {
 }
 
 /**
- * Our SQLSTATEs (raised by the routines with JSON `details`; README "Errors").
+ * Our SQLSTATEs (raised by the routines with JSON `details`; docs/database.md, "Errors").
  * PostgREST answers every one of them 400 (class CK is not in its table,
  * dev/stack/rest.ts); the Edge Functions answer `status`.
  */

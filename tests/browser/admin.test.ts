@@ -5,8 +5,8 @@
  * Edge Function under Deno; a shopper's account is refused on every screen.
  *
  * Screenshots of the main screens go to test-results/browser/; with
- * UPDATE_SCREENSHOTS=1 they replace the ones in docs/screenshots/ that the
- * README shows (a test run never changes tracked files otherwise).
+ * UPDATE_SCREENSHOTS=1 they replace the ones in docs/screenshots/ that
+ * docs/dashboard.md shows (a test run never changes tracked files otherwise).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';

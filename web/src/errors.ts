@@ -140,7 +140,7 @@ export class PaymentProviderError extends CheckoutError {
 // ---------------------------------------------------------------------------
 // Mapping
 
-/** Our SQLSTATEs (edge/_shared/contract.ts, the README's error table): the library code and class of each. */
+/** Our SQLSTATEs (edge/_shared/contract.ts, the error table in docs/database.md): the library code and class of each. */
 function ours(code: string): (typeof SQLSTATES)[SqlState] | undefined {
   return Object.hasOwn(SQLSTATES, code) ? SQLSTATES[code as SqlState] : undefined;
 }
