@@ -1,18 +1,20 @@
 /**
- * The READMEs' error tables against the contract module
- * (edge/_shared/contract.ts): a code documented but not in the module, in the
- * module but not documented, or documented with another status fails here.
+ * The documented error tables against the contract module
+ * (edge/_shared/contract.ts) and the storefront library (web/src/errors.ts):
+ * a code documented but not in the module, in the module but not documented,
+ * or documented with another status, code or library class fails here.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FUNCTION_ERRORS, MAPPED_SQLSTATES, SQLSTATES } from '../../edge/_shared/contract.ts';
+import { fromFunctionError, fromPostgrestError } from '../../web/src/errors.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
 /** The rows of the first markdown table after `heading`, as arrays of cells. */
-function tableAfter(markdown: string, heading: string): string[][] {
-  const start = markdown.indexOf(heading);
+function tableAfter(markdown: string, heading: string | RegExp): string[][] {
+  const start = typeof heading === 'string' ? markdown.indexOf(heading) : markdown.search(heading);
   if (start < 0) throw new Error(`no "${heading}" section`);
   const lines = markdown.slice(start).split('\n');
   const first = lines.findIndex((l) => l.startsWith('|'));
@@ -26,12 +28,41 @@ function tableAfter(markdown: string, heading: string): string[][] {
 
 const codesIn = (cell: string) => [...cell.matchAll(/`([A-Za-z0-9_]+)`/g)].map((m) => m[1]!);
 
-describe('README error table', () => {
-  const rows = tableAfter(readFileSync(join(root, 'README.md'), 'utf8'), '### Errors');
+/** The one page with an "Errors" heading: README.md or a page of docs/. */
+const ERRORS_HEADING = /^#{2,4} Errors$/m;
+const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+const errorPages = pages.filter((p) => ERRORS_HEADING.test(readFileSync(join(root, p), 'utf8')));
 
-  it('documents exactly the SQLSTATEs the contract defines (plus PostgreSQL 42501)', () => {
-    const documented = rows.flatMap((r) => codesIn(r[0] ?? '')).filter((c) => c !== '42501');
-    expect([...documented].sort()).toEqual(Object.keys(SQLSTATES).sort());
+describe('the SQLSTATE error table', () => {
+  it('lives on exactly one page', () => {
+    expect(errorPages).toHaveLength(1);
+  });
+  const rows = tableAfter(readFileSync(join(root, errorPages[0] ?? 'README.md'), 'utf8'), ERRORS_HEADING);
+  const ours = rows.filter((r) => codesIn(r[0] ?? '')[0] !== '42501');
+
+  it('documents exactly the SQLSTATEs the contract defines (plus PostgreSQL 42501), one a row', () => {
+    expect(rows.map((r) => codesIn(r[0] ?? '')).every((c) => c.length === 1)).toBe(true);
+    expect(ours.map((r) => codesIn(r[0]!)[0]).sort()).toEqual(Object.keys(SQLSTATES).sort());
+  });
+
+  it("gives each the functions' status and code and the library class the contract gives it", () => {
+    for (const [code, answer, library] of ours.map((r) => [codesIn(r[0]!)[0]!, r[1] ?? '', codesIn(r[2] ?? '')[0]] as const)) {
+      const contract = SQLSTATES[code as keyof typeof SQLSTATES];
+      expect({ code, answer, library }).toEqual({ code, answer: `${contract.status} \`${contract.error}\``, library: contract.library });
+    }
+  });
+
+  it('names the class web/src/errors.ts really throws, through PostgREST and through the functions', () => {
+    expect(rows.length).toBeGreaterThan(20);
+    for (const r of rows) {
+      const [code, library] = [codesIn(r[0]!)[0]!, codesIn(r[2] ?? '')[0]];
+      const viaRpc = fromPostgrestError({ code, message: 'm', details: null }, code === '42501' ? 401 : 400);
+      expect([code, viaRpc.constructor.name]).toEqual([code, library]);
+      if (code === '42501') continue;
+      const contract = SQLSTATES[code as keyof typeof SQLSTATES];
+      const viaFunction = fromFunctionError(contract.status, { error: contract.error, message: 'm' });
+      expect([code, viaFunction.constructor.name]).toEqual([code, library]);
+    }
   });
 });
 
