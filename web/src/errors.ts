@@ -195,6 +195,7 @@ export function fromPostgrestError(error: PostgrestLikeError, status: number): S
       });
   }
   if (status === 401) return new SessionRequiredError(error.message, opts);
+  if (contract?.library === 'SessionRequiredError') return new SessionRequiredError(error.message, opts);
   if (contract?.library === 'HoldLimitError') return new HoldLimitError(contract.error, error.message, details, opts);
   if (contract) return new CheckoutError(contract.error, error.message, opts);
   return new StorefrontError(code || 'unexpected', error.message, opts);
