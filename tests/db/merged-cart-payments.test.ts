@@ -142,7 +142,7 @@ describe('a merged cart paid twice', () => {
     const pA = approvedPayment(sA);
     const pX = approvedPayment(sX);
 
-    const [merger, paysA, paysX, holdsW, holdsEvent] = await Promise.all(Array.from({ length: 5 }, () => connect()));
+    const [merger, paysA, paysX, holdsW, holdsEvent] = await Promise.all([connect(), connect(), connect(), connect(), connect()]);
     const pid = async (c: pg.Client) => (await c.query<{ p: number }>('select pg_backend_pid() as p')).rows[0]!.p;
     const [pidA, pidX, pidW] = await Promise.all([pid(paysA), pid(paysX), pid(holdsW)]);
     const blockers = async (p: number) => (await pool.query<{ b: number[] }>('select pg_blocking_pids($1) as b', [p])).rows[0]!.b;
