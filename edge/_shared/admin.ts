@@ -1,9 +1,10 @@
 /**
  * Typed calls to the dashboard's routines (schema admin, service_role only).
  * Each takes the verified JWT's claims: the database re-checks the staff
- * role (claims and auth.users) on every call.
+ * role (claims and auth.users) on every call, after checking that the user
+ * still exists (a deleted staff member's unexpired token is a 401).
  */
-import type { Db } from './db.ts';
+import { asUser, type Db } from './db.ts';
 
 export type Claims = Record<string, unknown>;
 
@@ -13,7 +14,9 @@ export interface OrdersCursor {
 }
 
 export function adminRoutines(db: Db) {
-  const one = async <T>(sql: string, params: unknown[]): Promise<T> => (await db.query<{ r: T }>(sql, params))[0]!.r;
+  // $1 is always the claims; their `sub` is the staff member acting.
+  const one = async <T>(sql: string, params: [Claims, ...unknown[]]): Promise<T> =>
+    (await db.query<{ r: T }>(...asUser(String(params[0].sub), sql, params)))[0]!.r;
   return {
     me: (claims: Claims) => one<{ id: string; email: string | null; role: 'staff' }>('select admin.me($1) as r', [claims]),
     dashboard: (claims: Claims, from: string, to: string, tz: string) =>

@@ -3,7 +3,7 @@ import { adminRoutines } from './admin.ts';
 import { analyticsRoutines } from './analytics.ts';
 import type * as contract from './contract.ts';
 import type { PaymentSnapshot } from './contract.ts';
-import type { Db } from './db.ts';
+import { asUser, type Db } from './db.ts';
 
 /** A line of an order session's snapshot (the contract's shape, every field the routines write). */
 type SessionLine = contract.OrderSession['lines'][number] & { title: string };
@@ -87,14 +87,18 @@ export function publicSession(s: OrderSession) {
 
 export function checkoutRoutines(db: Db) {
   const one = async <T>(sql: string, params: unknown[]): Promise<T> => (await db.query<{ r: T }>(sql, params))[0]!.r;
+  /** A routine acting for the signed-in user `userId` (401 once the user is deleted). */
+  const forUser = async <T>(userId: string, sql: string, params: unknown[]): Promise<T> => (await db.query<{ r: T }>(...asUser(userId, sql, params)))[0]!.r;
   return {
     beginCheckout: (sessionId: string, payer: object, shipping: object, coupon: string | null) =>
-      one<OrderSession>('select checkout.begin_checkout($1, $2, $3, $4) as r', [sessionId, payer, shipping, coupon]),
+      forUser<OrderSession>(sessionId, 'select checkout.begin_checkout($1, $2, $3, $4) as r', [sessionId, payer, shipping, coupon]),
     attachPreference: (orderSessionId: string, preferenceId: string) =>
       one<OrderSession>('select checkout.attach_preference($1, $2) as r', [orderSessionId, preferenceId]),
     releaseSession: (orderSessionId: string, reason: string) => one<OrderSession>('select checkout.release_session($1, $2) as r', [orderSessionId, reason]),
     findOrderSession: (token: string) => one<OrderSession | null>('select checkout.find_order_session($1) as r', [token]),
-    noteReturnLookup: (sessionId: string) => one<number>('select checkout.note_return_lookup($1) as r', [sessionId]),
+    /** The order session with this token, read for the signed-in shopper `sessionId` (whose it is, the caller compares). */
+    findOrderSessionFor: (sessionId: string, token: string) => forUser<OrderSession | null>(sessionId, 'select checkout.find_order_session($1) as r', [token]),
+    noteReturnLookup: (sessionId: string) => forUser<number>(sessionId, 'select checkout.note_return_lookup($1) as r', [sessionId]),
     applyPayment: (payment: PaymentSnapshot) => one<ApplyResult>('select checkout.apply_payment($1) as r', [payment]),
     recordRefund: (paymentId: number, mpRefundId: string | null) => one<ApplyResult>('select checkout.record_refund($1, $2) as r', [paymentId, mpRefundId]),
     orderForSession: (orderSessionId: string) =>

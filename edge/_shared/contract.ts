@@ -63,6 +63,8 @@ export const SQLSTATES = {
   CKA01: { error: 'forbidden', status: 403, library: 'CheckoutError' },
   // admin.set_staff: staff must have a confirmed email address.
   CKA02: { error: 'email_unconfirmed', status: 409, library: 'CheckoutError' },
+  // checkout.require_user: the token's user was deleted while the token was unexpired.
+  CKA03: { error: 'unauthenticated', status: 401, library: 'SessionRequiredError' },
   // checkout.merge_carts: not an anonymous user and a distinct account / merged elsewhere.
   CKU01: { error: 'merge_forbidden', status: 403, library: 'CheckoutError' },
   CKU02: { error: 'already_merged', status: 409, library: 'CheckoutError' },

@@ -22,12 +22,23 @@ import { HttpError } from './http.ts';
 
 export interface Db {
   /**
-   * One statement with `$n` placeholders, in its own transaction, as
-   * service_role. The statement text must be a constant of ours (placeholders
+   * One statement with `$n` placeholders (or a check and one statement,
+   * `asUser`), in its own transaction, as service_role; the last
+   * statement's rows. The statement text must be a constant of ours (placeholders
    * are replaced textually); values are the caller's.
    */
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
   close(): Promise<void>;
+}
+
+/**
+ * `sql` acting for a signed-in user, preceded in the same transaction by
+ * `checkout.require_user`: the unexpired token of a user deleted since is
+ * SQLSTATE CKA03 (401), never a foreign-key error (500), and nothing is
+ * written for a user who is gone. Spread into `Db.query`.
+ */
+export function asUser(userId: string, sql: string, params: unknown[] = []): [string, unknown[]] {
+  return [`select checkout.require_user($${params.length + 1}::uuid); ${sql}`, [...params, userId]];
 }
 
 /** A value as a SQL literal: null, a quoted string, or a quoted JSON document for objects. */

@@ -27,6 +27,7 @@ select set_eq(
     'checkout.purge_carts(integer)',
     'checkout.record_refund(bigint,text)',
     'checkout.release_session(uuid,text)',
+    'checkout.require_user(uuid)',
     'checkout.stats()',
     'checkout.top_holders(integer)',
     'checkout.trim_sessions(integer)'
