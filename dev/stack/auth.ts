@@ -30,7 +30,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
-import { bearer, BodyTooLargeError, header, lingerAfterAnswer, readBody, sendJson } from './http-util.ts';
+import type { RouteSpec } from '../../edge/_shared/routes.ts';
+import { AUTH_ROUTES } from './auth-routes.ts';
+import { bearer, BodyTooLargeError, header, jsonProblem, lingerAfterAnswer, readBody, sendJson } from './http-util.ts';
 import { type CaptchaConfig, type SignUpLimiter, verifyCaptcha } from './auth-guard.ts';
 import { type JwtClaims, signJwt, verifyJwt } from './jwt.ts';
 
@@ -115,22 +117,34 @@ const newRefreshToken = () => randomBytes(9).toString('base64url'); // 12 charac
 export async function handleAuth(req: IncomingMessage, res: ServerResponse, path: string, url: URL, ctx: AuthContext): Promise<void> {
   try {
     const method = req.method ?? 'GET';
-    if (method === 'GET' && path === '/health') {
-      return sendJson(res, 200, { version: 'local-stack', name: 'GoTrue', description: 'GoTrue stand-in of the Docker-free local stack' });
+    const route = (Object.keys(AUTH_ROUTES) as (keyof typeof AUTH_ROUTES)[]).find((name) => {
+      const r: RouteSpec = AUTH_ROUTES[name];
+      return r.path === path && r.methods.includes(method);
+    });
+    switch (route) {
+      case 'health':
+        return sendJson(res, 200, { version: 'local-stack', name: 'GoTrue', description: 'GoTrue stand-in of the Docker-free local stack' });
+      case 'settings':
+        return sendJson(res, 200, settings());
+      case 'jwks':
+        return sendJson(res, 200, { keys: [] });
+      case 'signup':
+        return await signup(req, res, ctx);
+      case 'token': {
+        const grant = url.searchParams.get('grant_type');
+        if (grant === 'refresh_token') return await refresh(req, res, ctx);
+        if (grant === 'password') return await passwordGrant(req, res, ctx);
+        throw notImplemented(422, `The ${grant ?? '(missing)'} grant`);
+      }
+      case 'user':
+        return await getUser(req, res, ctx);
+      case 'updateUser':
+        return await updateUser(req, res, ctx);
+      case 'logout':
+        return await logout(req, res, url, ctx);
+      case undefined:
+        throw notImplemented(404, `${method} /auth/v1${path}`);
     }
-    if (method === 'GET' && path === '/settings') return sendJson(res, 200, settings());
-    if (method === 'GET' && path === '/.well-known/jwks.json') return sendJson(res, 200, { keys: [] });
-    if (method === 'POST' && path === '/signup') return await signup(req, res, ctx);
-    if (method === 'POST' && path === '/token') {
-      const grant = url.searchParams.get('grant_type');
-      if (grant === 'refresh_token') return await refresh(req, res, ctx);
-      if (grant === 'password') return await passwordGrant(req, res, ctx);
-      throw notImplemented(422, `The ${grant ?? '(missing)'} grant`);
-    }
-    if (method === 'GET' && path === '/user') return await getUser(req, res, ctx);
-    if (method === 'PUT' && path === '/user') return await updateUser(req, res, ctx);
-    if (method === 'POST' && path === '/logout') return await logout(req, res, url, ctx);
-    throw notImplemented(404, `${method} /auth/v1${path}`);
   } catch (err) {
     if (err instanceof AuthError) return sendAuthError(req, res, err);
     if (err instanceof SyntaxError) return sendAuthError(req, res, new AuthError(400, 'bad_json', 'Could not parse request body as JSON'));
@@ -187,6 +201,9 @@ async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> 
   if (raw.trim() === '') return {};
   const parsed: unknown = JSON.parse(raw);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SyntaxError('not an object');
+  // What PostgreSQL cannot store would fail the insert (a 500): refused here.
+  const problem = jsonProblem(parsed);
+  if (problem) throw new AuthError(400, 'validation_failed', `The request body ${problem}`);
   return parsed as Record<string, unknown>;
 }
 

@@ -118,10 +118,13 @@ export function bearerToken(req: Request): string {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** A claim that names an Auth user (`sub`) or an Auth session (`session_id`): a UUID. */
+export const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
+
 /** The shopper behind a request: a verified user token with a subject. */
 export async function requireShopper(req: Request, verify: JwtVerifier): Promise<{ sessionId: string; claims: Claims }> {
   const claims = await verify(bearerToken(req));
-  if (claims.role !== 'authenticated' || typeof claims.sub !== 'string' || !UUID.test(claims.sub)) {
+  if (claims.role !== 'authenticated' || !isUuid(claims.sub)) {
     throw unauthorized('a signed-in (anonymous or permanent) user is required');
   }
   return { sessionId: claims.sub.toLowerCase(), claims };

@@ -1,4 +1,4 @@
-/** Request checks every handler uses: the method, a zod-validated body or query, the service role. */
+/** Request checks every handler uses: a zod-validated body, query or path, the service role. (The method: routes.ts.) */
 import { z } from 'zod';
 import { HttpError } from './http.ts';
 import { bearerToken, type JwtVerifier } from './jwt.ts';
@@ -13,10 +13,6 @@ export function validate<T>(schema: z.ZodType<T>, value: unknown): T {
     });
   }
   return parsed.data;
-}
-
-export function requireMethod(req: Request, ...methods: string[]) {
-  if (!methods.includes(req.method)) throw new HttpError(405, 'method_not_allowed', `use ${methods.join(' or ')}`);
 }
 
 /**

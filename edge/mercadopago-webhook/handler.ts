@@ -5,15 +5,18 @@
  */
 import type { Deps, Handler } from '../_shared/deps.ts';
 import { HttpError, json, parseJson, readBody, withErrors } from '../_shared/http.ts';
+import { paymentIdText } from '../_shared/input.ts';
 import { MercadoPagoRejected, MercadoPagoUnavailable } from '../_shared/mercadopago.ts';
 import { fetchPayment, settlePayment } from '../_shared/payments.ts';
-import { requireMethod } from '../_shared/request.ts';
+import { validate } from '../_shared/request.ts';
+import { matchRoute } from '../_shared/routes.ts';
 import { verifyWebhookSignature } from '../_shared/signature.ts';
+import { WEBHOOK_ROUTES as ROUTES } from './routes.ts';
 
 export function webhookHandler(deps: Deps): Handler {
   const now = deps.now ?? (() => new Date());
   return withErrors(deps.log, async (req) => {
-    requireMethod(req, 'POST');
+    const { url } = matchRoute('mercadopago-webhook', ROUTES, req);
     const requestId = req.headers.get('x-request-id');
     const check = await verifyWebhookSignature(req, {
       secret: deps.config.mp.webhookSecret,
@@ -24,17 +27,18 @@ export function webhookHandler(deps: Deps): Handler {
       deps.log('webhook_rejected', { reason: check.reason, request_id: requestId });
       throw new HttpError(401, 'invalid_signature', 'the notification signature is invalid');
     }
-    const url = new URL(req.url);
-    const body = parseJson((await readBody(req)) || '{}');
-    const b = (typeof body === 'object' && body !== null ? body : {}) as { type?: unknown; topic?: unknown; data?: { id?: unknown } };
-    const type = url.searchParams.get('type') ?? url.searchParams.get('topic') ?? b.type ?? b.topic;
-    const dataId = url.searchParams.get('data.id') ?? url.searchParams.get('id');
+    const q = validate(ROUTES.notification.query, Object.fromEntries(url.searchParams));
+    const b = validate(ROUTES.notification.body, parseJson((await readBody(req)) || '{}'));
+    const type = q.type ?? q.topic ?? b.type ?? b.topic;
     if (type !== 'payment') {
       deps.log('webhook_ignored', { type, request_id: requestId });
       return json(200, { received: true, ignored: 'not a payment notification' });
     }
-    if (!dataId || !/^\d{1,19}$/.test(dataId)) throw new HttpError(400, 'invalid_notification', 'data.id must be a payment id');
-    if (b.data?.id !== undefined && String(b.data.id) !== dataId) {
+    const signedId = q['data.id'] ?? q.id;
+    const parsedId = paymentIdText().safeParse(signedId);
+    if (!parsedId.success) throw new HttpError(400, 'invalid_notification', 'data.id must be a payment id');
+    const dataId = parsedId.data;
+    if (b.data?.id !== undefined && String(b.data.id) !== signedId) {
       throw new HttpError(400, 'invalid_notification', 'data.id in the body does not match the signed one');
     }
     try {

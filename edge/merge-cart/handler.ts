@@ -11,45 +11,36 @@
  * sign-out the token stays valid until it expires, but merges nothing
  * (checkout.merge_carts checks auth.sessions; 401 `session_ended`).
  */
-import { z } from 'zod';
 import type { AdminDeps } from '../_shared/deps.ts';
 import { HttpError, json, parseJson, readBody, withErrors } from '../_shared/http.ts';
-import { requireShopper } from '../_shared/jwt.ts';
-
-const MergeBody = z.strictObject({
-  anonymous_token: z.string().min(20).max(8192),
-});
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid, requireShopper } from '../_shared/jwt.ts';
+import { validate } from '../_shared/request.ts';
+import { matchRoute } from '../_shared/routes.ts';
+import { MERGE_CART_ROUTES as ROUTES } from './routes.ts';
 
 export function mergeCartHandler(deps: AdminDeps): (req: Request) => Promise<Response> {
   return withErrors(deps.log, async (req) => {
-    if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST');
+    matchRoute('merge-cart', ROUTES, req);
     const { sessionId: accountId, claims } = await requireShopper(req, deps.verifyJwt);
     if (claims.is_anonymous !== false) {
       throw new HttpError(403, 'account_required', 'sign in to an account (email and password) before merging a cart into it');
     }
-    const parsed = MergeBody.safeParse(parseJson((await readBody(req)) || '{}'));
-    if (!parsed.success) {
-      throw new HttpError(400, 'validation_failed', 'the request is invalid', {
-        issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-      });
-    }
+    const body = validate(ROUTES.merge.body, parseJson((await readBody(req)) || '{}'));
     let anonymous;
     try {
-      anonymous = await deps.verifyJwt(parsed.data.anonymous_token);
+      anonymous = await deps.verifyJwt(body.anonymous_token);
     } catch (err) {
       const reason = err instanceof HttpError ? err.message : 'invalid token';
       deps.log('merge_refused', { account_id: accountId, reason });
       throw new HttpError(401, 'invalid_anonymous_token', `the anonymous session's token is not valid: ${reason}`);
     }
-    if (anonymous.role !== 'authenticated' || typeof anonymous.sub !== 'string' || !UUID.test(anonymous.sub) || anonymous.is_anonymous !== true) {
+    if (anonymous.role !== 'authenticated' || !isUuid(anonymous.sub) || anonymous.is_anonymous !== true) {
       deps.log('merge_refused', { account_id: accountId, reason: 'not an anonymous user' });
       throw new HttpError(403, 'not_anonymous', 'anonymous_token must be the access token of an anonymous user');
     }
     const anonymousId = anonymous.sub.toLowerCase();
     if (anonymousId === accountId) throw new HttpError(403, 'same_user', 'the anonymous token belongs to the account itself');
-    if (typeof anonymous.session_id !== 'string' || !UUID.test(anonymous.session_id)) {
+    if (!isUuid(anonymous.session_id)) {
       deps.log('merge_refused', { account_id: accountId, reason: 'no session_id claim' });
       throw new HttpError(401, 'invalid_anonymous_token', "the anonymous session's token names no Auth session (session_id)");
     }

@@ -7,7 +7,7 @@ import { paymentStatusHandler } from './handler.ts';
 const get = (query: string, token = `shopper:${SHOPPER}`) => request(`payment-status?${query}`, { method: 'GET', token });
 
 Deno.test('payment-status: with only external_reference, the order session as it stands', async () => {
-  const h = harness({ findOrderSession: () => Promise.resolve(orderSession()), orderForSession: () => Promise.resolve(null) });
+  const h = harness({ findOrderSessionFor: () => Promise.resolve(orderSession()), orderForSession: () => Promise.resolve(null) });
   const res = await paymentStatusHandler(h.deps)(get('external_reference=tok_1&payment_id=null'));
   assert.equal(res.status, 200);
   const out = await res.json();
@@ -16,7 +16,9 @@ Deno.test('payment-status: with only external_reference, the order session as it
 });
 
 Deno.test("payment-status: another shopper's order session is the same 404 as an unknown one", async () => {
-  const h = harness({ findOrderSession: (token) => Promise.resolve(token === 'tok_1' ? orderSession({ session_id: OTHER_SHOPPER }) : null) });
+  const h = harness({
+    findOrderSessionFor: (_shopper, token) => Promise.resolve(token === 'tok_1' ? orderSession({ session_id: OTHER_SHOPPER }) : null),
+  });
   const handler = paymentStatusHandler(h.deps);
   const theirs = await handler(get('external_reference=tok_1'));
   const unknown = await handler(get('external_reference=tok_2'));
@@ -28,6 +30,7 @@ Deno.test('payment-status: with a payment id, the payment is fetched and settled
   const payment: PaymentSnapshot = { id: 55, status: 'approved', status_detail: 'accredited', external_reference: 'tok_1' };
   const h = harness({
     noteReturnLookup: () => Promise.resolve(1),
+    findOrderSessionFor: () => Promise.resolve(orderSession()),
     findOrderSession: () => Promise.resolve(orderSession()),
     applyPayment: () => Promise.resolve({ order_session_id: 'os-1', outcome: 'order_created', payment_id: 55, order: null }),
     orderForSession: () => Promise.resolve(null),
@@ -36,7 +39,14 @@ Deno.test('payment-status: with a payment id, the payment is fetched and settled
   assert.equal(res.status, 200);
   const out = await res.json();
   assert.deepEqual([out.outcome, out.payment], ['order_created', { id: 55, status: 'approved', status_detail: 'accredited' }]);
-  assert.deepEqual(h.calls.map((c) => c.name), ['noteReturnLookup', 'getPayment', 'findOrderSession', 'applyPayment', 'findOrderSession', 'orderForSession']);
+  assert.deepEqual(h.calls.map((c) => c.name), [
+    'noteReturnLookup',
+    'getPayment',
+    'findOrderSessionFor',
+    'applyPayment',
+    'findOrderSession',
+    'orderForSession',
+  ]);
   assert.deepEqual(h.calls[0]?.args, [SHOPPER]);
 });
 

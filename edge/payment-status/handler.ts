@@ -3,21 +3,15 @@
  * the payment is fetched and settled exactly as the webhook does; with only
  * an external_reference, the order session's state is answered.
  */
-import { z } from 'zod';
 import { publicSession } from '../_shared/checkout.ts';
-import { EXTERNAL_REFERENCE } from '../_shared/contract.ts';
 import type { Deps, Handler } from '../_shared/deps.ts';
 import { HttpError, json, parseJson, readBody, withErrors } from '../_shared/http.ts';
 import { requireShopper } from '../_shared/jwt.ts';
 import { MercadoPagoRejected, MercadoPagoUnavailable } from '../_shared/mercadopago.ts';
 import { fetchPayment, settlePayment } from '../_shared/payments.ts';
-import { requireMethod, validate } from '../_shared/request.ts';
-import { storableString } from '../_shared/text.ts';
-
-const ReturnQuery = z.object({
-  payment_id: storableString().regex(/^\d{1,19}$/, 'payment_id must be a MercadoPago payment id').optional(),
-  external_reference: storableString().regex(EXTERNAL_REFERENCE, 'invalid external_reference').optional(),
-});
+import { validate } from '../_shared/request.ts';
+import { matchRoute } from '../_shared/routes.ts';
+import { PAYMENT_STATUS_ROUTES as ROUTES } from './routes.ts';
 
 /**
  * One answer for "no such payment or order" and "another shopper's": payment
@@ -27,7 +21,7 @@ const notYoursOrUnknown = () => new HttpError(404, 'not_found', 'no such payment
 
 export function paymentStatusHandler(deps: Deps): Handler {
   return withErrors(deps.log, async (req) => {
-    requireMethod(req, 'GET', 'POST');
+    matchRoute('payment-status', ROUTES, req);
     const { sessionId } = await requireShopper(req, deps.verifyJwt);
     const raw: Record<string, unknown> = Object.fromEntries(new URL(req.url).searchParams);
     if (req.method === 'POST') {
@@ -35,11 +29,15 @@ export function paymentStatusHandler(deps: Deps): Handler {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'validation_failed', 'the body must be a JSON object');
       Object.assign(raw, v);
     }
-    // MercadoPago writes missing values as the string "null".
+    // MercadoPago writes missing values as the string "null"; a JSON body may
+    // carry the payment id as a number. Anything else is left for the schema to refuse.
     const cleaned = Object.fromEntries(
-      ['payment_id', 'external_reference'].map((k) => [k, raw[k] === 'null' || raw[k] === '' || raw[k] == null ? undefined : String(raw[k])]),
+      ['payment_id', 'external_reference'].map((k) => {
+        const v = raw[k];
+        return [k, v === 'null' || v === '' || v == null ? undefined : typeof v === 'number' ? String(v) : v];
+      }),
     );
-    const query = validate(ReturnQuery, cleaned);
+    const query = validate(ROUTES.paymentStatus.query, cleaned);
     if (!query.payment_id && !query.external_reference) {
       throw new HttpError(400, 'validation_failed', 'payment_id or external_reference is required');
     }
@@ -64,7 +62,7 @@ export function paymentStatusHandler(deps: Deps): Handler {
       throw err;
     }
     if (!token) throw notYoursOrUnknown();
-    const session = await deps.routines.findOrderSession(token);
+    const session = await deps.routines.findOrderSessionFor(sessionId, token);
     if (!session) throw notYoursOrUnknown();
     if (session.session_id !== sessionId) {
       deps.log('return_forbidden', { order_session_id: session.id, payment_id: payment?.id });

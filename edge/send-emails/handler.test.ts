@@ -185,7 +185,8 @@ Deno.test('send-emails: restore copies the reminded cart for the signed-in shopp
   const res = await restore({ token }, `shopper:${SHOPPER}`);
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { restored: 2 });
-  assert.deepEqual(calls, [{ routine: 'email.restore_cart', params: [OTHER, '2026-11-30T10:00:00Z', SHOPPER] }]);
+  // The last parameter is the user checkout.require_user checks first, in the same transaction.
+  assert.deepEqual(calls, [{ routine: 'email.restore_cart', params: [OTHER, '2026-11-30T10:00:00Z', SHOPPER, SHOPPER] }]);
 
   assert.equal((await restore({ token: expired }, `shopper:${SHOPPER}`)).status, 410);
   assert.equal((await restore({ token: `${token}x` }, `shopper:${SHOPPER}`)).status, 400);

@@ -14,14 +14,15 @@
  *                                  page with a button), POST unsubscribes
  *                                  (one-click, RFC 8058, or the button).
  */
-import { z } from 'zod';
-import type { Db } from '../_shared/db.ts';
+import { asUser, type Db } from '../_shared/db.ts';
 import { type ConfirmationData, type ReminderData, renderConfirmation, type RenderedEmail, renderReminder } from '../_shared/email-render.ts';
 import { type EmailConfig, isRetryable, type Mailer, type OutgoingEmail, type SendResult } from '../_shared/emails.ts';
 import { corsHeaders, HttpError, json, type Logger, parseJson, readBody, withErrors } from '../_shared/http.ts';
 import { type JwtVerifier, requireShopper } from '../_shared/jwt.ts';
 import { LinkError, signLink, verifyLink } from '../_shared/links.ts';
-import { requireServiceRole } from '../_shared/request.ts';
+import { requireServiceRole, validate } from '../_shared/request.ts';
+import { matchRoute } from '../_shared/routes.ts';
+import { SEND_EMAILS_ROUTES as ROUTES } from './routes.ts';
 
 export interface EmailDeps {
   db: Db;
@@ -118,8 +119,6 @@ async function sendOne(deps: EmailDeps, row: ClaimedRow, summary: Summary): Prom
   }
 }
 
-const RestoreBody = z.strictObject({ token: z.string().min(1).max(4096) });
-
 function linkError(err: unknown): never {
   if (err instanceof LinkError) {
     if (err.reason === 'expired') throw new HttpError(410, 'link_expired', 'this link has expired');
@@ -143,19 +142,18 @@ function page(status: number, title: string, message: string, button?: string): 
 export function sendEmailsHandler(deps: EmailDeps): (req: Request) => Promise<Response> {
   const now = () => Math.floor((deps.now?.() ?? new Date()).getTime() / 1000);
   return withErrors(deps.log, async (req) => {
-    const url = new URL(req.url);
-    const path = url.pathname.replace(/\/+$/, '');
+    const { name, url } = matchRoute('send-emails', ROUTES, req);
 
-    if (path.endsWith('/unsubscribe')) {
+    if (name === 'unsubscribe') {
       // GET (the link in the email's body, and whatever link scanner or
       // preview opens it first) only asks; POST unsubscribes: a mail
       // client's one-click POST (RFC 8058, answered in JSON) or the page's
       // button (a browser asking for HTML, answered with a page).
-      if (req.method !== 'GET' && req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use GET or POST');
       const asPage = req.method === 'GET' || (req.headers.get('accept') ?? '').includes('text/html');
       let email: string;
       try {
-        email = (await verifyLink(deps.config.linkSecret, 'unsubscribe', url.searchParams.get('token') ?? '', now())).email;
+        const token = ROUTES.unsubscribe.query.safeParse(Object.fromEntries(url.searchParams)).data?.token ?? '';
+        email = (await verifyLink(deps.config.linkSecret, 'unsubscribe', token, now())).email;
       } catch (err) {
         if (!asPage) linkError(err);
         if (err instanceof LinkError) {
@@ -178,22 +176,17 @@ export function sendEmailsHandler(deps: EmailDeps): (req: Request) => Promise<Re
         : json(200, { unsubscribed: true });
     }
 
-    if (path.endsWith('/restore')) {
-      if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST');
+    if (name === 'restore') {
       const { sessionId } = await requireShopper(req, deps.verifyJwt);
-      const parsed = RestoreBody.safeParse(parseJson(await readBody(req)));
-      if (!parsed.success) throw new HttpError(400, 'validation_failed', 'the request is invalid', { issues: parsed.error.issues.map((i) => i.message) });
-      const claims = await verifyLink(deps.config.linkSecret, 'restore', parsed.data.token, now()).catch(linkError);
-      const r = (await deps.db.query<{ r: Record<string, unknown> }>('select email.restore_cart($1, $2::timestamptz, $3) as r', [
-        claims.session_id,
-        claims.cart_created_at,
-        sessionId,
-      ]))[0]!.r;
+      const body = validate(ROUTES.restore.body, parseJson(await readBody(req)));
+      const claims = await verifyLink(deps.config.linkSecret, 'restore', body.token, now()).catch(linkError);
+      const r = (await deps.db.query<{ r: Record<string, unknown> }>(
+        ...asUser(sessionId, 'select email.restore_cart($1, $2::timestamptz, $3) as r', [claims.session_id, claims.cart_created_at, sessionId]),
+      ))[0]!.r;
       deps.log('cart_restored', { session: sessionId, restored: r.restored });
       return json(200, r);
     }
 
-    if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST');
     await requireServiceRole(req, deps);
     const rows = (await deps.db.query<{ r: ClaimedRow[] }>('select email.claim($1) as r', [deps.config.batchSize]))[0]!.r;
     const summary: Summary = { claimed: rows.length, sent: 0, retry_later: 0, failed: 0 };

@@ -1,0 +1,80 @@
+/**
+ * The local Auth's routes (auth.ts), declared once: handleAuth dispatches
+ * through this table (anything else answers 404 `not_implemented`), and
+ * tests/stack/route-walk.test.ts walks every route with hostile values for
+ * every field. The bodies are described field by field, as GoTrue reads them
+ * (auth.ts checks each field itself, with GoTrue's codes and messages).
+ */
+import { z } from 'zod';
+import type { RouteTable } from '../../edge/_shared/routes.ts';
+
+const CaptchaFields = z.looseObject({ captcha_token: z.string().optional() });
+
+const SignupBody = z.looseObject({
+  email: z.string().optional(),
+  password: z.string().optional(),
+  phone: z.string().optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+  gotrue_meta_security: CaptchaFields.optional(),
+});
+
+const TokenBody = z.looseObject({
+  email: z.string().optional(),
+  password: z.string().optional(),
+  phone: z.string().optional(),
+  refresh_token: z.string().optional(),
+  gotrue_meta_security: CaptchaFields.optional(),
+});
+
+const UpdateUserBody = z.looseObject({
+  email: z.string().optional(),
+  password: z.string().optional(),
+  phone: z.string().optional(),
+  nonce: z.string().optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+
+const apiVersion = ['x-supabase-api-version'] as const;
+
+export const AUTH_ROUTES = {
+  health: { methods: ['GET'], path: '/health', callers: ['public'] },
+  settings: { methods: ['GET'], path: '/settings', callers: ['public'] },
+  jwks: { methods: ['GET'], path: '/.well-known/jwks.json', callers: ['public'] },
+  signup: {
+    methods: ['POST'],
+    path: '/signup',
+    callers: ['public'],
+    body: SignupBody,
+    headers: [...apiVersion, 'user-agent'],
+    example: { body: { data: { source: 'walker' } } },
+  },
+  token: {
+    methods: ['POST'],
+    path: '/token',
+    callers: ['public'],
+    query: z.object({ grant_type: z.enum(['password', 'refresh_token']) }),
+    body: TokenBody,
+    headers: [...apiVersion, 'user-agent'],
+    example: [
+      { query: { grant_type: 'password' }, body: { email: 'ana@example.com', password: 'contraseña-segura' } },
+      { query: { grant_type: 'refresh_token' }, body: { refresh_token: 'abcdefghijkl' } },
+    ],
+  },
+  user: { methods: ['GET'], path: '/user', callers: ['shopper'], headers: apiVersion },
+  updateUser: {
+    methods: ['PUT'],
+    path: '/user',
+    callers: ['shopper'],
+    body: UpdateUserBody,
+    headers: apiVersion,
+    example: { body: { data: { name: 'Ana' } } },
+  },
+  logout: {
+    methods: ['POST'],
+    path: '/logout',
+    callers: ['shopper'],
+    query: z.object({ scope: z.enum(['global', 'local', 'others']).optional() }),
+    headers: apiVersion,
+    example: { query: { scope: 'local' } },
+  },
+} as const satisfies RouteTable;

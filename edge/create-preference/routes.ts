@@ -1,0 +1,62 @@
+/** The create-preference function's route (edge/README.md#create-preference): a signed-in shopper checks out. */
+import { z } from 'zod';
+import { COUPON_CODE, EMAIL_MAX_LENGTH } from '../_shared/contract.ts';
+import type { RouteTable } from '../_shared/routes.ts';
+import { storableString } from '../_shared/text.ts';
+
+const required = (max: number) => storableString(max).trim().min(1);
+const optional = (max: number) => storableString(max).trim().optional();
+
+/** The request body (edge/README.md). */
+const CheckoutBody = z.strictObject({
+  payer: z.strictObject({
+    email: storableString(EMAIL_MAX_LENGTH).pipe(z.email()),
+    name: required(100),
+    surname: optional(100),
+    phone: z.strictObject({ area_code: storableString(6).regex(/^\d{0,6}$/).optional(), number: storableString(20).regex(/^[\d -]{4,20}$/) })
+      .optional(),
+    identification: z.strictObject({ type: required(20), number: storableString(20).regex(/^[\dA-Za-z.-]{3,20}$/) }).optional(),
+  }),
+  shipping_address: z.strictObject({
+    street_name: required(200),
+    street_number: required(20),
+    zip_code: storableString(12).trim().regex(/^[A-Za-z0-9 -]{3,12}$/, 'invalid postal code'),
+    city: required(100),
+    state: optional(100),
+    floor: optional(10),
+    apartment: optional(10),
+    notes: optional(500),
+  }),
+  coupon: storableString(32).trim().regex(COUPON_CODE, 'invalid coupon code').nullish(),
+});
+
+export const CREATE_PREFERENCE_ROUTES = {
+  checkout: {
+    methods: ['POST'],
+    path: '',
+    callers: ['shopper'],
+    body: CheckoutBody,
+    example: {
+      body: {
+        payer: {
+          email: 'ana@example.com',
+          name: 'Ana',
+          surname: 'García',
+          phone: { area_code: '11', number: '55551234' },
+          identification: { type: 'DNI', number: '30123456' },
+        },
+        shipping_address: {
+          street_name: 'Av. Corrientes',
+          street_number: '1234',
+          zip_code: 'C1043',
+          city: 'CABA',
+          state: 'Buenos Aires',
+          floor: '3',
+          apartment: 'B',
+          notes: '',
+        },
+        coupon: 'BIENVENIDA10',
+      },
+    },
+  },
+} as const satisfies RouteTable;
