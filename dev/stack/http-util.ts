@@ -1,5 +1,6 @@
 /** Small node:http helpers shared by the local API and the storefront server. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isStorableText } from '../../edge/_shared/text.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -69,4 +70,44 @@ export function bearer(req: IncomingMessage): string | undefined {
 export function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * How deeply a JSON body may nest. PostgreSQL's JSON parser recurses once per
+ * level and stops at its stack depth (SQLSTATE 54001, which PostgREST answers
+ * 500); a store's bodies nest a few levels.
+ */
+export const MAX_JSON_DEPTH = 256;
+
+/** How deeply a parsed JSON value nests (walked without recursion, however deep it is). */
+export function jsonDepth(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    deepest = Math.max(deepest, depth + 1);
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+/**
+ * Why PostgreSQL could not store a parsed JSON value, or undefined: a NUL or
+ * an unpaired surrogate in a key or a string (edge/_shared/text.ts), or
+ * nesting deeper than MAX_JSON_DEPTH.
+ */
+export function jsonProblem(value: unknown): string | undefined {
+  if (jsonDepth(value) > MAX_JSON_DEPTH) return `nests deeper than ${MAX_JSON_DEPTH} levels`;
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === 'string' && !isStorableText(v)) return 'contains a NUL character or an unpaired surrogate, which cannot be stored';
+    if (typeof v !== 'object' || v === null) continue;
+    for (const [k, child] of Object.entries(v)) {
+      if (!isStorableText(k)) return 'contains a NUL character or an unpaired surrogate, which cannot be stored';
+      stack.push(child);
+    }
+  }
+  return undefined;
 }

@@ -10,14 +10,16 @@
  *   anything else     501, pointing to `supabase start`
  *
  * Like Supabase's gateway (Kong): CORS on every answer (preflights answered
- * here, except for functions, which answer their own), and `apikey` (header
+ * here, except for functions, which answer their own), `apikey` (header
  * or query parameter) required on /auth/v1 and /rest/v1: it must be the anon
- * or the service_role key.
+ * or the service_role key, and a path whose percent-encoding is malformed
+ * (`%`, `%E0%A4%A`) refused with 400 before anything is routed.
  */
 import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import { type AuthGuardConfig, SignUpLimiter } from './auth-guard.ts';
+import { decodePathSegment } from '../../edge/_shared/input.ts';
 import { type AuthContext, handleAuth, notImplementedMessage } from './auth.ts';
 import { bearer, BodyTooLargeError, header, lingerAfterAnswer, sendJson } from './http-util.ts';
 import { verifyJwt } from './jwt.ts';
@@ -94,6 +96,9 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
     const path = url.pathname;
     const method = req.method ?? 'GET';
 
+    if (path.split('/').some((segment) => decodePathSegment(segment) === undefined)) {
+      return sendJson(res, 400, { message: 'Bad Request', hint: 'The path has a malformed percent-encoding.' }, CORS_HEADERS);
+    }
     if (path === '/functions/v1' || path.startsWith('/functions/v1/')) return proxyFunction(req, res, url);
 
     for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
@@ -120,6 +125,10 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
       if (isAuth) return handleAuth(req, res, path.slice('/auth/v1'.length) || '/', url, authCtx());
 
       const rpc = /^\/rest\/v1\/rpc\/([^/]+)\/?$/.exec(path);
+      if (!rpc && /^\/rest\/v1\/rpc(\/|$)/.test(path)) {
+        // PostgREST's answer to /rpc without one function name (or with more after it).
+        return sendPgrst(res, 404, { code: 'PGRST125', details: null, hint: null, message: `Invalid path specified in request URL` });
+      }
       if (!rpc) {
         return sendPgrst(res, 501, {
           code: 'LOCAL501',
@@ -142,7 +151,7 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
           'WWW-Authenticate': `Bearer error="invalid_token", error_description="${verified.message}"`,
         });
       }
-      return handleRpc(req, res, decodeURIComponent(rpc[1]!), url, verified.claims, restCtx);
+      return handleRpc(req, res, decodePathSegment(rpc[1]!)!, url, verified.claims, restCtx);
     }
 
     const service = path.split('/').filter(Boolean).slice(0, 2).join('/') || '/';
@@ -155,7 +164,7 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
 
   function proxyFunction(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const rest = url.pathname.slice('/functions/v1'.length);
-    const name = decodeURIComponent(rest.split('/')[1] ?? '');
+    const name = decodePathSegment(rest.split('/')[1] ?? '')!;
     const target = name ? opts.functions(name) : undefined;
     const cors = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': DEFAULT_ALLOW_HEADERS };
     if (!target) return sendJson(res, 404, { code: 'NOT_FOUND', message: 'Requested function was not found' }, cors);

@@ -19,7 +19,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
 import { SQLSTATES } from '../../edge/_shared/contract.ts';
-import { readBody, sendJson } from './http-util.ts';
+import { jsonDepth, MAX_JSON_DEPTH, readBody, sendJson } from './http-util.ts';
 import type { JwtClaims } from './jwt.ts';
 
 export interface RestContext {
@@ -130,6 +130,15 @@ export async function handleRpc(
         args = parsed as Record<string, unknown>;
       } catch {
         return sendPgrst(res, 400, { code: 'PGRST102', details: null, hint: null, message: 'Empty or invalid json' });
+      }
+      if (jsonDepth(args) > MAX_JSON_DEPTH) {
+        // PostgreSQL would stop at its stack depth (54001, a 500 from PostgREST): refused first.
+        return sendPgrst(res, 400, {
+          code: 'LOCAL400',
+          details: null,
+          hint: 'Send flatter arguments.',
+          message: `The JSON body nests deeper than ${MAX_JSON_DEPTH} levels`,
+        });
       }
     }
   } else {
