@@ -2,11 +2,12 @@
  * The formats of client input every function shares, bounded to what
  * PostgreSQL stores and what makes sense for a store, so bad input is a 400
  * naming the field before any query runs (never a 500 from a class 22
- * SQLSTATE): calendar dates, timestamps, whole numbers, path segments.
- * Text lives in text.ts. Plain zod, no runtime-specific import: the local
+ * SQLSTATE): calendar dates, timestamps, whole numbers, encoded tokens, path
+ * segments. Text lives in text.ts. Plain zod, no runtime-specific import: the local
  * stack (dev/stack) uses the path decoder too.
  */
 import { z } from 'zod';
+import { storableString } from './text.ts';
 
 // ---------------------------------------------------------------------------
 // Whole numbers
@@ -122,6 +123,36 @@ export function isTimestamp(s: string): boolean {
 }
 
 export const timestamp = () => z.string().refine(isTimestamp, 'a timestamp such as 2026-12-01T10:00:00Z (years 0001-9999, offsets -12:00 to +14:00)');
+
+// ---------------------------------------------------------------------------
+// Opaque tokens
+
+/** base64url(JSON) of `value` (ASCII JSON, such as a keyset cursor). */
+export function encodeBase64urlJson(value: unknown): string {
+  return btoa(JSON.stringify(value)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/**
+ * A parameter carrying base64url(JSON) of `inner` (a page cursor): decoded
+ * and validated by `inner`, so an issue names the field inside
+ * (`cursor.created_at`). Declared as such in JSON Schema's terms
+ * (`contentEncoding`, `contentSchema`) for the reader and the route walker.
+ */
+export function base64urlJson<T extends z.ZodType>(inner: T, max: number) {
+  const outer = storableString(max).meta({
+    contentEncoding: 'base64url',
+    contentMediaType: 'application/json',
+    contentSchema: z.toJSONSchema(inner, { io: 'input', unrepresentable: 'any' }),
+  });
+  return outer.transform((s, ctx): unknown => {
+    try {
+      return JSON.parse(atob(s.replace(/-/g, '+').replace(/_/g, '/')));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not a value this API gave out (base64url JSON)' });
+      return z.NEVER;
+    }
+  }).pipe(inner);
+}
 
 // ---------------------------------------------------------------------------
 // Path segments

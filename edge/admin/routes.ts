@@ -4,7 +4,7 @@
  * table and validates with its schemas.
  */
 import { z } from 'zod';
-import { dateRangeQuery, paymentIdText, timestamp, wholeNumber, wholeNumberText } from '../_shared/input.ts';
+import { base64urlJson, dateRangeQuery, encodeBase64urlJson, paymentIdText, timestamp, wholeNumber, wholeNumberText } from '../_shared/input.ts';
 import type { RouteTable } from '../_shared/routes.ts';
 import { storableString } from '../_shared/text.ts';
 
@@ -19,14 +19,14 @@ const DashboardQuery = dateRangeQuery(DASHBOARD_DAYS, {
   ),
 });
 
+/** What an orders page's `next_cursor` carries (base64url JSON): the keyset of the page's last row. */
+const CursorSchema = z.strictObject({ created_at: timestamp(), id: z.uuid() });
+
 const OrdersQuery = z.strictObject({
   q: storableString(254).trim().optional(),
-  cursor: storableString(200).optional(),
+  cursor: base64urlJson(CursorSchema, 200).optional(),
   limit: wholeNumberText(1, 200).default(50),
 });
-
-/** What an orders page's `next_cursor` carries (base64url JSON): the keyset of the page's last row. */
-export const CursorSchema = z.strictObject({ created_at: timestamp(), id: z.uuid() });
 
 const AdjustBody = z.strictObject({
   variant_id: z.uuid('variant_id must be a variant id'),
@@ -45,7 +45,19 @@ export const ADMIN_ROUTES = {
     query: DashboardQuery,
     example: { query: { from: '2026-11-01', to: '2026-11-30', tz: 'UTC' } },
   },
-  orders: { methods: ['GET'], path: '/orders', callers: staff, query: OrdersQuery, example: { query: { q: 'ana@', limit: '20' } } },
+  orders: {
+    methods: ['GET'],
+    path: '/orders',
+    callers: staff,
+    query: OrdersQuery,
+    example: {
+      query: {
+        q: 'ana@',
+        limit: '20',
+        cursor: encodeBase64urlJson({ created_at: '2026-12-01T10:00:00.123456+00:00', id: '00000000-0000-4000-8000-000000000000' }),
+      },
+    },
+  },
   order: {
     methods: ['GET'],
     path: '/orders/:ref',

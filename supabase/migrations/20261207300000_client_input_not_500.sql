@@ -57,15 +57,15 @@ begin
   end if;
   select coalesce(sum(r.quantity), 0)::integer, count(distinct r.order_session_id)::integer into live_reserved, live_sessions
     from checkout.stock_reservations r where r.variant_id = v.id and r.expires_at > now();
-  if v.stock_on_hand + p_delta < 0 then
-    raise exception 'stock on hand cannot go below zero (it is %)', v.stock_on_hand
-      using errcode = 'CKI01', detail = jsonb_build_object('field', 'delta', 'on_hand', v.stock_on_hand, 'minimum_delta', -v.stock_on_hand)::text;
-  end if;
-  -- Checked in bigint before the integer sum can overflow.
+  -- Checked in bigint before any integer sum below can overflow.
   if v.stock_on_hand::bigint + p_delta > max_on_hand then
     raise exception 'stock on hand cannot go above % (it is %)', max_on_hand, v.stock_on_hand
       using errcode = 'CKI01',
             detail = jsonb_build_object('field', 'delta', 'on_hand', v.stock_on_hand, 'maximum_delta', max_on_hand - v.stock_on_hand)::text;
+  end if;
+  if v.stock_on_hand + p_delta < 0 then
+    raise exception 'stock on hand cannot go below zero (it is %)', v.stock_on_hand
+      using errcode = 'CKI01', detail = jsonb_build_object('field', 'delta', 'on_hand', v.stock_on_hand, 'minimum_delta', -v.stock_on_hand)::text;
   end if;
   -- Units reserved by checkouts being paid must stay on hand: their payments
   -- turn the reservation into a stock decrement.

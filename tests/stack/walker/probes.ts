@@ -6,7 +6,7 @@
  */
 import type { RouteExample } from '../../../edge/_shared/routes.ts';
 import { type Hostile, HOSTILE_BODIES, HOSTILE_HEADERS, HOSTILE_JSON, HOSTILE_URL_TEXT, sample, toJsonText } from './hostile.ts';
-import { ALL_ROLES, fieldPaths, type RoleName, ROLES_FOR, type Target } from './targets.ts';
+import { ALL_ROLES, fieldPaths, jsonSchemaOf, type RoleName, ROLES_FOR, type Target } from './targets.ts';
 
 export interface Probe {
   target: Target;
@@ -117,6 +117,18 @@ export function probesFor(target: Target, budget: Budget, random: () => number):
       Infinity,
       (h) => [{ ...base, query: [[enc(key), h.value]] }, `query ${key} alone = ${h.label}`],
     );
+    // A parameter carrying base64url JSON (a cursor): every JSON value in each field inside.
+    const declared = jsonSchemaOf(route.query)?.properties?.[key];
+    const inner = target.examples[0]!.query?.[key];
+    if (declared?.contentEncoding === 'base64url' && declared.contentSchema && inner) {
+      const decoded: unknown = JSON.parse(Buffer.from(inner, 'base64url').toString('utf8'));
+      for (const path of fieldPaths(declared.contentSchema)) {
+        withValues(HOSTILE_JSON, Infinity, (h) => {
+          const encoded = Buffer.from(toJsonText(setAt(decoded, path, h.value))).toString('base64url');
+          return [{ ...base, query: [...others, [enc(key), encoded]] }, `query ${key} encoding ${path.join('.')} = ${h.label}`];
+        });
+      }
+    }
   }
   // JSON fields: the values every field gets, and a sample of the others.
   if (route.body && ['POST', 'PUT'].includes(target.method)) {

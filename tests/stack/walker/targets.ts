@@ -108,10 +108,14 @@ export async function rpcTargets(db: pg.Pool): Promise<Target[]> {
   });
 }
 
+/** A zod schema as JSON Schema (its input side). */
+export const jsonSchemaOf = (schema: z.ZodType | undefined): JsonSchema | undefined =>
+  schema && (z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema);
+
 /** A schema's fields as paths (`['payer', 'email']`), objects included; maps get a made-up key. */
-export function fieldPaths(schema: z.ZodType | undefined): string[][] {
-  if (!schema) return [];
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+export function fieldPaths(schema: z.ZodType | JsonSchema | undefined): string[][] {
+  const json = schema instanceof z.ZodType ? jsonSchemaOf(schema) : schema;
+  if (!json) return [];
   const out: string[][] = [];
   const walk = (s: JsonSchema, at: string[]) => {
     for (const option of [...(s.anyOf ?? []), ...(s.oneOf ?? [])]) walk(option, at);
@@ -125,12 +129,15 @@ export function fieldPaths(schema: z.ZodType | undefined): string[][] {
   return out.filter((p, i) => out.findIndex((q) => q.join('.') === p.join('.')) === i);
 }
 
-interface JsonSchema {
+export interface JsonSchema {
   type?: string;
   properties?: Record<string, JsonSchema>;
   additionalProperties?: boolean | JsonSchema;
   anyOf?: JsonSchema[];
   oneOf?: JsonSchema[];
+  /** A string carrying an encoded document (edge/_shared/input.ts base64urlJson). */
+  contentEncoding?: string;
+  contentSchema?: JsonSchema;
 }
 
 /** Who can reach a route past its caller check, by role name (tests/stack/route-walk.test.ts's roles). */
