@@ -90,6 +90,18 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
       } else res.destroy();
     });
   });
+  // A request Node's parser refuses (headers or URL over 16 KiB, malformed
+  // HTTP) is still answered in JSON, with Node's status, like every error here.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const [status, reason] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+    const body = JSON.stringify({ message: reason, hint: status === 431 ? 'The URL and headers together exceed 16 KiB.' : 'The request is not valid HTTP.' });
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${
+        Buffer.byteLength(body)
+      }\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
