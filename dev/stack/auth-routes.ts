@@ -8,31 +8,15 @@
 import { z } from 'zod';
 import type { RouteTable } from '../../edge/_shared/routes.ts';
 
-const CaptchaFields = z.looseObject({ captcha_token: z.string().optional() });
+const text = z.string().optional();
+/** What the sign-up, sign-in and update bodies share (a phone answers `not_implemented`). */
+const credentials = { email: text, password: text, phone: text };
+const gotrueMetaSecurity = z.looseObject({ captcha_token: text }).optional();
+const metadata = z.record(z.string(), z.unknown()).optional();
 
-const SignupBody = z.looseObject({
-  email: z.string().optional(),
-  password: z.string().optional(),
-  phone: z.string().optional(),
-  data: z.record(z.string(), z.unknown()).optional(),
-  gotrue_meta_security: CaptchaFields.optional(),
-});
-
-const TokenBody = z.looseObject({
-  email: z.string().optional(),
-  password: z.string().optional(),
-  phone: z.string().optional(),
-  refresh_token: z.string().optional(),
-  gotrue_meta_security: CaptchaFields.optional(),
-});
-
-const UpdateUserBody = z.looseObject({
-  email: z.string().optional(),
-  password: z.string().optional(),
-  phone: z.string().optional(),
-  nonce: z.string().optional(),
-  data: z.record(z.string(), z.unknown()).optional(),
-});
+const SignupBody = z.looseObject({ ...credentials, data: metadata, gotrue_meta_security: gotrueMetaSecurity });
+const TokenBody = z.looseObject({ ...credentials, refresh_token: text, gotrue_meta_security: gotrueMetaSecurity });
+const UpdateUserBody = z.looseObject({ ...credentials, nonce: text, data: metadata });
 
 const apiVersion = ['x-supabase-api-version'] as const;
 
