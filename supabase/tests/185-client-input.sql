@@ -1,5 +1,5 @@
 -- Client input never answers 500 (20261207300000_client_input_not_500.sql):
--- checkout.require_user refuses a user who is gone (CKA02, the functions'
+-- checkout.require_user refuses a user who is gone (CKA03, the functions'
 -- 401) and runs for service_role only; admin.adjust_stock refuses a stock
 -- on hand past integer's range (CKI01 naming delta) before adding, writing
 -- nothing.
@@ -17,13 +17,13 @@ select function_privs_are('checkout', 'require_user', array['uuid'], 'authentica
   'require_user: not executable by authenticated');
 select tests.authenticate_as_service_role() \gset
 select lives_ok(format($$ select checkout.require_user(%L) $$, :'ana'), 'require_user: an existing user passes');
-select throws_ok($$ select checkout.require_user('00000000-0000-4000-8000-0000000000d1') $$, 'CKA02',
-  'the user this token was issued to no longer exists', 'require_user: a user who does not exist is CKA02');
-select throws_ok($$ select checkout.require_user(null) $$, 'CKA02', null, 'require_user: no user is CKA02');
+select throws_ok($$ select checkout.require_user('00000000-0000-4000-8000-0000000000d1') $$, 'CKA03',
+  'the user this token was issued to no longer exists', 'require_user: a user who does not exist is CKA03');
+select throws_ok($$ select checkout.require_user(null) $$, 'CKA03', null, 'require_user: no user is CKA03');
 select tests.clear_authentication() \gset
 delete from auth.users where id = :'ana';
 select tests.authenticate_as_service_role() \gset
-select throws_ok(format($$ select checkout.require_user(%L) $$, :'ana'), 'CKA02', null, 'require_user: a deleted user is CKA02');
+select throws_ok(format($$ select checkout.require_user(%L) $$, :'ana'), 'CKA03', null, 'require_user: a deleted user is CKA03');
 select tests.clear_authentication() \gset
 
 -- ---------------------------------------------------------------------------
