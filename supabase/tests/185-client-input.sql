@@ -28,7 +28,7 @@ select tests.clear_authentication() \gset
 
 -- ---------------------------------------------------------------------------
 -- admin.adjust_stock past integer's range
-insert into auth.users (id, email, is_anonymous) values ('00000000-0000-4000-8000-00000000c185', 'ci-boss@example.com', false);
+insert into auth.users (id, email, email_confirmed_at, is_anonymous) values ('00000000-0000-4000-8000-00000000c185', 'ci-boss@example.com', now(), false);
 select admin.set_staff('ci-boss@example.com', true) \gset
 select '{"sub": "00000000-0000-4000-8000-00000000c185", "role": "authenticated", "is_anonymous": false, "email": "ci-boss@example.com", "app_metadata": {"store_role": "staff"}}' as staff \gset
 select tests.create_variant('CI-MAX', 2147483000) as v \gset

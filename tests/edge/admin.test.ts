@@ -114,7 +114,7 @@ describe('who may call it', () => {
     }
   });
 
-  it('refuses a member of staff removed (or deleted) since the token was issued, /me included, with 403', async () => {
+  it('refuses a member of staff removed since the token was issued, /me included, with 403 (401 once the user is deleted)', async () => {
     const email = `removed-${randomUUID().slice(0, 8)}@example.com`;
     const removed = await addStaff(databaseUrl(), email, { password: 'contraseña-segura' });
     const token = userToken(removed.id, { email, app_metadata: { provider: 'email', store_role: 'staff' } });
@@ -124,8 +124,9 @@ describe('who may call it', () => {
       const res = await call(path, { method, token, body });
       expect({ path, status: res.status, error: res.body.error }).toEqual({ path, status: 403, error: 'forbidden' });
     }
+    // A user who no longer exists is unauthenticated on every function (checkout.require_user, CKA03).
     await pool.query('delete from auth.users where id = $1', [removed.id]);
-    expect(await call('/me', { token })).toMatchObject({ status: 403, body: { error: 'forbidden' } });
+    expect(await call('/me', { token })).toMatchObject({ status: 401, body: { error: 'unauthenticated' } });
   });
 
   it('asks for a token (401) when there is none or it is not valid', async () => {

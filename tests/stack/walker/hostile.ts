@@ -30,7 +30,7 @@ export interface Hostile<T> {
   value: T;
   /** Dates are also sent to a query parameter on its own, where a range's defaults are computed from them. */
   kind?: 'date' | 'number';
-  /** Sent to every JSON field (the rest are sampled). */
+  /** Sent to every parameter (the rest are sampled), as are dates to a query parameter. */
   always?: boolean;
   /** Text PostgreSQL cannot store (a NUL, an unpaired surrogate): never to be answered 2xx where a route reads it. */
   unstorable?: boolean;
@@ -40,14 +40,14 @@ const LONG = 'x'.repeat(10_000);
 
 /** Values for a path segment or a query value, already percent-encoded as they go on the wire. */
 export const HOSTILE_URL_TEXT: Hostile<string>[] = [
-  { label: 'lone %', value: '%' },
-  { label: 'truncated UTF-8 escape', value: '%E0%A4%A' },
-  { label: 'escape of invalid UTF-8', value: '%FF%FE' },
-  { label: 'encoded NUL', value: '%00', unstorable: true },
+  { label: 'lone %', always: true, value: '%' },
+  { label: 'truncated UTF-8 escape', always: true, value: '%E0%A4%A' },
+  { label: 'escape of invalid UTF-8', always: true, value: '%FF%FE' },
+  { label: 'encoded NUL', always: true, value: '%00', unstorable: true },
   // (A query decodes it to U+FFFD, a character; a path segment refuses it.)
   { label: 'encoded lone surrogate (CESU-8)', value: '%ED%A0%80' },
   { label: 'encoded slash', value: 'a%2Fb' },
-  { label: '10k characters', value: LONG },
+  { label: '10k characters', always: true, value: LONG },
   { label: 'empty', value: '' },
   { label: 'the string null', value: 'null' },
   { label: 'year 0', kind: 'date', value: '0000-01-01' },
@@ -56,12 +56,12 @@ export const HOSTILE_URL_TEXT: Hostile<string>[] = [
   { label: 'February 30', kind: 'date', value: '2026-02-30' },
   { label: 'timestamp with offset +23:59', kind: 'date', value: '2026-01-01T00%3A00%3A00%2B23%3A59' },
   { label: 'timestamp in year 0', kind: 'date', value: '0000-01-01T00%3A00%3A00Z' },
-  { label: '2^31', kind: 'number', value: '2147483648' },
+  { label: '2^31', always: true, kind: 'number', value: '2147483648' },
   { label: '-2^31 - 1', kind: 'number', value: '-2147483649' },
-  { label: '2^53 + 1', kind: 'number', value: '9007199254740993' },
+  { label: '2^53 + 1', always: true, kind: 'number', value: '9007199254740993' },
   { label: '20 digits', kind: 'number', value: '99999999999999999999' },
-  { label: '-0', kind: 'number', value: '-0' },
-  { label: '1e400', kind: 'number', value: '1e400' },
+  { label: '-0', always: true, kind: 'number', value: '-0' },
+  { label: '1e400', always: true, kind: 'number', value: '1e400' },
   { label: 'NaN', kind: 'number', value: 'NaN' },
   { label: 'Infinity', kind: 'number', value: 'Infinity' },
   { label: 'hex', kind: 'number', value: '0x10' },

@@ -24,7 +24,7 @@ export interface Probe {
 
 /** How many hostile values each parameter gets. */
 export interface Budget {
-  /** Sampled JSON values per field, besides those every field gets. */
+  /** Sampled values per query parameter and JSON field, besides those every one gets. */
   perParameter: number;
   perHeader: number;
   bodies: number;
@@ -103,15 +103,20 @@ export function probesFor(target: Target, budget: Budget, random: () => number):
   probes.push({ ...make(base, primary, 'method DELETE'), method: 'DELETE' });
   withValues(HOSTILE_URL_TEXT, 2, (h) => [{ ...base, suffix: `/${h.value}` }, `extra segment ${h.label}`], false);
 
-  // Every URL value in every path parameter and query parameter; dates also
-  // in a query parameter on its own (where a range's defaults are computed).
+  // Every URL value in every path parameter; in a query parameter those sent
+  // everywhere, every date (also with the parameter on its own, where a
+  // range's defaults are computed) and a sample of the rest.
   for (const name of Object.keys(route.params ?? {})) {
     withValues(HOSTILE_URL_TEXT, Infinity, (h) => [{ ...base, params: { ...base.params, [name]: h.value } }, `path :${name} = ${h.label}`]);
   }
   const queryKeys = new Set([...fieldPaths(route.query).filter((p) => p.length === 1).map((p) => p[0]!), ...base.query.map(([k]) => k)]);
   for (const key of queryKeys) {
     const others = base.query.filter(([k]) => k !== enc(key));
-    withValues(HOSTILE_URL_TEXT, Infinity, (h) => [{ ...base, query: [...others, [enc(key), h.value]] }, `query ${key} = ${h.label}`]);
+    const chosen = [
+      ...HOSTILE_URL_TEXT.filter((h) => h.always || h.kind === 'date'),
+      ...sample(HOSTILE_URL_TEXT.filter((h) => !h.always && h.kind !== 'date'), budget.perParameter, random),
+    ];
+    withValues(chosen, Infinity, (h) => [{ ...base, query: [...others, [enc(key), h.value]] }, `query ${key} = ${h.label}`]);
     withValues(
       HOSTILE_URL_TEXT.filter((h) => h.kind === 'date'),
       Infinity,
