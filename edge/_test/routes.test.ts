@@ -1,8 +1,8 @@
 import assert from './assert.ts';
-import { HttpError } from './http.ts';
-import { calendarDate, dateRangeQuery, isTimestamp, paymentIdText, wholeNumber } from './input.ts';
-import { matchRoute, type RouteTable } from './routes.ts';
-import { storableString } from './text.ts';
+import { HttpError } from '../_shared/http.ts';
+import { calendarDate, dateRangeQuery, isTimestamp, paymentIdText, wholeNumber } from '../_shared/input.ts';
+import { matchRoute, type RouteTable } from '../_shared/routes.ts';
+import { storableString } from '../_shared/text.ts';
 
 const ROUTES = {
   list: { methods: ['GET'], path: '/orders', callers: ['staff'] },
