@@ -5,13 +5,17 @@
  * `X-Idempotency-Key`.
  */
 import type { SandboxCore } from './core.ts';
+import type { Disputes } from './disputes.ts';
 import { badRequest, MpError } from './errors.ts';
 import { isPlainObject } from './util.ts';
 
 export interface ApiRequest {
   params: string[];
   query: URLSearchParams;
+  /** The JSON body (undefined for multipart routes). */
   body: unknown;
+  raw: Buffer;
+  contentType: string;
 }
 export interface ApiResult {
   status: number;
@@ -22,12 +26,28 @@ export interface ApiRoute {
   pattern: RegExp;
   /** Writes that honour `X-Idempotency-Key`. */
   idempotent: boolean;
-  handle: (req: ApiRequest) => ApiResult;
+  /** Multipart uploads: the body is not JSON, and may be larger. */
+  multipart?: boolean;
+  handle: (req: ApiRequest) => ApiResult | Promise<ApiResult>;
+}
+
+/** Reads the `files[]` (or `files`) parts of a multipart body. */
+async function uploadedFiles(req: ApiRequest): Promise<Array<{ name: string; type: string; size: number }>> {
+  if (!/^multipart\/form-data;/i.test(req.contentType)) {
+    throw badRequest('invalid_files', 'Send the documentation as multipart/form-data with fields named files[].');
+  }
+  let form: FormData;
+  try {
+    form = await new Response(new Uint8Array(req.raw), { headers: { 'content-type': req.contentType } }).formData();
+  } catch {
+    throw badRequest('invalid_files', 'The multipart body could not be read.');
+  }
+  return [...form.getAll('files[]'), ...form.getAll('files')].flatMap((v) => (typeof v === 'string' ? [] : [{ name: v.name, type: v.type, size: v.size }]));
 }
 
 const id = (req: ApiRequest): string => req.params[0] ?? '';
 
-export function apiRoutes(core: SandboxCore): ApiRoute[] {
+export function apiRoutes(core: SandboxCore, disputes: Disputes): ApiRoute[] {
   const r = (method: string, pattern: RegExp, handle: ApiRoute['handle']): ApiRoute => ({
     method,
     pattern,
@@ -40,6 +60,7 @@ export function apiRoutes(core: SandboxCore): ApiRoute[] {
       status: 201,
       body: core.preferenceJson(core.createPreference(req.body)),
     })),
+    r('GET', /^\/checkout\/preferences\/search\/?$/, (req) => ({ status: 200, body: core.searchPreferences(req.query) })),
     r('GET', /^\/checkout\/preferences\/([^/]+)$/, (req) => ({
       status: 200,
       body: core.preferenceJson(core.preference(id(req))),
@@ -85,7 +106,32 @@ export function apiRoutes(core: SandboxCore): ApiRoute[] {
       if (refund === undefined) throw new MpError(404, 'not_found', 'Refund not found');
       return { status: 200, body: core.refundJson(refund) };
     }),
-    r('GET', /^\/merchant_orders\/search\/?$/, (req) => ({ status: 200, body: core.searchMerchantOrders(req.query) })),
+    r('GET', /^\/merchant_orders\/search\/?$/, (req) => ({ status: 200, body: core.orders.search(req.query) })),
+    r('POST', /^\/merchant_orders\/?$/, (req) => ({ status: 201, body: core.orders.view(core.orders.create(req.body)) })),
     r('GET', /^\/merchant_orders\/([^/]+)$/, (req) => ({ status: 200, body: core.merchantOrderJson(id(req)) })),
+    r('PUT', /^\/merchant_orders\/([^/]+)$/, (req) => ({ status: 200, body: core.orders.view(core.orders.update(id(req), req.body)) })),
+    r('GET', /^\/v1\/chargebacks\/search\/?$/, (req) => {
+      const paymentId = req.query.get('payment_id');
+      const all = [...core.store.chargebacks.values()].filter((cb) => paymentId === null || String(cb.paymentId) === paymentId);
+      return { status: 200, body: { results: all.map((cb) => disputes.chargebackJson(cb)), paging: { total: all.length, limit: all.length, offset: 0 } } };
+    }),
+    r('GET', /^\/v1\/chargebacks\/([^/]+)$/, (req) => ({ status: 200, body: disputes.chargebackJson(disputes.chargeback(id(req))) })),
+    {
+      method: 'POST',
+      pattern: /^\/v1\/chargebacks\/([^/]+)\/documentation\/?$/,
+      idempotent: false,
+      multipart: true,
+      handle: async (req) => {
+        disputes.chargeback(id(req)); // 404 before reading the files
+        const files = await uploadedFiles(req);
+        return { status: 200, body: disputes.chargebackJson(disputes.addDocumentation(id(req), files)) };
+      },
+    },
+    r('GET', /^\/post-purchase\/v1\/claims\/search\/?$/, (req) => {
+      const resourceId = req.query.get('resource_id');
+      const all = [...core.store.claims.values()].filter((c) => resourceId === null || String(c.paymentId) === resourceId);
+      return { status: 200, body: { paging: { offset: 0, limit: all.length, total: all.length }, data: all.map((c) => disputes.claimJson(c)) } };
+    }),
+    r('GET', /^\/post-purchase\/v1\/claims\/([^/]+)$/, (req) => ({ status: 200, body: disputes.claimJson(disputes.claim(id(req))) })),
   ];
 }

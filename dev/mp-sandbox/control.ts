@@ -9,7 +9,20 @@ import type { DeliveryAttempt, FaultOptions, PayOptions, ReleaseOrder, StatusCha
 import { PAYMENT_STATUSES, PAYMENT_TYPES } from './types.ts';
 import type { ActiveFault } from './faults.ts';
 import type { Notification } from './webhooks.ts';
-import type { MerchantOrderView, PaymentView, PreferenceView, RefundView } from './views.ts';
+import type { MerchantOrderView } from './merchant-orders.ts';
+import type { PaymentView, PreferenceView, RefundView } from './views.ts';
+import type { ChargebackOptions, Disputes } from './disputes.ts';
+
+export type ChargebackView = ReturnType<Disputes['chargebackJson']>;
+export type ClaimView = ReturnType<Disputes['claimJson']>;
+export interface DeliveryFilter {
+  /** Payment notifications (topic `payment`) of this payment. */
+  paymentId?: number | string;
+  /** Notifications of a topic (`merchant_order`, `stop_delivery_op_wh`, ...). */
+  type?: string;
+  /** Notifications whose query carries this id. */
+  resourceId?: number | string;
+}
 
 /** What the control API (and the in-process `Sandbox` object) can do. */
 export interface SandboxOperations {
@@ -20,12 +33,32 @@ export interface SandboxOperations {
   resendNotification(paymentId: number | string, options?: { copies?: number }): Notification;
   holdNotifications(): void;
   releaseNotifications(order?: ReleaseOrder, options?: { parallel?: boolean }): Promise<Notification[]>;
-  deliveries(filter?: { paymentId?: number | string }): DeliveryAttempt[];
+  deliveries(filter?: DeliveryFilter): DeliveryAttempt[];
+  /** The buyer pays a pending offline payment (approved, notified); 409 once it expired or was cancelled. */
+  payOffline(paymentId: number | string): PaymentView;
+  /** The offline payment's deadline passes now: cancelled / expired, notified. */
+  expire(paymentId: number | string): PaymentView;
+  /** Expires what is due at `at` (default now): past date_of_expiration, or unconfirmed for 30 days. */
+  expireDue(options?: { at?: string }): PaymentView[];
+  /** A `stop_delivery_op_wh` notification for the payment, sent once (null without notification URL). */
+  fraudAlert(paymentId: number | string, options?: { description?: string }): Notification | null;
+  openChargeback(paymentId: number | string, options?: ChargebackOptions): ChargebackView;
+  resolveChargeback(chargebackId: string, options: { coverageApplied: boolean }): ChargebackView;
+  openClaim(paymentId: number | string, options?: { reasonId?: string }): ClaimView;
+  escalateClaim(claimId: number | string): ClaimView;
+  resolveClaim(claimId: number | string, options: { benefited: 'complainant' | 'respondent'; reason?: string }): ClaimView;
   settle(timeoutMs?: number): Promise<void>;
   failNextCalls(options: FaultOptions): ActiveFault;
   faults(): ActiveFault[];
   clearFaults(): void;
-  state(): { preferences: PreferenceView[]; payments: PaymentView[]; merchantOrders: MerchantOrderView[] };
+  state(): {
+    preferences: PreferenceView[];
+    payments: PaymentView[];
+    merchantOrders: MerchantOrderView[];
+    chargebacks: ChargebackView[];
+    claims: ClaimView[];
+    fraudAlerts: Array<{ paymentId: number; merchantOrderId: number; description: string; at: number }>;
+  };
   reset(): void;
 }
 
@@ -42,7 +75,20 @@ const payBody = z.strictObject({
   paymentTypeId: z.enum(PAYMENT_TYPES).optional(),
   paymentMethodId: z.string().optional(),
   payerEmail: z.string().optional(),
+  amount: z.number().positive().optional(),
+  installments: z.number().int().min(1).max(36).optional(),
 });
+const expireDueBody = z.strictObject({ at: z.iso.datetime({ offset: true }).optional() });
+const fraudBody = z.strictObject({ description: z.string().max(500).optional() });
+const chargebackBody = z.strictObject({
+  coverageEligible: z.boolean().optional(),
+  documentationRequired: z.boolean().optional(),
+  reasonId: z.string().max(50).optional(),
+  documentationDeadline: z.iso.datetime({ offset: true }).optional(),
+});
+const resolveChargebackBody = z.strictObject({ coverageApplied: z.boolean() });
+const claimBody = z.strictObject({ reasonId: z.string().max(50).optional() });
+const resolveClaimBody = z.strictObject({ benefited: z.enum(['complainant', 'respondent']), reason: z.string().max(100).optional() });
 const statusBody = z.strictObject({ status: z.enum(PAYMENT_STATUSES), statusDetail: z.string().optional() });
 const refundBody = z.strictObject({ amount: z.number().positive().optional() });
 const notifyBody = z.strictObject({ copies: z.number().int().min(1).max(20).optional() });
@@ -107,9 +153,35 @@ export async function handleControl(
       return { status: 200, body: { released: await ops.releaseNotifications(order, { parallel: parallel ?? false }) } };
     }
     case 'GET deliveries': {
+      const filter: DeliveryFilter = {};
       const paymentId = query.get('payment_id');
-      return { status: 200, body: ops.deliveries(paymentId === null ? {} : { paymentId }) };
+      const type = query.get('type');
+      const resourceId = query.get('resource_id');
+      if (paymentId !== null) filter.paymentId = paymentId;
+      if (type !== null) filter.type = type;
+      if (resourceId !== null) filter.resourceId = resourceId;
+      return { status: 200, body: ops.deliveries(filter) };
     }
+    case 'POST payments/:id/pay':
+      return { status: 200, body: ops.payOffline(b ?? '') };
+    case 'POST payments/:id/expire':
+      return { status: 200, body: ops.expire(b ?? '') };
+    case 'POST expire-due':
+      return { status: 200, body: ops.expireDue(defined(parse(expireDueBody, body))) };
+    case 'POST payments/:id/fraud-alert': {
+      const sent = ops.fraudAlert(b ?? '', defined(parse(fraudBody, body)));
+      return { status: 202, body: { sent: sent !== null, notification: sent } };
+    }
+    case 'POST payments/:id/chargeback':
+      return { status: 201, body: ops.openChargeback(b ?? '', defined(parse(chargebackBody, body))) };
+    case 'POST chargebacks/:id/resolve':
+      return { status: 200, body: ops.resolveChargeback(b ?? '', parse(resolveChargebackBody, body)) };
+    case 'POST payments/:id/claim':
+      return { status: 201, body: ops.openClaim(b ?? '', defined(parse(claimBody, body))) };
+    case 'POST claims/:id/escalate':
+      return { status: 200, body: ops.escalateClaim(b ?? '') };
+    case 'POST claims/:id/resolve':
+      return { status: 200, body: ops.resolveClaim(b ?? '', defined(parse(resolveClaimBody, body))) };
     case 'POST settle':
       try {
         await ops.settle(parse(settleBody, body).timeoutMs);

@@ -4,16 +4,21 @@ import { MpError } from './errors.ts';
 
 const MAX_BODY = 1_000_000;
 
-export async function readBody(req: IncomingMessage): Promise<string> {
+/** Reads the whole body, refusing more than `max` bytes (413, MercadoPago's error shape). */
+export async function readBodyBuffer(req: IncomingMessage, max = MAX_BODY): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     const buf = chunk as Buffer;
     size += buf.length;
-    if (size > MAX_BODY) throw new MpError(413, 'request_too_large', 'Request body too large');
+    if (size > max) throw new MpError(413, 'request_too_large', 'Request body too large');
     chunks.push(buf);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+export async function readBody(req: IncomingMessage): Promise<string> {
+  return (await readBodyBuffer(req)).toString('utf8');
 }
 
 /** Parses a JSON body; an empty body is `undefined`. */

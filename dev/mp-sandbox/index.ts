@@ -8,17 +8,24 @@ import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { SandboxOperations } from './control.ts';
 import { SandboxCore } from './core.ts';
+import { Disputes } from './disputes.ts';
 import { Faults } from './faults.ts';
-import { CURRENCY_BY_SITE } from './preferences.ts';
+import type { MerchantOrderTopic } from './merchant-orders.ts';
+import { SITES } from './sites.ts';
 import { createSandboxServer } from './server.ts';
 import type { ReleaseOrder } from './types.ts';
 import { MERCADOPAGO_RETRY_SCHEDULE, Notifier } from './webhooks.ts';
 
 export type * from './types.ts';
-export type { SandboxOperations } from './control.ts';
+export type { ChargebackView, ClaimView, DeliveryFilter, SandboxOperations } from './control.ts';
+export type { ChargebackOptions } from './disputes.ts';
+export type { MerchantOrderTopic, MerchantOrderView } from './merchant-orders.ts';
 export type { ActiveFault } from './faults.ts';
 export type { Notification } from './webhooks.ts';
-export type { MerchantOrderView, PaymentView, PreferenceView, RefundView } from './views.ts';
+export type { PaymentView, PreferenceView, RefundView } from './views.ts';
+export { DOCUMENTATION_MAX_BYTES, DOCUMENTATION_TYPES } from './disputes.ts';
+export { DEFAULT_EXPIRATION_MS, pixCode, qrPng, UNCONFIRMED_LIMIT_MS } from './offline.ts';
+export { financing, mercadopagoFee, SITES } from './sites.ts';
 export { MERCADOPAGO_RETRY_SCHEDULE, signatureManifest, signNotification, WEBHOOK_USER_AGENT } from './webhooks.ts';
 export { TEST_CARDHOLDERS } from './outcomes.ts';
 
@@ -33,8 +40,14 @@ export interface SandboxOptions {
   webhookSecret?: string;
   /** The seller's user id (collector_id, user_id in webhooks). Default 1234567890. */
   collectorId?: number;
-  /** Pin the seller's site (MLA, MLB, MLC, MCO, MLM, MPE, MLU); default: follow the items' currency. */
+  /** The seller's site (MLA, MLB, MLM, MLC, MCO, MPE, MLU; default MLA): preferences in another currency are refused. */
   siteId?: string;
+  /**
+   * How merchant-order changes are notified: `merchant_order` (default: the feed a preference's
+   * notification_url receives, `?id=<id>&topic=merchant_order`), `topic_merchant_order_wh` (the
+   * panel's Webhooks topic, `?data.id=<id>&type=topic_merchant_order_wh`) or `none`.
+   */
+  merchantOrderTopic?: MerchantOrderTopic;
   /** Delays in ms between webhook attempts; default MercadoPago's (15 min, 30 min, 6 h, 48 h, 96 h...). */
   retrySchedule?: number[];
   /** How long a webhook receiver may take before the attempt counts as failed (default 22 000 ms). */
@@ -55,9 +68,10 @@ export interface Sandbox extends SandboxOperations {
   readonly accessToken: string;
   readonly webhookSecret: string;
   readonly collectorId: number;
+  readonly siteId: string;
   /** The JSON `GET /v1/payments/{id}` answers. */
   getPayment(paymentId: number | string): ReturnType<SandboxOperations['pay']>;
-  /** Shorthands over `setPaymentStatus`. */
+  /** Shorthands: `approve` over `setPaymentStatus`, `chargeback` over `openChargeback` (returns the payment). */
   approve(paymentId: number | string): ReturnType<SandboxOperations['pay']>;
   chargeback(paymentId: number | string): ReturnType<SandboxOperations['pay']>;
   duplicateNotification(paymentId: number | string): ReturnType<SandboxOperations['resendNotification']>;
@@ -75,8 +89,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     throw new Error('mp-sandbox: accessToken must look like a MercadoPago token (TEST-... or APP_USR-...)');
   }
   const webhookSecret = options.webhookSecret ?? DEFAULT_WEBHOOK_SECRET;
-  if (options.siteId !== undefined && CURRENCY_BY_SITE[options.siteId] === undefined) {
-    throw new Error(`mp-sandbox: unknown siteId ${options.siteId}`);
+  const siteId = options.siteId ?? 'MLA';
+  if (SITES[siteId] === undefined) throw new Error(`mp-sandbox: unknown siteId ${siteId} (one of ${Object.keys(SITES).join(', ')})`);
+  const merchantOrderTopic = options.merchantOrderTopic ?? 'merchant_order';
+  if (!['merchant_order', 'topic_merchant_order_wh', 'none'].includes(merchantOrderTopic)) {
+    throw new Error('mp-sandbox: merchantOrderTopic must be merchant_order, topic_merchant_order_wh or none');
   }
   const retrySchedule = options.retrySchedule ?? [...MERCADOPAGO_RETRY_SCHEDULE];
   if (retrySchedule.some((ms) => !Number.isFinite(ms) || ms < 0)) throw new Error('mp-sandbox: retrySchedule must hold delays >= 0');
@@ -96,10 +113,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     nextId: () => nextNotificationId++,
   });
   const c = new SandboxCore(
-    { collectorId, siteId: options.siteId, notificationUrl: options.notificationUrl, log },
+    { collectorId, siteId, notificationUrl: options.notificationUrl, merchantOrderTopic, log },
     ctx,
     notifier,
   );
+  const disputes = new Disputes(c);
 
   const ops: SandboxOperations = {
     pay: (preferenceId, payOptions = { cardholderName: 'APRO' }) => c.paymentJson(c.pay(preferenceId, payOptions)),
@@ -111,16 +129,31 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     releaseNotifications: (order: ReleaseOrder = 'fifo', options = {}) => notifier.release(order, options),
     deliveries: (filter = {}) =>
       notifier.deliveries
-        .filter((d) => filter.paymentId === undefined || d.paymentId === String(filter.paymentId))
+        .filter((d) => filter.paymentId === undefined || (d.type === 'payment' && d.paymentId === String(filter.paymentId)))
+        .filter((d) => filter.type === undefined || d.type === filter.type)
+        .filter((d) => filter.resourceId === undefined || d.resourceId === String(filter.resourceId))
         .map((d) => ({ ...d })),
+    payOffline: (paymentId) => c.paymentJson(c.payOffline(paymentId)),
+    expire: (paymentId) => c.paymentJson(c.expire(paymentId)),
+    expireDue: (opts = {}) => c.expireDue(opts.at === undefined ? Date.now() : Date.parse(opts.at)).map((p) => c.paymentJson(p)),
+    fraudAlert: (paymentId, opts = {}) => disputes.fraudAlert(paymentId, opts.description),
+    openChargeback: (paymentId, opts = {}) => disputes.chargebackJson(disputes.openChargeback(paymentId, opts)),
+    resolveChargeback: (id, opts) => disputes.chargebackJson(disputes.resolveChargeback(id, opts.coverageApplied)),
+    openClaim: (paymentId, opts = {}) => disputes.claimJson(disputes.openClaim(paymentId, opts.reasonId)),
+    escalateClaim: (id) => disputes.claimJson(disputes.escalateClaim(id)),
+    resolveClaim: (id, opts) => disputes.claimJson(disputes.resolveClaim(id, opts.benefited, opts.reason)),
     settle: (timeoutMs) => notifier.settle(timeoutMs),
     failNextCalls: (fault) => faults.add(fault),
     faults: () => faults.list(),
     clearFaults: () => faults.clear(),
     state: () => ({
+      ...((): object => (c.expireDue(Date.now()), {}))(),
       preferences: [...c.store.preferences.values()].map((p) => c.preferenceJson(p)),
       payments: [...c.store.payments.values()].map((p) => c.paymentJson(p)),
-      merchantOrders: [...c.store.merchantOrders.values()].map((mo) => c.merchantOrderJson(mo.id)),
+      merchantOrders: [...c.store.merchantOrders.values()].map((mo) => c.orders.view(mo)),
+      chargebacks: [...c.store.chargebacks.values()].map((cb) => disputes.chargebackJson(cb)),
+      claims: [...c.store.claims.values()].map((cl) => disputes.claimJson(cl)),
+      fraudAlerts: c.store.fraudAlerts.map((f) => ({ ...f })),
     }),
     reset: () => {
       c.reset();
@@ -128,7 +161,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
   };
 
-  const server = createSandboxServer({ core: c, ops, faults, accessToken, log });
+  const server = createSandboxServer({ core: c, disputes, ops, faults, accessToken, log });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => {
@@ -149,9 +182,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     accessToken,
     webhookSecret,
     collectorId,
-    getPayment: (paymentId) => c.paymentJson(c.payment(paymentId)),
+    siteId,
+    getPayment: (paymentId) => {
+      c.expireDue(Date.now());
+      return c.paymentJson(c.payment(paymentId));
+    },
     approve: (paymentId) => ops.setPaymentStatus(paymentId, { status: 'approved' }),
-    chargeback: (paymentId) => ops.setPaymentStatus(paymentId, { status: 'charged_back' }),
+    chargeback: (paymentId) => {
+      const cb = ops.openChargeback(paymentId);
+      return c.paymentJson(c.payment(cb.payment_id));
+    },
     duplicateNotification: (paymentId) => ops.resendNotification(paymentId, { copies: 2 }),
     close: () => {
       closed ??= new Promise<void>((resolve) => {

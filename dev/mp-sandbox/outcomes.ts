@@ -3,7 +3,10 @@
  * Source: MercadoPago developers, "Test cards" and "Payment creation results"
  * (status / status_detail table).
  */
+import { offlineMethods } from './sites.ts';
 import type { PaymentStatus, PaymentTypeId } from './types.ts';
+
+export { OFFLINE_TYPES } from './offline.ts';
 
 export interface Outcome {
   status: PaymentStatus;
@@ -37,8 +40,6 @@ export function outcomeForName(name: string): Outcome | undefined {
 }
 
 /** Cash and transfer payments wait for the buyer to pay elsewhere, whatever the name. */
-export const OFFLINE_TYPES: ReadonlySet<PaymentTypeId> = new Set(['ticket', 'atm', 'bank_transfer']);
-
 export function offlineOutcome(type: PaymentTypeId): Outcome {
   return type === 'bank_transfer'
     ? { status: 'pending', statusDetail: 'pending_waiting_transfer', label: 'Esperando la transferencia' }
@@ -61,21 +62,34 @@ export const TYPE_LABELS: Record<string, string> = {
   account_money: 'Dinero en cuenta de Mercado Pago',
   ticket: 'Efectivo (cupón de pago)',
   atm: 'Cajero automático / red bancaria',
-  bank_transfer: 'Transferencia bancaria',
+  bank_transfer: 'Transferencia bancaria / Pix',
 };
 
-const TICKET_METHOD: Record<string, string> = {
-  MLA: 'rapipago',
-  MLB: 'bolbradesco',
-  MLM: 'oxxo',
-  MLC: 'servipag',
-  MCO: 'efecty',
-  MPE: 'pagoefectivo_atm',
-  MLU: 'abitab',
+/** Names shown for MercadoPago's offline method ids. */
+export const METHOD_LABELS: Record<string, string> = {
+  rapipago: 'Rapipago',
+  pagofacil: 'Pago Fácil',
+  redlink: 'Red Link',
+  bolbradesco: 'Boleto bancário',
+  pec: 'Pagamento na lotérica',
+  pix: 'Pix',
+  oxxo: 'OXXO',
+  paycash: 'PayCash (7-Eleven y otras)',
+  bancomer: 'BBVA Bancomer',
+  banamex: 'Citibanamex',
+  serfin: 'Santander',
+  clabe: 'Transferencia SPEI',
+  servipag: 'Servipag',
+  khipu: 'Khipu',
+  efecty: 'Efecty',
+  pse: 'PSE',
+  pagoefectivo_atm: 'PagoEfectivo',
+  abitab: 'Abitab',
+  redpagos: 'Redpagos',
 };
-const TRANSFER_METHOD: Record<string, string> = { MLB: 'pix', MCO: 'pse', MLC: 'webpay' };
 
-export function defaultMethod(type: PaymentTypeId, siteId: string): string {
+/** The method a payment type uses when none is chosen; undefined when the site has none of that type. */
+export function defaultMethod(type: PaymentTypeId, siteId: string): string | undefined {
   switch (type) {
     case 'credit_card':
       return 'master';
@@ -86,11 +100,9 @@ export function defaultMethod(type: PaymentTypeId, siteId: string): string {
     case 'account_money':
       return 'account_money';
     case 'ticket':
-      return TICKET_METHOD[siteId] ?? 'rapipago';
     case 'atm':
-      return siteId === 'MLM' ? 'banamex' : 'redlink';
     case 'bank_transfer':
-      return TRANSFER_METHOD[siteId] ?? 'bank_transfer';
+      return offlineMethods(type, siteId)[0];
     default:
       return type;
   }

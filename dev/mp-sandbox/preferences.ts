@@ -5,23 +5,11 @@
 import { badRequest } from './errors.ts';
 import type { JsonObject, PreferenceItem, PreferenceRecord } from './types.ts';
 import { isPaymentType } from './types.ts';
+import { OFFERED_TYPES } from './outcomes.ts';
+import { CURRENCY_BY_SITE, SITE_BY_CURRENCY, SITES } from './sites.ts';
 import { isPlainObject, round2 } from './util.ts';
 
-/** Site of each currency; a collector account belongs to one site. */
-export const SITE_BY_CURRENCY: Record<string, string> = {
-  ARS: 'MLA',
-  BRL: 'MLB',
-  MXN: 'MLM',
-  CLP: 'MLC',
-  COP: 'MCO',
-  PEN: 'MPE',
-  UYU: 'MLU',
-};
-export const CURRENCY_BY_SITE: Record<string, string> = Object.fromEntries(
-  Object.entries(SITE_BY_CURRENCY).map(([currency, site]) => [site, currency]),
-);
-/** Currencies without cents: MercadoPago rejects decimal prices in them. */
-const INTEGER_CURRENCIES = new Set(['CLP', 'COP']);
+export { CURRENCY_BY_SITE, SITE_BY_CURRENCY } from './sites.ts';
 
 const EXTERNAL_REFERENCE = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -44,7 +32,7 @@ function optionalString(body: Record<string, unknown>, key: string, code: string
   return v;
 }
 
-function parseItems(raw: unknown, siteCurrency: string | undefined): PreferenceItem[] {
+function parseItems(raw: unknown, siteCurrency: string): PreferenceItem[] {
   if (!Array.isArray(raw) || raw.length === 0) throw badRequest('invalid_items', 'items needed');
   const items = raw.map((item: unknown, index): PreferenceItem => {
     if (!isPlainObject(item)) throw badRequest('invalid_items', `items[${index}] invalid. Should be an object.`);
@@ -59,11 +47,13 @@ function parseItems(raw: unknown, siteCurrency: string | undefined): PreferenceI
       throw badRequest('invalid_items', 'unit_price invalid. Should be a positive number.');
     }
     if (unitPrice > 999_999_999) throw badRequest('invalid_items', 'unit_price invalid. Max value exceeded.');
-    const currency = item['currency_id'] ?? siteCurrency ?? 'ARS';
-    if (typeof currency !== 'string' || !(currency in SITE_BY_CURRENCY)) {
-      throw badRequest('invalid_items', 'currency_id invalid');
+    const currency = item['currency_id'] ?? siteCurrency;
+    // MercadoPago's documented answer both for an unknown currency and for
+    // one that is not the collector's site's.
+    if (typeof currency !== 'string' || !(currency in SITE_BY_CURRENCY) || currency !== siteCurrency) {
+      throw badRequest('invalid_items', 'currency_id invalid.');
     }
-    if (INTEGER_CURRENCIES.has(currency) && !Number.isInteger(unitPrice)) {
+    if (SITES[SITE_BY_CURRENCY[currency] ?? '']?.wholeUnits === true && !Number.isInteger(unitPrice)) {
       throw badRequest('invalid_items', `unit_price invalid. ${currency} does not accept decimal values.`);
     }
     if (round2(unitPrice) !== unitPrice) {
@@ -81,13 +71,11 @@ function parseItems(raw: unknown, siteCurrency: string | undefined): PreferenceI
       currency_id: currency,
     };
   });
-  const currencies = new Set(items.map((i) => i.currency_id));
-  if (currencies.size > 1) throw badRequest('invalid_items', 'currency_id invalid. All items must have the same currency.');
-  if (siteCurrency !== undefined && !currencies.has(siteCurrency)) {
-    throw badRequest('invalid_items', `currency_id invalid. The collector's site uses ${siteCurrency}.`);
-  }
   return items;
 }
+
+/** Items of a merchant order on a site (same rules as a preference's). */
+export const parseItemsForSite = (raw: unknown, siteId: string): PreferenceItem[] => parseItems(raw, CURRENCY_BY_SITE[siteId] ?? 'ARS');
 
 const MODELLED_KEYS = new Set([
   'items',
@@ -101,23 +89,20 @@ const MODELLED_KEYS = new Set([
   'expiration_date_from',
   'expiration_date_to',
   'payment_methods',
+  'date_of_expiration',
   'statement_descriptor',
   'binary_mode',
 ]);
 
 /**
  * Validates a preference body the way MercadoPago does and returns the record
- * fields. `siteId` pins the collector's site when configured; otherwise the
- * site follows the items' currency.
+ * fields. Every item's currency must be the collector's site's.
  */
-export function parsePreference(
-  body: unknown,
-  siteId: string | undefined,
-): Omit<PreferenceRecord, 'id' | 'createdAt' | 'merchantOrderId'> {
+export function parsePreference(body: unknown, siteId: string): Omit<PreferenceRecord, 'id' | 'createdAt' | 'merchantOrderId'> {
   if (!isPlainObject(body)) throw badRequest('bad_request', 'body must be a JSON object');
-  const siteCurrency = siteId === undefined ? undefined : CURRENCY_BY_SITE[siteId];
+  const siteCurrency = CURRENCY_BY_SITE[siteId] ?? 'ARS';
   const items = parseItems(body['items'], siteCurrency);
-  const currencyId = items[0]?.currency_id ?? 'ARS';
+  const currencyId = siteCurrency;
 
   const rawBackUrls = body['back_urls'] ?? {};
   if (!isPlainObject(rawBackUrls)) throw badRequest('invalid_back_urls', 'back_urls invalid. Wrong format.');
@@ -188,10 +173,22 @@ export function parsePreference(
       throw badRequest('invalid_payment_methods', `excluded_payment_types invalid. Unknown payment type ${type}.`);
     }
   }
-  const installments = paymentMethods['installments'] ?? null;
-  if (installments !== null && (typeof installments !== 'number' || !Number.isInteger(installments) || installments < 1 || installments > 36)) {
-    throw badRequest('invalid_payment_methods', 'installments invalid. Should be a number between 1 and 36.');
+  const excludedPaymentMethods = ids('excluded_payment_methods');
+  if (excludedPaymentMethods.includes('account_money')) throw badRequest('invalid_payment_methods', 'account_money cannot be excluded.');
+  if (OFFERED_TYPES.every((t) => excludedPaymentTypes.includes(t))) {
+    throw badRequest('invalid_payment_methods', 'cannot exclude all payments types.');
   }
+  const count = (key: string): number | null => {
+    const n = paymentMethods[key] ?? null;
+    if (n !== null && (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 36)) {
+      throw badRequest('invalid_payment_methods', `${key} invalid. Should be a number between 1 and 36.`);
+    }
+    return n;
+  };
+  const installments = count('installments');
+  const defaultInstallments = count('default_installments');
+  const dateOfExpiration = body['date_of_expiration'] ?? null;
+  if (dateOfExpiration !== null && !isIsoDate(dateOfExpiration)) throw badRequest('invalid_date', 'invalid date of expiration.');
 
   const statementDescriptor = optionalString(body, 'statement_descriptor', 'invalid_statement_descriptor') ?? null;
   const binaryMode = body['binary_mode'] ?? false;
@@ -203,7 +200,7 @@ export function parsePreference(
   }
 
   return {
-    siteId: siteId ?? SITE_BY_CURRENCY[currencyId] ?? 'MLA',
+    siteId,
     currencyId,
     items,
     payer: payer as JsonObject,
@@ -216,8 +213,10 @@ export function parsePreference(
     expirationDateFrom: from,
     expirationDateTo: to,
     excludedPaymentTypes,
-    excludedPaymentMethods: ids('excluded_payment_methods'),
+    excludedPaymentMethods,
     installments,
+    defaultInstallments,
+    dateOfExpiration,
     statementDescriptor,
     binaryMode,
     extra,
@@ -256,8 +255,9 @@ export function preferenceBody(p: PreferenceRecord): JsonObject {
       excluded_payment_methods: p.excludedPaymentMethods.map((id) => ({ id })),
       installments: p.installments,
       default_payment_method_id: null,
-      default_installments: null,
+      default_installments: p.defaultInstallments,
     },
+    date_of_expiration: p.dateOfExpiration,
     statement_descriptor: p.statementDescriptor,
     binary_mode: p.binaryMode,
   };

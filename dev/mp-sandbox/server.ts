@@ -11,10 +11,12 @@ import { handleControl, type SandboxOperations } from './control.ts';
 import type { SandboxCore } from './core.ts';
 import { MpError } from './errors.ts';
 import type { Faults } from './faults.ts';
-import { parseJson, readBody, sendHtml, sendJson } from './http.ts';
+import type { Disputes } from './disputes.ts';
+import { parseJson, readBody, readBodyBuffer, sendHtml, sendJson } from './http.ts';
 
 export interface ServerDeps {
   core: SandboxCore;
+  disputes: Disputes;
   ops: SandboxOperations;
   faults: Faults;
   accessToken: string;
@@ -44,7 +46,9 @@ function authorize(req: IncomingMessage, accessToken: string): void {
 }
 
 export function createSandboxServer(deps: ServerDeps): Server {
-  const routes = apiRoutes(deps.core);
+  const routes = apiRoutes(deps.core, deps.disputes);
+  /** Uploads may carry more than MercadoPago's 10 MB so that the limit answers its own error. */
+  const MAX_UPLOAD = 25 * 1024 * 1024;
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL, method: string): Promise<void> {
     const path = url.pathname;
@@ -67,7 +71,8 @@ export function createSandboxServer(deps: ServerDeps): Server {
       if (candidates.length > 0) throw new MpError(405, 'method_not_allowed', `Method ${method} not allowed for ${path}`);
       throw new MpError(404, 'not_found', `resource not found: ${method} ${path} is not emulated by mp-sandbox`);
     }
-    const raw = method === 'GET' ? '' : await readBody(req);
+    const rawBytes = method === 'GET' ? Buffer.alloc(0) : await readBodyBuffer(req, route.multipart ? MAX_UPLOAD : undefined);
+    const raw = route.multipart ? '' : rawBytes.toString('utf8');
     const params = (route.pattern.exec(path) ?? []).slice(1).map((p) => decodeURIComponent(p ?? ''));
 
     const key = route.idempotent ? req.headers['x-idempotency-key'] : undefined;
@@ -83,7 +88,13 @@ export function createSandboxServer(deps: ServerDeps): Server {
         return;
       }
     }
-    const result = route.handle({ params, query: url.searchParams, body: parseJson(raw) });
+    const result = await route.handle({
+      params,
+      query: url.searchParams,
+      body: route.multipart ? undefined : parseJson(raw),
+      raw: rawBytes,
+      contentType: req.headers['content-type'] ?? '',
+    });
     if (cacheKey !== null && result.status < 300) {
       deps.core.store.idempotency.set(cacheKey, { fingerprint, status: result.status, body: result.body });
     }
@@ -98,6 +109,9 @@ export function createSandboxServer(deps: ServerDeps): Server {
       deps.log({ event: 'request', method, path, status: res.writableFinished ? res.statusCode : 'dropped' });
     });
     try {
+      // Lazy expiry: offline payments past their deadline (and payments unconfirmed
+      // for 30 days) are cancelled, with their notifications, before anyone reads them.
+      deps.core.expireDue(Date.now());
       if (path === '/__sandbox' || path.startsWith('/__sandbox/')) {
         const raw = method === 'GET' || method === 'DELETE' ? '' : await readBody(req);
         const result = await handleControl(deps.ops, method, path, url.searchParams, parseJson(raw));

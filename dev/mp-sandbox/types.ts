@@ -65,6 +65,9 @@ export interface PreferenceRecord {
   excludedPaymentTypes: string[];
   excludedPaymentMethods: string[];
   installments: number | null;
+  defaultInstallments: number | null;
+  /** How long cash and transfer payments stay payable (ISO date), or null for the default. */
+  dateOfExpiration: string | null;
   statementDescriptor: string | null;
   binaryMode: boolean;
   /** The body fields we do not model, echoed back untouched. */
@@ -100,15 +103,66 @@ export interface PaymentRecord {
   payerEmail: string;
   notificationUrl: string | null;
   statementDescriptor: string | null;
+  /** Card installments and what the buyer pays with interest (1 and the amount otherwise). */
   installments: number;
+  installmentAmount: number;
+  totalPaid: number;
   refunds: RefundRecord[];
+  /** Offline payments: when the ticket or QR stops being payable (epoch ms). */
+  expiresAt: number | null;
+  /** Cash tickets: the barcode's digits. */
+  barcode: string | null;
+  /** Pix: the copy-and-paste EMV code, and its QR as a base64 PNG. */
+  pix: { qrCode: string; qrCodeBase64: string } | null;
 }
 
 export interface MerchantOrderRecord {
   id: number;
-  preferenceId: string;
+  /** The preference it belongs to; null for one created by POST /merchant_orders with items only. */
+  preferenceId: string | null;
   createdAt: number;
   updatedAt: number;
+  siteId: string;
+  /** Fields POST/PUT /merchant_orders set; null = the preference's. */
+  notificationUrl: string | null;
+  externalReference: string | null;
+  items: PreferenceItem[] | null;
+  additionalInfo: string;
+  payer: JsonObject | null;
+  marketplace: string;
+  sponsorId: number | null;
+  cancelled: boolean;
+  /** Bumped on every change (the `version` of merchant-order webhooks). */
+  version: number;
+}
+
+export interface ChargebackRecord {
+  id: string;
+  paymentId: number;
+  amount: number;
+  currencyId: string;
+  reasonId: string;
+  createdAt: number;
+  updatedAt: number;
+  coverageEligible: boolean;
+  coverageApplied: boolean | null;
+  documentationRequired: boolean;
+  documentationStatus: 'pending' | 'review_pending' | 'valid' | 'not_supplied' | 'not_required';
+  documentation: Array<{ type: string; name: string; size: number; uploadedAt: number }>;
+  deadline: number;
+  status: 'opened' | 'closed';
+}
+
+export interface ClaimRecord {
+  id: number;
+  paymentId: number;
+  reasonId: string;
+  type: 'mediations';
+  stage: 'claim' | 'dispute';
+  status: 'opened' | 'closed';
+  createdAt: number;
+  updatedAt: number;
+  resolution: { reason: string; benefited: 'complainant' | 'respondent'; closedBy: string; at: number } | null;
 }
 
 /** How a test payment should turn out: a test cardholder name or an explicit status. */
@@ -121,6 +175,10 @@ export interface PayOptions {
   paymentTypeId?: PaymentTypeId;
   paymentMethodId?: string;
   payerEmail?: string;
+  /** Part of the total (two cards); default the whole total. */
+  amount?: number;
+  /** Card installments (1..the preference's and the site's maximum). */
+  installments?: number;
 }
 
 export interface StatusChange {
@@ -130,6 +188,11 @@ export interface StatusChange {
 
 export interface DeliveryAttempt {
   notificationId: number;
+  /** The notification's topic: payment, merchant_order / topic_merchant_order_wh, stop_delivery_op_wh, ... */
+  type: string;
+  /** The id the query string carries (data.id, or id for the merchant_order feed). */
+  resourceId: string;
+  /** The payment concerned ('' when none, as for a merchant order). */
   paymentId: string;
   action: string;
   url: string;

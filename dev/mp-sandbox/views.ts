@@ -3,8 +3,10 @@
  * names, nesting and date format follow MercadoPago's responses; fields the
  * sandbox does not model are present with MercadoPago's empty values.
  */
-import { preferenceBody, preferenceTotal } from './preferences.ts';
-import type { MerchantOrderRecord, PaymentRecord, PreferenceRecord, RefundRecord } from './types.ts';
+import { ticketPath } from './offline.ts';
+import { preferenceBody } from './preferences.ts';
+import { mercadopagoFee } from './sites.ts';
+import type { PaymentRecord, PreferenceItem, PreferenceRecord, RefundRecord } from './types.ts';
 import { mpDate, mpDateOrNull, round2 } from './util.ts';
 
 export interface ViewContext {
@@ -29,8 +31,9 @@ export function preferenceView(ctx: ViewContext, p: PreferenceRecord) {
     collector_id: ctx.collectorId,
     client_id: String(ctx.collectorId).slice(0, 16),
     date_created: mpDate(p.createdAt),
-    date_of_expiration: null,
     operation_type: 'regular_payment',
+    live_mode: false,
+    sponsor_id: null,
     marketplace: 'NONE',
     marketplace_fee: 0,
     site_id: p.siteId,
@@ -64,13 +67,41 @@ const isCard = (p: PaymentRecord): boolean => p.paymentTypeId === 'credit_card' 
 
 export const refundedAmount = (p: PaymentRecord): number => round2(p.refunds.reduce((s, r) => s + r.amount, 0));
 
-export function paymentView(ctx: ViewContext, p: PaymentRecord) {
+/** Statuses where MercadoPago collected the money and reports its fees. */
+const COLLECTED = new Set(['approved', 'in_mediation', 'charged_back', 'refunded']);
+
+/** `additional_info.items` of a payment: the preference's items, quantity and unit_price as strings, as MercadoPago answers them. */
+const additionalItems = (items: PreferenceItem[]) =>
+  items.map((i) => ({
+    id: i.id,
+    title: i.title,
+    description: i.description,
+    picture_url: i.picture_url,
+    category_id: i.category_id,
+    quantity: String(i.quantity),
+    unit_price: String(i.unit_price),
+  }));
+
+function feeDetails(p: PaymentRecord, siteId: string) {
+  if (!COLLECTED.has(p.status)) return [];
+  const fees = [{ type: 'mercadopago_fee', amount: mercadopagoFee(p.amount, siteId), fee_payer: 'collector' }];
+  const financing = round2(p.totalPaid - p.amount);
+  if (financing > 0) fees.push({ type: 'financing_fee', amount: financing, fee_payer: 'payer' });
+  return fees;
+}
+
+export function paymentView(ctx: ViewContext, p: PaymentRecord, pref?: PreferenceRecord) {
+  const siteId = pref?.siteId ?? 'MLA';
+  const fees = feeDetails(p, siteId);
+  const mpFee = fees.find((f) => f.type === 'mercadopago_fee')?.amount ?? 0;
+  const ticketUrl = `${ctx.publicUrl}${ticketPath(p.id)}`;
+  const offline = p.paymentTypeId === 'ticket' || p.paymentTypeId === 'atm' || p.paymentTypeId === 'bank_transfer';
   return {
     id: p.id,
     date_created: mpDate(p.createdAt),
     date_approved: mpDateOrNull(p.approvedAt),
     date_last_updated: mpDate(p.updatedAt),
-    date_of_expiration: p.status === 'pending' ? mpDate(p.createdAt + 3 * 24 * 3600 * 1000) : null,
+    date_of_expiration: mpDateOrNull(p.expiresAt),
     money_release_date: mpDateOrNull(p.approvedAt),
     money_release_status: p.approvedAt === null ? null : 'released',
     operation_type: 'regular_payment',
@@ -107,7 +138,7 @@ export function paymentView(ctx: ViewContext, p: PaymentRecord) {
     },
     marketplace_owner: null,
     metadata: p.metadata,
-    additional_info: { items: [] },
+    additional_info: { items: additionalItems(pref?.items ?? []) },
     order: { id: String(p.merchantOrderId), type: 'mercadopago' },
     external_reference: p.externalReference === '' ? null : p.externalReference,
     transaction_amount: p.amount,
@@ -118,16 +149,17 @@ export function paymentView(ctx: ViewContext, p: PaymentRecord) {
     installments: p.installments,
     transaction_details: {
       payment_method_reference_id: null,
-      net_received_amount: p.status === 'approved' ? p.amount : 0,
-      total_paid_amount: p.amount,
+      net_received_amount: COLLECTED.has(p.status) ? round2(p.amount - mpFee) : 0,
+      total_paid_amount: p.totalPaid,
       overpaid_amount: 0,
-      external_resource_url: null,
-      installment_amount: isCard(p) ? round2(p.amount / p.installments) : 0,
-      financial_institution: null,
+      external_resource_url: offline && p.pix === null ? ticketUrl : null,
+      installment_amount: isCard(p) ? p.installmentAmount : 0,
+      financial_institution: p.paymentMethodId === 'pse' ? '1007' : null,
       payable_deferral_period: null,
       acquirer_reference: null,
     },
-    fee_details: [],
+    fee_details: fees,
+    barcode: p.barcode === null ? null : { content: p.barcode },
     charges_details: [],
     captured: true,
     binary_mode: false,
@@ -151,76 +183,25 @@ export function paymentView(ctx: ViewContext, p: PaymentRecord) {
     merchant_account_id: null,
     merchant_number: null,
     acquirer_reconciliation: [],
-    point_of_interaction: { type: 'CHECKOUT', business_info: { unit: 'online_payments', sub_unit: 'checkout_pro' } },
-  };
-}
-
-/** `order_status` of a merchant order, from its payments (MercadoPago's aggregation). */
-function orderStatus(total: number, payments: PaymentRecord[]): string {
-  const paid = round2(payments.filter((p) => p.status === 'approved').reduce((s, p) => s + p.amount, 0));
-  const refunded = round2(payments.reduce((s, p) => s + refundedAmount(p), 0));
-  const reverted = payments.filter((p) => p.status === 'refunded' || p.status === 'charged_back');
-  if (paid === 0 && reverted.length > 0) return 'reverted';
-  if (paid > 0 && refunded > 0) return 'partially_reverted';
-  if (paid >= total) return 'paid';
-  if (paid > 0) return 'partially_paid';
-  if (payments.some((p) => p.status === 'in_process' || p.status === 'pending')) return 'payment_in_process';
-  return 'payment_required';
-}
-
-export function merchantOrderView(
-  ctx: ViewContext,
-  mo: MerchantOrderRecord,
-  pref: PreferenceRecord,
-  payments: PaymentRecord[],
-) {
-  const total = preferenceTotal(pref);
-  const paid = round2(payments.filter((p) => p.status === 'approved').reduce((s, p) => s + p.amount, 0));
-  const refunded = round2(payments.reduce((s, p) => s + refundedAmount(p), 0));
-  return {
-    id: mo.id,
-    status: paid >= total ? 'closed' : 'opened',
-    external_reference: pref.externalReference,
-    preference_id: pref.id,
-    payments: payments.map((p) => ({
-      id: p.id,
-      transaction_amount: p.amount,
-      total_paid_amount: p.amount,
-      shipping_cost: 0,
-      currency_id: p.currencyId,
-      status: p.status,
-      status_detail: p.statusDetail,
-      operation_type: 'regular_payment',
-      date_approved: mpDateOrNull(p.approvedAt),
-      date_created: mpDate(p.createdAt),
-      last_modified: mpDate(p.updatedAt),
-      amount_refunded: refundedAmount(p),
-    })),
-    shipments: [],
-    payouts: [],
-    collector: { id: ctx.collectorId, email: '', nickname: 'TESTSANDBOX' },
-    marketplace: 'NONE',
-    notification_url: pref.notificationUrl,
-    date_created: mpDate(mo.createdAt),
-    last_updated: mpDate(mo.updatedAt),
-    sponsor_id: null,
-    shipping_cost: 0,
-    total_amount: total,
-    site_id: pref.siteId,
-    paid_amount: paid,
-    refunded_amount: refunded,
-    payer: null,
-    items: pref.items.map((i) => ({ ...i })),
-    cancelled: false,
-    additional_info: '',
-    application_id: null,
-    is_test: true,
-    order_status: orderStatus(total, payments),
-    client_id: String(ctx.collectorId),
+    point_of_interaction: {
+      type: 'CHECKOUT',
+      business_info: { unit: 'online_payments', sub_unit: 'checkout_pro' },
+      ...(p.pix === null ? {} : {
+        transaction_data: {
+          qr_code: p.pix.qrCode,
+          qr_code_base64: p.pix.qrCodeBase64,
+          ticket_url: ticketUrl,
+          transaction_id: null,
+          bank_transfer_id: null,
+          financial_institution: null,
+          bank_info: { payer: { id: null, email: null, long_name: null }, collector: { account_holder_name: 'MP SANDBOX' } },
+          e2e_id: null,
+        },
+      }),
+    },
   };
 }
 
 export type PreferenceView = ReturnType<typeof preferenceView>;
 export type PaymentView = ReturnType<typeof paymentView>;
 export type RefundView = ReturnType<typeof refundView>;
-export type MerchantOrderView = ReturnType<typeof merchantOrderView>;

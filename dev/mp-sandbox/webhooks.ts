@@ -1,6 +1,8 @@
 /**
- * Webhook delivery as MercadoPago does it: `POST <notification_url>?data.id=<id>&type=payment`
- * with a signed JSON body, retried on anything but 200/201 or a time-out.
+ * Webhook delivery as MercadoPago does it: `POST <notification_url>?data.id=<id>&type=<topic>`
+ * with a signed JSON body, retried on anything but 200/201 or a time-out (fraud
+ * alerts excepted: MercadoPago sends them once). The merchant-order feed uses
+ * the older form `?id=<id>&topic=merchant_order`; its signature covers that id.
  *
  * Signature: `x-signature: ts=<unix seconds>,v1=<hex HMAC-SHA256(secret, manifest)>` with
  * manifest `id:<data.id>;request-id:<x-request-id>;ts:<ts>;`. MercadoPago lower-cases an
@@ -27,10 +29,30 @@ export const WEBHOOK_USER_AGENT = 'MercadoPago WebHook v1.0 payment';
 
 export interface Notification {
   id: number;
+  /** Topic: payment, merchant_order, topic_merchant_order_wh, stop_delivery_op_wh, topic_chargebacks_wh, topic_claims_integration_wh. */
+  type: string;
+  /** The id in the query string (and the signature's manifest). */
+  resourceId: string;
+  /** The payment concerned, '' when none. */
   paymentId: string;
   action: string;
   url: string;
   body: JsonObject;
+  /** False for fraud alerts: one attempt, never retried. */
+  retry: boolean;
+}
+
+export interface TopicNotification {
+  notificationUrl: string;
+  type: string;
+  resourceId: string;
+  paymentId?: string;
+  action: string;
+  /** The JSON body, or a function of the notification's id (bodies that carry it). */
+  body: JsonObject | ((notificationId: number) => JsonObject);
+  /** `ipn`: `?id=&topic=` (the merchant_order feed); default `?data.id=&type=`. */
+  style?: 'webhook' | 'ipn';
+  retry?: boolean;
 }
 
 export interface NotifierOptions {
@@ -51,12 +73,15 @@ export function signNotification(secret: string, dataId: string, requestId: stri
   return `ts=${ts},v1=${v1}`;
 }
 
-export function notificationTarget(notificationUrl: string, dataId: string): string {
+export function notificationTarget(notificationUrl: string, dataId: string, type = 'payment', style: 'webhook' | 'ipn' = 'webhook'): string {
   const url = new URL(notificationUrl);
-  url.searchParams.set('data.id', dataId);
-  url.searchParams.set('type', 'payment');
+  url.searchParams.set(style === 'ipn' ? 'id' : 'data.id', dataId);
+  url.searchParams.set(style === 'ipn' ? 'topic' : 'type', type);
   return url.toString();
 }
+
+const userAgent = (n: Notification): string =>
+  n.type === 'payment' ? WEBHOOK_USER_AGENT : n.type === 'merchant_order' ? `MercadoPago Feed v2.0 ${n.type}` : `MercadoPago WebHook v1.0 ${n.type}`;
 
 export class Notifier {
   readonly deliveries: DeliveryAttempt[] = [];
@@ -74,8 +99,11 @@ export class Notifier {
     const dataId = String(paymentId);
     return {
       id,
+      type: 'payment',
+      resourceId: dataId,
       paymentId: dataId,
       action,
+      retry: true,
       url: notificationTarget(notificationUrl, dataId),
       body: {
         action,
@@ -87,6 +115,21 @@ export class Notifier {
         type: 'payment',
         user_id: this.opts.collectorId,
       },
+    };
+  }
+
+  /** Builds a notification of another topic (merchant orders, disputes, fraud alerts). */
+  buildTopic(t: TopicNotification): Notification {
+    const id = this.opts.nextId();
+    return {
+      id,
+      type: t.type,
+      resourceId: t.resourceId,
+      paymentId: t.paymentId ?? '',
+      action: t.action,
+      retry: t.retry ?? true,
+      url: notificationTarget(t.notificationUrl, t.resourceId, t.type, t.style ?? 'webhook'),
+      body: typeof t.body === 'function' ? t.body(id) : t.body,
     };
   }
 
@@ -113,11 +156,6 @@ export class Notifier {
     return [...(this.held ?? [])];
   }
 
-  /**
-   * Sends the held notifications in the given order, one after the other (each
-   * first attempt finishes before the next starts; retries follow the schedule),
-   * and stops holding. Resolves with the notifications in the order sent.
-   */
   /**
    * Delivers the held notifications in the given order: one after another,
    * or all at once with `parallel` (a burst of concurrent deliveries, as
@@ -192,6 +230,8 @@ export class Notifier {
     const started = Date.now();
     const record: DeliveryAttempt = {
       notificationId: n.id,
+      type: n.type,
+      resourceId: n.resourceId,
       paymentId: n.paymentId,
       action: n.action,
       url: n.url,
@@ -210,9 +250,9 @@ export class Notifier {
         headers: {
           'content-type': 'application/json',
           accept: '*/*',
-          'user-agent': WEBHOOK_USER_AGENT,
+          'user-agent': userAgent(n),
           'x-request-id': requestId,
-          'x-signature': signNotification(this.opts.secret, n.paymentId, requestId, ts),
+          'x-signature': signNotification(this.opts.secret, n.resourceId, requestId, ts),
         },
         body: JSON.stringify(n.body),
       });
@@ -230,7 +270,7 @@ export class Notifier {
       this.opts.log({ event: 'webhook_attempt', ...record });
       const aborted = controller.signal.aborted && !timedOut;
       const delay = this.opts.retrySchedule[attempt - 1];
-      if (!record.ok && !aborted && delay !== undefined) {
+      if (!record.ok && !aborted && n.retry && delay !== undefined) {
         const retry = setTimeout(() => {
           this.timers.delete(retry);
           void this.attempt(n, attempt + 1);

@@ -18,7 +18,8 @@ import {
   Preference,
 } from 'mercadopago';
 import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
-import { BASIC_TOTAL, basicItems, useSandboxWithSdk } from './helpers.ts';
+import { AppConfig } from 'mercadopago/dist/utils/config/index.js';
+import { BASIC_TOTAL, basicItems, sandboxWithSdk, useSandboxWithSdk } from './helpers.ts';
 
 let sandbox: Sandbox;
 let config: MercadoPagoConfig;
@@ -102,16 +103,17 @@ describe('preferences', () => {
     ['negative price', { items: [{ title: 'A', quantity: 1, unit_price: -5 }] }, 'invalid_items', 'unit_price invalid'],
     ['price as string', { items: [{ title: 'A', quantity: 1, unit_price: '10' }] }, 'invalid_items', 'unit_price invalid'],
     [
-      'non-integer CLP price',
-      { items: [{ title: 'A', quantity: 1, unit_price: 1990.5, currency_id: 'CLP' }] },
+      "another site's currency",
+      { items: [{ title: 'A', quantity: 1, unit_price: 10, currency_id: 'BRL' }] },
       'invalid_items',
-      'CLP does not accept decimal values',
+      'currency_id invalid.',
     ],
+    ['an unknown currency', { items: [{ title: 'A', quantity: 1, unit_price: 10, currency_id: 'USD' }] }, 'invalid_items', 'currency_id invalid.'],
     [
-      'non-integer COP price',
-      { items: [{ title: 'A', quantity: 1, unit_price: 10.1, currency_id: 'COP' }] },
-      'invalid_items',
-      'COP does not accept decimal values',
+      'a malformed date_of_expiration',
+      { items: basicItems, date_of_expiration: 'next week' },
+      'invalid_date',
+      'invalid date of expiration.',
     ],
     [
       'auto_return without back_urls.success',
@@ -144,11 +146,27 @@ describe('preferences', () => {
     expect(sandbox.state().preferences).toHaveLength(0);
   });
 
-  it('accepts integer CLP prices and sets the Chilean site', async () => {
-    const pref = await new Preference(config).create({
-      body: { items: [{ id: 'a', title: 'Polera', quantity: 1, unit_price: 19990, currency_id: 'CLP' }] },
-    });
-    expect(pref.site_id).toBe('MLC');
+  it.each([
+    ['MLC', 'CLP', 1990.5],
+    ['MCO', 'COP', 10.1],
+  ])('on a %s sandbox accepts whole %s prices and refuses decimals', async (siteId, currency, decimal) => {
+    const site = await sandboxWithSdk({ siteId });
+    try {
+      const pref = await new Preference(site.config).create({
+        body: { items: [{ id: 'a', title: 'Polera', quantity: 1, unit_price: 19990, currency_id: currency }] },
+      });
+      expect(pref.site_id).toBe(siteId);
+      const err = await sdkError(
+        new Preference(site.config).create({ body: { items: [{ id: 'a', title: 'A', quantity: 1, unit_price: decimal, currency_id: currency }] } }),
+      );
+      expect([err.status, err.error, err.message]).toEqual([400, 'invalid_items', `unit_price invalid. ${currency} does not accept decimal values.`]);
+      // ARS, the default site's currency, is another site's there.
+      const ars = await sdkError(new Preference(site.config).create({ body: { items: basicItems } }));
+      expect([ars.error, ars.message]).toEqual(['invalid_items', 'currency_id invalid.']);
+    } finally {
+      await site.sandbox.close();
+      Object.assign(AppConfig, { BASE_URL: sandbox.url });
+    }
   });
 
   it('honours X-Idempotency-Key: same key and body give the same preference', async () => {

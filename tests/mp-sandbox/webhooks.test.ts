@@ -13,7 +13,8 @@ let config: MercadoPagoConfig;
 let receiver: WebhookReceiver;
 
 beforeAll(async () => {
-  ({ sandbox, config } = await sandboxWithSdk({ retrySchedule: SCHEDULE, webhookTimeoutMs: 300 }));
+  // Payment notifications only here: merchant-order and dispute topics have their own suite (topics.test.ts).
+  ({ sandbox, config } = await sandboxWithSdk({ retrySchedule: SCHEDULE, webhookTimeoutMs: 300, merchantOrderTopic: 'none' }));
   receiver = await new WebhookReceiver().start();
 });
 afterAll(async () => {
@@ -285,7 +286,14 @@ describe('control API over HTTP', () => {
     expect(await failed.json()).toMatchObject({ status: 500, error: 'internal_error' });
 
     expect((await control('POST', '/reset')).json).toEqual({ reset: true });
-    expect((await control('GET', '/state')).json).toEqual({ preferences: [], payments: [], merchantOrders: [] });
+    expect((await control('GET', '/state')).json).toEqual({
+      preferences: [],
+      payments: [],
+      merchantOrders: [],
+      chargebacks: [],
+      claims: [],
+      fraudAlerts: [],
+    });
     expect((await control('GET', '/deliveries')).json).toEqual([]);
     expect((await control('POST', '/nope')).status).toBe(404);
   });
