@@ -8,7 +8,7 @@ import { badRequest } from './errors.ts';
 import { OFFLINE_TYPES } from './offline.ts';
 import { defaultMethod, offlineOutcome, type Outcome, outcomeForName } from './outcomes.ts';
 import { preferenceTotal } from './preferences.ts';
-import { offlineMethods, roundMoney, site, typeOfMethod } from './sites.ts';
+import { offlineMethods, roundMoney, site, SITES, typeOfMethod } from './sites.ts';
 import type { PaymentStatus, PaymentTypeId, PayOptions, PreferenceRecord } from './types.ts';
 import { isPaymentStatus, isPaymentType } from './types.ts';
 
@@ -23,6 +23,9 @@ export const DEFAULT_DETAIL: Record<PaymentStatus, string> = {
   refunded: 'refunded',
   charged_back: 'settled',
 };
+
+/** Every site's cash, ATM and transfer methods. */
+const OFFLINE_METHODS = new Set(Object.values(SITES).flatMap((s) => [...s.ticket, ...s.atm, ...s.bank_transfer]));
 
 export interface Attempt {
   type: PaymentTypeId;
@@ -68,6 +71,9 @@ export function decideAttempt(pref: PreferenceRecord, options: PayOptions, now: 
   if (!isPaymentType(type)) throw badRequest('invalid_payment_type_id', `payment_type_id ${type} invalid.`);
   if (pref.excludedPaymentTypes.includes(type)) {
     throw badRequest('payment_type_excluded', `payment_type_id ${type} is excluded by the preference.`);
+  }
+  if (chosenMethod !== undefined && !OFFLINE_TYPES.has(type) && OFFLINE_METHODS.has(chosenMethod)) {
+    throw badRequest('invalid_payment_method_id', `payment_method_id ${chosenMethod} is not available on site ${pref.siteId}.`);
   }
   const method = chosenMethod ?? defaultMethod(type, pref.siteId);
   if (method === undefined || (OFFLINE_TYPES.has(type) && !offlineMethods(type, pref.siteId).includes(method))) {

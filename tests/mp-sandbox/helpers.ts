@@ -40,16 +40,17 @@ export interface ReceivedWebhook {
   query: URLSearchParams;
   headers: IncomingHttpHeaders;
   raw: string;
+  /** A payment notification's body; other topics carry other fields (see topics.test.ts). */
   body: {
     action: string;
     api_version: string;
-    data: { id: string };
+    data: { id: string } & Record<string, unknown>;
     date_created: string;
     id: number;
     live_mode: boolean;
     type: string;
     user_id: number;
-  };
+  } & Record<string, unknown>;
   /** What the receiver answered (a status code, or 'hang'). */
   answered: number | 'hang';
 }
@@ -93,6 +94,17 @@ export class WebhookReceiver {
     return this.received.filter((w) => w.query.get('data.id') === String(paymentId));
   }
 
+  /**
+   * Notifications of a topic (the query's `type`, or `topic` for the merchant_order feed),
+   * optionally for one resource id (another process's sandbox may retry to a reused port).
+   */
+  ofType(type: string, resourceId?: number | string): ReceivedWebhook[] {
+    return this.received.filter((w) =>
+      (w.query.get('type') ?? w.query.get('topic')) === type &&
+      (resourceId === undefined || (w.query.get('data.id') ?? w.query.get('id')) === String(resourceId))
+    );
+  }
+
   async close(): Promise<void> {
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -104,7 +116,8 @@ export function validateWithSdk(hook: ReceivedWebhook, secret: string): void {
   WebhookSignatureValidator.validate({
     xSignature: hook.headers['x-signature'],
     xRequestId: hook.headers['x-request-id'],
-    dataId: hook.query.get('data.id'),
+    // The merchant_order feed (`?id=&topic=`) is signed over its `id`.
+    dataId: hook.query.get('data.id') ?? hook.query.get('id'),
     secret,
     toleranceSeconds: 300,
   });
