@@ -5,6 +5,7 @@
  * `X-Idempotency-Key`.
  */
 import type { SandboxCore } from './core.ts';
+import type { Claims } from './claims.ts';
 import type { Disputes } from './disputes.ts';
 import { badRequest, MpError } from './errors.ts';
 import { isPlainObject } from './util.ts';
@@ -47,7 +48,7 @@ async function uploadedFiles(req: ApiRequest): Promise<Array<{ name: string; typ
 
 const id = (req: ApiRequest): string => req.params[0] ?? '';
 
-export function apiRoutes(core: SandboxCore, disputes: Disputes): ApiRoute[] {
+export function apiRoutes(core: SandboxCore, disputes: Disputes, claims: Claims): ApiRoute[] {
   const r = (method: string, pattern: RegExp, handle: ApiRoute['handle']): ApiRoute => ({
     method,
     pattern,
@@ -130,8 +131,8 @@ export function apiRoutes(core: SandboxCore, disputes: Disputes): ApiRoute[] {
     r('GET', /^\/post-purchase\/v1\/claims\/search\/?$/, (req) => {
       const resourceId = req.query.get('resource_id');
       const all = [...core.store.claims.values()].filter((c) => resourceId === null || String(c.paymentId) === resourceId);
-      return { status: 200, body: { paging: { offset: 0, limit: all.length, total: all.length }, data: all.map((c) => disputes.claimJson(c)) } };
+      return { status: 200, body: { paging: { offset: 0, limit: all.length, total: all.length }, data: all.map((c) => claims.claimJson(c)) } };
     }),
-    r('GET', /^\/post-purchase\/v1\/claims\/([^/]+)$/, (req) => ({ status: 200, body: disputes.claimJson(disputes.claim(id(req))) })),
+    r('GET', /^\/post-purchase\/v1\/claims\/([^/]+)$/, (req) => ({ status: 200, body: claims.claimJson(claims.claim(id(req))) })),
   ];
 }

@@ -11,10 +11,11 @@ import type { ActiveFault } from './faults.ts';
 import type { Notification } from './webhooks.ts';
 import type { MerchantOrderView } from './merchant-orders.ts';
 import type { PaymentView, PreferenceView, RefundView } from './views.ts';
+import type { Claims } from './claims.ts';
 import type { ChargebackOptions, Disputes } from './disputes.ts';
 
 export type ChargebackView = ReturnType<Disputes['chargebackJson']>;
-export type ClaimView = ReturnType<Disputes['claimJson']>;
+export type ClaimView = ReturnType<Claims['claimJson']>;
 export interface DeliveryFilter {
   /** Payment notifications (topic `payment`) of this payment. */
   paymentId?: number | string;

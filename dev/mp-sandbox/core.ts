@@ -14,7 +14,7 @@ import { expiryProblem, parsePreference, preferenceBody } from './preferences.ts
 import { searchPayments, searchPreferences } from './search.ts';
 import { financing, offlineMethods, roundMoney } from './sites.ts';
 import { Store } from './store.ts';
-import type { PaymentRecord, PaymentStatus, PaymentTypeId, PayOptions, PreferenceRecord, RefundRecord, StatusChange } from './types.ts';
+import type { JsonObject, PaymentRecord, PaymentStatus, PaymentTypeId, PayOptions, PreferenceRecord, RefundRecord, StatusChange } from './types.ts';
 import { isPaymentStatus } from './types.ts';
 import { isPlainObject, snakeCaseKeys, uuid } from './util.ts';
 import { type PaymentView, paymentView, type PreferenceView, preferenceView, refundedAmount, type RefundView, refundView, type ViewContext } from './views.ts';
@@ -287,6 +287,20 @@ export class SandboxCore {
   private notify(p: PaymentRecord, action: string): void {
     if (p.notificationUrl === null) return;
     this.notifier.send(this.notifier.build(p.notificationUrl, p.id, action));
+  }
+
+  /** A notification of another topic about a payment, to its notification URL (none without one). */
+  notifyTopic(
+    p: PaymentRecord,
+    type: string,
+    resourceId: string,
+    action: string,
+    body: JsonObject | ((id: number) => JsonObject),
+    retry = true,
+  ): Notification | null {
+    if (p.notificationUrl === null) return null;
+    const n = this.notifier.buildTopic({ notificationUrl: p.notificationUrl, type, resourceId, paymentId: String(p.id), action, body, retry });
+    return this.notifier.send(n);
   }
 
   /** Sends a new notification for the payment's current state (`copies` > 1 sends duplicates). */

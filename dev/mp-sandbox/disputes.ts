@@ -1,16 +1,14 @@
 /**
  * After the sale: fraud alerts (`stop_delivery_op_wh`, sent once, never
- * retried), chargebacks (`topic_chargebacks_wh`, `GET /v1/chargebacks/{id}`,
- * the documentation upload) and claims (`topic_claims_integration_wh`,
- * `GET /post-purchase/v1/claims/{id}`). Each is started from the control API,
- * as MercadoPago's side would; the payment's status follows (`charged_back`,
- * `in_mediation`, `refunded`).
+ * retried) and chargebacks (`topic_chargebacks_wh`, `GET /v1/chargebacks/{id}`,
+ * the documentation upload); claims live in claims.ts. Each is started from
+ * the control API, as MercadoPago's side would; the payment's status follows
+ * (`charged_back` / `in_process`, then `reimbursed` or `settled`).
  */
-import { randomUUID } from 'node:crypto';
 import type { SandboxCore } from './core.ts';
 import { badRequest, MpError, notFound } from './errors.ts';
-import type { ChargebackRecord, ClaimRecord, JsonObject, PaymentRecord } from './types.ts';
-import { mpDate, mpDateOrNull } from './util.ts';
+import type { ChargebackRecord } from './types.ts';
+import { mpDate } from './util.ts';
 import { refundedAmount } from './views.ts';
 import type { Notification } from './webhooks.ts';
 
@@ -32,19 +30,6 @@ export interface ChargebackOptions {
 export class Disputes {
   constructor(private readonly core: SandboxCore) {}
 
-  private notifyTopic(
-    p: PaymentRecord,
-    type: string,
-    resourceId: string,
-    action: string,
-    body: JsonObject | ((id: number) => JsonObject),
-    retry = true,
-  ): Notification | null {
-    if (p.notificationUrl === null) return null;
-    const n = this.core.notifier.buildTopic({ notificationUrl: p.notificationUrl, type, resourceId, paymentId: String(p.id), action, body, retry });
-    return this.core.notifier.send(n);
-  }
-
   // ---- fraud alerts -------------------------------------------------------
 
   /** MercadoPago's fraud alert for a payment: "cancel without delivering". Sent once; a failed delivery is lost. */
@@ -55,7 +40,7 @@ export class Disputes {
     }
     this.core.store.fraudAlerts.push({ paymentId: p.id, merchantOrderId: p.merchantOrderId, description, at: Date.now() });
     const site = this.core.store.preferences.get(p.preferenceId)?.siteId ?? this.core.siteId;
-    return this.notifyTopic(p, 'stop_delivery_op_wh', String(p.id), 'Created', {
+    return this.core.notifyTopic(p, 'stop_delivery_op_wh', String(p.id), 'Created', {
       action: 'Created',
       api_version: 'v1',
       data: { description, merchant_order: p.merchantOrderId, payment_id: p.id, site_id: site },
@@ -176,7 +161,7 @@ export class Disputes {
 
   private notifyChargeback(cb: ChargebackRecord): void {
     const p = this.core.payment(cb.paymentId);
-    this.notifyTopic(p, 'topic_chargebacks_wh', cb.id, 'changed_case_status', (notificationId) => ({
+    this.core.notifyTopic(p, 'topic_chargebacks_wh', cb.id, 'changed_case_status', (notificationId) => ({
       actions: ['changed_case_status'],
       api_version: 'v1',
       application_id: this.core.ctx.collectorId,
@@ -196,112 +181,5 @@ export class Disputes {
       user_id: this.core.ctx.collectorId,
       version: Math.floor(cb.updatedAt / 1000),
     }));
-  }
-
-  // ---- claims --------------------------------------------------------------
-
-  openClaim(paymentId: number | string, reasonId = 'PNR'): ClaimRecord {
-    const p = this.core.payment(paymentId);
-    if (p.status !== 'approved') throw new MpError(409, 'invalid_status_transition', `Only an approved payment can be claimed; this one is ${p.status}.`);
-    const now = Date.now();
-    const claim: ClaimRecord = {
-      id: this.core.store.claimId(),
-      paymentId: p.id,
-      reasonId,
-      type: 'mediations',
-      stage: 'claim',
-      status: 'opened',
-      createdAt: now,
-      updatedAt: now,
-      resolution: null,
-    };
-    this.core.store.claims.set(claim.id, claim);
-    this.notifyClaim(claim, 'created');
-    return claim;
-  }
-
-  /** MercadoPago steps in (stage `dispute`): the payment goes `in_mediation`. */
-  escalateClaim(id: number | string): ClaimRecord {
-    const claim = this.claim(id);
-    if (claim.status !== 'opened' || claim.stage !== 'claim') throw new MpError(409, 'invalid_status_transition', 'Only an open claim can be escalated.');
-    claim.stage = 'dispute';
-    claim.updatedAt = Date.now();
-    const p = this.core.payment(claim.paymentId);
-    if (p.status === 'approved') this.core.transition(p, 'in_mediation', 'in_process');
-    this.notifyClaim(claim, 'updated');
-    return claim;
-  }
-
-  /** Closes the claim: for the buyer (`complainant`: the payment is refunded) or the seller (`respondent`: approved again). */
-  resolveClaim(id: number | string, benefited: 'complainant' | 'respondent', reason?: string): ClaimRecord {
-    const claim = this.claim(id);
-    if (claim.status === 'closed') throw new MpError(409, 'invalid_status_transition', 'The claim is already closed.');
-    const now = Date.now();
-    claim.status = 'closed';
-    claim.updatedAt = now;
-    claim.resolution = {
-      reason: reason ?? (benefited === 'complainant' ? 'payment_refunded' : 'seller_explained_functions'),
-      benefited,
-      closedBy: 'mediator',
-      at: now,
-    };
-    const p = this.core.payment(claim.paymentId);
-    if (p.status === 'in_mediation') this.core.transition(p, 'approved', 'accredited');
-    if (benefited === 'complainant' && p.status === 'approved') this.core.refund(p.id, undefined);
-    this.notifyClaim(claim, 'updated');
-    return claim;
-  }
-
-  claim(id: number | string): ClaimRecord {
-    const claim = /^\d+$/.test(String(id)) ? this.core.store.claims.get(Number(id)) : undefined;
-    if (claim === undefined) throw notFound('Claim not found', [{ code: 'not_found', description: 'claim not found' }]);
-    return claim;
-  }
-
-  claimJson(c: ClaimRecord) {
-    return {
-      id: c.id,
-      resource_id: c.paymentId,
-      status: c.status,
-      type: c.type,
-      stage: c.stage,
-      parent_id: null,
-      resource: 'payment',
-      reason_id: c.reasonId,
-      fulfilled: true,
-      quantity_type: 'total',
-      players: [
-        { role: 'complainant', type: 'buyer', user_id: 1_100_000_000 + (c.paymentId % 100_000), available_actions: [] },
-        {
-          role: 'respondent',
-          type: 'seller',
-          user_id: this.core.ctx.collectorId,
-          available_actions: c.status === 'opened' ? ['refund', 'send_message_to_complainant'] : [],
-        },
-      ],
-      resolution: c.resolution === null ? null : {
-        reason: c.resolution.reason,
-        date_created: mpDate(c.resolution.at),
-        benefited: [c.resolution.benefited],
-        closed_by: c.resolution.closedBy,
-        applied_coverage: false,
-      },
-      site_id: this.core.store.preferences.get(this.core.payment(c.paymentId).preferenceId)?.siteId ?? this.core.siteId,
-      date_created: mpDate(c.createdAt),
-      last_updated: mpDateOrNull(c.updatedAt),
-    };
-  }
-
-  private notifyClaim(c: ClaimRecord, action: 'created' | 'updated'): void {
-    this.notifyTopic(this.core.payment(c.paymentId), 'topic_claims_integration_wh', String(c.id), action, {
-      action,
-      api_version: 'v1',
-      data: { id: String(c.id), resource: 'claim' },
-      date_created: mpDate(Date.now()),
-      id: randomUUID(),
-      live_mode: false,
-      type: 'topic_claims_integration_wh',
-      user_id: this.core.ctx.collectorId,
-    });
   }
 }

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { SandboxOperations } from './control.ts';
 import { SandboxCore } from './core.ts';
+import { Claims } from './claims.ts';
 import { Disputes } from './disputes.ts';
 import { Faults } from './faults.ts';
 import type { MerchantOrderTopic } from './merchant-orders.ts';
@@ -118,6 +119,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     notifier,
   );
   const disputes = new Disputes(c);
+  const claims = new Claims(c);
 
   const ops: SandboxOperations = {
     pay: (preferenceId, payOptions = { cardholderName: 'APRO' }) => c.paymentJson(c.pay(preferenceId, payOptions)),
@@ -139,9 +141,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     fraudAlert: (paymentId, opts = {}) => disputes.fraudAlert(paymentId, opts.description),
     openChargeback: (paymentId, opts = {}) => disputes.chargebackJson(disputes.openChargeback(paymentId, opts)),
     resolveChargeback: (id, opts) => disputes.chargebackJson(disputes.resolveChargeback(id, opts.coverageApplied)),
-    openClaim: (paymentId, opts = {}) => disputes.claimJson(disputes.openClaim(paymentId, opts.reasonId)),
-    escalateClaim: (id) => disputes.claimJson(disputes.escalateClaim(id)),
-    resolveClaim: (id, opts) => disputes.claimJson(disputes.resolveClaim(id, opts.benefited, opts.reason)),
+    openClaim: (paymentId, opts = {}) => claims.claimJson(claims.openClaim(paymentId, opts.reasonId)),
+    escalateClaim: (id) => claims.claimJson(claims.escalateClaim(id)),
+    resolveClaim: (id, opts) => claims.claimJson(claims.resolveClaim(id, opts.benefited, opts.reason)),
     settle: (timeoutMs) => notifier.settle(timeoutMs),
     failNextCalls: (fault) => faults.add(fault),
     faults: () => faults.list(),
@@ -152,7 +154,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       payments: [...c.store.payments.values()].map((p) => c.paymentJson(p)),
       merchantOrders: [...c.store.merchantOrders.values()].map((mo) => c.orders.view(mo)),
       chargebacks: [...c.store.chargebacks.values()].map((cb) => disputes.chargebackJson(cb)),
-      claims: [...c.store.claims.values()].map((cl) => disputes.claimJson(cl)),
+      claims: [...c.store.claims.values()].map((cl) => claims.claimJson(cl)),
       fraudAlerts: c.store.fraudAlerts.map((f) => ({ ...f })),
     }),
     reset: () => {
@@ -161,7 +163,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
   };
 
-  const server = createSandboxServer({ core: c, disputes, ops, faults, accessToken, log });
+  const server = createSandboxServer({ core: c, disputes, claims, ops, faults, accessToken, log });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => {

@@ -11,12 +11,14 @@ import { handleControl, type SandboxOperations } from './control.ts';
 import type { SandboxCore } from './core.ts';
 import { MpError } from './errors.ts';
 import type { Faults } from './faults.ts';
+import type { Claims } from './claims.ts';
 import type { Disputes } from './disputes.ts';
 import { parseJson, readBody, readBodyBuffer, sendHtml, sendJson } from './http.ts';
 
 export interface ServerDeps {
   core: SandboxCore;
   disputes: Disputes;
+  claims: Claims;
   ops: SandboxOperations;
   faults: Faults;
   accessToken: string;
@@ -46,7 +48,7 @@ function authorize(req: IncomingMessage, accessToken: string): void {
 }
 
 export function createSandboxServer(deps: ServerDeps): Server {
-  const routes = apiRoutes(deps.core, deps.disputes);
+  const routes = apiRoutes(deps.core, deps.disputes, deps.claims);
   /** Uploads may carry more than MercadoPago's 10 MB so that the limit answers its own error. */
   const MAX_UPLOAD = 25 * 1024 * 1024;
 
