@@ -4,9 +4,9 @@
  * Environment: MP_SANDBOX_PORT (default 54330), MP_SANDBOX_HOST, MP_SANDBOX_ACCESS_TOKEN,
  * MP_SANDBOX_WEBHOOK_SECRET, MP_SANDBOX_COLLECTOR_ID, MP_SANDBOX_SITE_ID,
  * MP_SANDBOX_PUBLIC_URL, MP_SANDBOX_NOTIFICATION_URL, MP_SANDBOX_RETRY_SCHEDULE
- * (comma-separated ms). Flags override them: --port, --host, --access-token,
- * --webhook-secret, --collector-id, --site-id, --public-url, --notification-url,
- * --retry-schedule, --quiet (no JSON log lines).
+ * (comma-separated ms), MP_SANDBOX_MERCHANT_ORDER_TOPIC. Flags override them: --port,
+ * --host, --access-token, --webhook-secret, --collector-id, --site-id, --public-url,
+ * --notification-url, --retry-schedule, --merchant-order-topic, --quiet (no JSON log lines).
  */
 import { parseArgs } from 'node:util';
 import { type SandboxOptions, startSandbox } from './index.ts';
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     'public-url': { type: 'string' },
     'notification-url': { type: 'string' },
     'retry-schedule': { type: 'string' },
+    'merchant-order-topic': { type: 'string' },
     quiet: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -29,7 +30,8 @@ const { values } = parseArgs({
 
 if (values.help) {
   console.log('usage: npm run mp-sandbox -- [--port 54330] [--host 127.0.0.1] [--access-token TEST-...] [--webhook-secret S]');
-  console.log('       [--collector-id N] [--site-id MLA] [--public-url URL] [--notification-url URL] [--retry-schedule 50,100] [--quiet]');
+  console.log('       [--collector-id N] [--site-id MLA] [--public-url URL] [--notification-url URL] [--retry-schedule 50,100]');
+  console.log('       [--merchant-order-topic merchant_order|topic_merchant_order_wh|none] [--quiet]');
   process.exit(0);
 }
 
@@ -62,6 +64,8 @@ const notificationUrl = pick(values['notification-url'], 'MP_SANDBOX_NOTIFICATIO
 if (notificationUrl !== undefined) options.notificationUrl = notificationUrl;
 const schedule = pick(values['retry-schedule'], 'MP_SANDBOX_RETRY_SCHEDULE');
 if (schedule !== undefined) options.retrySchedule = schedule.split(',').map((s) => num(s.trim(), 'retry schedule') ?? 0);
+const moTopic = pick(values['merchant-order-topic'], 'MP_SANDBOX_MERCHANT_ORDER_TOPIC');
+if (moTopic !== undefined) options.merchantOrderTopic = moTopic as SandboxOptions['merchantOrderTopic'] & string;
 if (!values.quiet) options.log = (line) => console.log(JSON.stringify({ t: new Date().toISOString(), ...line }));
 
 try {
@@ -70,7 +74,7 @@ try {
   console.log(`  MP_BASE_URL=${sandbox.url}`);
   console.log(`  MP_ACCESS_TOKEN=${sandbox.accessToken}`);
   console.log(`  MP_WEBHOOK_SECRET=${sandbox.webhookSecret}`);
-  console.log(`  collector_id=${sandbox.collectorId}  checkout page: ${sandbox.publicUrl}/checkout/v1/redirect?pref_id=<id>`);
+  console.log(`  collector_id=${sandbox.collectorId}  site_id=${sandbox.siteId}  checkout page: ${sandbox.publicUrl}/checkout/v1/redirect?pref_id=<id>`);
   console.log(`  control API: ${sandbox.url}/__sandbox  (see dev/mp-sandbox/README.md)`);
   let stopping = false;
   const stop = (signal: string): void => {
