@@ -35,6 +35,33 @@ export function useSandboxWithSdk(use: (env: { sandbox: Sandbox; config: Mercado
   });
 }
 
+/**
+ * A sandbox (SDK pointed at it) and a webhook receiver for a whole suite;
+ * before each test the sandbox is reset, the receiver emptied and answering
+ * 200, and the SDK pointed back at this sandbox (a test may start others).
+ */
+export function useSandboxWithReceiver(
+  options: SandboxOptions,
+  use: (env: { sandbox: Sandbox; config: MercadoPagoConfig; receiver: WebhookReceiver }) => void,
+): void {
+  let env: { sandbox: Sandbox; config: MercadoPagoConfig; receiver: WebhookReceiver } | undefined;
+  beforeAll(async () => {
+    env = { ...(await sandboxWithSdk(options)), receiver: await new WebhookReceiver().start() };
+    use(env);
+  });
+  afterAll(async () => {
+    await env?.sandbox.close();
+    await env?.receiver.close();
+  });
+  beforeEach(() => {
+    if (env === undefined) return;
+    env.sandbox.reset();
+    env.receiver.received.length = 0;
+    env.receiver.responder = () => 200;
+    Object.assign(AppConfig, { BASE_URL: env.sandbox.url });
+  });
+}
+
 export interface ReceivedWebhook {
   path: string;
   query: URLSearchParams;

@@ -3,29 +3,17 @@
  * deadline and instructions, paid later or expired through the control API,
  * MercadoPago's cancellation rule, and the 30-day rule.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MercadoPagoConfig, MercadoPagoError, MPBadRequestError, Payment, Preference } from 'mercadopago';
 import { AppConfig } from 'mercadopago/dist/utils/config/index.js';
 import { qrPng, type Sandbox } from '../../dev/mp-sandbox/index.ts';
-import { basicItems, sandboxWithSdk, WebhookReceiver } from './helpers.ts';
+import { basicItems, sandboxWithSdk, useSandboxWithReceiver, type WebhookReceiver } from './helpers.ts';
 
 let sandbox: Sandbox;
 let config: MercadoPagoConfig;
 let receiver: WebhookReceiver;
 
-beforeAll(async () => {
-  ({ sandbox, config } = await sandboxWithSdk({ merchantOrderTopic: 'none' }));
-  receiver = await new WebhookReceiver().start();
-});
-afterAll(async () => {
-  await sandbox.close();
-  await receiver.close();
-});
-beforeEach(() => {
-  sandbox.reset();
-  receiver.received.length = 0;
-  Object.assign(AppConfig, { BASE_URL: sandbox.url });
-});
+useSandboxWithReceiver({ merchantOrderTopic: 'none' }, (env) => ({ sandbox, config, receiver } = env));
 
 async function preference(body: Record<string, unknown> = {}, cfg = config): Promise<string> {
   const pref = await new Preference(cfg).create({

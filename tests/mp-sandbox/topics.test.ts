@@ -4,30 +4,16 @@
  * documentation upload, and claims; every delivery checked with the SDK's
  * WebhookSignatureValidator.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MercadoPagoConfig, Preference } from 'mercadopago';
-import { AppConfig } from 'mercadopago/dist/utils/config/index.js';
 import type { Sandbox } from '../../dev/mp-sandbox/index.ts';
-import { BASIC_TOTAL, basicItems, sandboxWithSdk, validateWithSdk, WebhookReceiver } from './helpers.ts';
+import { BASIC_TOTAL, basicItems, sandboxWithSdk, useSandboxWithReceiver, validateWithSdk, type WebhookReceiver } from './helpers.ts';
 
 let sandbox: Sandbox;
 let config: MercadoPagoConfig;
 let receiver: WebhookReceiver;
 
-beforeAll(async () => {
-  ({ sandbox, config } = await sandboxWithSdk({ retrySchedule: [50, 100], webhookTimeoutMs: 300 }));
-  receiver = await new WebhookReceiver().start();
-});
-afterAll(async () => {
-  await sandbox.close();
-  await receiver.close();
-});
-beforeEach(() => {
-  sandbox.reset();
-  receiver.received.length = 0;
-  receiver.responder = () => 200;
-  Object.assign(AppConfig, { BASE_URL: sandbox.url });
-});
+useSandboxWithReceiver({ retrySchedule: [50, 100], webhookTimeoutMs: 300 }, (env) => ({ sandbox, config, receiver } = env));
 
 async function preference(): Promise<string> {
   const pref = await new Preference(config).create({ body: { items: basicItems, external_reference: 'os_topics', notification_url: receiver.url } });
