@@ -148,15 +148,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     failNextCalls: (fault) => faults.add(fault),
     faults: () => faults.list(),
     clearFaults: () => faults.clear(),
-    state: () => ({
-      ...((): object => (c.expireDue(Date.now()), {}))(),
-      preferences: [...c.store.preferences.values()].map((p) => c.preferenceJson(p)),
-      payments: [...c.store.payments.values()].map((p) => c.paymentJson(p)),
-      merchantOrders: [...c.store.merchantOrders.values()].map((mo) => c.orders.view(mo)),
-      chargebacks: [...c.store.chargebacks.values()].map((cb) => disputes.chargebackJson(cb)),
-      claims: [...c.store.claims.values()].map((cl) => claims.claimJson(cl)),
-      fraudAlerts: c.store.fraudAlerts.map((f) => ({ ...f })),
-    }),
+    state: () => {
+      c.expireDue(Date.now());
+      return {
+        preferences: [...c.store.preferences.values()].map((p) => c.preferenceJson(p)),
+        payments: [...c.store.payments.values()].map((p) => c.paymentJson(p)),
+        merchantOrders: [...c.store.merchantOrders.values()].map((mo) => c.orders.view(mo)),
+        chargebacks: [...c.store.chargebacks.values()].map((cb) => disputes.chargebackJson(cb)),
+        claims: [...c.store.claims.values()].map((cl) => claims.claimJson(cl)),
+        fraudAlerts: c.store.fraudAlerts.map((f) => ({ ...f })),
+      };
+    },
     reset: () => {
       c.reset();
       faults.clear();

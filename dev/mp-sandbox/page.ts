@@ -33,7 +33,8 @@ export function layout(title: string, body: string): string {
   .error { background: #fdecea; color: #b3261e; padding: 10px; border-radius: 6px; }
   .status-approved { color: #00a650; } .status-rejected { color: #b3261e; } .status-pending, .status-in_process { color: #c17c00; }
   details { margin-top: 16px; font-size: .9rem; color: #666; }
-  select { padding: 6px; font-size: 1rem; }
+  select { padding: 6px; font-size: 1rem; max-width: 100%; box-sizing: border-box; }
+  fieldset { min-width: 0; }
   .barcode { font-family: monospace; letter-spacing: 2px; word-break: break-all; }
   textarea { width: 100%; font-family: monospace; }
 </style>

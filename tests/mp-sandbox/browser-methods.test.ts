@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MercadoPagoConfig, MerchantOrder, Payment, Preference } from 'mercadopago';
 import { AppConfig } from 'mercadopago/dist/utils/config/index.js';
 import { financing, type Sandbox } from '../../dev/mp-sandbox/index.ts';
-import { launchBrowser } from '../helpers/browser.ts';
+import { launchBrowser, newPage } from '../helpers/browser.ts';
 import { BASIC_TOTAL, basicItems, sandboxWithSdk } from './helpers.ts';
 
 const SHOTS = 'test-results/mp-sandbox';
@@ -143,5 +143,19 @@ describe('checkout page choices in Chromium', () => {
       ]);
       expect(await page.locator('#payment-result').textContent()).toContain('en 6 cuotas');
     });
+  });
+
+  it('on a phone (390x844, touch) the form fits its width and the pay button is reachable, long installment lines included', async () => {
+    const pref = await new Preference(config).create({ body: { items: basicItems.map((i) => ({ ...i, unit_price: 12_999 })) } });
+    const { context, page } = await newPage(browser, { timeoutMs: 5_000 });
+    try {
+      await page.goto(pref.init_point as string);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await page.locator('#cardholder-name').fill('APRO');
+      await page.locator('#pay-button').click();
+      await resultIds(page);
+    } finally {
+      await context.close();
+    }
   });
 });
