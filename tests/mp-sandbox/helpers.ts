@@ -1,4 +1,5 @@
 /** Shared pieces of the mp-sandbox suites: SDK wiring and a recording webhook receiver. */
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MercadoPagoConfig, WebhookSignatureValidator } from 'mercadopago';
@@ -90,6 +91,8 @@ export class WebhookReceiver {
   responder: Responder = () => 200;
   private server: Server | undefined;
   url = '';
+  /** A path of its own: a sandbox of another suite still retrying to a port this receiver reuses gets a 404, not recorded. */
+  readonly path = `/webhooks/mercadopago/${randomUUID()}`;
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
@@ -97,6 +100,10 @@ export class WebhookReceiver {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const url = new URL(req.url ?? '/', 'http://receiver.invalid');
+        if (url.pathname !== this.path) {
+          res.writeHead(404).end();
+          return;
+        }
         const raw = Buffer.concat(chunks).toString('utf8');
         const answer = this.responder(this.received.length + 1, url.searchParams);
         this.received.push({
@@ -113,7 +120,7 @@ export class WebhookReceiver {
       });
     });
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/webhooks/mercadopago`;
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}${this.path}`;
     return this;
   }
 

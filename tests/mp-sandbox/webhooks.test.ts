@@ -43,7 +43,7 @@ describe('delivery', () => {
 
     expect(receiver.received.map((w) => w.body.action)).toEqual(['payment.created', 'payment.updated']);
     for (const hook of receiver.received) {
-      expect(hook.path).toBe('/webhooks/mercadopago');
+      expect(hook.path).toBe(receiver.path);
       expect(hook.query.get('data.id')).toBe(String(payment.id));
       expect(hook.query.get('type')).toBe('payment');
       expect(hook.headers['content-type']).toBe('application/json');
