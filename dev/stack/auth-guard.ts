@@ -1,12 +1,27 @@
 /**
- * What Supabase Auth does before an anonymous sign-up, for `npm start`:
+ * What Supabase Auth does before it signs anyone in or up, for `npm start`:
  *
- * - `[auth.rate_limit] anonymous_users` (config.toml; 30): anonymous
- *   sign-ups per hour per IP. As GoTrue does it (tollbooth): a token bucket
- *   per client address holding `anonymous_users` sign-ups, refilled at
- *   `anonymous_users` per hour, keyed on the connection's address
- *   (X-Forwarded-For is ignored, GoTrue's default). Over it: 429
+ * - `[auth.rate_limit]` (config.toml), per client address, as GoTrue does it
+ *   (tollbooth token buckets, internal/api/apilimiter and token.go; keyed on
+ *   the connection's address: X-Forwarded-For is ignored, GoTrue's default
+ *   without GOTRUE_RATE_LIMIT_HEADER). Over a limit: 429
  *   `over_request_rate_limit`, "Request rate limit reached".
+ *     anonymous_users (30)      anonymous sign-ins (POST /signup without an
+ *                               email): a bucket of `anonymous_users`,
+ *                               refilled at that many per hour;
+ *     sign_in_sign_ups (30)     email sign-ups (POST /signup with an email)
+ *                               and PUT /user, each its own bucket of 30
+ *                               refilled at that many per 5 minutes (the
+ *                               "sign-ins" of the setting are OTP and magic
+ *                               links, which the stand-in does not do);
+ *     token_refresh (150)       POST /token, password sign-ins and refreshes
+ *                               in one bucket of 30 refilled at that many per
+ *                               5 minutes;
+ *     token_verifications (30)  /verify (not emulated: it answers
+ *                               not_implemented, after the limit), a bucket
+ *                               of 30 refilled at that many per 5 minutes.
+ *   Every bucket but the anonymous one holds 30 whatever the setting, as
+ *   GoTrue's (`SetBurst(30)`): the setting is the refill rate.
  * - `[auth.captcha]` (enabled, provider `turnstile` | `hcaptcha`, secret):
  *   the request's `gotrue_meta_security.captcha_token` is verified. Without
  *   network the stand-in cannot ask the provider, so it knows the outcomes
@@ -34,13 +49,31 @@ export interface CaptchaConfig {
 export interface AuthGuardConfig {
   /** Anonymous sign-ups per hour per IP (`[auth.rate_limit] anonymous_users`). */
   anonymousUsersPerHour: number;
+  /** Email sign-ups (and PUT /user) per 5 minutes per IP (`sign_in_sign_ups`). */
+  signInSignUpsPer5Minutes: number;
+  /** POST /token (password sign-ins and refreshes) per 5 minutes per IP (`token_refresh`). */
+  tokenRefreshPer5Minutes: number;
+  /** /verify per 5 minutes per IP (`token_verifications`). */
+  tokenVerificationsPer5Minutes: number;
+  /**
+   * What a bucket of the 5-minute limits holds: GoTrue's 30 (not a config.toml
+   * key). Tests that sign in many users from one address raise it.
+   */
+  burst?: number;
   captcha: CaptchaConfig;
 }
 
+/** Supabase's defaults (the CLI's config.toml template). */
 export const DEFAULT_AUTH_GUARD: AuthGuardConfig = {
   anonymousUsersPerHour: 30,
+  signInSignUpsPer5Minutes: 30,
+  tokenRefreshPer5Minutes: 150,
+  tokenVerificationsPer5Minutes: 30,
   captcha: { enabled: false, provider: 'hcaptcha', secret: '' },
 };
+
+/** GoTrue's bucket size for every IP limit but anonymous sign-ins. */
+const GOTRUE_BURST = 30;
 
 /** The providers' documented test secret keys and the outcome each gives. */
 export const CAPTCHA_TEST_KEYS = {
@@ -93,32 +126,52 @@ export function verifyCaptcha(config: CaptchaConfig, token: string | undefined):
   };
 }
 
-/** GoTrue's anonymous sign-up limiter: a token bucket per client address. */
-export class SignUpLimiter {
+/** A token bucket per key (GoTrue's tollbooth limiter): holds `capacity`, refilled at `refillPerMs`. */
+export class TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   constructor(
-    private readonly perHour: number,
+    private readonly capacity: number,
+    private readonly refillPerMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Takes one sign-up for `key`; false when its bucket is empty. */
+  /** Takes one request for `key`; false when its bucket is empty. */
   take(key: string): boolean {
-    if (this.perHour <= 0) return false;
+    if (this.capacity <= 0) return false;
     const t = this.now();
-    const ratePerMs = this.perHour / 3_600_000;
-    const b = this.buckets.get(key) ?? { tokens: this.perHour, at: t };
-    b.tokens = Math.min(this.perHour, b.tokens + (t - b.at) * ratePerMs);
+    const b = this.buckets.get(key) ?? { tokens: this.capacity, at: t };
+    b.tokens = Math.min(this.capacity, b.tokens + (t - b.at) * this.refillPerMs);
     b.at = t;
     this.buckets.set(key, b);
-    if (this.buckets.size > 10_000) this.prune(t, ratePerMs);
+    if (this.buckets.size > 10_000) this.prune(t);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
   }
 
-  private prune(t: number, ratePerMs: number): void {
-    for (const [k, b] of this.buckets) if (b.tokens + (t - b.at) * ratePerMs >= this.perHour) this.buckets.delete(k);
+  private prune(t: number): void {
+    for (const [k, b] of this.buckets) if (b.tokens + (t - b.at) * this.refillPerMs >= this.capacity) this.buckets.delete(k);
   }
+}
+
+/** The buckets the local Auth takes from, one set per API (auth.ts says which endpoint takes which). */
+export interface AuthLimiters {
+  anonymousSignIns: TokenBuckets;
+  signUps: TokenBuckets;
+  userUpdates: TokenBuckets;
+  token: TokenBuckets;
+  verify: TokenBuckets;
+}
+
+export function authLimiters(cfg: AuthGuardConfig, now: () => number = Date.now): AuthLimiters {
+  const per5Minutes = (n: number) => new TokenBuckets(cfg.burst ?? GOTRUE_BURST, n / 300_000, now);
+  return {
+    anonymousSignIns: new TokenBuckets(cfg.anonymousUsersPerHour, cfg.anonymousUsersPerHour / 3_600_000, now),
+    signUps: per5Minutes(cfg.signInSignUpsPer5Minutes),
+    userUpdates: per5Minutes(cfg.signInSignUpsPer5Minutes),
+    token: per5Minutes(cfg.tokenRefreshPer5Minutes),
+    verify: per5Minutes(cfg.tokenVerificationsPer5Minutes),
+  };
 }
 
 /** `env(NAME)` as the Supabase CLI substitutes it in config.toml. */
@@ -127,10 +180,18 @@ function substituteEnv(value: string, env: NodeJS.ProcessEnv): string {
   return m ? (env[m[1]!] ?? '') : value;
 }
 
+/** The `[auth.rate_limit]` keys the local Auth honours, and the field each sets. */
+const RATE_LIMIT_KEYS = {
+  anonymous_users: 'anonymousUsersPerHour',
+  sign_in_sign_ups: 'signInSignUpsPer5Minutes',
+  token_refresh: 'tokenRefreshPer5Minutes',
+  token_verifications: 'tokenVerificationsPer5Minutes',
+} as const;
+
 /**
- * `[auth.rate_limit] anonymous_users` and `[auth.captcha]` from
- * supabase/config.toml (the few keys the local stack honours; a missing
- * file or key keeps Supabase's default).
+ * `[auth.rate_limit]` and `[auth.captcha]` from supabase/config.toml (the
+ * few keys the local stack honours; a missing file or key keeps Supabase's
+ * default).
  */
 export function readAuthGuardConfig(file: string, env: NodeJS.ProcessEnv = process.env): AuthGuardConfig {
   const out: AuthGuardConfig = { ...DEFAULT_AUTH_GUARD, captcha: { ...DEFAULT_AUTH_GUARD.captcha } };
@@ -152,7 +213,9 @@ export function readAuthGuardConfig(file: string, env: NodeJS.ProcessEnv = proce
     if (!kv) continue;
     const key = kv[1]!;
     const value = kv[2]!.trim().replace(/^"(.*)"$/, '$1');
-    if (section === 'auth.rate_limit' && key === 'anonymous_users' && /^\d+$/.test(value)) out.anonymousUsersPerHour = Number(value);
+    if (section === 'auth.rate_limit' && key in RATE_LIMIT_KEYS && /^\d+$/.test(value)) {
+      out[RATE_LIMIT_KEYS[key as keyof typeof RATE_LIMIT_KEYS]] = Number(value);
+    }
     if (section === 'auth.captcha') {
       if (key === 'enabled') out.captcha.enabled = value === 'true';
       if (key === 'provider' && (value === 'turnstile' || value === 'hcaptcha')) out.captcha.provider = value;

@@ -12,8 +12,9 @@
  * Wire contract checked against @supabase/auth-js (what it sends and parses)
  * and supabase/auth's handlers (internal/api/signup.go, token.go, user.go):
  *   POST /signup {data, gotrue_meta_security}        -> 200 session (anonymous)
- *     (anonymous sign-ups are rate limited per IP and CAPTCHA-checked
- *     as configured in config.toml: auth-guard.ts; 429 / 400 / 500)
+ *     (every endpoint below is rate limited per IP as `[auth.rate_limit]`
+ *     says, and sign-ins and sign-ups are CAPTCHA-checked as `[auth.captcha]`
+ *     says: auth-guard.ts; 429 / 400 / 500)
  *   POST /signup {email, password, data}             -> 200 session (autoconfirm)
  *   POST /token?grant_type=password {email, password} -> 200 session
  *        (also staff made by `npm run staff:add`)
@@ -33,7 +34,7 @@ import type pg from 'pg';
 import type { RouteSpec } from '../../edge/_shared/routes.ts';
 import { AUTH_ROUTES } from './auth-routes.ts';
 import { bearer, BodyTooLargeError, header, jsonProblem, lingerAfterAnswer, readBody, sendJson } from './http-util.ts';
-import { type CaptchaConfig, type SignUpLimiter, verifyCaptcha } from './auth-guard.ts';
+import { type AuthLimiters, type CaptchaConfig, type TokenBuckets, verifyCaptcha } from './auth-guard.ts';
 import { type JwtClaims, signJwt, verifyJwt } from './jwt.ts';
 
 export interface AuthContext {
@@ -46,8 +47,8 @@ export interface AuthContext {
   jwtExpirySeconds: number;
   /** GoTrue's refresh_token_reuse_interval (10 s). */
   refreshReuseIntervalSeconds?: number;
-  /** The anonymous sign-up rate limit and CAPTCHA (auth-guard.ts); none when absent. */
-  guard?: { limiter: SignUpLimiter; captcha: CaptchaConfig };
+  /** The `[auth.rate_limit]` buckets and CAPTCHA (auth-guard.ts); none when absent. */
+  guard?: { limiters: AuthLimiters; captcha: CaptchaConfig };
 }
 
 const API_VERSION = '2024-01-01';
@@ -132,9 +133,10 @@ export async function handleAuth(req: IncomingMessage, res: ServerResponse, path
         return await signup(req, res, ctx);
       case 'token': {
         const grant = url.searchParams.get('grant_type');
-        if (grant === 'refresh_token') return await refresh(req, res, ctx);
-        if (grant === 'password') return await passwordGrant(req, res, ctx);
-        throw notImplemented(422, `The ${grant ?? '(missing)'} grant`);
+        if (grant !== 'refresh_token' && grant !== 'password') throw notImplemented(422, `The ${grant ?? '(missing)'} grant`);
+        // GoTrue's /token: password sign-ins and refreshes share one bucket (token_refresh), taken before the body is read.
+        limit(req, ctx, 'token');
+        return grant === 'refresh_token' ? await refresh(req, res, ctx) : await passwordGrant(req, res, ctx);
       }
       case 'user':
         return await getUser(req, res, ctx);
@@ -143,6 +145,8 @@ export async function handleAuth(req: IncomingMessage, res: ServerResponse, path
       case 'logout':
         return await logout(req, res, url, ctx);
       case undefined:
+        // OTP and magic-link verifications are not emulated, but GoTrue limits them first (token_verifications).
+        if (path === '/verify' && (method === 'GET' || method === 'POST')) limit(req, ctx, 'verify');
         throw notImplemented(404, `${method} /auth/v1${path}`);
     }
   } catch (err) {
@@ -188,6 +192,14 @@ function settings() {
   return { external, disable_signup: false, mailer_autoconfirm: true, phone_autoconfirm: false, sms_provider: '', saml_enabled: false };
 }
 
+/** Takes one request from the caller's bucket of `which` (per connection address); 429 when it is empty. */
+function limit(req: IncomingMessage, ctx: AuthContext, which: keyof AuthLimiters): void {
+  const buckets: TokenBuckets | undefined = ctx.guard?.limiters[which];
+  if (buckets && !buckets.take(req.socket.remoteAddress ?? 'unknown')) {
+    throw new AuthError(429, 'over_request_rate_limit', 'Request rate limit reached');
+  }
+}
+
 /** The CAPTCHA token GoTrue reads from `gotrue_meta_security.captcha_token`, checked as the project's [auth.captcha] says. */
 function requireCaptcha(config: CaptchaConfig, body: Record<string, unknown>): void {
   const security = body.gotrue_meta_security;
@@ -211,14 +223,10 @@ async function signup(req: IncomingMessage, res: ServerResponse, ctx: AuthContex
   const body = await jsonBody(req);
   if (body.phone) throw notImplemented(422, 'Phone sign-up');
   const isEmailSignup = body.email !== undefined || body.password !== undefined;
-  if (ctx.guard) {
-    // GoTrue's order for an anonymous sign-up: the per-IP limit, then the CAPTCHA
-    // (which guards email sign-ups too).
-    if (!isEmailSignup && !ctx.guard.limiter.take(req.socket.remoteAddress ?? 'unknown')) {
-      throw new AuthError(429, 'over_request_rate_limit', 'Request rate limit reached');
-    }
-    requireCaptcha(ctx.guard.captcha, body);
-  }
+  // The per-IP limit (anonymous_users, or sign_in_sign_ups for an email
+  // sign-up), then the CAPTCHA.
+  limit(req, ctx, isEmailSignup ? 'signUps' : 'anonymousSignIns');
+  if (ctx.guard) requireCaptcha(ctx.guard.captcha, body);
   if (isEmailSignup) return await emailSignup(req, res, ctx, body);
   const data = body.data;
   const userMeta = typeof data === 'object' && data !== null && !Array.isArray(data) ? data : {};
@@ -475,6 +483,7 @@ async function passwordGrant(req: IncomingMessage, res: ServerResponse, ctx: Aut
 
 async function updateUser(req: IncomingMessage, res: ServerResponse, ctx: AuthContext): Promise<void> {
   const { user } = await authenticate(req, ctx);
+  limit(req, ctx, 'userUpdates');
   const body = await jsonBody(req);
   if (body.phone) throw notImplemented(422, 'Adding a phone number');
   if (body.nonce) throw notImplemented(422, 'Reauthentication');

@@ -18,7 +18,7 @@
 import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
-import { type AuthGuardConfig, SignUpLimiter } from './auth-guard.ts';
+import { type AuthGuardConfig, authLimiters } from './auth-guard.ts';
 import { decodePathSegment } from '../../edge/_shared/input.ts';
 import { type AuthContext, handleAuth, notImplementedMessage } from './auth.ts';
 import { bearer, BodyTooLargeError, header, lingerAfterAnswer, sendJson } from './http-util.ts';
@@ -43,8 +43,10 @@ export interface LocalApiOptions {
   anonKey: string;
   serviceRoleKey: string;
   jwtExpirySeconds?: number;
-  /** Anonymous sign-up rate limit and CAPTCHA (config.toml `[auth.rate_limit]`, `[auth.captcha]`); none when absent. */
+  /** Auth's rate limits and CAPTCHA (config.toml `[auth.rate_limit]`, `[auth.captcha]`); none when absent. */
   authGuard?: AuthGuardConfig;
+  /** The clock the rate limits refill by (tests freeze it). */
+  now?: () => number;
   /** Looks up an Edge Function by name; undefined when there is no such function. */
   functions: (name: string) => FunctionTarget | undefined;
   log?: (line: string) => void;
@@ -69,7 +71,7 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
   let apiUrl = '';
-  const guard = opts.authGuard ? { limiter: new SignUpLimiter(opts.authGuard.anonymousUsersPerHour), captcha: opts.authGuard.captcha } : undefined;
+  const guard = opts.authGuard ? { limiters: authLimiters(opts.authGuard, opts.now), captcha: opts.authGuard.captcha } : undefined;
   const authCtx = (): AuthContext => ({
     pool: opts.adminPool,
     jwtSecret: opts.jwtSecret,

@@ -63,10 +63,10 @@ export interface StackOptions {
   /** Access token lifetime (config.toml auth.jwt_expiry, 3600). */
   jwtExpirySeconds?: number;
   /**
-   * Anonymous sign-up rate limit and CAPTCHA; each field defaults to
-   * supabase/config.toml (`[auth.rate_limit] anonymous_users`, `[auth.captcha]`).
+   * Auth's rate limits and CAPTCHA (auth-guard.ts); each field defaults to
+   * supabase/config.toml (`[auth.rate_limit]`, `[auth.captcha]`).
    */
-  auth?: { anonymousUsersPerHour?: number; captcha?: CaptchaConfig };
+  auth?: Partial<AuthGuardConfig>;
   log?: (line: string) => void;
 }
 
@@ -439,10 +439,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // The local API (functions register as they come up).
     const verifySettings = verifyJwtSettings();
     const fromConfig = readAuthGuardConfig(join(repoRoot, 'supabase', 'config.toml'));
-    const authGuard: AuthGuardConfig = {
-      anonymousUsersPerHour: opts.auth?.anonymousUsersPerHour ?? fromConfig.anonymousUsersPerHour,
-      captcha: opts.auth?.captcha ?? fromConfig.captcha,
-    };
+    const authGuard: AuthGuardConfig = { ...fromConfig, ...opts.auth };
     if (authGuard.captcha.enabled) {
       const known = verifyCaptcha(authGuard.captcha, 'probe');
       if (!known.ok && known.status === 500) log(`Auth: [auth.captcha] ${known.message}`);

@@ -81,8 +81,9 @@ beforeAll(async () => {
     serveStorefront: false,
     reconcileIntervalMs: 0,
     sendEmailsEveryMs: 0,
-    // Every hostile sign-up must reach the database, not the limiter (tested in auth-guard.test.ts).
-    auth: { anonymousUsersPerHour: 1_000_000 },
+    // Every hostile sign-up, sign-in and refresh must reach the database, not
+    // the limiter (tested in auth-guard.test.ts and auth-rate-limits.test.ts).
+    auth: { anonymousUsersPerHour: 1_000_000, burst: 1_000_000 },
     functionEnv: { EMAIL_LINK_SECRET: LINK_SECRET },
     sandbox: { retrySchedule: [200] },
   });
