@@ -47,8 +47,9 @@ export function paymentStatusHandler(deps: Deps): Handler {
     try {
       if (query.payment_id) {
         // Whose payment it is, only MercadoPago can say: each shopper has a
-        // budget of lookups per hour (429 too_many_lookups past it), so a
-        // client cannot spend the store's MercadoPago rate limit on random ids.
+        // budget of lookups per hour and the store a ceiling per minute (429
+        // too_many_lookups past either), so neither a client nor a swarm of
+        // accounts can spend the store's MercadoPago rate limit on random ids.
         await deps.routines.noteReturnLookup(sessionId);
         payment = await fetchPayment(deps.mp, query.payment_id);
         if (!payment) throw notYoursOrUnknown();

@@ -649,6 +649,30 @@ describe('payment-status', () => {
     }
   });
 
+  it("a swarm of shoppers, each within her budget, stops at the store's ceiling per minute; MercadoPago is not asked", async () => {
+    const swarm = await Promise.all(Array.from({ length: 5 }, async () => tokenFor(await createShopper(pool))));
+    const lookUp = async (token: string, i: number) => {
+      const r = await call(fn.status, `/payment-status?payment_id=${991_000_000 + i}`, { method: 'GET', token });
+      return `${r.status} ${String(r.body.error)}${r.status === 429 ? ` ${String(r.body.scope)}` : ''}`;
+    };
+    // A fresh minute for the store, with room for three lookups.
+    await pool.query('delete from checkout.store_return_lookups');
+    await pool.query('update private.settings set max_return_lookups_per_minute = 3');
+    try {
+      const first = [];
+      for (const [i, token] of swarm.slice(0, 3).entries()) first.push(await lookUp(token, i));
+      expect(first).toEqual(['404 not_found', '404 not_found', '404 not_found']);
+      // Were MercadoPago asked about the next ids, it would fail (502): it is not asked.
+      sandbox.failNextCalls({ mode: 'error', count: 2, pathPrefix: '/v1/payments/99100000' });
+      expect([await lookUp(swarm[3]!, 3), await lookUp(swarm[4]!, 4)]).toEqual(['429 too_many_lookups store', '429 too_many_lookups store']);
+      expect(sandbox.faults().map((f) => f.count)).toEqual([2]);
+    } finally {
+      sandbox.clearFaults();
+      await pool.query('update private.settings set max_return_lookups_per_minute = 120');
+      await pool.query('delete from checkout.store_return_lookups');
+    }
+  });
+
   it("another shopper's payment: the same 404 as an unknown one, and nothing applied", async () => {
     const owner = await shopperWithCart({ stock: 2, qty: 1 });
     const res = await checkout(owner.token);

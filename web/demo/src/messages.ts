@@ -44,7 +44,7 @@ const CHECKOUT_CODES: Record<string, string> = {
   merge_forbidden: 'No pudimos pasar tu carrito a la cuenta.',
   already_merged: 'Ese carrito ya se pasó a otra cuenta.',
   not_found: 'No encontramos esa compra.',
-  too_many_lookups: 'Consultaste demasiadas veces el estado del pago. Esperá un rato y volvé a intentar: si el pago se aprobó, la compra se confirma igual.',
+  too_many_lookups: 'Hubo demasiadas consultas del estado del pago. Esperá un rato y volvé a intentar: si el pago se aprobó, la compra se confirma igual.',
 };
 
 const hhmm = (iso: string) => new Date(iso).toLocaleTimeString('es-AR', { hour: '2-digit', minute: '2-digit' });
