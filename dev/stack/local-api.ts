@@ -65,6 +65,9 @@ const EXPOSE_HEADERS = 'Content-Range, Content-Location, Content-Profile, Prefer
 const DEFAULT_ALLOW_HEADERS =
   'authorization, x-client-info, apikey, content-type, content-profile, accept-profile, prefer, range, x-supabase-api-version, x-region';
 
+/** Headers a client could use to claim an address; the gateway sets x-forwarded-for itself. */
+const CLIENT_ADDRESS_HEADERS = ['x-forwarded-for', 'x-real-ip', 'cf-connecting-ip', 'true-client-ip', 'forwarded'];
+
 const CORS_HEADERS: Record<string, string> = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSE_HEADERS };
 
 export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
@@ -194,6 +197,11 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
     delete headers.connection;
     headers['x-forwarded-host'] = req.headers.host ?? '';
     headers['x-forwarded-proto'] = 'http';
+    // The caller's address, as Supabase's gateway passes it to a function:
+    // from the connection, replacing whatever the client sent, so that no
+    // client can choose the address the per-address caps count it under.
+    for (const h of CLIENT_ADDRESS_HEADERS) delete headers[h];
+    headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
     const out = httpRequest(
       { hostname: upstream.hostname, port: upstream.port, method: req.method, path: rest + url.search, headers },
       (up) => {

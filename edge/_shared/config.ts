@@ -42,6 +42,10 @@ const BaseEnv = z.object({
   // much one run does (the rest waits for the next minute).
   RECONCILE_WINDOW_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(48),
   RECONCILE_BATCH: z.coerce.number().int().min(1).max(500).default(50),
+  // The header that carries the caller's address, set by the gateway in front
+  // of the functions (README, "Abuse protection": the trust rule). Its first
+  // entry is the client.
+  CLIENT_IP_HEADER: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name').default('x-forwarded-for'),
 }).refine((env) => env.CHECKOUT_DB_URL ?? env.SUPABASE_DB_URL, { message: 'set CHECKOUT_DB_URL (or SUPABASE_DB_URL)', path: ['CHECKOUT_DB_URL'] });
 
 /** The functions that talk to MercadoPago also need these. */
@@ -75,6 +79,7 @@ function baseConfig(env: z.output<typeof BaseEnv>) {
     },
     returnUrl: env.CHECKOUT_RETURN_URL ?? `${env.SITE_URL.replace(/\/$/, '')}/checkout/return`,
     functionsUrl: (env.FUNCTIONS_URL ?? `${supabaseUrl}/functions/v1`).replace(/\/$/, ''),
+    clientIpHeader: env.CLIENT_IP_HEADER.toLowerCase(),
   };
 }
 

@@ -8,7 +8,8 @@ const body = {
   shipping_address: { street_name: 'Av. Corrientes', street_number: '1234', zip_code: 'C1043', city: 'CABA' },
   coupon: 'bienvenida10',
 };
-const post = (json: unknown = body, token = `shopper:${SHOPPER}`) => request('create-preference', { method: 'POST', token, json });
+const post = (json: unknown = body, token = `shopper:${SHOPPER}`, headers: Record<string, string> = {}) =>
+  request('create-preference', { method: 'POST', token, json, headers });
 
 Deno.test('create-preference: reserves, creates the preference keyed by the order session, attaches it, answers 201', async () => {
   const session = orderSession();
@@ -29,10 +30,25 @@ Deno.test('create-preference: reserves, creates the preference keyed by the orde
   assert.equal(out.preference_id, 'pref-1');
   assert.equal(out.order_session.preference_id, 'pref-1');
   assert.equal(out.order_session.payer, undefined, 'the payer is not echoed');
-  assert.deepEqual(h.calls.find((c) => c.name === 'beginCheckout')?.args, [SHOPPER, body.payer, body.shipping_address, 'bienvenida10']);
+  assert.deepEqual(h.calls.find((c) => c.name === 'beginCheckout')?.args, [SHOPPER, body.payer, body.shipping_address, 'bienvenida10', null]);
   assert.equal(sent?.external_reference, session.token);
   assert.equal(sent?.expiration_date_from, NOW.toISOString());
   assert.deepEqual(sent?.items.map((i) => [i.id, i.quantity, i.unit_price]), [['TEE-M', 2, 1500]]);
+});
+
+Deno.test("create-preference: the caller's address is x-forwarded-for's first entry; garbage is no address", async () => {
+  const seen: unknown[] = [];
+  const h = harness({
+    beginCheckout: (...args) => {
+      seen.push(args[4]);
+      return Promise.resolve(orderSession());
+    },
+    attachPreference: () => Promise.resolve(orderSession({ preference_id: 'pref-1' })),
+  }, { createPreference: () => Promise.resolve({ id: 'pref-1', init_point: 'https://mp.example/init', sandbox_init_point: 'https://mp.example/s' }) });
+  for (const xff of ['203.0.113.7, 10.0.0.1', '2001:db8::1', 'not-an-ip, 203.0.113.7', '']) {
+    await createPreferenceHandler(h.deps)(post(body, `shopper:${SHOPPER}`, xff ? { 'x-forwarded-for': xff } : {}));
+  }
+  assert.deepEqual(seen, ['203.0.113.7', '2001:db8::1', null, null]);
 });
 
 Deno.test('create-preference: MercadoPago failing releases the reservation at once and answers 502', async () => {

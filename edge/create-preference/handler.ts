@@ -8,7 +8,7 @@ import type { Deps, Handler } from '../_shared/deps.ts';
 import { HttpError, json, parseJson, readBody, withErrors } from '../_shared/http.ts';
 import { requireShopper } from '../_shared/jwt.ts';
 import { preferenceFor } from '../_shared/preference.ts';
-import { validate } from '../_shared/request.ts';
+import { clientAddress, validate } from '../_shared/request.ts';
 import { matchRoute } from '../_shared/routes.ts';
 import { CREATE_PREFERENCE_ROUTES as ROUTES } from './routes.ts';
 
@@ -19,7 +19,10 @@ export function createPreferenceHandler(deps: Deps): Handler {
     const { sessionId } = await requireShopper(req, deps.verifyJwt);
     const body = validate(ROUTES.checkout.body, parseJson(await readBody(req)));
     const { coupon, ...rest } = body;
-    const session = await deps.routines.beginCheckout(sessionId, rest.payer, rest.shipping_address, coupon ?? null);
+    // The address the gateway says the request came from: the database caps
+    // what the checkouts of one address may hold (CKH05).
+    const address = clientAddress(req, deps.config.clientIpHeader) ?? null;
+    const session = await deps.routines.beginCheckout(sessionId, rest.payer, rest.shipping_address, coupon ?? null, address);
     deps.log('checkout_begun', { order_session_id: session.id, total: session.total, currency: session.currency, items: session.item_count });
     let preference;
     try {

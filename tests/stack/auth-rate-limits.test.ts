@@ -10,7 +10,6 @@
  * client address is a connection from 127.0.0.2.
  */
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +18,7 @@ import { authLimiters, DEFAULT_AUTH_GUARD, readAuthGuardConfig } from '../../dev
 import { apiKey } from '../../dev/stack/jwt.ts';
 import { type LocalApi, startLocalApi } from '../../dev/stack/local-api.ts';
 import { databaseUrl } from '../helpers/db.ts';
-import { client } from './helpers.ts';
+import { client, httpFrom } from './helpers.ts';
 
 const SECRET = 'auth-rate-limits-test-jwt-secret-with-32-characters';
 const anonKey = apiKey('anon', SECRET);
@@ -59,29 +58,8 @@ async function api(): Promise<LocalApi> {
 }
 
 /** A POST to the local Auth from a chosen client address (the legacy wire shape: no X-Supabase-Api-Version). */
-function post(a: LocalApi, path: string, body: unknown, localAddress = '127.0.0.1'): Promise<{ status: number; body: Record<string, unknown> }> {
-  const url = new URL(`${a.url}/auth/v1${path}`);
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request({
-      hostname: url.hostname,
-      port: url.port,
-      path: url.pathname + url.search,
-      method: 'POST',
-      localAddress,
-      headers: { apikey: anonKey, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on(
-        'end',
-        () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown> }),
-      );
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const post = (a: LocalApi, path: string, body: unknown, localAddress = '127.0.0.1') =>
+  httpFrom(`${a.url}/auth/v1${path}`, { body, localAddress, headers: { apikey: anonKey } });
 
 const limited = { code: 429, error_code: 'over_request_rate_limit', msg: 'Request rate limit reached' };
 const outcome = (r: { status: number; body: Record<string, unknown> }) => `${r.status} ${String(r.body.error_code ?? 'ok')}`;

@@ -1,5 +1,6 @@
 /** Helpers for the local-stack suites: clients, temp dirs, and process inspection through /proc. */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
@@ -9,6 +10,46 @@ export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
 /** A supabase-js client as a storefront would make it (in memory, no auto refresh). */
 export function client(apiUrl: string, anonKey: string): SupabaseClient {
   return createClient(apiUrl, anonKey, { auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false } });
+}
+
+/**
+ * An HTTP request from a chosen local address (127.0.0.2 is another client to
+ * a server on 127.0.0.1: the whole 127/8 is the loopback), answered as JSON.
+ */
+export function httpFrom(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: unknown; localAddress?: string } = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const u = new URL(url);
+  const payload = init.body === undefined ? undefined : JSON.stringify(init.body);
+  return new Promise((resolve, reject) => {
+    const req = request({
+      hostname: u.hostname,
+      port: u.port,
+      path: u.pathname + u.search,
+      method: init.method ?? (payload === undefined ? 'GET' : 'POST'),
+      localAddress: init.localAddress ?? '127.0.0.1',
+      headers: {
+        ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }),
+        ...init.headers,
+      },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: Record<string, unknown> = {};
+        try {
+          body = JSON.parse(text || '{}') as Record<string, unknown>;
+        } catch {
+          body = { text };
+        }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 export const VARIANTS = {

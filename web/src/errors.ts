@@ -119,12 +119,15 @@ export class HoldLimitError extends CheckoutError {
   readonly max: number | undefined;
   readonly lines: HeldLine[];
   readonly requested: number | undefined;
+  /** hold_limit_address: the units the other checkouts from the caller's address hold. */
+  readonly held: number | undefined;
   readonly retryAfter: string | undefined;
   constructor(code: string, message: string, details: Record<string, unknown> | undefined, options: StorefrontErrorOptions = {}) {
     super(code, message, options);
     const d = details ?? {};
     this.max = typeof d['max'] === 'number' ? d['max'] : undefined;
     this.requested = typeof d['requested'] === 'number' ? d['requested'] : undefined;
+    this.held = typeof d['held'] === 'number' ? d['held'] : undefined;
     this.retryAfter = typeof d['retry_after'] === 'string' ? d['retry_after'] : undefined;
     this.lines = Array.isArray(d['lines']) ? d['lines'].filter((l): l is HeldLine => typeof l === 'object' && l !== null) : [];
   }

@@ -49,7 +49,7 @@ const CHECKOUT_CODES: Record<string, string> = {
 
 const hhmm = (iso: string) => new Date(iso).toLocaleTimeString('es-AR', { hour: '2-digit', minute: '2-digit' });
 
-/** The fair-stock limits (CKH01-03), in Spanish. */
+/** The fair-stock limits (CKH01-03, CKH05), in Spanish. */
 function holdLimitMessage(err: HoldLimitError, titles: Map<string, string>): AlertMessage {
   if (err.code === 'hold_limit_product') {
     const max = err.max === undefined ? 'pocas' : String(err.max);
@@ -67,6 +67,18 @@ function holdLimitMessage(err: HoldLimitError, titles: Map<string, string>): Ale
       kind: 'validation',
       title: `Podés comprar hasta ${err.max ?? 'pocas'} unidades por compra`,
       lines: [`Tu carrito tiene ${err.requested ?? 'más'}. Quitá algunas unidades y volvé a intentar.`],
+    };
+  }
+  if (err.code === 'hold_limit_address') {
+    const frees = err.retryAfter ? ` Se libera stock a las ${hhmm(err.retryAfter)}.` : '';
+    return {
+      kind: 'error',
+      title: 'Hay muchas compras sin pagar desde tu conexión',
+      lines: [
+        `Las compras en curso desde tu conexión ya reservan ${err.held ?? 'varias'} unidades (el máximo es ${err.max ?? 'bajo'}) y esta pide ${
+          err.requested ?? 'más'
+        }.${frees} Pagá o dejá vencer alguna y volvé a intentar.`,
+      ],
     };
   }
   return {
