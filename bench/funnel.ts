@@ -72,7 +72,8 @@ async function funnel(_url: string, admin: pg.Client, opts: { quick: boolean; lo
                   -- only the facts made above, not the carts of earlier workloads
                   and not exists (select 1 from auth.users u where u.id = f.session_id)
                 limit $1),
-          u as (insert into auth.users (id, is_anonymous, email) select session_id, (random() < 0.7), 'b' || md5(session_id::text) || '@example.com' from f returning id),
+          u as (insert into auth.users (id, is_anonymous, email, email_confirmed_at)
+                select session_id, (random() < 0.7), 'b' || md5(session_id::text) || '@example.com', now() from f returning id),
           c as (insert into public.carts (session_id, created_at, updated_at, expires_at)
                 select f.session_id, f.created_at, f.created_at + interval '10 minutes', f.created_at + interval '10 minutes' + interval '7 days' from f returning session_id)
      insert into public.cart_items (session_id, variant_id, quantity)

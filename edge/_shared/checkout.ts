@@ -90,9 +90,16 @@ export function checkoutRoutines(db: Db) {
   /** A routine acting for the signed-in user `userId` (401 once the user is deleted). */
   const forUser = async <T>(userId: string, sql: string, params: unknown[]): Promise<T> => (await db.query<{ r: T }>(...asUser(userId, sql, params)))[0]!.r;
   return {
-    /** A checkout for a client's request: begin_checkout plus the cap on what one client address holds. */
-    beginCheckout: (sessionId: string, payer: object, shipping: object, coupon: string | null, clientAddress: string | null) =>
-      forUser<OrderSession>(sessionId, 'select checkout.begin_client_checkout($1, $2, $3, $4, $5) as r', [sessionId, payer, shipping, coupon, clientAddress]),
+    /** A checkout for a client's request: begin_checkout, the cap on what one client address holds, the marketing box. */
+    beginCheckout: (sessionId: string, payer: object, shipping: object, coupon: string | null, clientAddress: string | null, marketingOptIn: boolean) =>
+      forUser<OrderSession>(sessionId, 'select checkout.begin_client_checkout($1, $2, $3, $4, $5, $6) as r', [
+        sessionId,
+        payer,
+        shipping,
+        coupon,
+        clientAddress,
+        marketingOptIn,
+      ]),
     attachPreference: (orderSessionId: string, preferenceId: string) =>
       one<OrderSession>('select checkout.attach_preference($1, $2) as r', [orderSessionId, preferenceId]),
     releaseSession: (orderSessionId: string, reason: string) => one<OrderSession>('select checkout.release_session($1, $2) as r', [orderSessionId, reason]),

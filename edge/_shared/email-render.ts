@@ -1,8 +1,9 @@
 /**
  * The emails, in Spanish (es-AR), as HTML and plain text: a cart reminder
  * (lines with their image or initials, today's prices, total, a button that
- * restores the cart, a one-click unsubscribe link) and an order confirmation
- * (number, lines, total, shipping address). Pure functions: no I/O.
+ * restores the cart, a one-click unsubscribe link), an order confirmation
+ * (number, lines, total, shipping address) and the confirmation of the
+ * marketing box ticked at checkout (double opt-in). Pure functions: no I/O.
  */
 
 export interface EmailLine {
@@ -89,6 +90,14 @@ ${body}
 </table></td></tr></table></body></html>`;
 }
 
+function button(url: string, label: string): string {
+  return `<tr><td align="center" style="padding:20px 0"><a href="${
+    esc(url)
+  }" style="background:#1a73e8;color:#fff;text-decoration:none;font:bold 16px Arial,sans-serif;padding:12px 24px;border-radius:6px;display:inline-block">${
+    esc(label)
+  }</a></td></tr>`;
+}
+
 export function renderReminder(
   data: ReminderData,
   opts: { storeName: string; restoreUrl: string; unsubscribeUrl: string },
@@ -103,9 +112,7 @@ ${linesHtml(data.lines)}
       esc(money(data.total, data.currency))
     }</td></tr>
 </table></td></tr>
-<tr><td align="center" style="padding:20px 0"><a href="${
-      esc(opts.restoreUrl)
-    }" style="background:#1a73e8;color:#fff;text-decoration:none;font:bold 16px Arial,sans-serif;padding:12px 24px;border-radius:6px;display:inline-block">Volver a mi carrito</a></td></tr>
+${button(opts.restoreUrl, 'Volver a mi carrito')}
 <tr><td style="font:12px Arial,sans-serif;color:#666">Los precios y el stock pueden cambiar hasta que completes la compra. El enlace vence en unos días.</td></tr>`,
     `Recibiste este correo porque dejaste productos en tu carrito. <a href="${
       esc(opts.unsubscribeUrl)
@@ -175,6 +182,29 @@ ${discount ? `Descuento: −${money(data.discount, data.currency)}\n` : ''}Total
 Envío a: ${address(data.shipping_address)}
 
 Número de pedido ${data.order_number}. Guardá este correo como comprobante.
+`;
+  return { subject, html, text, headers: {} };
+}
+
+/** The double opt-in: the box "send me reminders of my cart" was ticked at checkout; nothing is sent until its owner confirms. */
+export function renderOptIn(opts: { storeName: string; confirmUrl: string }): RenderedEmail {
+  const subject = `Confirmá que querés recibir recordatorios de ${opts.storeName}`;
+  const intro = `En tu compra en ${opts.storeName} marcaste que querés recibir por email recordatorios de tu carrito.`;
+  const note = 'Si no fuiste vos, ignorá este correo: no te vamos a enviar nada.';
+  const html = layout(
+    opts.storeName,
+    `<tr><td style="font:15px Arial,sans-serif;color:#222;padding-bottom:12px">${esc(intro)} Confirmalo con este botón:</td></tr>
+${button(opts.confirmUrl, 'Sí, quiero recibirlos')}
+<tr><td style="font:12px Arial,sans-serif;color:#666">${esc(note)}</td></tr>`,
+    'Podés darte de baja cuando quieras desde cualquier recordatorio.',
+  );
+  const text = `${opts.storeName}
+
+${intro} Confirmalo en este enlace:
+
+${opts.confirmUrl}
+
+${note}
 `;
   return { subject, html, text, headers: {} };
 }

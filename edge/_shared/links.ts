@@ -6,7 +6,7 @@
  */
 import { constantTimeEqual } from './signature.ts';
 
-export type LinkPurpose = 'restore' | 'unsubscribe';
+export type LinkPurpose = 'restore' | 'unsubscribe' | 'opt_in';
 
 export interface RestoreClaims {
   /** The reminded cart: its shopper and its created_at (exactly as the database wrote it). */
@@ -15,6 +15,7 @@ export interface RestoreClaims {
   exp: number;
 }
 
+/** An unsubscribe link, or the link that confirms the marketing opt-in: both name an address. */
 export interface UnsubscribeClaims {
   email: string;
   exp: number;
@@ -51,7 +52,7 @@ export async function signLink(secret: string, purpose: LinkPurpose, claims: Res
 }
 
 export async function verifyLink(secret: string, purpose: 'restore', token: string, nowSeconds: number): Promise<RestoreClaims>;
-export async function verifyLink(secret: string, purpose: 'unsubscribe', token: string, nowSeconds: number): Promise<UnsubscribeClaims>;
+export async function verifyLink(secret: string, purpose: 'unsubscribe' | 'opt_in', token: string, nowSeconds: number): Promise<UnsubscribeClaims>;
 export async function verifyLink(secret: string, purpose: LinkPurpose, token: string, nowSeconds: number): Promise<RestoreClaims | UnsubscribeClaims> {
   const m = /^([A-Za-z0-9_-]{1,2048})\.([A-Za-z0-9_-]{43})$/.exec(token);
   if (!m) throw new LinkError('malformed');

@@ -30,7 +30,7 @@ Deno.test('create-preference: reserves, creates the preference keyed by the orde
   assert.equal(out.preference_id, 'pref-1');
   assert.equal(out.order_session.preference_id, 'pref-1');
   assert.equal(out.order_session.payer, undefined, 'the payer is not echoed');
-  assert.deepEqual(h.calls.find((c) => c.name === 'beginCheckout')?.args, [SHOPPER, body.payer, body.shipping_address, 'bienvenida10', null]);
+  assert.deepEqual(h.calls.find((c) => c.name === 'beginCheckout')?.args, [SHOPPER, body.payer, body.shipping_address, 'bienvenida10', null, false]);
   assert.equal(sent?.external_reference, session.token);
   assert.equal(sent?.expiration_date_from, NOW.toISOString());
   assert.deepEqual(sent?.items.map((i) => [i.id, i.quantity, i.unit_price]), [['TEE-M', 2, 1500]]);
@@ -49,6 +49,18 @@ Deno.test("create-preference: the caller's address is x-forwarded-for's first en
     await createPreferenceHandler(h.deps)(post(body, `shopper:${SHOPPER}`, xff ? { 'x-forwarded-for': xff } : {}));
   }
   assert.deepEqual(seen, ['203.0.113.7', '2001:db8::1', null, null]);
+});
+
+Deno.test('create-preference: the marketing box is passed on when ticked, and must be a boolean', async () => {
+  const h = harness({
+    beginCheckout: () => Promise.resolve(orderSession()),
+    attachPreference: () => Promise.resolve(orderSession({ preference_id: 'pref-1' })),
+  }, { createPreference: () => Promise.resolve({ id: 'pref-1', init_point: 'https://mp.example/init', sandbox_init_point: 'https://mp.example/s' }) });
+  assert.equal((await createPreferenceHandler(h.deps)(post({ ...body, marketing_opt_in: true }))).status, 201);
+  assert.equal(h.calls.find((c) => c.name === 'beginCheckout')?.args[5], true);
+  const bad = await createPreferenceHandler(h.deps)(post({ ...body, marketing_opt_in: 'yes' }));
+  assert.equal(bad.status, 400);
+  assert.deepEqual((await bad.json()).issues.map((i: { path: string }) => i.path), ['marketing_opt_in']);
 });
 
 Deno.test('create-preference: MercadoPago failing releases the reservation at once and answers 502', async () => {

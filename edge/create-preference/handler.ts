@@ -18,11 +18,11 @@ export function createPreferenceHandler(deps: Deps): Handler {
     matchRoute('create-preference', ROUTES, req);
     const { sessionId } = await requireShopper(req, deps.verifyJwt);
     const body = validate(ROUTES.checkout.body, parseJson(await readBody(req)));
-    const { coupon, ...rest } = body;
+    const { coupon, marketing_opt_in, ...rest } = body;
     // The address the gateway says the request came from: the database caps
     // what the checkouts of one address may hold (CKH05).
     const address = clientAddress(req, deps.config.clientIpHeader) ?? null;
-    const session = await deps.routines.beginCheckout(sessionId, rest.payer, rest.shipping_address, coupon ?? null, address);
+    const session = await deps.routines.beginCheckout(sessionId, rest.payer, rest.shipping_address, coupon ?? null, address, marketing_opt_in ?? false);
     deps.log('checkout_begun', { order_session_id: session.id, total: session.total, currency: session.currency, items: session.item_count });
     let preference;
     try {

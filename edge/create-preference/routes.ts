@@ -28,6 +28,9 @@ const CheckoutBody = z.strictObject({
     notes: optional(500),
   }),
   coupon: storableString(32).trim().regex(COUPON_CODE, 'invalid coupon code').nullish(),
+  // The box "send me reminders of my cart", unticked unless the shopper ticks
+  // it: the payer's email is sent a link to confirm (double opt-in).
+  marketing_opt_in: z.boolean().optional(),
 });
 
 export const CREATE_PREFERENCE_ROUTES = {
@@ -56,6 +59,7 @@ export const CREATE_PREFERENCE_ROUTES = {
           notes: '',
         },
         coupon: 'BIENVENIDA10',
+        marketing_opt_in: false,
       },
     },
   },

@@ -194,3 +194,21 @@ Deno.test('send-emails: restore copies the reminded cart for the signed-in shopp
   assert.equal((await restore({ token })).status, 401);
   assert.equal(calls.length, 1);
 });
+
+Deno.test('send-emails: the opt-in link: GET only asks, POST confirms; an unsubscribe token is not an opt-in token', async () => {
+  const good = await signLink(LINK_SECRET, 'opt_in', { email: 'ana@example.com', exp: nowSeconds + 60 });
+  const unsubscribeToken = await signLink(LINK_SECRET, 'unsubscribe', { email: 'ana@example.com', exp: nowSeconds + 60 });
+  const { db, calls } = fakeDb({ 'email.confirm_marketing_opt_in': () => [{}] });
+  const h = handler(db, fakeMailer([]).mailer);
+  const optIn = (token: string, method: string, headers: Record<string, string> = {}) => h(request(`send-emails/opt-in?token=${token}`, { method, headers }));
+
+  const asked = await optIn(good, 'GET');
+  assert.equal(asked.status, 200);
+  assert.ok((await asked.text()).includes('Sí, quiero recibirlos'));
+  assert.equal(calls.length, 0);
+  const done = await optIn(good, 'POST', { accept: 'text/html' });
+  assert.ok((await done.text()).includes('Vas a recibir recordatorios'));
+  assert.deepEqual(calls, [{ routine: 'email.confirm_marketing_opt_in', params: ['ana@example.com'] }]);
+  assert.equal((await optIn(unsubscribeToken, 'POST')).status, 400);
+  assert.equal(calls.length, 1);
+});

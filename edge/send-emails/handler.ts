@@ -13,15 +13,19 @@
  *   GET|POST /send-emails/unsubscribe?token=...   the opt-out: GET asks (a
  *                                  page with a button), POST unsubscribes
  *                                  (one-click, RFC 8058, or the button).
+ *   GET|POST /send-emails/opt-in?token=...   the double opt-in: GET asks,
+ *                                  POST confirms the marketing box ticked at
+ *                                  checkout (link-pages.ts).
  */
 import { asUser, type Db } from '../_shared/db.ts';
-import { type ConfirmationData, type ReminderData, renderConfirmation, type RenderedEmail, renderReminder } from '../_shared/email-render.ts';
+import { type ConfirmationData, type ReminderData, renderConfirmation, type RenderedEmail, renderOptIn, renderReminder } from '../_shared/email-render.ts';
 import { type EmailConfig, isRetryable, type Mailer, type OutgoingEmail, type SendResult } from '../_shared/emails.ts';
-import { corsHeaders, HttpError, json, type Logger, parseJson, readBody, withErrors } from '../_shared/http.ts';
+import { HttpError, json, type Logger, parseJson, readBody, withErrors } from '../_shared/http.ts';
 import { type JwtVerifier, requireShopper } from '../_shared/jwt.ts';
-import { LinkError, signLink, verifyLink } from '../_shared/links.ts';
+import { signLink, verifyLink } from '../_shared/links.ts';
 import { requireServiceRole, validate } from '../_shared/request.ts';
 import { matchRoute } from '../_shared/routes.ts';
+import { LINK_ACTIONS, linkAction, linkError } from './link-pages.ts';
 import { SEND_EMAILS_ROUTES as ROUTES } from './routes.ts';
 
 export interface EmailDeps {
@@ -36,7 +40,7 @@ export interface EmailDeps {
 
 interface ClaimedRow {
   id: number;
-  kind: 'cart_reminder' | 'order_confirmation';
+  kind: 'cart_reminder' | 'order_confirmation' | 'marketing_opt_in';
   recipient: string;
   session_id: string;
   cart_created_at: string | null;
@@ -48,6 +52,9 @@ interface ClaimedRow {
 
 type Summary = { claimed: number; sent: number; retry_later: number; failed: number };
 
+/** How long the link that confirms the marketing box works. */
+const OPT_IN_TTL_SECONDS = 7 * 24 * 3600;
+
 /** What one outbox row becomes. Links expire relative to the row, so a retry renders the same email (same idempotent payload). */
 export async function renderRow(row: ClaimedRow, config: EmailConfig): Promise<RenderedEmail> {
   if (row.kind === 'order_confirmation') return renderConfirmation(row.data as ConfirmationData, { storeName: config.storeName });
@@ -55,6 +62,10 @@ export async function renderRow(row: ClaimedRow, config: EmailConfig): Promise<R
   const createdMs = Date.parse(row.created_at.replace(/(\.\d{3})\d+/, '$1'));
   if (Number.isNaN(createdMs)) throw new Error(`unreadable created_at ${row.created_at}`);
   const created = Math.floor(createdMs / 1000);
+  if (row.kind === 'marketing_opt_in') {
+    const optIn = await signLink(config.linkSecret, 'opt_in', { email: row.recipient, exp: created + OPT_IN_TTL_SECONDS });
+    return renderOptIn({ storeName: config.storeName, confirmUrl: `${config.functionsUrl}/send-emails/opt-in?token=${optIn}` });
+  }
   const restore = await signLink(config.linkSecret, 'restore', {
     session_id: row.session_id,
     cart_created_at: row.cart_created_at!,
@@ -119,61 +130,18 @@ async function sendOne(deps: EmailDeps, row: ClaimedRow, summary: Summary): Prom
   }
 }
 
-function linkError(err: unknown): never {
-  if (err instanceof LinkError) {
-    if (err.reason === 'expired') throw new HttpError(410, 'link_expired', 'this link has expired');
-    throw new HttpError(400, 'invalid_link', 'this link is not valid');
-  }
-  throw err;
-}
-
-/** A small es-AR page; with `button`, a form that posts back to the same address (token included). */
-function page(status: number, title: string, message: string, button?: string): Response {
-  const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  const form = button ? `<form method="post"><button type="submit" style="font-size:1rem;padding:.6rem 1.2rem">${esc(button)}</button></form>` : '';
-  return new Response(
-    `<!doctype html><html lang="es-AR"><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>${
-      esc(title)
-    }</title></head><body style="font-family:Arial,sans-serif;margin:3rem"><h1>${esc(title)}</h1><p>${esc(message)}</p>${form}</body></html>`,
-    { status, headers: { ...corsHeaders, 'Content-Type': 'text/html; charset=utf-8' } },
-  );
-}
-
 export function sendEmailsHandler(deps: EmailDeps): (req: Request) => Promise<Response> {
   const now = () => Math.floor((deps.now?.() ?? new Date()).getTime() / 1000);
   return withErrors(deps.log, async (req) => {
     const { name, url } = matchRoute('send-emails', ROUTES, req);
 
-    if (name === 'unsubscribe') {
-      // GET (the link in the email's body, and whatever link scanner or
-      // preview opens it first) only asks; POST unsubscribes: a mail
-      // client's one-click POST (RFC 8058, answered in JSON) or the page's
-      // button (a browser asking for HTML, answered with a page).
-      const asPage = req.method === 'GET' || (req.headers.get('accept') ?? '').includes('text/html');
-      let email: string;
-      try {
-        const token = ROUTES.unsubscribe.query.safeParse(Object.fromEntries(url.searchParams)).data?.token ?? '';
-        email = (await verifyLink(deps.config.linkSecret, 'unsubscribe', token, now())).email;
-      } catch (err) {
-        if (!asPage) linkError(err);
-        if (err instanceof LinkError) {
-          return page(err.reason === 'expired' ? 410 : 400, 'Enlace no válido', 'Este enlace para darte de baja no es válido o venció.');
-        }
-        throw err;
-      }
-      if (req.method === 'GET') {
-        return page(
-          200,
-          '¿Dejar de recibir recordatorios?',
-          'No te vamos a enviar más recordatorios de carrito. Los correos de tus compras te van a seguir llegando.',
-          'Darme de baja',
-        );
-      }
-      await deps.db.query('select email.unsubscribe($1)', [email]);
-      deps.log('unsubscribed', {});
-      return asPage
-        ? page(200, 'Listo', 'Ya no te vamos a enviar recordatorios de carrito. Los correos de tus compras te van a seguir llegando.')
-        : json(200, { unsubscribed: true });
+    const action = LINK_ACTIONS.find((a) => a.route === name);
+    if (action) {
+      const token = ROUTES[action.route].query.safeParse(Object.fromEntries(url.searchParams)).data?.token ?? '';
+      return linkAction(req, token, deps.config.linkSecret, now(), action, async (email) => {
+        await deps.db.query(`select ${action.routine}($1)`, [email]);
+        deps.log(action.logEvent, {});
+      });
     }
 
     if (name === 'restore') {

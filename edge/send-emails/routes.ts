@@ -23,4 +23,12 @@ export const SEND_EMAILS_ROUTES = {
     headers: ['accept'],
     example: { query: { token: '<the token of an unsubscribe link>' }, headers: { accept: 'text/html' } },
   },
+  optIn: {
+    methods: ['GET', 'POST'],
+    path: '/opt-in',
+    callers: ['public'],
+    query: z.object({ token: linkToken() }),
+    headers: ['accept'],
+    example: { query: { token: '<the token of an opt-in link>' }, headers: { accept: 'text/html' } },
+  },
 } as const satisfies RouteTable;

@@ -13,7 +13,7 @@ select set_eq(
     'checkout.attach_preference(uuid,text)',
     'checkout.audit()',
     'checkout.begin_checkout(uuid,jsonb,jsonb,text)',
-    'checkout.begin_client_checkout(uuid,jsonb,jsonb,text,text)',
+    'checkout.begin_client_checkout(uuid,jsonb,jsonb,text,text,boolean)',
     'checkout.claim_preference_expiry(integer)',
     'checkout.claim_reconciliation(interval,integer)',
     'checkout.claim_refunds(integer)',

@@ -13,7 +13,7 @@ create function pg_temp.idle(p_name text, p_ago interval) returns void language 
   select tests.set_cart_idle(p_name, p_ago);
 $$;
 create function pg_temp.sign_up(p_name text) returns void language sql security definer as $$
-  update auth.users set is_anonymous = false, email = p_name || '@Example.com' where id = tests.shopper(p_name);
+  update auth.users set is_anonymous = false, email = p_name || '@Example.com', email_confirmed_at = now() where id = tests.shopper(p_name);
 $$;
 create function pg_temp.reminders(p_name text) returns integer language sql as $$
   select count(*)::integer from email.outbox where kind = 'cart_reminder' and session_id = tests.shopper(p_name);
@@ -27,6 +27,9 @@ select count(tests.create_shopper(n)) from unnest(array['em-known', 'em-payer', 
                                                         'em-optout', 'em-old', 'em-checkout', 'em-to']) n;
 select pg_temp.sign_up(n) from unnest(array['em-known', 'em-fresh', 'em-empty', 'em-bought', 'em-optout', 'em-old', 'em-checkout']) n;
 insert into email.unsubscribes (email) values ('em-optout@example.com');
+-- em-payer ticked the marketing box at checkout and clicked the link (the
+-- consent rules themselves: 195-marketing-consent.sql).
+insert into email.marketing_consents (email, state, source, confirmed_at) values ('em-payer@example.com', 'subscribed', 'confirmation_link', now());
 do $$
 declare
   n text;
@@ -60,7 +63,7 @@ select is(email.detect_abandoned_carts(), 2, 'detection: two carts are abandoned
 select results_eq(
   $$ select recipient from email.outbox where kind = 'cart_reminder' order by recipient $$,
   array['em-known@example.com', 'em-payer@example.com'],
-  'detection: the signed-up shopper (account email) and the one who checked out (payer email); not anonymous, fresh, empty, bought, opted out, too old or in checkout'
+  'detection: the signed-up shopper (confirmed account email) and the one who checked out and confirmed the opt-in (payer email); not anonymous, fresh, empty, bought, opted out, too old or in checkout'
 );
 select is(
   (select idle_since from email.outbox where session_id = tests.shopper('em-known')), now() - interval '2 hours',

@@ -1,4 +1,4 @@
--- Fair stock per client address (20261207200100_client_address_cap.sql):
+-- Fair stock per client address (20261207200200_client_address_cap.sql):
 -- the unpaid checkouts from one address hold at most max_units_per_address
 -- units together (CKH05, nothing written); another address is unaffected;
 -- expired and paid checkouts do not count; the address is kept only as a
@@ -30,7 +30,7 @@ begin
     tests.shopper(p_name),
     jsonb_build_object('email', p_name || '@example.com', 'name', p_name),
     '{"street_name": "Av. Corrientes", "street_number": "1234", "zip_code": "1043", "city": "CABA"}'::jsonb,
-    null, p_address);
+    null, p_address, false);
   perform tests.clear_authentication();
   return r;
 end
@@ -91,7 +91,7 @@ select is(private.client_address_key('203.0.113.0/24'), null, 'a network is not 
 
 -- Service role only, and the key's secret is the owner's alone.
 select tests.authenticate_as('ca-1') \gset
-select throws_ok($$ select checkout.begin_client_checkout(tests.shopper('ca-1'), '{}', '{}', null, '1.2.3.4') $$, '42501', null,
+select throws_ok($$ select checkout.begin_client_checkout(tests.shopper('ca-1'), '{}', '{}', null, '1.2.3.4', false) $$, '42501', null,
   'a shopper cannot call it');
 select tests.clear_authentication() \gset
 select tests.authenticate_as_service_role() \gset

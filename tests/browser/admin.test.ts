@@ -225,6 +225,31 @@ describe('the dashboard, as staff', () => {
     await shot(page, 'order');
   });
 
+  it("an order's page says whether its payer gets cart reminders: not asked, pending, confirmed (double opt-in), withdrawn", async () => {
+    const consent = () => page.getByTestId('marketing-consent');
+    await page.goto(`${stack.adminUrl}#/pedidos/${firstOrder}`);
+    await expect.poll(async () => (await consent().textContent()) ?? '').toContain('No aceptó recordatorios');
+    const { rows } = await db.query<{ order_number: string; session_id: string }>(
+      `select order_number, session_id from public.orders where payer ->> 'email' = 'bruno@example.com' order by created_at desc limit 1`,
+    );
+    const bruno = rows[0]!;
+    await page.goto(`${stack.adminUrl}#/pedidos/${bruno.order_number}`);
+    await expect.poll(() => consent().getAttribute('data-state')).toBe('not_subscribed');
+    // Bruno ticks the box at his next checkout, then clicks the link of the email (the page polls: no reload).
+    await db.query(`select email.request_marketing_opt_in('bruno@example.com', $1, null)`, [bruno.session_id]);
+    await expect.poll(async () => (await consent().textContent()) ?? '', { timeout: 20_000 }).toContain('falta que confirme desde el correo');
+    await db.query(`select email.confirm_marketing_opt_in('bruno@example.com')`);
+    await expect.poll(async () => (await consent().textContent()) ?? '', { timeout: 20_000 }).toMatch(
+      /^Confirmó la suscripción desde el correo el .+ \(doble opt-in\): recibe recordatorios\.$/,
+    );
+    await shot(page, 'order-consent');
+    // The one-click unsubscribe of a reminder withdraws it.
+    await db.query(`select email.unsubscribe('bruno@example.com')`);
+    await expect.poll(async () => (await consent().textContent()) ?? '', { timeout: 20_000 }).toMatch(
+      /^Se dio de baja el .*: no se le envían recordatorios\.$/,
+    );
+  });
+
   it('money needing attention: a refund owed, retried through MercadoPago', async () => {
     await page.goto(`${stack.adminUrl}#/atencion`);
     await page.getByTestId('refunds-owed').waitFor();

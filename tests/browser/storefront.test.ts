@@ -364,19 +364,47 @@ describe('demo storefront in Chromium (390x844)', () => {
     }
   });
 
+  it('the marketing box: unticked by default, in Spanish; ticked, the payer is asked by email to confirm it', async () => {
+    const { slug, sku } = await product('Yerba compuesta', 10, 4800);
+    const { context, page } = await shopper();
+    try {
+      await openStore(page);
+      await addToCart(page, slug, sku, 1);
+      await page.getByTestId('nav-cart').click();
+      await fillCheckout(page);
+      const box = page.getByTestId('checkout-marketingOptIn');
+      expect(await box.isChecked()).toBe(false);
+      expect(await page.getByTestId('checkout-marketing').textContent()).toContain('Quiero recibir por email recordatorios de mi carrito.');
+      const email = `caja-${Date.now()}@example.com`;
+      await page.getByTestId('checkout-email').fill(email);
+      await box.check();
+      await shot(page, 'checkout-marketing-box');
+      await page.getByTestId('checkout-submit').click();
+      await page.waitForURL(/\/checkout\/v1\/redirect\?pref_id=/);
+      // What the stack (pg_net on hosted) runs every minute.
+      const sent = await fetch(`${stack.apiUrl}/functions/v1/send-emails`, { method: 'POST', headers: { authorization: `Bearer ${stack.serviceRoleKey}` } });
+      expect(sent.status).toBe(200);
+      expect(stack.mailSink.emails().filter((e) => e.to.includes(email)).map((e) => e.subject)).toEqual([
+        'Confirmá que querés recibir recordatorios de Tienda',
+      ]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a recovery email: open the restore link from the mail sink in a fresh browser, the cart is there', async () => {
     const { slug, sku } = await product('Mate de calabaza', 10, 18000);
     const first = await shopper();
     await openStore(first.page);
     await addToCart(first.page, slug, sku, 2);
-    // The shopper signs up (email known) and leaves; two hours pass.
+    // The shopper signs up (email known and confirmed) and leaves; two hours pass.
     const { rows } = await db.query<{ session_id: string }>(
       `select ci.session_id from public.cart_items ci join public.variants v on v.id = ci.variant_id where v.sku = $1`,
       [sku],
     );
     const sessionId = rows[0]!.session_id;
     const email = `mate-${sessionId.slice(0, 8)}@example.com`;
-    await db.query(`update auth.users set is_anonymous = false, email = $2 where id = $1`, [sessionId, email]);
+    await db.query(`update auth.users set is_anonymous = false, email = $2, email_confirmed_at = now() where id = $1`, [sessionId, email]);
     await setCartIdle(db, sessionId, 120);
     await first.context.close();
     await db.query('select email.detect_abandoned_carts()'); // what pg_cron runs every 5 minutes

@@ -19,7 +19,7 @@ afterAll(async () => {
   await pool.end();
 });
 
-const CHECKOUT_FROM = 'select checkout.begin_client_checkout($1, $2, $3, null, $4) as s';
+const CHECKOUT_FROM = 'select checkout.begin_client_checkout($1, $2, $3, null, $4, false) as s';
 
 describe('checkouts from one client address', () => {
   it('four racing for the last units the address may hold: one gets them, the others CKH05; 10 rounds', async () => {

@@ -21,7 +21,10 @@ afterAll(async () => {
 /** A signed-up shopper (email known) with an item in a cart idle for `minutes`. */
 async function idleCart(variantId: string, minutes: number): Promise<string> {
   const shopper = await createShopper(pool);
-  await pool.query(`update auth.users set is_anonymous = false, email = $2 where id = $1`, [shopper, `idle-${shopper}@example.com`]);
+  await pool.query(`update auth.users set is_anonymous = false, email = $2, email_confirmed_at = now() where id = $1`, [
+    shopper,
+    `idle-${shopper}@example.com`,
+  ]);
   await addToCart(pool, shopper, variantId, 1);
   await setCartIdle(pool, shopper, minutes);
   return shopper;

@@ -72,7 +72,7 @@ async function drain() {
 async function abandonedCart(opts: { price?: number } = {}) {
   const shopper = await createShopper(pool);
   const email = `mail-${shopper.slice(0, 8)}@example.com`;
-  await pool.query(`update auth.users set is_anonymous = false, email = $2 where id = $1`, [shopper, email]);
+  await pool.query(`update auth.users set is_anonymous = false, email = $2, email_confirmed_at = now() where id = $1`, [shopper, email]);
   const variant = await createVariant(pool, { sku: 'MAIL', stock: 10, price: opts.price ?? 12500 });
   await addToCart(pool, shopper, variant.id, 2);
   await setCartIdle(pool, shopper, 120);

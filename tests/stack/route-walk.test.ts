@@ -60,6 +60,7 @@ async function placeholders(shopper: { token: string; id: string }): Promise<Rec
     "<the anonymous user's access token>": merger.token,
     '<the token of a restore link>': await signLink(LINK_SECRET, 'restore', { session_id: shopper.id, cart_created_at: rows[0]!.created_at, exp }),
     '<the token of an unsubscribe link>': await signLink(LINK_SECRET, 'unsubscribe', { email: 'walker@example.com', exp }),
+    '<the token of an opt-in link>': await signLink(LINK_SECRET, 'opt_in', { email: 'walker@example.com', exp }),
   };
 }
 

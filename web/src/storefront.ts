@@ -468,7 +468,7 @@ export function createStorefront(options: StorefrontOptions): Storefront {
         const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
         throw new ValidationError('The checkout form has errors', issues);
       }
-      const { payer, shippingAddress: a, coupon } = parsed.data;
+      const { payer, shippingAddress: a, coupon, marketingOptIn } = parsed.data;
       const body: Record<string, unknown> = {
         payer: {
           email: payer.email,
@@ -488,6 +488,7 @@ export function createStorefront(options: StorefrontOptions): Storefront {
           ...(a.notes ? { notes: a.notes } : {}),
         },
         ...(coupon ? { coupon } : {}),
+        ...(marketingOptIn ? { marketing_opt_in: true } : {}),
       };
       const r = parseOrThrow(createPreferenceResponseSchema, await invoke('create-preference', body), 'checkout');
       return {

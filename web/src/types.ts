@@ -175,6 +175,11 @@ export const checkoutInputSchema = z.object({
     .nullable()
     .transform((v) => (v ? v.toUpperCase() : undefined))
     .refine((v) => v === undefined || COUPON_CODE.test(v), 'Código de cupón inválido'),
+  /**
+   * The shopper ticked "send me reminders of my cart": the payer's email is
+   * sent a link to confirm it (double opt-in). Leave it unticked by default.
+   */
+  marketingOptIn: z.boolean().optional(),
 });
 export type CheckoutInput = z.input<typeof checkoutInputSchema>;
 export type CheckoutInputParsed = z.output<typeof checkoutInputSchema>;

@@ -60,7 +60,17 @@ export interface Line {
   line_total: number | string;
 }
 
+/** May the payer's address get cart reminders (email.marketing_consent; Shopify's email_marketing_consent)? */
+export interface MarketingConsent {
+  email: string;
+  state: 'subscribed' | 'pending' | 'unsubscribed' | 'not_subscribed';
+  opt_in_level: 'confirmed_opt_in' | null;
+  source: 'account' | 'checkout' | 'unsubscribe_link' | null;
+  consent_updated_at: string | null;
+}
+
 export interface OrderDetail extends Omit<OrderRow, 'email' | 'name' | 'items'> {
+  marketing_consent: MarketingConsent | null;
   subtotal: number | string;
   discount: number | string;
   coupon_code: string | null;

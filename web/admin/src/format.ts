@@ -61,6 +61,16 @@ export const AUDIT_INVARIANT: Record<string, string> = {
   refund_owed_over_1h: 'Reembolso pendiente hace más de una hora',
 };
 
+/** The payer's consent to cart reminders, in a sentence for the store owner. */
+export function consentText(c: { state: string; source: string | null; consent_updated_at: string | null } | null): string {
+  if (!c || c.state === 'not_subscribed') return 'No aceptó recordatorios: no se le envían.';
+  const when = c.consent_updated_at ? ` el ${dateTime(c.consent_updated_at)}` : '';
+  if (c.state === 'unsubscribed') return `Se dio de baja${when}: no se le envían recordatorios.`;
+  if (c.state === 'pending') return `Marcó la casilla en el checkout${when}; falta que confirme desde el correo.`;
+  if (c.source === 'account') return `Email de su cuenta, confirmado${when}: recibe recordatorios.`;
+  return `Confirmó la suscripción desde el correo${when} (doble opt-in): recibe recordatorios.`;
+}
+
 export const PAYMENT_STATUS: Record<string, string> = {
   approved: 'Aprobado',
   pending: 'Pendiente',

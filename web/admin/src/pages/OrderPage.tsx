@@ -1,6 +1,6 @@
-/** One order: lines, payer, address, MercadoPago payment, status history and the checkout's event log. */
+/** One order: lines, payer (and whether cart reminders may reach them), address, MercadoPago payment, status history and the checkout's event log. */
 import type { AdminApi } from '../api.ts';
-import { dateTime, EVENT_KIND, money, ORDER_STATUS, PAYMENT_STATUS, REFUND_REASON } from '../format.ts';
+import { consentText, dateTime, EVENT_KIND, money, ORDER_STATUS, PAYMENT_STATUS, REFUND_REASON } from '../format.ts';
 import { usePolled } from '../hooks.ts';
 import { Empty, Updated } from './common.tsx';
 
@@ -29,6 +29,10 @@ export function OrderPage({ api, orderRef }: { api: AdminApi; orderRef: string }
                 {String(payer.name ?? '')} {String(payer.surname ?? '')}
                 <br />
                 <span data-testid='payer-email'>{String(payer.email ?? '')}</span>
+              </p>
+              <h3>Recordatorios por email</h3>
+              <p className='small' data-testid='marketing-consent' data-state={o.marketing_consent?.state ?? 'not_subscribed'}>
+                {consentText(o.marketing_consent)}
               </p>
               <h3>Envío</h3>
               <p data-testid='address'>

@@ -139,7 +139,12 @@ interface FormState {
   city: string;
   state: string;
   coupon: string;
+  /** "Send me reminders of my cart": unticked unless the shopper ticks it. */
+  marketingOptIn: boolean;
 }
+
+/** The form's text fields (everything but the marketing box). */
+type TextField = Exclude<keyof FormState, 'marketingOptIn'>;
 
 const EMPTY: FormState = {
   email: '',
@@ -153,10 +158,11 @@ const EMPTY: FormState = {
   city: '',
   state: '',
   coupon: '',
+  marketingOptIn: false,
 };
 
 /** Which form field a library issue path belongs to. */
-const FIELD_OF: Record<string, keyof FormState> = {
+const FIELD_OF: Record<string, Exclude<keyof FormState, 'marketingOptIn'>> = {
   'payer.email': 'email',
   'payer.name': 'name',
   'payer.surname': 'surname',
@@ -174,7 +180,7 @@ function CheckoutForm({ api }: { api: StoreApi }) {
   const [form, setForm] = useState<FormState>(() => {
     return { ...EMPTY, ...loadCheckoutForm<FormState>() };
   });
-  const [errors, setErrors] = useState<Partial<Record<keyof FormState, string>>>({});
+  const [errors, setErrors] = useState<Partial<Record<TextField, string>>>({});
   const [submitting, setSubmitting] = useState(false);
   const [preview, setPreview] = useState<CouponPreview | null>(null);
   const [previewing, setPreviewing] = useState(false);
@@ -205,7 +211,7 @@ function CheckoutForm({ api }: { api: StoreApi }) {
   }, [subtotal]);
   const blocked = cart?.lines.some((l) => !l.active || l.quantity > l.available) ?? false;
 
-  const set = (k: keyof FormState) => (e: { target: { value: string } }) => {
+  const set = (k: TextField) => (e: { target: { value: string } }) => {
     setForm((f) => ({ ...f, [k]: e.target.value }));
     setErrors((er) => ({ ...er, [k]: undefined }));
     if (k === 'coupon') setPreview(null);
@@ -213,7 +219,7 @@ function CheckoutForm({ api }: { api: StoreApi }) {
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    saveCheckoutForm({ ...form, coupon: '' });
+    saveCheckoutForm({ ...form, coupon: '', marketingOptIn: false });
     const input: CheckoutInput = {
       payer: { email: form.email, name: form.name, ...(form.surname.trim() ? { surname: form.surname } : {}) },
       shippingAddress: {
@@ -226,6 +232,7 @@ function CheckoutForm({ api }: { api: StoreApi }) {
         ...(form.apartment.trim() ? { apartment: form.apartment } : {}),
       },
       ...(form.coupon.trim() ? { coupon: form.coupon } : {}),
+      ...(form.marketingOptIn ? { marketingOptIn: true } : {}),
     };
     setSubmitting(true);
     api.showAlert(null);
@@ -237,7 +244,7 @@ function CheckoutForm({ api }: { api: StoreApi }) {
     } catch (err) {
       setSubmitting(false);
       if (err instanceof ValidationError && err.issues.some((i) => FIELD_OF[i.path])) {
-        const next: Partial<Record<keyof FormState, string>> = {};
+        const next: Partial<Record<TextField, string>> = {};
         for (const i of err.issues) {
           const field = FIELD_OF[i.path];
           if (field && !next[field]) next[field] = i.message;
@@ -252,7 +259,7 @@ function CheckoutForm({ api }: { api: StoreApi }) {
   };
 
   const field = (
-    k: keyof FormState,
+    k: TextField,
     label: string,
     props: { type?: string; autoComplete?: string; inputMode?: 'numeric' | 'email'; optional?: boolean } = {},
   ) => (
@@ -326,6 +333,19 @@ function CheckoutForm({ api }: { api: StoreApi }) {
           {preview ? money(preview.total, preview.currency) : cart ? money(cart.subtotal, cart.currency) : '—'}
         </strong>
       </div>
+      <label className='consent' data-testid='checkout-marketing'>
+        <input
+          type='checkbox'
+          name='marketingOptIn'
+          checked={form.marketingOptIn}
+          onChange={(e) => setForm((f) => ({ ...f, marketingOptIn: e.target.checked }))}
+          data-testid='checkout-marketingOptIn'
+        />
+        <span>
+          Quiero recibir por email recordatorios de mi carrito.{' '}
+          <span className='muted'>Te vamos a mandar un correo para que lo confirmes; podés darte de baja cuando quieras.</span>
+        </span>
+      </label>
       <p className='small muted'>Reservamos tu stock mientras pagás con MercadoPago (15 minutos por defecto).</p>
       <button type='submit' className='button primary wide' disabled={submitting || blocked || api.busy} data-testid='checkout-submit'>
         {submitting ? 'Reservando…' : 'Pagar con MercadoPago'}

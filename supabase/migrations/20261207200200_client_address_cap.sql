@@ -19,7 +19,9 @@
 -- client (create-preference): begin_checkout, then, under a lock per address,
 -- the count. Taken after begin_checkout's own locks, it is held only for the
 -- count: concurrent checkouts from one address take turns there, and the
--- second one counts the first once it has committed.
+-- second one counts the first once it has committed. In the same transaction
+-- it records the marketing box ticked at checkout
+-- (email.request_marketing_opt_in, 20261207200100_marketing_consent.sql).
 
 alter table private.settings
   add column max_units_per_address integer not null default 30
@@ -81,7 +83,8 @@ create function checkout.begin_client_checkout(
   p_payer jsonb,
   p_shipping_address jsonb,
   p_coupon_code text,
-  p_client_address text
+  p_client_address text,
+  p_marketing_opt_in boolean
 )
 returns jsonb
 language plpgsql
@@ -96,6 +99,9 @@ declare
   held integer;
   soonest timestamptz;
 begin
+  if p_marketing_opt_in then
+    perform email.request_marketing_opt_in(p_payer ->> 'email', p_session_id, s_id);
+  end if;
   if k is null then
     return r;
   end if;
@@ -120,7 +126,7 @@ begin
   return r;
 end
 $$;
-comment on function checkout.begin_client_checkout(uuid, jsonb, jsonb, text, text) is
-  'Service role only (create-preference). checkout.begin_checkout for a client request from p_client_address: the order session records the address''s key (private.client_address_key), and the unpaid, unexpired checkouts from that address may hold at most max_units_per_address units together. Errors: those of begin_checkout; CKH05 over the address''s cap (detail {"max", "held", "requested", "retry_after": when the soonest of its holds ends}; nothing written). An address that is not one (null, garbage) is not capped.';
-revoke execute on function checkout.begin_client_checkout(uuid, jsonb, jsonb, text, text) from public, anon, authenticated;
-grant execute on function checkout.begin_client_checkout(uuid, jsonb, jsonb, text, text) to service_role;
+comment on function checkout.begin_client_checkout(uuid, jsonb, jsonb, text, text, boolean) is
+  'Service role only (create-preference). checkout.begin_checkout for a client request from p_client_address: the order session records the address''s key (private.client_address_key), and the unpaid, unexpired checkouts from that address may hold at most max_units_per_address units together; with p_marketing_opt_in, the payer''s email is asked to confirm the marketing box (email.request_marketing_opt_in). Errors: those of begin_checkout; CKH05 over the address''s cap (detail {"max", "held", "requested", "retry_after": when the soonest of its holds ends}; nothing written). An address that is not one (null, garbage) is not capped.';
+revoke execute on function checkout.begin_client_checkout(uuid, jsonb, jsonb, text, text, boolean) from public, anon, authenticated;
+grant execute on function checkout.begin_client_checkout(uuid, jsonb, jsonb, text, text, boolean) to service_role;
