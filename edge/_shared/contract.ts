@@ -57,10 +57,10 @@ export const SQLSTATES = {
   CKH01: { error: 'hold_limit_product', status: 409, library: 'HoldLimitError' },
   CKH02: { error: 'hold_limit_checkout', status: 409, library: 'HoldLimitError' },
   CKH03: { error: 'reservation_cooldown', status: 429, library: 'HoldLimitError' },
-  // checkout.begin_client_checkout: the checkouts from the caller's address would hold more than max_units_per_address.
-  CKH05: { error: 'hold_limit_address', status: 409, library: 'HoldLimitError' },
   // checkout.note_return_lookup: payment-status looked up too many payments, for this shopper this hour or for the store this minute (details.scope).
   CKH04: { error: 'too_many_lookups', status: 429, library: 'CheckoutError' },
+  // checkout.begin_client_checkout: the checkouts from the caller's address would hold more than max_units_per_address.
+  CKH05: { error: 'hold_limit_address', status: 409, library: 'HoldLimitError' },
   // admin.require_staff: the caller is not a member of staff.
   CKA01: { error: 'forbidden', status: 403, library: 'CheckoutError' },
   // admin.set_staff: staff must have a confirmed email address.
