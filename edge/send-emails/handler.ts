@@ -20,7 +20,7 @@
 import { asUser, type Db } from '../_shared/db.ts';
 import { type ConfirmationData, type ReminderData, renderConfirmation, type RenderedEmail, renderOptIn, renderReminder } from '../_shared/email-render.ts';
 import { type EmailConfig, isRetryable, type Mailer, type OutgoingEmail, type SendResult } from '../_shared/emails.ts';
-import { HttpError, json, type Logger, parseJson, readBody, withErrors } from '../_shared/http.ts';
+import { json, type Logger, parseJson, readBody, withErrors } from '../_shared/http.ts';
 import { type JwtVerifier, requireShopper } from '../_shared/jwt.ts';
 import { signLink, verifyLink } from '../_shared/links.ts';
 import { requireServiceRole, validate } from '../_shared/request.ts';

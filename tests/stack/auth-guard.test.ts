@@ -20,41 +20,14 @@ import {
   readAuthGuardConfig,
   TokenBuckets,
 } from '../../dev/stack/auth-guard.ts';
-import { apiKey } from '../../dev/stack/jwt.ts';
-import { type LocalApi, startLocalApi } from '../../dev/stack/local-api.ts';
+import type { LocalApi } from '../../dev/stack/local-api.ts';
 import { createStorefront, SessionRequiredError } from '../../web/src/index.ts';
-import { databaseUrl } from '../helpers/db.ts';
-import { client } from './helpers.ts';
+import { client, useAuthApis } from './helpers.ts';
 
-const SECRET = 'auth-guard-test-jwt-secret-with-32-characters-at-least';
-const anonKey = apiKey('anon', SECRET);
-let pool: pg.Pool;
-const apis: LocalApi[] = [];
+const auth = useAuthApis('auth-guard-test-jwt-secret-with-32-characters-at-least');
+const { anonKey } = auth;
 
-beforeAll(() => {
-  pool = new pg.Pool({ connectionString: databaseUrl(), max: 4 });
-});
-
-afterAll(async () => {
-  await Promise.all(apis.map((a) => a.close()));
-  await pool?.end();
-});
-
-async function api(guard: Partial<AuthGuardConfig>): Promise<LocalApi> {
-  const authGuard: AuthGuardConfig = { ...DEFAULT_AUTH_GUARD, ...guard };
-  const a = await startLocalApi({
-    port: 0,
-    adminPool: pool,
-    restPool: pool,
-    jwtSecret: SECRET,
-    anonKey,
-    serviceRoleKey: apiKey('service_role', SECRET),
-    functions: () => undefined,
-    authGuard,
-  });
-  apis.push(a);
-  return a;
-}
+const api = (guard: Partial<AuthGuardConfig>) => auth.start({ ...DEFAULT_AUTH_GUARD, ...guard });
 
 const noCaptcha: CaptchaConfig = { enabled: false, provider: 'turnstile', secret: '' };
 
@@ -127,7 +100,7 @@ describe('CAPTCHA ([auth.captcha])', () => {
 
   it("Turnstile's always-fail test secret: refused with captcha_failed, no user created", async () => {
     const a = await api({ anonymousUsersPerHour: 100, captcha: { enabled: true, provider: 'turnstile', secret: CAPTCHA_TEST_KEYS.turnstile.alwaysFails } });
-    const { rows: before } = await pool.query<{ n: number }>('select count(*)::int as n from auth.users');
+    const { rows: before } = await auth.pool().query<{ n: number }>('select count(*)::int as n from auth.users');
     const r = await signIn(a, CAPTCHA_TEST_KEYS.turnstile.dummyToken);
     expect(r.data.session).toBeNull();
     expect([r.error?.status, r.error?.code, r.error?.message]).toEqual([
@@ -135,7 +108,7 @@ describe('CAPTCHA ([auth.captcha])', () => {
       'captcha_failed',
       'captcha protection: request disallowed (invalid-input-response)',
     ]);
-    const { rows: after } = await pool.query<{ n: number }>('select count(*)::int as n from auth.users');
+    const { rows: after } = await auth.pool().query<{ n: number }>('select count(*)::int as n from auth.users');
     expect(after[0]!.n).toBe(before[0]!.n);
   });
 

@@ -15,47 +15,22 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../dev/pg/prepare.ts';
 import { authLimiters, DEFAULT_AUTH_GUARD, readAuthGuardConfig } from '../../dev/stack/auth-guard.ts';
-import { apiKey } from '../../dev/stack/jwt.ts';
-import { type LocalApi, startLocalApi } from '../../dev/stack/local-api.ts';
-import { databaseUrl } from '../helpers/db.ts';
-import { client, httpFrom } from './helpers.ts';
+import type { LocalApi } from '../../dev/stack/local-api.ts';
+import { client, httpFrom, useAuthApis } from './helpers.ts';
 
-const SECRET = 'auth-rate-limits-test-jwt-secret-with-32-characters';
-const anonKey = apiKey('anon', SECRET);
+const auth = useAuthApis('auth-rate-limits-test-jwt-secret-with-32-characters');
+const { anonKey } = auth;
 const CONFIG = readAuthGuardConfig(join(repoRoot, 'supabase', 'config.toml'), {});
-let pool: pg.Pool;
-const apis: LocalApi[] = [];
-
-beforeAll(() => {
-  pool = new pg.Pool({ connectionString: databaseUrl(), max: 4 });
-});
-
-afterAll(async () => {
-  await Promise.all(apis.map((a) => a.close()));
-  await pool?.end();
-});
 
 /**
  * A local API with the limits of supabase/config.toml (fresh buckets) whose
  * clock stands still: no bucket refills during a test, however slow the
  * machine (the refill itself is tested with authLimiters below).
  */
-async function api(): Promise<LocalApi> {
+const api = () => {
   const frozen = Date.now();
-  const a = await startLocalApi({
-    port: 0,
-    adminPool: pool,
-    restPool: pool,
-    jwtSecret: SECRET,
-    anonKey,
-    serviceRoleKey: apiKey('service_role', SECRET),
-    functions: () => undefined,
-    authGuard: CONFIG,
-    now: () => frozen,
-  });
-  apis.push(a);
-  return a;
-}
+  return auth.start(CONFIG, () => frozen);
+};
 
 /** A POST to the local Auth from a chosen client address (the legacy wire shape: no X-Supabase-Api-Version). */
 const post = (a: LocalApi, path: string, body: unknown, localAddress = '127.0.0.1') =>
@@ -114,7 +89,7 @@ describe('email sign-ups (the sign_in_sign_ups bucket)', () => {
     }
     const last = email();
     expect(await post(a, '/signup', { email: last, password: 'una-clave-1' })).toEqual({ status: 429, body: limited });
-    const { rows } = await pool.query<{ n: number }>('select count(*)::int as n from auth.users where email = $1', [last]);
+    const { rows } = await auth.pool().query<{ n: number }>('select count(*)::int as n from auth.users where email = $1', [last]);
     expect(rows[0]!.n).toBe(0);
     // anonymous_users is another limit: an anonymous sign-in still passes.
     expect(outcome(await post(a, '/signup', {}))).toBe('200 ok');

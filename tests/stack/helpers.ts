@@ -4,6 +4,12 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import type { AuthGuardConfig } from '../../dev/stack/auth-guard.ts';
+import { apiKey } from '../../dev/stack/jwt.ts';
+import { type LocalApi, startLocalApi } from '../../dev/stack/local-api.ts';
+import { databaseUrl } from '../helpers/db.ts';
 
 export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
 
@@ -50,6 +56,44 @@ export function httpFrom(
     req.on('error', reject);
     req.end(payload);
   });
+}
+
+/**
+ * Local APIs without functions on the test database, for the suites of the
+ * local Auth: `start` gives a fresh one (fresh rate-limit buckets) with the
+ * given limits and CAPTCHA, and a clock when the test needs one; every one is
+ * closed after the suite.
+ */
+export function useAuthApis(secret: string) {
+  const anonKey = apiKey('anon', secret);
+  const apis: LocalApi[] = [];
+  let pool: pg.Pool | undefined;
+  beforeAll(() => {
+    pool = new pg.Pool({ connectionString: databaseUrl(), max: 4 });
+  });
+  afterAll(async () => {
+    await Promise.all(apis.map((a) => a.close()));
+    await pool?.end();
+  });
+  return {
+    anonKey,
+    pool: () => pool!,
+    async start(authGuard: AuthGuardConfig, now?: () => number): Promise<LocalApi> {
+      const a = await startLocalApi({
+        port: 0,
+        adminPool: pool!,
+        restPool: pool!,
+        jwtSecret: secret,
+        anonKey,
+        serviceRoleKey: apiKey('service_role', secret),
+        functions: () => undefined,
+        authGuard,
+        ...(now ? { now } : {}),
+      });
+      apis.push(a);
+      return a;
+    },
+  };
 }
 
 export const VARIANTS = {
