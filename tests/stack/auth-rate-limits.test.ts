@@ -11,8 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../dev/pg/prepare.ts';
 import { authLimiters, DEFAULT_AUTH_GUARD, readAuthGuardConfig } from '../../dev/stack/auth-guard.ts';
 import type { LocalApi } from '../../dev/stack/local-api.ts';
