@@ -13,9 +13,10 @@ import { type MailSink, startMailSink } from '../../dev/mail-sink/index.ts';
 import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { addStaff } from '../../dev/staff-add.ts';
 import { signLink } from '../../edge/_shared/links.ts';
-import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool } from '../helpers/db.ts';
+import { addToCart, createShopper, createVariant, databaseUrl, newPool } from '../helpers/db.ts';
+import { functionEnv } from '../helpers/functions.ts';
 import { callFunction, type CallInit } from '../helpers/http.ts';
-import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
+import { shopperClaims, signHs256 } from '../helpers/jwt.ts';
 
 const JWT_SECRET = 'client-input-test-jwt-secret-with-32-characters';
 const SERVICE_KEY = 'client-input-test-service-role-key';
@@ -31,19 +32,7 @@ beforeAll(async () => {
   pool = newPool(5);
   sandbox = await startSandbox({ retrySchedule: [200] });
   sink = await startMailSink();
-  const env = {
-    SUPABASE_URL: TEST_SUPABASE_URL,
-    CHECKOUT_DB_URL: functionsDatabaseUrl(),
-    SUPABASE_DB_URL: databaseUrl(),
-    SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY,
-    JWT_SECRET,
-    MP_ACCESS_TOKEN: sandbox.accessToken,
-    MP_WEBHOOK_SECRET: sandbox.webhookSecret,
-    MP_API_BASE_URL: sandbox.url,
-    RESEND_API_KEY: sink.apiKey,
-    RESEND_BASE_URL: sink.url,
-    EMAIL_LINK_SECRET: LINK_SECRET,
-  };
+  const env = functionEnv({ sandbox, sink, jwtSecret: JWT_SECRET, serviceKey: SERVICE_KEY, linkSecret: LINK_SECRET });
   const [admin, sessions, status, emails] = await Promise.all(
     ['admin', 'order-sessions-admin', 'payment-status', 'send-emails'].map((name) => startFunction(name, env)),
   );

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningFunction, startFunction } from '../../dev/functions/serve.ts';
 import { type MailSink, startMailSink } from '../../dev/mail-sink/index.ts';
 import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
-import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, setCartIdle } from '../helpers/db.ts';
+import { addToCart, createShopper, createVariant, newPool, setCartIdle } from '../helpers/db.ts';
+import { functionEnv } from '../helpers/functions.ts';
 import { callFunction, type CallInit } from '../helpers/http.ts';
 import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
 
@@ -27,21 +28,10 @@ beforeAll(async () => {
   pool = newPool(5);
   sandbox = await startSandbox({ retrySchedule: [60_000] });
   sink = await startMailSink();
-  const env = {
-    SUPABASE_URL: TEST_SUPABASE_URL,
-    CHECKOUT_DB_URL: functionsDatabaseUrl(),
-    SUPABASE_DB_URL: databaseUrl(),
-    SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY,
-    JWT_SECRET,
-    MP_ACCESS_TOKEN: sandbox.accessToken,
-    MP_WEBHOOK_SECRET: sandbox.webhookSecret,
-    MP_API_BASE_URL: sandbox.url,
-    RESEND_API_KEY: sink.apiKey,
-    RESEND_BASE_URL: sink.url,
-    EMAIL_LINK_SECRET: 'consent-test-link-secret-with-32-characters',
-    STORE_NAME: 'Tienda Demo',
-    FUNCTIONS_URL: `${TEST_SUPABASE_URL}/functions/v1`,
-  };
+  const env = functionEnv(
+    { sandbox, sink, jwtSecret: JWT_SECRET, serviceKey: SERVICE_KEY, linkSecret: 'consent-test-link-secret-with-32-characters' },
+    { STORE_NAME: 'Tienda Demo', FUNCTIONS_URL: `${TEST_SUPABASE_URL}/functions/v1` },
+  );
   const [create, emails] = await Promise.all([startFunction('create-preference', env), startFunction('send-emails', env)]);
   fn = { create: create!, emails: emails! };
   // Whatever earlier suites left in the outbox goes out now, so the tests below see only their own emails.

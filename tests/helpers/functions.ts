@@ -1,0 +1,26 @@
+/** What an Edge Function under test is given: Supabase's variables for the test database, and our secrets for the sandbox and the mail sink. */
+import type { MailSink } from '../../dev/mail-sink/index.ts';
+import type { Sandbox } from '../../dev/mp-sandbox/index.ts';
+import { databaseUrl, functionsDatabaseUrl } from './db.ts';
+import { TEST_SUPABASE_URL } from './jwt.ts';
+
+export function functionEnv(
+  opts: { sandbox: Sandbox; sink: MailSink; jwtSecret: string; serviceKey: string; linkSecret: string },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    SUPABASE_URL: TEST_SUPABASE_URL,
+    // Direct, or PgBouncer in transaction mode when the suite runs via the pooler.
+    CHECKOUT_DB_URL: functionsDatabaseUrl(),
+    SUPABASE_DB_URL: databaseUrl(),
+    SUPABASE_SERVICE_ROLE_KEY: opts.serviceKey,
+    JWT_SECRET: opts.jwtSecret,
+    MP_ACCESS_TOKEN: opts.sandbox.accessToken,
+    MP_WEBHOOK_SECRET: opts.sandbox.webhookSecret,
+    MP_API_BASE_URL: opts.sandbox.url,
+    RESEND_API_KEY: opts.sink.apiKey,
+    RESEND_BASE_URL: opts.sink.url,
+    EMAIL_LINK_SECRET: opts.linkSecret,
+    ...extra,
+  };
+}
