@@ -37,6 +37,16 @@ const BaseEnv = z.object({
   SITE_URL: z.url().default('http://127.0.0.1:5173'),
   // Where MercadoPago sends the buyer back, and where it posts webhooks.
   CHECKOUT_RETURN_URL: z.url().optional(),
+  // Other return pages a checkout may ask for (create-preference's
+  // `return_url`), e.g. a second storefront: exact URLs, comma-separated.
+  CHECKOUT_RETURN_URLS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const urls = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      for (const u of urls) if (!z.url().safeParse(u).success) ctx.addIssue({ code: 'custom', message: `not a URL: ${u}` });
+      return urls;
+    }),
   FUNCTIONS_URL: z.url().optional(),
   // Reconciliation: how far back closed sessions are asked about, and how
   // much one run does (the rest waits for the next minute).
@@ -78,6 +88,8 @@ function baseConfig(env: z.output<typeof BaseEnv>) {
       preferenceLimit: env.RECONCILE_BATCH,
     },
     returnUrl: env.CHECKOUT_RETURN_URL ?? `${env.SITE_URL.replace(/\/$/, '')}/checkout/return`,
+    /** The return pages a checkout may choose with `return_url` (returnUrl is always allowed). */
+    returnUrls: env.CHECKOUT_RETURN_URLS,
     functionsUrl: (env.FUNCTIONS_URL ?? `${supabaseUrl}/functions/v1`).replace(/\/$/, ''),
     clientIpHeader: env.CLIENT_IP_HEADER.toLowerCase(),
   };

@@ -5,8 +5,11 @@ import type { PreferenceRequest } from './mercadopago.ts';
 
 const money = (v: number | string) => Number(v);
 
-/** The preference for an order session: items from the snapshot, expiring with the reservation. */
-export function preferenceFor(session: OrderSession, config: Config, now: Date): PreferenceRequest {
+/**
+ * The preference for an order session: items from the snapshot, expiring with
+ * the reservation, the buyer sent back to `returnUrl` (default the project's).
+ */
+export function preferenceFor(session: OrderSession, config: Config, now: Date, returnUrl = config.returnUrl): PreferenceRequest {
   const payer = session.payer as PreferenceRequest['payer'];
   const items = Number(session.discount) > 0
     // MercadoPago items cannot be negative: a discounted order is one line at the total.
@@ -22,7 +25,7 @@ export function preferenceFor(session: OrderSession, config: Config, now: Date):
   return {
     items,
     payer: { email: payer.email, name: payer.name, surname: payer.surname, phone: payer.phone, identification: payer.identification },
-    back_urls: { success: config.returnUrl, pending: config.returnUrl, failure: config.returnUrl },
+    back_urls: { success: returnUrl, pending: returnUrl, failure: returnUrl },
     auto_return: 'approved',
     notification_url: `${config.functionsUrl}/mercadopago-webhook`,
     external_reference: session.token,

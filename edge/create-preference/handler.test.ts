@@ -1,6 +1,7 @@
 import assert from '../_test/assert.ts';
 import { harness, NOW, orderSession, request, SHOPPER } from '../_test/fakes.ts';
 import { MercadoPagoUnavailable, type PreferenceRequest } from '../_shared/mercadopago.ts';
+import { loadConfig } from '../_shared/config.ts';
 import { createPreferenceHandler } from './handler.ts';
 
 const body = {
@@ -90,4 +91,58 @@ Deno.test('create-preference: no shopper token is 401, another method 405', asyn
   assert.equal((await handler(post(body, 'garbage'))).status, 401);
   assert.equal((await handler(request('create-preference', { method: 'GET', token: `shopper:${SHOPPER}` }))).status, 405);
   assert.equal(h.calls.length, 0);
+});
+
+Deno.test('create-preference: return_url picks one of the allowed return pages; any other is a 400 before anything is reserved', async () => {
+  const other = 'http://127.0.0.1:3000/checkout/return';
+  let sent: PreferenceRequest | undefined;
+  const h = harness({
+    beginCheckout: () => Promise.resolve(orderSession()),
+    attachPreference: () => Promise.resolve(orderSession({ preference_id: 'pref-1' })),
+  }, {
+    createPreference: (pref) => {
+      sent = pref;
+      return Promise.resolve({ id: 'pref-1', init_point: 'https://mp.example/init', sandbox_init_point: 'https://mp.example/sandbox' });
+    },
+  });
+  const deps = { ...h.deps, config: { ...h.deps.config, returnUrls: [other] } };
+  assert.equal((await createPreferenceHandler(deps)(post({ ...body, return_url: other }))).status, 201);
+  assert.deepEqual(sent?.back_urls, { success: other, pending: other, failure: other });
+  // The project's own return page is always allowed, and is the default.
+  assert.equal((await createPreferenceHandler(deps)(post({ ...body, return_url: deps.config.returnUrl }))).status, 201);
+  assert.equal(sent?.back_urls.success, deps.config.returnUrl);
+  assert.equal((await createPreferenceHandler(deps)(post())).status, 201);
+  assert.equal(sent?.back_urls.success, deps.config.returnUrl);
+
+  const before = h.calls.length;
+  for (const bad of ['https://evil.example/checkout/return', `${other}?x=1`, 'not a url', 42]) {
+    const res = await createPreferenceHandler(deps)(post({ ...body, return_url: bad }));
+    assert.equal(res.status, 400, String(bad));
+    const out = await res.json();
+    assert.equal(out.error, 'validation_failed');
+    assert.deepEqual(out.issues.map((i: { path: string }) => i.path), ['return_url']);
+  }
+  assert.equal(h.calls.length, before, 'nothing reserved or created for a refused return_url');
+});
+
+Deno.test('CHECKOUT_RETURN_URLS: a comma-separated list of URLs; anything else fails at boot', () => {
+  const env = {
+    SUPABASE_URL: 'http://127.0.0.1:54321',
+    CHECKOUT_DB_URL: 'postgres://unused',
+    SUPABASE_SERVICE_ROLE_KEY: 'k',
+    MP_ACCESS_TOKEN: 'TEST-x',
+    MP_WEBHOOK_SECRET: 'secret-secret',
+  };
+  assert.deepEqual(loadConfig(env).returnUrls, []);
+  assert.deepEqual(loadConfig({ ...env, CHECKOUT_RETURN_URLS: ' http://a.test/r , https://b.test/checkout/return' }).returnUrls, [
+    'http://a.test/r',
+    'https://b.test/checkout/return',
+  ]);
+  let thrown: unknown;
+  try {
+    loadConfig({ ...env, CHECKOUT_RETURN_URLS: 'http://a.test/r,nope' });
+  } catch (err) {
+    thrown = err;
+  }
+  assert.ok(thrown instanceof Error && /CHECKOUT_RETURN_URLS: not a URL: nope/.test(thrown.message), String(thrown));
 });

@@ -12,13 +12,23 @@ import { clientAddress, validate } from '../_shared/request.ts';
 import { matchRoute } from '../_shared/routes.ts';
 import { CREATE_PREFERENCE_ROUTES as ROUTES } from './routes.ts';
 
+/** The body, with `return_url` checked against the return pages this project allows. */
+function checkoutBody(config: Deps['config']) {
+  const allowed = new Set([config.returnUrl, ...config.returnUrls]);
+  return ROUTES.checkout.body.refine((b) => b.return_url === undefined || allowed.has(b.return_url), {
+    path: ['return_url'],
+    message: 'not one of the return URLs this project allows (CHECKOUT_RETURN_URL, CHECKOUT_RETURN_URLS)',
+  });
+}
+
 export function createPreferenceHandler(deps: Deps): Handler {
   const now = deps.now ?? (() => new Date());
+  const schema = checkoutBody(deps.config);
   return withErrors(deps.log, async (req) => {
     matchRoute('create-preference', ROUTES, req);
     const { sessionId } = await requireShopper(req, deps.verifyJwt);
-    const body = validate(ROUTES.checkout.body, parseJson(await readBody(req)));
-    const { coupon, marketing_opt_in, ...rest } = body;
+    const body = validate(schema, parseJson(await readBody(req)));
+    const { coupon, marketing_opt_in, return_url: returnUrl, ...rest } = body;
     // The address the gateway says the request came from: the database caps
     // what the checkouts of one address may hold (CKH05).
     const address = clientAddress(req, deps.config.clientIpHeader) ?? null;
@@ -26,7 +36,7 @@ export function createPreferenceHandler(deps: Deps): Handler {
     deps.log('checkout_begun', { order_session_id: session.id, total: session.total, currency: session.currency, items: session.item_count });
     let preference;
     try {
-      preference = await deps.mp.createPreference(preferenceFor(session, deps.config, now()), session.id);
+      preference = await deps.mp.createPreference(preferenceFor(session, deps.config, now(), returnUrl), session.id);
     } catch (err) {
       // No preference, no sale: free the stock at once. If even that fails,
       // the reservation still lapses on its own (lazy expiry).

@@ -31,6 +31,8 @@ const CheckoutBody = z.strictObject({
   // The box "send me reminders of my cart", unticked unless the shopper ticks
   // it: the payer's email is sent a link to confirm (double opt-in).
   marketing_opt_in: z.boolean().optional(),
+  /** Where MercadoPago sends the buyer back: one of the project's return pages (CHECKOUT_RETURN_URLS; the handler checks). */
+  return_url: storableString(2048).optional(),
 });
 
 export const CREATE_PREFERENCE_ROUTES = {
