@@ -13,8 +13,8 @@ export default defineConfig({
     // Suites start their own servers and hold real database connections; on a
     // 2-core machine running files one at a time keeps timings honest.
     fileParallelism: false,
-    // supabase-js needs a global WebSocket; Node 20 has one behind this flag
-    // (a no-op from Node 22 on).
-    execArgv: ['--experimental-websocket'],
+    // No --experimental-websocket: the suites run on plain Node, as a store's
+    // server does, so a supabase-js client that needs a global WebSocket on
+    // Node 20 fails here (web/src/ssr.ts hands it `ws`).
   },
 });

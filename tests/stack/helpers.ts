@@ -10,12 +10,16 @@ import type { AuthGuardConfig } from '../../dev/stack/auth-guard.ts';
 import { apiKey } from '../../dev/stack/jwt.ts';
 import { type LocalApi, startLocalApi } from '../../dev/stack/local-api.ts';
 import { databaseUrl } from '../helpers/db.ts';
+import { serverRealtimeOptions } from '../../web/src/ssr.ts';
 
 export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
 
 /** A supabase-js client as a storefront would make it (in memory, no auto refresh). */
 export function client(apiUrl: string, anonKey: string): SupabaseClient {
-  return createClient(apiUrl, anonKey, { auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false } });
+  return createClient(apiUrl, anonKey, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    realtime: serverRealtimeOptions(),
+  });
 }
 
 /**

@@ -15,6 +15,7 @@ import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { type Stack, startStack } from '../../dev/stack/stack.ts';
 import type { Database } from '../../web/src/index.ts';
+import { serverRealtimeOptions } from '../../web/src/ssr.ts';
 
 export interface Target {
   apiUrl: string;
@@ -97,6 +98,7 @@ export function memoryStorage() {
 export function newClient(t: Pick<Target, 'apiUrl' | 'anonKey'>, storage = memoryStorage()): SupabaseClient<Database> {
   return createClient<Database>(t.apiUrl, t.anonKey, {
     auth: { storage, persistSession: true, autoRefreshToken: false, detectSessionInUrl: false },
+    realtime: serverRealtimeOptions(),
   });
 }
 

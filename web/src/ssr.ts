@@ -5,7 +5,8 @@
  * read (README.md, "Glossary": the shopper's Auth session):
  *   - `httpOnly`, `sameSite: 'lax'`, `path: '/'`;
  *   - `secure` in production (`NODE_ENV=production`, or the `secure` option);
- *   - `Max-Age` 7 days, renewed on every request: the auth cookies the request
+ *   - `Max-Age` 7 days (and the matching `Expires`, for clients that ignore
+ *     Max-Age), renewed on every request: the auth cookies the request
  *     carries are written back with a fresh Max-Age even when the session did
  *     not change, so an active shopper never loses the cart.
  *
@@ -24,9 +25,12 @@
  * return new Response(render(cart), { headers });
  * ```
  * Create one client per request; never share it between requests.
+ *
+ * Runs on Node 20 with no flag: see `serverRealtimeOptions()`.
  */
 import { type CookieOptions, createServerClient, parseCookieHeader, serializeCookieHeader } from '@supabase/ssr';
-import type { SupabaseClient } from '@supabase/supabase-js';
+import type { SupabaseClient, SupabaseClientOptions } from '@supabase/supabase-js';
+import WebSocket from 'ws';
 import type { Database } from './database.types.ts';
 import { createStorefront, type Storefront, type StorefrontOptions } from './storefront.ts';
 
@@ -52,6 +56,25 @@ export interface SessionCookieSettings {
   path?: string;
   /** Cookie name (default `sb-<project ref>-auth-token`, as supabase-js names it). */
   name?: string;
+}
+
+type RealtimeOptions = NonNullable<SupabaseClientOptions<'public'>['realtime']>;
+
+/**
+ * supabase-js's `realtime` option for a client made on a server. supabase-js
+ * builds its Realtime client as soon as a client is created, and that needs a
+ * WebSocket class: Node 22+, Deno and Bun have a global one, Node 20 only
+ * behind `--experimental-websocket`, so there `createClient` throws "Node.js
+ * detected but native WebSocket not found". Where the runtime has none, this
+ * hands it `ws` (the WebSocket supabase-js documents for that case); where it
+ * has one, it changes nothing. createStorefrontServerClient uses it; pass it
+ * to your own server-side `createClient(url, key, { realtime: serverRealtimeOptions() })`.
+ */
+export function serverRealtimeOptions(): RealtimeOptions {
+  if (typeof globalThis.WebSocket === 'function') return {};
+  // `ws` implements the WebSocket interface Realtime uses; its class type is
+  // not the DOM's, which is all the cast bridges.
+  return { transport: WebSocket as unknown as RealtimeOptions['transport'] };
 }
 
 export function isProduction(nodeEnv?: string): boolean {
@@ -116,10 +139,12 @@ export function sessionCookies(
 
   const write = (name: string, value: string, opts: CookieOptions) => {
     const removal = opts.maxAge === 0 || (opts.expires !== undefined && opts.expires.getTime() <= Date.now());
+    const maxAge = options.cookie.maxAge ?? SESSION_COOKIE_MAX_AGE;
     const merged: CookieOptions = removal
       ? { ...opts, ...options.cookie, maxAge: 0 }
-      // Ours win over @supabase/ssr's defaults (its Max-Age is 400 days).
-      : { ...opts, ...options.cookie };
+      // Ours win over @supabase/ssr's defaults (its Max-Age is 400 days);
+      // Expires says the same as Max-Age, from this server's clock.
+      : { ...opts, ...options.cookie, expires: new Date(Date.now() + maxAge * 1000) };
     delete (merged as { name?: string }).name;
     written.set(name, { name, value, options: merged });
     if (removal) current.delete(name);
@@ -154,6 +179,12 @@ export function sessionCookies(
 export interface StorefrontServerClient {
   supabase: SupabaseClient<Database>;
   storefront: Storefront;
+  /**
+   * Every cookie this request wrote so far (renewals, sign-ins, refreshes),
+   * with its options: for frameworks that set cookies through their own API
+   * rather than response headers (Next.js: `cookies().set(name, value, options)`).
+   */
+  cookies(): CookieToSet[];
 }
 
 /**
@@ -174,6 +205,7 @@ export function createStorefrontServerClient(
   // declarations while ours name the `.d.mts` ones, and TypeScript treats the
   // two SupabaseClient classes as unrelated. Same API, so we cast here, once.
   const supabase = createServerClient<Database>(env.supabaseUrl, env.supabaseAnonKey, {
+    realtime: serverRealtimeOptions(),
     cookieOptions: { ...cookie, name: cookieName },
     cookies: { getAll: jar.getAll, setAll: jar.setAll },
   }) as unknown as SupabaseClient<Database>;
@@ -183,5 +215,5 @@ export function createStorefrontServerClient(
     ...(env.functionsUrl ? { functionsUrl: env.functionsUrl } : {}),
     ...(env.captchaToken ? { captchaToken: env.captchaToken } : {}),
   });
-  return { supabase, storefront };
+  return { supabase, storefront, cookies: jar.written };
 }
