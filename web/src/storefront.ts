@@ -468,7 +468,7 @@ export function createStorefront(options: StorefrontOptions): Storefront {
         const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
         throw new ValidationError('The checkout form has errors', issues);
       }
-      const { payer, shippingAddress: a, coupon, marketingOptIn } = parsed.data;
+      const { payer, shippingAddress: a, coupon, marketingOptIn, returnUrl } = parsed.data;
       const body: Record<string, unknown> = {
         payer: {
           email: payer.email,
@@ -489,6 +489,7 @@ export function createStorefront(options: StorefrontOptions): Storefront {
         },
         ...(coupon ? { coupon } : {}),
         ...(marketingOptIn ? { marketing_opt_in: true } : {}),
+        ...(returnUrl ? { return_url: returnUrl } : {}),
       };
       const r = parseOrThrow(createPreferenceResponseSchema, await invoke('create-preference', body), 'checkout');
       return {

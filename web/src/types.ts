@@ -180,6 +180,11 @@ export const checkoutInputSchema = z.object({
    * sent a link to confirm it (double opt-in). Leave it unticked by default.
    */
   marketingOptIn: z.boolean().optional(),
+  /**
+   * Where MercadoPago sends the buyer back (default: the project's
+   * CHECKOUT_RETURN_URL); must be one of the project's CHECKOUT_RETURN_URLS.
+   */
+  returnUrl: z.url().optional(),
 });
 export type CheckoutInput = z.input<typeof checkoutInputSchema>;
 export type CheckoutInputParsed = z.output<typeof checkoutInputSchema>;
