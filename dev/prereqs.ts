@@ -4,13 +4,14 @@
  * one progress line per step. Otherwise: the exact command, and stop.
  *
  *   npm start: the PostgreSQL server with pg_cron.
- *   npm test:  also pgTAP, pg_prove, PgBouncer and Chromium.
+ *   npm test:  also pgTAP, pg_prove, PgBouncer, Chromium and libfaketime (the
+ *              browser tests move Chromium's network clock with it).
  *
  * Run directly (`tsx dev/prereqs.ts test`) it installs a purpose's packages
  * and exits: `.ci/run` does that before running the tests without network.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,11 +43,18 @@ const NEEDS: Need[] = [
   { pkg: () => 'libtap-parser-sourcehandler-pgtap-perl', present: () => onPath('pg_prove'), purposes: ['test'] },
   { pkg: () => 'pgbouncer', present: () => existsSync('/usr/sbin/pgbouncer') || onPath('pgbouncer'), purposes: ['test'] },
   { pkg: () => 'chromium', present: () => existsSync('/usr/bin/chromium'), purposes: ['test'] },
+  { pkg: () => 'libfaketime', present: () => faketimeLibrary() !== undefined, purposes: ['test'] },
 ];
 
 /** The PostgreSQL major already installed, if any. */
 function installedMajor(): number | undefined {
   return PG_MAJORS.find((m) => existsSync(join(pgBindir(m), 'postgres')));
+}
+
+/** Debian's libfaketime (`/usr/lib/<multiarch>/faketime/libfaketime.so.1`), if installed. */
+export function faketimeLibrary(): string | undefined {
+  const dirs = existsSync('/usr/lib') ? readdirSync('/usr/lib').filter((d) => d.includes('-linux-')) : [];
+  return dirs.map((d) => `/usr/lib/${d}/faketime/libfaketime.so.1`).find((p) => existsSync(p));
 }
 
 /** The first major apt can install here (Debian 12 has 15; Ubuntu 24.04 has 16). */

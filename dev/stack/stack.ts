@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { denoBin, FUNCTION_NAMES, type RunningFunction, startFunction } from '../functions/serve.ts';
 import { type MailSink, startMailSink } from '../mail-sink/index.ts';
+import { buildNext, isNextBuilt, type NextServer, startNextServer } from '../next/storefront.ts';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../mp-sandbox/index.ts';
 import { ensurePrerequisites } from '../prereqs.ts';
 import { type Cluster, findPgBinaries, freePort, isPortFree, PrerequisiteError, startCluster } from '../pg/cluster.ts';
@@ -32,8 +33,8 @@ export interface StackOptions {
   dataDir?: string;
   /** Wipe dataDir first. */
   reset?: boolean;
-  /** 0 = a free port (tests). Defaults: api 54321, db 54322, mp 54330, mail 54340, web 5173. */
-  ports?: { api?: number; db?: number; mp?: number; mail?: number; web?: number };
+  /** 0 = a free port (tests). Defaults: api 54321, db 54322, mp 54330, mail 54340, web 5173, next 3000. */
+  ports?: { api?: number; db?: number; mp?: number; mail?: number; web?: number; next?: number };
   /** How often the stack calls send-emails, as pg_cron + pg_net do on hosted Supabase (default 60 000 ms; 0 = never). */
   sendEmailsEveryMs?: number;
   /** Sets private.settings.reservation_ttl (default: keep the database's, 15 minutes on a fresh one). */
@@ -46,6 +47,12 @@ export interface StackOptions {
   serveAdmin?: boolean;
   /** Where the built dashboard is (default `<repo>/web/admin/dist`). */
   adminDist?: string;
+  /**
+   * Serve the Next.js storefront (web/next) with `next start` (default false;
+   * npm start: true). Builds it on the packed library when it is not built.
+   * Its /checkout/return joins the functions' CHECKOUT_RETURN_URLS.
+   */
+  serveNext?: boolean;
   /** Edge Functions to run (default: every one of FUNCTION_NAMES whose edge/<name>/index.ts exists). */
   functions?: readonly string[];
   /** Restart a function when its files (or edge/_shared) change. */
@@ -78,6 +85,10 @@ export interface Stack {
   webUrl: string;
   /** The dashboard, `<webUrl>/admin/`; '' when not served. */
   adminUrl: string;
+  /** The Next.js storefront; '' when not served. */
+  nextUrl: string;
+  /** Its `next start` process, when served (tests restart it). */
+  nextServer: NextServer | undefined;
   anonKey: string;
   serviceRoleKey: string;
   jwtSecret: string;
@@ -93,7 +104,7 @@ export interface Stack {
 /** Signs the restore and unsubscribe links in local emails (set EMAIL_LINK_SECRET to override). */
 const LOCAL_EMAIL_LINK_SECRET = 'local-stack-email-link-secret-not-for-production';
 
-export const DEFAULT_PORTS = { api: 54321, db: 54322, mp: 54330, mail: 54340, web: 5173 } as const;
+export const DEFAULT_PORTS = { api: 54321, db: 54322, mp: 54330, mail: 54340, web: 5173, next: 3000 } as const;
 export type PortName = keyof typeof DEFAULT_PORTS;
 /** How a store developer changes each port (the env var and the npm start flag). */
 export const PORT_SETTINGS: Record<PortName, { what: string; env: string; flag: string }> = {
@@ -102,6 +113,7 @@ export const PORT_SETTINGS: Record<PortName, { what: string; env: string; flag: 
   mp: { what: 'the MercadoPago sandbox', env: 'MP_SANDBOX_PORT', flag: '--mp-port' },
   mail: { what: 'the mail sink', env: 'MAIL_SINK_PORT', flag: '--mail-port' },
   web: { what: 'the demo storefront', env: 'STACK_WEB_PORT', flag: '--web-port' },
+  next: { what: 'the Next.js storefront', env: 'STACK_NEXT_PORT', flag: '--next-port' },
 };
 
 export class PortInUseError extends PrerequisiteError {
@@ -134,7 +146,7 @@ export const defaultStorefrontDist = join(repoRoot, 'web', 'demo', 'dist');
 export const defaultAdminDist = join(repoRoot, 'web', 'admin', 'dist');
 
 /** Checks what startStack needs before starting anything; throws PrerequisiteError with a one-paragraph fix. */
-export async function checkPrerequisites(opts: Pick<StackOptions, 'ports' | 'dataDir'> = {}): Promise<void> {
+export async function checkPrerequisites(opts: Pick<StackOptions, 'ports' | 'dataDir' | 'serveStorefront' | 'serveNext'> = {}): Promise<void> {
   // PostgreSQL and pg_cron: installed here when missing and we can (root + apt).
   ensurePrerequisites('start');
   findPgBinaries();
@@ -149,12 +161,20 @@ export async function checkPrerequisites(opts: Pick<StackOptions, 'ports' | 'dat
   if (other) throw other;
   const ownPostgres = runningPostmaster(dataDir);
   for (const which of Object.keys(DEFAULT_PORTS) as PortName[]) {
+    if (!serves(which, opts)) continue;
     const port = opts.ports?.[which] ?? DEFAULT_PORTS[which];
     if (port === 0) continue;
     // Our own PostgreSQL left running by a killed run is stopped by startStack, not reported.
     if (which === 'db' && ownPostgres?.port === port) continue;
     if (!(await isPortFree(port))) throw new PortInUseError(port, which);
   }
+}
+
+/** Whether the stack listens on `which` with these options (the web apps are optional). */
+function serves(which: PortName, opts: Pick<StackOptions, 'serveStorefront' | 'serveNext'>): boolean {
+  if (which === 'web') return opts.serveStorefront ?? true;
+  if (which === 'next') return opts.serveNext ?? false;
+  return true;
 }
 
 interface LockFile {
@@ -337,6 +357,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const storefrontDist = resolve(opts.storefrontDist ?? defaultStorefrontDist);
   const serveAdmin = serveStorefront && (opts.serveAdmin ?? false);
   const adminDist = resolve(opts.adminDist ?? defaultAdminDist);
+  const serveNext = serves('next', opts);
 
   mkdirSync(dataDir, { recursive: true });
   // PostgreSQL runs as the postgres user when we are root: it must be able to
@@ -351,12 +372,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     writeLock(dataDir, []);
   }
   for (const which of Object.keys(DEFAULT_PORTS) as PortName[]) {
-    if (which === 'web' && !serveStorefront) continue;
+    if (!serves(which, opts)) continue;
     if (ports[which] === 0) ports[which] = await freePort();
     else if (!(await isPortFree(ports[which]))) throw new PortInUseError(ports[which], which);
   }
   if (serveStorefront && !existsSync(join(storefrontDist, 'index.html'))) await buildStorefront(storefrontDist, log);
   if (serveAdmin && !existsSync(join(adminDist, 'index.html'))) await buildStorefront(adminDist, log, 'build:admin', "The store owner's dashboard");
+  if (serveNext && !isNextBuilt()) {
+    const seconds = await buildNext(log);
+    log(`Built the Next.js storefront in ${seconds.toFixed(0)} s (npm run build:next rebuilds it).`);
+  }
 
   const cleanups: (() => Promise<unknown>)[] = [];
   const cleanup = async () => {
@@ -457,6 +482,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     });
     cleanups.push(() => api.close());
     const webUrl = serveStorefront ? `http://127.0.0.1:${ports.web}` : '';
+    const nextUrl = serveNext ? `http://127.0.0.1:${ports.next}` : '';
 
     // Edge Functions under Deno, supervised.
     const names = (opts.functions ?? FUNCTION_NAMES).filter((name) => {
@@ -478,6 +504,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       RESEND_API_KEY: mailSink.apiKey,
       RESEND_BASE_URL: mailSink.url,
       EMAIL_LINK_SECRET: LOCAL_EMAIL_LINK_SECRET,
+      // MercadoPago may send a buyer back to the Next.js storefront too.
+      ...(nextUrl ? { CHECKOUT_RETURN_URLS: `${nextUrl}/checkout/return` } : {}),
       ...Object.fromEntries(FUNCTION_PASSTHROUGH.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!])),
       ...opts.functionEnv,
     };
@@ -635,6 +663,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       cleanups.push(() => w.close());
     }
 
+    // The Next.js storefront: its server calls the API with the anon key
+    // (and is given nothing else: no service role key, no JWT secret).
+    let nextServer: NextServer | undefined;
+    if (serveNext) {
+      log('Starting the Next.js storefront (next start)...');
+      nextServer = await startNextServer({
+        port: ports.next,
+        env: { SUPABASE_URL: api.url, SUPABASE_ANON_KEY: keys.anonKey, SITE_URL: nextUrl },
+        onLine: (line) => line.trim() && log(`[next] ${line}`),
+      });
+      const n = nextServer;
+      cleanups.push(() => n.stop());
+    }
+
     let stopped: Promise<void> | undefined;
     return {
       apiUrl: api.url,
@@ -642,6 +684,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       mpUrl: sandbox.url,
       webUrl: web?.url ?? '',
       adminUrl: web && serveAdmin ? `${web.url}/admin/` : '',
+      nextUrl,
+      nextServer,
       ...keys,
       sandbox,
       mailSink,

@@ -3,9 +3,10 @@
  *
  *   npm start                      start (data kept in .local/stack)
  *   npm start -- --reset           wipe the data first
- *   npm start -- --no-storefront   without the demo storefront (and the dashboard)
+ *   npm start -- --no-storefront   without the web apps (demo storefront, dashboard, Next.js storefront)
  *   npm start -- --no-admin        without the store owner's dashboard (<storefront>/admin/)
- *   npm start -- --api-port 64321 --db-port 64322 --mp-port 64330 --web-port 6173 --data-dir /tmp/stack
+ *   npm start -- --no-next         without the Next.js storefront (web/next; built on first start)
+ *   npm start -- --api-port 64321 --db-port 64322 --mp-port 64330 --web-port 6173 --next-port 4000 --data-dir /tmp/stack
  *
  * Run as `exec node --import tsx dev/stack/start.ts` (package.json) so that npm
  * forwards SIGTERM straight to this process (no intermediate shell or tsx
@@ -32,11 +33,13 @@ function parse() {
       reset: { type: 'boolean', default: false },
       'no-storefront': { type: 'boolean', default: false },
       'no-admin': { type: 'boolean', default: false },
+      'no-next': { type: 'boolean', default: false },
       'api-port': { type: 'string' },
       'db-port': { type: 'string' },
       'mp-port': { type: 'string' },
       'mail-port': { type: 'string' },
       'web-port': { type: 'string' },
+      'next-port': { type: 'string' },
       'data-dir': { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -52,8 +55,8 @@ try {
 const v = args.values;
 
 if (v.help) {
-  console.log(`usage: npm start -- [--reset] [--no-storefront] [--no-admin] [--data-dir DIR]
-                    [--api-port ${DEFAULT_PORTS.api}] [--db-port ${DEFAULT_PORTS.db}] [--mp-port ${DEFAULT_PORTS.mp}] [--mail-port ${DEFAULT_PORTS.mail}] [--web-port ${DEFAULT_PORTS.web}] [--quiet]
+  console.log(`usage: npm start -- [--reset] [--no-storefront] [--no-admin] [--no-next] [--data-dir DIR]
+                    [--api-port ${DEFAULT_PORTS.api}] [--db-port ${DEFAULT_PORTS.db}] [--mp-port ${DEFAULT_PORTS.mp}] [--mail-port ${DEFAULT_PORTS.mail}] [--web-port ${DEFAULT_PORTS.web}] [--next-port ${DEFAULT_PORTS.next}] [--quiet]
 Environment: ${Object.values(PORT_SETTINGS).map((s) => s.env).join(', ')}, STACK_DATA_DIR, RESERVATION_TTL_SECONDS,
              SUPABASE_JWT_SECRET, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY,
              MP_SANDBOX_ACCESS_TOKEN, MP_SANDBOX_WEBHOOK_SECRET, MP_SANDBOX_RETRY_SCHEDULE (see dev/stack/README.md)`);
@@ -86,9 +89,10 @@ const quiet = v.quiet;
 const options: StackOptions = {
   dataDir: v['data-dir'] ?? (process.env.STACK_DATA_DIR || undefined),
   reset: v.reset,
-  ports: { api: port('api'), db: port('db'), mp: port('mp'), mail: port('mail'), web: port('web') },
+  ports: { api: port('api'), db: port('db'), mp: port('mp'), mail: port('mail'), web: port('web'), next: port('next') },
   serveStorefront: !v['no-storefront'],
   serveAdmin: !v['no-admin'],
+  serveNext: !v['no-next'] && !v['no-storefront'],
   reservationTtlSeconds: positiveNumber('RESERVATION_TTL_SECONDS'),
   watch: true,
   sandbox: {
@@ -133,7 +137,7 @@ setInterval(() => {
 
 async function main(): Promise<void> {
   try {
-    await checkPrerequisites({ ports: options.ports, dataDir: options.dataDir });
+    await checkPrerequisites(options);
   } catch (err) {
     if (err instanceof PrerequisiteError) fail(err.message);
     throw err;
@@ -171,6 +175,9 @@ async function main(): Promise<void> {
     s.adminUrl
       ? `  Store dashboard        open ${s.adminUrl}  (staff only: npm run staff:add -- <email> --password <password>)`
       : '  Store dashboard        not served (--no-admin or --no-storefront)',
+    s.nextUrl
+      ? `  Next.js storefront     open ${s.nextUrl}  (server-rendered; the session in an HTTP-only cookie)`
+      : '  Next.js storefront     not served (--no-next or --no-storefront)',
     `  Data                   ${dataDir} (npm start -- --reset starts clean)`,
     '',
   ];
