@@ -5,8 +5,7 @@
  * read (README.md, "Glossary": the shopper's Auth session):
  *   - `httpOnly`, `sameSite: 'lax'`, `path: '/'`;
  *   - `secure` in production (`NODE_ENV=production`, or the `secure` option);
- *   - `Max-Age` 7 days (and the matching `Expires`, for clients that ignore
- *     Max-Age), renewed on every request: the auth cookies the request
+ *   - `Max-Age` 7 days, renewed on every request: the auth cookies the request
  *     carries are written back with a fresh Max-Age even when the session did
  *     not change, so an active shopper never loses the cart.
  *
@@ -139,12 +138,10 @@ export function sessionCookies(
 
   const write = (name: string, value: string, opts: CookieOptions) => {
     const removal = opts.maxAge === 0 || (opts.expires !== undefined && opts.expires.getTime() <= Date.now());
-    const maxAge = options.cookie.maxAge ?? SESSION_COOKIE_MAX_AGE;
     const merged: CookieOptions = removal
       ? { ...opts, ...options.cookie, maxAge: 0 }
-      // Ours win over @supabase/ssr's defaults (its Max-Age is 400 days);
-      // Expires says the same as Max-Age, from this server's clock.
-      : { ...opts, ...options.cookie, expires: new Date(Date.now() + maxAge * 1000) };
+      // Ours win over @supabase/ssr's defaults (its Max-Age is 400 days).
+      : { ...opts, ...options.cookie };
     delete (merged as { name?: string }).name;
     written.set(name, { name, value, options: merged });
     if (removal) current.delete(name);
