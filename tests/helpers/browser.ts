@@ -23,18 +23,26 @@ export function launchBrowser(overrides: LaunchOptions = {}): Promise<Browser> {
   return chromium.launch({ ...browserLaunchOptions, ...overrides });
 }
 
+/** What builds write among their sources: never a reason to rebuild. */
+const BUILD_OUTPUT = /^(dist|node_modules|\.next|next-env\.d\.ts|.*\.tsbuildinfo|.*\.tgz)$/;
+
 /** The newest modification time under `path` (build output and node_modules skipped). */
 function newest(path: string): number {
   if (!existsSync(path)) return 0;
   const st = statSync(path);
   if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(0, ...readdirSync(path).map((f) => (f === 'dist' || f === 'node_modules' ? 0 : newest(join(path, f)))));
+  return Math.max(0, ...readdirSync(path).map((f) => (BUILD_OUTPUT.test(f) ? 0 : newest(join(path, f)))));
+}
+
+/** Whether `marker` (a build's output) is older than any of `sources` (paths relative to the repository). */
+export function isStale(marker: string, sources: string[]): boolean {
+  const built = existsSync(marker) ? statSync(marker).mtimeMs : 0;
+  return built < Math.max(...sources.map((s) => newest(join(repoRoot, s))));
 }
 
 /** Runs `npm run <script>` when `distDir` is older than any of `sources` (paths relative to the repository). */
 export function ensureBuilt(distDir: string, sources: string[], script: string): void {
-  const built = existsSync(join(distDir, 'index.html')) ? statSync(join(distDir, 'index.html')).mtimeMs : 0;
-  if (built >= Math.max(...sources.map((s) => newest(join(repoRoot, s))))) return;
+  if (!isStale(join(distDir, 'index.html'), sources)) return;
   const r = spawnSync('npm', ['run', '--silent', script], { cwd: repoRoot, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`npm run ${script} failed:\n${r.stdout}\n${r.stderr}`);
 }
@@ -68,7 +76,7 @@ export interface BrowserStack {
 
 export async function startBrowserStack(name: string, options: Omit<StackOptions, 'dataDir' | 'ports'> = {}): Promise<BrowserStack> {
   const dataDir = mkdtempSync(join(tmpdir(), `${name}-`));
-  const stack = await startStack({ dataDir, ports: { api: 0, db: 0, mp: 0, mail: 0, web: 0 }, serveStorefront: true, ...options });
+  const stack = await startStack({ dataDir, ports: { api: 0, db: 0, mp: 0, mail: 0, web: 0, next: 0 }, serveStorefront: true, ...options });
   const db = new pg.Pool({ connectionString: stack.dbUrl, max: 3 });
   const browser = await launchBrowser();
   return {
