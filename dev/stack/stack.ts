@@ -11,12 +11,12 @@
  * them) and re-runs the idempotent seed. `reset` wipes it first.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, type FSWatcher, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, type FSWatcher, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { denoBin, FUNCTION_NAMES, type RunningFunction, startFunction } from '../functions/serve.ts';
 import { type MailSink, startMailSink } from '../mail-sink/index.ts';
-import { buildNext, isNextBuilt, type NextServer, startNextServer } from '../next/storefront.ts';
+import { buildNext, isNextBuilt, nextDir, type NextServer, startNextServer } from '../next/storefront.ts';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../mp-sandbox/index.ts';
 import { ensurePrerequisites } from '../prereqs.ts';
 import { type Cluster, findPgBinaries, freePort, isPortFree, PrerequisiteError, startCluster } from '../pg/cluster.ts';
@@ -180,6 +180,8 @@ function serves(which: PortName, opts: Pick<StackOptions, 'serveStorefront' | 's
 interface LockFile {
   pid: number;
   functionPids: number[];
+  /** The Next.js storefront's `next start` (its title is `next-server`; its working directory web/next). */
+  nextPid?: number;
 }
 
 const alive = (pid: number) => {
@@ -256,11 +258,24 @@ function takeLock(dataDir: string, log: (line: string) => void): void {
       process.kill(pid, 'SIGKILL');
     }
   }
+  const nextPid = readLock(dataDir)?.nextPid;
+  if (nextPid && alive(nextPid) && cwdOf(nextPid) === nextDir) {
+    log(`Stopping the Next.js storefront (pid ${nextPid}) a previous run left running...`);
+    process.kill(nextPid, 'SIGKILL');
+  }
   writeLock(dataDir, []);
 }
 
-function writeLock(dataDir: string, functionPids: number[]): void {
-  const lock: LockFile = { pid: process.pid, functionPids };
+const cwdOf = (pid: number) => {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return '';
+  }
+};
+
+function writeLock(dataDir: string, functionPids: number[], nextPid?: number): void {
+  const lock: LockFile = { pid: process.pid, functionPids, ...(nextPid ? { nextPid } : {}) };
   writeFileSync(join(dataDir, 'stack.lock.json'), JSON.stringify(lock) + '\n');
 }
 
@@ -513,7 +528,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const fnPorts = new Map<string, number>();
     const restarts = new Map<string, number[]>();
     const pending = new Map<string, NodeJS.Timeout>();
-    const recordPids = () => writeLock(dataDir, [...running.values()].map((f) => f.process.pid).filter((p): p is number => !!p));
+    let nextPid: number | undefined;
+    const recordPids = () => writeLock(dataDir, [...running.values()].map((f) => f.process.pid).filter((p): p is number => !!p), nextPid);
 
     const launch = async (name: string): Promise<void> => {
       if (stopping) return;
@@ -674,6 +690,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         onLine: (line) => line.trim() && log(`[next] ${line}`),
       });
       const n = nextServer;
+      nextPid = n.process.pid;
+      recordPids();
       cleanups.push(() => n.stop());
     }
 

@@ -3,7 +3,7 @@
  *
  *   npm start                      start (data kept in .local/stack)
  *   npm start -- --reset           wipe the data first
- *   npm start -- --no-storefront   without the web apps (demo storefront, dashboard, Next.js storefront)
+ *   npm start -- --no-storefront   without the demo storefront (and the dashboard)
  *   npm start -- --no-admin        without the store owner's dashboard (<storefront>/admin/)
  *   npm start -- --no-next         without the Next.js storefront (web/next; built on first start)
  *   npm start -- --api-port 64321 --db-port 64322 --mp-port 64330 --web-port 6173 --next-port 4000 --data-dir /tmp/stack
@@ -92,7 +92,7 @@ const options: StackOptions = {
   ports: { api: port('api'), db: port('db'), mp: port('mp'), mail: port('mail'), web: port('web'), next: port('next') },
   serveStorefront: !v['no-storefront'],
   serveAdmin: !v['no-admin'],
-  serveNext: !v['no-next'] && !v['no-storefront'],
+  serveNext: !v['no-next'],
   reservationTtlSeconds: positiveNumber('RESERVATION_TTL_SECONDS'),
   watch: true,
   sandbox: {
@@ -177,7 +177,7 @@ async function main(): Promise<void> {
       : '  Store dashboard        not served (--no-admin or --no-storefront)',
     s.nextUrl
       ? `  Next.js storefront     open ${s.nextUrl}  (server-rendered; the session in an HTTP-only cookie)`
-      : '  Next.js storefront     not served (--no-next or --no-storefront)',
+      : '  Next.js storefront     not served (--no-next)',
     `  Data                   ${dataDir} (npm start -- --reset starts clean)`,
     '',
   ];

@@ -43,14 +43,14 @@ const listen = (port = 0) =>
     srv.listen(port, '127.0.0.1', () => resolve(srv));
   });
 
-const stackArgs = ['--no-storefront', '--api-port', '0', '--db-port', '0', '--mp-port', '0', '--mail-port', '0', '--data-dir', dataDir];
+const stackArgs = ['--no-storefront', '--no-next', '--api-port', '0', '--db-port', '0', '--mp-port', '0', '--mail-port', '0', '--data-dir', dataDir];
 
 describe('npm start', () => {
   it('says which port is taken and how to change it, in one line, and exits non-zero', async () => {
     const busy = await listen();
     const port = (busy.address() as { port: number }).port;
     try {
-      const run = npmStart(['--no-storefront', '--db-port', '0', '--mp-port', '0', '--mail-port', '0', '--data-dir', dataDir], {
+      const run = npmStart(['--no-storefront', '--no-next', '--db-port', '0', '--mp-port', '0', '--mail-port', '0', '--data-dir', dataDir], {
         STACK_API_PORT: String(port),
       });
       const code = await run.exited;
@@ -106,6 +106,38 @@ describe('npm start', () => {
     expect(run.output()).toContain('Stopped.');
     await expectNothingLeft(pids);
   });
+
+  it('serves the Next.js storefront (building it when it is not built), prints its link, and stops it with the rest', async () => {
+    const ports = ['--api-port', '0', '--db-port', '0', '--mp-port', '0', '--mail-port', '0', '--next-port', '0'];
+    const run = npmStart(['--no-storefront', ...ports, '--data-dir', dataDir]);
+    try {
+      const link = await waitFor(
+        "the Next.js storefront's link",
+        () => {
+          if (run.child.exitCode !== null) throw new Error(`npm start exited early:\n${run.output()}`);
+          return /Next\.js storefront\s+open (http:\/\/127\.0\.0\.1:\d+)/.exec(run.output())?.[1];
+        },
+        300_000,
+      );
+      expect(run.output()).toContain('Local stack ready');
+      const page = await fetch(`${link}/`);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('lang="es-AR"');
+      expect(html).toMatch(/data-testid="price-REM-NEG-M"[^>]*>\$\s?12\.999,00</); // the seeded catalog, rendered on the server
+      // `next start` names itself next-server.
+      const next = descendants(run.child.pid!).filter((p) => p.cmd.startsWith('next-server'));
+      expect(next).toHaveLength(1);
+      process.kill(-run.child.pid!, 'SIGINT');
+      await run.exited;
+      expect(isAlive(next[0]!.pid)).toBe(false);
+    } finally {
+      if (run.child.exitCode === null) {
+        process.kill(-run.child.pid!, 'SIGINT');
+        await run.exited;
+      }
+    }
+  }, 360_000);
 
   it('SIGTERM to npm alone (a process manager) does the same', async () => {
     const { run, pids } = await startAndCollect();
