@@ -15,7 +15,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { stopChild } from '../child.ts';
+import { runCommand as run, stopChild } from '../child.ts';
 import { repoRoot } from '../pg/prepare.ts';
 
 export const libDir = join(repoRoot, 'web', 'src');
@@ -32,20 +32,6 @@ function nextEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     NEXT_TELEMETRY_DISABLED: '1',
     ...extra,
   };
-}
-
-function run(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on(
-      'close',
-      (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} failed (exit ${code}):\n${out.split('\n').slice(-40).join('\n')}`))),
-    );
-  });
 }
 
 /** `npm pack` in web/src (its prepack compiles dist/ with tsc); the tarball's path. */

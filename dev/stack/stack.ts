@@ -10,10 +10,11 @@
  * restarts: a restart pushes only pending migrations (the Supabase CLI tracks
  * them) and re-runs the idempotent seed. `reset` wipes it first.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, type FSWatcher, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { runCommand } from '../child.ts';
 import { denoBin, FUNCTION_NAMES, type RunningFunction, startFunction } from '../functions/serve.ts';
 import { type MailSink, startMailSink } from '../mail-sink/index.ts';
 import { buildNext, isNextBuilt, nextDir, type NextServer, startNextServer } from '../next/storefront.ts';
@@ -347,17 +348,7 @@ async function buildStorefront(distDir: string, log: (line: string) => void, scr
     );
   }
   log(`Building ${what} (npm run ${script})...`);
-  await new Promise<void>((resolveBuild, reject) => {
-    const child = spawn('npm', ['run', '--silent', script], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on(
-      'close',
-      (code) => code === 0 ? resolveBuild() : reject(new Error(`npm run ${script} failed (exit ${code}):\n${out.split('\n').slice(-30).join('\n')}`)),
-    );
-  });
+  await runCommand('npm', ['run', '--silent', script], { cwd: repoRoot });
   if (!existsSync(join(distDir, 'index.html'))) {
     throw new Error(`npm run ${script} finished but ${join(distDir, 'index.html')} does not exist.`);
   }
