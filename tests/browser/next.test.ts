@@ -17,7 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildNext, nextDir, type NextServer, startNextServer } from '../../dev/next/storefront.ts';
 import { repoRoot } from '../../dev/pg/prepare.ts';
 import { faketimeLibrary } from '../../dev/prereqs.ts';
-import { browserLaunchOptions, type BrowserStack, createProduct, isStale, startBrowserStack } from '../helpers/browser.ts';
+import { type ParsedSetCookie, parseSetCookie } from '../helpers/http.ts';
+import { browserLaunchOptions, type BrowserStack, createProduct, fillCheckout, isStale, startBrowserStack } from '../helpers/browser.ts';
 
 const SHOTS = join(repoRoot, 'test-results', 'next');
 const DAY = 24 * 60 * 60;
@@ -74,28 +75,10 @@ async function sessionExpiresIn(context: BrowserContext): Promise<number | undef
   return c ? c.expires - Date.now() / 1000 : undefined;
 }
 
-interface SetCookie {
-  name: string;
-  value: string;
-  attrs: Record<string, string | true>;
-}
-
-function parseSetCookie(line: string): SetCookie {
-  const [pair = '', ...attrs] = line.split(/;\s*/);
-  const eq = pair.indexOf('=');
-  const out: SetCookie = { name: pair.slice(0, eq), value: pair.slice(eq + 1), attrs: {} };
-  for (const a of attrs) {
-    const i = a.indexOf('=');
-    if (i < 0) out.attrs[a.toLowerCase()] = true;
-    else out.attrs[a.slice(0, i).toLowerCase()] = a.slice(i + 1);
-  }
-  return out;
-}
-
 const isAuthCookie = (name: string) => /^sb-[a-z0-9]+-auth-token(\.\d+)?$/.test(name);
 
 /** The session cookies a response sets. */
-async function sessionSetCookies(res: Response | null): Promise<SetCookie[]> {
+async function sessionSetCookies(res: Response | null): Promise<ParsedSetCookie[]> {
   if (!res) return [];
   return (await res.headerValues('set-cookie')).flatMap((h) => h.split('\n')).map(parseSetCookie).filter((c) => isAuthCookie(c.name));
 }
@@ -268,12 +251,7 @@ describe('Next.js storefront in Chromium', () => {
       // Refused by the library's validation on the server: messages per field, the values kept.
       await page.getByTestId('error-name').waitFor();
       expect(await page.getByTestId('checkout-email').inputValue()).toBe('ana.garcia@example.com');
-      await page.getByTestId('checkout-name').fill('Ana');
-      await page.getByTestId('checkout-surname').fill('García');
-      await page.getByTestId('checkout-streetName').fill('Av. Corrientes');
-      await page.getByTestId('checkout-streetNumber').fill('1234');
-      await page.getByTestId('checkout-zipCode').fill('C1043');
-      await page.getByTestId('checkout-city').fill('CABA');
+      await fillCheckout(page);
       await page.screenshot({ path: join(SHOTS, '04-cart-checkout.png'), fullPage: true });
       await page.getByTestId('checkout-submit').click();
       await page.waitForURL(/\/checkout\/v1\/redirect\?pref_id=/);

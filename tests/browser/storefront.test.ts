@@ -16,7 +16,7 @@ import { repoRoot } from '../../dev/pg/prepare.ts';
 import { CAPTCHA_TEST_KEYS } from '../../dev/stack/auth-guard.ts';
 import { type Stack, startStack } from '../../dev/stack/stack.ts';
 import { CAPTCHA_SCRIPTS } from '../../web/demo/src/captcha.ts';
-import { type BrowserStack, createProduct, ensureBuilt, newPage, startBrowserStack } from '../helpers/browser.ts';
+import { type BrowserStack, createProduct, ensureBuilt, fillCheckout, newPage, startBrowserStack } from '../helpers/browser.ts';
 import { setCartIdle } from '../helpers/db.ts';
 
 const SHOTS = join(repoRoot, 'test-results', 'browser');
@@ -70,16 +70,6 @@ async function addToCart(page: Page, slug: string, sku: string, qty = 1): Promis
   await page.getByTestId(`qty-${slug}`).fill(String(qty));
   await page.getByTestId(`add-${slug}`).click();
   await expect.poll(async () => Number(await page.getByTestId('cart-count').getAttribute('data-count'))).toBe(before + qty);
-}
-
-async function fillCheckout(page: Page): Promise<void> {
-  await page.getByTestId('checkout-email').fill('ana.garcia@example.com');
-  await page.getByTestId('checkout-name').fill('Ana');
-  await page.getByTestId('checkout-surname').fill('García');
-  await page.getByTestId('checkout-streetName').fill('Av. Corrientes');
-  await page.getByTestId('checkout-streetNumber').fill('1234');
-  await page.getByTestId('checkout-zipCode').fill('C1043');
-  await page.getByTestId('checkout-city').fill('CABA');
 }
 
 /** Cart page → form → MercadoPago's checkout page. Returns the preference id. */

@@ -92,6 +92,17 @@ export async function startBrowserStack(name: string, options: Omit<StackOptions
   };
 }
 
+/** The checkout form both storefronts share (same data-testids): Ana García in CABA. */
+export async function fillCheckout(page: Page): Promise<void> {
+  await page.getByTestId('checkout-email').fill('ana.garcia@example.com');
+  await page.getByTestId('checkout-name').fill('Ana');
+  await page.getByTestId('checkout-surname').fill('García');
+  await page.getByTestId('checkout-streetName').fill('Av. Corrientes');
+  await page.getByTestId('checkout-streetNumber').fill('1234');
+  await page.getByTestId('checkout-zipCode').fill('C1043');
+  await page.getByTestId('checkout-city').fill('CABA');
+}
+
 /** A product of its own with one variant of `stock` units, as the store would list it (fresh catalog rows per test). */
 export async function createProduct(
   db: pg.Pool,

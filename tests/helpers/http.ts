@@ -27,3 +27,22 @@ export async function callFunction<B = Record<string, unknown>>(url: string, ini
   }
   return { status: res.status, body: body as B, headers: res.headers };
 }
+
+/** One `Set-Cookie` header line: its name and value, and its attributes by lower-case name (`true` for a flag such as HttpOnly). */
+export interface ParsedSetCookie {
+  name: string;
+  value: string;
+  attrs: Record<string, string | true>;
+}
+
+export function parseSetCookie(line: string): ParsedSetCookie {
+  const [pair = '', ...attrs] = line.split(/;\s*/);
+  const eq = pair.indexOf('=');
+  const out: ParsedSetCookie = { name: pair.slice(0, eq), value: pair.slice(eq + 1), attrs: {} };
+  for (const a of attrs) {
+    const i = a.indexOf('=');
+    if (i < 0) out.attrs[a.toLowerCase()] = true;
+    else out.attrs[a.slice(0, i).toLowerCase()] = a.slice(i + 1);
+  }
+  return out;
+}

@@ -6,28 +6,11 @@
 import { parseCookieHeader } from '@supabase/ssr';
 import { describe, expect, it } from 'vitest';
 import { authCookieName, createStorefrontServerClient, SESSION_COOKIE_MAX_AGE, sessionCookieOptions, sessionCookies } from '../../web/src/ssr.ts';
+import { type ParsedSetCookie, parseSetCookie } from '../helpers/http.ts';
 import { type Target, useTarget } from './helpers.ts';
 
 let t: Target;
 useTarget((target) => (t = target));
-
-interface ParsedSetCookie {
-  name: string;
-  value: string;
-  attrs: Record<string, string | true>;
-}
-
-function parseSetCookie(line: string): ParsedSetCookie {
-  const [pair = '', ...attrs] = line.split(/;\s*/);
-  const eq = pair.indexOf('=');
-  const out: ParsedSetCookie = { name: pair.slice(0, eq), value: pair.slice(eq + 1), attrs: {} };
-  for (const a of attrs) {
-    const i = a.indexOf('=');
-    if (i < 0) out.attrs[a.toLowerCase()] = true;
-    else out.attrs[a.slice(0, i).toLowerCase()] = a.slice(i + 1);
-  }
-  return out;
-}
 
 const env = (nodeEnv: string) => ({ supabaseUrl: t.apiUrl, supabaseAnonKey: t.anonKey, nodeEnv });
 
