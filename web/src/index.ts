@@ -20,6 +20,7 @@ export {
   ValidationError,
 } from './errors.ts';
 export type { FieldIssue, HeldLine, StorefrontErrorOptions } from './errors.ts';
+export { CHECKOUT_ERROR_TEXTS_ES } from './messages.ts';
 export { parseReturnQuery } from './return-query.ts';
 export { checkoutInputSchema, credentialsSchema } from './types.ts';
 export type {

@@ -1,6 +1,7 @@
 /** Library errors to what the shopper reads. */
 import {
   AuthenticationError,
+  CHECKOUT_ERROR_TEXTS_ES,
   CheckoutError,
   HoldLimitError,
   InsufficientStockError,
@@ -31,21 +32,6 @@ function shortLineText(s: ShortLine, titles: Map<string, string>): string {
   if (s.available <= 0) return `${name}: no queda stock (pediste ${units(s.requested)}).`;
   return `${name}: ${s.available === 1 ? 'queda 1 unidad' : `quedan ${s.available} unidades`} (pediste ${units(s.requested)}).`;
 }
-
-const CHECKOUT_CODES: Record<string, string> = {
-  empty_cart: 'Tu carrito está vacío.',
-  mixed_currency: 'El carrito tiene productos en monedas distintas.',
-  variant_unavailable: 'Uno de los productos ya no está a la venta.',
-  coupon_unknown: 'El cupón no existe.',
-  coupon_not_applicable: 'El cupón no se puede usar con esta compra.',
-  coupon_used_up: 'El cupón ya se agotó.',
-  forbidden: 'Esta compra pertenece a otra sesión.',
-  invalid_input: 'Revisá el código del cupón.',
-  merge_forbidden: 'No pudimos pasar tu carrito a la cuenta.',
-  already_merged: 'Ese carrito ya se pasó a otra cuenta.',
-  not_found: 'No encontramos esa compra.',
-  too_many_lookups: 'Hubo demasiadas consultas del estado del pago. Esperá un rato y volvé a intentar: si el pago se aprobó, la compra se confirma igual.',
-};
 
 const hhmm = (iso: string) => new Date(iso).toLocaleTimeString('es-AR', { hour: '2-digit', minute: '2-digit' });
 
@@ -152,7 +138,7 @@ export function describeError(err: unknown, titles: Map<string, string> = new Ma
     return { kind: 'error', title: 'No pudimos recuperar tu carrito', lines: [why[err.code as keyof typeof why]] };
   }
   if (err instanceof CheckoutError) {
-    return { kind: 'error', title: CHECKOUT_CODES[err.code] ?? 'No pudimos completar la compra', lines: [] };
+    return { kind: 'error', title: CHECKOUT_ERROR_TEXTS_ES[err.code] ?? 'No pudimos completar la compra', lines: [] };
   }
   if (err instanceof StorefrontError) {
     return { kind: 'error', title: 'Algo salió mal', lines: [err.message] };

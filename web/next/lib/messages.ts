@@ -1,27 +1,19 @@
 /** What the shopper reads for each error code the library reports (Spanish, es-AR). */
-import { StorefrontError, ValidationError } from '@mp-checkout/storefront';
+import { CHECKOUT_ERROR_TEXTS_ES, StorefrontError, ValidationError } from '@mp-checkout/storefront';
 
 const MESSAGES: Record<string, string> = {
+  ...CHECKOUT_ERROR_TEXTS_ES,
   insufficient_stock: 'No hay stock suficiente para esa cantidad.',
   invalid_quantity: 'La cantidad no es válida.',
   validation_failed: 'Revisá los datos marcados.',
-  invalid_input: 'Revisá los datos.',
   hold_limit_product: 'Superaste la cantidad máxima por producto.',
   hold_limit_checkout: 'Superaste la cantidad máxima por compra.',
   reservation_cooldown: 'Dejaste vencer varias reservas sin pagar: esperá un rato antes de volver a reservar.',
-  empty_cart: 'Tu carrito está vacío.',
-  mixed_currency: 'El carrito tiene productos en monedas distintas.',
-  variant_unavailable: 'Uno de los productos ya no está a la venta.',
-  coupon_unknown: 'El cupón no existe.',
-  coupon_not_applicable: 'El cupón no se puede usar con esta compra.',
-  coupon_used_up: 'El cupón ya se agotó.',
   payment_provider_unavailable: 'MercadoPago no respondió; no se reservó nada. Probá de nuevo en un momento.',
   session_required: 'No pudimos iniciar tu sesión. Probá de nuevo.',
   over_request_rate_limit: 'Demasiados intentos desde tu conexión. Probá de nuevo en un rato.',
   network_error: 'No pudimos conectarnos con la tienda. Probá de nuevo.',
   service_unavailable: 'La tienda no está disponible en este momento. Probá de nuevo.',
-  not_found: 'No encontramos esa compra.',
-  too_many_lookups: 'Consultaste demasiadas veces el estado del pago. Esperá un rato: si el pago se aprobó, la compra se confirma igual.',
 };
 
 /** The error's code when it is one of ours, else `error`. */
