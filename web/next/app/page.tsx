@@ -3,12 +3,13 @@ import { pageStorefront } from '../lib/session';
 import { availability, money, variantLabel } from '../lib/format';
 import { addToCart } from './actions';
 import { Notice, type SearchParams } from './notice';
+import { Shell } from './shell';
 
 export default async function CatalogPage({ searchParams }: { searchParams: SearchParams }) {
   const { storefront } = await pageStorefront();
   const products = await storefront.catalog();
   return (
-    <>
+    <Shell>
       <h1>Catálogo</h1>
       <Notice searchParams={searchParams} ok='Agregado al carrito.' />
       <ul className='products' data-testid='catalog'>
@@ -43,6 +44,6 @@ export default async function CatalogPage({ searchParams }: { searchParams: Sear
           </li>
         ))}
       </ul>
-    </>
+    </Shell>
   );
 }

@@ -34,8 +34,14 @@ async function fromCookies(): Promise<StorefrontServerClient & { hasSession: boo
   return { ...client, hasSession: hasSessionCookie(all.map((c) => c.name), env.supabaseUrl) };
 }
 
-/** For pages: one client per request, shared by the layout and the page. */
+/** For pages: one client per request, shared by the header and the page. */
 export const pageStorefront = cache(fromCookies);
+
+/** For pages: the cart, read once per request (null without a session: nobody is signed in by a page). */
+export const pageCart = cache(async () => {
+  const { storefront, hasSession } = await pageStorefront();
+  return hasSession ? storefront.cart.get() : null;
+});
 
 /** For Server Actions: a client whose cookie writes `commit()` sets on the response. */
 export async function actionStorefront() {

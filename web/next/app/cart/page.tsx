@@ -1,16 +1,16 @@
 /** The cart, rendered on the server: quantities, removal and emptying are Server Actions; then the checkout form. */
-import { pageStorefront } from '../../lib/session';
+import { pageCart } from '../../lib/session';
 import { availability, money } from '../../lib/format';
 import { clearCart, removeFromCart, setQuantity } from '../actions';
 import { CheckoutForm } from '../checkout-form';
 import { Notice, type SearchParams } from '../notice';
+import { Shell } from '../shell';
 
 export default async function CartPage({ searchParams }: { searchParams: SearchParams }) {
-  const { storefront, hasSession } = await pageStorefront();
-  const cart = hasSession ? await storefront.cart.get() : null;
+  const cart = await pageCart();
   const lines = cart?.lines ?? [];
   return (
-    <>
+    <Shell>
       <h1>Carrito</h1>
       <Notice searchParams={searchParams} ok='Carrito actualizado.' />
       {lines.length === 0 ? <p data-testid='cart-empty'>Tu carrito está vacío.</p> : (
@@ -51,6 +51,6 @@ export default async function CartPage({ searchParams }: { searchParams: SearchP
           <CheckoutForm />
         </>
       )}
-    </>
+    </Shell>
   );
 }

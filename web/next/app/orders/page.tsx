@@ -1,6 +1,7 @@
 /** The shopper's orders, rendered on the server. */
 import { dateTime, money } from '../../lib/format';
 import { pageStorefront } from '../../lib/session';
+import { Shell } from '../shell';
 
 const STATUS: Record<string, string> = { paid: 'Pagada', in_mediation: 'En mediación', refunded: 'Reembolsada', charged_back: 'Contracargo' };
 
@@ -8,7 +9,7 @@ export default async function OrdersPage() {
   const { storefront, hasSession } = await pageStorefront();
   const orders = hasSession ? await storefront.orders() : [];
   return (
-    <>
+    <Shell>
       <h1>Mis compras</h1>
       {orders.length === 0 ? <p data-testid='orders-empty'>Todavía no hiciste compras.</p> : (
         <ul className='orders'>
@@ -30,6 +31,6 @@ export default async function OrdersPage() {
           ))}
         </ul>
       )}
-    </>
+    </Shell>
   );
 }

@@ -10,6 +10,7 @@ import { money } from '../../../lib/format';
 import { errorCode, messageFor } from '../../../lib/messages';
 import { pageStorefront } from '../../../lib/session';
 import type { SearchParams } from '../../notice';
+import { Shell } from '../../shell';
 
 const TITLES: Record<ReturnResult['status'], string> = {
   paid: '¡Listo! Tu compra está confirmada',
@@ -47,38 +48,43 @@ export default async function ReturnPage({ searchParams }: { searchParams: Searc
   }
   if (!result) {
     return (
-      <section data-testid='return' data-status='error'>
-        <h1>No pudimos confirmar el pago</h1>
-        <p className='alert' role='alert' data-code={code}>{messageFor(code)}</p>
-        <Link href='/cart'>Volver al carrito</Link>
-      </section>
+      <Shell>
+        <section data-testid='return' data-status='error'>
+          <h1>No pudimos confirmar el pago</h1>
+          <p className='alert' role='alert' data-code={code}>{messageFor(code)}</p>
+          <Link href='/cart'>Volver al carrito</Link>
+        </section>
+      </Shell>
     );
   }
   const { status, order } = result;
+  // The header's cart count is read here, after the payment emptied the purchased lines.
   return (
-    <section data-testid='return' data-status={status}>
-      <h1 data-testid={`return-${status}`}>{TITLES[status]}</h1>
-      <p>{DETAILS[status]}</p>
-      {order && (
-        <div className='order' data-testid='order'>
-          <p>
-            Número de compra: <strong data-testid='order-number'>{order.order_number}</strong>
-          </p>
-          <ul>
-            {order.lines.map((l) => (
-              <li key={l.sku} data-testid={`order-line-${l.sku}`} data-quantity={l.quantity}>
-                {l.quantity} × {l.title} — {money(l.line_total, order.currency)}
-              </li>
-            ))}
-          </ul>
-          <p className='total'>
-            Total pagado: <strong data-testid='order-total'>{money(order.total, order.currency)}</strong>
-          </p>
-        </div>
-      )}
-      <p>
-        <Link href='/orders'>Ver mis compras</Link> · <Link href='/'>Seguir comprando</Link>
-      </p>
-    </section>
+    <Shell>
+      <section data-testid='return' data-status={status}>
+        <h1 data-testid={`return-${status}`}>{TITLES[status]}</h1>
+        <p>{DETAILS[status]}</p>
+        {order && (
+          <div className='order' data-testid='order'>
+            <p>
+              Número de compra: <strong data-testid='order-number'>{order.order_number}</strong>
+            </p>
+            <ul>
+              {order.lines.map((l) => (
+                <li key={l.sku} data-testid={`order-line-${l.sku}`} data-quantity={l.quantity}>
+                  {l.quantity} × {l.title} — {money(l.line_total, order.currency)}
+                </li>
+              ))}
+            </ul>
+            <p className='total'>
+              Total pagado: <strong data-testid='order-total'>{money(order.total, order.currency)}</strong>
+            </p>
+          </div>
+        )}
+        <p>
+          <Link href='/orders'>Ver mis compras</Link> · <Link href='/'>Seguir comprando</Link>
+        </p>
+      </section>
+    </Shell>
   );
 }
