@@ -285,6 +285,25 @@ describe('Next.js storefront in Chromium', () => {
     }
   });
 
+  it('a session cookie that is not valid (garbage, a forged token) makes nobody: pages answer with an empty cart, no shopper is created', async () => {
+    const users = async () => (await env.db.query<{ n: number }>('select count(*)::int as n from auth.users')).rows[0]!.n;
+    const name = `sb-${new URL(env.stack.apiUrl).hostname.split('.')[0]}-auth-token`;
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const forgedJwt = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: crypto.randomUUID(), role: 'authenticated', exp: 4102444800 })}.c2lnbmF0dXJl`;
+    const session = { access_token: forgedJwt, refresh_token: 'nope', expires_at: 4102444800, expires_in: 3600, token_type: 'bearer', user: { id: 'x' } };
+    const before = await users();
+    for (const cookie of [`${name}=garbage`, `${name}=base64-${b64(session)}`]) {
+      for (const path of ['/', '/cart', '/orders', '/checkout/return?payment_id=1']) {
+        const res = await fetch(`${url}${path}`, { headers: { cookie } });
+        expect(res.status, `${path} with ${cookie.slice(0, 40)}`).toBe(200);
+        const html = await res.text();
+        expect(html).toContain('data-testid="cart-count" data-count="0"');
+        if (path === '/cart') expect(html).toContain('data-testid="cart-empty"');
+      }
+    }
+    expect(await users()).toBe(before);
+  });
+
   it('no key but the anon key reaches the browser: not in the pages, the JavaScript and CSS, the cookies or storage (not even the anon key)', async () => {
     const secrets = { serviceRoleKey: env.stack.serviceRoleKey, jwtSecret: env.stack.jwtSecret, anonKey: env.stack.anonKey };
     const context = await env.browser.newContext(phone);

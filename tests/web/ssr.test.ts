@@ -4,10 +4,12 @@
  * request), against the local API's real anonymous sign-in.
  */
 import { parseCookieHeader } from '@supabase/ssr';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { SessionRequiredError } from '../../web/src/index.ts';
 import { authCookieName, createStorefrontServerClient, SESSION_COOKIE_MAX_AGE, sessionCookieOptions, sessionCookies } from '../../web/src/ssr.ts';
 import { type ParsedSetCookie, parseSetCookie } from '../helpers/http.ts';
-import { type Target, useTarget } from './helpers.ts';
+import { remoteConfigured, type Target, useTarget } from './helpers.ts';
 
 let t: Target;
 useTarget((target) => (t = target));
@@ -120,8 +122,8 @@ describe('createStorefrontServerClient', () => {
     expect(third.set.filter((c) => c.name.startsWith('sb-')).length).toBe(renewed.length);
   });
 
-  it('a forged session cookie is not trusted: the JWT is verified, the forger gets a fresh anonymous session', async () => {
-    const victim = await request(undefined, 'development', ({ storefront }) => storefront.ensureSession());
+  /** An attacker's own session cookie with the victim's id put in its JWT (the signature no longer matches). */
+  async function forgedCookie(victim: string): Promise<{ cookie: string; attacker: string }> {
     const attacker = await request(undefined, 'development', ({ storefront }) => storefront.ensureSession());
     const cookie = parseCookieHeader(nextCookieHeader(undefined, attacker.set));
     // @supabase/ssr stores the session as "base64-" + base64url(JSON) (one chunk for an anonymous session).
@@ -129,14 +131,44 @@ describe('createStorefrontServerClient', () => {
     const session = JSON.parse(Buffer.from(joined.replace(/^base64-/, ''), 'base64url').toString('utf8')) as { access_token: string; user: { id: string } };
     const [h, p, sig] = session.access_token.split('.') as [string, string, string];
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>;
-    claims['sub'] = victim.result;
+    claims['sub'] = victim;
     session.access_token = `${h}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${sig}`;
-    session.user.id = victim.result;
-    const forged = `${authCookieName(t.apiUrl)}=base64-${Buffer.from(JSON.stringify(session)).toString('base64url')}`;
-    const r = await request(forged, 'development', ({ storefront }) => storefront.ensureSession());
+    session.user.id = victim;
+    return { cookie: `${authCookieName(t.apiUrl)}=base64-${Buffer.from(JSON.stringify(session)).toString('base64url')}`, attacker: attacker.result };
+  }
+
+  it('a forged session cookie is not trusted: the JWT is verified, the forger gets a fresh anonymous session', async () => {
+    const victim = await request(undefined, 'development', ({ storefront }) => storefront.ensureSession());
+    const forged = await forgedCookie(victim.result);
+    const r = await request(forged.cookie, 'development', ({ storefront }) => storefront.ensureSession());
     expect(r.result).not.toBe(victim.result);
-    expect(r.result).not.toBe(attacker.result);
+    expect(r.result).not.toBe(forged.attacker);
   });
+
+  it.skipIf(remoteConfigured && !process.env['SUPABASE_DB_URL'])(
+    'anonymousSignIn: false (a page that cannot set cookies): no session, a forged one or garbage is SessionRequiredError, and nobody is signed in',
+    async () => {
+      const victim = await request(undefined, 'development', ({ storefront }) => storefront.ensureSession());
+      const forged = await forgedCookie(victim.result);
+      const db = new pg.Client({ connectionString: t.dbUrl });
+      await db.connect();
+      try {
+        const users = async () => (await db.query<{ n: number }>('select count(*)::int as n from auth.users')).rows[0]!.n;
+        const before = await users();
+        for (const cookie of [undefined, forged.cookie, `${authCookieName(t.apiUrl)}=garbage`]) {
+          const req = new Request('http://shop.test/', { headers: cookie ? { cookie } : {} });
+          const { storefront } = createStorefrontServerClient(req, new Headers(), { ...env('production'), anonymousSignIn: false });
+          await expect(storefront.cart.get(), String(cookie)).rejects.toBeInstanceOf(SessionRequiredError);
+        }
+        expect(await users()).toBe(before);
+        // The victim's own cookie still works with it.
+        const own = await request(nextCookieHeader(undefined, victim.set), 'development', ({ storefront }) => storefront.ensureSession());
+        expect(own.result).toBe(victim.result);
+      } finally {
+        await db.end();
+      }
+    },
+  );
 
   it('a request without cookies is another shopper', async () => {
     const a = await request(undefined, 'development', ({ storefront }) => storefront.ensureSession());

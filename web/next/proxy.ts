@@ -16,12 +16,14 @@ export async function proxy(request: NextRequest): Promise<NextResponse> {
   const env = storefrontEnv();
   if (!hasSessionCookie(request.cookies.getAll().map((c) => c.name), env.supabaseUrl)) return NextResponse.next();
   const headers = new Headers();
-  const { storefront, cookies } = createStorefrontServerClient(request, headers, env);
+  // No anonymous sign-in here: a session that is not valid (forged, or its
+  // user gone) is dropped, its cookies deleted; the next cart change starts one.
+  const { storefront, cookies } = createStorefrontServerClient(request, headers, { ...env, anonymousSignIn: false });
   try {
-    // Verifies the session (a forged or orphaned one is replaced) and refreshes it when it expired.
+    // Verifies the session and refreshes it when it expired.
     await storefront.ensureSession();
   } catch {
-    // Supabase unreachable: the page says so; the renewal above still stands.
+    // No valid session (its cookies are deleted below), or Supabase unreachable (the page says so).
   }
   for (const c of cookies()) {
     if (c.options.maxAge === 0) request.cookies.delete(c.name);

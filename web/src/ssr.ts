@@ -44,6 +44,8 @@ export interface StorefrontServerEnv {
   nodeEnv?: string;
   /** The CAPTCHA token for a sign-in made during this request (e.g. from the submitted form), when CAPTCHA is on. */
   captchaToken?: StorefrontOptions['captchaToken'];
+  /** false where the response cannot carry a new session (see StorefrontOptions.anonymousSignIn). */
+  anonymousSignIn?: boolean;
 }
 
 export interface SessionCookieSettings {
@@ -211,6 +213,7 @@ export function createStorefrontServerClient(
     supabase,
     ...(env.functionsUrl ? { functionsUrl: env.functionsUrl } : {}),
     ...(env.captchaToken ? { captchaToken: env.captchaToken } : {}),
+    ...(env.anonymousSignIn === false ? { anonymousSignIn: false } : {}),
   });
   return { supabase, storefront, cookies: jar.written };
 }

@@ -85,6 +85,14 @@ export interface StorefrontOptions {
    * provider's widget (Turnstile or hCaptcha) with your site key.
    */
   captchaToken?: () => string | undefined | Promise<string | undefined>;
+  /**
+   * Sign in anonymously when there is no valid session (default true). With
+   * false, `ensureSession` (and every call that needs a shopper) throws
+   * SessionRequiredError instead: for server code that could not keep a new
+   * session, such as a page that cannot set cookies (a Next.js Server
+   * Component), so that no request makes a shopper nobody can come back to.
+   */
+  anonymousSignIn?: boolean;
 }
 
 export interface Storefront {
@@ -278,6 +286,7 @@ export function createStorefront(options: StorefrontOptions): Storefront {
       // Invalid or for a user that is gone: drop it locally and start a new shopper.
       await supabase.auth.signOut({ scope: 'local' }).catch(() => undefined);
     }
+    if (options.anonymousSignIn === false) throw new SessionRequiredError('No session, and this client does not sign in anonymously.');
     // Concurrent callers share one sign-in, so a page never creates two shoppers.
     signingIn ??= signIn().finally(() => {
       signingIn = undefined;

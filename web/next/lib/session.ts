@@ -7,10 +7,11 @@
  *   - proxy.ts, before every request: renews the cookies (a fresh Max-Age) and
  *     refreshes an expired access token, and hands the page what it wrote;
  *   - pages (Server Components) read it and cannot write cookies: they never
- *     sign in (no session: an empty cart, nothing else asked);
+ *     sign in (no valid session: an empty cart; nobody is created);
  *   - Server Actions may write: the first cart change signs in anonymously,
  *     and `commit()` sets what the library wrote through `cookies()`.
  */
+import { SessionRequiredError } from '@mp-checkout/storefront';
 import { authCookieName, createStorefrontServerClient, type StorefrontServerClient } from '@mp-checkout/storefront/server';
 import { cookies } from 'next/headers';
 import { cache } from 'react';
@@ -23,29 +24,38 @@ export function hasSessionCookie(names: Iterable<string>, supabaseUrl: string): 
   return false;
 }
 
-async function fromCookies(): Promise<StorefrontServerClient & { hasSession: boolean }> {
+async function fromCookies(anonymousSignIn: boolean): Promise<StorefrontServerClient & { hasSession: boolean }> {
   // cookies() first: it makes every page dynamic (rendered per request), never prerendered at build.
   const jar = await cookies();
   const env = storefrontEnv();
   const all = jar.getAll();
   const request = { headers: new Headers({ cookie: all.map((c) => `${c.name}=${c.value}`).join('; ') }) };
   // Response headers nobody reads: proxy.ts already wrote this request's cookies.
-  const client = createStorefrontServerClient(request, new Headers(), env);
+  const client = createStorefrontServerClient(request, new Headers(), { ...env, anonymousSignIn });
   return { ...client, hasSession: hasSessionCookie(all.map((c) => c.name), env.supabaseUrl) };
 }
 
-/** For pages: one client per request, shared by the header and the page. */
-export const pageStorefront = cache(fromCookies);
+/** For pages: one client per request, shared by the header and the page; it never signs in. */
+export const pageStorefront = cache(() => fromCookies(false));
 
-/** For pages: the cart, read once per request (null without a session: nobody is signed in by a page). */
-export const pageCart = cache(async () => {
+/** What a page shows for a shopper it cannot name (no session cookie, or one that is not valid): `empty`. */
+export async function forShopper<T>(empty: T, read: (s: StorefrontServerClient['storefront']) => Promise<T>): Promise<T> {
   const { storefront, hasSession } = await pageStorefront();
-  return hasSession ? storefront.cart.get() : null;
-});
+  if (!hasSession) return empty;
+  try {
+    return await read(storefront);
+  } catch (err) {
+    if (err instanceof SessionRequiredError) return empty;
+    throw err;
+  }
+}
+
+/** For pages: the cart, read once per request (null for no shopper). */
+export const pageCart = cache(() => forShopper(null, (s) => s.cart.get()));
 
 /** For Server Actions: a client whose cookie writes `commit()` sets on the response. */
 export async function actionStorefront() {
-  const client = await fromCookies();
+  const client = await fromCookies(true);
   const jar = await cookies();
   return {
     ...client,

@@ -1,13 +1,12 @@
 /** The shopper's orders, rendered on the server. */
 import { dateTime, money } from '../../lib/format';
-import { pageStorefront } from '../../lib/session';
+import { forShopper } from '../../lib/session';
 import { Shell } from '../shell';
 
 const STATUS: Record<string, string> = { paid: 'Pagada', in_mediation: 'En mediación', refunded: 'Reembolsada', charged_back: 'Contracargo' };
 
 export default async function OrdersPage() {
-  const { storefront, hasSession } = await pageStorefront();
-  const orders = hasSession ? await storefront.orders() : [];
+  const orders = await forShopper([], (s) => s.orders());
   return (
     <Shell>
       <h1>Mis compras</h1>

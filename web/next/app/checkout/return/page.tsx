@@ -8,7 +8,7 @@ import Link from 'next/link';
 import type { ReturnResult } from '@mp-checkout/storefront';
 import { money } from '../../../lib/format';
 import { errorCode, messageFor } from '../../../lib/messages';
-import { pageStorefront } from '../../../lib/session';
+import { forShopper } from '../../../lib/session';
 import type { SearchParams } from '../../notice';
 import { Shell } from '../../shell';
 
@@ -35,16 +35,12 @@ const DETAILS: Record<ReturnResult['status'], string> = {
 export default async function ReturnPage({ searchParams }: { searchParams: SearchParams }) {
   const q = await searchParams;
   const query = new URLSearchParams(Object.entries(q).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v]] : [])));
-  const { storefront, hasSession } = await pageStorefront();
   let result: ReturnResult | undefined;
-  let code: string | undefined;
-  if (!hasSession) code = 'not_found';
-  else {
-    try {
-      result = await storefront.confirmReturn(query);
-    } catch (err) {
-      code = errorCode(err);
-    }
+  let code = 'not_found'; // no shopper in this browser: not theirs to see
+  try {
+    result = (await forShopper(undefined, (s) => s.confirmReturn(query))) ?? undefined;
+  } catch (err) {
+    code = errorCode(err);
   }
   if (!result) {
     return (
