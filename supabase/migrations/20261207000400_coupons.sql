@@ -1,12 +1,54 @@
--- A coupon shows before paying: the cart previews a coupon's discount and the
--- total with the rule begin_checkout applies, from the one place that rule
--- lives (private.apply_coupon_rule), with the same errors.
+-- Baseline (issue 21): supabase/schemas/03_coupons.sql as declared when the
+-- migration history was replaced. A later change edits that file and adds a
+-- migration after this one.
+
+-- Coupons: a percentage or a fixed amount off the subtotal, with a minimum
+-- subtotal, a validity window and an optional cap on redemptions. A coupon is
+-- "held" by every paid order session and every active, unexpired one that
+-- used it; begin_checkout counts holders under a lock on the coupon row, so
+-- concurrent checkouts can never exceed max_redemptions. The rule lives in
+-- one place, private.apply_coupon_rule: the checkout applies it, and the
+-- cart's preview shows what it would take off before paying.
 
 -- ---------------------------------------------------------------------------
--- The rule
+-- Tables
+
+create table checkout.coupons (
+  id uuid primary key default gen_random_uuid(),
+  code text not null unique check (code ~ '^[A-Z0-9_-]{3,32}$'),
+  kind text not null check (kind in ('percent', 'fixed')),
+  value numeric(12, 2) not null check (value > 0),
+  currency text check (currency ~ '^[A-Z]{3}$'),
+  min_subtotal numeric(12, 2) not null default 0 check (min_subtotal >= 0),
+  starts_at timestamptz,
+  ends_at timestamptz,
+  max_redemptions integer check (max_redemptions > 0),
+  active boolean not null default true,
+  created_at timestamptz not null default now(),
+  constraint coupons_percent_below_100 check (kind <> 'percent' or value < 100),
+  constraint coupons_fixed_has_currency check (kind <> 'fixed' or currency is not null),
+  constraint coupons_window_ordered check (starts_at is null or ends_at is null or ends_at > starts_at)
+);
+comment on table checkout.coupons is
+  'Discount coupons, upper-case codes matched case-insensitively. Not readable by shoppers (codes are secrets); managed by the store owner with service_role or SQL.';
+
+-- No policy: shoppers never read coupons (codes are secrets); begin_checkout
+-- and the preview (security definer) validate the code they submit.
+alter table checkout.coupons enable row level security;
+grant select, insert, update, delete on checkout.coupons to service_role;
+
+-- ---------------------------------------------------------------------------
+-- Triggers
+
+create trigger coupons_whole_unit_value
+  before insert or update of value, currency, kind on checkout.coupons
+  for each row execute function private.check_whole_unit_price();
+
+-- ---------------------------------------------------------------------------
+-- Routines
 
 create function private.apply_coupon_rule(
-  c public.coupons,
+  c checkout.coupons,
   p_code text,
   p_subtotal numeric,
   p_currency text,
@@ -51,12 +93,27 @@ begin
   return v_discount;
 end
 $$;
-revoke execute on function private.apply_coupon_rule(public.coupons, text, numeric, text, integer) from public, anon, authenticated;
-comment on function private.apply_coupon_rule(public.coupons, text, numeric, text, integer) is
+comment on function private.apply_coupon_rule(checkout.coupons, text, numeric, text, integer) is
   'The coupon rule, in one place: the discount a coupon row (NULL when the code is unknown) gives a subtotal in a currency when p_holders sessions already hold it; CKP01 unknown or inactive, CKP02 outside its window, under its minimum, in another currency or leaving nothing to pay, CKP03 used up. Called by checkout.begin_checkout (under the coupon''s lock) and by private.coupon_quote (the preview).';
 
--- ---------------------------------------------------------------------------
--- The preview
+create function private.coupon_holders(p_coupon_id uuid, p_except uuid[] default '{}')
+returns integer
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  return (
+    select count(*)::integer
+     from public.order_sessions os
+    where os.coupon_id = p_coupon_id
+      and os.id <> all (p_except)
+      and (os.status = 'paid' or (os.status = 'active' and os.expires_at > now()))
+  );
+end
+$$;
+comment on function private.coupon_holders(uuid, uuid[]) is
+  'How many order sessions hold a coupon: the paid ones and the active, unexpired ones (but those in p_except). Callers hold the coupon''s row lock.';
 
 create function private.coupon_quote(p_code text)
 returns jsonb
@@ -68,7 +125,7 @@ as $$
 declare
   uid uuid := private.require_shopper();
   v_code text := upper(nullif(btrim(p_code), ''));
-  c public.coupons;
+  c checkout.coupons;
   currencies integer;
   cur text;
   v_subtotal numeric(12, 2);
@@ -91,7 +148,7 @@ begin
   if currencies > 1 then
     raise exception 'the cart mixes currencies' using errcode = 'CKM01';
   end if;
-  select * into c from public.coupons where coupons.code = v_code;
+  select * into c from checkout.coupons where coupons.code = v_code;
   -- A checkout would cancel the shopper's own active session, which then no
   -- longer holds the coupon: begin_checkout leaves it out of the count too.
   select coalesce(array_agg(os.id), '{}') into own_sessions
@@ -111,7 +168,6 @@ begin
   );
 end
 $$;
-revoke execute on function private.coupon_quote(text) from public, anon, authenticated;
 comment on function private.coupon_quote(text) is
   'The caller''s cart with a coupon applied, read-only: {coupon, kind, value, currency, item_count, subtotal, discount, total}, through private.apply_coupon_rule (what begin_checkout applies). Security definer because shoppers cannot read coupons; it reads only the caller''s cart (auth.uid()). Errors: those of the rule, CKC01 empty cart, CKM01 mixed currencies, CKI01 no code, 42501 no session. Granted to authenticated for public.preview_coupon.';
 grant execute on function private.coupon_quote(text) to authenticated, service_role;
@@ -124,7 +180,6 @@ set search_path = ''
 as $$
   select private.coupon_quote(p_code)
 $$;
-revoke execute on function public.preview_coupon(text) from public, anon, authenticated;
 comment on function public.preview_coupon(text) is
   'Shopper RPC: what a coupon would take off the caller''s cart now (discount and total), with the errors checkout would give (CKP01 unknown, CKP02 not applicable, CKP03 used up, CKC01 empty cart). Reads only; the coupon is not reserved until checkout. For authenticated.';
 grant execute on function public.preview_coupon(text) to authenticated, service_role;

@@ -1,76 +1,57 @@
--- The tail of the crowd (issue 14). At 32 and 128 concurrent checkouts of
--- one hot variant, begin_checkout's p99 was 4-8x the naive read-check-write
--- design's, and on loopback its throughput half of it. Under the variant's
--- lock it ran private.short_lines (availability with the full rule), inserted
--- the reservation rows, and let the counter trigger lock the row again and
--- update it; shoppers who could not have the units queued for the lock like
--- everyone else before hearing "sold out".
---
--- Now (measured against the alternatives with `npm run bench -- --only
--- latency,soldout --before docs/perf/...`; README, Performance, "The tail of
--- the crowd"; the candidates' SQL and raw output are in docs/perf/):
---   * "sold out" is answered before any lock: the snapshot's query, which
---     already reads the variants, tells whether every line surely fits (on
---     hand less every counted reservation is a lower bound of what is free);
---     only when one does not does the full rule run, still without a lock,
---     and a short cart is refused at once (CKS01, same detail as before);
---   * the hot variant's lock is taken last: one conditional update per
---     variant, by id, that locks, checks and counts at once
---     (reserved + q where stock_on_hand - reserved >= q), then the
---     reservation rows, which the counter trigger leaves to it. A line the
---     update refuses is looked at again with the full rule (reservations
---     expired but not yet released are free): refused at once if short by
---     it, else made sure of under the lock.
--- Inserting the rows before the counter (so that the update is the very
--- last statement) was measured too and was worse: the rows' foreign-key
--- check takes a share lock on the hot row while other checkouts update it,
--- which turns it into a MultiXact on every checkout.
---
--- The rest is the body of 20261202100000_service_tables_to_checkout.sql (that
--- of 20261201150500_begin_checkout_coupon_rule.sql with the reservations,
--- coupons and event log in schema checkout), the latest definition when this
--- was written.
+-- Baseline (issue 21): supabase/schemas/05_checkout.sql as declared when the
+-- migration history was replaced. A later change edits that file and adds a
+-- migration after this one.
 
--- The reservation counter stands aside for the rows of the session named in
--- the transaction-local setting checkout.reserving_session: begin_checkout
--- has counted those itself, with the availability check. (Setting it grants
--- nothing: the only roles that may insert reservations, service_role and
--- the owner, may update variants.reserved anyway.) Otherwise the body of
--- 20261201170000_reservation_count_insert_delete.sql.
-create or replace function private.count_reservations()
-returns trigger
+-- Checkout.
+
+-- ---------------------------------------------------------------------------
+-- Tables
+
+create sequence checkout.admission_tickets as bigint cycle;
+comment on sequence checkout.admission_tickets is
+  'Hands out begin_checkout''s admission slots in turn (private.wait_checkout_turn: ticket mod checkout_slots_per_variant).';
+
+-- ---------------------------------------------------------------------------
+-- Routines
+
+create function private.wait_checkout_turn(p_variant_id uuid, p_slots integer)
+returns integer
 language plpgsql
 set search_path = ''
 as $$
 declare
-  counted_by_caller text := nullif(current_setting('checkout.reserving_session', true), '');
+  k integer := hashtext(p_variant_id::text);
+  ticket bigint;
 begin
-  -- Each branch names only the transition tables its event has.
-  if tg_op = 'INSERT' then
-    if counted_by_caller is not null
-       and not exists (select 1 from new_rows n where n.order_session_id::text <> counted_by_caller) then
-      return null;
-    end if;
-    perform 1 from public.variants v
-     where v.id in (select n.variant_id from new_rows n where n.order_session_id::text is distinct from counted_by_caller)
-     order by v.id for update;
-    update public.variants v set reserved = v.reserved + d.quantity
-      from (select n.variant_id, sum(n.quantity)::integer as quantity from new_rows n
-             where n.order_session_id::text is distinct from counted_by_caller group by n.variant_id) d
-     where v.id = d.variant_id;
-  else
-    perform 1 from public.variants v where v.id in (select o.variant_id from old_rows o) order by v.id for update;
-    update public.variants v set reserved = v.reserved - d.quantity
-      from (select o.variant_id, sum(o.quantity)::integer as quantity from old_rows o group by o.variant_id) d
-     where v.id = d.variant_id;
-  end if;
-  return null;
+  -- The line: one first-come-first-served queue per variant, a session-level
+  -- advisory lock (keys k, -1) so that it can be left as soon as a slot is
+  -- held. It is left on every way out of this block, errors and
+  -- cancellations included: the only way a session-level lock could outlive
+  -- the call (and stay on a pooled connection).
+  perform pg_advisory_lock(k, -1);
+  begin
+    ticket := nextval('checkout.admission_tickets');
+    -- A free slot at once; else the slot handed out p_slots tickets ago,
+    -- whose holder came in before the others and should leave first.
+    for i in 0 .. p_slots - 1 loop
+      if pg_try_advisory_xact_lock(k, ((ticket + i) % p_slots)::integer) then
+        perform pg_advisory_unlock(k, -1);
+        return ((ticket + i) % p_slots)::integer;
+      end if;
+    end loop;
+    perform pg_advisory_xact_lock(k, (ticket % p_slots)::integer);
+  exception when others or query_canceled then
+    perform pg_advisory_unlock(k, -1);
+    raise;
+  end;
+  perform pg_advisory_unlock(k, -1);
+  return (ticket % p_slots)::integer;
 end
 $$;
-comment on function private.count_reservations() is
-  'Trigger (after insert, after delete; statement level): keeps variants.reserved equal to the units of its reservation rows. Rows of the order session named in the transaction-local setting checkout.reserving_session are left out: begin_checkout counts those itself.';
+comment on function private.wait_checkout_turn(uuid, integer) is
+  'begin_checkout''s turn for one variant: waits in the variant''s first-come-first-served line (advisory lock hashtext(id), -1, session-level, left before returning or on any error), then holds one of p_slots slots (advisory lock hashtext(id), slot, until the transaction ends); returns the slot.';
 
-create or replace function checkout.begin_checkout(
+create function checkout.begin_checkout(
   p_session_id uuid,
   p_payer jsonb,
   p_shipping_address jsonb,
@@ -101,6 +82,9 @@ declare
   line record;
   line_short jsonb;
   all_free boolean;
+  all_fit boolean;
+  admit uuid[];
+  slot_variant uuid;
 begin
   if p_session_id is null then
     raise exception 'session id is required' using errcode = 'CKI01';
@@ -113,11 +97,39 @@ begin
     raise exception 'shipping address must be an object' using errcode = 'CKI01';
   end if;
 
-  -- Locks, always in this order everywhere: the shopper's cart, order
-  -- sessions, the coupon, then variants by id. The variant locks serialise
-  -- checkouts of a hot product, so everything that can be done before them
-  -- is: they are taken last, by the update that checks and counts, and held
-  -- only for that and the reservation rows.
+  -- Locks, always in this order everywhere: the admission line and slots
+  -- (only begin_checkout takes them), the shopper's cart, order sessions, the
+  -- coupon, then variants by id. The variant locks serialise checkouts of a
+  -- hot product, so everything that can be done before them is: they are
+  -- taken last, by the update that checks and counts, and held only for
+  -- that and the reservation rows.
+
+  -- 0. Admission: the checkouts of one variant are let in in the order they
+  --    came, at most cfg.checkout_slots_per_variant at a time
+  --    (private.wait_checkout_turn). Without it a crowd on one hot variant
+  --    raced for each new version of its row: the waiters woke at every
+  --    commit and queued again behind newcomers, so a few waited many times
+  --    longer than the rest, and the herd cost CPU on every commit. The
+  --    turns only order the checkouts; the row locks below still decide
+  --    who gets the units.
+  --    * Taken in variant id order, before any other lock, for at most 8
+  --      variants of the cart (those with the fewest units left), so that a
+  --      long cart cannot fill the lock table.
+  --    * A cart that already looks short (on hand less every counted
+  --      reservation) does not wait: it hears "sold out" at once below.
+  select bool_and(x.fits), array(select unnest((array_agg(x.variant_id order by x.free, x.variant_id))[1:8]) order by 1)
+    into all_fit, admit
+    from (select ci.variant_id, v.stock_on_hand - v.reserved as free,
+                 v.stock_on_hand - v.reserved >= sum(ci.quantity) as fits
+            from public.cart_items ci
+            join public.variants v on v.id = ci.variant_id
+           where ci.session_id = p_session_id
+           group by ci.variant_id, v.stock_on_hand, v.reserved) x;
+  if all_fit then
+    foreach slot_variant in array admit loop
+      perform private.wait_checkout_turn(slot_variant, cfg.checkout_slots_per_variant);
+    end loop;
+  end if;
 
   -- 1. One checkout at a time per shopper: lock the cart.
   perform 1 from public.carts where session_id = p_session_id for update;
@@ -268,4 +280,83 @@ begin
 end
 $$;
 comment on function checkout.begin_checkout(uuid, jsonb, jsonb, text) is
-  'Service role only. Turns a shopper''s cart into an order session with its stock reserved for reservation_ttl: locks the cart, re-reads prices, answers "sold out" before any variant lock, applies the coupon, cancels the previous active session (the new one joins its checkout_group), snapshots, then per variant by id one conditional update that locks, checks and counts, and the reservation rows. Errors (nothing written): CKI01 bad input, CKC01 empty cart, CKS01 not enough stock (detail {"short": [...]}, built by private.short_lines), CKM01 mixed currencies, CKP01/02/03 coupon unknown, not applicable, used up.';
+  'Service role only. Turns a shopper''s cart into an order session with its stock reserved for reservation_ttl: waits its turn for each variant (first come first served, checkout_slots_per_variant at a time: private.wait_checkout_turn; a cart that looks short does not wait), locks the cart, re-reads prices, answers "sold out" before any variant lock, applies the coupon, cancels the previous active session (the new one joins its checkout_group), snapshots, then per variant by id one conditional update that locks, checks and counts, and the reservation rows. Errors (nothing written): CKI01 bad input, CKC01 empty cart, CKS01 not enough stock (detail {"short": [...]}, built by private.short_lines), CKM01 mixed currencies, CKP01/02/03 coupon unknown, not applicable, used up.';
+grant execute on function checkout.begin_checkout(uuid, jsonb, jsonb, text) to service_role;
+
+create function checkout.attach_preference(p_order_session_id uuid, p_preference_id text)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  s public.order_sessions;
+begin
+  if p_preference_id is null or btrim(p_preference_id) = '' then
+    raise exception 'preference id is required' using errcode = 'CKI01';
+  end if;
+  select * into s from public.order_sessions where id = p_order_session_id for update;
+  if not found then
+    raise exception 'unknown order session %', p_order_session_id using errcode = 'CKO01';
+  end if;
+  if s.preference_id = p_preference_id then
+    return private.order_session_json(s);
+  end if;
+  if s.preference_id is not null then
+    raise exception 'order session % already has preference %', s.id, s.preference_id using errcode = 'CKO02';
+  end if;
+  if s.status <> 'active' then
+    raise exception 'order session % is %', s.id, s.status using errcode = 'CKO02';
+  end if;
+  update public.order_sessions set preference_id = p_preference_id where id = s.id returning * into s;
+  perform private.log_event(s.id, 'preference_attached', jsonb_build_object('preference_id', p_preference_id));
+  return private.order_session_json(s);
+end
+$$;
+comment on function checkout.attach_preference(uuid, text) is
+  'Service role only. Records the MercadoPago preference created for an active order session (idempotent for the same id). CKO01 unknown session, CKO02 not active or another preference.';
+grant execute on function checkout.attach_preference(uuid, text) to service_role;
+
+create function checkout.release_session(
+  p_order_session_id uuid,
+  p_reason text default 'released'
+)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  s public.order_sessions;
+begin
+  select * into s from public.order_sessions where id = p_order_session_id for update;
+  if not found then
+    raise exception 'unknown order session %', p_order_session_id using errcode = 'CKO01';
+  end if;
+  if s.status = 'active' then
+    perform private.close_order_session(s.id, 'cancelled', coalesce(p_reason, 'released'));
+    select * into s from public.order_sessions where id = p_order_session_id;
+  end if;
+  return private.order_session_json(s);
+end
+$$;
+comment on function checkout.release_session(uuid, text) is
+  'Service role only. Cancels an active order session at once and frees its stock (used when the MercadoPago preference cannot be created). Idempotent.';
+grant execute on function checkout.release_session(uuid, text) to service_role;
+
+create function checkout.find_order_session(p_token text)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  return (
+    select private.order_session_json(s) from public.order_sessions s where s.token = p_token
+  );
+end
+$$;
+comment on function checkout.find_order_session(text) is
+  'Service role only. The order session with this token (MercadoPago external_reference), or NULL.';
+grant execute on function checkout.find_order_session(text) to service_role;

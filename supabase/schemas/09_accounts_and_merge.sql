@@ -1,21 +1,16 @@
--- The cart follows the shopper: when a shopper with an anonymous cart logs in
--- to an existing account (Supabase replaces the anonymous user by the
--- account's), checkout.merge_carts moves what the anonymous user had into the
--- account: cart lines (by the store's strategy), order sessions and orders.
--- Sign-up needs nothing here: converting an anonymous user keeps its id.
+-- Accounts and merge: the cart follows the shopper. Sign-up needs nothing
+-- here: converting an anonymous user keeps its id. When a shopper with an
+-- anonymous cart logs in to an existing account (Supabase replaces the
+-- anonymous user by the account's), checkout.merge_carts moves what the
+-- anonymous user had into the account: cart lines (by the store's
+-- cart_merge_strategy), order sessions and orders. The Edge Function
+-- merge-cart proves both identities (the account's JWT and a fresh access
+-- token of the anonymous user) and calls it as service_role.
 --
--- The Edge Function merge-cart proves both identities (the account's JWT and
--- a fresh access token of the anonymous user) and calls the routine as
--- service_role.
-
--- ---------------------------------------------------------------------------
--- Settings
-
-alter table private.settings
-  add column cart_merge_strategy text not null default 'merge'
-    check (cart_merge_strategy in ('merge', 'keep_account', 'replace'));
-comment on column private.settings.cart_merge_strategy is
-  'What a log-in does with the anonymous cart: merge (sum per variant, capped by stock and max_line_quantity), keep_account (the account''s cart wins when it has lines; an empty one takes the anonymous lines), replace (the anonymous lines replace the account''s when there are any).';
+-- Order sessions and orders change owner only here: their transition
+-- triggers refuse a new session_id except under the transaction-local marker
+-- checkout.owner_move naming exactly this move (04_order_sessions.sql,
+-- 06_payments_and_orders.sql).
 
 -- ---------------------------------------------------------------------------
 -- Tables
@@ -30,39 +25,13 @@ create table checkout.cart_merges (
 );
 comment on table checkout.cart_merges is
   'One row per anonymous user merged into an account, with the report the merge returned: what makes a retry, or a concurrent second merge, return the same report and change nothing. Service role only.';
+
 create index cart_merges_account_idx on checkout.cart_merges (account_id);
 
-alter table checkout.cart_merges enable row level security;
 -- No policy: only the service role (which bypasses RLS) and the definer
 -- routine below use it.
-revoke all on checkout.cart_merges from anon, authenticated;
+alter table checkout.cart_merges enable row level security;
 grant select on checkout.cart_merges to service_role;
-
--- ---------------------------------------------------------------------------
--- Triggers: order sessions and orders change owner only through the merge.
---
--- Their transition triggers refuse a new session_id. The merge moves them
--- under a transaction-local marker naming exactly the move (anonymous id >
--- account id), and the triggers skip only a row whose session_id changes in
--- that way; any other change still goes through them. Only privileged roles
--- can update these tables at all (shoppers may only select). The trigger
--- functions themselves are left as they are.
-
-drop trigger order_sessions_transition on public.order_sessions;
-create trigger order_sessions_transition
-  before update on public.order_sessions
-  for each row
-  when (old.session_id = new.session_id
-        or current_setting('checkout.owner_move', true) is distinct from (old.session_id::text || '>' || new.session_id::text))
-  execute function private.check_order_session_transition();
-
-drop trigger orders_transition on public.orders;
-create trigger orders_transition
-  before update on public.orders
-  for each row
-  when (old.session_id = new.session_id
-        or current_setting('checkout.owner_move', true) is distinct from (old.session_id::text || '>' || new.session_id::text))
-  execute function private.check_order_transition();
 
 -- ---------------------------------------------------------------------------
 -- Routines
@@ -163,7 +132,6 @@ begin
   return jsonb_build_object('changes', changes, 'moved', moved);
 end
 $$;
-revoke execute on function private.merge_cart_lines(uuid, uuid, text) from public, anon, authenticated;
 comment on function private.merge_cart_lines(uuid, uuid, text) is
   'Moves the anonymous cart''s lines into the account''s by a strategy (merge, keep_account, replace), each line capped at what is available and at the per-line ceiling (least of max_line_quantity and max_units_per_variant, reported as max_line_quantity); returns {changes: [every line capped or dropped, with its reason], moved}. Called by checkout.merge_carts, which holds both carts'' locks.';
 
@@ -181,7 +149,6 @@ begin
   return p_done.report || jsonb_build_object('already_merged', true, 'cart', private.cart_json(p_account_id));
 end
 $$;
-revoke execute on function private.merge_replay(checkout.cart_merges, uuid) from public, anon, authenticated;
 comment on function private.merge_replay(checkout.cart_merges, uuid) is
   'The answer to a merge that already happened: its report and the account''s cart now, or CKU02 when it went to another account. Called by checkout.merge_carts.';
 
@@ -281,6 +248,4 @@ end
 $$;
 comment on function checkout.merge_carts(uuid, uuid) is
   'Service role only (the merge-cart Edge Function, after verifying both tokens). Moves an anonymous user''s cart into a permanent account''s by the store''s cart_merge_strategy, cancels the anonymous checkout in progress (its stock released), and moves its order sessions and orders to the account; atomic and idempotent (a retry or a concurrent merge returns the same report with already_merged true). Returns {strategy, changes: [lines capped or dropped: variant_id, sku, title, from, requested, quantity, reason], lines_moved, cancelled_order_session, order_sessions_moved, orders_moved, already_merged, cart}. Errors: CKI01 bad input, CKU01 not an anonymous user and a distinct permanent account, CKU02 already merged into another account.';
-
-revoke execute on function checkout.merge_carts(uuid, uuid) from public, anon, authenticated;
 grant execute on function checkout.merge_carts(uuid, uuid) to service_role;

@@ -1,8 +1,12 @@
+-- Baseline (issue 21): supabase/schemas/08_fair_stock.sql as declared when the
+-- migration history was replaced. A later change edits that file and adds a
+-- migration after this one.
+
 -- Fair stock: nobody can hoard. One anonymous shopper could hold every unit
 -- of the store and keep it by checking out again every few minutes. Caps on
 -- what one shopper may hold, and bounds on renewals, enforced by triggers on
--- the tables begin_checkout and the cart RPCs write (additive: the routines
--- themselves are unchanged, so a rule holds whoever writes the rows).
+-- the tables begin_checkout and the cart RPC write, so a rule holds whoever
+-- writes the rows (settings in 00_foundation.sql):
 --
 --   CKH01  a line holds more units of one variant than max_units_per_variant
 --          (cart and checkout); detail {max, lines: [{variant_id, sku, requested}]}
@@ -16,49 +20,6 @@
 -- that hold's expiry (whatever its lines: a rule on "the same lines" only
 -- would be dodged by alternating two carts), so re-checking out never
 -- extends a hold; once it lapses unpaid it counts towards CKH03.
-
-alter table private.settings
-  add column max_units_per_variant integer not null default 10
-    check (max_units_per_variant between 1 and 100000),
-  add column max_units_per_checkout integer not null default 30
-    check (max_units_per_checkout between 1 and 1000000),
-  add column max_unpaid_expiries integer not null default 3
-    check (max_unpaid_expiries between 1 and 1000),
-  add column unpaid_expiry_window interval not null default interval '1 hour'
-    check (unpaid_expiry_window between interval '1 minute' and interval '7 days');
-comment on column private.settings.max_units_per_variant is
-  'Most units of one variant one shopper may hold (a cart line, and a reservation). CKH01 beyond it.';
-comment on column private.settings.max_units_per_checkout is
-  'Most units one checkout (one shopper''s reservation) may hold across its lines. CKH02 beyond it.';
-comment on column private.settings.max_unpaid_expiries is
-  'How many of a shopper''s reservations may expire unpaid within unpaid_expiry_window before the shopper must wait (CKH03).';
-comment on column private.settings.unpaid_expiry_window is
-  'The window over which unpaid expiries are counted; a shopper at max_unpaid_expiries waits until the oldest of them leaves it.';
-
--- ---------------------------------------------------------------------------
--- Helpers
-
-create function private.unpaid_expiries(p_session_id uuid, p_since timestamptz)
-returns table (expired_at timestamptz)
-language sql
-stable
-set search_path = ''
-as $$
-  -- Expired unpaid: expired (by the cron), or cancelled or still active
-  -- after expires_at passed (lazy expiry; a new checkout cancels those).
-  -- Paid sessions, late ones included, have left these statuses.
-  select s.expires_at
-    from public.order_sessions s
-   where s.session_id = p_session_id
-     and s.status in ('active', 'expired', 'cancelled')
-     and s.expires_at > p_since
-     and s.expires_at <= now()
-     and s.expires_at <= coalesce(s.closed_at, now())
-   order by s.expires_at desc
-$$;
-revoke execute on function private.unpaid_expiries(uuid, timestamptz) from public, anon, authenticated;
-comment on function private.unpaid_expiries(uuid, timestamptz) is
-  'The expiry times of a shopper''s order sessions that expired unpaid since p_since, newest first. Used by the fair-stock trigger.';
 
 -- ---------------------------------------------------------------------------
 -- Triggers
@@ -123,10 +84,8 @@ begin
   return new;
 end
 $$;
-revoke execute on function private.check_fair_hold() from public, anon, authenticated;
 comment on function private.check_fair_hold() is
   'Trigger on new order sessions: CKH01 over max_units_per_variant, CKH02 over max_units_per_checkout, CKH03 after max_unpaid_expiries unpaid expiries within unpaid_expiry_window; a checkout replacing a still-running hold keeps its expiry.';
-
 create trigger order_sessions_fair_hold
   before insert on public.order_sessions
   for each row execute function private.check_fair_hold();
@@ -154,18 +113,41 @@ begin
   return new;
 end
 $$;
-revoke execute on function private.check_cart_hold() from public, anon, authenticated;
 comment on function private.check_cart_hold() is
   'Trigger on cart lines (after cart_items_check): a line may not grow beyond max_units_per_variant (CKH01), so the shopper learns the cap in the cart rather than at checkout.';
-
 -- Named to fire after cart_items_check (triggers fire in name order).
 create trigger cart_items_hold_cap
   before insert or update on public.cart_items
   for each row execute function private.check_cart_hold();
 
 -- ---------------------------------------------------------------------------
--- Monitoring: who holds the most
+-- Routines
 
+create function private.unpaid_expiries(p_session_id uuid, p_since timestamptz)
+returns table (expired_at timestamptz)
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  return query
+    -- Expired unpaid: expired (by the cron), or cancelled or still active
+    -- after expires_at passed (lazy expiry; a new checkout cancels those).
+    -- Paid sessions, late ones included, have left these statuses.
+    select s.expires_at
+      from public.order_sessions s
+     where s.session_id = p_session_id
+       and s.status in ('active', 'expired', 'cancelled')
+       and s.expires_at > p_since
+       and s.expires_at <= now()
+       and s.expires_at <= coalesce(s.closed_at, now())
+     order by s.expires_at desc;
+end
+$$;
+comment on function private.unpaid_expiries(uuid, timestamptz) is
+  'The expiry times of a shopper''s order sessions that expired unpaid since p_since, newest first. Used by the fair-stock trigger.';
+
+-- Monitoring: who holds the most.
 create function checkout.top_holders(p_limit integer default 10)
 returns jsonb
 language sql
@@ -184,7 +166,7 @@ as $$
                  select count(*)::integer
                    from private.unpaid_expiries(s.session_id, now() - (private.current_settings()).unpaid_expiry_window))
              ) as h
-        from public.stock_reservations r
+        from checkout.stock_reservations r
         join public.order_sessions s on s.id = r.order_session_id
        where r.expires_at > now()
        group by s.session_id
@@ -192,7 +174,6 @@ as $$
        limit greatest(least(coalesce(p_limit, 10), 100), 1)
     ) top
 $$;
-revoke execute on function checkout.top_holders(integer) from public, anon, authenticated;
 comment on function checkout.top_holders(integer) is
   'Service role only. The shoppers holding the most unexpired reserved units (at most p_limit, 1..100): session id, units, variants, when their hold ends, and their unpaid expiries in the current window.';
 grant execute on function checkout.top_holders(integer) to service_role;

@@ -1,10 +1,10 @@
 -- Abandoned-cart analytics: the funnel (carts created -> carts with items ->
 -- checkout begun -> paid), the revenue left behind and recovered, the top
 -- abandoned products and why checkouts ended. Service role only, exposed
--- through the order-sessions-admin function.
+-- through the order-sessions-admin and admin functions.
 --
 -- Carts are purged after cart_ttl idle and old order sessions are trimmed, so
--- the history the funnel needs is kept in the analytics schema:
+-- the history the funnel needs is kept here:
 --   analytics.cart_facts          one row per cart ever created (created, first
 --                                 item, checkout begun, paid, last reminder,
 --                                 and what it held when it was deleted);
@@ -13,23 +13,15 @@
 --                                 deleted carts (written as they are deleted)
 --                                 and in expired order sessions (by the rollup).
 -- Triggers keep the facts as they happen; what a cart still held when it is
--- deleted is written by checkout.purge_carts for its batch, and by a BEFORE
--- DELETE trigger for any other deletion (a cart going with its user).
+-- deleted is written by checkout.purge_carts for its batch
+-- (13_housekeeping.sql), and by a BEFORE DELETE trigger for any other
+-- deletion (a cart going with its user).
 --
 -- Every figure counts events on the day they happened, in the store's time
 -- zone (settings.analytics_time_zone): a day's row never changes once the day
 -- is over, so the rollup of finished days is final and a range is the sum of
 -- its days. Today (and any day not rolled up yet) is computed live from
 -- indexed facts.
-
-create schema if not exists analytics;
-comment on schema analytics is 'Abandoned-cart analytics: cart facts that survive the purge, daily rollups and the report functions. Not exposed through the Data API; service_role only.';
-grant usage on schema analytics to service_role;
-
-alter table private.settings
-  add column analytics_time_zone text not null default 'America/Argentina/Buenos_Aires'
-    check (('2000-01-01 00:00+00'::timestamptz at time zone analytics_time_zone) is not null);
-comment on column private.settings.analytics_time_zone is 'The time zone whose calendar days the analytics count in (an IANA name).';
 
 -- ---------------------------------------------------------------------------
 -- Tables
@@ -49,13 +41,17 @@ create table analytics.cart_facts (
 );
 comment on table analytics.cart_facts is
   'One row per cart ever created, kept after the purge deletes the cart: when it was created, got its first item, began its first checkout, was first paid, was last reminded by email, and what it still held (units, value at the prices of that moment) when it was deleted. Written by triggers; service_role reads it.';
-comment on column analytics.cart_facts.reminded_at is 'When a recovery email for this cart was last sent (set by the email sender).';
+comment on column analytics.cart_facts.reminded_at is
+  'When a recovery email for this cart was last sent (set by the email sender).';
 
 create index cart_facts_created_at_idx on analytics.cart_facts (created_at);
 create index cart_facts_first_item_at_idx on analytics.cart_facts (first_item_at) where first_item_at is not null;
 create index cart_facts_checkout_at_idx on analytics.cart_facts (checkout_at) where checkout_at is not null;
 create index cart_facts_paid_at_idx on analytics.cart_facts (paid_at) where paid_at is not null;
 create index cart_facts_purged_at_idx on analytics.cart_facts (purged_at) where purged_at is not null;
+
+alter table analytics.cart_facts enable row level security;
+grant select, insert, update, delete on analytics.cart_facts to service_role;
 
 create table analytics.daily_funnel (
   day date primary key,
@@ -77,6 +73,9 @@ create table analytics.daily_funnel (
 comment on table analytics.daily_funnel is
   'The funnel of one finished day (see analytics.compute_day), written by analytics.rollup from pg_cron. Money columns are {currency: amount}.';
 
+alter table analytics.daily_funnel enable row level security;
+grant select, insert, update, delete on analytics.daily_funnel to service_role;
+
 create table analytics.abandoned_products (
   day date not null,
   source text not null check (source in ('cart', 'checkout')),
@@ -92,17 +91,12 @@ create table analytics.abandoned_products (
 comment on table analytics.abandoned_products is
   'Units and value per variant and day left behind: source cart = lines of carts deleted that day (purged after cart_ttl, at the prices of that moment, written by the purge or the delete trigger); source checkout = lines of order sessions that expired that day (written by analytics.rollup).';
 
+alter table analytics.abandoned_products enable row level security;
+grant select, insert, update, delete on analytics.abandoned_products to service_role;
+
 -- Indexes the live part of the report reads by day.
 create index orders_created_at_idx on public.orders (created_at);
 create index order_sessions_closed_at_idx on public.order_sessions (closed_at) where closed_at is not null;
-
-grant select, insert, update, delete on analytics.cart_facts, analytics.daily_funnel, analytics.abandoned_products to service_role;
-
-alter table analytics.cart_facts enable row level security;
-alter table analytics.daily_funnel enable row level security;
-alter table analytics.abandoned_products enable row level security;
--- No policies: only the service role (which bypasses RLS) and the definer
--- routines below touch them.
 
 -- ---------------------------------------------------------------------------
 -- Triggers that record the facts as they happen. Security definer (the cart
@@ -121,9 +115,7 @@ begin
   return null;
 end
 $$;
-revoke execute on function analytics.record_cart_created() from public, anon, authenticated;
 comment on function analytics.record_cart_created() is 'Trigger: a new cart gets its analytics fact row.';
-
 create trigger carts_record_fact
   after insert on public.carts
   for each row execute function analytics.record_cart_created();
@@ -144,9 +136,8 @@ begin
   return null;
 end
 $$;
-revoke execute on function analytics.record_first_item() from public, anon, authenticated;
-comment on function analytics.record_first_item() is 'Trigger: the first line ever added to a cart stamps its fact row (later lines write nothing).';
-
+comment on function analytics.record_first_item() is
+  'Trigger: the first line ever added to a cart stamps its fact row (later lines write nothing).';
 create trigger cart_items_record_first_item
   after insert on public.cart_items
   for each row execute function analytics.record_first_item();
@@ -167,9 +158,7 @@ begin
   return null;
 end
 $$;
-revoke execute on function analytics.record_checkout() from public, anon, authenticated;
 comment on function analytics.record_checkout() is 'Trigger: a cart''s first order session stamps its fact row.';
-
 create trigger order_sessions_record_checkout
   after insert on public.order_sessions
   for each row execute function analytics.record_checkout();
@@ -190,21 +179,18 @@ begin
   return null;
 end
 $$;
-revoke execute on function analytics.record_paid() from public, anon, authenticated;
 comment on function analytics.record_paid() is 'Trigger: a cart''s first order stamps its fact row.';
-
 create trigger orders_record_paid
   after insert on public.orders
   for each row execute function analytics.record_paid();
 
 -- Whatever deletes a cart, what it still held is kept first. The purge
--- (checkout.purge_carts, below) records its whole batch in the statement that
--- deletes it; any other deletion (an anonymous user removed, which cascades;
--- a delete by hand) goes through a row trigger BEFORE DELETE, which still sees
--- the cart's lines (the cascade to cart_items runs after it). The trigger
--- alone would do for the purge too, at about ten times the purge's cost per
--- cart (bench), so the purge sets analytics.cart_purge and the trigger skips.
-
+-- records its whole batch in the statement that deletes it; any other
+-- deletion (an anonymous user removed, which cascades; a delete by hand) goes
+-- through this row trigger BEFORE DELETE, which still sees the cart's lines
+-- (the cascade to cart_items runs after it). The trigger alone would do for
+-- the purge too, at about ten times the purge's cost per cart (bench), so the
+-- purge sets analytics.cart_purge and the trigger skips.
 create function analytics.record_cart_deleted()
 returns trigger
 language plpgsql
@@ -240,70 +226,14 @@ begin
   return old;
 end
 $$;
-revoke execute on function analytics.record_cart_deleted() from public, anon, authenticated;
 comment on function analytics.record_cart_deleted() is
   'Trigger: before a cart is deleted other than by checkout.purge_carts (which records its batch itself), e.g. with its anonymous user, records in analytics.cart_facts and analytics.abandoned_products what it still held.';
-
 create trigger carts_record_deleted
   before delete on public.carts
   for each row execute function analytics.record_cart_deleted();
 
--- Redefines checkout.purge_carts from 20261123000800_housekeeping.sql (the
--- latest body on main): same contract, plus the facts of the batch.
-create or replace function checkout.purge_carts(p_batch_size integer default 5000)
-returns integer
-language plpgsql
-security definer
-set search_path = ''
-as $$
-declare
-  purged integer;
-  tz text := (private.current_settings()).analytics_time_zone;
-begin
-  perform pg_catalog.set_config('analytics.cart_purge', 'on', true);
-  -- One statement: every part reads the carts and lines as they were before
-  -- the delete (and its cascade to the lines).
-  with doomed as (
-    select c.session_id, c.created_at from public.carts c
-     where c.expires_at < now()
-     order by c.expires_at
-     limit greatest(p_batch_size, 1)
-       for update skip locked
-  ), held as (
-    select d.session_id, ci.variant_id, ci.quantity, v.price, v.currency, v.sku, p.title || ' - ' || v.title as title
-      from doomed d
-      join public.cart_items ci on ci.session_id = d.session_id
-      join public.variants v on v.id = ci.variant_id
-      join public.products p on p.id = v.product_id
-  ), facts as (
-    insert into analytics.cart_facts as f (session_id, created_at, purged_at, abandoned_units, abandoned_value, currency)
-    select d.session_id, d.created_at, now(), coalesce(sum(h.quantity), 0), coalesce(sum(h.quantity * h.price), 0), min(h.currency)
-      from doomed d
-      left join held h on h.session_id = d.session_id
-     group by d.session_id, d.created_at
-    on conflict (session_id, created_at) do update
-       set purged_at = excluded.purged_at, abandoned_units = excluded.abandoned_units,
-           abandoned_value = excluded.abandoned_value, currency = excluded.currency
-  ), products as (
-    insert into analytics.abandoned_products as a (day, source, variant_id, sku, title, currency, carts, units, value)
-    select (now() at time zone tz)::date, 'cart', h.variant_id, min(h.sku), min(h.title), min(h.currency),
-           count(*), sum(h.quantity), sum(h.quantity * h.price)
-      from held h
-     group by h.variant_id
-    on conflict (day, source, variant_id) do update
-       set carts = a.carts + excluded.carts, units = a.units + excluded.units, value = a.value + excluded.value
-  )
-  delete from public.carts c using doomed d where c.session_id = d.session_id;
-  get diagnostics purged = row_count;
-  perform pg_catalog.set_config('analytics.cart_purge', 'off', true);
-  return purged;
-end
-$$;
-comment on function checkout.purge_carts(integer) is
-  'Service role only. Deletes up to p_batch_size carts (with their lines) idle past expires_at; carts being used are skipped, not waited for. In the same statement, records what each held in analytics.cart_facts and analytics.abandoned_products. Returns how many.';
-
 -- ---------------------------------------------------------------------------
--- The report
+-- Routines
 
 create function analytics.money(p_amounts jsonb[])
 returns jsonb
@@ -316,7 +246,6 @@ as $$
             from unnest(p_amounts) m, jsonb_each_text(m) e
            group by e.key) x
 $$;
-revoke execute on function analytics.money(jsonb[]) from public, anon, authenticated;
 comment on function analytics.money(jsonb[]) is 'Adds {currency: amount} objects per currency.';
 grant execute on function analytics.money(jsonb[]) to service_role;
 
@@ -376,9 +305,9 @@ begin
             from (select case
                            when s.status = 'paid' then 'paid'
                            when s.status in ('refund_owed', 'refunded') then coalesce(
-                             (select pr.reason from public.payment_refunds pr
+                             (select pr.reason from checkout.payment_refunds pr
                                where pr.order_session_id = s.id order by pr.created_at limit 1), 'refund_owed')
-                           when exists (select 1 from public.order_session_events e
+                           when exists (select 1 from checkout.order_session_events e
                                          where e.order_session_id = s.id and e.kind = 'payment_seen'
                                            and e.detail ->> 'status' = 'rejected') then 'rejected_payment'
                            else s.status::text
@@ -389,7 +318,6 @@ begin
   return r;
 end
 $$;
-revoke execute on function analytics.compute_day(date) from public, anon, authenticated;
 comment on function analytics.compute_day(date) is
   'Service role only. The funnel of one day in the store''s time zone, counting events on the day they happened: carts created, carts that got their first item, carts that began their first checkout, carts first paid, orders and revenue, carts purged with items (abandoned) and their value, order sessions expired and their value, orders recovered by a recovery email sent in the 7 days before, and why checkouts closed that day (paid, expired, cancelled, rejected_payment, out_of_stock, coupon_used_up...).';
 grant execute on function analytics.compute_day(date) to service_role;
@@ -402,7 +330,6 @@ set search_path = ''
 as $$
   select (now() at time zone (private.current_settings()).analytics_time_zone)::date
 $$;
-revoke execute on function analytics.today() from public, anon, authenticated;
 comment on function analytics.today() is 'Today in the store''s analytics time zone.';
 grant execute on function analytics.today() to service_role;
 
@@ -452,7 +379,6 @@ begin
   return n;
 end
 $$;
-revoke execute on function analytics.rollup(integer) from public, anon, authenticated;
 comment on function analytics.rollup(integer) is
   'Service role only (pg_cron, hourly). Writes analytics.daily_funnel and the checkout rows of analytics.abandoned_products for the last p_days finished days and every older day missing from the table (back to the oldest cart fact, at most 400 days). Returns how many days it wrote.';
 grant execute on function analytics.rollup(integer) to service_role;
@@ -471,8 +397,8 @@ begin
   end if;
 end
 $$;
-revoke execute on function analytics.check_range(date, date) from public, anon, authenticated;
-comment on function analytics.check_range(date, date) is 'Raises CKI01 (400) for a missing, reversed or longer than 367 days range.';
+comment on function analytics.check_range(date, date) is
+  'Raises CKI01 (400) for a missing, reversed or longer than 367 days range.';
 grant execute on function analytics.check_range(date, date) to service_role;
 
 create function analytics.rate(p_lost numeric, p_of numeric)
@@ -483,8 +409,8 @@ set search_path = ''
 as $$
   select case when p_of > 0 then round(greatest(p_lost, 0) / p_of, 4) end
 $$;
-revoke execute on function analytics.rate(numeric, numeric) from public, anon, authenticated;
-comment on function analytics.rate(numeric, numeric) is 'p_lost / p_of rounded to 4 decimals; null when nothing entered the step.';
+comment on function analytics.rate(numeric, numeric) is
+  'p_lost / p_of rounded to 4 decimals; null when nothing entered the step.';
 grant execute on function analytics.rate(numeric, numeric) to service_role;
 
 create function analytics.funnel(p_from date, p_to date)
@@ -539,12 +465,15 @@ begin
   return result;
 end
 $$;
-revoke execute on function analytics.funnel(date, date) from public, anon, authenticated;
 comment on function analytics.funnel(date, date) is
   'Service role only. The funnel for the days p_from..p_to (store time zone, at most 367 days): per day and in total, carts created, with items, checkouts begun, paid, orders and revenue, abandonment rate per step (cart: created without items; checkout: items without checkout; payment: checkout without payment; events counted on their own day, so a single day may show a rate of 0 where later steps caught up earlier days), value left in purged carts and expired order sessions, revenue recovered by recovery emails, checkout outcomes. Finished days come from analytics.daily_funnel, today live. CKI01 for a bad range.';
 grant execute on function analytics.funnel(date, date) to service_role;
 
-create function analytics.abandoned_products_report(p_from date, p_to date, p_limit integer default 20)
+create function analytics.abandoned_products_report(
+  p_from date,
+  p_to date,
+  p_limit integer default 20
+)
 returns jsonb
 language plpgsql
 stable
@@ -588,7 +517,6 @@ begin
   return result;
 end
 $$;
-revoke execute on function analytics.abandoned_products_report(date, date, integer) from public, anon, authenticated;
 comment on function analytics.abandoned_products_report(date, date, integer) is
   'Service role only. The p_limit variants with the most value left behind in p_from..p_to: units in carts purged with items (at the prices of the purge) and in order sessions that expired, ordered by value. CKI01 for a bad range or limit.';
 grant execute on function analytics.abandoned_products_report(date, date, integer) to service_role;
@@ -607,19 +535,13 @@ as $$
     'days', coalesce((select jsonb_agg(jsonb_build_object('day', d -> 'day', 'outcomes', d -> 'outcomes')) from jsonb_array_elements(f.j -> 'days') d), '[]'::jsonb))
   from f
 $$;
-revoke execute on function analytics.checkout_outcomes(date, date) from public, anon, authenticated;
 comment on function analytics.checkout_outcomes(date, date) is
   'Service role only. Why the order sessions closed in p_from..p_to ended, in total and per day: paid, expired, cancelled, rejected_payment (expired or cancelled after a rejected payment), out_of_stock and the other refund reasons. CKI01 for a bad range.';
 grant execute on function analytics.checkout_outcomes(date, date) to service_role;
 
 -- ---------------------------------------------------------------------------
--- Backfill: carts that exist today get their fact rows.
-insert into analytics.cart_facts (session_id, created_at, first_item_at)
-select c.session_id, c.created_at,
-       (select min(ci.added_at) from public.cart_items ci where ci.session_id = c.session_id)
-  from public.carts c
-on conflict do nothing;
+-- Schedules
 
--- The rollup, hourly (the last two finished days are rewritten each time, so
--- a day is final an hour after it ends even if a transaction ran late).
+-- Hourly: the last two finished days are rewritten each time, so a day is
+-- final an hour after it ends even if a transaction ran late.
 select cron.schedule('analytics-rollup', '7 * * * *', 'select analytics.rollup(2)');

@@ -1,9 +1,16 @@
--- Carts: one per shopper (session_id = auth.uid() of an anonymous or permanent
--- Supabase user), one line per variant. Every read or write slides
--- expires_at to now + cart_ttl (7 days); the cron purges expired carts.
--- The rules on lines (known active variant, quantity range, stock, one
--- currency) live in a trigger, so they hold for the RPC functions and for a
--- direct insert through the Data API alike.
+-- Baseline (issue 21): supabase/schemas/02_carts.sql as declared when the
+-- migration history was replaced. A later change edits that file and adds a
+-- migration after this one.
+
+-- Carts: one per shopper (session_id = auth.uid() of an anonymous or
+-- permanent Supabase user), one line per variant. Every read or write slides
+-- expires_at to now + cart_ttl (7 days); the cron purges expired carts
+-- (13_housekeeping.sql). The rules on lines (known active variant, quantity
+-- range, stock, one currency) live in a trigger, so they hold for the RPC
+-- and for a direct insert through the Data API alike.
+
+-- ---------------------------------------------------------------------------
+-- Tables
 
 create table public.carts (
   session_id uuid primary key references auth.users (id) on delete cascade,
@@ -15,6 +22,15 @@ comment on table public.carts is
   'One cart per shopper (session_id = auth.uid()). expires_at slides on every cart read or write (set by trigger, never by the client). Shoppers see and touch only their own.';
 
 create index carts_expires_at_idx on public.carts (expires_at);
+
+alter table public.carts enable row level security;
+revoke all on public.carts from anon, authenticated, service_role;
+grant select on public.carts to authenticated;
+grant select, insert, update, delete on public.carts to service_role;
+-- Column grants: a shopper writes only the columns the cart routines write
+-- (the owner on insert, updated_at to slide the expiry); PostgreSQL refuses
+-- the rest (42501). The triggers stay as the rule for the service role.
+grant insert (session_id), update (updated_at) on public.carts to authenticated;
 
 create table public.cart_items (
   session_id uuid not null references public.carts (session_id) on delete cascade,
@@ -29,9 +45,13 @@ comment on table public.cart_items is
 
 create index cart_items_variant_id_idx on public.cart_items (variant_id);
 
-grant select, insert, update on public.carts to authenticated;
-grant select, insert, update, delete on public.cart_items to authenticated;
-grant select, insert, update, delete on public.carts, public.cart_items to service_role;
+alter table public.cart_items enable row level security;
+revoke all on public.cart_items from anon, authenticated, service_role;
+grant select, delete on public.cart_items to authenticated;
+grant select, insert, update, delete on public.cart_items to service_role;
+-- A shopper writes a line's owner, variant and quantity, and changes only
+-- its quantity (add_to_cart's `on conflict do update set quantity`).
+grant insert (session_id, variant_id, quantity), update (quantity) on public.cart_items to authenticated;
 
 -- ---------------------------------------------------------------------------
 -- Triggers
@@ -55,9 +75,8 @@ begin
   return new;
 end
 $$;
-revoke execute on function private.slide_cart_expiry() from public, anon, authenticated;
-comment on function private.slide_cart_expiry() is 'Trigger: every write to a cart sets expires_at to now + cart_ttl; clients cannot choose it.';
-
+comment on function private.slide_cart_expiry() is
+  'Trigger: every write to a cart sets expires_at to now + cart_ttl; clients cannot choose it.';
 create trigger carts_slide_expiry
   before insert or update on public.carts
   for each row execute function private.slide_cart_expiry();
@@ -132,10 +151,8 @@ begin
   return new;
 end
 $$;
-revoke execute on function private.check_cart_item() from public, anon, authenticated;
 comment on function private.check_cart_item() is
   'Trigger: a cart line names a known, active variant, holds 1..max_line_quantity units, no more than are available, in the cart''s currency. Errors: CKV01 unknown/inactive variant, CKQ01 quantity out of range, CKS01 not enough stock, CKM01 mixed currencies; the detail is JSON.';
-
 create trigger cart_items_check
   before insert or update on public.cart_items
   for each row execute function private.check_cart_item();
@@ -158,18 +175,14 @@ begin
   return null;
 end
 $$;
-revoke execute on function private.touch_cart_of_line() from public, anon, authenticated;
-comment on function private.touch_cart_of_line() is 'Trigger: any write to a cart line slides its cart''s expiry, direct writes through the Data API included.';
-
+comment on function private.touch_cart_of_line() is
+  'Trigger: any write to a cart line slides its cart''s expiry, direct writes through the Data API included.';
 create trigger cart_items_touch_cart
   after insert or update or delete on public.cart_items
   for each row execute function private.touch_cart_of_line();
 
 -- ---------------------------------------------------------------------------
 -- Policies
-
-alter table public.carts enable row level security;
-alter table public.cart_items enable row level security;
 
 create policy "Shoppers read their own cart"
   on public.carts for select to authenticated
@@ -181,7 +194,6 @@ create policy "Shoppers touch their own cart"
   on public.carts for update to authenticated
   using (session_id = (select auth.uid()))
   with check (session_id = (select auth.uid()));
-
 create policy "Shoppers read their own cart lines"
   on public.cart_items for select to authenticated
   using (session_id = (select auth.uid()));
@@ -197,7 +209,8 @@ create policy "Shoppers remove their own cart lines"
   using (session_id = (select auth.uid()));
 
 -- ---------------------------------------------------------------------------
--- API functions (security invoker: they run as the shopper, under RLS)
+-- Routines: the shopper's cart RPC (security invoker: they run as the
+-- shopper, under RLS) and their helpers.
 
 create function private.require_shopper()
 returns uuid
@@ -215,64 +228,70 @@ begin
   return uid;
 end
 $$;
-revoke execute on function private.require_shopper() from public, anon, authenticated;
-comment on function private.require_shopper() is 'auth.uid() of the caller, or error 42501 when the request carries no user.';
+comment on function private.require_shopper() is
+  'auth.uid() of the caller, or error 42501 when the request carries no user.';
 grant execute on function private.require_shopper() to authenticated, service_role;
 
 create function private.cart_json(p_session_id uuid)
 returns jsonb
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-  with lines as (
-    select ci.variant_id, ci.quantity, ci.added_at, v.sku, v.title as variant_title, v.attributes,
-           v.price, v.currency, v.active and p.active as active, p.id as product_id, p.title as product_title,
-           p.image_url, greatest(private.available_stock(v.id), 0) as available
-      from public.cart_items ci
-      join public.variants v on v.id = ci.variant_id
-      join public.products p on p.id = v.product_id
-     where ci.session_id = p_session_id
-  )
-  select jsonb_build_object(
-    'session_id', p_session_id,
-    'expires_at', (select c.expires_at from public.carts c where c.session_id = p_session_id),
-    'currency', (select min(l.currency) from lines l),
-    'item_count', coalesce((select sum(l.quantity) from lines l), 0),
-    'subtotal', coalesce((select sum(l.price * l.quantity) from lines l), 0),
-    'lines', coalesce((
-      select jsonb_agg(jsonb_build_object(
-        'variant_id', l.variant_id,
-        'product_id', l.product_id,
-        'sku', l.sku,
-        'product_title', l.product_title,
-        'variant_title', l.variant_title,
-        'attributes', l.attributes,
-        'image_url', l.image_url,
-        'unit_price', l.price,
-        'quantity', l.quantity,
-        'line_total', l.price * l.quantity,
-        'available', l.available,
-        'active', l.active
-      ) order by l.added_at, l.sku)
-      from lines l
-    ), '[]'::jsonb)
-  )
+begin
+  return (
+    with lines as (
+      select ci.variant_id, ci.quantity, ci.added_at, v.sku, v.title as variant_title, v.attributes,
+             v.price, v.currency, v.active and p.active as active, p.id as product_id, p.title as product_title,
+             p.image_url, greatest(private.available_stock(v.id), 0) as available
+        from public.cart_items ci
+        join public.variants v on v.id = ci.variant_id
+        join public.products p on p.id = v.product_id
+       where ci.session_id = p_session_id
+    )
+    select jsonb_build_object(
+      'session_id', p_session_id,
+      'expires_at', (select c.expires_at from public.carts c where c.session_id = p_session_id),
+      'currency', (select min(l.currency) from lines l),
+      'item_count', coalesce((select sum(l.quantity) from lines l), 0),
+      'subtotal', coalesce((select sum(l.price * l.quantity) from lines l), 0),
+      'lines', coalesce((
+        select jsonb_agg(jsonb_build_object(
+          'variant_id', l.variant_id,
+          'product_id', l.product_id,
+          'sku', l.sku,
+          'product_title', l.product_title,
+          'variant_title', l.variant_title,
+          'attributes', l.attributes,
+          'image_url', l.image_url,
+          'unit_price', l.price,
+          'quantity', l.quantity,
+          'line_total', l.price * l.quantity,
+          'available', l.available,
+          'active', l.active
+        ) order by l.added_at, l.sku)
+        from lines l
+      ), '[]'::jsonb)
+    )
+  );
+end
 $$;
-revoke execute on function private.cart_json(uuid) from public, anon, authenticated;
-comment on function private.cart_json(uuid) is 'The cart of a shopper as JSON (lines, unit prices, line totals, subtotal). Runs as the caller, so RLS decides what it sees.';
+comment on function private.cart_json(uuid) is
+  'The cart of a shopper as JSON (lines, unit prices, line totals, subtotal). Runs as the caller, so RLS decides what it sees.';
 grant execute on function private.cart_json(uuid) to authenticated, service_role;
 
 create function private.touch_cart(p_session_id uuid)
 returns void
-language sql
+language plpgsql
 set search_path = ''
 as $$
+begin
   insert into public.carts (session_id) values (p_session_id)
   on conflict (session_id) do update set updated_at = now();
+end
 $$;
-revoke execute on function private.touch_cart(uuid) from public, anon, authenticated;
-comment on function private.touch_cart(uuid) is 'Creates the shopper''s cart or slides its expiry. Runs as the caller, under RLS.';
+comment on function private.touch_cart(uuid) is
+  'Creates the shopper''s cart or slides its expiry. Runs as the caller, under RLS.';
 grant execute on function private.touch_cart(uuid) to authenticated, service_role;
 
 create function private.check_line_request(p_variant_id uuid, p_quantity integer, p_min integer)
@@ -294,8 +313,8 @@ begin
   end if;
 end
 $$;
-revoke execute on function private.check_line_request(uuid, integer, integer) from public, anon, authenticated;
-comment on function private.check_line_request(uuid, integer, integer) is 'Validates the arguments of a cart RPC before anything is written: CKV01 without a variant, CKQ01 for a quantity outside p_min..max_line_quantity.';
+comment on function private.check_line_request(uuid, integer, integer) is
+  'Validates the arguments of a cart RPC before anything is written: CKV01 without a variant, CKQ01 for a quantity outside p_min..max_line_quantity.';
 grant execute on function private.check_line_request(uuid, integer, integer) to authenticated, service_role;
 
 create function public.get_cart()
@@ -311,8 +330,9 @@ begin
   return private.cart_json(uid);
 end
 $$;
-revoke execute on function public.get_cart() from public, anon, authenticated;
-comment on function public.get_cart() is 'The caller''s cart: lines with unit prices, line totals and available stock, and the subtotal. Slides the cart''s expiry. For authenticated (anonymous included).';
+comment on function public.get_cart() is
+  'The caller''s cart: lines with unit prices, line totals and available stock, and the subtotal. Slides the cart''s expiry. For authenticated (anonymous included).';
+grant execute on function public.get_cart() to authenticated, service_role;
 
 create function public.add_to_cart(p_variant_id uuid, p_quantity integer default 1)
 returns jsonb
@@ -330,8 +350,9 @@ begin
   return private.cart_json(uid);
 end
 $$;
-revoke execute on function public.add_to_cart(uuid, integer) from public, anon, authenticated;
-comment on function public.add_to_cart(uuid, integer) is 'Adds a quantity of a variant to the caller''s cart (merging with an existing line) and returns the cart. Errors CKV01, CKQ01, CKS01, CKM01 write nothing.';
+comment on function public.add_to_cart(uuid, integer) is
+  'Adds a quantity of a variant to the caller''s cart (merging with an existing line) and returns the cart. Errors CKV01, CKQ01, CKS01, CKM01 write nothing.';
+grant execute on function public.add_to_cart(uuid, integer) to authenticated, service_role;
 
 create function public.set_cart_item_quantity(p_variant_id uuid, p_quantity integer)
 returns jsonb
@@ -358,8 +379,9 @@ begin
   return private.cart_json(uid);
 end
 $$;
-revoke execute on function public.set_cart_item_quantity(uuid, integer) from public, anon, authenticated;
-comment on function public.set_cart_item_quantity(uuid, integer) is 'Sets the quantity of a line in the caller''s cart (0 removes it, a missing line is created) and returns the cart.';
+comment on function public.set_cart_item_quantity(uuid, integer) is
+  'Sets the quantity of a line in the caller''s cart (0 removes it, a missing line is created) and returns the cart.';
+grant execute on function public.set_cart_item_quantity(uuid, integer) to authenticated, service_role;
 
 create function public.remove_from_cart(p_variant_id uuid)
 returns jsonb
@@ -374,8 +396,9 @@ begin
   return private.cart_json(uid);
 end
 $$;
-revoke execute on function public.remove_from_cart(uuid) from public, anon, authenticated;
-comment on function public.remove_from_cart(uuid) is 'Removes a line from the caller''s cart (no error if it is not there) and returns the cart.';
+comment on function public.remove_from_cart(uuid) is
+  'Removes a line from the caller''s cart (no error if it is not there) and returns the cart.';
+grant execute on function public.remove_from_cart(uuid) to authenticated, service_role;
 
 create function public.clear_cart()
 returns jsonb
@@ -390,11 +413,5 @@ begin
   return private.cart_json(uid);
 end
 $$;
-revoke execute on function public.clear_cart() from public, anon, authenticated;
 comment on function public.clear_cart() is 'Empties the caller''s cart and returns it.';
-
-grant execute on function public.get_cart() to authenticated, service_role;
-grant execute on function public.add_to_cart(uuid, integer) to authenticated, service_role;
-grant execute on function public.set_cart_item_quantity(uuid, integer) to authenticated, service_role;
-grant execute on function public.remove_from_cart(uuid) to authenticated, service_role;
 grant execute on function public.clear_cart() to authenticated, service_role;

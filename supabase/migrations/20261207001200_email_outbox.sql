@@ -1,3 +1,7 @@
+-- Baseline (issue 21): supabase/schemas/11_email_outbox.sql as declared when the
+-- migration history was replaced. A later change edits that file and adds a
+-- migration after this one.
+
 -- Emails: an outbox the send-emails Edge Function drains through the email
 -- provider (Resend). Two kinds:
 --   cart_reminder       a cart abandoned by a shopper whose email is known,
@@ -8,21 +12,6 @@
 --                       transaction that creates the order.
 -- Shoppers opt out of reminders through a signed one-click link
 -- (email.unsubscribes). Service role only.
-
-create schema if not exists email;
-comment on schema email is 'The email outbox, opt-outs and the routines the send-emails function calls. Not exposed through the Data API; service_role only.';
-grant usage on schema email to service_role;
-
-alter table private.settings
-  add column reminder_idle interval not null default interval '1 hour'
-    check (reminder_idle >= interval '1 minute'),
-  add column reminder_window interval not null default interval '1 day'
-    check (reminder_window >= interval '1 minute'),
-  add column reminder_max_per_cart integer not null default 2
-    check (reminder_max_per_cart between 0 and 10);
-comment on column private.settings.reminder_idle is 'A cart with items untouched this long is abandoned: its shopper may get a recovery email.';
-comment on column private.settings.reminder_window is 'How long after becoming abandoned a cart is still reminded (bounds the detection scan; a cart idle longer is left alone).';
-comment on column private.settings.reminder_max_per_cart is 'At most this many recovery emails per cart (0 turns reminders off).';
 
 -- ---------------------------------------------------------------------------
 -- Tables
@@ -55,21 +44,47 @@ create unique index outbox_one_confirmation_per_order on email.outbox (order_id)
 create index outbox_due_idx on email.outbox (next_attempt_at) where status in ('pending', 'sending');
 create index outbox_session_idx on email.outbox (session_id, created_at);
 
+-- No policies: only the service role (which bypasses RLS) and the definer
+-- routines below touch the outbox and the opt-outs.
+alter table email.outbox enable row level security;
+grant select, insert, update, delete on email.outbox to service_role;
+
 create table email.unsubscribes (
   email text primary key check (email = lower(email)),
   created_at timestamptz not null default now()
 );
-comment on table email.unsubscribes is 'Addresses (lower case) that opted out of recovery emails through the one-click link. Order confirmations are still sent. Service role only.';
+comment on table email.unsubscribes is
+  'Addresses (lower case) that opted out of recovery emails through the one-click link. Order confirmations are still sent. Service role only.';
 
-grant select, insert, update, delete on email.outbox, email.unsubscribes to service_role;
-
-alter table email.outbox enable row level security;
 alter table email.unsubscribes enable row level security;
--- No policies: only the service role (which bypasses RLS) and the definer
--- routines below touch them.
+grant select, insert, update, delete on email.unsubscribes to service_role;
 
 -- ---------------------------------------------------------------------------
--- Helpers
+-- Triggers
+
+create function email.enqueue_order_confirmation()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if coalesce(new.payer ->> 'email', '') ~ '^[^@\s]+@[^@\s]+$' then
+    insert into email.outbox (kind, session_id, recipient, order_id)
+    values ('order_confirmation', new.session_id, lower(new.payer ->> 'email'), new.id)
+    on conflict (order_id) where kind = 'order_confirmation' do nothing;
+  end if;
+  return null;
+end
+$$;
+comment on function email.enqueue_order_confirmation() is
+  'Trigger: a new order puts its confirmation email in the outbox, in the same transaction (exactly one per order).';
+create trigger orders_enqueue_confirmation
+  after insert on public.orders
+  for each row execute function email.enqueue_order_confirmation();
+
+-- ---------------------------------------------------------------------------
+-- Routines
 
 create function email.shopper_email(p_session_id uuid)
 returns text
@@ -85,8 +100,8 @@ as $$
     (select s.payer ->> 'email' from public.order_sessions s where s.session_id = p_session_id order by s.created_at desc limit 1)
   ))
 $$;
-revoke execute on function email.shopper_email(uuid) from public, anon, authenticated;
-comment on function email.shopper_email(uuid) is 'Service role only. The email a shopper can be reached at: the account email after sign-up, else the payer email of their latest order session; null when unknown.';
+comment on function email.shopper_email(uuid) is
+  'Service role only. The email a shopper can be reached at: the account email after sign-up, else the payer email of their latest order session; null when unknown.';
 grant execute on function email.shopper_email(uuid) to service_role;
 
 create function email.is_unsubscribed(p_email text)
@@ -98,8 +113,8 @@ set search_path = ''
 as $$
   select exists (select 1 from email.unsubscribes u where u.email = lower(p_email))
 $$;
-revoke execute on function email.is_unsubscribed(text) from public, anon, authenticated;
-comment on function email.is_unsubscribed(text) is 'Service role only. Whether an address opted out of recovery emails.';
+comment on function email.is_unsubscribed(text) is
+  'Service role only. Whether an address opted out of recovery emails.';
 grant execute on function email.is_unsubscribed(text) to service_role;
 
 create function email.is_cart_abandoned(p_session_id uuid, p_cart_updated_at timestamptz)
@@ -117,12 +132,9 @@ as $$
      and not exists (select 1 from public.orders o
                       where o.session_id = p_session_id and o.created_at >= p_cart_updated_at)
 $$;
-revoke execute on function email.is_cart_abandoned(uuid, timestamptz) from public, anon, authenticated;
-comment on function email.is_cart_abandoned(uuid, timestamptz) is 'Service role only. A cart still counts as abandoned: it has lines, no checkout in progress, and no order since its last activity.';
+comment on function email.is_cart_abandoned(uuid, timestamptz) is
+  'Service role only. A cart still counts as abandoned: it has lines, no checkout in progress, and no order since its last activity.';
 grant execute on function email.is_cart_abandoned(uuid, timestamptz) to service_role;
-
--- ---------------------------------------------------------------------------
--- Detection (pg_cron, every 5 minutes)
 
 create function email.detect_abandoned_carts(p_limit integer default 1000)
 returns integer
@@ -169,38 +181,9 @@ begin
   return n;
 end
 $$;
-revoke execute on function email.detect_abandoned_carts(integer) from public, anon, authenticated;
 comment on function email.detect_abandoned_carts(integer) is
   'Service role only (pg_cron). Writes a cart_reminder outbox row for each cart with items idle for reminder_idle (and at most reminder_window more) whose shopper''s email is known and not opted out, not bought or in checkout since, with fewer than reminder_max_per_cart reminders: exactly one per cart and idle period (a unique index makes concurrent runs converge). Returns how many rows it wrote.';
 grant execute on function email.detect_abandoned_carts(integer) to service_role;
-
--- ---------------------------------------------------------------------------
--- Order confirmations: one per order, in the transaction that creates it.
-
-create function email.enqueue_order_confirmation()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-  if coalesce(new.payer ->> 'email', '') ~ '^[^@\s]+@[^@\s]+$' then
-    insert into email.outbox (kind, session_id, recipient, order_id)
-    values ('order_confirmation', new.session_id, lower(new.payer ->> 'email'), new.id)
-    on conflict (order_id) where kind = 'order_confirmation' do nothing;
-  end if;
-  return null;
-end
-$$;
-revoke execute on function email.enqueue_order_confirmation() from public, anon, authenticated;
-comment on function email.enqueue_order_confirmation() is 'Trigger: a new order puts its confirmation email in the outbox, in the same transaction (exactly one per order).';
-
-create trigger orders_enqueue_confirmation
-  after insert on public.orders
-  for each row execute function email.enqueue_order_confirmation();
-
--- ---------------------------------------------------------------------------
--- The sender's routines (send-emails)
 
 create function email.message_data(o email.outbox)
 returns jsonb
@@ -236,8 +219,8 @@ as $$
         from public.orders ord where ord.id = o.order_id)
   end
 $$;
-revoke execute on function email.message_data(email.outbox) from public, anon, authenticated;
-comment on function email.message_data(email.outbox) is 'Service role only. What an email shows: a reminder''s cart lines at today''s prices with images and total; a confirmation''s order number, lines, total and shipping address.';
+comment on function email.message_data(email.outbox) is
+  'Service role only. What an email shows: a reminder''s cart lines at today''s prices with images and total; a confirmation''s order number, lines, total and shipping address.';
 grant execute on function email.message_data(email.outbox) to service_role;
 
 create function email.reminder_obsolete(o email.outbox)
@@ -256,11 +239,14 @@ as $$
     from (select 1) one
     left join public.carts c on c.session_id = o.session_id
 $$;
-revoke execute on function email.reminder_obsolete(email.outbox) from public, anon, authenticated;
-comment on function email.reminder_obsolete(email.outbox) is 'Service role only. Why a queued reminder no longer applies (unsubscribed, cart_gone, cart_active_again, bought_emptied_or_in_checkout), or null when it still does.';
+comment on function email.reminder_obsolete(email.outbox) is
+  'Service role only. Why a queued reminder no longer applies (unsubscribed, cart_gone, cart_active_again, bought_emptied_or_in_checkout), or null when it still does.';
 grant execute on function email.reminder_obsolete(email.outbox) to service_role;
 
-create function email.claim(p_limit integer default 20, p_lease interval default interval '2 minutes')
+create function email.claim(
+  p_limit integer default 20,
+  p_lease interval default interval '2 minutes'
+)
 returns jsonb
 language plpgsql
 security definer
@@ -306,7 +292,6 @@ begin
   return claimed;
 end
 $$;
-revoke execute on function email.claim(integer, interval) from public, anon, authenticated;
 comment on function email.claim(integer, interval) is
   'Service role only. Claims up to p_limit due outbox rows (FOR UPDATE SKIP LOCKED: parallel senders never take the same row), leasing each for p_lease (a sender that dies leaves it due again), and returns them with their idempotency key and what to render. Reminders that no longer apply (opted out, bought, emptied, in checkout) become skipped instead. CKI01 for a bad limit or lease.';
 grant execute on function email.claim(integer, interval) to service_role;
@@ -330,8 +315,8 @@ begin
   end if;
 end
 $$;
-revoke execute on function email.mark_sent(bigint, text) from public, anon, authenticated;
-comment on function email.mark_sent(bigint, text) is 'Service role only. The provider accepted the email: the row is sent (a sent row never goes back), and a reminded cart''s analytics fact records it.';
+comment on function email.mark_sent(bigint, text) is
+  'Service role only. The provider accepted the email: the row is sent (a sent row never goes back), and a reminded cart''s analytics fact records it.';
 grant execute on function email.mark_sent(bigint, text) to service_role;
 
 create function email.mark_failed(p_id bigint, p_error jsonb, p_retry boolean)
@@ -355,8 +340,8 @@ begin
   return jsonb_build_object('id', p_id, 'status', o.status, 'next_attempt_at', o.next_attempt_at, 'attempts', o.attempts);
 end
 $$;
-revoke execute on function email.mark_failed(bigint, jsonb, boolean) from public, anon, authenticated;
-comment on function email.mark_failed(bigint, jsonb, boolean) is 'Service role only. The provider refused or could not be reached: retryable failures go back to pending after a backoff (at most 10 attempts), permanent ones are failed and recorded. Returns the new status.';
+comment on function email.mark_failed(bigint, jsonb, boolean) is
+  'Service role only. The provider refused or could not be reached: retryable failures go back to pending after a backoff (at most 10 attempts), permanent ones are failed and recorded. Returns the new status.';
 grant execute on function email.mark_failed(bigint, jsonb, boolean) to service_role;
 
 create function email.unsubscribe(p_email text)
@@ -369,11 +354,15 @@ as $$
   update email.outbox set status = 'skipped', last_error = '{"reason": "unsubscribed"}'::jsonb, updated_at = now()
    where recipient = lower(p_email) and kind = 'cart_reminder' and status = 'pending';
 $$;
-revoke execute on function email.unsubscribe(text) from public, anon, authenticated;
-comment on function email.unsubscribe(text) is 'Service role only (the signed one-click link). Opts an address out of recovery emails and skips those still pending. Idempotent.';
+comment on function email.unsubscribe(text) is
+  'Service role only (the signed one-click link). Opts an address out of recovery emails and skips those still pending. Idempotent.';
 grant execute on function email.unsubscribe(text) to service_role;
 
-create function email.restore_cart(p_from_session uuid, p_from_cart_created_at timestamptz, p_to_session uuid)
+create function email.restore_cart(
+  p_from_session uuid,
+  p_from_cart_created_at timestamptz,
+  p_to_session uuid
+)
 returns jsonb
 language plpgsql
 security definer
@@ -417,7 +406,6 @@ begin
   return jsonb_build_object('restored', added, 'skipped', skipped, 'same_cart', false);
 end
 $$;
-revoke execute on function email.restore_cart(uuid, timestamptz, uuid) from public, anon, authenticated;
 comment on function email.restore_cart(uuid, timestamptz, uuid) is
   'Service role only (the signed restore link, after its signature and expiry are checked). Copies the lines of the reminded cart (p_from_session, identified with its created_at so a later cart of the same shopper is not taken) into the caller''s cart, within available stock; a line that cannot be added is reported in skipped. CKO01 when that cart is gone.';
 grant execute on function email.restore_cart(uuid, timestamptz, uuid) to service_role;

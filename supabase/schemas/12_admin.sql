@@ -5,22 +5,14 @@
 -- `"store_role": "staff"`. app_metadata is writable only with the service
 -- role (never by the user), and Supabase Auth copies it into every access
 -- token, so the Edge Function sees it in the verified JWT. Set it with
--- admin.set_staff(email, true) (below, `npm run staff:add`) or with the Auth
--- Admin API (auth.admin.updateUserById(id, {app_metadata: {store_role: 'staff'}})).
+-- admin.set_staff(email, true) (`npm run staff:add`) or with the Auth Admin
+-- API (auth.admin.updateUserById(id, {app_metadata: {store_role: 'staff'}})).
 --
 -- Every routine here takes the verified JWT's claims as its first argument and
 -- checks them (admin.require_staff): the claims must say staff AND the user
 -- must still be staff in auth.users, so a revoked member of staff loses access
--- at once, not when the token expires. They live in schema admin, which the
--- Data API does not expose, and only service_role may execute them: a
+-- at once, not when the token expires. Only service_role may execute them: a
 -- browser never reaches them except through the Edge Function.
-
-create schema if not exists admin;
-comment on schema admin is
-  'The store owner''s dashboard: staff checks, figures, order search, stock adjustments. Not exposed through the Data API; executable only by service_role (the admin Edge Function), every routine re-checking the staff role from the JWT claims it is given.';
-alter default privileges in schema admin revoke execute on functions from public;
-alter default privileges in schema admin revoke execute on functions from anon, authenticated;
-grant usage on schema admin to service_role;
 
 -- ---------------------------------------------------------------------------
 -- Tables
@@ -40,21 +32,23 @@ create table admin.stock_adjustments (
 );
 comment on table admin.stock_adjustments is
   'Every change of stock on hand made from the dashboard: by how much, from what to what, the units reserved at that moment, why, and by whom. Append-only; service role only.';
+
 create index stock_adjustments_variant_idx on admin.stock_adjustments (variant_id, id desc);
 create index stock_adjustments_created_idx on admin.stock_adjustments (created_at desc);
-grant select, insert on admin.stock_adjustments to service_role;
-alter table admin.stock_adjustments enable row level security;
+
 -- No policy: only service_role (which bypasses RLS) reads or writes it.
+alter table admin.stock_adjustments enable row level security;
+grant select, insert on admin.stock_adjustments to service_role;
 
 -- The order list pages newest first by keyset (created_at, id), and searches
--- by payer email prefix; the dashboard reads orders and sessions by day.
--- The included columns let the dashboard's sums read the indexes alone.
+-- by payer email prefix; the dashboard reads orders and sessions by day. The
+-- included columns let the dashboard's sums read the indexes alone.
 create index orders_created_at_id_idx on public.orders (created_at desc, id desc) include (status, total, currency);
 create index orders_payer_email_idx on public.orders (lower(payer ->> 'email') text_pattern_ops, created_at desc);
 create index order_sessions_created_at_idx on public.order_sessions (created_at) include (status);
 
 -- ---------------------------------------------------------------------------
--- Staff
+-- Routines
 
 create function admin.is_staff(p_claims jsonb)
 returns boolean
@@ -75,7 +69,6 @@ as $$
     ),
     false)
 $$;
-revoke execute on function admin.is_staff(jsonb) from public, anon, authenticated;
 comment on function admin.is_staff(jsonb) is
   'Service role only. True when the verified JWT claims are a permanent (non-anonymous) user whose app_metadata.store_role is staff, and auth.users still says so.';
 grant execute on function admin.is_staff(jsonb) to service_role;
@@ -96,8 +89,8 @@ begin
   end if;
 end
 $$;
-revoke execute on function admin.require_staff(jsonb) from public, anon, authenticated;
-comment on function admin.require_staff(jsonb) is 'Service role only. Raises CKA01 (not store staff; the admin function answers 403) unless admin.is_staff(p_claims).';
+comment on function admin.require_staff(jsonb) is
+  'Service role only. Raises CKA01 (not store staff; the admin function answers 403) unless admin.is_staff(p_claims).';
 grant execute on function admin.require_staff(jsonb) to service_role;
 
 create function admin.set_staff(p_email text, p_staff boolean default true)
@@ -127,13 +120,9 @@ begin
   return jsonb_build_object('id', u.id, 'email', u.email, 'staff', p_staff);
 end
 $$;
-revoke execute on function admin.set_staff(text, boolean) from public, anon, authenticated;
 comment on function admin.set_staff(text, boolean) is
   'Service role (or SQL) only. Makes the permanent user with this email store staff (app_metadata.store_role = staff), or takes it away. Takes effect in the user''s next access token; admin.is_staff also reads auth.users, so a removal takes effect at once.';
 grant execute on function admin.set_staff(text, boolean) to service_role;
-
--- ---------------------------------------------------------------------------
--- Helpers
 
 create function admin.check_input(p_ok boolean, p_field text, p_message text)
 returns void
@@ -148,13 +137,9 @@ begin
   end if;
 end
 $$;
-revoke execute on function admin.check_input(boolean, text, text) from public, anon, authenticated;
-comment on function admin.check_input(boolean, text, text) is 'Service role only. Raises CKI01 (invalid input) naming the field unless p_ok.';
+comment on function admin.check_input(boolean, text, text) is
+  'Service role only. Raises CKI01 (invalid input) naming the field unless p_ok.';
 grant execute on function admin.check_input(boolean, text, text) to service_role;
-
-
--- ---------------------------------------------------------------------------
--- Dashboard figures
 
 create function admin.period_figures(p_from timestamptz, p_to timestamptz)
 returns jsonb
@@ -185,12 +170,16 @@ as $$
   )
   from s
 $$;
-revoke execute on function admin.period_figures(timestamptz, timestamptz) from public, anon, authenticated;
 comment on function admin.period_figures(timestamptz, timestamptz) is
   'Service role only. Orders and checkouts created in [p_from, p_to): orders, revenue and average order per currency (paid and in-mediation orders; refunded and charged back ones are not revenue), checkouts, and conversion (paid / checkouts no longer active).';
 grant execute on function admin.period_figures(timestamptz, timestamptz) to service_role;
 
-create function admin.dashboard(p_claims jsonb, p_from date, p_to date, p_tz text default 'America/Argentina/Buenos_Aires')
+create function admin.dashboard(
+  p_claims jsonb,
+  p_from date,
+  p_to date,
+  p_tz text default 'America/Argentina/Buenos_Aires'
+)
 returns jsonb
 language plpgsql
 stable
@@ -255,19 +244,15 @@ begin
     ),
     'live', jsonb_build_object(
       'active_checkouts', (select count(*) from public.order_sessions s where s.status = 'active' and s.expires_at > now()),
-      'reserved_units', (select coalesce(sum(r.quantity), 0) from public.stock_reservations r where r.expires_at > now()),
-      'refunds_owed', (select count(*) from public.payment_refunds pr where pr.status = 'owed')
+      'reserved_units', (select coalesce(sum(r.quantity), 0) from checkout.stock_reservations r where r.expires_at > now()),
+      'refunds_owed', (select count(*) from checkout.payment_refunds pr where pr.status = 'owed')
     )
   );
 end
 $$;
-revoke execute on function admin.dashboard(jsonb, date, date, text) from public, anon, authenticated;
 comment on function admin.dashboard(jsonb, date, date, text) is
   'Service role only, staff claims required. Today''s and a date range''s figures (orders, revenue, average order, checkouts, conversion), orders and revenue per day, order sessions created in the range by outcome, and live counts; days in time zone p_tz. At most 366 days.';
 grant execute on function admin.dashboard(jsonb, date, date, text) to service_role;
-
--- ---------------------------------------------------------------------------
--- Orders
 
 create function admin.order_summary(o public.orders)
 returns jsonb
@@ -283,7 +268,6 @@ as $$
     'paid_late', o.paid_late, 'created_at', o.created_at,
     'items', (select coalesce(sum(l.quantity), 0) from public.order_lines l where l.order_id = o.id))
 $$;
-revoke execute on function admin.order_summary(public.orders) from public, anon, authenticated;
 comment on function admin.order_summary(public.orders) is 'Service role only. One row of the dashboard''s order list.';
 grant execute on function admin.order_summary(public.orders) to service_role;
 
@@ -337,7 +321,6 @@ begin
   return v_result;
 end
 $$;
-revoke execute on function admin.orders(jsonb, text, timestamptz, uuid, integer) from public, anon, authenticated;
 comment on function admin.orders(jsonb, text, timestamptz, uuid, integer) is
   'Service role only, staff claims required. A page of orders, newest first, after the keyset cursor (created_at, id) of the previous page''s last row; optionally searched by order number (ORD-001234 or 1234), MercadoPago payment id (digits) or payer email (case-insensitive prefix). Returns {orders, next} where next is the cursor of the following page or null.';
 grant execute on function admin.orders(jsonb, text, timestamptz, uuid, integer) to service_role;
@@ -375,7 +358,7 @@ begin
         'payment_id', pe.payment_id::text, 'status', pe.status, 'status_detail', pe.status_detail,
         'amount', pe.transaction_amount, 'currency', pe.currency, 'payment_type', pe.payment_type,
         'payment_method', pe.payment_method, 'received_at', pe.received_at) order by pe.received_at, pe.id), '[]'::jsonb)
-        from public.payment_events pe
+        from checkout.payment_events pe
        where pe.order_session_id = o.order_session_id or pe.payment_id = o.payment_id
     ),
     'refunds', (
@@ -383,7 +366,7 @@ begin
         'payment_id', pr.payment_id::text, 'amount', pr.amount, 'currency', pr.currency, 'reason', pr.reason,
         'status', pr.status, 'mp_refund_id', pr.mp_refund_id, 'created_at', pr.created_at, 'refunded_at', pr.refunded_at)
         order by pr.created_at), '[]'::jsonb)
-        from public.payment_refunds pr where pr.order_session_id = o.order_session_id
+        from checkout.payment_refunds pr where pr.order_session_id = o.order_session_id
     ),
     'session', (
       select jsonb_build_object('id', s.id, 'token', s.token, 'status', s.status, 'created_at', s.created_at,
@@ -393,18 +376,14 @@ begin
     'events', (
       select coalesce(jsonb_agg(jsonb_build_object(
         'id', e.id, 'kind', e.kind, 'payment_id', e.payment_id::text, 'detail', e.detail, 'created_at', e.created_at) order by e.id), '[]'::jsonb)
-        from public.order_session_events e where e.order_session_id = o.order_session_id
+        from checkout.order_session_events e where e.order_session_id = o.order_session_id
     )
   );
 end
 $$;
-revoke execute on function admin.order_detail(jsonb, text) from public, anon, authenticated;
 comment on function admin.order_detail(jsonb, text) is
   'Service role only, staff claims required. One order by id or order number: its lines, payer, shipping address, MercadoPago payment id, the payment statuses seen (status history), refunds, and the order session''s event log. CKI01 for a malformed reference, CKO01 for an unknown one.';
 grant execute on function admin.order_detail(jsonb, text) to service_role;
-
--- ---------------------------------------------------------------------------
--- Money that needs attention
 
 create function admin.attention(p_claims jsonb)
 returns jsonb
@@ -423,7 +402,7 @@ begin
         'payment_id', pr.payment_id::text, 'amount', pr.amount, 'currency', pr.currency, 'reason', pr.reason,
         'created_at', pr.created_at, 'order_session_id', pr.order_session_id, 'email', s.payer ->> 'email',
         'attempts', pr.attempts, 'next_attempt_at', pr.next_attempt_at, 'last_error', pr.last_error) order by pr.created_at), '[]'::jsonb)
-        from public.payment_refunds pr left join public.order_sessions s on s.id = pr.order_session_id
+        from checkout.payment_refunds pr left join public.order_sessions s on s.id = pr.order_session_id
        where pr.status = 'owed'
     ),
     'late_payments', (
@@ -435,7 +414,7 @@ begin
          union all
         select jsonb_build_object('kind', 'paid_out_of_stock', 'payment_id', pr.payment_id::text, 'amount', pr.amount,
                                   'currency', pr.currency, 'status', pr.status, 'at', pr.created_at), pr.created_at
-          from public.payment_refunds pr where pr.reason = 'out_of_stock'
+          from checkout.payment_refunds pr where pr.reason = 'out_of_stock'
          order by 2 desc limit 100
       ) x
     ),
@@ -443,19 +422,18 @@ begin
       select coalesce(jsonb_agg(jsonb_build_object(
         'payment_id', pr.payment_id::text, 'amount', pr.amount, 'currency', pr.currency, 'status', pr.status,
         'expected', s.total, 'expected_currency', s.currency, 'at', pr.created_at) order by pr.created_at desc), '[]'::jsonb)
-        from public.payment_refunds pr left join public.order_sessions s on s.id = pr.order_session_id
+        from checkout.payment_refunds pr left join public.order_sessions s on s.id = pr.order_session_id
        where pr.reason = 'amount_mismatch'
     ),
     'unmatched_payments', (
       select coalesce(jsonb_agg(jsonb_build_object(
         'payment_id', pe.payment_id::text, 'amount', pe.transaction_amount, 'currency', pe.currency,
         'external_reference', pe.external_reference, 'at', pe.received_at) order by pe.received_at desc), '[]'::jsonb)
-        from public.payment_events pe where pe.order_session_id is null and pe.status = 'approved'
+        from checkout.payment_events pe where pe.order_session_id is null and pe.status = 'approved'
     )
   );
 end
 $$;
-revoke execute on function admin.attention(jsonb) from public, anon, authenticated;
 comment on function admin.attention(jsonb) is
   'Service role only, staff claims required. Money that needs the owner: refunds owed (with the reconcile function''s attempts and last error), late payments (orders created after expiry, payments that found no stock), amount or currency mismatches, approved payments matching no checkout.';
 grant execute on function admin.attention(jsonb) to service_role;
@@ -467,11 +445,11 @@ security definer
 set search_path = ''
 as $$
 declare
-  r public.payment_refunds;
+  r checkout.payment_refunds;
 begin
   perform admin.require_staff(p_claims);
   perform admin.check_input(p_payment_id ~ '^\d{1,18}$', 'payment_id', 'the payment id must be a MercadoPago payment id (digits)');
-  select * into r from public.payment_refunds pr where pr.payment_id = p_payment_id::bigint for update;
+  select * into r from checkout.payment_refunds pr where pr.payment_id = p_payment_id::bigint for update;
   if not found then
     raise exception 'no refund is owed for payment %', p_payment_id using errcode = 'CKO01', detail = jsonb_build_object('payment_id', p_payment_id)::text;
   end if;
@@ -480,12 +458,11 @@ begin
       using errcode = 'CKO02', detail = jsonb_build_object('payment_id', p_payment_id, 'mp_refund_id', r.mp_refund_id)::text;
   end if;
   -- Counted like the reconcile function's attempts (its back-off is left as it is).
-  update public.payment_refunds set attempts = attempts + 1 where id = r.id;
+  update checkout.payment_refunds set attempts = attempts + 1 where id = r.id;
   return jsonb_build_object('payment_id', r.payment_id::text, 'amount', r.amount, 'currency', r.currency, 'reason', r.reason,
                             'order_session_id', r.order_session_id);
 end
 $$;
-revoke execute on function admin.refund_to_retry(jsonb, text) from public, anon, authenticated;
 comment on function admin.refund_to_retry(jsonb, text) is
   'Service role only, staff claims required. The owed refund of a payment the dashboard asks to retry, its attempt counted (the function then refunds through MercadoPago with the same idempotency key as every attempt, and calls checkout.record_refund or checkout.note_refund_failure). CKI01 malformed id, CKO01 nothing owed, CKO02 already refunded.';
 grant execute on function admin.refund_to_retry(jsonb, text) to service_role;
@@ -502,13 +479,9 @@ begin
   return checkout.audit();
 end
 $$;
-revoke execute on function admin.audit(jsonb) from public, anon, authenticated;
 comment on function admin.audit(jsonb) is
   'Service role only, staff claims required. checkout.audit(): every broken invariant as [{invariant, subject, detail}], empty when all hold. Reads every row: run on demand, not polled.';
 grant execute on function admin.audit(jsonb) to service_role;
-
--- ---------------------------------------------------------------------------
--- Stock
 
 create function admin.stock(p_claims jsonb)
 returns jsonb
@@ -532,7 +505,7 @@ begin
         join public.products p on p.id = v.product_id
         left join lateral (
           select sum(x.quantity)::integer as units, count(distinct x.order_session_id)::integer as sessions
-            from public.stock_reservations x where x.variant_id = v.id and x.expires_at > now()
+            from checkout.stock_reservations x where x.variant_id = v.id and x.expires_at > now()
         ) r on true
     ),
     'adjustments', (
@@ -545,7 +518,6 @@ begin
   );
 end
 $$;
-revoke execute on function admin.stock(jsonb) from public, anon, authenticated;
 comment on function admin.stock(jsonb) is
   'Service role only, staff claims required. Every variant with stock on hand, units reserved by unexpired reservations and by how many checkouts, and available (on hand minus reserved); and the last 20 stock adjustments.';
 grant execute on function admin.stock(jsonb) to service_role;
@@ -574,7 +546,7 @@ begin
     raise exception 'no such variant' using errcode = 'CKO01', detail = jsonb_build_object('variant_id', p_variant_id)::text;
   end if;
   select coalesce(sum(r.quantity), 0)::integer, count(distinct r.order_session_id)::integer into live_reserved, live_sessions
-    from public.stock_reservations r where r.variant_id = v.id and r.expires_at > now();
+    from checkout.stock_reservations r where r.variant_id = v.id and r.expires_at > now();
   if v.stock_on_hand + p_delta < 0 then
     raise exception 'stock on hand cannot go below zero (it is %)', v.stock_on_hand
       using errcode = 'CKI01', detail = jsonb_build_object('field', 'delta', 'on_hand', v.stock_on_hand, 'minimum_delta', -v.stock_on_hand)::text;
@@ -596,13 +568,9 @@ begin
                             'reason', a.reason, 'created_at', a.created_at);
 end
 $$;
-revoke execute on function admin.adjust_stock(jsonb, text, integer, text) from public, anon, authenticated;
 comment on function admin.adjust_stock(jsonb, text, integer, text) is
   'Service role only, staff claims required. Changes a variant''s stock on hand by p_delta units with a reason, recorded in admin.stock_adjustments. Refuses (writing nothing) a result below zero (CKI01) or below the units reserved by unexpired checkouts (CKS02), so a lowered stock never breaks a payment in flight.';
 grant execute on function admin.adjust_stock(jsonb, text, integer, text) to service_role;
-
--- ---------------------------------------------------------------------------
--- Housekeeping
 
 create function admin.housekeeping(p_claims jsonb)
 returns jsonb
@@ -629,12 +597,11 @@ begin
     ),
     'due', jsonb_build_object(
       'sessions_to_expire', (select count(*) from public.order_sessions s where s.status = 'active' and s.expires_at <= now()),
-      'expired_reservations', (select count(*) from public.stock_reservations r where r.expires_at <= now())
+      'expired_reservations', (select count(*) from checkout.stock_reservations r where r.expires_at <= now())
     )
   );
 end
 $$;
-revoke execute on function admin.housekeeping(jsonb) from public, anon, authenticated;
 comment on function admin.housekeeping(jsonb) is
   'Service role only, staff claims required. The pg_cron jobs with their last run (from cron.job_run_details) and failures in the last 24 hours, and how much expiry work is due.';
 grant execute on function admin.housekeeping(jsonb) to service_role;
@@ -650,7 +617,6 @@ begin
   return checkout.cleanup();
 end
 $$;
-revoke execute on function admin.run_cleanup(jsonb) from public, anon, authenticated;
 comment on function admin.run_cleanup(jsonb) is
   'Service role only, staff claims required. Runs checkout.cleanup() now (expire due sessions, purge idle carts, trim old sessions) and returns its counts.';
 grant execute on function admin.run_cleanup(jsonb) to service_role;

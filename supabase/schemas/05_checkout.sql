@@ -1,48 +1,14 @@
--- The tail of the crowd (issue 14): checkouts of one variant take turns.
---
--- At 128 concurrent checkouts of one hot variant on loopback, half the
--- shoppers were served within ~130 ms and the slowest 1% after 650-900 ms
--- (p99 3-5x the naive read-check-write design's), because each checkout's
--- conditional update makes a new version of the variant's row: the
--- waiters woke at every commit and queued again behind newcomers, and that
--- herd cost PostgreSQL CPU on every commit (2.0 ms a checkout at 8 clients,
--- 2.9 at 128).
---
--- Now begin_checkout first waits its turn, per variant: one
--- first-come-first-served line (a session-level advisory lock, left as soon
--- as the turn comes), then one of a few slots
--- (private.settings.checkout_slots_per_variant, default 8: a
--- transaction-level advisory lock per (variant, slot)). At most that many
--- checkouts of a variant run at once, and they are let in in the order they
--- came. Measured with `npm run bench -- --only latency --rtt 0 --before
--- <candidates>` (docs/perf/tail-d*.sql, tail-e*.sql, tail-g*.sql; raw runs
--- in docs/perf/tail-*-run*.txt; README, Performance, "Taking turns"):
---   * slots only, taken just before the variant updates, by a hash of the
---     shopper or in turn: uneven queues, p99 1.6-1.9x naive at 128 clients;
---   * slots only, taken first, in turn: p99 at or under naive at 128
---     clients, 1.4x at 32 (a queue behind a slow holder lags);
---   * the line, then the slots (applied, with 8 slots): p99 0.68-1.13x
---     (median 0.80x) the naive design's at 32 clients and 0.38-0.85x
---     (median 0.59x) at 128 on loopback, 0.13-0.27x at 2 ms; the price is
---     throughput at moderate crowds: a median 0.81x the checkouts of the
---     same routine without turns at 32 clients on loopback, 0.74x at 2 ms,
---     even at 128 (a turn handed to a backend that is asleep waits until it
---     is scheduled). 16 slots measured within the noise of 8.
--- Carts that already look short skip the line, and at most 8 variants of a
--- cart wait (those with the fewest units left), so a long cart cannot fill
--- the lock table. The row locks still decide who gets the units; the turns
--- only order the checkouts.
+-- Checkout.
 
-alter table private.settings
-  add column checkout_slots_per_variant integer not null default 8
-    check (checkout_slots_per_variant between 1 and 1000);
-comment on column private.settings.checkout_slots_per_variant is
-  'How many checkouts of one variant run at once; the others wait their turn (first come, first served). 8 did best on 2 cores (README, Performance, "Taking turns"); 1000 lets every checkout in at once (they still enter in the order they came).';
+-- ---------------------------------------------------------------------------
+-- Tables
 
 create sequence checkout.admission_tickets as bigint cycle;
 comment on sequence checkout.admission_tickets is
   'Hands out begin_checkout''s admission slots in turn (private.wait_checkout_turn: ticket mod checkout_slots_per_variant).';
-revoke all on sequence checkout.admission_tickets from public, anon, authenticated, service_role;
+
+-- ---------------------------------------------------------------------------
+-- Routines
 
 create function private.wait_checkout_turn(p_variant_id uuid, p_slots integer)
 returns integer
@@ -78,13 +44,10 @@ begin
   return (ticket % p_slots)::integer;
 end
 $$;
-revoke execute on function private.wait_checkout_turn(uuid, integer) from public, anon, authenticated, service_role;
 comment on function private.wait_checkout_turn(uuid, integer) is
   'begin_checkout''s turn for one variant: waits in the variant''s first-come-first-served line (advisory lock hashtext(id), -1, session-level, left before returning or on any error), then holds one of p_slots slots (advisory lock hashtext(id), slot, until the transaction ends); returns the slot.';
 
--- The body of 20261202200000_begin_checkout_counter_last.sql with step 0
--- (admission) and the lock order note.
-create or replace function checkout.begin_checkout(
+create function checkout.begin_checkout(
   p_session_id uuid,
   p_payer jsonb,
   p_shipping_address jsonb,
@@ -314,3 +277,82 @@ end
 $$;
 comment on function checkout.begin_checkout(uuid, jsonb, jsonb, text) is
   'Service role only. Turns a shopper''s cart into an order session with its stock reserved for reservation_ttl: waits its turn for each variant (first come first served, checkout_slots_per_variant at a time: private.wait_checkout_turn; a cart that looks short does not wait), locks the cart, re-reads prices, answers "sold out" before any variant lock, applies the coupon, cancels the previous active session (the new one joins its checkout_group), snapshots, then per variant by id one conditional update that locks, checks and counts, and the reservation rows. Errors (nothing written): CKI01 bad input, CKC01 empty cart, CKS01 not enough stock (detail {"short": [...]}, built by private.short_lines), CKM01 mixed currencies, CKP01/02/03 coupon unknown, not applicable, used up.';
+grant execute on function checkout.begin_checkout(uuid, jsonb, jsonb, text) to service_role;
+
+create function checkout.attach_preference(p_order_session_id uuid, p_preference_id text)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  s public.order_sessions;
+begin
+  if p_preference_id is null or btrim(p_preference_id) = '' then
+    raise exception 'preference id is required' using errcode = 'CKI01';
+  end if;
+  select * into s from public.order_sessions where id = p_order_session_id for update;
+  if not found then
+    raise exception 'unknown order session %', p_order_session_id using errcode = 'CKO01';
+  end if;
+  if s.preference_id = p_preference_id then
+    return private.order_session_json(s);
+  end if;
+  if s.preference_id is not null then
+    raise exception 'order session % already has preference %', s.id, s.preference_id using errcode = 'CKO02';
+  end if;
+  if s.status <> 'active' then
+    raise exception 'order session % is %', s.id, s.status using errcode = 'CKO02';
+  end if;
+  update public.order_sessions set preference_id = p_preference_id where id = s.id returning * into s;
+  perform private.log_event(s.id, 'preference_attached', jsonb_build_object('preference_id', p_preference_id));
+  return private.order_session_json(s);
+end
+$$;
+comment on function checkout.attach_preference(uuid, text) is
+  'Service role only. Records the MercadoPago preference created for an active order session (idempotent for the same id). CKO01 unknown session, CKO02 not active or another preference.';
+grant execute on function checkout.attach_preference(uuid, text) to service_role;
+
+create function checkout.release_session(
+  p_order_session_id uuid,
+  p_reason text default 'released'
+)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  s public.order_sessions;
+begin
+  select * into s from public.order_sessions where id = p_order_session_id for update;
+  if not found then
+    raise exception 'unknown order session %', p_order_session_id using errcode = 'CKO01';
+  end if;
+  if s.status = 'active' then
+    perform private.close_order_session(s.id, 'cancelled', coalesce(p_reason, 'released'));
+    select * into s from public.order_sessions where id = p_order_session_id;
+  end if;
+  return private.order_session_json(s);
+end
+$$;
+comment on function checkout.release_session(uuid, text) is
+  'Service role only. Cancels an active order session at once and frees its stock (used when the MercadoPago preference cannot be created). Idempotent.';
+grant execute on function checkout.release_session(uuid, text) to service_role;
+
+create function checkout.find_order_session(p_token text)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  return (
+    select private.order_session_json(s) from public.order_sessions s where s.token = p_token
+  );
+end
+$$;
+comment on function checkout.find_order_session(text) is
+  'Service role only. The order session with this token (MercadoPago external_reference), or NULL.';
+grant execute on function checkout.find_order_session(text) to service_role;

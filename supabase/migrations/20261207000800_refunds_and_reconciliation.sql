@@ -1,0 +1,374 @@
+-- Baseline (issue 21): supabase/schemas/07_refunds_and_reconciliation.sql as declared when the
+-- migration history was replaced. A later change edits that file and adds a
+-- migration after this one.
+
+-- Refunds and reconciliation: every approved payment reaches a final state.
+-- A payment that cannot become an order is owed back (checkout.payment_refunds,
+-- 06_payments_and_orders.sql) and refunded until MercadoPago confirms it;
+-- notifications that never arrived are asked for. Service role only.
+--
+-- The reconcile Edge Function (edge/reconcile, every minute) does three
+-- things, each claiming its work here first so that two runs never do the
+-- same item and a run that dies mid-way is retried later:
+--   1. sessions that could have been paid without us hearing of it
+--      (claim_reconciliation): it searches MercadoPago's payments by
+--      external_reference and applies each one with checkout.apply_payment,
+--      the webhook's routine;
+--   2. refunds owed (claim_refunds): it asks MercadoPago to refund, with the
+--      same idempotency key every time, and records the answer
+--      (record_refund, or note_refund_failure and back off);
+--   3. preferences of cancelled sessions that MercadoPago would still accept
+--      (claim_preference_expiry): it expires them there, then
+--      mark_preference_expired.
+-- checkout.audit() lists any broken money or stock invariant.
+
+-- ---------------------------------------------------------------------------
+-- Routines
+
+create function private.owe_refund(
+  s public.order_sessions,
+  p_payment_id bigint,
+  p_amount numeric,
+  p_currency text,
+  p_reason text,
+  p_detail jsonb default '{}'
+)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  r checkout.payment_refunds;
+begin
+  insert into checkout.payment_refunds (payment_id, order_session_id, amount, currency, reason)
+  values (p_payment_id, s.id, coalesce(p_amount, 0), coalesce(p_currency, s.currency), p_reason)
+  on conflict (payment_id) do nothing
+  returning * into r;
+  if r.id is null then
+    select * into r from checkout.payment_refunds where payment_id = p_payment_id;
+  else
+    perform private.log_event(s.id, 'refund_owed',
+      jsonb_build_object('reason', p_reason, 'amount', p_amount, 'currency', p_currency) || coalesce(p_detail, '{}'), p_payment_id);
+  end if;
+  return jsonb_build_object(
+    'payment_id', r.payment_id, 'amount', r.amount, 'currency', r.currency,
+    'reason', r.reason, 'status', r.status, 'mp_refund_id', r.mp_refund_id);
+end
+$$;
+comment on function private.owe_refund(public.order_sessions, bigint, numeric, text, text, jsonb) is
+  'Records (once per payment) that an approved payment must be refunded, and why; logs refund_owed with p_detail. The refund itself is made by the functions (webhook, return, reconcile).';
+grant execute on function private.owe_refund(public.order_sessions, bigint, numeric, text, text, jsonb) to service_role;
+
+create function private.cannot_fulfil(
+  s public.order_sessions,
+  p_payment_id bigint,
+  p_amount numeric,
+  p_currency text,
+  p_reason text,
+  p_detail jsonb default '{}'
+)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  closed public.order_sessions;
+begin
+  perform private.release_stock(array[s.id]);
+  update public.order_sessions set status = 'refund_owed', payment_id = p_payment_id, paid_at = now(), closed_at = now()
+   where id = s.id returning * into closed;
+  return jsonb_build_object('order_session_id', closed.id, 'outcome', 'refund_owed', 'payment_id', p_payment_id,
+                            'session_status', closed.status,
+                            'refund', private.owe_refund(closed, p_payment_id, p_amount, p_currency, p_reason, p_detail))
+         || coalesce(p_detail, '{}');
+end
+$$;
+comment on function private.cannot_fulfil(public.order_sessions, bigint, numeric, text, text, jsonb) is
+  'The one "cannot fulfil" path for an approved payment of the right amount: releases the session''s stock, moves it to refund_owed and records the refund owed (out_of_stock, stock_lowered, coupon_used_up, superseded). The caller holds the session''s lock.';
+grant execute on function private.cannot_fulfil(public.order_sessions, bigint, numeric, text, text, jsonb) to service_role;
+
+-- A refund can be recorded twice from two sides: the function that made it
+-- (with MercadoPago's refund id) and the `refunded` notification that
+-- follows (with the id of the payment's latest refund, or without one), in
+-- either order. The second fills in a missing id.
+create function checkout.record_refund(p_payment_id bigint, p_mp_refund_id text)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  r checkout.payment_refunds;
+  s public.order_sessions;
+begin
+  select * into r from checkout.payment_refunds where payment_id = p_payment_id for update;
+  if not found then
+    raise exception 'no refund is owed for payment %', p_payment_id using errcode = 'CKO01';
+  end if;
+  if r.status = 'owed' then
+    update checkout.payment_refunds
+       set status = 'refunded', mp_refund_id = coalesce(p_mp_refund_id, mp_refund_id), refunded_at = now(), last_error = null
+     where id = r.id returning * into r;
+    select * into s from public.order_sessions where id = r.order_session_id for update;
+    if s.status = 'refund_owed' and s.payment_id = p_payment_id then
+      update public.order_sessions set status = 'refunded' where id = s.id returning * into s;
+    end if;
+    perform private.log_event(r.order_session_id, 'refunded',
+      jsonb_build_object('amount', r.amount, 'currency', r.currency, 'mp_refund_id', r.mp_refund_id, 'reason', r.reason), p_payment_id);
+  else
+    if r.mp_refund_id is null and p_mp_refund_id is not null then
+      update checkout.payment_refunds set mp_refund_id = p_mp_refund_id where id = r.id returning * into r;
+    end if;
+    select * into s from public.order_sessions where id = r.order_session_id;
+  end if;
+  return jsonb_build_object('order_session_id', r.order_session_id, 'outcome', 'refund_recorded', 'payment_id', p_payment_id, 'session_status', s.status,
+    'refund', jsonb_build_object('payment_id', r.payment_id, 'amount', r.amount, 'currency', r.currency,
+                                 'reason', r.reason, 'status', r.status, 'mp_refund_id', r.mp_refund_id));
+end
+$$;
+comment on function checkout.record_refund(bigint, text) is
+  'Service role only. Records that an owed refund was made in MercadoPago (idempotent; a later call with MercadoPago''s refund id fills it in when the first had none); a session paid without stock moves to refunded.';
+grant execute on function checkout.record_refund(bigint, text) to service_role;
+
+create function checkout.claim_refunds(p_limit integer default 20)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  claimed jsonb;
+begin
+  with due as (
+    select r.id from checkout.payment_refunds r
+     where r.status = 'owed' and r.next_attempt_at <= now()
+     order by r.next_attempt_at
+     limit greatest(least(p_limit, 200), 1)
+       for update skip locked
+  ), claimed as (
+    update checkout.payment_refunds r
+       set attempts = r.attempts + 1,
+           next_attempt_at = now() + least(interval '1 minute' * power(2, least(r.attempts, 20)), interval '6 hours')
+      from due where r.id = due.id
+    returning r.payment_id, r.order_session_id, r.amount, r.currency, r.reason, r.attempts
+  )
+  select coalesce(jsonb_agg(to_jsonb(c)), '[]'::jsonb) into claimed from claimed c;
+  return claimed;
+end
+$$;
+comment on function checkout.claim_refunds(integer) is
+  'Service role only (reconcile function). Claims up to p_limit refunds owed whose next attempt is due, counting the attempt and moving the next one forward (1 minute doubling, at most 6 hours). Returns [{payment_id, order_session_id, amount, currency, reason, attempts}].';
+grant execute on function checkout.claim_refunds(integer) to service_role;
+
+create function checkout.note_refund_failure(p_payment_id bigint, p_error text)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  r checkout.payment_refunds;
+begin
+  update checkout.payment_refunds
+     set last_error = left(coalesce(p_error, 'unknown error'), 500)
+   where payment_id = p_payment_id and status = 'owed'
+  returning * into r;
+  if not found then
+    return null;
+  end if;
+  if r.order_session_id is not null then
+    perform private.log_event(r.order_session_id, 'refund_failed',
+      jsonb_build_object('attempts', r.attempts, 'error', r.last_error, 'next_attempt_at', r.next_attempt_at), p_payment_id);
+  end if;
+  return jsonb_build_object('payment_id', r.payment_id, 'attempts', r.attempts, 'next_attempt_at', r.next_attempt_at, 'last_error', r.last_error);
+end
+$$;
+comment on function checkout.note_refund_failure(bigint, text) is
+  'Service role only. Records why a refund attempt failed (MercadoPago refused or was unreachable); the refund stays owed and is retried at next_attempt_at.';
+grant execute on function checkout.note_refund_failure(bigint, text) to service_role;
+
+create function checkout.claim_reconciliation(
+  p_window interval default interval '48 hours',
+  p_limit integer default 50
+)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  claimed jsonb;
+begin
+  -- Active sessions, and sessions closed within the window, with a
+  -- preference (so a payment was possible) and no approved payment applied.
+  -- Each claim moves next_check_at forward: 1, 2, 4 ... minutes, at most 6
+  -- hours apart, so a long window costs few calls.
+  with due as (
+    select s.id from public.order_sessions s
+     where s.status in ('active', 'expired', 'cancelled')
+       and s.preference_id is not null
+       and s.next_check_at <= now()
+       and (s.status = 'active' or s.closed_at > now() - p_window)
+       and not exists (select 1 from checkout.payment_events pe where pe.order_session_id = s.id and pe.status = 'approved')
+     order by s.next_check_at
+     limit greatest(least(p_limit, 500), 1)
+       for update skip locked
+  ), claimed as (
+    update public.order_sessions s
+       set checks = s.checks + 1,
+           next_check_at = now() + least(interval '1 minute' * power(2, least(s.checks, 20)), interval '6 hours')
+      from due where s.id = due.id
+    returning s.id, s.token, s.status, s.checks
+  )
+  select coalesce(jsonb_agg(jsonb_build_object('order_session_id', c.id, 'token', c.token, 'status', c.status, 'checks', c.checks)), '[]'::jsonb)
+    into claimed from claimed c;
+  return claimed;
+end
+$$;
+comment on function checkout.claim_reconciliation(interval, integer) is
+  'Service role only (reconcile function). Claims up to p_limit order sessions that could have been paid without a notification reaching us (active, or expired/cancelled within p_window, with a preference and no approved payment applied) and moves their next check forward with exponential back-off (1 minute doubling, at most 6 hours). Returns [{order_session_id, token, status, checks}].';
+grant execute on function checkout.claim_reconciliation(interval, integer) to service_role;
+
+create function checkout.claim_preference_expiry(p_limit integer default 50)
+returns jsonb
+language sql
+security definer
+set search_path = ''
+as $$
+  -- An expired session's preference lapsed with it (expiration_date_to is
+  -- the reservation's end); a cancelled one's is still payable until then.
+  select coalesce(jsonb_agg(jsonb_build_object('order_session_id', x.id, 'preference_id', x.preference_id, 'status', x.status)), '[]'::jsonb)
+    from (select s.id, s.preference_id, s.status from public.order_sessions s
+           where s.status in ('expired', 'cancelled') and s.preference_id is not null
+             and s.preference_expired_at is null and s.expires_at > now()
+           order by s.closed_at
+           limit greatest(least(p_limit, 500), 1)) x
+$$;
+comment on function checkout.claim_preference_expiry(integer) is
+  'Service role only (reconcile function). Cancelled or expired sessions whose MercadoPago preference may still be paid (its expiration_date_to, the reservation''s end, has not passed) and has not been expired at MercadoPago yet. Returns [{order_session_id, preference_id, status}].';
+grant execute on function checkout.claim_preference_expiry(integer) to service_role;
+
+create function checkout.mark_preference_expired(p_order_session_id uuid)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  update public.order_sessions set preference_expired_at = now()
+   where id = p_order_session_id and preference_expired_at is null;
+  if found then
+    perform private.log_event(p_order_session_id, 'preference_expired', '{}'::jsonb);
+  end if;
+end
+$$;
+comment on function checkout.mark_preference_expired(uuid) is
+  'Service role only. Records that the session''s preference was expired at MercadoPago (idempotent).';
+grant execute on function checkout.mark_preference_expired(uuid) to service_role;
+
+create function checkout.audit()
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce(jsonb_agg(v order by v ->> 'invariant', v ->> 'subject'), '[]'::jsonb)
+    from (
+      -- variants.reserved is the sum of its reservation rows
+      select jsonb_build_object('invariant', 'reserved_counter_mismatch', 'subject', v.sku,
+                                'detail', jsonb_build_object('variant_id', v.id, 'reserved', v.reserved, 'reservation_rows', coalesce(r.units, 0))) as v
+        from public.variants v
+        left join (select variant_id, sum(quantity)::integer as units from checkout.stock_reservations group by variant_id) r on r.variant_id = v.id
+       where v.reserved <> coalesce(r.units, 0)
+      union all
+      -- no stock below zero, and no more units promised than are on hand
+      select jsonb_build_object('invariant', 'stock_below_zero', 'subject', v.sku,
+                                'detail', jsonb_build_object('variant_id', v.id, 'stock_on_hand', v.stock_on_hand,
+                                                             'unexpired_reservations', coalesce(r.units, 0)))
+        from public.variants v
+        left join (select variant_id, sum(quantity)::integer as units from checkout.stock_reservations
+                    where expires_at > now() group by variant_id) r on r.variant_id = v.id
+       where v.stock_on_hand < 0 or v.reserved < 0 or v.stock_on_hand < coalesce(r.units, 0)
+      union all
+      -- every approved payment has an order or a refund (those matching no
+      -- session included: money that arrived for nothing we know)
+      select jsonb_build_object('invariant', 'approved_payment_unsettled', 'subject', pe.payment_id::text,
+                                'detail', jsonb_build_object('payment_id', pe.payment_id, 'order_session_id', pe.order_session_id,
+                                                             'external_reference', pe.external_reference, 'amount', pe.transaction_amount,
+                                                             'currency', pe.currency, 'received_at', pe.received_at,
+                                                             'matches_no_session', pe.order_session_id is null))
+        from checkout.payment_events pe
+       where pe.status = 'approved'
+         and not exists (select 1 from public.orders o where o.payment_id = pe.payment_id)
+         and not exists (select 1 from checkout.payment_refunds r where r.payment_id = pe.payment_id)
+      union all
+      -- every order has an approved payment
+      select jsonb_build_object('invariant', 'order_without_approved_payment', 'subject', o.order_number,
+                                'detail', jsonb_build_object('order_id', o.id, 'payment_id', o.payment_id))
+        from public.orders o
+       where not exists (select 1 from checkout.payment_events pe where pe.payment_id = o.payment_id and pe.status = 'approved')
+      union all
+      -- one order per cart checkout (the sessions of a checkout group)
+      select jsonb_build_object('invariant', 'two_orders_one_checkout', 'subject', s.checkout_group::text,
+                                'detail', jsonb_build_object('orders', jsonb_agg(o.order_number order by o.order_number)))
+        from public.orders o
+        join public.order_sessions s on s.id = o.order_session_id
+       group by s.checkout_group
+      having count(*) > 1
+      union all
+      -- a session marked paid has its order; closed sessions hold no stock
+      select jsonb_build_object('invariant', 'paid_session_without_order', 'subject', s.id::text, 'detail', jsonb_build_object('token', s.token))
+        from public.order_sessions s
+       where s.status = 'paid' and not exists (select 1 from public.orders o where o.order_session_id = s.id)
+      union all
+      select jsonb_build_object('invariant', 'closed_session_holds_stock', 'subject', s.id::text,
+                                'detail', jsonb_build_object('status', s.status))
+        from public.order_sessions s
+       where s.status <> 'active' and exists (select 1 from checkout.stock_reservations r where r.order_session_id = s.id)
+      union all
+      -- refunds owed are made within the hour
+      select jsonb_build_object('invariant', 'refund_owed_over_1h', 'subject', r.payment_id::text,
+                                'detail', jsonb_build_object('payment_id', r.payment_id, 'order_session_id', r.order_session_id,
+                                                             'reason', r.reason, 'amount', r.amount, 'currency', r.currency,
+                                                             'owed_since', r.created_at, 'attempts', r.attempts, 'last_error', r.last_error))
+        from checkout.payment_refunds r
+       where r.status = 'owed' and r.created_at < now() - interval '1 hour'
+    ) x(v)
+$$;
+comment on function checkout.audit() is
+  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (no order and no refund; matches_no_session for money that arrived for nothing we know), order_without_approved_payment, two_orders_one_checkout, paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h.';
+grant execute on function checkout.audit() to service_role;
+
+-- ---------------------------------------------------------------------------
+-- Schedule: the reconcile Edge Function every minute, on hosted Supabase:
+-- pg_cron calls it through pg_net, as Supabase documents for scheduled
+-- functions (https://supabase.com/docs/guides/functions/schedule-functions).
+-- The project URL and the service role key are read from Vault at each run,
+-- so neither is written here:
+--
+--   select vault.create_secret('https://<project-ref>.supabase.co', 'project_url');
+--   select vault.create_secret('<service role key>', 'service_role_key');
+--
+-- The job is created only where pg_net is installed (hosted Supabase, or
+-- `create extension pg_net` first; then run this block again). Elsewhere it is
+-- skipped with a notice: the local stack (npm start) calls the same function
+-- on the same schedule itself, and the tests call it directly.
+
+do $$
+begin
+  if exists (select 1 from pg_catalog.pg_extension where extname = 'pg_net') then
+    perform cron.schedule('checkout-reconcile', '* * * * *', $job$
+      select net.http_post(
+        url := (select decrypted_secret from vault.decrypted_secrets where name = 'project_url') || '/functions/v1/reconcile',
+        headers := jsonb_build_object(
+          'Content-Type', 'application/json',
+          'Authorization', 'Bearer ' || (select decrypted_secret from vault.decrypted_secrets where name = 'service_role_key')),
+        body := '{}'::jsonb,
+        timeout_milliseconds := 55000)
+    $job$);
+  else
+    raise notice 'pg_net is not installed: the checkout-reconcile cron job was not created (the local stack schedules reconcile itself)';
+  end if;
+end
+$$;
