@@ -81,18 +81,9 @@ async function runPgTap(url: string, port: number, opts: { name?: string; only?:
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
+    // As `supabase test db` does. What the roles a test acts as need of pgTAP
+    // the test helpers grant themselves (supabase/tests/helpers/tests.psql).
     await client.query('create extension if not exists pgtap with schema extensions');
-    // The migrations revoke EXECUTE from PUBLIC by default for the functions
-    // their owner creates (20261201170100_private_is_private.sql), pgTAP's
-    // included: its functions are for every role a test acts as.
-    await client.query(`do $$
-      declare f regprocedure;
-      begin
-        for f in select d.objid::regprocedure from pg_depend d join pg_extension e on e.oid = d.refobjid
-                  where e.extname = 'pgtap' and d.classid = 'pg_proc'::regclass and d.deptype = 'e' loop
-          execute format('grant execute on function %s to public', f);
-        end loop;
-      end $$`);
   } catch (err) {
     throw new PrerequisiteError(`pgTAP is not installed for this PostgreSQL (${(err as Error).message}). Install it with: ${PGTAP_HINT}`);
   } finally {
