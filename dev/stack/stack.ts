@@ -588,7 +588,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await Promise.all(names.map((name) => launch(name)));
 
     // The reconcile function on the schedule hosted Supabase gives it
-    // (pg_cron + pg_net every minute; see 20261201120400_reconcile_schedule.sql).
+    // (pg_cron + pg_net every minute; see supabase/schemas/07_refunds_and_reconciliation.sql).
     const reconcileEvery = opts.reconcileIntervalMs ?? 60_000;
     if (reconcileEvery > 0 && names.includes('reconcile')) {
       let busy = false;

@@ -1,4 +1,32 @@
--- Checkout.
+-- Checkout: from the cart to an order session with its stock reserved, in one
+-- transaction. Service role only: the create-preference Edge Function passes
+-- the session id taken from a verified JWT, then attaches the MercadoPago
+-- preference it created, or releases the session at once if it could not.
+--
+-- checkout.begin_checkout runs in steps, as apply_payment does, each a
+-- private routine with one rule:
+--   private.checkout_admission  waits the checkout's turn for its variants;
+--   private.checkout_snapshot   the cart's lines at the prices read now, and
+--                               "sold out" answered before any variant lock;
+--   private.checkout_coupon     the coupon, locked, through the one coupon
+--                               rule (private.apply_coupon_rule);
+--   private.checkout_reserve    the hot part, last: per variant one
+--                               conditional update that locks, checks and
+--                               counts, then the reservation rows.
+-- begin_checkout itself takes the cart's and the previous session's locks,
+-- cancels the session it replaces and writes the new one.
+--
+-- Admission. Each checkout's conditional update makes a new version of the
+-- variant's row, so without turns a crowd on one hot variant raced for each
+-- new version: the waiters woke at every commit and queued again behind
+-- newcomers, a few waited many times longer than the rest, and the herd cost
+-- CPU on every commit. Now the checkouts of one variant are let in in the
+-- order they came, at most settings.checkout_slots_per_variant at a time:
+-- one first-come-first-served line (a session-level advisory lock, left as
+-- soon as the turn comes), then one of a few slots (a transaction-level
+-- advisory lock per (variant, slot)). The turns only order the checkouts;
+-- the row locks still decide who gets the units. Measured in
+-- docs/performance.md ("Taking turns").
 
 -- ---------------------------------------------------------------------------
 -- Tables
@@ -8,7 +36,7 @@ comment on sequence checkout.admission_tickets is
   'Hands out begin_checkout''s admission slots in turn (private.wait_checkout_turn: ticket mod checkout_slots_per_variant).';
 
 -- ---------------------------------------------------------------------------
--- Routines
+-- Routines: the steps (executed only inside begin_checkout, as its owner)
 
 create function private.wait_checkout_turn(p_variant_id uuid, p_slots integer)
 returns integer
@@ -47,72 +75,21 @@ $$;
 comment on function private.wait_checkout_turn(uuid, integer) is
   'begin_checkout''s turn for one variant: waits in the variant''s first-come-first-served line (advisory lock hashtext(id), -1, session-level, left before returning or on any error), then holds one of p_slots slots (advisory lock hashtext(id), slot, until the transaction ends); returns the slot.';
 
-create function checkout.begin_checkout(
-  p_session_id uuid,
-  p_payer jsonb,
-  p_shipping_address jsonb,
-  p_coupon_code text default null
-)
-returns jsonb
+create function private.checkout_admission(p_session_id uuid, p_slots integer)
+returns uuid[]
 language plpgsql
-security definer
 set search_path = ''
 as $$
 declare
-  cfg private.settings := private.current_settings();
-  prev_id uuid;
-  prev_ids uuid[];
-  variant_ids uuid[];
-  snapshot jsonb;
-  short jsonb;
-  currencies integer;
-  cur text;
-  v_subtotal numeric(12, 2);
-  v_items integer;
-  v_discount numeric(12, 2) := 0;
-  v_code text := upper(nullif(btrim(p_coupon_code), ''));
-  v_group uuid;
-  c checkout.coupons;
-  s public.order_sessions;
-  v_result jsonb;
-  line record;
-  line_short jsonb;
-  all_free boolean;
   all_fit boolean;
   admit uuid[];
   slot_variant uuid;
 begin
-  if p_session_id is null then
-    raise exception 'session id is required' using errcode = 'CKI01';
-  end if;
-  if jsonb_typeof(p_payer) is distinct from 'object'
-     or coalesce(p_payer ->> 'email', '') !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' then
-    raise exception 'payer must be an object with a valid email' using errcode = 'CKI01';
-  end if;
-  if jsonb_typeof(p_shipping_address) is distinct from 'object' then
-    raise exception 'shipping address must be an object' using errcode = 'CKI01';
-  end if;
-
-  -- Locks, always in this order everywhere: the admission line and slots
-  -- (only begin_checkout takes them), the shopper's cart, order sessions, the
-  -- coupon, then variants by id. The variant locks serialise checkouts of a
-  -- hot product, so everything that can be done before them is: they are
-  -- taken last, by the update that checks and counts, and held only for
-  -- that and the reservation rows.
-
-  -- 0. Admission: the checkouts of one variant are let in in the order they
-  --    came, at most cfg.checkout_slots_per_variant at a time
-  --    (private.wait_checkout_turn). Without it a crowd on one hot variant
-  --    raced for each new version of its row: the waiters woke at every
-  --    commit and queued again behind newcomers, so a few waited many times
-  --    longer than the rest, and the herd cost CPU on every commit. The
-  --    turns only order the checkouts; the row locks below still decide
-  --    who gets the units.
-  --    * Taken in variant id order, before any other lock, for at most 8
-  --      variants of the cart (those with the fewest units left), so that a
-  --      long cart cannot fill the lock table.
-  --    * A cart that already looks short (on hand less every counted
-  --      reservation) does not wait: it hears "sold out" at once below.
+  -- Turns are taken in variant id order, before any other lock, for at most
+  -- 8 variants of the cart (those with the fewest units left), so that a
+  -- long cart cannot fill the lock table. A cart that already looks short
+  -- (on hand less every counted reservation) does not wait: the snapshot
+  -- answers "sold out" at once.
   select bool_and(x.fits), array(select unnest((array_agg(x.variant_id order by x.free, x.variant_id))[1:8]) order by 1)
     into all_fit, admit
     from (select ci.variant_id, v.stock_on_hand - v.reserved as free,
@@ -121,28 +98,57 @@ begin
             join public.variants v on v.id = ci.variant_id
            where ci.session_id = p_session_id
            group by ci.variant_id, v.stock_on_hand, v.reserved) x;
-  if all_fit then
-    foreach slot_variant in array admit loop
-      perform private.wait_checkout_turn(slot_variant, cfg.checkout_slots_per_variant);
-    end loop;
+  if not coalesce(all_fit, false) then
+    return '{}';
   end if;
+  foreach slot_variant in array admit loop
+    perform private.wait_checkout_turn(slot_variant, p_slots);
+  end loop;
+  return admit;
+end
+$$;
+comment on function private.checkout_admission(uuid, integer) is
+  'begin_checkout, step 1: waits the checkout''s turn (private.wait_checkout_turn, p_slots at a time) for at most 8 variants of the shopper''s cart, those with the fewest units left, in variant id order; returns them. A cart that looks short, or is empty, waits for nothing (returns {}).';
 
-  -- 1. One checkout at a time per shopper: lock the cart.
-  perform 1 from public.carts where session_id = p_session_id for update;
-  if not found then
-    raise exception 'the cart is empty' using errcode = 'CKC01';
-  end if;
+create function private.raise_not_enough_stock(p_short jsonb)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  raise exception 'not enough stock: %', (
+    select string_agg(format('%s (requested %s, available %s)', e ->> 'sku', e ->> 'requested', e ->> 'available'), ', ' order by e ->> 'sku')
+      from jsonb_array_elements(p_short) e)
+    using errcode = 'CKS01', detail = jsonb_build_object('short', p_short)::text;
+end
+$$;
+comment on function private.raise_not_enough_stock(jsonb) is
+  'begin_checkout''s CKS01: "not enough stock" naming each short line, with detail {"short": [...]} (lines as private.short_lines builds them).';
 
-  -- 2. A shopper has at most one active order session: the previous one is
-  --    cancelled and its stock released before this one reserves. The new
-  --    session joins its checkout group (see the header of 20261201120200_one_owner_per_rule.sql).
-  select coalesce(array_agg(id order by id), '{}'), min(checkout_group::text)::uuid into prev_ids, v_group
-    from (select id, checkout_group from public.order_sessions
-           where session_id = p_session_id and status = 'active'
-           order by id
-             for update) prev;
-
-  -- 3. The lines, summed per variant, at the prices read now.
+create function private.checkout_snapshot(
+  p_session_id uuid,
+  p_freed uuid[],
+  out lines jsonb,
+  out variant_ids uuid[],
+  out currency text,
+  out subtotal numeric,
+  out item_count integer
+)
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  snapshot jsonb;
+  ids uuid[];
+  currencies integer;
+  cur text;
+  v_subtotal numeric(12, 2);
+  v_items integer;
+  all_free boolean;
+  short jsonb;
+begin
+  -- The lines, summed per variant, at the prices read now.
   with items as (
     select ci.variant_id, sum(ci.quantity)::integer as quantity
       from public.cart_items ci
@@ -159,84 +165,92 @@ begin
            'variant_id', variant_id, 'sku', sku, 'title', title, 'unit_price', price,
            'quantity', quantity, 'line_total', price * quantity) order by sku),
          array_agg(variant_id order by variant_id),
-         count(distinct currency), min(currency), sum(price * quantity), sum(quantity), bool_and(surely_free)
-    into snapshot, variant_ids, currencies, cur, v_subtotal, v_items, all_free
+         count(distinct priced.currency), min(priced.currency), sum(price * quantity), sum(quantity), bool_and(surely_free)
+    into snapshot, ids, currencies, cur, v_subtotal, v_items, all_free
     from priced;
 
-  if variant_ids is null then
+  if ids is null then
     raise exception 'the cart is empty' using errcode = 'CKC01';
   end if;
   if currencies > 1 then
     raise exception 'the cart mixes currencies' using errcode = 'CKM01';
   end if;
 
-  -- 3b. Sold out? Read without any lock (the units of the shopper's own
-  --     active session count as free): a shopper who cannot have the units
-  --     is answered at once instead of queueing behind the buyers for the
-  --     variant's lock. The check under the lock below is the one that counts.
-  --     On hand less every reservation counted is a lower bound of what is
-  --     free, so the full rule runs only when a line looks short by it.
-  short := case when all_free then '[]'::jsonb else private.short_lines(snapshot, p_freed => prev_ids, p_for_sale => true) end;
+  -- Sold out? Read without any lock (the units of the shopper's own active
+  -- session, p_freed, count as free): a shopper who cannot have the units is
+  -- answered at once instead of queueing behind the buyers for the variant's
+  -- lock. The check under the lock (private.checkout_reserve) is the one
+  -- that counts. On hand less every reservation counted is a lower bound of
+  -- what is free, so the full rule runs only when a line looks short by it.
+  short := case when all_free then '[]'::jsonb else private.short_lines(snapshot, p_freed => p_freed, p_for_sale => true) end;
   if jsonb_array_length(short) > 0 then
-    raise exception 'not enough stock: %', (
-      select string_agg(format('%s (requested %s, available %s)', e ->> 'sku', e ->> 'requested', e ->> 'available'), ', ' order by e ->> 'sku')
-        from jsonb_array_elements(short) e)
-      using errcode = 'CKS01', detail = jsonb_build_object('short', short)::text;
+    perform private.raise_not_enough_stock(short);
   end if;
 
-  -- 4. The coupon, locked so that concurrent checkouts count its holders one
-  --    at a time; the rule itself lives in private.apply_coupon_rule, which
-  --    the cart's coupon preview applies too.
+  lines := snapshot;
+  variant_ids := ids;
+  currency := cur;
+  subtotal := v_subtotal;
+  item_count := v_items;
+end
+$$;
+comment on function private.checkout_snapshot(uuid, uuid[]) is
+  'begin_checkout, step 2: the shopper''s cart lines summed per variant at the prices read now (lines [{variant_id, sku, title, unit_price, quantity, line_total}] by sku, variant_ids by id, currency, subtotal, item_count). CKC01 empty cart, CKM01 mixed currencies, CKS01 (private.raise_not_enough_stock) when a line cannot be had now, read without a lock; p_freed''s units (the sessions being replaced) count as free.';
+
+create function private.checkout_coupon(
+  p_code text,
+  p_subtotal numeric,
+  p_currency text,
+  p_replaced uuid[],
+  out coupon_id uuid,
+  out coupon_code text,
+  out discount numeric
+)
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_code text := upper(nullif(btrim(p_code), ''));
+  c checkout.coupons;
+  v_discount numeric(12, 2) := 0;
+begin
+  -- The coupon, locked so that concurrent checkouts count its holders one at
+  -- a time (the sessions being replaced do not count); the rule itself lives
+  -- in private.apply_coupon_rule, which the cart's coupon preview applies too.
   if v_code is not null then
     select * into c from checkout.coupons where coupons.code = v_code for update;
     v_discount := private.apply_coupon_rule(
-      c, v_code, v_subtotal, cur,
-      case when c.id is null or c.max_redemptions is null then 0 else private.coupon_holders(c.id, prev_ids) end);
+      c, v_code, p_subtotal, p_currency,
+      case when c.id is null or c.max_redemptions is null then 0 else private.coupon_holders(c.id, p_replaced) end);
   end if;
+  coupon_id := c.id;
+  coupon_code := case when c.id is null then null else v_code end;
+  discount := v_discount;
+end
+$$;
+comment on function private.checkout_coupon(text, numeric, text, uuid[]) is
+  'begin_checkout, step 3: the coupon a code names (trimmed, upper case), locked, and the discount it gives the subtotal (private.apply_coupon_rule: CKP01 unknown, CKP02 not applicable, CKP03 used up, the p_replaced sessions not counted as holders). No code: no coupon, discount 0.';
 
-  -- 5. Cancel the previous session. Its release updates its variants, so
-  --    they are locked with the cart's, by id, first.
-  if cardinality(prev_ids) > 0 then
-    perform 1 from public.variants v
-     where v.id = any (variant_ids)
-        or v.id in (select r.variant_id from checkout.stock_reservations r where r.order_session_id = any (prev_ids))
-     order by v.id
-       for update;
-    foreach prev_id in array prev_ids loop
-      perform private.close_order_session(prev_id, 'cancelled', 'replaced by a new checkout');
-    end loop;
-  end if;
-
-  -- 6. The snapshot and its events (written before the variant locks, to
-  --    hold those briefly; an error below rolls them back).
-  insert into public.order_sessions (
-    session_id, lines, item_count, subtotal, discount, total, currency,
-    coupon_id, coupon_code, payer, shipping_address, expires_at, checkout_group
-  ) values (
-    p_session_id, snapshot, v_items, v_subtotal, v_discount, v_subtotal - v_discount, cur,
-    c.id, case when c.id is null then null else v_code end, p_payer, p_shipping_address, now() + cfg.reservation_ttl,
-    coalesce(v_group, gen_random_uuid())
-  )
-  returning * into s;
-  insert into checkout.order_session_events (order_session_id, kind, detail) values
-    (s.id, 'created', jsonb_build_object('total', s.total, 'currency', s.currency, 'coupon', s.coupon_code,
-                                         'replaces', to_jsonb(prev_ids))),
-    (s.id, 'reserved', jsonb_build_object('lines', (
-       select jsonb_agg(jsonb_build_object('sku', x.sku, 'quantity', x.quantity))
-         from jsonb_to_recordset(snapshot) as x(sku text, quantity integer)), 'expires_at', s.expires_at));
-
-  v_result := private.order_session_json(s);
-
-  -- 7. The hot part, last: per variant, by id (so that concurrent checkouts
-  --    cannot deadlock), one conditional update that locks the row, checks
-  --    and counts at once. A line it refuses is looked at again with the
-  --    full rule (reservations expired but not yet released are free; not
-  --    for sale), under the lock if it fits: every short line, or none. The update takes
-  --    the row's FOR NO KEY UPDATE lock (other shoppers' cart inserts may
-  --    still take their foreign-key share lock meanwhile).
+create function private.checkout_reserve(p_order_session_id uuid, p_lines jsonb, p_expires_at timestamptz)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  line record;
+  line_short jsonb;
+  short jsonb := '[]';
+begin
+  -- Per variant, by id (so that concurrent checkouts cannot deadlock), one
+  -- conditional update that locks the row, checks and counts at once. A line
+  -- it refuses is looked at again with the full rule (reservations expired
+  -- but not yet released are free; not for sale), under the lock if it fits:
+  -- every short line, or none. The update takes the row's FOR NO KEY UPDATE
+  -- lock (other shoppers' cart inserts may still take their foreign-key
+  -- share lock meanwhile).
   for line in
     select x.variant_id, x.sku, x.title, x.quantity
-      from jsonb_to_recordset(snapshot) as x(variant_id uuid, sku text, title text, quantity integer)
+      from jsonb_to_recordset(p_lines) as x(variant_id uuid, sku text, title text, quantity integer)
      order by x.variant_id
   loop
     update public.variants v set reserved = v.reserved + line.quantity
@@ -257,26 +271,127 @@ begin
   end loop;
   if jsonb_array_length(short) > 0 then
     select jsonb_agg(e order by e ->> 'sku') into short from jsonb_array_elements(short) e;
-    raise exception 'not enough stock: %', (
-      select string_agg(format('%s (requested %s, available %s)', e ->> 'sku', e ->> 'requested', e ->> 'available'), ', ' order by e ->> 'sku')
-        from jsonb_array_elements(short) e)
-      using errcode = 'CKS01', detail = jsonb_build_object('short', short)::text;
+    perform private.raise_not_enough_stock(short);
   end if;
 
-  -- 8. The reservation rows, already counted above: the counter trigger
-  --    leaves this session's rows alone. Their foreign-key check finds the
-  --    variants locked by this transaction, so it waits for nobody.
-  perform set_config('checkout.reserving_session', s.id::text, true);
+  -- The reservation rows, already counted above: the counter trigger
+  -- (private.count_reservations) leaves this session's rows alone. Their
+  -- foreign-key check finds the variants locked by this transaction, so it
+  -- waits for nobody.
+  perform set_config('checkout.reserving_session', p_order_session_id::text, true);
   insert into checkout.stock_reservations (order_session_id, variant_id, quantity, expires_at)
-  select s.id, x.variant_id, x.quantity, s.expires_at
-    from jsonb_to_recordset(snapshot) as x(variant_id uuid, quantity integer);
+  select p_order_session_id, x.variant_id, x.quantity, p_expires_at
+    from jsonb_to_recordset(p_lines) as x(variant_id uuid, quantity integer);
   perform set_config('checkout.reserving_session', '', true);
+end
+$$;
+comment on function private.checkout_reserve(uuid, jsonb, timestamptz) is
+  'begin_checkout, step 4, the hot part, last: reserves the lines ([{variant_id, sku, title, quantity}]) for an order session until p_expires_at. Per variant by id, one conditional update that locks, checks and counts variants.reserved; then the reservation rows (the counter trigger leaves them to it). CKS01 (private.raise_not_enough_stock) when any line is short under the lock: nothing is reserved.';
+
+create function checkout.begin_checkout(
+  p_session_id uuid,
+  p_payer jsonb,
+  p_shipping_address jsonb,
+  p_coupon_code text default null
+)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  cfg private.settings := private.current_settings();
+  prev_id uuid;
+  prev_ids uuid[];
+  v_group uuid;
+  snap record;
+  coupon record;
+  s public.order_sessions;
+  v_result jsonb;
+begin
+  if p_session_id is null then
+    raise exception 'session id is required' using errcode = 'CKI01';
+  end if;
+  if jsonb_typeof(p_payer) is distinct from 'object'
+     or coalesce(p_payer ->> 'email', '') !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' then
+    raise exception 'payer must be an object with a valid email' using errcode = 'CKI01';
+  end if;
+  if jsonb_typeof(p_shipping_address) is distinct from 'object' then
+    raise exception 'shipping address must be an object' using errcode = 'CKI01';
+  end if;
+
+  -- Locks, always in this order everywhere: the admission line and slots
+  -- (only begin_checkout takes them), the shopper's cart, order sessions, the
+  -- coupon, then variants by id. The variant locks serialise checkouts of a
+  -- hot product, so everything that can be done before them is: they are
+  -- taken last, by the update that checks and counts, and held only for
+  -- that and the reservation rows.
+
+  -- 1. Admission: this checkout's turn for its variants.
+  perform private.checkout_admission(p_session_id, cfg.checkout_slots_per_variant);
+
+  -- One checkout at a time per shopper: lock the cart.
+  perform 1 from public.carts where session_id = p_session_id for update;
+  if not found then
+    raise exception 'the cart is empty' using errcode = 'CKC01';
+  end if;
+
+  -- A shopper has at most one active order session: the previous one is
+  -- cancelled and its stock released before this one reserves. The new
+  -- session joins its checkout group (04_order_sessions.sql).
+  select coalesce(array_agg(id order by id), '{}'), min(checkout_group::text)::uuid into prev_ids, v_group
+    from (select id, checkout_group from public.order_sessions
+           where session_id = p_session_id and status = 'active'
+           order by id
+             for update) prev;
+
+  -- 2. The snapshot; "sold out" answered here, before any variant lock.
+  snap := private.checkout_snapshot(p_session_id, prev_ids);
+
+  -- 3. The coupon.
+  coupon := private.checkout_coupon(p_coupon_code, snap.subtotal, snap.currency, prev_ids);
+
+  -- Cancel the previous session. Its release updates its variants, so they
+  -- are locked with the cart's, by id, first.
+  if cardinality(prev_ids) > 0 then
+    perform 1 from public.variants v
+     where v.id = any (snap.variant_ids)
+        or v.id in (select r.variant_id from checkout.stock_reservations r where r.order_session_id = any (prev_ids))
+     order by v.id
+       for update;
+    foreach prev_id in array prev_ids loop
+      perform private.close_order_session(prev_id, 'cancelled', 'replaced by a new checkout');
+    end loop;
+  end if;
+
+  -- The order session and its events (written before the variant locks, to
+  -- hold those briefly; an error below rolls them back).
+  insert into public.order_sessions (
+    session_id, lines, item_count, subtotal, discount, total, currency,
+    coupon_id, coupon_code, payer, shipping_address, expires_at, checkout_group
+  ) values (
+    p_session_id, snap.lines, snap.item_count, snap.subtotal, coupon.discount, snap.subtotal - coupon.discount, snap.currency,
+    coupon.coupon_id, coupon.coupon_code, p_payer, p_shipping_address, now() + cfg.reservation_ttl,
+    coalesce(v_group, gen_random_uuid())
+  )
+  returning * into s;
+  insert into checkout.order_session_events (order_session_id, kind, detail) values
+    (s.id, 'created', jsonb_build_object('total', s.total, 'currency', s.currency, 'coupon', s.coupon_code,
+                                         'replaces', to_jsonb(prev_ids))),
+    (s.id, 'reserved', jsonb_build_object('lines', (
+       select jsonb_agg(jsonb_build_object('sku', x.sku, 'quantity', x.quantity))
+         from jsonb_to_recordset(snap.lines) as x(sku text, quantity integer)), 'expires_at', s.expires_at));
+
+  v_result := private.order_session_json(s);
+
+  -- 4. The reservation, last.
+  perform private.checkout_reserve(s.id, snap.lines, s.expires_at);
 
   return v_result;
 end
 $$;
 comment on function checkout.begin_checkout(uuid, jsonb, jsonb, text) is
-  'Service role only. Turns a shopper''s cart into an order session with its stock reserved for reservation_ttl: waits its turn for each variant (first come first served, checkout_slots_per_variant at a time: private.wait_checkout_turn; a cart that looks short does not wait), locks the cart, re-reads prices, answers "sold out" before any variant lock, applies the coupon, cancels the previous active session (the new one joins its checkout_group), snapshots, then per variant by id one conditional update that locks, checks and counts, and the reservation rows. Errors (nothing written): CKI01 bad input, CKC01 empty cart, CKS01 not enough stock (detail {"short": [...]}, built by private.short_lines), CKM01 mixed currencies, CKP01/02/03 coupon unknown, not applicable, used up.';
+  'Service role only. Turns a shopper''s cart into an order session with its stock reserved for reservation_ttl, in steps: waits its turn for each variant (private.checkout_admission: first come first served, checkout_slots_per_variant at a time; a cart that looks short does not wait), locks the cart, snapshots the lines at the prices read now and answers "sold out" before any variant lock (private.checkout_snapshot), applies the coupon (private.checkout_coupon), cancels the previous active session (the new one joins its checkout_group), writes the order session, then reserves: per variant by id one conditional update that locks, checks and counts, and the reservation rows (private.checkout_reserve). Errors (nothing written): CKI01 bad input, CKC01 empty cart, CKS01 not enough stock (detail {"short": [...]}, built by private.short_lines), CKM01 mixed currencies, CKP01/02/03 coupon unknown, not applicable, used up.';
 grant execute on function checkout.begin_checkout(uuid, jsonb, jsonb, text) to service_role;
 
 create function checkout.attach_preference(p_order_session_id uuid, p_preference_id text)

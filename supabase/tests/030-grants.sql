@@ -82,10 +82,9 @@ select function_privs_are('checkout', 'top_holders', array['integer'], 'service_
 -- ---------------------------------------------------------------------------
 -- The public API: cart RPCs and get_my_orders for authenticated only, the
 -- catalog for both.
--- BUG: 20261123000100_foundation.sql revokes execute from PUBLIC with
--- per-schema `alter default privileges in schema public|private`, which
--- PostgreSQL ignores (per-schema defaults can only add to the global ones), so
--- every function in public and private is executable by PUBLIC, anon included.
+-- PUBLIC holds EXECUTE on no function: per-schema `alter default privileges
+-- ... revoke` cannot take it away (per-schema defaults only add to the global
+-- ones); the global default in 00_foundation.sql does.
 select function_privs_are('public', 'get_cart', array[]::text[], 'anon', array[]::text[], 'get_cart: not executable by anon');
 select function_privs_are('public', 'add_to_cart', array['uuid', 'integer'], 'anon', array[]::text[], 'add_to_cart: not executable by anon');
 select function_privs_are('public', 'set_cart_item_quantity', array['uuid', 'integer'], 'anon', array[]::text[], 'set_cart_item_quantity: not executable by anon');
@@ -100,7 +99,6 @@ select function_privs_are('public', 'get_my_orders', array[]::text[], 'anon', ar
 select function_privs_are('public', 'get_my_orders', array[]::text[], 'authenticated', array['EXECUTE'], 'get_my_orders: executable by authenticated');
 select function_privs_are('public', 'get_catalog', array[]::text[], 'anon', array['EXECUTE'], 'get_catalog: executable by anon');
 select function_privs_are('public', 'get_catalog', array[]::text[], 'authenticated', array['EXECUTE'], 'get_catalog: executable by authenticated');
--- BUG: same cause: PUBLIC holds EXECUTE on every public function.
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
       where p.pronamespace = 'public'::regnamespace and p.prorettype <> 'trigger'::regtype
@@ -108,9 +106,8 @@ select is_empty(
         and p.oid <> 'public.get_catalog()'::regprocedure $$,
   'public: anon may execute get_catalog and nothing else'
 );
--- BUG: same cause: anon and authenticated may execute the service-only
--- helpers private.close_order_session, log_event, owe_refund, order_json,
--- order_session_json (and anon the cart helpers).
+-- The service-only helpers (private.close_order_session, log_event,
+-- owe_refund, order_json, order_session_json...) are not for the API roles.
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
       where p.pronamespace = 'private'::regnamespace and p.prorettype <> 'trigger'::regtype
@@ -137,7 +134,6 @@ select is_empty(
                           'private.coupon_quote(text)'::regprocedure) $$,
   'private: authenticated may execute only the helpers the cart and order RPCs need'
 );
--- BUG: same cause: PUBLIC holds EXECUTE on every function in public and private.
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
       where p.pronamespace in ('public'::regnamespace, 'private'::regnamespace) and p.prorettype <> 'trigger'::regtype
@@ -157,8 +153,8 @@ select is_empty(
 -- ---------------------------------------------------------------------------
 -- The same, by calling.
 select tests.authenticate_as_anon() \gset
--- BUG: same cause: the function runs for anon and fails later with the
--- "no shopper session" error instead of being refused.
+-- anon is refused the function itself, not answered later with the
+-- "no shopper session" error.
 select throws_ok($$ select public.get_cart() $$, '42501', 'permission denied for function get_cart',
   'anon calling get_cart: permission denied for the function');
 select throws_ok($$ select checkout.apply_payment('{}') $$, '42501', 'permission denied for schema checkout',

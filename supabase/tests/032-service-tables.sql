@@ -1,8 +1,8 @@
 -- public holds only what shoppers use; the service-only tables live in
 -- checkout, which the Data API never exposes
--- (20261202100000_service_tables_to_checkout.sql). Routine bodies are text,
--- so a routine that names public.<moved table> would fail only when called:
--- the check over every body catches one a later migration brings back.
+-- (they moved there from public once). Routine bodies are text, so a routine
+-- that names public.<moved table> would fail only when called: the check over
+-- every body catches one a later change brings back.
 begin;
 \ir helpers/tests.psql
 select plan(31);

@@ -89,9 +89,8 @@ select is(:'st'::jsonb -> 'last_24h', '{"created": 9, "paid": 3, "conversion_rat
 select is(:'st'::jsonb -> 'active_reservations', '{"sessions": 2, "units": 3}'::jsonb, 'stats: active reservations count unexpired ones only');
 select is(:'st'::jsonb -> 'late_payments', '{"orders": 1, "out_of_stock": 1}'::jsonb, 'stats: late payments, with and without stock');
 select is(:'st'::jsonb -> 'refunds_owed' -> 'by_currency', '{"ARS": 1999, "USD": 1000}'::jsonb, 'stats: refunds owed, summed per currency');
--- BUG: 20261123000800_housekeeping.sql, checkout.stats(): refunds_owed.count
--- is count(*) over the rows grouped by currency, i.e. the number of
--- currencies (2 here), not the number of refunds owed (3). Should be sum(x.n).
+-- refunds_owed.count is the number of refunds owed (3), not of currencies (2):
+-- checkout.stats() once counted the rows grouped by currency.
 select is((:'st'::jsonb -> 'refunds_owed' ->> 'count')::integer, 3, 'stats: the number of refunds owed');
 select is((:'st'::jsonb ->> 'refunds_made')::integer, 1, 'stats: refunds made');
 select is((:'st'::jsonb ->> 'amount_mismatches')::integer, 2, 'stats: amount or currency mismatches');

@@ -18,8 +18,8 @@ $$;
 create function pg_temp.reminders(p_name text) returns integer language sql as $$
   select count(*)::integer from email.outbox where kind = 'cart_reminder' and session_id = tests.shopper(p_name);
 $$;
--- Functions the migration owner creates carry no EXECUTE for PUBLIC
--- (20261201170100_private_is_private.sql); these are called as other roles.
+-- Functions the schema's owner creates carry no EXECUTE for PUBLIC (the
+-- default in 00_foundation.sql); these are called as other roles.
 grant execute on function pg_temp.idle(text, interval), pg_temp.sign_up(text), pg_temp.reminders(text) to public;
 
 select tests.create_variant('EM-A', 100, 1000) as va \gset

@@ -1,5 +1,5 @@
 -- begin_checkout counts with one conditional update, taken last
--- (20261202200000_begin_checkout_counter_last.sql): the counter stays equal
+-- (private.checkout_reserve, 05_checkout.sql): the counter stays equal
 -- to the reservation rows; a unit held by a reservation that expired but was
 -- not yet released is still sold (the update refuses, the full rule under
 -- the lock accepts); "sold out" is answered before any lock with the same

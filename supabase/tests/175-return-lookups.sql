@@ -1,5 +1,5 @@
 -- The buyer's return has a budget of MercadoPago lookups per shopper per hour
--- (20261202310000_return_lookup_limit.sql): counted one by one, refused past
+-- (06_payments_and_orders.sql): counted one by one, refused past
 -- max_return_lookups_per_hour (CKH04, nothing counted), a fresh window after
 -- an hour, per shopper, service role only.
 begin;

@@ -1,4 +1,4 @@
--- begin_checkout's turns (20261202410000_checkout_admission.sql): each
+-- begin_checkout's turns (05_checkout.sql): each
 -- checkout holds, until it ends, one slot per variant (a transaction-level
 -- advisory lock, keys hashtext of the variant id and the slot), a free one
 -- from the next ticket on; it leaves the variant's line (a session-level
