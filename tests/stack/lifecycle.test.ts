@@ -76,7 +76,14 @@ describe('startStack data directory', () => {
     expect(refreshed.data.user?.id).toBe(userId);
     const cart = await again.rpc('get_cart');
     expect(cart.data.lines).toEqual([expect.objectContaining({ variant_id: VARIANTS.remeraNegraS, quantity: 2 })]);
+
+    // A database built from a migration history this checkout no longer has
+    // (issue 21 replaced the first migrations by a baseline): start refuses
+    // it and says what to do, rather than supabase db push's `migration
+    // repair` advice, which would leave it half-built.
+    await query(stack.dbUrl, `insert into supabase_migrations.schema_migrations (version, name) values ('20261123000100', 'foundation')`);
     await stack.stop();
+    await expect(start()).rejects.toThrow(/1 migration\(s\) this checkout does not have \(20261123000100\)[\s\S]*npm start -- --reset/);
 
     stack = await start({ reset: true });
     expect(await query(stack.dbUrl, 'select id from auth.users where id = $1', [userId])).toEqual([]);
