@@ -156,10 +156,7 @@ grant select on private.settings to service_role;
 
 create function private.current_settings()
 returns private.settings
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 begin
   return (

@@ -57,8 +57,7 @@ grant select, insert, update, delete on public.variants to service_role;
 
 create function private.check_whole_unit_price()
 returns trigger
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   -- One function for both tables: read the row as JSON, so each names its own columns.
@@ -99,9 +98,7 @@ create policy "Variants are readable by everyone"
 
 create function private.is_whole_unit_currency(p_currency text)
 returns boolean
-language sql
-immutable
-set search_path = ''
+language sql immutable set search_path = ''
 as $$
   select p_currency in ('CLP', 'COP')
 $$;
@@ -111,10 +108,7 @@ grant execute on function private.is_whole_unit_currency(text) to service_role;
 
 create function private.available_stock(p_variant_id uuid)
 returns integer
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 begin
   return (
@@ -140,10 +134,7 @@ grant execute on function private.available_stock(uuid) to authenticated, servic
 -- private.
 create function storefront.available_stock(p_variant_id uuid)
 returns integer
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 begin
   return (
@@ -157,9 +148,7 @@ grant execute on function storefront.available_stock(uuid) to anon, authenticate
 
 create function public.get_catalog()
 returns jsonb
-language sql
-stable
-set search_path = ''
+language sql stable set search_path = ''
 as $$
   select coalesce(jsonb_agg(p.product order by p.title), '[]'::jsonb)
   from (

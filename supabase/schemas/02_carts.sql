@@ -54,8 +54,7 @@ grant insert (session_id, variant_id, quantity), update (quantity) on public.car
 
 create function private.slide_cart_expiry()
 returns trigger
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 begin
   if tg_op = 'UPDATE' then
@@ -79,8 +78,7 @@ create trigger carts_slide_expiry
 
 create function private.check_cart_item()
 returns trigger
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v record;
@@ -155,8 +153,7 @@ create trigger cart_items_check
 
 create function private.touch_cart_of_line()
 returns trigger
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 begin
   -- Lines deleted along with their cart (the purge) have no cart to touch.
@@ -210,9 +207,7 @@ create policy "Shoppers remove their own cart lines"
 
 create function private.require_shopper()
 returns uuid
-language plpgsql
-stable
-set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
 declare
   uid uuid := auth.uid();
@@ -230,9 +225,7 @@ grant execute on function private.require_shopper() to authenticated, service_ro
 
 create function private.cart_json(p_session_id uuid)
 returns jsonb
-language plpgsql
-stable
-set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
 begin
   return (
@@ -278,8 +271,7 @@ grant execute on function private.cart_json(uuid) to authenticated, service_role
 
 create function private.touch_cart(p_session_id uuid)
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 begin
   insert into public.carts (session_id) values (p_session_id)
@@ -292,9 +284,7 @@ grant execute on function private.touch_cart(uuid) to authenticated, service_rol
 
 create function private.check_line_request(p_variant_id uuid, p_quantity integer, p_min integer)
 returns void
-language plpgsql
-stable
-set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
 declare
   max_qty integer := (private.current_settings()).max_line_quantity;
@@ -315,8 +305,7 @@ grant execute on function private.check_line_request(uuid, integer, integer) to 
 
 create function public.get_cart()
 returns jsonb
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   uid uuid := private.require_shopper();
@@ -332,8 +321,7 @@ grant execute on function public.get_cart() to authenticated, service_role;
 
 create function public.add_to_cart(p_variant_id uuid, p_quantity integer default 1)
 returns jsonb
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   uid uuid := private.require_shopper();
@@ -352,8 +340,7 @@ grant execute on function public.add_to_cart(uuid, integer) to authenticated, se
 
 create function public.set_cart_item_quantity(p_variant_id uuid, p_quantity integer)
 returns jsonb
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   uid uuid := private.require_shopper();
@@ -381,8 +368,7 @@ grant execute on function public.set_cart_item_quantity(uuid, integer) to authen
 
 create function public.remove_from_cart(p_variant_id uuid)
 returns jsonb
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   uid uuid := private.require_shopper();
@@ -398,8 +384,7 @@ grant execute on function public.remove_from_cart(uuid) to authenticated, servic
 
 create function public.clear_cart()
 returns jsonb
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   uid uuid := private.require_shopper();

@@ -51,9 +51,7 @@ create function private.apply_coupon_rule(
   p_holders integer
 )
 returns numeric
-language plpgsql
-stable
-set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
 declare
   v_discount numeric(12, 2);
@@ -94,9 +92,7 @@ comment on function private.apply_coupon_rule(checkout.coupons, text, numeric, t
 
 create function private.coupon_holders(p_coupon_id uuid, p_except uuid[] default '{}')
 returns integer
-language plpgsql
-stable
-set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
 begin
   return (
@@ -113,10 +109,7 @@ comment on function private.coupon_holders(uuid, uuid[]) is
 
 create function private.coupon_quote(p_code text)
 returns jsonb
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 declare
   uid uuid := private.require_shopper();
@@ -170,9 +163,7 @@ grant execute on function private.coupon_quote(text) to authenticated, service_r
 
 create function public.preview_coupon(p_code text)
 returns jsonb
-language sql
-stable
-set search_path = ''
+language sql stable set search_path = ''
 as $$
   select private.coupon_quote(p_code)
 $$;

@@ -131,8 +131,7 @@ grant select, insert on checkout.order_session_events to service_role;
 
 create function private.check_order_session_transition()
 returns trigger
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 begin
   if new.id <> old.id or new.session_id <> old.session_id or new.token <> old.token
@@ -168,8 +167,7 @@ create trigger order_sessions_transition
 
 create function private.forbid_event_update()
 returns trigger
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 begin
   raise exception 'order_session_events is append-only' using errcode = 'CKI02';
@@ -187,8 +185,7 @@ create trigger order_session_events_append_only
 -- cannot drift through an update.
 create function private.count_reservations()
 returns trigger
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   counted_by_caller text := nullif(current_setting('checkout.reserving_session', true), '');
@@ -228,8 +225,7 @@ create trigger stock_reservations_count_insert
 
 create function private.forbid_reservation_recount()
 returns trigger
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 begin
   raise exception 'a reservation''s variant and quantity never change: release it and reserve again'
@@ -259,9 +255,7 @@ create policy "Shoppers read their own order sessions"
 
 create function private.order_session_json(s public.order_sessions)
 returns jsonb
-language plpgsql
-stable
-set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
 begin
   return (
@@ -299,8 +293,7 @@ create function private.log_event(
   p_payment_id bigint default null
 )
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 begin
   insert into checkout.order_session_events (order_session_id, kind, payment_id, detail)
@@ -316,8 +309,7 @@ grant execute on function private.log_event(uuid, text, jsonb, bigint) to servic
 -- the "short lines" list for checkouts and payments alike.
 create function private.release_stock(p_order_session_ids uuid[])
 returns integer
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   n integer;
@@ -339,8 +331,7 @@ create function private.close_order_session(
   p_reason text
 )
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 begin
   update public.order_sessions
@@ -361,9 +352,7 @@ create function private.short_lines(
   p_for_sale boolean default false
 )
 returns jsonb
-language plpgsql
-stable
-set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
 begin
   return (

@@ -40,8 +40,7 @@ comment on sequence checkout.admission_tickets is
 
 create function private.wait_checkout_turn(p_variant_id uuid, p_slots integer)
 returns integer
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   k integer := hashtext(p_variant_id::text);
@@ -77,8 +76,7 @@ comment on function private.wait_checkout_turn(uuid, integer) is
 
 create function private.checkout_admission(p_session_id uuid, p_slots integer)
 returns uuid[]
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   all_fit boolean;
@@ -112,8 +110,7 @@ comment on function private.checkout_admission(uuid, integer) is
 
 create function private.raise_not_enough_stock(p_short jsonb)
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 begin
   raise exception 'not enough stock: %', (
@@ -233,8 +230,7 @@ comment on function private.checkout_coupon(text, numeric, text, uuid[]) is
 
 create function private.checkout_reserve(p_order_session_id uuid, p_lines jsonb, p_expires_at timestamptz)
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   line record;
@@ -295,9 +291,7 @@ create function checkout.begin_checkout(
   p_coupon_code text default null
 )
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   cfg private.settings := private.current_settings();
@@ -396,9 +390,7 @@ grant execute on function checkout.begin_checkout(uuid, jsonb, jsonb, text) to s
 
 create function checkout.attach_preference(p_order_session_id uuid, p_preference_id text)
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   s public.order_sessions;
@@ -433,9 +425,7 @@ create function checkout.release_session(
   p_reason text default 'released'
 )
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   s public.order_sessions;
@@ -457,10 +447,7 @@ grant execute on function checkout.release_session(uuid, text) to service_role;
 
 create function checkout.find_order_session(p_token text)
 returns jsonb
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 begin
   return (

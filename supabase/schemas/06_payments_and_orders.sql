@@ -182,8 +182,7 @@ grant select, insert, update, delete on checkout.return_lookups to service_role;
 
 create function private.check_order_transition()
 returns trigger
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 begin
   if new.order_session_id <> old.order_session_id or new.payment_id <> old.payment_id or new.total <> old.total
@@ -223,9 +222,7 @@ create policy "Shoppers read the lines of their own orders"
 
 create function private.order_status_may_move(p_from public.order_status, p_to public.order_status)
 returns boolean
-language sql
-immutable
-set search_path = ''
+language sql immutable set search_path = ''
 as $$
   select (p_from = 'paid' and p_to in ('in_mediation', 'refunded', 'charged_back'))
       or (p_from = 'in_mediation' and p_to in ('paid', 'refunded', 'charged_back'))
@@ -236,9 +233,7 @@ grant execute on function private.order_status_may_move(public.order_status, pub
 
 create function private.order_json(o public.orders)
 returns jsonb
-language plpgsql
-stable
-set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
 begin
   return (
@@ -273,9 +268,7 @@ grant execute on function private.order_json(public.orders) to authenticated, se
 
 create function public.get_my_orders()
 returns jsonb
-language sql
-stable
-set search_path = ''
+language sql stable set search_path = ''
 as $$
   select coalesce(jsonb_agg(private.order_json(o) order by o.created_at desc), '[]'::jsonb)
   from public.orders o
@@ -287,9 +280,7 @@ grant execute on function public.get_my_orders() to authenticated, service_role;
 
 create function private.check_payment(p_payment jsonb)
 returns void
-language plpgsql
-immutable
-set search_path = ''
+language plpgsql immutable set search_path = ''
 as $$
 declare
   pid bigint;
@@ -323,8 +314,7 @@ grant execute on function private.check_payment(jsonb) to service_role;
 
 create function private.record_payment(s public.order_sessions, p_payment jsonb)
 returns boolean
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   seen_first boolean;
@@ -354,8 +344,7 @@ grant execute on function private.record_payment(public.order_sessions, jsonb) t
 
 create function private.settle_known_payment(s public.order_sessions, p_payment jsonb)
 returns jsonb
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   pid bigint := (p_payment ->> 'id')::bigint;
@@ -406,8 +395,7 @@ grant execute on function private.settle_known_payment(public.order_sessions, js
 
 create function private.commit_order(s public.order_sessions, p_payment jsonb, p_late boolean)
 returns jsonb
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   pid bigint := (p_payment ->> 'id')::bigint;
@@ -459,8 +447,7 @@ grant execute on function private.commit_order(public.order_sessions, jsonb, boo
 
 create function private.settle_approved(s public.order_sessions, p_payment jsonb)
 returns jsonb
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   pid bigint := (p_payment ->> 'id')::bigint;
@@ -525,8 +512,7 @@ grant execute on function private.settle_approved(public.order_sessions, jsonb) 
 
 create function private.follow_payment(s public.order_sessions, p_payment jsonb)
 returns jsonb
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   pid bigint := (p_payment ->> 'id')::bigint;
@@ -563,9 +549,7 @@ grant execute on function private.follow_payment(public.order_sessions, jsonb) t
 
 create function checkout.apply_payment(p_payment jsonb)
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   ref text;
@@ -599,9 +583,7 @@ grant execute on function checkout.apply_payment(jsonb) to service_role;
 
 create function checkout.note_return_lookup(p_session_id uuid)
 returns integer
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   cfg private.settings := private.current_settings();

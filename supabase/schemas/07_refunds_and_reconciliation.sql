@@ -30,8 +30,7 @@ create function private.owe_refund(
   p_detail jsonb default '{}'
 )
 returns jsonb
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   r checkout.payment_refunds;
@@ -64,8 +63,7 @@ create function private.cannot_fulfil(
   p_detail jsonb default '{}'
 )
 returns jsonb
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   closed public.order_sessions;
@@ -89,9 +87,7 @@ grant execute on function private.cannot_fulfil(public.order_sessions, bigint, n
 -- either order. The second fills in a missing id.
 create function checkout.record_refund(p_payment_id bigint, p_mp_refund_id text)
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   r checkout.payment_refunds;
@@ -128,9 +124,7 @@ grant execute on function checkout.record_refund(bigint, text) to service_role;
 
 create function checkout.claim_refunds(p_limit integer default 20)
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   claimed jsonb;
@@ -158,9 +152,7 @@ grant execute on function checkout.claim_refunds(integer) to service_role;
 
 create function checkout.note_refund_failure(p_payment_id bigint, p_error text)
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   r checkout.payment_refunds;
@@ -188,9 +180,7 @@ create function checkout.claim_reconciliation(
   p_limit integer default 50
 )
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   claimed jsonb;
@@ -227,9 +217,7 @@ grant execute on function checkout.claim_reconciliation(interval, integer) to se
 
 create function checkout.claim_preference_expiry(p_limit integer default 50)
 returns jsonb
-language sql
-security definer
-set search_path = ''
+language sql security definer set search_path = ''
 as $$
   -- An expired session's preference lapsed with it (expiration_date_to is
   -- the reservation's end); a cancelled one's is still payable until then.
@@ -246,9 +234,7 @@ grant execute on function checkout.claim_preference_expiry(integer) to service_r
 
 create function checkout.mark_preference_expired(p_order_session_id uuid)
 returns void
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 begin
   update public.order_sessions set preference_expired_at = now()
@@ -264,10 +250,7 @@ grant execute on function checkout.mark_preference_expired(uuid) to service_role
 
 create function checkout.audit()
 returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   select coalesce(jsonb_agg(v order by v ->> 'invariant', v ->> 'subject'), '[]'::jsonb)
     from (

@@ -22,8 +22,7 @@
 
 create function private.check_fair_hold()
 returns trigger
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   cfg private.settings := private.current_settings();
@@ -88,8 +87,7 @@ create trigger order_sessions_fair_hold
 
 create function private.check_cart_hold()
 returns trigger
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   max_units integer := (private.current_settings()).max_units_per_variant;
@@ -121,9 +119,7 @@ create trigger cart_items_hold_cap
 
 create function private.unpaid_expiries(p_session_id uuid, p_since timestamptz)
 returns table (expired_at timestamptz)
-language plpgsql
-stable
-set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
 begin
   return query
@@ -146,10 +142,7 @@ comment on function private.unpaid_expiries(uuid, timestamptz) is
 -- Monitoring: who holds the most.
 create function checkout.top_holders(p_limit integer default 10)
 returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   select coalesce(jsonb_agg(h order by (h ->> 'units')::integer desc, h ->> 'session_id'), '[]'::jsonb)
     from (

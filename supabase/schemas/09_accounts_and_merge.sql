@@ -38,8 +38,7 @@ grant select on checkout.cart_merges to service_role;
 
 create function private.merge_cart_lines(p_anonymous_id uuid, p_account_id uuid, p_strategy text)
 returns jsonb
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   cfg private.settings := private.current_settings();
@@ -137,9 +136,7 @@ comment on function private.merge_cart_lines(uuid, uuid, text) is
 
 create function private.merge_replay(p_done checkout.cart_merges, p_account_id uuid)
 returns jsonb
-language plpgsql
-stable
-set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
 begin
   if p_done.account_id <> p_account_id then
@@ -154,9 +151,7 @@ comment on function private.merge_replay(checkout.cart_merges, uuid) is
 
 create function checkout.merge_carts(p_anonymous_id uuid, p_account_id uuid)
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   strategy text := (private.current_settings()).cart_merge_strategy;

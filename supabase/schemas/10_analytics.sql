@@ -104,9 +104,7 @@ create index order_sessions_closed_at_idx on public.order_sessions (closed_at) w
 
 create function analytics.record_cart_created()
 returns trigger
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 begin
   insert into analytics.cart_facts (session_id, created_at)
@@ -122,9 +120,7 @@ create trigger carts_record_fact
 
 create function analytics.record_first_item()
 returns trigger
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 begin
   update analytics.cart_facts f
@@ -144,9 +140,7 @@ create trigger cart_items_record_first_item
 
 create function analytics.record_checkout()
 returns trigger
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 begin
   update analytics.cart_facts f
@@ -165,9 +159,7 @@ create trigger order_sessions_record_checkout
 
 create function analytics.record_paid()
 returns trigger
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 begin
   update analytics.cart_facts f
@@ -193,9 +185,7 @@ create trigger orders_record_paid
 -- purge sets analytics.cart_purge and the trigger skips.
 create function analytics.record_cart_deleted()
 returns trigger
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   tz text := (private.current_settings()).analytics_time_zone;
@@ -237,9 +227,7 @@ create trigger carts_record_deleted
 
 create function analytics.money(p_amounts jsonb[])
 returns jsonb
-language sql
-immutable
-set search_path = ''
+language sql immutable set search_path = ''
 as $$
   select coalesce(jsonb_object_agg(k, total), '{}'::jsonb)
     from (select e.key as k, sum(e.value::numeric) as total
@@ -251,10 +239,7 @@ grant execute on function analytics.money(jsonb[]) to service_role;
 
 create function analytics.compute_day(p_day date)
 returns analytics.daily_funnel
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 declare
   tz text := (private.current_settings()).analytics_time_zone;
@@ -324,9 +309,7 @@ grant execute on function analytics.compute_day(date) to service_role;
 
 create function analytics.today()
 returns date
-language sql
-stable
-set search_path = ''
+language sql stable set search_path = ''
 as $$
   select (now() at time zone (private.current_settings()).analytics_time_zone)::date
 $$;
@@ -335,9 +318,7 @@ grant execute on function analytics.today() to service_role;
 
 create function analytics.rollup(p_days integer default 2)
 returns integer
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   tz text := (private.current_settings()).analytics_time_zone;
@@ -385,9 +366,7 @@ grant execute on function analytics.rollup(integer) to service_role;
 
 create function analytics.check_range(p_from date, p_to date)
 returns void
-language plpgsql
-immutable
-set search_path = ''
+language plpgsql immutable set search_path = ''
 as $$
 begin
   if p_from is null or p_to is null or p_from > p_to or p_to - p_from > 366 then
@@ -403,9 +382,7 @@ grant execute on function analytics.check_range(date, date) to service_role;
 
 create function analytics.rate(p_lost numeric, p_of numeric)
 returns numeric
-language sql
-immutable
-set search_path = ''
+language sql immutable set search_path = ''
 as $$
   select case when p_of > 0 then round(greatest(p_lost, 0) / p_of, 4) end
 $$;
@@ -415,10 +392,7 @@ grant execute on function analytics.rate(numeric, numeric) to service_role;
 
 create function analytics.funnel(p_from date, p_to date)
 returns jsonb
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 declare
   today date;
@@ -475,10 +449,7 @@ create function analytics.abandoned_products_report(
   p_limit integer default 20
 )
 returns jsonb
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 declare
   today date;
@@ -523,10 +494,7 @@ grant execute on function analytics.abandoned_products_report(date, date, intege
 
 create function analytics.checkout_outcomes(p_from date, p_to date)
 returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   with f as (select analytics.funnel(p_from, p_to) as j)
   select jsonb_build_object(

@@ -60,9 +60,7 @@ grant select, insert, update, delete on email.unsubscribes to service_role;
 
 create function email.enqueue_order_confirmation()
 returns trigger
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 begin
   if coalesce(new.payer ->> 'email', '') ~ '^[^@\s]+@[^@\s]+$' then
@@ -84,10 +82,7 @@ create trigger orders_enqueue_confirmation
 
 create function email.shopper_email(p_session_id uuid)
 returns text
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   -- The account's email once the shopper signed up; else the payer email of
   -- their latest checkout.
@@ -102,10 +97,7 @@ grant execute on function email.shopper_email(uuid) to service_role;
 
 create function email.is_unsubscribed(p_email text)
 returns boolean
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   select exists (select 1 from email.unsubscribes u where u.email = lower(p_email))
 $$;
@@ -115,10 +107,7 @@ grant execute on function email.is_unsubscribed(text) to service_role;
 
 create function email.is_cart_abandoned(p_session_id uuid, p_cart_updated_at timestamptz)
 returns boolean
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   -- Has items, no checkout in progress, and not bought since its last
   -- activity (a purchase removes the bought lines in the order's transaction).
@@ -134,9 +123,7 @@ grant execute on function email.is_cart_abandoned(uuid, timestamptz) to service_
 
 create function email.detect_abandoned_carts(p_limit integer default 1000)
 returns integer
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   st private.settings := private.current_settings();
@@ -183,10 +170,7 @@ grant execute on function email.detect_abandoned_carts(integer) to service_role;
 
 create function email.message_data(o email.outbox)
 returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   select case o.kind
     when 'cart_reminder' then (
@@ -221,10 +205,7 @@ grant execute on function email.message_data(email.outbox) to service_role;
 
 create function email.reminder_obsolete(o email.outbox)
 returns text
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   select case
     when email.is_unsubscribed(o.recipient) then 'unsubscribed'
@@ -244,9 +225,7 @@ create function email.claim(
   p_lease interval default interval '2 minutes'
 )
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   claimed jsonb;
@@ -294,9 +273,7 @@ grant execute on function email.claim(integer, interval) to service_role;
 
 create function email.mark_sent(p_id bigint, p_provider_id text)
 returns void
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   o email.outbox;
@@ -317,9 +294,7 @@ grant execute on function email.mark_sent(bigint, text) to service_role;
 
 create function email.mark_failed(p_id bigint, p_error jsonb, p_retry boolean)
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   o email.outbox;
@@ -342,9 +317,7 @@ grant execute on function email.mark_failed(bigint, jsonb, boolean) to service_r
 
 create function email.unsubscribe(p_email text)
 returns void
-language sql
-security definer
-set search_path = ''
+language sql security definer set search_path = ''
 as $$
   insert into email.unsubscribes (email) values (lower(p_email)) on conflict do nothing;
   update email.outbox set status = 'skipped', last_error = '{"reason": "unsubscribed"}'::jsonb, updated_at = now()
@@ -360,9 +333,7 @@ create function email.restore_cart(
   p_to_session uuid
 )
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   c public.carts;

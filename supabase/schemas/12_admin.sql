@@ -52,10 +52,7 @@ create index order_sessions_created_at_idx on public.order_sessions (created_at)
 
 create function admin.is_staff(p_claims jsonb)
 returns boolean
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   select coalesce(
     p_claims ->> 'role' = 'authenticated'
@@ -75,10 +72,7 @@ grant execute on function admin.is_staff(jsonb) to service_role;
 
 create function admin.require_staff(p_claims jsonb)
 returns void
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 begin
   if not admin.is_staff(p_claims) then
@@ -95,9 +89,7 @@ grant execute on function admin.require_staff(jsonb) to service_role;
 
 create function admin.set_staff(p_email text, p_staff boolean default true)
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   u auth.users;
@@ -126,10 +118,7 @@ grant execute on function admin.set_staff(text, boolean) to service_role;
 
 create function admin.check_input(p_ok boolean, p_field text, p_message text)
 returns void
-language plpgsql
-immutable
-security definer
-set search_path = ''
+language plpgsql immutable security definer set search_path = ''
 as $$
 begin
   if not coalesce(p_ok, false) then
@@ -143,10 +132,7 @@ grant execute on function admin.check_input(boolean, text, text) to service_role
 
 create function admin.period_figures(p_from timestamptz, p_to timestamptz)
 returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   with o as (
     select o.currency, o.total, o.status from public.orders o where o.created_at >= p_from and o.created_at < p_to
@@ -181,10 +167,7 @@ create function admin.dashboard(
   p_tz text default 'America/Argentina/Buenos_Aires'
 )
 returns jsonb
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 declare
   v_from timestamptz;
@@ -256,10 +239,7 @@ grant execute on function admin.dashboard(jsonb, date, date, text) to service_ro
 
 create function admin.order_summary(o public.orders)
 returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   select jsonb_build_object(
     'id', o.id, 'order_number', o.order_number, 'status', o.status, 'total', o.total, 'currency', o.currency,
@@ -279,10 +259,7 @@ create function admin.orders(
   p_limit integer default 50
 )
 returns jsonb
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 declare
   q text := nullif(btrim(coalesce(p_search, '')), '');
@@ -327,10 +304,7 @@ grant execute on function admin.orders(jsonb, text, timestamptz, uuid, integer) 
 
 create function admin.order_detail(p_claims jsonb, p_order text)
 returns jsonb
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 declare
   o public.orders;
@@ -387,10 +361,7 @@ grant execute on function admin.order_detail(jsonb, text) to service_role;
 
 create function admin.attention(p_claims jsonb)
 returns jsonb
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 begin
   perform admin.require_staff(p_claims);
@@ -440,9 +411,7 @@ grant execute on function admin.attention(jsonb) to service_role;
 
 create function admin.refund_to_retry(p_claims jsonb, p_payment_id text)
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   r checkout.payment_refunds;
@@ -469,10 +438,7 @@ grant execute on function admin.refund_to_retry(jsonb, text) to service_role;
 
 create function admin.audit(p_claims jsonb)
 returns jsonb
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 begin
   perform admin.require_staff(p_claims);
@@ -485,10 +451,7 @@ grant execute on function admin.audit(jsonb) to service_role;
 
 create function admin.stock(p_claims jsonb)
 returns jsonb
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 begin
   perform admin.require_staff(p_claims);
@@ -524,9 +487,7 @@ grant execute on function admin.stock(jsonb) to service_role;
 
 create function admin.adjust_stock(p_claims jsonb, p_variant_id text, p_delta integer, p_reason text)
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v public.variants;
@@ -574,10 +535,7 @@ grant execute on function admin.adjust_stock(jsonb, text, integer, text) to serv
 
 create function admin.housekeeping(p_claims jsonb)
 returns jsonb
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 begin
   perform admin.require_staff(p_claims);
@@ -608,9 +566,7 @@ grant execute on function admin.housekeeping(jsonb) to service_role;
 
 create function admin.run_cleanup(p_claims jsonb)
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 begin
   perform admin.require_staff(p_claims);

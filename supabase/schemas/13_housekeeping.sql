@@ -15,9 +15,7 @@
 
 create function checkout.expire_sessions(p_batch_size integer default 1000)
 returns integer
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   expired_ids uuid[];
@@ -49,9 +47,7 @@ grant execute on function checkout.expire_sessions(integer) to service_role;
 
 create function checkout.purge_carts(p_batch_size integer default 5000)
 returns integer
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   purged integer;
@@ -102,9 +98,7 @@ grant execute on function checkout.purge_carts(integer) to service_role;
 
 create function checkout.trim_sessions(p_batch_size integer default 5000)
 returns integer
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   trimmed integer;
@@ -131,9 +125,7 @@ grant execute on function checkout.trim_sessions(integer) to service_role;
 
 create function checkout.purge_anonymous_users(p_batch_size integer default 1000)
 returns integer
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   purged integer;
@@ -163,10 +155,7 @@ grant execute on function checkout.purge_anonymous_users(integer) to service_rol
 
 create function checkout.stats()
 returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   with by_status as (
     select s.status::text as status, count(*) as n from public.order_sessions s group by s.status
@@ -248,9 +237,7 @@ grant execute on function checkout.stats() to service_role;
 
 create function checkout.cleanup()
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   expired integer := 0;
