@@ -3,7 +3,7 @@
 begin;
 \ir helpers/tests.psql
 
-select plan(19);
+select plan(20);
 select has_function('tests', 'create_shopper', array['text']);
 select has_function('tests', 'authenticate_as', array['text']);
 select has_function('tests', 'authenticate_as_anon', array[]::text[]);
@@ -11,6 +11,7 @@ select has_function('tests', 'authenticate_as_service_role', array[]::text[]);
 select has_function('tests', 'clear_authentication', array[]::text[]);
 select has_function('tests', 'create_variant', array['text', 'integer', 'numeric', 'text']);
 select has_function('tests', 'error_of', array['text']);
+select has_function('tests', 'fill_cart', array['text', 'uuid[]', 'integer[]']);
 select has_function('tests', 'begin_checkout', array['text', 'text']);
 select has_function('tests', 'payment', array['text', 'text', 'numeric', 'bigint', 'text']);
 select has_function('tests', 'expire_order_session', array['uuid', 'interval']);

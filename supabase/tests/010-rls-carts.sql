@@ -4,17 +4,12 @@ begin;
 \ir helpers/tests.psql
 select plan(34);
 
-select tests.create_shopper('rls-ana') as ana \gset
-select tests.create_shopper('rls-bob') as bob \gset
-select tests.create_shopper('rls-carol') as carol \gset
-select tests.create_shopper('rls-dave') as dave \gset
-select tests.create_variant('RLS-1', 10) as v1 \gset
-select tests.create_variant('RLS-2', 10) as v2 \gset
+select tests.create_shopper('rls-ana') as ana, tests.create_shopper('rls-bob') as bob,
+       tests.create_shopper('rls-carol') as carol, tests.create_shopper('rls-dave') as dave,
+       tests.create_variant('RLS-1', 10) as v1, tests.create_variant('RLS-2', 10) as v2 \gset
 
-select tests.authenticate_as('rls-ana') \gset
-select public.add_to_cart(:'v1', 2) \gset
-select tests.authenticate_as('rls-bob') \gset
-select public.add_to_cart(:'v1', 1) \gset
+select tests.fill_cart('rls-ana', array[:'v1']::uuid[], array[2]),
+       tests.fill_cart('rls-bob', array[:'v1']::uuid[], array[1]) \gset
 select tests.clear_authentication() \gset
 -- A recognisable expiry on bob's cart, to show nobody else's write reached it.
 select tests.set_cart_expiry('rls-bob', now() + interval '1 day') \gset

@@ -6,14 +6,11 @@ begin;
 \ir helpers/tests.psql
 select plan(102);
 
-select tests.create_shopper('ord-ana') as ana \gset
-select tests.create_shopper('ord-bob') as bob \gset
-select tests.create_variant('ORD-1', 10, 1000) as v1 \gset
+select tests.create_shopper('ord-ana') as ana, tests.create_shopper('ord-bob') as bob,
+       tests.create_variant('ORD-1', 10, 1000) as v1 \gset
 
-select tests.authenticate_as('ord-ana') \gset
-select public.add_to_cart(:'v1', 2) \gset
-select tests.authenticate_as('ord-bob') \gset
-select public.add_to_cart(:'v1', 1) \gset
+select tests.fill_cart('ord-ana', array[:'v1']::uuid[], array[2]),
+       tests.fill_cart('ord-bob', array[:'v1']::uuid[], array[1]) \gset
 
 -- ana pays (an order), bob's session stays active.
 select tests.authenticate_as_service_role() \gset

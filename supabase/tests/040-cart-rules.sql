@@ -6,16 +6,11 @@ begin;
 \ir helpers/tests.psql
 select plan(77);
 
-select tests.create_shopper('cr-ana') as ana \gset
-select tests.create_shopper('cr-bob') as bob \gset
-select tests.create_shopper('cr-carol') as carol \gset
-select tests.create_shopper('cr-dan') as dan \gset
-select tests.create_variant('CR-A', 5, 1000) as va \gset
-select tests.create_variant('CR-B', 10, 250.50) as vb \gset
-select tests.create_variant('CR-USD', 5, 20, 'USD') as vusd \gset
-select tests.create_variant('CR-OFF', 5) as voff \gset
-select tests.create_variant('CR-OFFP', 5) as voffp \gset
-select tests.create_variant('CR-RES', 3) as vres \gset
+select tests.create_shopper('cr-ana') as ana, tests.create_shopper('cr-bob') as bob,
+       tests.create_shopper('cr-carol') as carol, tests.create_shopper('cr-dan') as dan,
+       tests.create_variant('CR-A', 5, 1000) as va, tests.create_variant('CR-B', 10, 250.50) as vb,
+       tests.create_variant('CR-USD', 5, 20, 'USD') as vusd, tests.create_variant('CR-OFF', 5) as voff,
+       tests.create_variant('CR-OFFP', 5) as voffp, tests.create_variant('CR-RES', 3) as vres \gset
 select gen_random_uuid() as vnone \gset
 update public.variants set active = false where id = :'voff';
 update public.products set active = false where id = (select product_id from public.variants where id = :'voffp');
@@ -123,8 +118,7 @@ select throws_ok($$ select public.clear_cart() $$, '42501', 'no shopper session:
 
 -- ---------------------------------------------------------------------------
 -- Availability counts other shoppers' unexpired reservations only.
-select tests.authenticate_as('cr-bob') \gset
-select public.add_to_cart(:'vres', 2) \gset
+select tests.fill_cart('cr-bob', array[:'vres']::uuid[], array[2]) \gset
 select tests.authenticate_as_service_role() \gset
 select s ->> 'id' as bob_os from tests.begin_checkout('cr-bob') s \gset
 

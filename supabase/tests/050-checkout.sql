@@ -6,22 +6,15 @@ begin;
 \ir helpers/tests.psql
 select plan(59);
 
-select tests.create_shopper('ck-ana') as ana \gset
-select tests.create_shopper('ck-bob') as bob \gset
-select tests.create_shopper('ck-carol') as carol \gset
-select tests.create_shopper('ck-dan') as dan \gset
-select tests.create_shopper('ck-erin') as erin \gset
-select tests.create_variant('CK-A', 5, 1000) as va \gset
-select tests.create_variant('CK-B', 3, 250.50) as vb \gset
-select tests.create_variant('CK-C', 2) as vc \gset
-select tests.create_variant('CK-D', 5) as vd \gset
-select tests.create_variant('CK-E', 5) as ve \gset
-select tests.create_variant('CK-X', 5) as vx \gset
+select tests.create_shopper('ck-ana') as ana, tests.create_shopper('ck-bob') as bob,
+       tests.create_shopper('ck-carol') as carol, tests.create_shopper('ck-dan') as dan,
+       tests.create_shopper('ck-erin') as erin, tests.create_variant('CK-A', 5, 1000) as va,
+       tests.create_variant('CK-B', 3, 250.50) as vb, tests.create_variant('CK-C', 2) as vc,
+       tests.create_variant('CK-D', 5) as vd, tests.create_variant('CK-E', 5) as ve,
+       tests.create_variant('CK-X', 5) as vx \gset
 update private.settings set reservation_ttl = interval '20 minutes';
 
-select tests.authenticate_as('ck-ana') \gset
-select public.add_to_cart(:'va', 2) \gset
-select public.add_to_cart(:'vb', 1) \gset
+select tests.fill_cart('ck-ana', array[:'va', :'vb']::uuid[], array[2, 1]) \gset
 select tests.clear_authentication() \gset
 -- The price changes after the shopper added the line: the checkout uses the new one.
 update public.variants set price = 1200 where id = :'va';
@@ -73,8 +66,7 @@ select throws_ok(format($$ select public.add_to_cart(%L, 3) $$, :'vb'), 'CKS01',
 
 -- ---------------------------------------------------------------------------
 -- A new checkout cancels the previous one and releases its stock first.
-select tests.authenticate_as('ck-ana') \gset
-select public.add_to_cart(:'va', 1) \gset
+select tests.fill_cart('ck-ana', array[:'va']::uuid[], array[1]) \gset
 select tests.authenticate_as_service_role() \gset
 select tests.begin_checkout('ck-ana') as s2 \gset
 select :'s2'::jsonb ->> 'id' as s2_id \gset
@@ -100,8 +92,7 @@ select is(private.available_stock(:'va'), 2, 'availability: only the new reserva
 
 -- ---------------------------------------------------------------------------
 -- Errors, nothing written.
-select tests.authenticate_as('ck-carol') \gset
-select public.add_to_cart(:'va', 1) \gset
+select tests.fill_cart('ck-carol', array[:'va']::uuid[], array[1]) \gset
 select public.clear_cart() \gset
 select tests.authenticate_as_service_role() \gset
 select throws_ok($$ select tests.begin_checkout('ck-carol') $$, 'CKC01', 'the cart is empty', 'begin_checkout: an empty cart is refused');
@@ -123,10 +114,7 @@ select is_empty(format($$ select 1 from public.order_sessions where session_id i
 
 -- Short stock: every short line with requested and available, the inactive
 -- variant among them; the previous session survives.
-select tests.authenticate_as('ck-bob') \gset
-select public.add_to_cart(:'vc', 2) \gset
-select public.add_to_cart(:'vd', 1) \gset
-select public.add_to_cart(:'ve', 1) \gset
+select tests.fill_cart('ck-bob', array[:'vc', :'vd', :'ve']::uuid[], array[2, 1, 1]) \gset
 select tests.authenticate_as_service_role() \gset
 select tests.begin_checkout('ck-bob') ->> 'id' as b1_id \gset
 select tests.clear_authentication() \gset
@@ -155,9 +143,7 @@ select is(
 select is(tests.event_kinds(:'b1_id'), array['created', 'reserved'], 'short stock: the previous session logged nothing more');
 
 -- Mixed currencies (a variant re-priced in another currency after it was added).
-select tests.authenticate_as('ck-carol') \gset
-select public.add_to_cart(:'va', 1) \gset
-select public.add_to_cart(:'vx', 1) \gset
+select tests.fill_cart('ck-carol', array[:'va', :'vx']::uuid[], array[1, 1]) \gset
 select tests.clear_authentication() \gset
 update public.variants set currency = 'USD' where id = :'vx';
 select tests.authenticate_as_service_role() \gset
@@ -167,8 +153,7 @@ select is_empty(format($$ select 1 from public.order_sessions where session_id =
 -- Lazy expiry: an expired reservation is free for the next checkout at once.
 select tests.expire_order_session(:'s2_id') \gset
 select is(private.available_stock(:'va'), 5, 'an expired reservation no longer counts, before any cron');
-select tests.authenticate_as('ck-erin') \gset
-select public.add_to_cart(:'va', 5) \gset
+select tests.fill_cart('ck-erin', array[:'va']::uuid[], array[5]) \gset
 select tests.authenticate_as_service_role() \gset
 select tests.begin_checkout('ck-erin') as e1 \gset
 select :'e1'::jsonb ->> 'id' as e1_id, :'e1'::jsonb ->> 'token' as e1_tok \gset

@@ -6,10 +6,8 @@ begin;
 \ir helpers/tests.psql
 select plan(24);
 
-select tests.create_shopper('cp-ana') as ana \gset
-select tests.create_shopper('cp-bob') as bob \gset
-select tests.create_shopper('cp-carol') as carol \gset
-select tests.create_variant('CP-A', 50, 1000) as va \gset
+select tests.create_shopper('cp-ana') as ana, tests.create_shopper('cp-bob') as bob,
+       tests.create_shopper('cp-carol') as carol, tests.create_variant('CP-A', 50, 1000) as va \gset
 
 insert into checkout.coupons (code, kind, value, currency, min_subtotal, starts_at, ends_at, max_redemptions, active) values
   ('PCT15',    'percent', 15,   null,  0,    null,                      null,                      null, true),
@@ -24,12 +22,9 @@ insert into checkout.coupons (code, kind, value, currency, min_subtotal, starts_
   ('ONCE',     'percent', 10,   null,  0,    null,                      null,                      1,    true),
   ('ALL3000',  'fixed',   3000, 'ARS', 0,    null,                      null,                      null, true);
 
-select tests.authenticate_as('cp-ana') \gset
-select public.add_to_cart(:'va', 3) \gset
-select tests.authenticate_as('cp-bob') \gset
-select public.add_to_cart(:'va', 3) \gset
-select tests.authenticate_as('cp-carol') \gset
-select public.add_to_cart(:'va', 3) \gset
+select tests.fill_cart('cp-ana', array[:'va']::uuid[], array[3]),
+       tests.fill_cart('cp-bob', array[:'va']::uuid[], array[3]),
+       tests.fill_cart('cp-carol', array[:'va']::uuid[], array[3]) \gset
 select tests.authenticate_as_service_role() \gset
 
 -- ---------------------------------------------------------------------------
@@ -79,8 +74,7 @@ select is(
 );
 
 -- The minimum applies to the subtotal: with 5 units (5000) MIN5000 applies.
-select tests.authenticate_as('cp-carol') \gset
-select public.add_to_cart(:'va', 2) \gset
+select tests.fill_cart('cp-carol', array[:'va']::uuid[], array[2]) \gset
 select tests.authenticate_as_service_role() \gset
 select tests.begin_checkout('cp-carol', 'min5000') as s \gset
 select is((:'s'::jsonb ->> 'discount')::numeric, 500.00, 'a subtotal equal to the minimum qualifies');

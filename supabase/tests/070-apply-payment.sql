@@ -4,27 +4,17 @@ begin;
 \ir helpers/tests.psql
 select plan(91);
 
-select tests.create_shopper('pay-ana') as ana \gset
-select tests.create_shopper('pay-bob') as bob \gset
-select tests.create_shopper('pay-carol') as carol \gset
-select tests.create_shopper('pay-dan') as dan \gset
-select tests.create_shopper('pay-erin') as erin \gset
-select tests.create_shopper('pay-frank') as frank \gset
-select tests.create_variant('PAY-A', 10, 1000) as va \gset
-select tests.create_variant('PAY-B', 5, 500) as vb \gset
-select tests.create_variant('PAY-C', 2, 1000) as vc \gset
+select tests.create_shopper('pay-ana') as ana, tests.create_shopper('pay-bob') as bob,
+       tests.create_shopper('pay-carol') as carol, tests.create_shopper('pay-dan') as dan,
+       tests.create_shopper('pay-erin') as erin, tests.create_shopper('pay-frank') as frank,
+       tests.create_variant('PAY-A', 10, 1000) as va, tests.create_variant('PAY-B', 5, 500) as vb,
+       tests.create_variant('PAY-C', 2, 1000) as vc \gset
 
-select tests.authenticate_as('pay-ana') \gset
-select public.add_to_cart(:'va', 2) \gset
-select public.add_to_cart(:'vb', 1) \gset
-select tests.authenticate_as('pay-bob') \gset
-select public.add_to_cart(:'va', 1) \gset
-select tests.authenticate_as('pay-carol') \gset
-select public.add_to_cart(:'va', 1) \gset
-select tests.authenticate_as('pay-dan') \gset
-select public.add_to_cart(:'vb', 1) \gset
-select tests.authenticate_as('pay-erin') \gset
-select public.add_to_cart(:'vc', 2) \gset
+select tests.fill_cart('pay-ana', array[:'va', :'vb']::uuid[], array[2, 1]),
+       tests.fill_cart('pay-bob', array[:'va']::uuid[], array[1]),
+       tests.fill_cart('pay-carol', array[:'va']::uuid[], array[1]),
+       tests.fill_cart('pay-dan', array[:'vb']::uuid[], array[1]),
+       tests.fill_cart('pay-erin', array[:'vc']::uuid[], array[2]) \gset
 
 select tests.authenticate_as_service_role() \gset
 select s ->> 'id' as sa, s ->> 'token' as ta from tests.begin_checkout('pay-ana') s \gset
@@ -34,8 +24,7 @@ select s ->> 'id' as sd, s ->> 'token' as td from tests.begin_checkout('pay-dan'
 select s ->> 'id' as se, s ->> 'token' as te from tests.begin_checkout('pay-erin') s \gset
 
 -- After checking out, ana adds one more unit: it must stay in her cart.
-select tests.authenticate_as('pay-ana') \gset
-select public.add_to_cart(:'va', 1) \gset
+select tests.fill_cart('pay-ana', array[:'va']::uuid[], array[1]) \gset
 select tests.authenticate_as_service_role() \gset
 
 -- ---------------------------------------------------------------------------
@@ -211,8 +200,7 @@ select is((select stock_on_hand from public.variants where id = :'vb'), 3, 'late
 
 -- Approved after expiry, without stock: refund owed
 select tests.expire_order_session(:'se') \gset
-select tests.authenticate_as('pay-frank') \gset
-select public.add_to_cart(:'vc', 2) \gset
+select tests.fill_cart('pay-frank', array[:'vc']::uuid[], array[2]) \gset
 select tests.authenticate_as_service_role() \gset
 select tests.begin_checkout('pay-frank') ->> 'id' as sf \gset
 select checkout.apply_payment(tests.payment(:'te', 'approved', 2000, 9401)) as r \gset

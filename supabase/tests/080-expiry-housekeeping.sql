@@ -6,24 +6,16 @@ begin;
 \ir helpers/tests.psql
 select plan(37);
 
-select tests.create_shopper('ex-ana') as ana \gset
-select tests.create_shopper('ex-bob') as bob \gset
-select tests.create_shopper('ex-carol') as carol \gset
-select tests.create_shopper('ex-dan') as dan \gset
-select tests.create_shopper('ex-erin') as erin \gset
-select tests.create_variant('EX-A', 3, 1000) as va \gset
-select tests.create_variant('EX-B', 10, 1000) as vb \gset
+select tests.create_shopper('ex-ana') as ana, tests.create_shopper('ex-bob') as bob,
+       tests.create_shopper('ex-carol') as carol, tests.create_shopper('ex-dan') as dan,
+       tests.create_shopper('ex-erin') as erin, tests.create_variant('EX-A', 3, 1000) as va,
+       tests.create_variant('EX-B', 10, 1000) as vb \gset
 
-select tests.authenticate_as('ex-ana') \gset
-select public.add_to_cart(:'va', 2) \gset
-select tests.authenticate_as('ex-bob') \gset
-select public.add_to_cart(:'vb', 1) \gset
-select tests.authenticate_as('ex-carol') \gset
-select public.add_to_cart(:'va', 1) \gset
-select tests.authenticate_as('ex-dan') \gset
-select public.add_to_cart(:'vb', 1) \gset
-select tests.authenticate_as('ex-erin') \gset
-select public.add_to_cart(:'vb', 1) \gset
+select tests.fill_cart('ex-ana', array[:'va']::uuid[], array[2]),
+       tests.fill_cart('ex-bob', array[:'vb']::uuid[], array[1]),
+       tests.fill_cart('ex-carol', array[:'va']::uuid[], array[1]),
+       tests.fill_cart('ex-dan', array[:'vb']::uuid[], array[1]),
+       tests.fill_cart('ex-erin', array[:'vb']::uuid[], array[1]) \gset
 
 select tests.authenticate_as_service_role() \gset
 select tests.begin_checkout('ex-ana') ->> 'id' as sa \gset

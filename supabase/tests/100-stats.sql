@@ -15,8 +15,7 @@ select is(
 );
 select is(:'empty'::jsonb -> 'conversion_rate', 'null'::jsonb, 'stats on an empty store: no conversion rate (no division by zero)');
 
-select tests.create_variant('ST-A', 50, 1000) as va \gset
-select tests.create_variant('ST-C', 1, 1000) as vc \gset
+select tests.create_variant('ST-A', 50, 1000) as va, tests.create_variant('ST-C', 1, 1000) as vc \gset
 select count(tests.create_shopper(n)) as shoppers from unnest(array['st-ana', 'st-bob', 'st-carol', 'st-dan', 'st-erin', 'st-frank', 'st-gina', 'st-hank', 'st-ivan']) n \gset
 do $$
 declare

@@ -5,25 +5,18 @@ begin;
 \ir helpers/tests.psql
 select plan(12);
 
-select tests.create_shopper('anon-gone') as gone \gset
-select tests.create_shopper('anon-live-cart') as live_cart \gset
-select tests.create_shopper('anon-stale-cart') as stale_cart \gset
-select tests.create_shopper('anon-checking-out') as checking_out \gset
-select tests.create_shopper('anon-refreshed') as refreshed \gset
-select tests.create_shopper('anon-recent') as recent \gset
-select tests.create_shopper('anon-bought') as bought \gset
-select tests.create_shopper('permanent') as permanent \gset
+select tests.create_shopper('anon-gone') as gone, tests.create_shopper('anon-live-cart') as live_cart,
+       tests.create_shopper('anon-stale-cart') as stale_cart,
+       tests.create_shopper('anon-checking-out') as checking_out, tests.create_shopper('anon-refreshed') as refreshed,
+       tests.create_shopper('anon-recent') as recent, tests.create_shopper('anon-bought') as bought,
+       tests.create_shopper('permanent') as permanent \gset
 update auth.users set is_anonymous = false, email = 'someone@example.com' where id = :'permanent';
 select tests.create_variant('ANON-A', 10, 1000) as va \gset
 
-select tests.authenticate_as('anon-live-cart') \gset
-select public.add_to_cart(:'va', 1) \gset
-select tests.authenticate_as('anon-stale-cart') \gset
-select public.add_to_cart(:'va', 1) \gset
-select tests.authenticate_as('anon-checking-out') \gset
-select public.add_to_cart(:'va', 1) \gset
-select tests.authenticate_as('anon-bought') \gset
-select public.add_to_cart(:'va', 1) \gset
+select tests.fill_cart('anon-live-cart', array[:'va']::uuid[], array[1]),
+       tests.fill_cart('anon-stale-cart', array[:'va']::uuid[], array[1]),
+       tests.fill_cart('anon-checking-out', array[:'va']::uuid[], array[1]),
+       tests.fill_cart('anon-bought', array[:'va']::uuid[], array[1]) \gset
 select tests.clear_authentication() \gset
 
 select tests.authenticate_as_service_role() \gset

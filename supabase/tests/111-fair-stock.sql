@@ -6,13 +6,10 @@ begin;
 \ir helpers/tests.psql
 select plan(25);
 
-select tests.create_shopper('fs-hoarder') as hoarder \gset
-select tests.create_shopper('fs-buyer') as buyer \gset
-select tests.create_shopper('fs-big') as big \gset
-select tests.create_variant('FS-HOT', 12, 1000) as hot \gset
-select tests.create_variant('FS-A', 50, 100) as va \gset
-select tests.create_variant('FS-B', 50, 100) as vb \gset
-select tests.create_variant('FS-C', 50, 100) as vc \gset
+select tests.create_shopper('fs-hoarder') as hoarder, tests.create_shopper('fs-buyer') as buyer,
+       tests.create_shopper('fs-big') as big, tests.create_variant('FS-HOT', 12, 1000) as hot,
+       tests.create_variant('FS-A', 50, 100) as va, tests.create_variant('FS-B', 50, 100) as vb,
+       tests.create_variant('FS-C', 50, 100) as vc \gset
 
 select results_eq(
   $$ select max_units_per_variant, max_units_per_checkout, max_unpaid_expiries, unpaid_expiry_window from private.settings $$,
@@ -72,8 +69,7 @@ select is(
   'renewal: and so does the reservation'
 );
 select is((select status::text from public.order_sessions where id = :'h1'), 'cancelled', 'renewal: the first session was replaced');
-select tests.authenticate_as('fs-hoarder') \gset
-select public.add_to_cart(:'va', 1) \gset
+select tests.fill_cart('fs-hoarder', array[:'va']::uuid[], array[1]) \gset
 select tests.authenticate_as_service_role() \gset
 select is((tests.begin_checkout('fs-hoarder') ->> 'expires_at')::timestamptz, now() + interval '5 minutes',
   'renewal: other lines do not extend the hold either');
@@ -117,10 +113,7 @@ update private.settings set unpaid_expiry_window = interval '1 hour';
 
 -- ---------------------------------------------------------------------------
 -- The checkout caps (when the settings tighten after the cart was filled)
-select tests.authenticate_as('fs-big') \gset
-select public.add_to_cart(:'va', 10) \gset
-select public.add_to_cart(:'vb', 10) \gset
-select public.add_to_cart(:'vc', 5) \gset
+select tests.fill_cart('fs-big', array[:'va', :'vb', :'vc']::uuid[], array[10, 10, 5]) \gset
 select tests.clear_authentication() \gset
 update private.settings set max_units_per_checkout = 20;
 select tests.authenticate_as_service_role() \gset

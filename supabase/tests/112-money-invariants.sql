@@ -7,15 +7,11 @@ begin;
 \ir helpers/tests.psql
 select plan(64);
 
-select tests.create_shopper('mi-ana') as ana \gset
-select tests.create_shopper('mi-bob') as bob \gset
-select tests.create_shopper('mi-carol') as carol \gset
-select tests.create_shopper('mi-dan') as dan \gset
-select tests.create_shopper('mi-erin') as erin \gset
-select tests.create_variant('MI-A', 10, 1000) as va \gset
-select tests.create_variant('MI-B', 2, 500) as vb \gset
-select tests.create_variant('MI-C', 5, 700) as vc \gset
-select tests.create_variant('MI-D', 3, 300) as vd \gset
+select tests.create_shopper('mi-ana') as ana, tests.create_shopper('mi-bob') as bob,
+       tests.create_shopper('mi-carol') as carol, tests.create_shopper('mi-dan') as dan,
+       tests.create_shopper('mi-erin') as erin, tests.create_variant('MI-A', 10, 1000) as va,
+       tests.create_variant('MI-B', 2, 500) as vb, tests.create_variant('MI-C', 5, 700) as vc,
+       tests.create_variant('MI-D', 3, 300) as vd \gset
 
 select tests.authenticate_as_service_role() \gset
 select is(checkout.audit(), '[]'::jsonb, 'audit: nothing to report on a fresh store');
@@ -23,8 +19,7 @@ select tests.clear_authentication() \gset
 
 -- ---------------------------------------------------------------------------
 -- Superseded, order 1: the newer session is paid first, then the old tab.
-select tests.authenticate_as('mi-ana') \gset
-select public.add_to_cart(:'va', 2) \gset
+select tests.fill_cart('mi-ana', array[:'va']::uuid[], array[2]) \gset
 select tests.authenticate_as_service_role() \gset
 select s ->> 'id' as a1, s ->> 'token' as ta1 from tests.begin_checkout('mi-ana') s \gset
 select checkout.attach_preference(:'a1', 'pref-a1') \gset
@@ -40,8 +35,7 @@ select is((select count(*)::integer from public.orders where session_id = :'ana'
 select is((select stock_on_hand from public.variants where id = :'va'), 8, 'superseded (new first): the stock dropped once');
 
 -- Superseded, order 2: the old tab is paid first and takes over; then the newer one.
-select tests.authenticate_as('mi-bob') \gset
-select public.add_to_cart(:'vc', 1) \gset
+select tests.fill_cart('mi-bob', array[:'vc']::uuid[], array[1]) \gset
 select tests.authenticate_as_service_role() \gset
 select s ->> 'id' as b1, s ->> 'token' as tb1 from tests.begin_checkout('mi-bob') s \gset
 select s ->> 'id' as b2, s ->> 'token' as tb2 from tests.begin_checkout('mi-bob') s \gset
@@ -60,10 +54,8 @@ select is((select stock_on_hand from public.variants where id = :'vc'), 4, 'supe
 select is((select reserved from public.variants where id = :'vc'), 0, 'superseded (old first): nothing left reserved');
 
 -- A take-over that cannot be fulfilled leaves the newer session alone.
-select tests.authenticate_as('mi-carol') \gset
-select public.add_to_cart(:'vb', 2) \gset
-select tests.authenticate_as('mi-dan') \gset
-select public.add_to_cart(:'vb', 1) \gset
+select tests.fill_cart('mi-carol', array[:'vb']::uuid[], array[2]),
+       tests.fill_cart('mi-dan', array[:'vb']::uuid[], array[1]) \gset
 select tests.authenticate_as_service_role() \gset
 select s ->> 'id' as c1, s ->> 'token' as tc1 from tests.begin_checkout('mi-carol') s \gset
 select tests.authenticate_as('mi-carol') \gset
@@ -81,8 +73,7 @@ select is((select count(*)::integer from checkout.stock_reservations where order
 -- ---------------------------------------------------------------------------
 -- Stock lowered below the reservations: no exception, a refund owed
 -- (BUG before issue 10: check (stock_on_hand >= 0) failed, a 500 forever).
-select tests.authenticate_as('mi-erin') \gset
-select public.add_to_cart(:'vd', 3) \gset
+select tests.fill_cart('mi-erin', array[:'vd']::uuid[], array[3]) \gset
 select tests.authenticate_as_service_role() \gset
 select s ->> 'id' as e1, s ->> 'token' as te1 from tests.begin_checkout('mi-erin') s \gset
 select tests.clear_authentication() \gset
@@ -157,8 +148,7 @@ select lives_ok(format($$ update public.variants set price = 1234.56 where id = 
 -- ---------------------------------------------------------------------------
 -- Reconciliation claims.
 select tests.create_shopper('mi-fay') as fay \gset
-select tests.authenticate_as('mi-fay') \gset
-select public.add_to_cart(:'va', 1) \gset
+select tests.fill_cart('mi-fay', array[:'va']::uuid[], array[1]) \gset
 select tests.authenticate_as_service_role() \gset
 select s ->> 'id' as f1 from tests.begin_checkout('mi-fay') s \gset
 select checkout.attach_preference(:'f1', 'pref-f1') \gset

@@ -61,16 +61,11 @@ select ok(not admin.is_staff(null), 'is_staff: no claims');
 
 -- ---------------------------------------------------------------------------
 -- A store: one order paid, one checkout holding 3 units, one refund owed.
-select tests.create_variant('ADM-A', 10, 1500) as va \gset
-select tests.create_variant('ADM-B', 5, 700) as vb \gset
-select tests.create_shopper('adm-bob') as bob \gset
-select tests.create_shopper('adm-carol') as carol \gset
-select tests.authenticate_as('adm-ana') \gset
-select public.add_to_cart(:'va', 2) \gset
-select tests.authenticate_as('adm-bob') \gset
-select public.add_to_cart(:'va', 3) \gset
-select tests.authenticate_as('adm-carol') \gset
-select public.add_to_cart(:'vb', 1) \gset
+select tests.create_variant('ADM-A', 10, 1500) as va, tests.create_variant('ADM-B', 5, 700) as vb,
+       tests.create_shopper('adm-bob') as bob, tests.create_shopper('adm-carol') as carol \gset
+select tests.fill_cart('adm-ana', array[:'va']::uuid[], array[2]),
+       tests.fill_cart('adm-bob', array[:'va']::uuid[], array[3]),
+       tests.fill_cart('adm-carol', array[:'vb']::uuid[], array[1]) \gset
 select tests.authenticate_as_service_role() \gset
 select s ->> 'id' as sa, s ->> 'token' as ta from tests.begin_checkout('adm-ana') s \gset
 select s ->> 'id' as sb from tests.begin_checkout('adm-bob') s \gset

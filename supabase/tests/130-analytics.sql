@@ -13,8 +13,7 @@ delete from analytics.abandoned_products;
 -- (npm test runs pgTAP on a fresh database; a reused one may hold committed orders)
 truncate public.order_sessions, public.orders cascade;
 
-select tests.create_variant('AN-A', 100, 1000) as va \gset
-select tests.create_variant('AN-B', 100, 500) as vb \gset
+select tests.create_variant('AN-A', 100, 1000) as va, tests.create_variant('AN-B', 100, 500) as vb \gset
 select count(tests.create_shopper(n)) from unnest(array['an-1', 'an-2', 'an-3', 'an-4', 'an-5', 'an-6']) n;
 
 -- Today, by hand:

@@ -6,11 +6,9 @@ begin;
 \ir helpers/tests.psql
 select plan(17);
 
-select tests.create_shopper('pv-ana') as ana \gset
-select tests.create_shopper('pv-bob') as bob \gset
-select tests.create_shopper('pv-empty') as empty \gset
-select tests.create_variant('PV-A', 50, 1000) as va \gset
-select tests.create_variant('PV-CLP', 50, 9999, 'CLP') as vclp \gset
+select tests.create_shopper('pv-ana') as ana, tests.create_shopper('pv-bob') as bob,
+       tests.create_shopper('pv-empty') as empty, tests.create_variant('PV-A', 50, 1000) as va,
+       tests.create_variant('PV-CLP', 50, 9999, 'CLP') as vclp \gset
 
 insert into checkout.coupons (code, kind, value, currency, min_subtotal, starts_at, ends_at, max_redemptions, active) values
   ('PV15',    'percent', 15,   null,  0,     null,                     null, null, true),
@@ -22,10 +20,8 @@ insert into checkout.coupons (code, kind, value, currency, min_subtotal, starts_
   ('PVALL',   'fixed',   3000, 'ARS', 0,     null,                     null, null, true),
   ('PVCLP',   'percent', 12.5, null,  0,     null,                     null, null, true);
 
-select tests.authenticate_as('pv-ana') \gset
-select public.add_to_cart(:'va', 3) \gset
-select tests.authenticate_as('pv-bob') \gset
-select public.add_to_cart(:'vclp', 1) \gset
+select tests.fill_cart('pv-ana', array[:'va']::uuid[], array[3]),
+       tests.fill_cart('pv-bob', array[:'vclp']::uuid[], array[1]) \gset
 
 -- The preview, then the checkout with the same code: same figures.
 select tests.authenticate_as('pv-ana') \gset

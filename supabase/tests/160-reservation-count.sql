@@ -5,11 +5,9 @@ begin;
 \ir helpers/tests.psql
 select plan(5);
 
-select tests.create_shopper('rc-buyer') as buyer \gset
-select tests.create_variant('RC-A', 10, 100) as va \gset
-select tests.create_variant('RC-B', 10, 100) as vb \gset
-select tests.authenticate_as('rc-buyer') \gset
-select public.add_to_cart(:'va', 3) is not null as added \gset
+select tests.create_shopper('rc-buyer') as buyer, tests.create_variant('RC-A', 10, 100) as va,
+       tests.create_variant('RC-B', 10, 100) as vb \gset
+select tests.fill_cart('rc-buyer', array[:'va']::uuid[], array[3]) \gset
 select tests.clear_authentication() \gset
 select tests.authenticate_as_service_role() \gset
 select (tests.begin_checkout('rc-buyer') ->> 'id') as os \gset

@@ -9,19 +9,12 @@ begin;
 \ir helpers/tests.psql
 select plan(12);
 
-select tests.create_shopper('cl-ana') as ana \gset
-select tests.create_shopper('cl-bob') as bob \gset
-select tests.create_shopper('cl-cid') as cid \gset
-select tests.create_variant('CL-ONE', 1, 100) as vone \gset
-select tests.create_variant('CL-MANY', 10, 100) as vmany \gset
-select tests.authenticate_as('cl-ana') \gset
-select public.add_to_cart(:'vone', 1) is not null as added \gset
-select public.add_to_cart(:'vmany', 4) is not null as added \gset
-select tests.authenticate_as('cl-bob') \gset
-select public.add_to_cart(:'vone', 1) is not null as added \gset
-select public.add_to_cart(:'vmany', 2) is not null as added \gset
-select tests.authenticate_as('cl-cid') \gset
-select public.add_to_cart(:'vone', 1) is not null as added \gset
+select tests.create_shopper('cl-ana') as ana, tests.create_shopper('cl-bob') as bob,
+       tests.create_shopper('cl-cid') as cid, tests.create_variant('CL-ONE', 1, 100) as vone,
+       tests.create_variant('CL-MANY', 10, 100) as vmany \gset
+select tests.fill_cart('cl-ana', array[:'vone', :'vmany']::uuid[], array[1, 4]),
+       tests.fill_cart('cl-bob', array[:'vone', :'vmany']::uuid[], array[1, 2]),
+       tests.fill_cart('cl-cid', array[:'vone']::uuid[], array[1]) \gset
 select tests.clear_authentication() \gset
 select tests.authenticate_as_service_role() \gset
 

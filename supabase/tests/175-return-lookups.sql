@@ -6,8 +6,7 @@ begin;
 \ir helpers/tests.psql
 select plan(10);
 
-select tests.create_shopper('rl-ana') as ana \gset
-select tests.create_shopper('rl-bob') as bob \gset
+select tests.create_shopper('rl-ana') as ana, tests.create_shopper('rl-bob') as bob \gset
 update private.settings set max_return_lookups_per_hour = 3;
 
 select tests.authenticate_as('rl-ana') \gset

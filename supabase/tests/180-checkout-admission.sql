@@ -31,24 +31,17 @@ select sequence_privs_are('checkout', 'admission_tickets', 'authenticated', arra
 select function_privs_are('private', 'wait_checkout_turn', array['uuid', 'integer'], 'service_role', array[]::text[], 'the turn is begin_checkout''s alone (service_role)');
 select function_privs_are('private', 'wait_checkout_turn', array['uuid', 'integer'], 'authenticated', array[]::text[], 'the turn is begin_checkout''s alone (authenticated)');
 
-select tests.create_shopper('ad-ana') as ana \gset
-select tests.create_shopper('ad-bob') as bob \gset
-select tests.create_shopper('ad-cid') as cid \gset
-select tests.create_shopper('ad-eve') as eve \gset
-select tests.create_shopper('ad-dan') as dan \gset
-select tests.create_variant('AD-HOT', 100, 100) as vhot \gset
-select tests.create_variant('AD-ONE', 100, 100) as vone \gset
+select tests.create_shopper('ad-ana') as ana, tests.create_shopper('ad-bob') as bob,
+       tests.create_shopper('ad-cid') as cid, tests.create_shopper('ad-eve') as eve,
+       tests.create_shopper('ad-dan') as dan, tests.create_variant('AD-HOT', 100, 100) as vhot,
+       tests.create_variant('AD-ONE', 100, 100) as vone \gset
 -- Ten variants with 11 to 20 units.
 select array_agg(tests.create_variant('AD-LONG-' || lpad(n::text, 2, '0'), 10 + n, 100) order by n) as longs
   from generate_series(1, 10) n \gset
-select tests.authenticate_as('ad-ana') \gset
-select public.add_to_cart(:'vhot', 1) is not null as added \gset
-select tests.authenticate_as('ad-bob') \gset
-select public.add_to_cart(:'vhot', 1) is not null as added \gset
-select tests.authenticate_as('ad-cid') \gset
-select public.add_to_cart(:'vone', 1) is not null as added \gset
-select tests.authenticate_as('ad-eve') \gset
-select public.add_to_cart(:'vone', 1) is not null as added \gset
+select tests.fill_cart('ad-ana', array[:'vhot']::uuid[], array[1]),
+       tests.fill_cart('ad-bob', array[:'vhot']::uuid[], array[1]),
+       tests.fill_cart('ad-cid', array[:'vone']::uuid[], array[1]),
+       tests.fill_cart('ad-eve', array[:'vone']::uuid[], array[1]) \gset
 select tests.authenticate_as('ad-dan') \gset
 select count(public.add_to_cart(v, 1)) as added from unnest(:'longs'::uuid[]) v \gset
 select tests.clear_authentication() \gset

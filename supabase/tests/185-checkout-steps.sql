@@ -17,41 +17,27 @@ create function pg_temp.lines_held() returns integer language sql as $$
   select count(*)::integer from pg_locks where pid = pg_backend_pid() and locktype = 'advisory' and objid = 4294967295
 $$;
 
-select tests.create_shopper('st-ana') as ana \gset
-select tests.create_shopper('st-bob') as bob \gset
-select tests.create_shopper('st-cid') as cid \gset
-select tests.create_shopper('st-dan') as dan \gset
-select tests.create_shopper('st-eve') as eve \gset
-select tests.create_shopper('st-fay') as fay \gset
-select tests.create_shopper('st-gus') as gus \gset
-select tests.create_shopper('st-nobody') as nobody \gset
-select tests.create_variant('ST-B', 10, 250) as vb \gset
-select tests.create_variant('ST-A', 10, 100) as va \gset
-select tests.create_variant('ST-LOW', 5, 100) as vlow \gset
-select tests.create_variant('ST-MIX', 10, 100) as vmix \gset
-select tests.create_variant('ST-TWO', 2, 100) as vtwo \gset
+select tests.create_shopper('st-ana') as ana, tests.create_shopper('st-bob') as bob,
+       tests.create_shopper('st-cid') as cid, tests.create_shopper('st-dan') as dan,
+       tests.create_shopper('st-eve') as eve, tests.create_shopper('st-fay') as fay,
+       tests.create_shopper('st-gus') as gus, tests.create_shopper('st-nobody') as nobody,
+       tests.create_variant('ST-B', 10, 250) as vb, tests.create_variant('ST-A', 10, 100) as va,
+       tests.create_variant('ST-LOW', 5, 100) as vlow, tests.create_variant('ST-MIX', 10, 100) as vmix,
+       tests.create_variant('ST-TWO', 2, 100) as vtwo \gset
 -- Ten variants with 11 to 20 units.
 select array_agg(tests.create_variant('ST-LONG-' || lpad(n::text, 2, '0'), 10 + n, 100) order by n) as longs
   from generate_series(1, 10) n \gset
 insert into checkout.coupons (code, kind, value, max_redemptions) values ('STEP10', 'percent', 10, null), ('STEPONE', 'percent', 5, 1);
 
-select tests.authenticate_as('st-ana') \gset
-select public.add_to_cart(:'vb', 1) is not null as added \gset
-select public.add_to_cart(:'va', 2) is not null as added \gset
-select tests.authenticate_as('st-bob') \gset
-select public.add_to_cart(:'va', 1) is not null as added \gset
+select tests.fill_cart('st-ana', array[:'vb', :'va']::uuid[], array[1, 2]),
+       tests.fill_cart('st-bob', array[:'va']::uuid[], array[1]) \gset
 select public.remove_from_cart(:'va') is not null as removed \gset
-select tests.authenticate_as('st-cid') \gset
-select public.add_to_cart(:'vlow', 4) is not null as added \gset
+select tests.fill_cart('st-cid', array[:'vlow']::uuid[], array[4]) \gset
 select tests.authenticate_as('st-dan') \gset
 select count(public.add_to_cart(v, 1)) as added from unnest(:'longs'::uuid[]) v \gset
-select tests.authenticate_as('st-eve') \gset
-select public.add_to_cart(:'va', 1) is not null as added \gset
-select public.add_to_cart(:'vmix', 1) is not null as added \gset
-select tests.authenticate_as('st-fay') \gset
-select public.add_to_cart(:'vtwo', 2) is not null as added \gset
-select tests.authenticate_as('st-gus') \gset
-select public.add_to_cart(:'va', 1) is not null as added \gset
+select tests.fill_cart('st-eve', array[:'va', :'vmix']::uuid[], array[1, 1]),
+       tests.fill_cart('st-fay', array[:'vtwo']::uuid[], array[2]),
+       tests.fill_cart('st-gus', array[:'va']::uuid[], array[1]) \gset
 select tests.clear_authentication() \gset
 -- cid's line now looks short (4 wanted, 3 on hand); eve's cart mixes currencies.
 update public.variants set stock_on_hand = 3 where id = :'vlow';
