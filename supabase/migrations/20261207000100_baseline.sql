@@ -2362,16 +2362,23 @@ as $$
 declare
   ref text;
   s public.order_sessions;
+  owner uuid;
+  locked uuid;
 begin
   perform private.check_payment(p_payment);
   ref := p_payment ->> 'external_reference';
 
   -- Locks in begin_checkout's order: the shopper's cart, the order session,
   -- then (in settle_approved) the coupon and the variants by id. Every caller
-  -- for the same session queues here.
-  perform 1 from public.carts cart
-   where cart.session_id = (select os.session_id from public.order_sessions os where os.token = ref)
-     for update;
+  -- for the same session queues here. A merge may move the session to
+  -- another owner while this waits for the cart: then the new owner's cart
+  -- is locked as well.
+  loop
+    select os.session_id into owner from public.order_sessions os where os.token = ref;
+    exit when owner is null or owner is not distinct from locked;
+    perform 1 from public.carts cart where cart.session_id = owner for update;
+    locked := owner;
+  end loop;
   select * into s from public.order_sessions where token = ref for update;
 
   perform private.record_payment(s, p_payment);
@@ -2386,7 +2393,7 @@ begin
 end
 $$;
 comment on function checkout.apply_payment(jsonb) is
-  'Service role only. Applies a payment as fetched from MercadoPago (id, status, status_detail, transaction_amount, currency_id, external_reference, payment_type_id, ...), idempotent and safe under concurrent calls; the webhook, the buyer''s return and the reconcile job all call it. Locks the order session, records the payment, then: approved goes to private.settle_approved (one order, or a refund owed: never an error for a shortfall); other statuses to private.follow_payment. A payment matching no session is recorded (outcome unknown_session) and shown by stats and audit. Returns {outcome, payment_id, session_status, order?, refund?}.';
+  'Service role only. Applies a payment as fetched from MercadoPago (id, status, status_detail, transaction_amount, currency_id, external_reference, payment_type_id, ...), idempotent and safe under concurrent calls; the webhook, the buyer''s return and the reconcile job all call it. Locks the cart of the order session''s current owner (again if a cart merge moved the session while it waited), then the order session, records the payment, then: approved goes to private.settle_approved (one order, or a refund owed: never an error for a shortfall); other statuses to private.follow_payment. A payment matching no session is recorded (outcome unknown_session) and shown by stats and audit. Returns {outcome, payment_id, session_status, order?, refund?}.';
 grant execute on function checkout.apply_payment(jsonb) to service_role;
 
 create function checkout.note_return_lookup(p_session_id uuid)
@@ -2443,7 +2450,8 @@ grant execute on function checkout.note_return_lookup(uuid) to service_role;
 --   3. preferences of cancelled sessions that MercadoPago would still accept
 --      (claim_preference_expiry): it expires them there, then
 --      mark_preference_expired.
--- checkout.audit() lists any broken money or stock invariant.
+-- checkout.audit() (13_housekeeping.sql) lists any broken money or stock
+-- invariant.
 
 -- ---------------------------------------------------------------------------
 -- Routines
@@ -2675,77 +2683,6 @@ comment on function checkout.mark_preference_expired(uuid) is
   'Service role only. Records that the session''s preference was expired at MercadoPago (idempotent).';
 grant execute on function checkout.mark_preference_expired(uuid) to service_role;
 
-create function checkout.audit()
-returns jsonb
-language sql stable security definer set search_path = ''
-as $$
-  select coalesce(jsonb_agg(v order by v ->> 'invariant', v ->> 'subject'), '[]'::jsonb)
-    from (
-      -- variants.reserved is the sum of its reservation rows
-      select jsonb_build_object('invariant', 'reserved_counter_mismatch', 'subject', v.sku,
-                                'detail', jsonb_build_object('variant_id', v.id, 'reserved', v.reserved, 'reservation_rows', coalesce(r.units, 0))) as v
-        from public.variants v
-        left join (select variant_id, sum(quantity)::integer as units from checkout.stock_reservations group by variant_id) r on r.variant_id = v.id
-       where v.reserved <> coalesce(r.units, 0)
-      union all
-      -- no stock below zero, and no more units promised than are on hand
-      select jsonb_build_object('invariant', 'stock_below_zero', 'subject', v.sku,
-                                'detail', jsonb_build_object('variant_id', v.id, 'stock_on_hand', v.stock_on_hand,
-                                                             'unexpired_reservations', coalesce(r.units, 0)))
-        from public.variants v
-        left join (select variant_id, sum(quantity)::integer as units from checkout.stock_reservations
-                    where expires_at > now() group by variant_id) r on r.variant_id = v.id
-       where v.stock_on_hand < 0 or v.reserved < 0 or v.stock_on_hand < coalesce(r.units, 0)
-      union all
-      -- every approved payment has an order or a refund (those matching no
-      -- session included: money that arrived for nothing we know)
-      select jsonb_build_object('invariant', 'approved_payment_unsettled', 'subject', pe.payment_id::text,
-                                'detail', jsonb_build_object('payment_id', pe.payment_id, 'order_session_id', pe.order_session_id,
-                                                             'external_reference', pe.external_reference, 'amount', pe.transaction_amount,
-                                                             'currency', pe.currency, 'received_at', pe.received_at,
-                                                             'matches_no_session', pe.order_session_id is null))
-        from checkout.payment_events pe
-       where pe.status = 'approved'
-         and not exists (select 1 from public.orders o where o.payment_id = pe.payment_id)
-         and not exists (select 1 from checkout.payment_refunds r where r.payment_id = pe.payment_id)
-      union all
-      -- every order has an approved payment
-      select jsonb_build_object('invariant', 'order_without_approved_payment', 'subject', o.order_number,
-                                'detail', jsonb_build_object('order_id', o.id, 'payment_id', o.payment_id))
-        from public.orders o
-       where not exists (select 1 from checkout.payment_events pe where pe.payment_id = o.payment_id and pe.status = 'approved')
-      union all
-      -- one order per cart checkout (the sessions of a checkout group)
-      select jsonb_build_object('invariant', 'two_orders_one_checkout', 'subject', s.checkout_group::text,
-                                'detail', jsonb_build_object('orders', jsonb_agg(o.order_number order by o.order_number)))
-        from public.orders o
-        join public.order_sessions s on s.id = o.order_session_id
-       group by s.checkout_group
-      having count(*) > 1
-      union all
-      -- a session marked paid has its order; closed sessions hold no stock
-      select jsonb_build_object('invariant', 'paid_session_without_order', 'subject', s.id::text, 'detail', jsonb_build_object('token', s.token))
-        from public.order_sessions s
-       where s.status = 'paid' and not exists (select 1 from public.orders o where o.order_session_id = s.id)
-      union all
-      select jsonb_build_object('invariant', 'closed_session_holds_stock', 'subject', s.id::text,
-                                'detail', jsonb_build_object('status', s.status))
-        from public.order_sessions s
-       where s.status <> 'active' and exists (select 1 from checkout.stock_reservations r where r.order_session_id = s.id)
-      union all
-      -- refunds owed are made within the hour
-      select jsonb_build_object('invariant', 'refund_owed_over_1h', 'subject', r.payment_id::text,
-                                'detail', jsonb_build_object('payment_id', r.payment_id, 'order_session_id', r.order_session_id,
-                                                             'reason', r.reason, 'amount', r.amount, 'currency', r.currency,
-                                                             'owed_since', r.created_at, 'attempts', r.attempts, 'last_error', r.last_error))
-        from checkout.payment_refunds r
-       where r.status = 'owed' and r.created_at < now() - interval '1 hour'
-    ) x(v)
-$$;
-comment on function checkout.audit() is
-  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (no order and no refund; matches_no_session for money that arrived for nothing we know), order_without_approved_payment, two_orders_one_checkout, paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h.';
-grant execute on function checkout.audit() to service_role;
-
 -- ---------------------------------------------------------------------------
 -- Schedule: the reconcile Edge Function every minute, on hosted Supabase:
 -- pg_cron calls it through pg_net, as Supabase documents for scheduled
@@ -2965,10 +2902,34 @@ grant execute on function checkout.top_holders(integer) to service_role;
 -- merge-cart proves both identities (the account's JWT and a fresh access
 -- token of the anonymous user) and calls it as service_role.
 --
+-- The merge requires the anonymous user's live Auth session: after it signs
+-- out (POST /auth/v1/logout deletes its auth.sessions row) its access token
+-- stays valid until it expires, so checkout.merge_carts takes the token's
+-- session_id claim and refuses (CKU03, the function answers 401) unless that
+-- session exists, belongs to the anonymous user and has not timed out; a
+-- deleted account is CKU03 too.
+--
 -- Order sessions and orders change owner only here: their transition
 -- triggers refuse a new session_id except under the transaction-local marker
 -- checkout.owner_move naming exactly this move (04_order_sessions.sql,
 -- 06_payments_and_orders.sql).
+--
+-- One checkout group per cart across a merge, so that a merged cart is never
+-- paid twice (an anonymous checkout the merge cancelled stays payable in the
+-- old MercadoPago tab until reconcile expires its preference):
+--   * the merge joins the group of the checkout it cancels to the account's
+--     open group (the group of the account's checkout in progress, else of an
+--     earlier merge still without an order), and records it in
+--     cart_merges.checkout_group;
+--   * every checkout of the account joins that group until one of its
+--     sessions becomes an order (trigger order_sessions_join_merged_group,
+--     whoever inserts the session);
+--   * so a payment for any session that held those lines is judged against
+--     the account's checkouts by the rule that already exists
+--     (private.settle_approved): one order, the other payments refunded as
+--     superseded, or the old tab taking over a newer unpaid checkout;
+--   * checkout.audit() reports two_orders_one_merged_cart from the event log,
+--     not the groups, so it also sees a database where they were never joined.
 
 -- ---------------------------------------------------------------------------
 -- Tables
@@ -2979,10 +2940,13 @@ create table checkout.cart_merges (
   strategy text not null,
   report jsonb,
   merged_at timestamptz not null default now(),
+  checkout_group uuid,
   constraint cart_merges_two_users check (anonymous_id <> account_id)
 );
 comment on table checkout.cart_merges is
   'One row per anonymous user merged into an account, with the report the merge returned: what makes a retry, or a concurrent second merge, return the same report and change nothing. Service role only.';
+comment on column checkout.cart_merges.checkout_group is
+  'The account''s checkout group that the checkout this merge cancelled joined; the account''s next checkouts join it until one of its sessions becomes an order (private.merged_checkout_group). NULL when the anonymous user had no checkout in progress.';
 
 create index cart_merges_account_idx on checkout.cart_merges (account_id);
 
@@ -2992,7 +2956,52 @@ alter table checkout.cart_merges enable row level security;
 grant select on checkout.cart_merges to service_role;
 
 -- ---------------------------------------------------------------------------
+-- Triggers
+
+create function private.join_merged_checkout_group()
+returns trigger
+language plpgsql set search_path = ''
+as $$
+declare
+  merged uuid;
+begin
+  -- Only accounts that merged a checkout in progress have a row; for
+  -- everyone else this is one index probe that finds nothing.
+  merged := private.merged_checkout_group(new.session_id);
+  if merged is not null then
+    new.checkout_group := merged;
+  end if;
+  return new;
+end
+$$;
+comment on function private.join_merged_checkout_group() is
+  'Trigger (before insert on order_sessions): a checkout of an account that merged an anonymous checkout in progress joins that checkout''s group (private.merged_checkout_group), so that at most one of them becomes an order.';
+create trigger order_sessions_join_merged_group
+  before insert on public.order_sessions
+  for each row execute function private.join_merged_checkout_group();
+
+-- ---------------------------------------------------------------------------
 -- Routines
+
+create function private.merged_checkout_group(p_account_id uuid)
+returns uuid
+language plpgsql stable set search_path = ''
+as $$
+begin
+  return (
+    select m.checkout_group
+      from checkout.cart_merges m
+     where m.account_id = p_account_id
+       and m.checkout_group is not null
+       and not exists (select 1 from public.order_sessions g join public.orders o on o.order_session_id = g.id
+                        where g.checkout_group = m.checkout_group)
+     order by m.merged_at desc
+     limit 1);
+end
+$$;
+comment on function private.merged_checkout_group(uuid) is
+  'The checkout group a checkout of this account joins because a merge cancelled an anonymous checkout whose MercadoPago preference may still be paid: the latest merge''s group that has no order yet; NULL when there is none.';
+grant execute on function private.merged_checkout_group(uuid) to service_role;
 
 create function private.merge_cart_lines(p_anonymous_id uuid, p_account_id uuid, p_strategy text)
 returns jsonb
@@ -3107,7 +3116,11 @@ $$;
 comment on function private.merge_replay(checkout.cart_merges, uuid) is
   'The answer to a merge that already happened: its report and the account''s cart now, or CKU02 when it went to another account. Called by checkout.merge_carts.';
 
-create function checkout.merge_carts(p_anonymous_id uuid, p_account_id uuid)
+create function checkout.merge_carts(
+  p_anonymous_id uuid,
+  p_account_id uuid,
+  p_anonymous_session_id uuid
+)
 returns jsonb
 language plpgsql security definer set search_path = ''
 as $$
@@ -3118,7 +3131,10 @@ declare
   first_id uuid;
   second_id uuid;
   active_id uuid;
+  cancelled_ids uuid[] := '{}';
   cancelled_token text;
+  open_groups uuid[];
+  target uuid;
   lines jsonb;
   moved_sessions integer;
   moved_orders integer;
@@ -3127,8 +3143,22 @@ begin
   if p_anonymous_id is null or p_account_id is null then
     raise exception 'both users are required' using errcode = 'CKI01';
   end if;
-  -- A retry after the merge returns its report (even once the anonymous
-  -- user has been cleaned up).
+  -- 0. The anonymous token must belong to a live Auth session: signed out
+  --    (the row deleted), timed out, or its user deleted, nothing moves.
+  --    Checked before anything, a replay included.
+  if p_anonymous_session_id is null or not exists (
+       select 1 from auth.sessions s
+        where s.id = p_anonymous_session_id and s.user_id = p_anonymous_id
+          and (s.not_after is null or s.not_after > now())) then
+    raise exception 'the anonymous user''s Auth session is signed out or unknown' using errcode = 'CKU03',
+      detail = jsonb_build_object('anonymous_id', p_anonymous_id, 'session_id', p_anonymous_session_id)::text,
+      hint = 'Merge with a fresh access token of an anonymous user who is still signed in.';
+  end if;
+  if not exists (select 1 from auth.users u where u.id = p_account_id) then
+    raise exception 'the account % no longer exists', p_account_id using errcode = 'CKU03',
+      detail = jsonb_build_object('account_id', p_account_id)::text, hint = 'Sign in again.';
+  end if;
+  -- A retry after the merge returns its report.
   select * into done from checkout.cart_merges m where m.anonymous_id = p_anonymous_id;
   if found then
     return private.merge_replay(done, p_account_id);
@@ -3160,18 +3190,47 @@ begin
 
   -- 2. Both carts, locked in id order (created if missing so that there is a
   --    row to lock), then, as everywhere, order sessions before variants.
+  --    Payments lock the cart of their session's owner first, so with both
+  --    carts locked no payment of either shopper is being applied.
   first_id := least(p_anonymous_id, p_account_id);
   second_id := greatest(p_anonymous_id, p_account_id);
   insert into public.carts (session_id) values (first_id) on conflict (session_id) do update set updated_at = now();
   insert into public.carts (session_id) values (second_id) on conflict (session_id) do update set updated_at = now();
 
   -- 3. The anonymous user's checkout in progress is cancelled and its stock
-  --    released, through the one release routine.
+  --    released, through the one release routine. (checkout.audit() finds
+  --    these sessions by this reason.)
   for active_id in
     select id from public.order_sessions where session_id = p_anonymous_id and status = 'active' order by id
   loop
     select (checkout.release_session(active_id, 'merged into an account') ->> 'token') into cancelled_token;
+    cancelled_ids := cancelled_ids || active_id;
   end loop;
+
+  -- 3b. One checkout group per cart. The cancelled checkout's preference can
+  --     still be paid at MercadoPago, and its lines are now the account's:
+  --     its group (unless it already has an order) joins the account's open
+  --     group (its checkout in progress, else an earlier merge's), or
+  --     becomes it, and the account's next checkouts join it
+  --     (order_sessions_join_merged_group). Whichever session is paid first
+  --     becomes the order; a payment for another is refunded as superseded
+  --     (private.settle_approved).
+  select coalesce(array_agg(distinct s.checkout_group), '{}') into open_groups
+    from public.order_sessions s
+   where s.id = any (cancelled_ids)
+     and not exists (select 1 from public.order_sessions g join public.orders o on o.order_session_id = g.id
+                      where g.checkout_group = s.checkout_group);
+  if cardinality(open_groups) > 0 then
+    select s.checkout_group into target
+      from public.order_sessions s
+     where s.session_id = p_account_id and s.status = 'active'
+       and not exists (select 1 from public.order_sessions g join public.orders o on o.order_session_id = g.id
+                        where g.checkout_group = s.checkout_group);
+    target := coalesce(target, private.merged_checkout_group(p_account_id), open_groups[1]);
+    update public.order_sessions set checkout_group = target
+     where checkout_group = any (open_groups) and checkout_group <> target;
+    update checkout.cart_merges m set checkout_group = target where m.anonymous_id = p_anonymous_id;
+  end if;
 
   -- 4. The lines.
   lines := private.merge_cart_lines(p_anonymous_id, p_account_id, strategy);
@@ -3199,9 +3258,9 @@ begin
   return v_report || jsonb_build_object('already_merged', false, 'cart', private.cart_json(p_account_id));
 end
 $$;
-comment on function checkout.merge_carts(uuid, uuid) is
-  'Service role only (the merge-cart Edge Function, after verifying both tokens). Moves an anonymous user''s cart into a permanent account''s by the store''s cart_merge_strategy, cancels the anonymous checkout in progress (its stock released), and moves its order sessions and orders to the account; atomic and idempotent (a retry or a concurrent merge returns the same report with already_merged true). Returns {strategy, changes: [lines capped or dropped: variant_id, sku, title, from, requested, quantity, reason], lines_moved, cancelled_order_session, order_sessions_moved, orders_moved, already_merged, cart}. Errors: CKI01 bad input, CKU01 not an anonymous user and a distinct permanent account, CKU02 already merged into another account.';
-grant execute on function checkout.merge_carts(uuid, uuid) to service_role;
+comment on function checkout.merge_carts(uuid, uuid, uuid) is
+  'Service role only (the merge-cart Edge Function, after verifying both tokens; p_anonymous_session_id is the anonymous token''s session_id claim, which must name a live auth.sessions row of that user). Moves an anonymous user''s cart into a permanent account''s by the store''s cart_merge_strategy, cancels the anonymous checkout in progress (its stock released; its checkout group joins the account''s, so that one order at most comes of the merged cart), and moves its order sessions and orders to the account; atomic and idempotent (a retry or a concurrent merge returns the same report with already_merged true). Returns {strategy, changes: [lines capped or dropped: variant_id, sku, title, from, requested, quantity, reason], lines_moved, cancelled_order_session, order_sessions_moved, orders_moved, already_merged, cart}. Errors: CKI01 bad input, CKU03 the anonymous Auth session is signed out or unknown (or the account is gone), CKU01 not an anonymous user and a distinct permanent account, CKU02 already merged into another account.';
+grant execute on function checkout.merge_carts(uuid, uuid, uuid) to service_role;
 
 -- ===========================================================================
 -- supabase/schemas/10_analytics.sql
@@ -4145,6 +4204,15 @@ $do$;
 -- admin.set_staff(email, true) (`npm run staff:add`) or with the Auth Admin
 -- API (auth.admin.updateUserById(id, {app_metadata: {store_role: 'staff'}})).
 --
+-- Staff only through a verified email, so that nobody can take over the
+-- owner's account before it exists (sign up with owner@... first, wait for
+-- staff:add): admin.set_staff refuses (CKA02) an account whose email is not
+-- confirmed, and granting the role signs out every session of the account
+-- (as GoTrue's global sign-out does), so no session opened before the grant
+-- can be refreshed into a staff token. With email confirmation off (local
+-- stacks) every sign-up is confirmed at once: `npm run staff:add` also
+-- refuses an existing account it did not create unless told --existing.
+--
 -- Every routine here takes the verified JWT's claims as its first argument and
 -- checks them (admin.require_staff): the claims must say staff AND the user
 -- must still be staff in auth.users, so a revoked member of staff loses access
@@ -4224,33 +4292,63 @@ comment on function admin.require_staff(jsonb) is
   'Service role only. Raises CKA01 (not store staff; the admin function answers 403) unless admin.is_staff(p_claims).';
 grant execute on function admin.require_staff(jsonb) to service_role;
 
+create function admin.me(p_claims jsonb)
+returns jsonb
+language plpgsql stable security definer set search_path = ''
+as $$
+begin
+  perform admin.require_staff(p_claims);
+  return (select jsonb_build_object('id', u.id, 'email', u.email, 'role', 'staff')
+            from auth.users u where u.id::text = p_claims ->> 'sub');
+end
+$$;
+comment on function admin.me(jsonb) is
+  'Service role only (GET /admin/me). The signed-in member of staff, {id, email, role}, as auth.users says now; CKA01 (403) when the claims are not staff''s or the database no longer says so.';
+grant execute on function admin.me(jsonb) to service_role;
+
 create function admin.set_staff(p_email text, p_staff boolean default true)
 returns jsonb
 language plpgsql security definer set search_path = ''
 as $$
 declare
   u auth.users;
+  ended integer := 0;
 begin
   if p_email is null or p_email !~ '^[^@\s]+@[^@\s]+$' then
     raise exception 'a valid email is required' using errcode = 'CKI01', detail = jsonb_build_object('field', 'email')::text;
+  end if;
+  select * into u from auth.users
+   where lower(email) = lower(btrim(p_email)) and not coalesce(is_anonymous, false)
+     for update;
+  if not found then
+    raise exception 'no permanent user with email %', p_email
+      using errcode = 'CKO01', detail = jsonb_build_object('email', p_email)::text,
+            hint = 'Create the user first (Supabase dashboard, auth.admin.createUser, or npm run staff:add -- <email> --password <password> locally).';
+  end if;
+  if p_staff and u.email_confirmed_at is null then
+    raise exception '% has not confirmed the email address: store staff must have a confirmed address', u.email
+      using errcode = 'CKA02', detail = jsonb_build_object('email', u.email, 'reason', 'email_unconfirmed')::text,
+            hint = 'Anyone can sign up with an address that is not theirs. Have its owner confirm it with the link Supabase Auth emailed (ask for a new one with supabase.auth.resend({ type: ''signup'', email })), then run this again.';
   end if;
   update auth.users
      set raw_app_meta_data = case when p_staff
            then coalesce(raw_app_meta_data, '{}'::jsonb) || jsonb_build_object('store_role', 'staff')
            else coalesce(raw_app_meta_data, '{}'::jsonb) - 'store_role' end,
          updated_at = now()
-   where lower(email) = lower(btrim(p_email)) and not coalesce(is_anonymous, false)
-  returning * into u;
-  if not found then
-    raise exception 'no permanent user with email %', p_email
-      using errcode = 'CKO01', detail = jsonb_build_object('email', p_email)::text,
-            hint = 'Create the user first (Supabase dashboard, auth.admin.createUser, or npm run staff:add -- <email> --password <password> locally).';
+   where id = u.id;
+  if p_staff then
+    -- GoTrue's global sign-out: the sessions (their refresh tokens and MFA
+    -- claims go with them, on delete cascade) and any refresh token left
+    -- without a session (auth.refresh_tokens.user_id is text in GoTrue).
+    delete from auth.refresh_tokens where user_id = u.id::text;
+    delete from auth.sessions where user_id = u.id;
+    get diagnostics ended = row_count;
   end if;
-  return jsonb_build_object('id', u.id, 'email', u.email, 'staff', p_staff);
+  return jsonb_build_object('id', u.id, 'email', u.email, 'staff', p_staff, 'sessions_ended', ended);
 end
 $$;
 comment on function admin.set_staff(text, boolean) is
-  'Service role (or SQL) only. Makes the permanent user with this email store staff (app_metadata.store_role = staff), or takes it away. Takes effect in the user''s next access token; admin.is_staff also reads auth.users, so a removal takes effect at once.';
+  'Service role (or SQL) only. Makes the permanent user with this email store staff (app_metadata.store_role = staff), or takes it away. Granting needs a confirmed email (CKA02 otherwise) and signs out every session of the user (auth.sessions, auth.refresh_tokens), so the role reaches only a sign-in made after it; returns {id, email, staff, sessions_ended}. admin.is_staff also reads auth.users, so a removal takes effect at once.';
 grant execute on function admin.set_staff(text, boolean) to service_role;
 
 create function admin.check_input(p_ok boolean, p_field text, p_message text)
@@ -4720,7 +4818,8 @@ grant execute on function admin.run_cleanup(jsonb) to service_role;
 
 -- Housekeeping and monitoring: expire order sessions, purge idle carts and
 -- anonymous users who never came back, trim old sessions and pg_cron's own
--- history, and the stats the store owner watches. Service role only.
+-- history, and what the store owner watches: the stats and the audit of the
+-- money and stock invariants. Service role only.
 -- Availability never waits for these: expired reservations are already free
 -- (lazy expiry).
 --
@@ -4872,6 +4971,103 @@ $$;
 comment on function checkout.purge_anonymous_users(integer) is
   'Service role only. Deletes up to p_batch_size anonymous Auth users idle longer than anonymous_user_ttl with no live cart and no active order session (their orders and order sessions stay). Returns how many; pg_cron calls it daily in committed batches.';
 grant execute on function checkout.purge_anonymous_users(integer) to service_role;
+
+-- The audit: every money and stock invariant, checked over every row (run on
+-- demand: admin.audit, GET /order-sessions-admin/audit).
+create function checkout.audit()
+returns jsonb
+language sql stable security definer set search_path = ''
+as $$
+  select coalesce(jsonb_agg(v order by v ->> 'invariant', v ->> 'subject'), '[]'::jsonb)
+    from (
+      -- variants.reserved is the sum of its reservation rows
+      select jsonb_build_object('invariant', 'reserved_counter_mismatch', 'subject', v.sku,
+                                'detail', jsonb_build_object('variant_id', v.id, 'reserved', v.reserved, 'reservation_rows', coalesce(r.units, 0))) as v
+        from public.variants v
+        left join (select variant_id, sum(quantity)::integer as units from checkout.stock_reservations group by variant_id) r on r.variant_id = v.id
+       where v.reserved <> coalesce(r.units, 0)
+      union all
+      -- no stock below zero, and no more units promised than are on hand
+      select jsonb_build_object('invariant', 'stock_below_zero', 'subject', v.sku,
+                                'detail', jsonb_build_object('variant_id', v.id, 'stock_on_hand', v.stock_on_hand,
+                                                             'unexpired_reservations', coalesce(r.units, 0)))
+        from public.variants v
+        left join (select variant_id, sum(quantity)::integer as units from checkout.stock_reservations
+                    where expires_at > now() group by variant_id) r on r.variant_id = v.id
+       where v.stock_on_hand < 0 or v.reserved < 0 or v.stock_on_hand < coalesce(r.units, 0)
+      union all
+      -- every approved payment has an order or a refund (those matching no
+      -- session included: money that arrived for nothing we know)
+      select jsonb_build_object('invariant', 'approved_payment_unsettled', 'subject', pe.payment_id::text,
+                                'detail', jsonb_build_object('payment_id', pe.payment_id, 'order_session_id', pe.order_session_id,
+                                                             'external_reference', pe.external_reference, 'amount', pe.transaction_amount,
+                                                             'currency', pe.currency, 'received_at', pe.received_at,
+                                                             'matches_no_session', pe.order_session_id is null))
+        from checkout.payment_events pe
+       where pe.status = 'approved'
+         and not exists (select 1 from public.orders o where o.payment_id = pe.payment_id)
+         and not exists (select 1 from checkout.payment_refunds r where r.payment_id = pe.payment_id)
+      union all
+      -- every order has an approved payment
+      select jsonb_build_object('invariant', 'order_without_approved_payment', 'subject', o.order_number,
+                                'detail', jsonb_build_object('order_id', o.id, 'payment_id', o.payment_id))
+        from public.orders o
+       where not exists (select 1 from checkout.payment_events pe where pe.payment_id = o.payment_id and pe.status = 'approved')
+      union all
+      -- one order per cart checkout (the sessions of a checkout group)
+      select jsonb_build_object('invariant', 'two_orders_one_checkout', 'subject', s.checkout_group::text,
+                                'detail', jsonb_build_object('orders', jsonb_agg(o.order_number order by o.order_number)))
+        from public.orders o
+        join public.order_sessions s on s.id = o.order_session_id
+       group by s.checkout_group
+      having count(*) > 1
+      union all
+      -- one order per merged cart: a checkout that a cart merge cancelled
+      -- became an order (so it was paid late), and so did another checkout
+      -- of the account that was open at the merge or begun after it, no
+      -- later than that order. Read from the event log and the merges, not
+      -- from the checkout groups. (The merge is the account's latest one
+      -- that began before the cancellation was logged.)
+      select jsonb_build_object('invariant', 'two_orders_one_merged_cart', 'subject', oc.order_number,
+                                'detail', jsonb_build_object('account_id', c.session_id, 'merged_checkout', c.id,
+                                                             'merged_at', mg.merged_at,
+                                                             'orders', to_jsonb(array[oc.order_number] || array_agg(o2.order_number order by o2.order_number))))
+        from public.orders oc
+        join public.order_sessions c on c.id = oc.order_session_id
+        join lateral (select max(m.merged_at) as merged_at
+                        from checkout.cart_merges m
+                       where m.account_id = c.session_id
+                         and m.merged_at <= (select min(ev.created_at) from checkout.order_session_events ev
+                                              where ev.order_session_id = c.id and ev.kind = 'cancelled'
+                                                and ev.detail ->> 'reason' = 'merged into an account')) mg on mg.merged_at is not null
+        join public.order_sessions n on n.session_id = c.session_id and n.id <> c.id and n.created_at <= oc.created_at
+                                    and coalesce(n.closed_at, 'infinity'::timestamptz) >= mg.merged_at
+        join public.orders o2 on o2.order_session_id = n.id
+       where oc.paid_late
+       group by oc.order_number, c.session_id, c.id, mg.merged_at
+      union all
+      -- a session marked paid has its order; closed sessions hold no stock
+      select jsonb_build_object('invariant', 'paid_session_without_order', 'subject', s.id::text, 'detail', jsonb_build_object('token', s.token))
+        from public.order_sessions s
+       where s.status = 'paid' and not exists (select 1 from public.orders o where o.order_session_id = s.id)
+      union all
+      select jsonb_build_object('invariant', 'closed_session_holds_stock', 'subject', s.id::text,
+                                'detail', jsonb_build_object('status', s.status))
+        from public.order_sessions s
+       where s.status <> 'active' and exists (select 1 from checkout.stock_reservations r where r.order_session_id = s.id)
+      union all
+      -- refunds owed are made within the hour
+      select jsonb_build_object('invariant', 'refund_owed_over_1h', 'subject', r.payment_id::text,
+                                'detail', jsonb_build_object('payment_id', r.payment_id, 'order_session_id', r.order_session_id,
+                                                             'reason', r.reason, 'amount', r.amount, 'currency', r.currency,
+                                                             'owed_since', r.created_at, 'attempts', r.attempts, 'last_error', r.last_error))
+        from checkout.payment_refunds r
+       where r.status = 'owed' and r.created_at < now() - interval '1 hour'
+    ) x(v)
+$$;
+comment on function checkout.audit() is
+  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (no order and no refund; matches_no_session for money that arrived for nothing we know), order_without_approved_payment, two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h.';
+grant execute on function checkout.audit() to service_role;
 
 create function checkout.stats()
 returns jsonb

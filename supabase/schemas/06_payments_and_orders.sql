@@ -554,16 +554,23 @@ as $$
 declare
   ref text;
   s public.order_sessions;
+  owner uuid;
+  locked uuid;
 begin
   perform private.check_payment(p_payment);
   ref := p_payment ->> 'external_reference';
 
   -- Locks in begin_checkout's order: the shopper's cart, the order session,
   -- then (in settle_approved) the coupon and the variants by id. Every caller
-  -- for the same session queues here.
-  perform 1 from public.carts cart
-   where cart.session_id = (select os.session_id from public.order_sessions os where os.token = ref)
-     for update;
+  -- for the same session queues here. A merge may move the session to
+  -- another owner while this waits for the cart: then the new owner's cart
+  -- is locked as well.
+  loop
+    select os.session_id into owner from public.order_sessions os where os.token = ref;
+    exit when owner is null or owner is not distinct from locked;
+    perform 1 from public.carts cart where cart.session_id = owner for update;
+    locked := owner;
+  end loop;
   select * into s from public.order_sessions where token = ref for update;
 
   perform private.record_payment(s, p_payment);
@@ -578,7 +585,7 @@ begin
 end
 $$;
 comment on function checkout.apply_payment(jsonb) is
-  'Service role only. Applies a payment as fetched from MercadoPago (id, status, status_detail, transaction_amount, currency_id, external_reference, payment_type_id, ...), idempotent and safe under concurrent calls; the webhook, the buyer''s return and the reconcile job all call it. Locks the order session, records the payment, then: approved goes to private.settle_approved (one order, or a refund owed: never an error for a shortfall); other statuses to private.follow_payment. A payment matching no session is recorded (outcome unknown_session) and shown by stats and audit. Returns {outcome, payment_id, session_status, order?, refund?}.';
+  'Service role only. Applies a payment as fetched from MercadoPago (id, status, status_detail, transaction_amount, currency_id, external_reference, payment_type_id, ...), idempotent and safe under concurrent calls; the webhook, the buyer''s return and the reconcile job all call it. Locks the cart of the order session''s current owner (again if a cart merge moved the session while it waited), then the order session, records the payment, then: approved goes to private.settle_approved (one order, or a refund owed: never an error for a shortfall); other statuses to private.follow_payment. A payment matching no session is recorded (outcome unknown_session) and shown by stats and audit. Returns {outcome, payment_id, session_status, order?, refund?}.';
 grant execute on function checkout.apply_payment(jsonb) to service_role;
 
 create function checkout.note_return_lookup(p_session_id uuid)

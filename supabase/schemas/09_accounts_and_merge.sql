@@ -7,10 +7,34 @@
 -- merge-cart proves both identities (the account's JWT and a fresh access
 -- token of the anonymous user) and calls it as service_role.
 --
+-- The merge requires the anonymous user's live Auth session: after it signs
+-- out (POST /auth/v1/logout deletes its auth.sessions row) its access token
+-- stays valid until it expires, so checkout.merge_carts takes the token's
+-- session_id claim and refuses (CKU03, the function answers 401) unless that
+-- session exists, belongs to the anonymous user and has not timed out; a
+-- deleted account is CKU03 too.
+--
 -- Order sessions and orders change owner only here: their transition
 -- triggers refuse a new session_id except under the transaction-local marker
 -- checkout.owner_move naming exactly this move (04_order_sessions.sql,
 -- 06_payments_and_orders.sql).
+--
+-- One checkout group per cart across a merge, so that a merged cart is never
+-- paid twice (an anonymous checkout the merge cancelled stays payable in the
+-- old MercadoPago tab until reconcile expires its preference):
+--   * the merge joins the group of the checkout it cancels to the account's
+--     open group (the group of the account's checkout in progress, else of an
+--     earlier merge still without an order), and records it in
+--     cart_merges.checkout_group;
+--   * every checkout of the account joins that group until one of its
+--     sessions becomes an order (trigger order_sessions_join_merged_group,
+--     whoever inserts the session);
+--   * so a payment for any session that held those lines is judged against
+--     the account's checkouts by the rule that already exists
+--     (private.settle_approved): one order, the other payments refunded as
+--     superseded, or the old tab taking over a newer unpaid checkout;
+--   * checkout.audit() reports two_orders_one_merged_cart from the event log,
+--     not the groups, so it also sees a database where they were never joined.
 
 -- ---------------------------------------------------------------------------
 -- Tables
@@ -21,10 +45,13 @@ create table checkout.cart_merges (
   strategy text not null,
   report jsonb,
   merged_at timestamptz not null default now(),
+  checkout_group uuid,
   constraint cart_merges_two_users check (anonymous_id <> account_id)
 );
 comment on table checkout.cart_merges is
   'One row per anonymous user merged into an account, with the report the merge returned: what makes a retry, or a concurrent second merge, return the same report and change nothing. Service role only.';
+comment on column checkout.cart_merges.checkout_group is
+  'The account''s checkout group that the checkout this merge cancelled joined; the account''s next checkouts join it until one of its sessions becomes an order (private.merged_checkout_group). NULL when the anonymous user had no checkout in progress.';
 
 create index cart_merges_account_idx on checkout.cart_merges (account_id);
 
@@ -34,7 +61,52 @@ alter table checkout.cart_merges enable row level security;
 grant select on checkout.cart_merges to service_role;
 
 -- ---------------------------------------------------------------------------
+-- Triggers
+
+create function private.join_merged_checkout_group()
+returns trigger
+language plpgsql set search_path = ''
+as $$
+declare
+  merged uuid;
+begin
+  -- Only accounts that merged a checkout in progress have a row; for
+  -- everyone else this is one index probe that finds nothing.
+  merged := private.merged_checkout_group(new.session_id);
+  if merged is not null then
+    new.checkout_group := merged;
+  end if;
+  return new;
+end
+$$;
+comment on function private.join_merged_checkout_group() is
+  'Trigger (before insert on order_sessions): a checkout of an account that merged an anonymous checkout in progress joins that checkout''s group (private.merged_checkout_group), so that at most one of them becomes an order.';
+create trigger order_sessions_join_merged_group
+  before insert on public.order_sessions
+  for each row execute function private.join_merged_checkout_group();
+
+-- ---------------------------------------------------------------------------
 -- Routines
+
+create function private.merged_checkout_group(p_account_id uuid)
+returns uuid
+language plpgsql stable set search_path = ''
+as $$
+begin
+  return (
+    select m.checkout_group
+      from checkout.cart_merges m
+     where m.account_id = p_account_id
+       and m.checkout_group is not null
+       and not exists (select 1 from public.order_sessions g join public.orders o on o.order_session_id = g.id
+                        where g.checkout_group = m.checkout_group)
+     order by m.merged_at desc
+     limit 1);
+end
+$$;
+comment on function private.merged_checkout_group(uuid) is
+  'The checkout group a checkout of this account joins because a merge cancelled an anonymous checkout whose MercadoPago preference may still be paid: the latest merge''s group that has no order yet; NULL when there is none.';
+grant execute on function private.merged_checkout_group(uuid) to service_role;
 
 create function private.merge_cart_lines(p_anonymous_id uuid, p_account_id uuid, p_strategy text)
 returns jsonb
@@ -149,7 +221,11 @@ $$;
 comment on function private.merge_replay(checkout.cart_merges, uuid) is
   'The answer to a merge that already happened: its report and the account''s cart now, or CKU02 when it went to another account. Called by checkout.merge_carts.';
 
-create function checkout.merge_carts(p_anonymous_id uuid, p_account_id uuid)
+create function checkout.merge_carts(
+  p_anonymous_id uuid,
+  p_account_id uuid,
+  p_anonymous_session_id uuid
+)
 returns jsonb
 language plpgsql security definer set search_path = ''
 as $$
@@ -160,7 +236,10 @@ declare
   first_id uuid;
   second_id uuid;
   active_id uuid;
+  cancelled_ids uuid[] := '{}';
   cancelled_token text;
+  open_groups uuid[];
+  target uuid;
   lines jsonb;
   moved_sessions integer;
   moved_orders integer;
@@ -169,8 +248,22 @@ begin
   if p_anonymous_id is null or p_account_id is null then
     raise exception 'both users are required' using errcode = 'CKI01';
   end if;
-  -- A retry after the merge returns its report (even once the anonymous
-  -- user has been cleaned up).
+  -- 0. The anonymous token must belong to a live Auth session: signed out
+  --    (the row deleted), timed out, or its user deleted, nothing moves.
+  --    Checked before anything, a replay included.
+  if p_anonymous_session_id is null or not exists (
+       select 1 from auth.sessions s
+        where s.id = p_anonymous_session_id and s.user_id = p_anonymous_id
+          and (s.not_after is null or s.not_after > now())) then
+    raise exception 'the anonymous user''s Auth session is signed out or unknown' using errcode = 'CKU03',
+      detail = jsonb_build_object('anonymous_id', p_anonymous_id, 'session_id', p_anonymous_session_id)::text,
+      hint = 'Merge with a fresh access token of an anonymous user who is still signed in.';
+  end if;
+  if not exists (select 1 from auth.users u where u.id = p_account_id) then
+    raise exception 'the account % no longer exists', p_account_id using errcode = 'CKU03',
+      detail = jsonb_build_object('account_id', p_account_id)::text, hint = 'Sign in again.';
+  end if;
+  -- A retry after the merge returns its report.
   select * into done from checkout.cart_merges m where m.anonymous_id = p_anonymous_id;
   if found then
     return private.merge_replay(done, p_account_id);
@@ -202,18 +295,47 @@ begin
 
   -- 2. Both carts, locked in id order (created if missing so that there is a
   --    row to lock), then, as everywhere, order sessions before variants.
+  --    Payments lock the cart of their session's owner first, so with both
+  --    carts locked no payment of either shopper is being applied.
   first_id := least(p_anonymous_id, p_account_id);
   second_id := greatest(p_anonymous_id, p_account_id);
   insert into public.carts (session_id) values (first_id) on conflict (session_id) do update set updated_at = now();
   insert into public.carts (session_id) values (second_id) on conflict (session_id) do update set updated_at = now();
 
   -- 3. The anonymous user's checkout in progress is cancelled and its stock
-  --    released, through the one release routine.
+  --    released, through the one release routine. (checkout.audit() finds
+  --    these sessions by this reason.)
   for active_id in
     select id from public.order_sessions where session_id = p_anonymous_id and status = 'active' order by id
   loop
     select (checkout.release_session(active_id, 'merged into an account') ->> 'token') into cancelled_token;
+    cancelled_ids := cancelled_ids || active_id;
   end loop;
+
+  -- 3b. One checkout group per cart. The cancelled checkout's preference can
+  --     still be paid at MercadoPago, and its lines are now the account's:
+  --     its group (unless it already has an order) joins the account's open
+  --     group (its checkout in progress, else an earlier merge's), or
+  --     becomes it, and the account's next checkouts join it
+  --     (order_sessions_join_merged_group). Whichever session is paid first
+  --     becomes the order; a payment for another is refunded as superseded
+  --     (private.settle_approved).
+  select coalesce(array_agg(distinct s.checkout_group), '{}') into open_groups
+    from public.order_sessions s
+   where s.id = any (cancelled_ids)
+     and not exists (select 1 from public.order_sessions g join public.orders o on o.order_session_id = g.id
+                      where g.checkout_group = s.checkout_group);
+  if cardinality(open_groups) > 0 then
+    select s.checkout_group into target
+      from public.order_sessions s
+     where s.session_id = p_account_id and s.status = 'active'
+       and not exists (select 1 from public.order_sessions g join public.orders o on o.order_session_id = g.id
+                        where g.checkout_group = s.checkout_group);
+    target := coalesce(target, private.merged_checkout_group(p_account_id), open_groups[1]);
+    update public.order_sessions set checkout_group = target
+     where checkout_group = any (open_groups) and checkout_group <> target;
+    update checkout.cart_merges m set checkout_group = target where m.anonymous_id = p_anonymous_id;
+  end if;
 
   -- 4. The lines.
   lines := private.merge_cart_lines(p_anonymous_id, p_account_id, strategy);
@@ -241,6 +363,6 @@ begin
   return v_report || jsonb_build_object('already_merged', false, 'cart', private.cart_json(p_account_id));
 end
 $$;
-comment on function checkout.merge_carts(uuid, uuid) is
-  'Service role only (the merge-cart Edge Function, after verifying both tokens). Moves an anonymous user''s cart into a permanent account''s by the store''s cart_merge_strategy, cancels the anonymous checkout in progress (its stock released), and moves its order sessions and orders to the account; atomic and idempotent (a retry or a concurrent merge returns the same report with already_merged true). Returns {strategy, changes: [lines capped or dropped: variant_id, sku, title, from, requested, quantity, reason], lines_moved, cancelled_order_session, order_sessions_moved, orders_moved, already_merged, cart}. Errors: CKI01 bad input, CKU01 not an anonymous user and a distinct permanent account, CKU02 already merged into another account.';
-grant execute on function checkout.merge_carts(uuid, uuid) to service_role;
+comment on function checkout.merge_carts(uuid, uuid, uuid) is
+  'Service role only (the merge-cart Edge Function, after verifying both tokens; p_anonymous_session_id is the anonymous token''s session_id claim, which must name a live auth.sessions row of that user). Moves an anonymous user''s cart into a permanent account''s by the store''s cart_merge_strategy, cancels the anonymous checkout in progress (its stock released; its checkout group joins the account''s, so that one order at most comes of the merged cart), and moves its order sessions and orders to the account; atomic and idempotent (a retry or a concurrent merge returns the same report with already_merged true). Returns {strategy, changes: [lines capped or dropped: variant_id, sku, title, from, requested, quantity, reason], lines_moved, cancelled_order_session, order_sessions_moved, orders_moved, already_merged, cart}. Errors: CKI01 bad input, CKU03 the anonymous Auth session is signed out or unknown (or the account is gone), CKU01 not an anonymous user and a distinct permanent account, CKU02 already merged into another account.';
+grant execute on function checkout.merge_carts(uuid, uuid, uuid) to service_role;

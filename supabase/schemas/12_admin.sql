@@ -8,6 +8,15 @@
 -- admin.set_staff(email, true) (`npm run staff:add`) or with the Auth Admin
 -- API (auth.admin.updateUserById(id, {app_metadata: {store_role: 'staff'}})).
 --
+-- Staff only through a verified email, so that nobody can take over the
+-- owner's account before it exists (sign up with owner@... first, wait for
+-- staff:add): admin.set_staff refuses (CKA02) an account whose email is not
+-- confirmed, and granting the role signs out every session of the account
+-- (as GoTrue's global sign-out does), so no session opened before the grant
+-- can be refreshed into a staff token. With email confirmation off (local
+-- stacks) every sign-up is confirmed at once: `npm run staff:add` also
+-- refuses an existing account it did not create unless told --existing.
+--
 -- Every routine here takes the verified JWT's claims as its first argument and
 -- checks them (admin.require_staff): the claims must say staff AND the user
 -- must still be staff in auth.users, so a revoked member of staff loses access
@@ -87,33 +96,63 @@ comment on function admin.require_staff(jsonb) is
   'Service role only. Raises CKA01 (not store staff; the admin function answers 403) unless admin.is_staff(p_claims).';
 grant execute on function admin.require_staff(jsonb) to service_role;
 
+create function admin.me(p_claims jsonb)
+returns jsonb
+language plpgsql stable security definer set search_path = ''
+as $$
+begin
+  perform admin.require_staff(p_claims);
+  return (select jsonb_build_object('id', u.id, 'email', u.email, 'role', 'staff')
+            from auth.users u where u.id::text = p_claims ->> 'sub');
+end
+$$;
+comment on function admin.me(jsonb) is
+  'Service role only (GET /admin/me). The signed-in member of staff, {id, email, role}, as auth.users says now; CKA01 (403) when the claims are not staff''s or the database no longer says so.';
+grant execute on function admin.me(jsonb) to service_role;
+
 create function admin.set_staff(p_email text, p_staff boolean default true)
 returns jsonb
 language plpgsql security definer set search_path = ''
 as $$
 declare
   u auth.users;
+  ended integer := 0;
 begin
   if p_email is null or p_email !~ '^[^@\s]+@[^@\s]+$' then
     raise exception 'a valid email is required' using errcode = 'CKI01', detail = jsonb_build_object('field', 'email')::text;
+  end if;
+  select * into u from auth.users
+   where lower(email) = lower(btrim(p_email)) and not coalesce(is_anonymous, false)
+     for update;
+  if not found then
+    raise exception 'no permanent user with email %', p_email
+      using errcode = 'CKO01', detail = jsonb_build_object('email', p_email)::text,
+            hint = 'Create the user first (Supabase dashboard, auth.admin.createUser, or npm run staff:add -- <email> --password <password> locally).';
+  end if;
+  if p_staff and u.email_confirmed_at is null then
+    raise exception '% has not confirmed the email address: store staff must have a confirmed address', u.email
+      using errcode = 'CKA02', detail = jsonb_build_object('email', u.email, 'reason', 'email_unconfirmed')::text,
+            hint = 'Anyone can sign up with an address that is not theirs. Have its owner confirm it with the link Supabase Auth emailed (ask for a new one with supabase.auth.resend({ type: ''signup'', email })), then run this again.';
   end if;
   update auth.users
      set raw_app_meta_data = case when p_staff
            then coalesce(raw_app_meta_data, '{}'::jsonb) || jsonb_build_object('store_role', 'staff')
            else coalesce(raw_app_meta_data, '{}'::jsonb) - 'store_role' end,
          updated_at = now()
-   where lower(email) = lower(btrim(p_email)) and not coalesce(is_anonymous, false)
-  returning * into u;
-  if not found then
-    raise exception 'no permanent user with email %', p_email
-      using errcode = 'CKO01', detail = jsonb_build_object('email', p_email)::text,
-            hint = 'Create the user first (Supabase dashboard, auth.admin.createUser, or npm run staff:add -- <email> --password <password> locally).';
+   where id = u.id;
+  if p_staff then
+    -- GoTrue's global sign-out: the sessions (their refresh tokens and MFA
+    -- claims go with them, on delete cascade) and any refresh token left
+    -- without a session (auth.refresh_tokens.user_id is text in GoTrue).
+    delete from auth.refresh_tokens where user_id = u.id::text;
+    delete from auth.sessions where user_id = u.id;
+    get diagnostics ended = row_count;
   end if;
-  return jsonb_build_object('id', u.id, 'email', u.email, 'staff', p_staff);
+  return jsonb_build_object('id', u.id, 'email', u.email, 'staff', p_staff, 'sessions_ended', ended);
 end
 $$;
 comment on function admin.set_staff(text, boolean) is
-  'Service role (or SQL) only. Makes the permanent user with this email store staff (app_metadata.store_role = staff), or takes it away. Takes effect in the user''s next access token; admin.is_staff also reads auth.users, so a removal takes effect at once.';
+  'Service role (or SQL) only. Makes the permanent user with this email store staff (app_metadata.store_role = staff), or takes it away. Granting needs a confirmed email (CKA02 otherwise) and signs out every session of the user (auth.sessions, auth.refresh_tokens), so the role reaches only a sign-in made after it; returns {id, email, staff, sessions_ended}. admin.is_staff also reads auth.users, so a removal takes effect at once.';
 grant execute on function admin.set_staff(text, boolean) to service_role;
 
 create function admin.check_input(p_ok boolean, p_field text, p_message text)

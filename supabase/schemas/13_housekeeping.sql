@@ -1,6 +1,7 @@
 -- Housekeeping and monitoring: expire order sessions, purge idle carts and
 -- anonymous users who never came back, trim old sessions and pg_cron's own
--- history, and the stats the store owner watches. Service role only.
+-- history, and what the store owner watches: the stats and the audit of the
+-- money and stock invariants. Service role only.
 -- Availability never waits for these: expired reservations are already free
 -- (lazy expiry).
 --
@@ -152,6 +153,103 @@ $$;
 comment on function checkout.purge_anonymous_users(integer) is
   'Service role only. Deletes up to p_batch_size anonymous Auth users idle longer than anonymous_user_ttl with no live cart and no active order session (their orders and order sessions stay). Returns how many; pg_cron calls it daily in committed batches.';
 grant execute on function checkout.purge_anonymous_users(integer) to service_role;
+
+-- The audit: every money and stock invariant, checked over every row (run on
+-- demand: admin.audit, GET /order-sessions-admin/audit).
+create function checkout.audit()
+returns jsonb
+language sql stable security definer set search_path = ''
+as $$
+  select coalesce(jsonb_agg(v order by v ->> 'invariant', v ->> 'subject'), '[]'::jsonb)
+    from (
+      -- variants.reserved is the sum of its reservation rows
+      select jsonb_build_object('invariant', 'reserved_counter_mismatch', 'subject', v.sku,
+                                'detail', jsonb_build_object('variant_id', v.id, 'reserved', v.reserved, 'reservation_rows', coalesce(r.units, 0))) as v
+        from public.variants v
+        left join (select variant_id, sum(quantity)::integer as units from checkout.stock_reservations group by variant_id) r on r.variant_id = v.id
+       where v.reserved <> coalesce(r.units, 0)
+      union all
+      -- no stock below zero, and no more units promised than are on hand
+      select jsonb_build_object('invariant', 'stock_below_zero', 'subject', v.sku,
+                                'detail', jsonb_build_object('variant_id', v.id, 'stock_on_hand', v.stock_on_hand,
+                                                             'unexpired_reservations', coalesce(r.units, 0)))
+        from public.variants v
+        left join (select variant_id, sum(quantity)::integer as units from checkout.stock_reservations
+                    where expires_at > now() group by variant_id) r on r.variant_id = v.id
+       where v.stock_on_hand < 0 or v.reserved < 0 or v.stock_on_hand < coalesce(r.units, 0)
+      union all
+      -- every approved payment has an order or a refund (those matching no
+      -- session included: money that arrived for nothing we know)
+      select jsonb_build_object('invariant', 'approved_payment_unsettled', 'subject', pe.payment_id::text,
+                                'detail', jsonb_build_object('payment_id', pe.payment_id, 'order_session_id', pe.order_session_id,
+                                                             'external_reference', pe.external_reference, 'amount', pe.transaction_amount,
+                                                             'currency', pe.currency, 'received_at', pe.received_at,
+                                                             'matches_no_session', pe.order_session_id is null))
+        from checkout.payment_events pe
+       where pe.status = 'approved'
+         and not exists (select 1 from public.orders o where o.payment_id = pe.payment_id)
+         and not exists (select 1 from checkout.payment_refunds r where r.payment_id = pe.payment_id)
+      union all
+      -- every order has an approved payment
+      select jsonb_build_object('invariant', 'order_without_approved_payment', 'subject', o.order_number,
+                                'detail', jsonb_build_object('order_id', o.id, 'payment_id', o.payment_id))
+        from public.orders o
+       where not exists (select 1 from checkout.payment_events pe where pe.payment_id = o.payment_id and pe.status = 'approved')
+      union all
+      -- one order per cart checkout (the sessions of a checkout group)
+      select jsonb_build_object('invariant', 'two_orders_one_checkout', 'subject', s.checkout_group::text,
+                                'detail', jsonb_build_object('orders', jsonb_agg(o.order_number order by o.order_number)))
+        from public.orders o
+        join public.order_sessions s on s.id = o.order_session_id
+       group by s.checkout_group
+      having count(*) > 1
+      union all
+      -- one order per merged cart: a checkout that a cart merge cancelled
+      -- became an order (so it was paid late), and so did another checkout
+      -- of the account that was open at the merge or begun after it, no
+      -- later than that order. Read from the event log and the merges, not
+      -- from the checkout groups. (The merge is the account's latest one
+      -- that began before the cancellation was logged.)
+      select jsonb_build_object('invariant', 'two_orders_one_merged_cart', 'subject', oc.order_number,
+                                'detail', jsonb_build_object('account_id', c.session_id, 'merged_checkout', c.id,
+                                                             'merged_at', mg.merged_at,
+                                                             'orders', to_jsonb(array[oc.order_number] || array_agg(o2.order_number order by o2.order_number))))
+        from public.orders oc
+        join public.order_sessions c on c.id = oc.order_session_id
+        join lateral (select max(m.merged_at) as merged_at
+                        from checkout.cart_merges m
+                       where m.account_id = c.session_id
+                         and m.merged_at <= (select min(ev.created_at) from checkout.order_session_events ev
+                                              where ev.order_session_id = c.id and ev.kind = 'cancelled'
+                                                and ev.detail ->> 'reason' = 'merged into an account')) mg on mg.merged_at is not null
+        join public.order_sessions n on n.session_id = c.session_id and n.id <> c.id and n.created_at <= oc.created_at
+                                    and coalesce(n.closed_at, 'infinity'::timestamptz) >= mg.merged_at
+        join public.orders o2 on o2.order_session_id = n.id
+       where oc.paid_late
+       group by oc.order_number, c.session_id, c.id, mg.merged_at
+      union all
+      -- a session marked paid has its order; closed sessions hold no stock
+      select jsonb_build_object('invariant', 'paid_session_without_order', 'subject', s.id::text, 'detail', jsonb_build_object('token', s.token))
+        from public.order_sessions s
+       where s.status = 'paid' and not exists (select 1 from public.orders o where o.order_session_id = s.id)
+      union all
+      select jsonb_build_object('invariant', 'closed_session_holds_stock', 'subject', s.id::text,
+                                'detail', jsonb_build_object('status', s.status))
+        from public.order_sessions s
+       where s.status <> 'active' and exists (select 1 from checkout.stock_reservations r where r.order_session_id = s.id)
+      union all
+      -- refunds owed are made within the hour
+      select jsonb_build_object('invariant', 'refund_owed_over_1h', 'subject', r.payment_id::text,
+                                'detail', jsonb_build_object('payment_id', r.payment_id, 'order_session_id', r.order_session_id,
+                                                             'reason', r.reason, 'amount', r.amount, 'currency', r.currency,
+                                                             'owed_since', r.created_at, 'attempts', r.attempts, 'last_error', r.last_error))
+        from checkout.payment_refunds r
+       where r.status = 'owed' and r.created_at < now() - interval '1 hour'
+    ) x(v)
+$$;
+comment on function checkout.audit() is
+  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (no order and no refund; matches_no_session for money that arrived for nothing we know), order_without_approved_payment, two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h.';
+grant execute on function checkout.audit() to service_role;
 
 create function checkout.stats()
 returns jsonb

@@ -1,5 +1,5 @@
 -- One checkout group per cart across a merge (issue 20,
--- 20261207100000_merge_one_checkout_group.sql): the checkout a merge cancels
+-- 09_accounts_and_merge.sql): the checkout a merge cancels
 -- joins the account's checkouts, so a merged cart is paid once whatever the
 -- order of the payments; checkout.audit() reports two orders from one merged
 -- cart (shown on the state the merge left before the fix); and the merge
@@ -26,8 +26,7 @@ create function tests.mg_orders_of(p_user uuid) returns integer language sql as 
 $$;
 grant execute on all functions in schema tests to service_role;
 
-select tests.create_variant('MG-A', 10, 1000) as va \gset
-select tests.create_variant('MG-B', 10, 500) as vb \gset
+select tests.create_variant('MG-A', 10, 1000) as va, tests.create_variant('MG-B', 10, 500) as vb \gset
 
 -- ---------------------------------------------------------------------------
 -- The issue's sequence: S_A opened, log-in and merge, the account checks out
@@ -35,8 +34,7 @@ select tests.create_variant('MG-B', 10, 500) as vb \gset
 select tests.create_shopper('mg-anon1') as anon1 \gset
 select tests.mg_account('mg-x1') as x1 \gset
 select tests.mg_signed_in(:'anon1') as sess1 \gset
-select tests.authenticate_as('mg-anon1') \gset
-select public.add_to_cart(:'va', 2) \gset
+select tests.fill_cart('mg-anon1', array[:'va']::uuid[], array[2]) \gset
 select tests.authenticate_as_service_role() \gset
 select s ->> 'id' as sa1, s ->> 'token' as ta1 from tests.begin_checkout('mg-anon1') s \gset
 select checkout.attach_preference(:'sa1', 'pref-mg-a1') \gset
@@ -59,8 +57,7 @@ select is((select stock_on_hand from public.variants where id = :'va'), 8, 'the 
 select tests.create_shopper('mg-anon2') as anon2 \gset
 select tests.mg_account('mg-x2') as x2 \gset
 select tests.mg_signed_in(:'anon2') as sess2 \gset
-select tests.authenticate_as('mg-anon2') \gset
-select public.add_to_cart(:'vb', 1) \gset
+select tests.fill_cart('mg-anon2', array[:'vb']::uuid[], array[1]) \gset
 select tests.authenticate_as_service_role() \gset
 select s ->> 'id' as sa2, s ->> 'token' as ta2 from tests.begin_checkout('mg-anon2') s \gset
 select checkout.merge_carts(:'anon2', :'x2', :'sess2') \gset
@@ -78,10 +75,8 @@ select is((select reserved from public.variants where id = :'vb'), 0, 'reverse: 
 select tests.create_shopper('mg-anon3') as anon3 \gset
 select tests.mg_account('mg-x3') as x3 \gset
 select tests.mg_signed_in(:'anon3') as sess3 \gset
-select tests.authenticate_as('mg-x3') \gset
-select public.add_to_cart(:'vb', 1) \gset
-select tests.authenticate_as('mg-anon3') \gset
-select public.add_to_cart(:'va', 1) \gset
+select tests.fill_cart('mg-x3', array[:'vb']::uuid[], array[1]),
+       tests.fill_cart('mg-anon3', array[:'va']::uuid[], array[1]) \gset
 select tests.authenticate_as_service_role() \gset
 select s ->> 'id' as sx3 from tests.begin_checkout('mg-x3') s \gset
 select s ->> 'id' as sa3, s ->> 'token' as ta3 from tests.begin_checkout('mg-anon3') s \gset
@@ -94,8 +89,7 @@ select is(checkout.apply_payment(tests.payment(:'ta3', 'approved', 1000, 20202))
   'account busy: the old tab is owed back');
 
 -- Once the group has its order, the account's next purchase is a new one.
-select tests.authenticate_as('mg-x3') \gset
-select public.add_to_cart(:'va', 1) \gset
+select tests.fill_cart('mg-x3', array[:'va']::uuid[], array[1]) \gset
 select tests.authenticate_as_service_role() \gset
 select s ->> 'id' as sx3c, s ->> 'token' as tx3c from tests.begin_checkout('mg-x3') s \gset
 select isnt(tests.mg_group_of(:'sx3c'), tests.mg_group_of(:'sx3b'), 'after the order, a new checkout starts a new group');
@@ -107,8 +101,7 @@ select is(tests.mg_orders_of(:'x3'), 2, 'two purchases, two orders');
 select tests.create_shopper('mg-anon4') as anon4 \gset
 select tests.mg_account('mg-x4') as x4 \gset
 select tests.mg_signed_in(:'anon4') as sess4 \gset
-select tests.authenticate_as('mg-anon4') \gset
-select public.add_to_cart(:'va', 1) \gset
+select tests.fill_cart('mg-anon4', array[:'va']::uuid[], array[1]) \gset
 select tests.authenticate_as_service_role() \gset
 select checkout.merge_carts(:'anon4', :'x4', :'sess4') \gset
 select is((select checkout_group from checkout.cart_merges where anonymous_id = :'anon4'), null,
@@ -126,8 +119,7 @@ select is(checkout.audit(), '[]'::jsonb, 'audit: nothing to report after every s
 select tests.create_shopper('mg-anon5') as anon5 \gset
 select tests.mg_account('mg-x5') as x5 \gset
 select tests.mg_signed_in(:'anon5') as sess5 \gset
-select tests.authenticate_as('mg-anon5') \gset
-select public.add_to_cart(:'vb', 2) \gset
+select tests.fill_cart('mg-anon5', array[:'vb']::uuid[], array[2]) \gset
 select tests.authenticate_as_service_role() \gset
 select s ->> 'id' as sa5, s ->> 'token' as ta5 from tests.begin_checkout('mg-anon5') s \gset
 select checkout.merge_carts(:'anon5', :'x5', :'sess5') \gset
@@ -152,8 +144,7 @@ select tests.create_shopper('mg-anon6') as anon6 \gset
 select tests.mg_account('mg-x6') as x6 \gset
 select tests.mg_signed_in(:'anon6') as sess6 \gset
 select tests.mg_signed_in(:'x6') as xsess6 \gset
-select tests.authenticate_as('mg-anon6') \gset
-select public.add_to_cart(:'va', 1) \gset
+select tests.fill_cart('mg-anon6', array[:'va']::uuid[], array[1]) \gset
 select tests.authenticate_as_service_role() \gset
 select throws_ok(format($$ select checkout.merge_carts(%L, %L, null) $$, :'anon6', :'x6'), 'CKU03', null,
   'live session: a token without a session is refused (CKU03)');

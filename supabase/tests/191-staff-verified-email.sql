@@ -1,5 +1,5 @@
 -- Staff only through a verified email (issue 20,
--- 20261207100100_staff_verified_email.sql): admin.set_staff refuses an
+-- 12_admin.sql): admin.set_staff refuses an
 -- unconfirmed address and writes nothing; granting signs out every session
 -- of the account (sessions and refresh tokens), so a session opened before
 -- the grant, the attacker's included, never refreshes into a staff token;
