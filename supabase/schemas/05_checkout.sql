@@ -25,8 +25,8 @@
 -- one first-come-first-served line (a session-level advisory lock, left as
 -- soon as the turn comes), then one of a few slots (a transaction-level
 -- advisory lock per (variant, slot)). The turns only order the checkouts;
--- the row locks still decide who gets the units. Measured in
--- docs/performance.md ("Taking turns").
+-- the row locks still decide who gets the units. Measured against the
+-- alternatives in the performance notes ("Taking turns").
 
 -- ---------------------------------------------------------------------------
 -- Tables
