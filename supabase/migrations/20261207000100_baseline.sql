@@ -177,6 +177,31 @@ comment on function private.current_settings() is
   'The settings row (security definer: the API roles read settings only through it). Executed by authenticated (the cart routines and triggers) and service_role.';
 grant execute on function private.current_settings() to authenticated, service_role;
 
+-- ---------------------------------------------------------------------------
+-- The signed-in user. The Edge Functions call checkout.require_user in the
+-- same transaction as every routine they run for a user
+-- (edge/_shared/db.ts asUser): a user deleted while one of their access
+-- tokens is still unexpired gets CKA03, which the functions answer 401,
+-- instead of a foreign-key violation (a 500) from a table keyed on the user,
+-- and nothing is written for them.
+
+create function checkout.require_user(p_user_id uuid)
+returns void
+language plpgsql stable security definer set search_path = ''
+as $$
+begin
+  if p_user_id is null or not exists (select 1 from auth.users u where u.id = p_user_id) then
+    raise exception 'the user this token was issued to no longer exists'
+      using errcode = 'CKA03',
+            detail = jsonb_build_object('user_id', p_user_id)::text,
+            hint = 'Sign in again.';
+  end if;
+end
+$$;
+comment on function checkout.require_user(uuid) is
+  'Service role only. Raises CKA03 (the Edge Functions answer 401 unauthenticated) unless the Auth user exists: run first, in the same transaction, by every routine call a function makes for a signed-in user, so a deleted user''s unexpired token writes nothing.';
+grant execute on function checkout.require_user(uuid) to service_role;
+
 -- ===========================================================================
 -- supabase/schemas/01_catalog.sql
 -- ===========================================================================
@@ -4213,6 +4238,10 @@ $do$;
 -- stacks) every sign-up is confirmed at once: `npm run staff:add` also
 -- refuses an existing account it did not create unless told --existing.
 --
+-- Client input never answers 500: admin.adjust_stock checks the sum against
+-- integer's range before adding (CKI01 naming delta, with the largest delta
+-- that still fits).
+--
 -- Every routine here takes the verified JWT's claims as its first argument and
 -- checks them (admin.require_staff): the claims must say staff AND the user
 -- must still be staff in auth.users, so a revoked member of staff loses access
@@ -4729,6 +4758,7 @@ declare
   live_reserved integer;
   live_sessions integer;
   a admin.stock_adjustments;
+  max_on_hand constant bigint := 2147483647;
 begin
   perform admin.require_staff(p_claims);
   perform admin.check_input(p_variant_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', 'variant_id', 'the variant id must be a uuid');
@@ -4743,6 +4773,12 @@ begin
   end if;
   select coalesce(sum(r.quantity), 0)::integer, count(distinct r.order_session_id)::integer into live_reserved, live_sessions
     from checkout.stock_reservations r where r.variant_id = v.id and r.expires_at > now();
+  -- Checked in bigint before any integer sum below can overflow.
+  if v.stock_on_hand::bigint + p_delta > max_on_hand then
+    raise exception 'stock on hand cannot go above % (it is %)', max_on_hand, v.stock_on_hand
+      using errcode = 'CKI01',
+            detail = jsonb_build_object('field', 'delta', 'on_hand', v.stock_on_hand, 'maximum_delta', max_on_hand - v.stock_on_hand)::text;
+  end if;
   if v.stock_on_hand + p_delta < 0 then
     raise exception 'stock on hand cannot go below zero (it is %)', v.stock_on_hand
       using errcode = 'CKI01', detail = jsonb_build_object('field', 'delta', 'on_hand', v.stock_on_hand, 'minimum_delta', -v.stock_on_hand)::text;
@@ -4765,7 +4801,7 @@ begin
 end
 $$;
 comment on function admin.adjust_stock(jsonb, text, integer, text) is
-  'Service role only, staff claims required. Changes a variant''s stock on hand by p_delta units with a reason, recorded in admin.stock_adjustments. Refuses (writing nothing) a result below zero (CKI01) or below the units reserved by unexpired checkouts (CKS02), so a lowered stock never breaks a payment in flight.';
+  'Service role only, staff claims required. Changes a variant''s stock on hand by p_delta units with a reason, recorded in admin.stock_adjustments. Refuses (writing nothing) a result below zero or above integer''s range (CKI01, field delta, with minimum_delta or maximum_delta) or below the units reserved by unexpired checkouts (CKS02), so a lowered stock never breaks a payment in flight.';
 grant execute on function admin.adjust_stock(jsonb, text, integer, text) to service_role;
 
 create function admin.housekeeping(p_claims jsonb)

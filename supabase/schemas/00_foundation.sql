@@ -167,3 +167,28 @@ $$;
 comment on function private.current_settings() is
   'The settings row (security definer: the API roles read settings only through it). Executed by authenticated (the cart routines and triggers) and service_role.';
 grant execute on function private.current_settings() to authenticated, service_role;
+
+-- ---------------------------------------------------------------------------
+-- The signed-in user. The Edge Functions call checkout.require_user in the
+-- same transaction as every routine they run for a user
+-- (edge/_shared/db.ts asUser): a user deleted while one of their access
+-- tokens is still unexpired gets CKA03, which the functions answer 401,
+-- instead of a foreign-key violation (a 500) from a table keyed on the user,
+-- and nothing is written for them.
+
+create function checkout.require_user(p_user_id uuid)
+returns void
+language plpgsql stable security definer set search_path = ''
+as $$
+begin
+  if p_user_id is null or not exists (select 1 from auth.users u where u.id = p_user_id) then
+    raise exception 'the user this token was issued to no longer exists'
+      using errcode = 'CKA03',
+            detail = jsonb_build_object('user_id', p_user_id)::text,
+            hint = 'Sign in again.';
+  end if;
+end
+$$;
+comment on function checkout.require_user(uuid) is
+  'Service role only. Raises CKA03 (the Edge Functions answer 401 unauthenticated) unless the Auth user exists: run first, in the same transaction, by every routine call a function makes for a signed-in user, so a deleted user''s unexpired token writes nothing.';
+grant execute on function checkout.require_user(uuid) to service_role;

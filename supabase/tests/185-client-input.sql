@@ -1,4 +1,4 @@
--- Client input never answers 500 (20261207300000_client_input_not_500.sql):
+-- Client input never answers 500 (00_foundation.sql, 12_admin.sql):
 -- checkout.require_user refuses a user who is gone (CKA03, the functions'
 -- 401) and runs for service_role only; admin.adjust_stock refuses a stock
 -- on hand past integer's range (CKI01 naming delta) before adding, writing
