@@ -18,7 +18,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, freePort, startCluster } from '../../dev/pg/cluster.ts';
 import { applyBootstrap, pushMigrations, repoRoot } from '../../dev/pg/prepare.ts';
-import { type Catalog, describeCatalog, diffCatalogs } from '../helpers/catalog.ts';
+import { type Catalog, describeCatalog } from '../helpers/catalog.ts';
+import { diffCatalogs } from '../helpers/catalog-diff.ts';
 
 const supabaseDir = join(repoRoot, 'supabase');
 
