@@ -131,7 +131,11 @@ create table private.settings (
   max_return_lookups_per_hour integer not null default 30
     check (max_return_lookups_per_hour between 1 and 100000),
   checkout_slots_per_variant integer not null default 8
-    check (checkout_slots_per_variant between 1 and 1000)
+    check (checkout_slots_per_variant between 1 and 1000),
+  max_return_lookups_per_minute integer not null default 120
+    check (max_return_lookups_per_minute between 1 and 1000000),
+  max_units_per_address integer not null default 30
+    check (max_units_per_address between 1 and 1000000)
 );
 insert into private.settings default values;
 comment on table private.settings is
@@ -158,6 +162,10 @@ comment on column private.settings.cart_merge_strategy is
   'What a log-in does with the anonymous cart: merge (sum per variant, capped by stock and max_line_quantity), keep_account (the account''s cart wins when it has lines; an empty one takes the anonymous lines), replace (the anonymous lines replace the account''s when there are any).';
 comment on column private.settings.max_return_lookups_per_hour is
   'How many payments one shopper may have payment-status look up at MercadoPago per hour (the buyer''s return). CKH04 beyond it.';
+comment on column private.settings.max_return_lookups_per_minute is
+  'How many payments payment-status may look up at MercadoPago per minute for the whole store (every shopper together); CKH04 with scope store beyond it. Sized for the buyers returning from MercadoPago in one minute: raise it for a flash sale.';
+comment on column private.settings.max_units_per_address is
+  'Most units the unpaid checkouts in progress from one client address (an IPv6 /64) may hold together (CKH05 beyond it). Several shoppers behind one address (a mobile carrier''s NAT, an office) share it: raise it where that is common, and let CAPTCHA stop the bots.';
 comment on column private.settings.checkout_slots_per_variant is
   'How many checkouts of one variant run at once; the others wait their turn (first come, first served). 8 did best on 2 cores (README, Performance, "Taking turns"); 1000 lets every checkout in at once (they still enter in the order they came).';
 
@@ -1027,6 +1035,7 @@ create table public.order_sessions (
   next_check_at timestamptz not null default now() + interval '2 minutes',
   checks integer not null default 0 check (checks >= 0),
   preference_expired_at timestamptz,
+  client_address text check (client_address ~ '^[0-9a-f]{64}$'),
   constraint order_sessions_total_is_subtotal_minus_discount check (total = subtotal - discount)
 );
 comment on table public.order_sessions is
@@ -1043,6 +1052,8 @@ comment on column public.order_sessions.next_check_at is
   'When the reconciliation job (Edge Function reconcile) may next ask MercadoPago about this session; moved forward with back-off by checkout.claim_reconciliation.';
 comment on column public.order_sessions.checks is
   'How many times the reconciliation job asked MercadoPago about this session.';
+comment on column public.order_sessions.client_address is
+  'HMAC-SHA256 of the client address the checkout came from (IPv6 by /64) under private.client_address_secret; never the address itself. Null when the caller''s address was not known (not through create-preference).';
 comment on column public.order_sessions.preference_expired_at is
   'When the preference of this cancelled or expired session was expired at MercadoPago (best effort, by the reconcile function); NULL while it may still be payable there.';
 
@@ -1998,7 +2009,11 @@ grant select, insert, update on checkout.payment_refunds to service_role;
 -- whose payment it is (the id is what MercadoPago's redirect carries). So
 -- that a client holding any shopper token cannot spend the store's
 -- MercadoPago rate limit with random ids, each shopper has a budget of
--- lookups per hour (checkout.note_return_lookup; CKH04, 429, past it).
+-- lookups per hour (checkout.note_return_lookup; CKH04, 429, past it). Every
+-- sign-up is a fresh shopper with a fresh budget, so the whole store's
+-- lookups have a ceiling per minute too (checkout.store_return_lookups,
+-- detail.scope = 'store'); a buyer turned away still gets the order: the
+-- webhook and reconcile confirm the payment without this budget.
 create table checkout.return_lookups (
   session_id uuid primary key references auth.users (id) on delete cascade,
   window_start timestamptz not null,
@@ -2009,6 +2024,17 @@ comment on table checkout.return_lookups is
 
 alter table checkout.return_lookups enable row level security;
 grant select, insert, update, delete on checkout.return_lookups to service_role;
+
+create table checkout.store_return_lookups (
+  only_row boolean primary key default true check (only_row),
+  window_start timestamptz not null,
+  lookups integer not null check (lookups >= 1)
+);
+comment on table checkout.store_return_lookups is
+  'The payment lookups payment-status made at MercadoPago for the whole store in the current minute (fixed windows): one row. Service role only.';
+
+alter table checkout.store_return_lookups enable row level security;
+grant select, insert, update, delete on checkout.store_return_lookups to service_role;
 
 -- ---------------------------------------------------------------------------
 -- Triggers
@@ -2428,10 +2454,12 @@ as $$
 declare
   cfg private.settings := private.current_settings();
   r checkout.return_lookups;
+  store checkout.store_return_lookups;
 begin
   if p_session_id is null then
     raise exception 'session id is required' using errcode = 'CKI01';
   end if;
+  -- Raising rolls every count back: a refused lookup is counted nowhere.
   insert into checkout.return_lookups as l (session_id, window_start, lookups)
   values (p_session_id, now(), 1)
   on conflict (session_id) do update
@@ -2439,18 +2467,35 @@ begin
         lookups = case when l.window_start <= now() - interval '1 hour' then 1 else l.lookups + 1 end
   returning * into r;
   if r.lookups > cfg.max_return_lookups_per_hour then
-    -- Raising rolls the count back: a shopper over the budget stays at it.
     raise exception 'too many payment lookups, try again later'
       using errcode = 'CKH04',
             detail = jsonb_build_object(
+              'scope', 'shopper',
               'max', cfg.max_return_lookups_per_hour,
               'retry_after', r.window_start + interval '1 hour')::text;
+  end if;
+  -- The store's ceiling, after the shopper's budget (a shopper over hers
+  -- spends none of the store's). One row: concurrent lookups take turns on
+  -- it for the length of this statement.
+  insert into checkout.store_return_lookups as l (only_row, window_start, lookups)
+  values (true, now(), 1)
+  on conflict (only_row) do update
+    set window_start = case when l.window_start <= now() - interval '1 minute' then now() else l.window_start end,
+        lookups = case when l.window_start <= now() - interval '1 minute' then 1 else l.lookups + 1 end
+  returning * into store;
+  if store.lookups > cfg.max_return_lookups_per_minute then
+    raise exception 'too many payment lookups in the store right now, try again in a minute'
+      using errcode = 'CKH04',
+            detail = jsonb_build_object(
+              'scope', 'store',
+              'max', cfg.max_return_lookups_per_minute,
+              'retry_after', store.window_start + interval '1 minute')::text;
   end if;
   return r.lookups;
 end
 $$;
 comment on function checkout.note_return_lookup(uuid) is
-  'Service role only. Counts one payment lookup at MercadoPago for a shopper (payment-status, before it calls MercadoPago) and returns the count this hour. Errors: CKI01 no session id; CKH04 over max_return_lookups_per_hour (detail {"max", "retry_after"}; nothing counted).';
+  'Service role only. Counts one payment lookup at MercadoPago for a shopper (payment-status, before it calls MercadoPago), for her and for the whole store, and returns her count this hour. Errors (nothing counted): CKI01 no session id; CKH04 over max_return_lookups_per_hour (detail {"scope": "shopper", "max", "retry_after"}) or over the store''s max_return_lookups_per_minute (detail {"scope": "store", "max", "retry_after"}).';
 grant execute on function checkout.note_return_lookup(uuid) to service_role;
 
 -- ===========================================================================
@@ -2763,6 +2808,37 @@ $$;
 -- that hold's expiry (whatever its lines: a rule on "the same lines" only
 -- would be dodged by alternating two carts), so re-checking out never
 -- extends a hold; once it lapses unpaid it counts towards CKH03.
+--
+-- Per client address too, since a shopper is one anonymous sign-in (four
+-- anonymous sessions from one address held all 86 units of the demo catalog
+-- for 15 minutes): the unpaid, unexpired checkouts from one client address
+-- may hold at most max_units_per_address units together (CKH05).
+-- checkout.begin_client_checkout is begin_checkout for a request from a
+-- client (create-preference, which reads the address the gateway reports):
+-- begin_checkout, then, under a lock per address taken after
+-- begin_checkout's own and held only for the count, the count. The database
+-- keeps no address: an order session records a keyed hash of it
+-- (HMAC-SHA256 under private.client_address_secret, a random key made once
+-- per database), enough to count one address's holds and useless for
+-- finding whose it was; it goes with the session when old sessions are
+-- trimmed. An IPv6 address counts by its /64, an IPv4-mapped one as IPv4.
+
+-- ---------------------------------------------------------------------------
+-- Tables
+
+create table private.client_address_secret (
+  only_row boolean primary key default true check (only_row),
+  secret bytea not null default extensions.gen_random_bytes(32)
+);
+insert into private.client_address_secret default values;
+comment on table private.client_address_secret is
+  'The key of the client address hashes in order_sessions.client_address (random, made once per database). Nobody but the migration owner reads it.';
+
+-- No grant, no policy: only the owner (the definer routines) reads it.
+alter table private.client_address_secret enable row level security;
+
+create index order_sessions_client_address_idx on public.order_sessions (client_address) include (item_count, expires_at)
+  where status = 'active' and client_address is not null;
 
 -- ---------------------------------------------------------------------------
 -- Triggers
@@ -2885,6 +2961,85 @@ end
 $$;
 comment on function private.unpaid_expiries(uuid, timestamptz) is
   'The expiry times of a shopper''s order sessions that expired unpaid since p_since, newest first. Used by the fair-stock trigger.';
+
+create function private.client_address_key(p_address text)
+returns text
+language plpgsql stable set search_path = ''
+as $$
+declare
+  a inet;
+  counted text;
+begin
+  begin
+    a := p_address::inet;
+  exception when others then
+    return null;
+  end;
+  if a is null or (family(a) = 4 and masklen(a) <> 32) or (family(a) = 6 and masklen(a) <> 128) then
+    return null;
+  end if;
+  if family(a) = 6 and host(a) ~* '^::ffff:[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$' then
+    a := substr(host(a), 8)::inet;
+  end if;
+  counted := host(a);
+  if family(a) = 6 then
+    counted := network(set_masklen(a, 64))::text;
+  end if;
+  return encode(extensions.hmac(convert_to(counted, 'UTF8'), (select s.secret from private.client_address_secret s), 'sha256'), 'hex');
+end
+$$;
+comment on function private.client_address_key(text) is
+  'The key an address counts under: HMAC-SHA256 (hex) of the IPv4 address, or of the IPv6 /64, under private.client_address_secret; null for anything that is not one address.';
+
+create function checkout.begin_client_checkout(
+  p_session_id uuid,
+  p_payer jsonb,
+  p_shipping_address jsonb,
+  p_coupon_code text,
+  p_client_address text,
+  p_marketing_opt_in boolean
+)
+returns jsonb
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  cfg private.settings := private.current_settings();
+  k text := private.client_address_key(p_client_address);
+  r jsonb := checkout.begin_checkout(p_session_id, p_payer, p_shipping_address, p_coupon_code);
+  s_id uuid := (r ->> 'id')::uuid;
+  held integer;
+  soonest timestamptz;
+begin
+  if p_marketing_opt_in then
+    perform email.request_marketing_opt_in(p_payer ->> 'email', p_session_id, s_id);
+  end if;
+  if k is null then
+    return r;
+  end if;
+  -- One address's checkouts count one at a time; each statement below reads
+  -- afresh, so it sees every checkout from the address committed before it
+  -- got the lock (a bigint key: never one of the admission's int4 pairs).
+  perform pg_advisory_xact_lock(('x' || left(k, 16))::bit(64)::bigint);
+  update public.order_sessions set client_address = k where id = s_id;
+  select coalesce(sum(s.item_count), 0), min(s.expires_at) into held, soonest
+    from public.order_sessions s
+   where s.client_address = k and s.status = 'active' and s.expires_at > now() and s.id <> s_id;
+  if held + (r ->> 'item_count')::integer > cfg.max_units_per_address then
+    raise exception 'checkouts from this address already hold % units (at most %), this one asks for %',
+      held, cfg.max_units_per_address, r ->> 'item_count'
+      using errcode = 'CKH05',
+            detail = jsonb_build_object(
+              'max', cfg.max_units_per_address,
+              'held', held,
+              'requested', (r ->> 'item_count')::integer,
+              'retry_after', soonest)::text;
+  end if;
+  return r;
+end
+$$;
+comment on function checkout.begin_client_checkout(uuid, jsonb, jsonb, text, text, boolean) is
+  'Service role only (create-preference). checkout.begin_checkout for a client request from p_client_address: the order session records the address''s key (private.client_address_key), and the unpaid, unexpired checkouts from that address may hold at most max_units_per_address units together; with p_marketing_opt_in, the payer''s email is asked to confirm the marketing box (email.request_marketing_opt_in). Errors: those of begin_checkout; CKH05 over the address''s cap (detail {"max", "held", "requested", "retry_after": when the soonest of its holds ends}; nothing written). An address that is not one (null, garbage) is not capped.';
+grant execute on function checkout.begin_client_checkout(uuid, jsonb, jsonb, text, text, boolean) to service_role;
 
 -- Monitoring: who holds the most.
 create function checkout.top_holders(p_limit integer default 10)
@@ -3821,13 +3976,29 @@ select cron.schedule('analytics-rollup', '7 * * * *', 'select analytics.rollup(2
 --                       transaction that creates the order.
 -- Shoppers opt out of reminders through a signed one-click link
 -- (email.unsubscribes). Service role only.
+--
+-- Consent before marketing, so that nobody can make the store mail a
+-- stranger by typing their address at checkout. A reminder goes only to an
+-- address its owner confirmed:
+--   * the account's email, once Supabase Auth has confirmed it
+--     (auth.users.email_confirmed_at), or
+--   * an address whose owner ticked the marketing box at checkout AND clicked
+--     the link of the confirmation email it was sent (double opt-in),
+-- and never to one that unsubscribed since (the RFC 8058 one-click link). The
+-- order confirmation is transactional and still goes to the payer. Modelled
+-- on Shopify's email_marketing_consent (state, opt_in_level,
+-- consent_updated_at): email.marketing_consents holds each address's state,
+-- email.consent_events every step, and email.marketing_consent() answers in
+-- Shopify's terms for the dashboard. One confirmation email per address per
+-- day at most, whoever asks: the box cannot be used to mail a stranger over
+-- and over.
 
 -- ---------------------------------------------------------------------------
 -- Tables
 
 create table email.outbox (
   id bigint generated always as identity primary key,
-  kind text not null check (kind in ('cart_reminder', 'order_confirmation')),
+  kind text not null check (kind in ('cart_reminder', 'order_confirmation', 'marketing_opt_in')),
   session_id uuid not null,
   recipient text not null check (recipient ~ '^[^@\s]+@[^@\s]+$' and length(recipient) <= 254),
   cart_created_at timestamptz,
@@ -3846,12 +4017,13 @@ create table email.outbox (
   constraint outbox_confirmation_names_its_order check (kind <> 'order_confirmation' or order_id is not null)
 );
 comment on table email.outbox is
-  'Emails to send. A reminder names its cart (session_id, cart_created_at) and the idle period (idle_since = the cart''s last activity); a confirmation names its order. status: pending -> sending (claimed, leased until claimed_until) -> sent | pending again (retryable failure, after next_attempt_at) | failed (permanent) | skipped (no longer applies: bought, emptied, opted out). The row id is the provider''s idempotency key. Service role only.';
+  'Emails to send. A reminder names its cart (session_id, cart_created_at) and the idle period (idle_since = the cart''s last activity); a confirmation names its order; a marketing_opt_in asks its recipient to confirm the box ticked at checkout. status: pending -> sending (claimed, leased until claimed_until) -> sent | pending again (retryable failure, after next_attempt_at) | failed (permanent) | skipped (no longer applies: bought, emptied, opted out, no consent). The row id is the provider''s idempotency key. Service role only.';
 
 create unique index outbox_one_reminder_per_idle_period on email.outbox (session_id, cart_created_at, idle_since) where kind = 'cart_reminder';
 create unique index outbox_one_confirmation_per_order on email.outbox (order_id) where kind = 'order_confirmation';
 create index outbox_due_idx on email.outbox (next_attempt_at) where status in ('pending', 'sending');
 create index outbox_session_idx on email.outbox (session_id, created_at);
+create index outbox_opt_in_idx on email.outbox (recipient, created_at) where kind = 'marketing_opt_in';
 
 -- No policies: only the service role (which bypasses RLS) and the definer
 -- routines below touch the outbox and the opt-outs.
@@ -3867,6 +4039,40 @@ comment on table email.unsubscribes is
 
 alter table email.unsubscribes enable row level security;
 grant select, insert, update, delete on email.unsubscribes to service_role;
+
+create table email.marketing_consents (
+  email text primary key check (email = lower(email) and email ~ '^[^@\s]+@[^@\s]+$' and length(email) <= 254),
+  state text not null check (state in ('pending', 'subscribed', 'unsubscribed')),
+  source text not null check (source in ('checkout', 'confirmation_link', 'unsubscribe_link')),
+  session_id uuid,
+  order_session_id uuid,
+  requested_at timestamptz,
+  confirmed_at timestamptz,
+  unsubscribed_at timestamptz,
+  consent_updated_at timestamptz not null default now(),
+  constraint marketing_consents_subscribed_was_confirmed check (state <> 'subscribed' or confirmed_at is not null)
+);
+comment on table email.marketing_consents is
+  'Marketing consent per address (lower case), as the shopper gave it at checkout: pending (the box was ticked, the confirmation link not yet clicked), subscribed (clicked: a confirmed opt-in), unsubscribed (the one-click link). source says where the last change came from; session_id and order_session_id which shopper and checkout asked. Service role only.';
+
+create table email.consent_events (
+  id bigint generated always as identity primary key,
+  email text not null,
+  event text not null check (event in ('opt_in_requested', 'opt_in_confirmed', 'unsubscribed')),
+  session_id uuid,
+  order_session_id uuid,
+  created_at timestamptz not null default now()
+);
+comment on table email.consent_events is
+  'Every step of an address''s marketing consent, when and for which shopper and checkout: the box ticked at checkout, the confirmation link clicked, the unsubscribe link used. Append-only; service role only.';
+create index consent_events_email_idx on email.consent_events (email, id);
+
+grant select, insert, update on email.marketing_consents to service_role;
+grant select, insert on email.consent_events to service_role;
+alter table email.marketing_consents enable row level security;
+alter table email.consent_events enable row level security;
+-- No policies: only the service role (which bypasses RLS) and the definer
+-- routines below touch them.
 
 -- ---------------------------------------------------------------------------
 -- Triggers
@@ -3934,6 +4140,107 @@ comment on function email.is_cart_abandoned(uuid, timestamptz) is
   'Service role only. A cart still counts as abandoned: it has lines, no checkout in progress, and no order since its last activity.';
 grant execute on function email.is_cart_abandoned(uuid, timestamptz) to service_role;
 
+-- Consent (see the header): who may get a reminder, and the double opt-in.
+create function email.has_marketing_consent(p_session_id uuid, p_email text)
+returns boolean
+language sql stable security definer set search_path = ''
+as $$
+  select not email.is_unsubscribed(p_email) and (
+    exists (select 1 from auth.users u
+             where u.id = p_session_id and not coalesce(u.is_anonymous, false)
+               and lower(u.email) = lower(p_email) and u.email_confirmed_at is not null)
+    or exists (select 1 from email.marketing_consents c where c.email = lower(p_email) and c.state = 'subscribed'))
+$$;
+comment on function email.has_marketing_consent(uuid, text) is
+  'Service role only. Whether cart reminders may go to p_email for shopper p_session_id: it is the shopper''s account email and Auth confirmed it, or its owner confirmed the checkout opt-in; and it has not unsubscribed since.';
+grant execute on function email.has_marketing_consent(uuid, text) to service_role;
+
+create function email.marketing_consent(p_session_id uuid, p_email text)
+returns jsonb
+language sql stable security definer set search_path = ''
+as $$
+  select case
+    when un.email is not null then
+      jsonb_build_object('state', 'unsubscribed', 'opt_in_level', null, 'source', 'unsubscribe_link', 'consent_updated_at', un.created_at)
+    when c.state = 'subscribed' then
+      jsonb_build_object('state', 'subscribed', 'opt_in_level', 'confirmed_opt_in', 'source', 'checkout', 'consent_updated_at', c.confirmed_at)
+    when u.email_confirmed_at is not null then
+      jsonb_build_object('state', 'subscribed', 'opt_in_level', 'confirmed_opt_in', 'source', 'account', 'consent_updated_at', u.email_confirmed_at)
+    when c.state = 'pending' then
+      jsonb_build_object('state', 'pending', 'opt_in_level', null, 'source', 'checkout', 'consent_updated_at', c.requested_at)
+    else jsonb_build_object('state', 'not_subscribed', 'opt_in_level', null, 'source', null, 'consent_updated_at', null)
+  end || jsonb_build_object('email', lower(p_email))
+    from (select 1) one
+    left join email.unsubscribes un on un.email = lower(p_email)
+    left join email.marketing_consents c on c.email = lower(p_email)
+    left join auth.users u on u.id = p_session_id and not coalesce(u.is_anonymous, false) and lower(u.email) = lower(p_email)
+$$;
+comment on function email.marketing_consent(uuid, text) is
+  'Service role only. The marketing consent of p_email for shopper p_session_id, in Shopify''s terms: {email, state: subscribed | pending | unsubscribed | not_subscribed, opt_in_level: confirmed_opt_in | null, source: account | checkout | unsubscribe_link | null, consent_updated_at}. What the dashboard shows.';
+grant execute on function email.marketing_consent(uuid, text) to service_role;
+
+create function email.request_marketing_opt_in(
+  p_email text,
+  p_session_id uuid,
+  p_order_session_id uuid
+)
+returns text
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  e text := lower(btrim(p_email));
+begin
+  if e is null or e !~ '^[^@\s]+@[^@\s]+$' or length(e) > 254 or p_session_id is null then
+    raise exception 'an email and a shopper are required' using errcode = 'CKI01';
+  end if;
+  insert into email.consent_events (email, event, session_id, order_session_id) values (e, 'opt_in_requested', p_session_id, p_order_session_id);
+  if email.has_marketing_consent(p_session_id, e) then
+    return 'subscribed';
+  end if;
+  -- Not subscribed (or unsubscribed since): pending until the link is clicked.
+  insert into email.marketing_consents (email, state, source, session_id, order_session_id, requested_at, consent_updated_at)
+  values (e, 'pending', 'checkout', p_session_id, p_order_session_id, now(), now())
+  on conflict (email) do update
+    set state = 'pending', source = 'checkout', session_id = excluded.session_id, order_session_id = excluded.order_session_id,
+        requested_at = now(), consent_updated_at = now();
+  -- The confirmation email: at most one a day per address, whoever asks.
+  if not exists (select 1 from email.outbox o
+                  where o.kind = 'marketing_opt_in' and o.recipient = e and o.created_at > now() - interval '1 day') then
+    insert into email.outbox (kind, session_id, recipient) values ('marketing_opt_in', p_session_id, e);
+  end if;
+  return 'pending';
+end
+$$;
+comment on function email.request_marketing_opt_in(text, uuid, uuid) is
+  'Service role only (checkout.begin_client_checkout, when the shopper ticks the box). Records the request (email.consent_events), makes the address pending unless it already has consent, and queues the confirmation email (at most one a day per address). Returns the address''s state: pending or subscribed. CKI01 without a valid email or a shopper.';
+grant execute on function email.request_marketing_opt_in(text, uuid, uuid) to service_role;
+
+create function email.confirm_marketing_opt_in(p_email text)
+returns jsonb
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  e text := lower(btrim(p_email));
+  c email.marketing_consents;
+begin
+  if e is null or e !~ '^[^@\s]+@[^@\s]+$' or length(e) > 254 then
+    raise exception 'an email is required' using errcode = 'CKI01';
+  end if;
+  insert into email.marketing_consents as mc (email, state, source, confirmed_at, consent_updated_at)
+  values (e, 'subscribed', 'confirmation_link', now(), now())
+  on conflict (email) do update
+    set state = 'subscribed', source = 'confirmation_link', confirmed_at = now(), consent_updated_at = now()
+  returning * into c;
+  -- A new, confirmed consent overrides an earlier unsubscribe.
+  delete from email.unsubscribes where email = e;
+  insert into email.consent_events (email, event, session_id, order_session_id) values (e, 'opt_in_confirmed', c.session_id, c.order_session_id);
+  return jsonb_build_object('email', e, 'state', c.state, 'confirmed_at', c.confirmed_at);
+end
+$$;
+comment on function email.confirm_marketing_opt_in(text) is
+  'Service role only (the signed link of the confirmation email, after its signature and expiry are checked). The address is subscribed (a confirmed opt-in), an earlier unsubscribe is lifted, and the step recorded. Idempotent. CKI01 without a valid email.';
+grant execute on function email.confirm_marketing_opt_in(text) to service_role;
+
 create function email.detect_abandoned_carts(p_limit integer default 1000)
 returns integer
 language plpgsql security definer set search_path = ''
@@ -3949,7 +4256,7 @@ begin
   -- carts idle between reminder_idle and reminder_idle + reminder_window are
   -- one range of carts_expires_at_idx.
   -- Every condition is in the scan, before the limit, so carts that cannot
-  -- be reminded (no email, opted out, already reminded for this idle period)
+  -- be reminded (no email, no consent, already reminded for this idle period)
   -- never take the places of those that can.
   with candidates as (
     select c.session_id, c.created_at, c.updated_at, e.recipient
@@ -3959,7 +4266,7 @@ begin
        and c.expires_at > now() - st.reminder_idle - st.reminder_window + st.cart_ttl
        and c.updated_at <= now() - st.reminder_idle
        and e.recipient is not null
-       and not email.is_unsubscribed(e.recipient)
+       and email.has_marketing_consent(c.session_id, e.recipient)
        and not exists (select 1 from email.outbox o
                         where o.kind = 'cart_reminder' and o.session_id = c.session_id
                           and o.cart_created_at = c.created_at and o.idle_since = c.updated_at)
@@ -3978,7 +4285,7 @@ begin
 end
 $$;
 comment on function email.detect_abandoned_carts(integer) is
-  'Service role only (pg_cron). Writes a cart_reminder outbox row for each cart with items idle for reminder_idle (and at most reminder_window more) whose shopper''s email is known and not opted out, not bought or in checkout since, with fewer than reminder_max_per_cart reminders: exactly one per cart and idle period (a unique index makes concurrent runs converge). Returns how many rows it wrote.';
+  'Service role only (pg_cron). Writes a cart_reminder outbox row for each cart with items idle for reminder_idle (and at most reminder_window more) whose shopper''s email is known and consented to reminders (email.has_marketing_consent: a confirmed account email or a confirmed checkout opt-in, not unsubscribed), not bought or in checkout since, with fewer than reminder_max_per_cart reminders: exactly one per cart and idle period (a unique index makes concurrent runs converge). Returns how many rows it wrote.';
 grant execute on function email.detect_abandoned_carts(integer) to service_role;
 
 create function email.message_data(o email.outbox)
@@ -3998,6 +4305,7 @@ as $$
         join public.variants v on v.id = ci.variant_id
         join public.products p on p.id = v.product_id
        where ci.session_id = o.session_id)
+    when 'marketing_opt_in' then jsonb_build_object('email', o.recipient)
     else (
       select jsonb_build_object(
         'order_number', ord.order_number, 'total', ord.total, 'subtotal', ord.subtotal, 'discount', ord.discount,
@@ -4013,7 +4321,7 @@ as $$
   end
 $$;
 comment on function email.message_data(email.outbox) is
-  'Service role only. What an email shows: a reminder''s cart lines at today''s prices with images and total; a confirmation''s order number, lines, total and shipping address.';
+  'Service role only. What an email shows: a reminder''s cart lines at today''s prices with images and total; a confirmation''s order number, lines, total and shipping address; a marketing opt-in''s address.';
 grant execute on function email.message_data(email.outbox) to service_role;
 
 create function email.reminder_obsolete(o email.outbox)
@@ -4022,6 +4330,7 @@ language sql stable security definer set search_path = ''
 as $$
   select case
     when email.is_unsubscribed(o.recipient) then 'unsubscribed'
+    when not email.has_marketing_consent(o.session_id, o.recipient) then 'no_consent'
     when c.session_id is null or c.created_at <> o.cart_created_at then 'cart_gone'
     when c.updated_at > o.idle_since then 'cart_active_again'
     when not email.is_cart_abandoned(c.session_id, o.idle_since) then 'bought_emptied_or_in_checkout'
@@ -4030,7 +4339,7 @@ as $$
     left join public.carts c on c.session_id = o.session_id
 $$;
 comment on function email.reminder_obsolete(email.outbox) is
-  'Service role only. Why a queued reminder no longer applies (unsubscribed, cart_gone, cart_active_again, bought_emptied_or_in_checkout), or null when it still does.';
+  'Service role only. Why a queued reminder no longer applies (unsubscribed, no_consent, cart_gone, cart_active_again, bought_emptied_or_in_checkout), or null when it still does.';
 grant execute on function email.reminder_obsolete(email.outbox) to service_role;
 
 create function email.claim(
@@ -4133,11 +4442,15 @@ returns void
 language sql security definer set search_path = ''
 as $$
   insert into email.unsubscribes (email) values (lower(p_email)) on conflict do nothing;
+  insert into email.marketing_consents as c (email, state, source, unsubscribed_at, consent_updated_at)
+  values (lower(p_email), 'unsubscribed', 'unsubscribe_link', now(), now())
+  on conflict (email) do update set state = 'unsubscribed', source = 'unsubscribe_link', unsubscribed_at = now(), consent_updated_at = now();
+  insert into email.consent_events (email, event) values (lower(p_email), 'unsubscribed');
   update email.outbox set status = 'skipped', last_error = '{"reason": "unsubscribed"}'::jsonb, updated_at = now()
    where recipient = lower(p_email) and kind = 'cart_reminder' and status = 'pending';
 $$;
 comment on function email.unsubscribe(text) is
-  'Service role only (the signed one-click link). Opts an address out of recovery emails and skips those still pending. Idempotent.';
+  'Service role only (the signed one-click link). Withdraws an address''s consent to recovery emails (email.unsubscribes, its consent state, the step recorded) and skips those still pending. Order confirmations still go out.';
 grant execute on function email.unsubscribe(text) to service_role;
 
 create function email.restore_cart(
@@ -4591,6 +4904,8 @@ begin
     'payment_type', o.payment_type,
     'payment_method', o.payment_method,
     'updated_at', o.updated_at,
+    -- May the payer's address get cart reminders (11_email_outbox.sql)?
+    'marketing_consent', email.marketing_consent(o.session_id, o.payer ->> 'email'),
     'payments', (
       select coalesce(jsonb_agg(jsonb_build_object(
         'payment_id', pe.payment_id::text, 'status', pe.status, 'status_detail', pe.status_detail,
@@ -4620,7 +4935,7 @@ begin
 end
 $$;
 comment on function admin.order_detail(jsonb, text) is
-  'Service role only, staff claims required. One order by id or order number: its lines, payer, shipping address, MercadoPago payment id, the payment statuses seen (status history), refunds, and the order session''s event log. CKI01 for a malformed reference, CKO01 for an unknown one.';
+  'Service role only, staff claims required. One order by id or order number: its lines, payer, shipping address, MercadoPago payment id, the payment statuses seen (status history), refunds, the order session''s event log, and whether the payer''s address may get cart reminders (marketing_consent, email.marketing_consent). CKI01 for a malformed reference, CKO01 for an unknown one.';
 grant execute on function admin.order_detail(jsonb, text) to service_role;
 
 create function admin.attention(p_claims jsonb)

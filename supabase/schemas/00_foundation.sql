@@ -122,7 +122,11 @@ create table private.settings (
   max_return_lookups_per_hour integer not null default 30
     check (max_return_lookups_per_hour between 1 and 100000),
   checkout_slots_per_variant integer not null default 8
-    check (checkout_slots_per_variant between 1 and 1000)
+    check (checkout_slots_per_variant between 1 and 1000),
+  max_return_lookups_per_minute integer not null default 120
+    check (max_return_lookups_per_minute between 1 and 1000000),
+  max_units_per_address integer not null default 30
+    check (max_units_per_address between 1 and 1000000)
 );
 insert into private.settings default values;
 comment on table private.settings is
@@ -149,6 +153,10 @@ comment on column private.settings.cart_merge_strategy is
   'What a log-in does with the anonymous cart: merge (sum per variant, capped by stock and max_line_quantity), keep_account (the account''s cart wins when it has lines; an empty one takes the anonymous lines), replace (the anonymous lines replace the account''s when there are any).';
 comment on column private.settings.max_return_lookups_per_hour is
   'How many payments one shopper may have payment-status look up at MercadoPago per hour (the buyer''s return). CKH04 beyond it.';
+comment on column private.settings.max_return_lookups_per_minute is
+  'How many payments payment-status may look up at MercadoPago per minute for the whole store (every shopper together); CKH04 with scope store beyond it. Sized for the buyers returning from MercadoPago in one minute: raise it for a flash sale.';
+comment on column private.settings.max_units_per_address is
+  'Most units the unpaid checkouts in progress from one client address (an IPv6 /64) may hold together (CKH05 beyond it). Several shoppers behind one address (a mobile carrier''s NAT, an office) share it: raise it where that is common, and let CAPTCHA stop the bots.';
 comment on column private.settings.checkout_slots_per_variant is
   'How many checkouts of one variant run at once; the others wait their turn (first come, first served). 8 did best on 2 cores (README, Performance, "Taking turns"); 1000 lets every checkout in at once (they still enter in the order they came).';
 

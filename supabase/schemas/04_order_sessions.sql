@@ -53,6 +53,7 @@ create table public.order_sessions (
   next_check_at timestamptz not null default now() + interval '2 minutes',
   checks integer not null default 0 check (checks >= 0),
   preference_expired_at timestamptz,
+  client_address text check (client_address ~ '^[0-9a-f]{64}$'),
   constraint order_sessions_total_is_subtotal_minus_discount check (total = subtotal - discount)
 );
 comment on table public.order_sessions is
@@ -69,6 +70,8 @@ comment on column public.order_sessions.next_check_at is
   'When the reconciliation job (Edge Function reconcile) may next ask MercadoPago about this session; moved forward with back-off by checkout.claim_reconciliation.';
 comment on column public.order_sessions.checks is
   'How many times the reconciliation job asked MercadoPago about this session.';
+comment on column public.order_sessions.client_address is
+  'HMAC-SHA256 of the client address the checkout came from (IPv6 by /64) under private.client_address_secret; never the address itself. Null when the caller''s address was not known (not through create-preference).';
 comment on column public.order_sessions.preference_expired_at is
   'When the preference of this cancelled or expired session was expired at MercadoPago (best effort, by the reconcile function); NULL while it may still be payable there.';
 

@@ -165,7 +165,11 @@ grant select, insert, update on checkout.payment_refunds to service_role;
 -- whose payment it is (the id is what MercadoPago's redirect carries). So
 -- that a client holding any shopper token cannot spend the store's
 -- MercadoPago rate limit with random ids, each shopper has a budget of
--- lookups per hour (checkout.note_return_lookup; CKH04, 429, past it).
+-- lookups per hour (checkout.note_return_lookup; CKH04, 429, past it). Every
+-- sign-up is a fresh shopper with a fresh budget, so the whole store's
+-- lookups have a ceiling per minute too (checkout.store_return_lookups,
+-- detail.scope = 'store'); a buyer turned away still gets the order: the
+-- webhook and reconcile confirm the payment without this budget.
 create table checkout.return_lookups (
   session_id uuid primary key references auth.users (id) on delete cascade,
   window_start timestamptz not null,
@@ -176,6 +180,17 @@ comment on table checkout.return_lookups is
 
 alter table checkout.return_lookups enable row level security;
 grant select, insert, update, delete on checkout.return_lookups to service_role;
+
+create table checkout.store_return_lookups (
+  only_row boolean primary key default true check (only_row),
+  window_start timestamptz not null,
+  lookups integer not null check (lookups >= 1)
+);
+comment on table checkout.store_return_lookups is
+  'The payment lookups payment-status made at MercadoPago for the whole store in the current minute (fixed windows): one row. Service role only.';
+
+alter table checkout.store_return_lookups enable row level security;
+grant select, insert, update, delete on checkout.store_return_lookups to service_role;
 
 -- ---------------------------------------------------------------------------
 -- Triggers
@@ -595,10 +610,12 @@ as $$
 declare
   cfg private.settings := private.current_settings();
   r checkout.return_lookups;
+  store checkout.store_return_lookups;
 begin
   if p_session_id is null then
     raise exception 'session id is required' using errcode = 'CKI01';
   end if;
+  -- Raising rolls every count back: a refused lookup is counted nowhere.
   insert into checkout.return_lookups as l (session_id, window_start, lookups)
   values (p_session_id, now(), 1)
   on conflict (session_id) do update
@@ -606,16 +623,33 @@ begin
         lookups = case when l.window_start <= now() - interval '1 hour' then 1 else l.lookups + 1 end
   returning * into r;
   if r.lookups > cfg.max_return_lookups_per_hour then
-    -- Raising rolls the count back: a shopper over the budget stays at it.
     raise exception 'too many payment lookups, try again later'
       using errcode = 'CKH04',
             detail = jsonb_build_object(
+              'scope', 'shopper',
               'max', cfg.max_return_lookups_per_hour,
               'retry_after', r.window_start + interval '1 hour')::text;
+  end if;
+  -- The store's ceiling, after the shopper's budget (a shopper over hers
+  -- spends none of the store's). One row: concurrent lookups take turns on
+  -- it for the length of this statement.
+  insert into checkout.store_return_lookups as l (only_row, window_start, lookups)
+  values (true, now(), 1)
+  on conflict (only_row) do update
+    set window_start = case when l.window_start <= now() - interval '1 minute' then now() else l.window_start end,
+        lookups = case when l.window_start <= now() - interval '1 minute' then 1 else l.lookups + 1 end
+  returning * into store;
+  if store.lookups > cfg.max_return_lookups_per_minute then
+    raise exception 'too many payment lookups in the store right now, try again in a minute'
+      using errcode = 'CKH04',
+            detail = jsonb_build_object(
+              'scope', 'store',
+              'max', cfg.max_return_lookups_per_minute,
+              'retry_after', store.window_start + interval '1 minute')::text;
   end if;
   return r.lookups;
 end
 $$;
 comment on function checkout.note_return_lookup(uuid) is
-  'Service role only. Counts one payment lookup at MercadoPago for a shopper (payment-status, before it calls MercadoPago) and returns the count this hour. Errors: CKI01 no session id; CKH04 over max_return_lookups_per_hour (detail {"max", "retry_after"}; nothing counted).';
+  'Service role only. Counts one payment lookup at MercadoPago for a shopper (payment-status, before it calls MercadoPago), for her and for the whole store, and returns her count this hour. Errors (nothing counted): CKI01 no session id; CKH04 over max_return_lookups_per_hour (detail {"scope": "shopper", "max", "retry_after"}) or over the store''s max_return_lookups_per_minute (detail {"scope": "store", "max", "retry_after"}).';
 grant execute on function checkout.note_return_lookup(uuid) to service_role;

@@ -16,6 +16,37 @@
 -- that hold's expiry (whatever its lines: a rule on "the same lines" only
 -- would be dodged by alternating two carts), so re-checking out never
 -- extends a hold; once it lapses unpaid it counts towards CKH03.
+--
+-- Per client address too, since a shopper is one anonymous sign-in (four
+-- anonymous sessions from one address held all 86 units of the demo catalog
+-- for 15 minutes): the unpaid, unexpired checkouts from one client address
+-- may hold at most max_units_per_address units together (CKH05).
+-- checkout.begin_client_checkout is begin_checkout for a request from a
+-- client (create-preference, which reads the address the gateway reports):
+-- begin_checkout, then, under a lock per address taken after
+-- begin_checkout's own and held only for the count, the count. The database
+-- keeps no address: an order session records a keyed hash of it
+-- (HMAC-SHA256 under private.client_address_secret, a random key made once
+-- per database), enough to count one address's holds and useless for
+-- finding whose it was; it goes with the session when old sessions are
+-- trimmed. An IPv6 address counts by its /64, an IPv4-mapped one as IPv4.
+
+-- ---------------------------------------------------------------------------
+-- Tables
+
+create table private.client_address_secret (
+  only_row boolean primary key default true check (only_row),
+  secret bytea not null default extensions.gen_random_bytes(32)
+);
+insert into private.client_address_secret default values;
+comment on table private.client_address_secret is
+  'The key of the client address hashes in order_sessions.client_address (random, made once per database). Nobody but the migration owner reads it.';
+
+-- No grant, no policy: only the owner (the definer routines) reads it.
+alter table private.client_address_secret enable row level security;
+
+create index order_sessions_client_address_idx on public.order_sessions (client_address) include (item_count, expires_at)
+  where status = 'active' and client_address is not null;
 
 -- ---------------------------------------------------------------------------
 -- Triggers
@@ -138,6 +169,85 @@ end
 $$;
 comment on function private.unpaid_expiries(uuid, timestamptz) is
   'The expiry times of a shopper''s order sessions that expired unpaid since p_since, newest first. Used by the fair-stock trigger.';
+
+create function private.client_address_key(p_address text)
+returns text
+language plpgsql stable set search_path = ''
+as $$
+declare
+  a inet;
+  counted text;
+begin
+  begin
+    a := p_address::inet;
+  exception when others then
+    return null;
+  end;
+  if a is null or (family(a) = 4 and masklen(a) <> 32) or (family(a) = 6 and masklen(a) <> 128) then
+    return null;
+  end if;
+  if family(a) = 6 and host(a) ~* '^::ffff:[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$' then
+    a := substr(host(a), 8)::inet;
+  end if;
+  counted := host(a);
+  if family(a) = 6 then
+    counted := network(set_masklen(a, 64))::text;
+  end if;
+  return encode(extensions.hmac(convert_to(counted, 'UTF8'), (select s.secret from private.client_address_secret s), 'sha256'), 'hex');
+end
+$$;
+comment on function private.client_address_key(text) is
+  'The key an address counts under: HMAC-SHA256 (hex) of the IPv4 address, or of the IPv6 /64, under private.client_address_secret; null for anything that is not one address.';
+
+create function checkout.begin_client_checkout(
+  p_session_id uuid,
+  p_payer jsonb,
+  p_shipping_address jsonb,
+  p_coupon_code text,
+  p_client_address text,
+  p_marketing_opt_in boolean
+)
+returns jsonb
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  cfg private.settings := private.current_settings();
+  k text := private.client_address_key(p_client_address);
+  r jsonb := checkout.begin_checkout(p_session_id, p_payer, p_shipping_address, p_coupon_code);
+  s_id uuid := (r ->> 'id')::uuid;
+  held integer;
+  soonest timestamptz;
+begin
+  if p_marketing_opt_in then
+    perform email.request_marketing_opt_in(p_payer ->> 'email', p_session_id, s_id);
+  end if;
+  if k is null then
+    return r;
+  end if;
+  -- One address's checkouts count one at a time; each statement below reads
+  -- afresh, so it sees every checkout from the address committed before it
+  -- got the lock (a bigint key: never one of the admission's int4 pairs).
+  perform pg_advisory_xact_lock(('x' || left(k, 16))::bit(64)::bigint);
+  update public.order_sessions set client_address = k where id = s_id;
+  select coalesce(sum(s.item_count), 0), min(s.expires_at) into held, soonest
+    from public.order_sessions s
+   where s.client_address = k and s.status = 'active' and s.expires_at > now() and s.id <> s_id;
+  if held + (r ->> 'item_count')::integer > cfg.max_units_per_address then
+    raise exception 'checkouts from this address already hold % units (at most %), this one asks for %',
+      held, cfg.max_units_per_address, r ->> 'item_count'
+      using errcode = 'CKH05',
+            detail = jsonb_build_object(
+              'max', cfg.max_units_per_address,
+              'held', held,
+              'requested', (r ->> 'item_count')::integer,
+              'retry_after', soonest)::text;
+  end if;
+  return r;
+end
+$$;
+comment on function checkout.begin_client_checkout(uuid, jsonb, jsonb, text, text, boolean) is
+  'Service role only (create-preference). checkout.begin_checkout for a client request from p_client_address: the order session records the address''s key (private.client_address_key), and the unpaid, unexpired checkouts from that address may hold at most max_units_per_address units together; with p_marketing_opt_in, the payer''s email is asked to confirm the marketing box (email.request_marketing_opt_in). Errors: those of begin_checkout; CKH05 over the address''s cap (detail {"max", "held", "requested", "retry_after": when the soonest of its holds ends}; nothing written). An address that is not one (null, garbage) is not capped.';
+grant execute on function checkout.begin_client_checkout(uuid, jsonb, jsonb, text, text, boolean) to service_role;
 
 -- Monitoring: who holds the most.
 create function checkout.top_holders(p_limit integer default 10)

@@ -370,6 +370,8 @@ begin
     'payment_type', o.payment_type,
     'payment_method', o.payment_method,
     'updated_at', o.updated_at,
+    -- May the payer's address get cart reminders (11_email_outbox.sql)?
+    'marketing_consent', email.marketing_consent(o.session_id, o.payer ->> 'email'),
     'payments', (
       select coalesce(jsonb_agg(jsonb_build_object(
         'payment_id', pe.payment_id::text, 'status', pe.status, 'status_detail', pe.status_detail,
@@ -399,7 +401,7 @@ begin
 end
 $$;
 comment on function admin.order_detail(jsonb, text) is
-  'Service role only, staff claims required. One order by id or order number: its lines, payer, shipping address, MercadoPago payment id, the payment statuses seen (status history), refunds, and the order session''s event log. CKI01 for a malformed reference, CKO01 for an unknown one.';
+  'Service role only, staff claims required. One order by id or order number: its lines, payer, shipping address, MercadoPago payment id, the payment statuses seen (status history), refunds, the order session''s event log, and whether the payer''s address may get cart reminders (marketing_consent, email.marketing_consent). CKI01 for a malformed reference, CKO01 for an unknown one.';
 grant execute on function admin.order_detail(jsonb, text) to service_role;
 
 create function admin.attention(p_claims jsonb)

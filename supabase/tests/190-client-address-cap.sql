@@ -1,4 +1,4 @@
--- Fair stock per client address (20261207200200_client_address_cap.sql):
+-- Fair stock per client address (08_fair_stock.sql):
 -- the unpaid checkouts from one address hold at most max_units_per_address
 -- units together (CKH05, nothing written); another address is unaffected;
 -- expired and paid checkouts do not count; the address is kept only as a

@@ -1,4 +1,4 @@
--- Consent before marketing (20261207200100_marketing_consent.sql): a cart
+-- Consent before marketing (11_email_outbox.sql): a cart
 -- reminder goes only to a confirmed account email or to an address whose
 -- owner confirmed the checkout opt-in, and never after an unsubscribe; the
 -- confirmation email goes out at most once a day per address; every step is

@@ -1,5 +1,5 @@
 -- The store's ceiling on MercadoPago lookups per minute
--- (20261207200000_store_lookup_ceiling.sql): many shoppers, each far within
+-- (06_payments_and_orders.sql): many shoppers, each far within
 -- her own budget, together stop at max_return_lookups_per_minute (CKH04 with
 -- scope store, nothing counted for anyone); a minute later a fresh window;
 -- the shopper's own budget still answers with scope shopper.
