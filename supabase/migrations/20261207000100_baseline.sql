@@ -579,29 +579,21 @@ create trigger cart_items_touch_cart
 -- ---------------------------------------------------------------------------
 -- Policies
 
-create policy "Shoppers read their own cart"
-  on public.carts for select to authenticated
+create policy "Shoppers read their own cart" on public.carts for select to authenticated
   using (session_id = (select auth.uid()));
-create policy "Shoppers create their own cart"
-  on public.carts for insert to authenticated
+create policy "Shoppers create their own cart" on public.carts for insert to authenticated
   with check (session_id = (select auth.uid()));
-create policy "Shoppers touch their own cart"
-  on public.carts for update to authenticated
-  using (session_id = (select auth.uid()))
-  with check (session_id = (select auth.uid()));
-create policy "Shoppers read their own cart lines"
-  on public.cart_items for select to authenticated
+create policy "Shoppers touch their own cart" on public.carts for update to authenticated
+  using (session_id = (select auth.uid())) with check (session_id = (select auth.uid()));
+
+create policy "Shoppers read their own cart lines" on public.cart_items for select to authenticated
   using (session_id = (select auth.uid()));
-create policy "Shoppers add lines to their own cart"
-  on public.cart_items for insert to authenticated
+create policy "Shoppers add lines to their own cart" on public.cart_items for insert to authenticated
   with check (session_id = (select auth.uid()));
-create policy "Shoppers change their own cart lines"
-  on public.cart_items for update to authenticated
-  using (session_id = (select auth.uid()))
-  with check (session_id = (select auth.uid()));
-create policy "Shoppers remove their own cart lines"
-  on public.cart_items for delete to authenticated
+create policy "Shoppers remove their own cart lines" on public.cart_items for delete to authenticated
   using (session_id = (select auth.uid()));
+create policy "Shoppers change their own cart lines" on public.cart_items for update to authenticated
+  using (session_id = (select auth.uid())) with check (session_id = (select auth.uid()));
 
 -- ---------------------------------------------------------------------------
 -- Routines: the shopper's cart RPC (security invoker: they run as the
