@@ -14,7 +14,7 @@ import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { addStaff } from '../../dev/staff-add.ts';
 import { signLink } from '../../edge/_shared/links.ts';
 import { addToCart, createShopper, createVariant, databaseUrl, newPool } from '../helpers/db.ts';
-import { functionEnv } from '../helpers/functions.ts';
+import { functionEnv, stopAll } from '../helpers/functions.ts';
 import { callFunction, type CallInit } from '../helpers/http.ts';
 import { shopperClaims, signHs256 } from '../helpers/jwt.ts';
 
@@ -42,12 +42,7 @@ beforeAll(async () => {
   staffToken = signHs256(shopperClaims(staff.id, { is_anonymous: false, email, app_metadata: { store_role: 'staff' } }), JWT_SECRET);
 }, 180_000);
 
-afterAll(async () => {
-  await Promise.all(Object.values(fn ?? {}).map((f) => f.stop()));
-  await sandbox?.close();
-  await sink?.close();
-  await pool?.end();
-});
+afterAll(() => stopAll({ fn, sandbox, sink, pool }));
 
 // deno-lint-ignore no-explicit-any -- bodies are checked field by field
 const call = (f: RunningFunction, path: string, init: CallInit = {}) => callFunction<Record<string, any>>(`${f.url}${path}`, { method: 'GET', ...init });

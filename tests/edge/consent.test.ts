@@ -12,7 +12,7 @@ import { type RunningFunction, startFunction } from '../../dev/functions/serve.t
 import { type MailSink, startMailSink } from '../../dev/mail-sink/index.ts';
 import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { addToCart, createShopper, createVariant, newPool, setCartIdle } from '../helpers/db.ts';
-import { functionEnv } from '../helpers/functions.ts';
+import { functionEnv, stopAll } from '../helpers/functions.ts';
 import { callFunction, type CallInit } from '../helpers/http.ts';
 import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
 
@@ -39,12 +39,7 @@ beforeAll(async () => {
   for (let i = 0; i < 50 && (await send()).body.claimed !== 0; i++);
 }, 120_000);
 
-afterAll(async () => {
-  await Promise.all(Object.values(fn ?? {}).map((f) => f.stop()));
-  await sandbox?.close();
-  await sink?.close();
-  await pool?.end();
-});
+afterAll(() => stopAll({ fn, sandbox, sink, pool }));
 
 const call = (f: RunningFunction, path: string, init: CallInit = {}) => callFunction(`${f.url}${path}`, init);
 const send = () => call(fn.emails, '/send-emails', { token: SERVICE_KEY });

@@ -17,6 +17,7 @@ import { HttpError } from '../../edge/_shared/http.ts';
 import { freePort } from '../../dev/pg/cluster.ts';
 import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, payer } from '../helpers/db.ts';
 import { es256KeyPair, shopperClaims, signEs256, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
+import { stopAll } from '../helpers/functions.ts';
 import { callFunction, type CallInit } from '../helpers/http.ts';
 
 const JWT_SECRET = 'edge-test-jwt-secret-with-at-least-32-characters';
@@ -68,12 +69,7 @@ beforeAll(async () => {
   fn = { create: create!, webhook: webhook!, status: status!, admin: admin!, reconcile: reconcile!, emails: emails! };
 }, 180_000);
 
-afterAll(async () => {
-  await Promise.all(Object.values(fn ?? {}).map((f) => f.stop()));
-  await sandbox?.close();
-  await sink?.close();
-  await pool?.end();
-});
+afterAll(() => stopAll({ fn, sandbox, sink, pool }));
 
 const tokenFor = (shopper: string, overrides: Record<string, unknown> = {}) => signHs256(shopperClaims(shopper, overrides), JWT_SECRET);
 

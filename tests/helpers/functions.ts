@@ -1,4 +1,6 @@
 /** What an Edge Function under test is given: Supabase's variables for the test database, and our secrets for the sandbox and the mail sink. */
+import type pg from 'pg';
+import type { RunningFunction } from '../../dev/functions/serve.ts';
 import type { MailSink } from '../../dev/mail-sink/index.ts';
 import type { Sandbox } from '../../dev/mp-sandbox/index.ts';
 import { databaseUrl, functionsDatabaseUrl } from './db.ts';
@@ -23,4 +25,14 @@ export function functionEnv(
     EMAIL_LINK_SECRET: opts.linkSecret,
     ...extra,
   };
+}
+
+/** What a suite of Edge Functions started in its beforeAll (any part of which may be missing if it failed), stopped. */
+export async function stopAll(
+  started: { fn?: Record<string, RunningFunction>; sandbox?: Sandbox; sink?: MailSink; pool?: pg.Pool },
+): Promise<void> {
+  await Promise.all(Object.values(started.fn ?? {}).map((f) => f.stop()));
+  await started.sandbox?.close();
+  await started.sink?.close();
+  await started.pool?.end();
 }
