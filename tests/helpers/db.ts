@@ -21,6 +21,17 @@ export function newPool(max = 10): pg.Pool {
 }
 
 /** A client of its own (a separate backend), for real parallelism. */
+/** One query on a connection of its own to the database at dbUrl (a stack's, not the test database): its rows. */
+export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(dbUrl: string, text: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: dbUrl });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
 export async function connect(): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: databaseUrl() });
   await client.connect();

@@ -5,10 +5,10 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../../dev/stack/stack.ts';
 import { readFileSync } from 'node:fs';
+import { sql as query } from '../helpers/db.ts';
 import { client, isAlive, tempDir, VARIANTS, waitFor } from './helpers.ts';
 
 const dataDir = tempDir('stack-life-');
@@ -36,16 +36,6 @@ const start = async (opts: { reset?: boolean; reservationTtlSeconds?: number } =
   });
   return current;
 };
-
-async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(sql, params)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 describe('startStack data directory', () => {
   it('keeps data across restarts, does not duplicate the seed, and reset wipes it', async () => {

@@ -159,15 +159,7 @@ export async function createVariant(
   }
 }
 
-export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(dbUrl: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: dbUrl });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
+export { sql } from '../helpers/db.ts';
 
 export const payer = { email: 'ana@example.com', name: 'Ana', surname: 'García' };
 export const shippingAddress = { streetName: 'Av. Corrientes', streetNumber: '1234', zipCode: 'C1043', city: 'CABA', state: 'Buenos Aires' };
