@@ -294,20 +294,11 @@ async function rlsCost(url: string, admin: pg.Client) {
   const withRls = await ops(true);
   const without = await ops(false);
   await closeClients(conns);
-  rows.push({
-    workload: 'cart through RLS',
-    variant: 'add_to_cart as the shopper (RLS)',
-    stats: withRls.add,
-    ratios: { 'vs no RLS': withRls.add.throughput / without.add.throughput },
-  });
-  rows.push({ workload: 'cart through RLS', variant: 'add_to_cart as the table owner (no RLS)', stats: without.add });
-  rows.push({
-    workload: 'cart through RLS',
-    variant: 'get_cart as the shopper (RLS)',
-    stats: withRls.get,
-    ratios: { 'vs no RLS': withRls.get.throughput / without.get.throughput },
-  });
-  rows.push({ workload: 'cart through RLS', variant: 'get_cart as the table owner (no RLS)', stats: without.get });
+  for (const [op, routine] of [['add', 'add_to_cart'], ['get', 'get_cart']] as const) {
+    const ratios = { 'vs no RLS': withRls[op].throughput / without[op].throughput };
+    rows.push({ workload: 'cart through RLS', variant: `${routine} as the shopper (RLS)`, stats: withRls[op], ratios });
+    rows.push({ workload: 'cart through RLS', variant: `${routine} as the table owner (no RLS)`, stats: without[op] });
+  }
   log('rls done');
 }
 
