@@ -2,8 +2,8 @@
  * Configuration, validated once at start-up. A function that is missing a
  * secret fails at boot with a message naming it, not at the first request.
  *
- * Supabase provides SUPABASE_URL, SUPABASE_DB_URL, SUPABASE_ANON_KEY and
- * SUPABASE_SERVICE_ROLE_KEY to every function; the rest are secrets set with
+ * Supabase provides SUPABASE_URL, SUPABASE_DB_URL, SUPABASE_ANON_KEY,
+ * SUPABASE_SERVICE_ROLE_KEY and SUPABASE_SECRET_KEYS to every function; the rest are secrets set with
  * `supabase secrets set`.
  */
 import { z } from 'zod';
@@ -13,6 +13,21 @@ const list = (fallback: string[]) =>
     .string()
     .optional()
     .transform((v) => (v === undefined ? fallback : v.split(',').map((s) => s.trim()).filter(Boolean)));
+
+/** SUPABASE_SECRET_KEYS: a JSON object of name to secret key (`{"default":"sb_secret_…"}`), as its keys. */
+const secretKeyDictionary = z
+  .string()
+  .transform((v, ctx) => {
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of secret keys, e.g. {"default":"sb_secret_..."}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string(), z.string()))
+  .optional()
+  .transform((keys) => Object.values(keys ?? {}).filter((k) => k !== ''));
 
 /** What every function needs: the project, the database, token verification. */
 const BaseEnv = z.object({
@@ -26,6 +41,10 @@ const BaseEnv = z.object({
   // must stay under the pooler's pool size (or max_connections when direct).
   CHECKOUT_DB_POOL_MAX: z.coerce.number().int().min(1).max(50).default(3),
   SUPABASE_SERVICE_ROLE_KEY: z.string().min(1),
+  // The project's secret API keys (`sb_secret_…`), a JSON object of name to
+  // key that Supabase gives every function: a request whose apikey is one of
+  // them may forward its end user's address (client-address.ts).
+  SUPABASE_SECRET_KEYS: secretKeyDictionary,
   // HS256 projects: the legacy JWT secret, as a secret of our own (names
   // starting with SUPABASE_ are reserved by the CLI); SUPABASE_JWT_SECRET is
   // read when the platform provides it. Asymmetric keys: SUPABASE_JWKS, and
@@ -76,6 +95,8 @@ function baseConfig(env: z.output<typeof BaseEnv>) {
     dbUrl: (env.CHECKOUT_DB_URL ?? env.SUPABASE_DB_URL)!,
     dbPoolMax: env.CHECKOUT_DB_POOL_MAX,
     serviceRoleKey: env.SUPABASE_SERVICE_ROLE_KEY,
+    /** The secret API keys: their holders may forward the end user's address (Sb-Forwarded-For). */
+    secretKeys: env.SUPABASE_SECRET_KEYS,
     jwtSecret: env.JWT_SECRET ?? env.SUPABASE_JWT_SECRET,
     jwks: env.SUPABASE_JWKS,
     /** The `iss` of the project's access tokens. */

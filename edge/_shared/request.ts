@@ -29,18 +29,3 @@ export async function requireServiceRole(req: Request, deps: { config: { service
   }
   if (!isService) throw new HttpError(403, 'forbidden', 'the service role key is required');
 }
-
-const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-const IPV6 = /^[0-9A-Fa-f:.]{2,45}$/;
-
-/**
- * The caller's address: the first entry of `header` (x-forwarded-for by
- * default), which the gateway in front of the functions sets (the local API
- * from the connection, never from what the client sent). Undefined when the
- * header is absent or its first entry is not an IP address: the database then
- * applies no per-address cap to the request.
- */
-export function clientAddress(req: Request, header: string): string | undefined {
-  const first = (req.headers.get(header) ?? '').split(',')[0]!.trim();
-  return IPV4.test(first) || (first.includes(':') && IPV6.test(first)) ? first : undefined;
-}

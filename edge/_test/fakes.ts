@@ -18,6 +18,8 @@ export const SHOPPER = '6f1c2a8e-3b7d-4c1e-9a2f-0d5e8b7c6a41';
 export const OTHER_SHOPPER = '0b9e4d3c-2a1f-4e6d-8c7b-5a4f3e2d1c0b';
 const WEBHOOK_SECRET = 'unit-test-webhook-secret';
 export const SERVICE_KEY = 'service-role-key-for-unit-tests';
+/** The project's secret API key (SUPABASE_SECRET_KEYS): its holder may forward an address. */
+export const SECRET_KEY = 'sb_secret_unit-tests';
 /** The session_id claim of every `anon:<uuid>` token. */
 export const ANON_SESSION = '3d2c1b0a-9f8e-4d7c-8b6a-5f4e3d2c1b0a';
 
@@ -25,6 +27,7 @@ export const config = loadConfig({
   SUPABASE_URL: 'http://127.0.0.1:54321',
   CHECKOUT_DB_URL: 'postgres://unused',
   SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY,
+  SUPABASE_SECRET_KEYS: JSON.stringify({ default: SECRET_KEY }),
   JWT_SECRET: 'x'.repeat(32),
   MP_ACCESS_TOKEN: 'TEST-unit',
   MP_WEBHOOK_SECRET: WEBHOOK_SECRET,

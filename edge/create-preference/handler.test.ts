@@ -1,5 +1,5 @@
 import assert from '../_test/assert.ts';
-import { harness, NOW, orderSession, request, SHOPPER } from '../_test/fakes.ts';
+import { harness, NOW, orderSession, request, SECRET_KEY, SERVICE_KEY, SHOPPER } from '../_test/fakes.ts';
 import { MercadoPagoUnavailable, type PreferenceRequest } from '../_shared/mercadopago.ts';
 import { loadConfig } from '../_shared/config.ts';
 import { createPreferenceHandler } from './handler.ts';
@@ -50,6 +50,35 @@ Deno.test("create-preference: the caller's address is x-forwarded-for's first en
     await createPreferenceHandler(h.deps)(post(body, `shopper:${SHOPPER}`, xff ? { 'x-forwarded-for': xff } : {}));
   }
   assert.deepEqual(seen, ['203.0.113.7', '2001:db8::1', null, null]);
+});
+
+Deno.test("create-preference: a server with the secret key forwards the shopper's address (Sb-Forwarded-For); any other key cannot", async () => {
+  const seen: unknown[] = [];
+  const h = harness({
+    beginCheckout: (...args) => {
+      seen.push(args[4]);
+      return Promise.resolve(orderSession());
+    },
+    attachPreference: () => Promise.resolve(orderSession({ preference_id: 'pref-1' })),
+  }, { createPreference: () => Promise.resolve({ id: 'pref-1', init_point: 'https://mp.example/init', sandbox_init_point: 'https://mp.example/s' }) });
+  const gateway = { 'x-forwarded-for': '192.0.2.1' };
+  const cases: [Record<string, string>, string | null][] = [
+    [{ apikey: SECRET_KEY, 'sb-forwarded-for': '198.51.100.7' }, '198.51.100.7'],
+    [{ apikey: SECRET_KEY, 'sb-forwarded-for': '2001:DB8:0::7, 10.0.0.1' }, '2001:db8::7'],
+    // Garbage is ignored: the gateway's address counts.
+    [{ apikey: SECRET_KEY, 'sb-forwarded-for': 'not-an-ip' }, '192.0.2.1'],
+    [{ apikey: SECRET_KEY }, '192.0.2.1'],
+    // A browser's anon key, the legacy service_role key, a wrong key: not honoured.
+    [{ apikey: 'anon-key', 'sb-forwarded-for': '198.51.100.7' }, '192.0.2.1'],
+    [{ apikey: SERVICE_KEY, 'sb-forwarded-for': '198.51.100.7' }, '192.0.2.1'],
+    [{ apikey: `${SECRET_KEY}x`, 'sb-forwarded-for': '198.51.100.7' }, '192.0.2.1'],
+    [{ 'sb-forwarded-for': '198.51.100.7' }, '192.0.2.1'],
+  ];
+  for (const [headers] of cases) {
+    const res = await createPreferenceHandler(h.deps)(post(body, `shopper:${SHOPPER}`, { ...gateway, ...headers }));
+    assert.equal(res.status, 201);
+  }
+  assert.deepEqual(seen, cases.map(([, expected]) => expected));
 });
 
 Deno.test('create-preference: the marketing box is passed on when ticked, and must be a boolean', async () => {

@@ -4,11 +4,12 @@
  * when MercadoPago fails, the reservation is released at once.
  */
 import { publicSession } from '../_shared/checkout.ts';
+import { callerAddress } from '../_shared/client-address.ts';
 import type { Deps, Handler } from '../_shared/deps.ts';
 import { HttpError, json, parseJson, readBody, withErrors } from '../_shared/http.ts';
 import { requireShopper } from '../_shared/jwt.ts';
 import { preferenceFor } from '../_shared/preference.ts';
-import { clientAddress, validate } from '../_shared/request.ts';
+import { validate } from '../_shared/request.ts';
 import { matchRoute } from '../_shared/routes.ts';
 import { CREATE_PREFERENCE_ROUTES as ROUTES } from './routes.ts';
 
@@ -29,9 +30,9 @@ export function createPreferenceHandler(deps: Deps): Handler {
     const { sessionId } = await requireShopper(req, deps.verifyJwt);
     const body = validate(schema, parseJson(await readBody(req)));
     const { coupon, marketing_opt_in, return_url: returnUrl, ...rest } = body;
-    // The address the gateway says the request came from: the database caps
-    // what the checkouts of one address may hold (CKH05).
-    const address = clientAddress(req, deps.config.clientIpHeader) ?? null;
+    // The shopper's address (forwarded by a server holding a secret key, else
+    // the gateway's): the database caps what one address's checkouts hold (CKH05).
+    const address = callerAddress(req, deps.config) ?? null;
     const session = await deps.routines.beginCheckout(sessionId, rest.payer, rest.shipping_address, coupon ?? null, address, marketing_opt_in ?? false);
     deps.log('checkout_begun', { order_session_id: session.id, total: session.total, currency: session.currency, items: session.item_count });
     let preference;
