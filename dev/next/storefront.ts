@@ -1,6 +1,7 @@
 /**
  * The Next.js storefront (web/next) for `npm start` and the tests: build it
- * on the packed library, and serve it with `next start`.
+ * on the packed library, and serve it with web/next/server.mjs (`next start`
+ * that names the shopper's address).
  *
  * web/next depends on the library as a store would, through its package
  * (`@mp-checkout/storefront`, `file:../src/mp-checkout-storefront-<v>.tgz`):
@@ -75,19 +76,21 @@ export interface NextServer {
 }
 
 /**
- * `next start` (production mode: NODE_ENV=production, so the session cookies
- * are Secure) on 127.0.0.1:`port`, ready when it answers. `env` is all the
- * server sees besides PATH and HOME: the Supabase URL and anon key, never the
- * service role key or the JWT secret.
+ * The storefront's server, web/next/server.mjs (`next start` that names the
+ * shopper's address; production mode: NODE_ENV=production, so the session
+ * cookies are Secure) on 127.0.0.1:`port`, ready when it answers. `env` is
+ * all the server sees besides PATH and HOME: the Supabase URL, the anon key
+ * and the secret key (to forward shoppers' addresses), never the service role
+ * key or the JWT secret.
  */
 export async function startNextServer(opts: {
   port: number;
-  env: { SUPABASE_URL: string; SUPABASE_ANON_KEY: string; SITE_URL: string } & Record<string, string>;
+  env: { SUPABASE_URL: string; SUPABASE_ANON_KEY: string; SUPABASE_SECRET_KEY?: string; SITE_URL: string } & Record<string, string>;
   onLine?: (line: string) => void;
   readyTimeoutMs?: number;
 }): Promise<NextServer> {
   if (!isNextBuilt()) throw new Error('The Next.js storefront is not built: npm run build:next');
-  const child = spawn(process.execPath, [nextBin, 'start', '--port', String(opts.port), '--hostname', '127.0.0.1'], {
+  const child = spawn(process.execPath, [join(nextDir, 'server.mjs'), '--port', String(opts.port), '--hostname', '127.0.0.1'], {
     cwd: nextDir,
     env: nextEnv({ NODE_ENV: 'production', ...opts.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -106,7 +109,7 @@ export async function startNextServer(opts: {
   const url = `http://127.0.0.1:${opts.port}`;
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`next start exited with ${child.exitCode}:\n${out}`);
+    if (child.exitCode !== null) throw new Error(`The Next.js storefront's server exited with ${child.exitCode}:\n${out}`);
     try {
       const res = await fetch(`${url}/favicon.ico`);
       await res.body?.cancel();
@@ -114,7 +117,7 @@ export async function startNextServer(opts: {
     } catch {
       if (Date.now() > deadline) {
         await stopChild(child);
-        throw new Error(`next start did not answer within ${(opts.readyTimeoutMs ?? 60_000) / 1000} s:\n${out}`);
+        throw new Error(`The Next.js storefront's server did not answer within ${(opts.readyTimeoutMs ?? 60_000) / 1000} s:\n${out}`);
       }
       await new Promise((r) => setTimeout(r, 200));
     }

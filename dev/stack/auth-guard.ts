@@ -4,7 +4,9 @@
  * - `[auth.rate_limit]` (config.toml), per client address, as GoTrue does it
  *   (tollbooth token buckets, internal/api/apilimiter and token.go; keyed on
  *   the connection's address: X-Forwarded-For is ignored, GoTrue's default
- *   without GOTRUE_RATE_LIMIT_HEADER). Over a limit: 429
+ *   without GOTRUE_RATE_LIMIT_HEADER; with IP address forwarding on, a
+ *   request made with a secret key counts under its `Sb-Forwarded-For`,
+ *   `sbForwardedFor` below). Over a limit: 429
  *   `over_request_rate_limit`, "Request rate limit reached".
  *     anonymous_users (30)      anonymous sign-ins (POST /signup without an
  *                               email): a bucket of `anonymous_users`,
@@ -60,6 +62,17 @@ export interface AuthGuardConfig {
    * key). Tests that sign in many users from one address raise it.
    */
   burst?: number;
+  /**
+   * IP address forwarding (hosted: Authentication > Rate Limits > "Enable IP
+   * address forwarding", the Management API's
+   * `security_sb_forwarded_for_enabled`; config.toml has no key for it, so
+   * locally the Auth server's own variable
+   * GOTRUE_SECURITY_SB_FORWARDED_FOR_ENABLED=true). When on, a request made
+   * with a secret API key counts under the address its `Sb-Forwarded-For`
+   * names (edge/_shared/client-address.ts). Off by default, as for new
+   * projects.
+   */
+  sbForwardedFor: boolean;
   captcha: CaptchaConfig;
 }
 
@@ -69,6 +82,7 @@ export const DEFAULT_AUTH_GUARD: AuthGuardConfig = {
   signInSignUpsPer5Minutes: 30,
   tokenRefreshPer5Minutes: 150,
   tokenVerificationsPer5Minutes: 30,
+  sbForwardedFor: false,
   captcha: { enabled: false, provider: 'hcaptcha', secret: '' },
 };
 
@@ -191,10 +205,12 @@ const RATE_LIMIT_KEYS = {
 /**
  * `[auth.rate_limit]` and `[auth.captcha]` from supabase/config.toml (the
  * few keys the local stack honours; a missing file or key keeps Supabase's
- * default).
+ * default), and IP address forwarding from the environment
+ * (GOTRUE_SECURITY_SB_FORWARDED_FOR_ENABLED, as GoTrue reads it).
  */
 export function readAuthGuardConfig(file: string, env: NodeJS.ProcessEnv = process.env): AuthGuardConfig {
   const out: AuthGuardConfig = { ...DEFAULT_AUTH_GUARD, captcha: { ...DEFAULT_AUTH_GUARD.captcha } };
+  out.sbForwardedFor = /^(true|1)$/i.test(env.GOTRUE_SECURITY_SB_FORWARDED_FOR_ENABLED ?? '');
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -13,7 +13,8 @@
  * and supabase/auth's handlers (internal/api/signup.go, token.go, user.go):
  *   POST /signup {data, gotrue_meta_security}        -> 200 session (anonymous)
  *     (every endpoint below is rate limited per IP as `[auth.rate_limit]`
- *     says, and sign-ins and sign-ups are CAPTCHA-checked as `[auth.captcha]`
+ *     says, the IP being Sb-Forwarded-For's for a secret key's holder when
+ *     IP address forwarding is on, and sign-ins and sign-ups are CAPTCHA-checked as `[auth.captcha]`
  *     says: auth-guard.ts; 429 / 400 / 500)
  *   POST /signup {email, password, data}             -> 200 session (autoconfirm)
  *   POST /token?grant_type=password {email, password} -> 200 session
@@ -36,6 +37,7 @@ import { AUTH_ROUTES } from './auth-routes.ts';
 import { bearer, BodyTooLargeError, header, jsonProblem, lingerAfterAnswer, readBody, sendJson } from './http-util.ts';
 import { type AuthLimiters, type CaptchaConfig, type TokenBuckets, verifyCaptcha } from './auth-guard.ts';
 import { type JwtClaims, signJwt, verifyJwt } from './jwt.ts';
+import { forwardedAddress, ipAddress } from '../../edge/_shared/client-address.ts';
 
 export interface AuthContext {
   /** A pool with rights on the auth schema (GoTrue's supabase_auth_admin; here postgres). */
@@ -47,8 +49,10 @@ export interface AuthContext {
   jwtExpirySeconds: number;
   /** GoTrue's refresh_token_reuse_interval (10 s). */
   refreshReuseIntervalSeconds?: number;
-  /** The `[auth.rate_limit]` buckets and CAPTCHA (auth-guard.ts); none when absent. */
-  guard?: { limiters: AuthLimiters; captcha: CaptchaConfig };
+  /** The `[auth.rate_limit]` buckets, CAPTCHA and IP address forwarding (auth-guard.ts); none when absent. */
+  guard?: { limiters: AuthLimiters; captcha: CaptchaConfig; sbForwardedFor: boolean };
+  /** The project's secret API keys: with forwarding on, their holders may name the end user's address. */
+  secretKeys: readonly string[];
 }
 
 const API_VERSION = '2024-01-01';
@@ -192,10 +196,22 @@ function settings() {
   return { external, disable_signup: false, mailer_autoconfirm: true, phone_autoconfirm: false, sms_provider: '', saml_enabled: false };
 }
 
-/** Takes one request from the caller's bucket of `which` (per connection address); 429 when it is empty. */
+/**
+ * The address a request counts under, as Supabase Auth picks it: with IP
+ * address forwarding on, the one a secret key's holder names in
+ * Sb-Forwarded-For (edge/_shared/client-address.ts); else the connection's.
+ */
+export function rateLimitAddress(req: IncomingMessage, ctx: Pick<AuthContext, 'guard' | 'secretKeys'>): string {
+  const headers = { get: (name: string) => header(req, name) };
+  const forwarded = ctx.guard?.sbForwardedFor ? forwardedAddress(headers, ctx.secretKeys) : undefined;
+  const own = req.socket.remoteAddress ?? 'unknown';
+  return forwarded ?? ipAddress(own) ?? own;
+}
+
+/** Takes one request from the caller's bucket of `which` (per client address); 429 when it is empty. */
 function limit(req: IncomingMessage, ctx: AuthContext, which: keyof AuthLimiters): void {
   const buckets: TokenBuckets | undefined = ctx.guard?.limiters[which];
-  if (buckets && !buckets.take(req.socket.remoteAddress ?? 'unknown')) {
+  if (buckets && !buckets.take(rateLimitAddress(req, ctx))) {
     throw new AuthError(429, 'over_request_rate_limit', 'Request rate limit reached');
   }
 }

@@ -8,6 +8,12 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** Supabase CLI's local JWT secret (public knowledge: never use it for a deployed project). */
 export const LOCAL_JWT_SECRET = 'super-secret-jwt-token-with-at-least-32-characters-long';
+/**
+ * The secret API key `supabase start` prints (`sb_secret_…`; Supabase's
+ * publishable/secret keys are not JWTs): a server's key, public knowledge
+ * locally like the others.
+ */
+export const LOCAL_SECRET_KEY = 'sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz';
 /** The expiry `supabase start` puts in its local API keys (2032-11-12). */
 const LOCAL_KEY_EXP = 1983812996;
 

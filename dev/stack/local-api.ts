@@ -12,7 +12,8 @@
  * Like Supabase's gateway (Kong): CORS on every answer (preflights answered
  * here, except for functions, which answer their own), `apikey` (header
  * or query parameter) required on /auth/v1 and /rest/v1: it must be the anon
- * or the service_role key, and a path whose percent-encoding is malformed
+ * or the service_role key, or the secret key (`sb_secret_…`, service_role's
+ * rights; with it a server may forward end users' addresses), and a path whose percent-encoding is malformed
  * (`%`, `%E0%A4%A`) refused with 400 before anything is routed.
  */
 import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
@@ -42,6 +43,8 @@ export interface LocalApiOptions {
   jwtSecret: string;
   anonKey: string;
   serviceRoleKey: string;
+  /** The project's secret API key (`sb_secret_…`): a server's key, which stands for service_role and may forward end users' addresses. */
+  secretKey?: string;
   jwtExpirySeconds?: number;
   /** Auth's rate limits and CAPTCHA (config.toml `[auth.rate_limit]`, `[auth.captcha]`); none when absent. */
   authGuard?: AuthGuardConfig;
@@ -74,12 +77,16 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
   let apiUrl = '';
-  const guard = opts.authGuard ? { limiters: authLimiters(opts.authGuard, opts.now), captcha: opts.authGuard.captcha } : undefined;
+  const guard = opts.authGuard
+    ? { limiters: authLimiters(opts.authGuard, opts.now), captcha: opts.authGuard.captcha, sbForwardedFor: opts.authGuard.sbForwardedFor }
+    : undefined;
+  const secretKeys = opts.secretKey ? [opts.secretKey] : [];
   const authCtx = (): AuthContext => ({
     pool: opts.adminPool,
     jwtSecret: opts.jwtSecret,
     apiUrl,
     jwtExpirySeconds: opts.jwtExpirySeconds ?? 3600,
+    secretKeys,
     ...(guard ? { guard } : {}),
   });
   const restCtx: RestContext = { pool: opts.restPool, schema: 'public', extraSearchPath: ['public', 'extensions'] };
@@ -136,7 +143,7 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
       if (!key) {
         return sendJson(res, 401, { message: 'No API key found in request', hint: 'No `apikey` request header or url param was found.' });
       }
-      if (key !== opts.anonKey && key !== opts.serviceRoleKey) {
+      if (key !== opts.anonKey && key !== opts.serviceRoleKey && !(opts.secretKey && key === opts.secretKey)) {
         return sendJson(res, 401, { message: 'Invalid API key', hint: 'Double check your Supabase `anon` or `service_role` API key.' });
       }
       if (isAuth) return handleAuth(req, res, path.slice('/auth/v1'.length) || '/', url, authCtx());
@@ -161,7 +168,10 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
           'WWW-Authenticate': 'Bearer error="invalid_token"',
         });
       }
-      const verified = verifyJwt(token, opts.jwtSecret);
+      // A secret key is not a JWT: Supabase's gateway runs its requests as service_role.
+      const verified = opts.secretKey && token === opts.secretKey
+        ? { ok: true as const, claims: { role: 'service_role', iss: 'supabase' } }
+        : verifyJwt(token, opts.jwtSecret);
       if (!verified.ok) {
         const code = verified.reason === 'claims' ? 'PGRST303' : 'PGRST301';
         return sendPgrst(res, 401, { code, details: null, hint: null, message: verified.message }, {

@@ -22,7 +22,7 @@ import { type Sandbox, type SandboxOptions, startSandbox } from '../mp-sandbox/i
 import { ensurePrerequisites } from '../prereqs.ts';
 import { type Cluster, findPgBinaries, freePort, isPortFree, PrerequisiteError, startCluster } from '../pg/cluster.ts';
 import { prepareDatabase, repoRoot } from '../pg/prepare.ts';
-import { apiKey, LOCAL_JWT_SECRET, verifyJwt } from './jwt.ts';
+import { apiKey, LOCAL_JWT_SECRET, LOCAL_SECRET_KEY, verifyJwt } from './jwt.ts';
 import { type AuthGuardConfig, CAPTCHA_TEST_KEYS, type CaptchaConfig, readAuthGuardConfig, verifyCaptcha } from './auth-guard.ts';
 import { type FunctionTarget, type LocalApi, startLocalApi } from './local-api.ts';
 import { startStorefrontServer, type StorefrontServer } from './web-server.ts';
@@ -54,6 +54,8 @@ export interface StackOptions {
    * Its /checkout/return joins the functions' CHECKOUT_RETURN_URLS.
    */
   serveNext?: boolean;
+  /** Extra environment for the Next.js storefront's server (e.g. TRUSTED_PROXIES; see web/README.md). */
+  nextEnv?: Record<string, string>;
   /** Edge Functions to run (default: every one of FUNCTION_NAMES whose edge/<name>/index.ts exists). */
   functions?: readonly string[];
   /** Restart a function when its files (or edge/_shared) change. */
@@ -62,10 +64,12 @@ export interface StackOptions {
   sandbox?: Omit<SandboxOptions, 'port' | 'host' | 'log'>;
   /** Extra environment for the Edge Functions (after the stack's own; see edge/README.md). */
   functionEnv?: Record<string, string>;
-  /** Keys: default the env (SUPABASE_JWT_SECRET or JWT_SECRET, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY), else Supabase's local ones. */
+  /** Keys: default the env (SUPABASE_JWT_SECRET or JWT_SECRET, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY, SUPABASE_SECRET_KEY), else Supabase's local ones. */
   jwtSecret?: string;
   anonKey?: string;
   serviceRoleKey?: string;
+  /** The secret API key (`sb_secret_…`): the functions get it in SUPABASE_SECRET_KEYS, the Next.js storefront's server as SUPABASE_SECRET_KEY. */
+  secretKey?: string;
   /** How often to call the reconcile function, like the checkout-reconcile cron job on hosted Supabase (default 60 000 ms; 0: never). */
   reconcileIntervalMs?: number;
   /** Access token lifetime (config.toml auth.jwt_expiry, 3600). */
@@ -92,6 +96,8 @@ export interface Stack {
   nextServer: NextServer | undefined;
   anonKey: string;
   serviceRoleKey: string;
+  /** The secret API key (`sb_secret_…`), a server's: it may forward end users' addresses (Sb-Forwarded-For). */
+  secretKey: string;
   jwtSecret: string;
   sandbox: Sandbox;
   /** The Resend API emulator the functions send email to; its page lists what was sent. */
@@ -315,7 +321,7 @@ function verifyJwtSettings(): Record<string, boolean> {
   return out;
 }
 
-function resolveKeys(opts: StackOptions): { jwtSecret: string; anonKey: string; serviceRoleKey: string } {
+function resolveKeys(opts: StackOptions): { jwtSecret: string; anonKey: string; serviceRoleKey: string; secretKey: string } {
   const env = process.env;
   const jwtSecret = opts.jwtSecret ?? env.SUPABASE_JWT_SECRET ?? env.JWT_SECRET ?? LOCAL_JWT_SECRET;
   if (jwtSecret.length < 32) throw new PrerequisiteError('The JWT secret must be at least 32 characters long (SUPABASE_JWT_SECRET).');
@@ -336,7 +342,11 @@ function resolveKeys(opts: StackOptions): { jwtSecret: string; anonKey: string; 
       );
     }
   }
-  return { jwtSecret, anonKey, serviceRoleKey };
+  const secretKey = opts.secretKey ?? env.SUPABASE_SECRET_KEY ?? LOCAL_SECRET_KEY;
+  if (!/^sb_secret_[A-Za-z0-9_-]{8,}$/.test(secretKey)) {
+    throw new PrerequisiteError('SUPABASE_SECRET_KEY must be a secret API key (sb_secret_...). Unset it to use the local one.');
+  }
+  return { jwtSecret, anonKey, serviceRoleKey, secretKey };
 }
 
 async function buildStorefront(distDir: string, log: (line: string) => void, script = 'build:web', what = 'the demo storefront'): Promise<void> {
@@ -501,6 +511,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       SUPABASE_DB_URL: cluster.url,
       SUPABASE_ANON_KEY: keys.anonKey,
       SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+      SUPABASE_SECRET_KEYS: JSON.stringify({ default: keys.secretKey }),
       SUPABASE_JWT_SECRET: keys.jwtSecret,
       MP_ACCESS_TOKEN: sandbox.accessToken,
       MP_WEBHOOK_SECRET: sandbox.webhookSecret,
@@ -670,14 +681,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       cleanups.push(() => w.close());
     }
 
-    // The Next.js storefront: its server calls the API with the anon key
-    // (and is given nothing else: no service role key, no JWT secret).
+    // The Next.js storefront: its server calls the API with the anon key, and
+    // with the secret key only to forward its shoppers' addresses (Auth and
+    // the functions); never the service role key or the JWT secret.
     let nextServer: NextServer | undefined;
     if (serveNext) {
-      log('Starting the Next.js storefront (next start)...');
+      log('Starting the Next.js storefront (web/next/server.mjs)...');
       nextServer = await startNextServer({
         port: ports.next,
-        env: { SUPABASE_URL: api.url, SUPABASE_ANON_KEY: keys.anonKey, SITE_URL: nextUrl },
+        env: { SUPABASE_URL: api.url, SUPABASE_ANON_KEY: keys.anonKey, SUPABASE_SECRET_KEY: keys.secretKey, SITE_URL: nextUrl, ...opts.nextEnv },
         onLine: (line) => line.trim() && log(`[next] ${line}`),
       });
       const n = nextServer;

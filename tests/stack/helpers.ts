@@ -70,6 +70,7 @@ export function httpFrom(
  */
 export function useAuthApis(secret: string) {
   const anonKey = apiKey('anon', secret);
+  const secretKey = 'sb_secret_auth-apis-test-key';
   const apis: LocalApi[] = [];
   let pool: pg.Pool | undefined;
   beforeAll(() => {
@@ -81,6 +82,9 @@ export function useAuthApis(secret: string) {
   });
   return {
     anonKey,
+    /** The project's secret API key (`sb_secret_…`) these APIs accept. */
+    secretKey,
+    serviceRoleKey: apiKey('service_role', secret),
     pool: () => pool!,
     async start(authGuard: AuthGuardConfig, now?: () => number): Promise<LocalApi> {
       const a = await startLocalApi({
@@ -90,6 +94,7 @@ export function useAuthApis(secret: string) {
         jwtSecret: secret,
         anonKey,
         serviceRoleKey: apiKey('service_role', secret),
+        secretKey,
         functions: () => undefined,
         authGuard,
         ...(now ? { now } : {}),
