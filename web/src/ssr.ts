@@ -30,6 +30,7 @@
 import { type CookieOptions, createServerClient, parseCookieHeader, serializeCookieHeader } from '@supabase/ssr';
 import type { SupabaseClient, SupabaseClientOptions } from '@supabase/supabase-js';
 import WebSocket from 'ws';
+import { ipAddress, SB_FORWARDED_FOR } from '../../edge/_shared/client-address.ts';
 import type { Database } from './database.types.ts';
 import { createStorefront, type Storefront, type StorefrontOptions } from './storefront.ts';
 
@@ -46,6 +47,36 @@ export interface StorefrontServerEnv {
   captchaToken?: StorefrontOptions['captchaToken'];
   /** false where the response cannot carry a new session (see StorefrontOptions.anonymousSignIn). */
   anonymousSignIn?: boolean;
+  /**
+   * Count this request under the shopper's address rather than this server's
+   * (Supabase's "IP address forwarding"): see ShopperAddressForwarding. A
+   * server-side setting only; its secret key must never reach a browser.
+   */
+  forwardShopperAddress?: ShopperAddressForwarding;
+}
+
+/**
+ * Supabase counts sign-ins (Auth's rate limits per IP) and checkouts (the
+ * units one address's checkouts may hold) by the caller's address, and for a
+ * server-rendered storefront the caller is its server: every shopper would
+ * share one address. With this, the requests this client makes to Auth
+ * (`/auth/v1/`) and to the Edge Functions (`/functions/v1/`), and only those,
+ * carry the project's secret key as `apikey` and the shopper's address in
+ * `Sb-Forwarded-For`. Supabase Auth honours it when IP address forwarding is
+ * enabled for the project; create-preference always does. Every other
+ * request (the Data API) keeps the anon key, and nothing is sent to any other
+ * origin.
+ */
+export interface ShopperAddressForwarding {
+  /** The project's secret API key (`sb_secret_…`). Publishable, anon and legacy service_role keys cannot forward. */
+  secretKey: string;
+  /**
+   * The shopper's IP address, as your server determines it from the request
+   * under a trust rule for the proxies in front of it (web/next/server.mjs is
+   * one). Undefined, or anything that is not one IP address: nothing is
+   * forwarded and the anon key is used.
+   */
+  address: string | undefined;
 }
 
 export interface SessionCookieSettings {
@@ -187,6 +218,36 @@ export interface StorefrontServerClient {
 }
 
 /**
+ * The fetch a server-side supabase-js client (and the storefront's function
+ * calls) use to forward the shopper's address: ShopperAddressForwarding says
+ * what it changes. `publicKey` is the key the client was made with (the anon
+ * or publishable key): auth-js sends it as a Bearer token where there is no
+ * session, which becomes the secret key too, as a client made with the
+ * secret key sends it.
+ */
+export function shopperAddressFetch(
+  env: { supabaseUrl: string; supabaseAnonKey: string; functionsUrl?: string | undefined },
+  forwarding: ShopperAddressForwarding,
+  baseFetch: typeof fetch = (...args) => fetch(...args),
+): typeof fetch {
+  const address = ipAddress(forwarding.address ?? '');
+  if (!address || !forwarding.secretKey) return baseFetch;
+  const base = env.supabaseUrl.replace(/\/+$/, '');
+  const prefixes = [`${base}/auth/v1/`, `${(env.functionsUrl ?? `${base}/functions/v1`).replace(/\/+$/, '')}/`].map((p) => new URL(p));
+  const forwarded = (url: URL) => prefixes.some((p) => url.origin === p.origin && url.pathname.startsWith(p.pathname));
+  return (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (!forwarded(url)) return baseFetch(input, init);
+    const headers = new Headers(input instanceof Request ? input.headers : undefined);
+    new Headers(init?.headers).forEach((value, name) => headers.set(name, value));
+    headers.set('apikey', forwarding.secretKey);
+    if (headers.get('authorization') === `Bearer ${env.supabaseAnonKey}`) headers.set('authorization', `Bearer ${forwarding.secretKey}`);
+    headers.set(SB_FORWARDED_FOR, address);
+    return baseFetch(input, { ...init, headers });
+  };
+}
+
+/**
  * A supabase-js server client and a storefront for one request. Session
  * cookies are read from `request` and written to `responseHeaders` (copy them
  * onto your Response). The request's session cookies are renewed at once.
@@ -203,8 +264,10 @@ export function createStorefrontServerClient(
   // @supabase/ssr is a CommonJS package: its types name supabase-js's `.d.cts`
   // declarations while ours name the `.d.mts` ones, and TypeScript treats the
   // two SupabaseClient classes as unrelated. Same API, so we cast here, once.
+  const forwarding = env.forwardShopperAddress ? shopperAddressFetch(env, env.forwardShopperAddress) : undefined;
   const supabase = createServerClient<Database>(env.supabaseUrl, env.supabaseAnonKey, {
     realtime: serverRealtimeOptions(),
+    ...(forwarding ? { global: { fetch: forwarding } } : {}),
     cookieOptions: { ...cookie, name: cookieName },
     cookies: { getAll: jar.getAll, setAll: jar.setAll },
   }) as unknown as SupabaseClient<Database>;
@@ -212,6 +275,7 @@ export function createStorefrontServerClient(
   const storefront = createStorefront({
     supabase,
     ...(env.functionsUrl ? { functionsUrl: env.functionsUrl } : {}),
+    ...(forwarding ? { fetch: forwarding } : {}),
     ...(env.captchaToken ? { captchaToken: env.captchaToken } : {}),
     ...(env.anonymousSignIn === false ? { anonymousSignIn: false } : {}),
   });
