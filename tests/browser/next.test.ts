@@ -1,6 +1,6 @@
 /**
  * The Next.js storefront (web/next, built on the packed library and served by
- * `next start`, production mode) in Debian's Chromium against the whole local
+ * its server.mjs, `next start` in production mode) in Debian's Chromium against the whole local
  * stack: the session cookie's flags and renewal, the cart across reloads,
  * browser and server restarts, a cart change with JavaScript off, a purchase
  * through the sandbox with APRO, and no secret reaching the browser.
@@ -53,7 +53,10 @@ afterAll(async () => {
 /** Stops the storefront's server and starts it again on the same port. */
 async function restartNext(): Promise<void> {
   await next.stop();
-  next = await startNextServer({ port: next.port, env: { SUPABASE_URL: env.stack.apiUrl, SUPABASE_ANON_KEY: env.stack.anonKey, SITE_URL: url } });
+  next = await startNextServer({
+    port: next.port,
+    env: { SUPABASE_URL: env.stack.apiUrl, SUPABASE_ANON_KEY: env.stack.anonKey, SUPABASE_SECRET_KEY: env.stack.secretKey, SITE_URL: url },
+  });
 }
 
 /**
@@ -304,8 +307,8 @@ describe('Next.js storefront in Chromium', () => {
     expect(await users()).toBe(before);
   });
 
-  it('no key but the anon key reaches the browser: not in the pages, the JavaScript and CSS, the cookies or storage (not even the anon key)', async () => {
-    const secrets = { serviceRoleKey: env.stack.serviceRoleKey, jwtSecret: env.stack.jwtSecret, anonKey: env.stack.anonKey };
+  it('no key reaches the browser: not in the pages, the JavaScript and CSS, the cookies or storage (the secret key the server forwards addresses with, the service role key, the JWT secret, not even the anon key)', async () => {
+    const secrets = { secretKey: env.stack.secretKey, serviceRoleKey: env.stack.serviceRoleKey, jwtSecret: env.stack.jwtSecret, anonKey: env.stack.anonKey };
     const context = await env.browser.newContext(phone);
     const bodies: { url: string; body: string }[] = [];
     context.on('response', (r) => {

@@ -6,10 +6,11 @@
  *
  * A visitor without a session gets none here (no anonymous sign-in for a
  * look at the catalog); the first cart change signs in (app/actions.ts).
+ * A refresh counts under the shopper's address (lib/env.ts, serverEnv).
  */
 import { createStorefrontServerClient } from '@mp-checkout/storefront/server';
 import { type NextRequest, NextResponse } from 'next/server';
-import { storefrontEnv } from './lib/env';
+import { serverEnv, storefrontEnv } from './lib/env';
 import { hasSessionCookie } from './lib/session';
 
 export async function proxy(request: NextRequest): Promise<NextResponse> {
@@ -18,7 +19,7 @@ export async function proxy(request: NextRequest): Promise<NextResponse> {
   const headers = new Headers();
   // No anonymous sign-in here: a session that is not valid (forged, or its
   // user gone) is dropped, its cookies deleted; the next cart change starts one.
-  const { storefront, cookies } = createStorefrontServerClient(request, headers, { ...env, anonymousSignIn: false });
+  const { storefront, cookies } = createStorefrontServerClient(request, headers, { ...serverEnv(env, request.headers), anonymousSignIn: false });
   try {
     // Verifies the session and refreshes it when it expired.
     await storefront.ensureSession();

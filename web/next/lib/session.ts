@@ -10,12 +10,13 @@
  *     sign in (no valid session: an empty cart; nobody is created);
  *   - Server Actions may write: the first cart change signs in anonymously,
  *     and `commit()` sets what the library wrote through `cookies()`.
+ * Each forwards the shopper's address to Supabase (lib/env.ts, serverEnv).
  */
 import { SessionRequiredError } from '@mp-checkout/storefront';
 import { authCookieName, createStorefrontServerClient, type StorefrontServerClient } from '@mp-checkout/storefront/server';
-import { cookies } from 'next/headers';
+import { cookies, headers } from 'next/headers';
 import { cache } from 'react';
-import { storefrontEnv } from './env';
+import { serverEnv, storefrontEnv } from './env';
 
 /** Whether a cookie jar holds the Auth session (one cookie, or its chunks `<name>.0`, `<name>.1`...). */
 export function hasSessionCookie(names: Iterable<string>, supabaseUrl: string): boolean {
@@ -31,7 +32,7 @@ async function fromCookies(anonymousSignIn: boolean): Promise<StorefrontServerCl
   const all = jar.getAll();
   const request = { headers: new Headers({ cookie: all.map((c) => `${c.name}=${c.value}`).join('; ') }) };
   // Response headers nobody reads: proxy.ts already wrote this request's cookies.
-  const client = createStorefrontServerClient(request, new Headers(), { ...env, anonymousSignIn });
+  const client = createStorefrontServerClient(request, new Headers(), { ...serverEnv(env, new Headers(await headers())), anonymousSignIn });
   return { ...client, hasSession: hasSessionCookie(all.map((c) => c.name), env.supabaseUrl) };
 }
 
