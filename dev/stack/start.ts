@@ -164,6 +164,7 @@ async function main(): Promise<void> {
     `  API (SUPABASE_URL)     ${s.apiUrl}`,
     `    anon key             ${s.anonKey}`,
     `    service_role key     ${s.serviceRoleKey}`,
+    `    secret key           ${s.secretKey}`,
     `    JWT secret           ${s.jwtSecret}`,
     `  Edge Functions         ${s.apiUrl}/functions/v1/<name>  (${s.functions.join(', ') || 'none found in edge/'})`,
     `  Database               ${s.dbUrl}`,

@@ -15,8 +15,15 @@ const { storefront, cookies } = createStorefrontServerClient(new Request('http:/
   forwardShopperAddress: { secretKey: 'sb_secret_x', address: '203.0.113.7' },
 });
 // @ts-expect-error forwarding needs the secret key
-createStorefrontServerClient(new Request('http://shop.test/'), new Headers(), { supabaseUrl: 'x', supabaseAnonKey: 'y', forwardShopperAddress: { address: '1.2.3.4' } });
-const forwardingFetch: typeof fetch = shopperAddressFetch({ supabaseUrl: 'http://127.0.0.1:1', supabaseAnonKey: 'anon' }, { secretKey: 's', address: undefined });
+createStorefrontServerClient(new Request('http://shop.test/'), new Headers(), {
+  supabaseUrl: 'x',
+  supabaseAnonKey: 'y',
+  forwardShopperAddress: { address: '1.2.3.4' },
+});
+const forwardingFetch: typeof fetch = shopperAddressFetch({ supabaseUrl: 'http://127.0.0.1:1', supabaseAnonKey: 'anon' }, {
+  secretKey: 's',
+  address: undefined,
+});
 void forwardingFetch;
 
 export async function use(): Promise<number> {
