@@ -187,7 +187,7 @@ function serves(which: PortName, opts: Pick<StackOptions, 'serveStorefront' | 's
 interface LockFile {
   pid: number;
   functionPids: number[];
-  /** The Next.js storefront's `next start` (its title is `next-server`; its working directory web/next). */
+  /** The Next.js storefront's server (node web/next/server.mjs; its working directory web/next). */
   nextPid?: number;
 }
 

@@ -146,7 +146,7 @@ describe('Next.js storefront in Chromium', () => {
     }
   });
 
-  it('the session cookie is HttpOnly, SameSite=Lax, Secure (next start runs in production), 7 days; document.cookie cannot see it', async () => {
+  it('the session cookie is HttpOnly, SameSite=Lax, Secure (its server runs in production), 7 days; document.cookie cannot see it', async () => {
     const context = await env.browser.newContext(phone);
     try {
       const page = await context.newPage();

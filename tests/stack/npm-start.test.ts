@@ -125,8 +125,8 @@ describe('npm start', () => {
       const html = await page.text();
       expect(html).toContain('lang="es-AR"');
       expect(html).toMatch(/data-testid="price-REM-NEG-M"[^>]*>\$\s?12\.999,00</); // the seeded catalog, rendered on the server
-      // `next start` names itself next-server.
-      const next = descendants(run.child.pid!).filter((p) => p.cmd.startsWith('next-server'));
+      // The storefront's server: node web/next/server.mjs.
+      const next = descendants(run.child.pid!).filter((p) => p.cmd.includes('web/next/server.mjs'));
       expect(next).toHaveLength(1);
       process.kill(-run.child.pid!, 'SIGINT');
       await run.exited;
