@@ -37,7 +37,8 @@ Deno.test('create-preference: reserves, creates the preference keyed by the orde
   assert.deepEqual(sent?.items.map((i) => [i.id, i.quantity, i.unit_price]), [['TEE-M', 2, 1500]]);
 });
 
-Deno.test("create-preference: the caller's address is x-forwarded-for's first entry; garbage is no address", async () => {
+/** A checkout that succeeds, recording the client address each call passes to the database. */
+function addressHarness() {
   const seen: unknown[] = [];
   const h = harness({
     beginCheckout: (...args) => {
@@ -46,6 +47,11 @@ Deno.test("create-preference: the caller's address is x-forwarded-for's first en
     },
     attachPreference: () => Promise.resolve(orderSession({ preference_id: 'pref-1' })),
   }, { createPreference: () => Promise.resolve({ id: 'pref-1', init_point: 'https://mp.example/init', sandbox_init_point: 'https://mp.example/s' }) });
+  return { h, seen };
+}
+
+Deno.test("create-preference: the caller's address is x-forwarded-for's first entry; garbage is no address", async () => {
+  const { h, seen } = addressHarness();
   for (const xff of ['203.0.113.7, 10.0.0.1', '2001:db8::1', 'not-an-ip, 203.0.113.7', '']) {
     await createPreferenceHandler(h.deps)(post(body, `shopper:${SHOPPER}`, xff ? { 'x-forwarded-for': xff } : {}));
   }
@@ -53,14 +59,7 @@ Deno.test("create-preference: the caller's address is x-forwarded-for's first en
 });
 
 Deno.test("create-preference: a server with the secret key forwards the shopper's address (Sb-Forwarded-For); any other key cannot", async () => {
-  const seen: unknown[] = [];
-  const h = harness({
-    beginCheckout: (...args) => {
-      seen.push(args[4]);
-      return Promise.resolve(orderSession());
-    },
-    attachPreference: () => Promise.resolve(orderSession({ preference_id: 'pref-1' })),
-  }, { createPreference: () => Promise.resolve({ id: 'pref-1', init_point: 'https://mp.example/init', sandbox_init_point: 'https://mp.example/s' }) });
+  const { h, seen } = addressHarness();
   const gateway = { 'x-forwarded-for': '192.0.2.1' };
   const cases: [Record<string, string>, string | null][] = [
     [{ apikey: SECRET_KEY, 'sb-forwarded-for': '198.51.100.7' }, '198.51.100.7'],

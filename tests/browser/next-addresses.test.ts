@@ -14,21 +14,16 @@
  *   - The checkouts' cap per address (max_units_per_address) counts each
  *     shopper's address behind the server.
  */
-import { join } from 'node:path';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildNext, nextDir } from '../../dev/next/storefront.ts';
-import { type BrowserStack, createProduct, isStale, startBrowserStack } from '../helpers/browser.ts';
+import { type BrowserStack, createProduct, ensureNextBuilt, startBrowserStack } from '../helpers/browser.ts';
 import { parseSetCookie } from '../helpers/http.ts';
 
 let env: BrowserStack;
 let url: string;
 
 beforeAll(async () => {
-  if (isStale(join(nextDir, '.next', 'BUILD_ID'), ['web/next', 'web/src'])) {
-    const seconds = await buildNext();
-    console.log(`built web/next in ${seconds.toFixed(0)} s`);
-  }
+  await ensureNextBuilt();
   env = await startBrowserStack('next-addresses', {
     serveStorefront: false,
     serveNext: true,

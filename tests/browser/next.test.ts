@@ -14,11 +14,11 @@ import { join } from 'node:path';
 import type { BrowserContext, Page, Response } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildNext, nextDir, type NextServer, startNextServer } from '../../dev/next/storefront.ts';
+import { nextDir, type NextServer, startNextServer } from '../../dev/next/storefront.ts';
 import { repoRoot } from '../../dev/pg/prepare.ts';
 import { faketimeLibrary } from '../../dev/prereqs.ts';
 import { type ParsedSetCookie, parseSetCookie } from '../helpers/http.ts';
-import { browserLaunchOptions, type BrowserStack, createProduct, fillCheckout, isStale, startBrowserStack } from '../helpers/browser.ts';
+import { browserLaunchOptions, type BrowserStack, createProduct, ensureNextBuilt, fillCheckout, startBrowserStack } from '../helpers/browser.ts';
 
 const SHOTS = join(repoRoot, 'test-results', 'next');
 const DAY = 24 * 60 * 60;
@@ -31,10 +31,7 @@ let url: string;
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  if (isStale(join(nextDir, '.next', 'BUILD_ID'), ['web/next', 'web/src'])) {
-    const seconds = await buildNext();
-    console.log(`built web/next in ${seconds.toFixed(0)} s`);
-  }
+  await ensureNextBuilt();
   env = await startBrowserStack('next-browser', {
     serveStorefront: false,
     serveNext: true,

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { type Browser, type BrowserContext, chromium, type LaunchOptions, type Page } from 'playwright-core';
+import { buildNext, nextDir } from '../../dev/next/storefront.ts';
 import { repoRoot } from '../../dev/pg/prepare.ts';
 import { type Stack, type StackOptions, startStack } from '../../dev/stack/stack.ts';
 
@@ -64,6 +65,13 @@ export async function newPage(
   const page = await context.newPage();
   page.setDefaultTimeout(opts.timeoutMs ?? 20_000);
   return { context, page };
+}
+
+/** Builds web/next (on the packed library) when a source in web/next or web/src is newer than its build. */
+export async function ensureNextBuilt(): Promise<void> {
+  if (!isStale(join(nextDir, '.next', 'BUILD_ID'), ['web/next', 'web/src'])) return;
+  const seconds = await buildNext();
+  console.log(`built web/next in ${seconds.toFixed(0)} s`);
 }
 
 /** The whole local stack on free ports, serving the built web apps, a pool on its database and a browser; stop() undoes it all. */
