@@ -19,6 +19,8 @@ const TokenBody = z.looseObject({ ...credentials, refresh_token: text, gotrue_me
 const UpdateUserBody = z.looseObject({ ...credentials, nonce: text, data: metadata });
 
 const apiVersion = ['x-supabase-api-version'] as const;
+/** The address a secret key's holder forwards, which the rate limits read (the walker probes apikey anyway). */
+const forwarding = ['sb-forwarded-for'] as const;
 
 export const AUTH_ROUTES = {
   health: { methods: ['GET'], path: '/health', callers: ['public'] },
@@ -29,7 +31,7 @@ export const AUTH_ROUTES = {
     path: '/signup',
     callers: ['public'],
     body: SignupBody,
-    headers: [...apiVersion, 'user-agent'],
+    headers: [...apiVersion, 'user-agent', ...forwarding],
     example: { body: { data: { source: 'walker' } } },
   },
   token: {
@@ -38,7 +40,7 @@ export const AUTH_ROUTES = {
     callers: ['public'],
     query: z.object({ grant_type: z.enum(['password', 'refresh_token']) }),
     body: TokenBody,
-    headers: [...apiVersion, 'user-agent'],
+    headers: [...apiVersion, 'user-agent', ...forwarding],
     example: [
       { query: { grant_type: 'password' }, body: { email: 'ana@example.com', password: 'contraseña-segura' } },
       { query: { grant_type: 'refresh_token' }, body: { refresh_token: 'abcdefghijkl' } },

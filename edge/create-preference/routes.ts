@@ -41,6 +41,8 @@ export const CREATE_PREFERENCE_ROUTES = {
     path: '',
     callers: ['shopper'],
     body: CheckoutBody,
+    // The caller's address (client-address.ts): a server's apikey and Sb-Forwarded-For, the gateway's x-forwarded-for.
+    headers: ['apikey', 'sb-forwarded-for', 'x-forwarded-for'],
     example: {
       body: {
         payer: {

@@ -6,7 +6,13 @@
  */
 import { createClient } from '@supabase/supabase-js';
 import { type Cart, createStorefront, type Database, InsufficientStockError, StorefrontError } from '@mp-checkout/storefront';
-import { createStorefrontServerClient, serverRealtimeOptions, SESSION_COOKIE_MAX_AGE, shopperAddressFetch } from '@mp-checkout/storefront/server';
+import {
+  createStorefrontServerClient,
+  serverRealtimeOptions,
+  SESSION_COOKIE_MAX_AGE,
+  shopperAddressFetch,
+  type ShopperAddressForwarding,
+} from '@mp-checkout/storefront/server';
 
 const browser = createStorefront({ supabase: createClient<Database>('http://127.0.0.1:1', 'anon', { realtime: serverRealtimeOptions() }) });
 const { storefront, cookies } = createStorefrontServerClient(new Request('http://shop.test/'), new Headers(), {
@@ -15,11 +21,8 @@ const { storefront, cookies } = createStorefrontServerClient(new Request('http:/
   forwardShopperAddress: { secretKey: 'sb_secret_x', address: '203.0.113.7' },
 });
 // @ts-expect-error forwarding needs the secret key
-createStorefrontServerClient(new Request('http://shop.test/'), new Headers(), {
-  supabaseUrl: 'x',
-  supabaseAnonKey: 'y',
-  forwardShopperAddress: { address: '1.2.3.4' },
-});
+const noKey: ShopperAddressForwarding = { address: '1.2.3.4' };
+void noKey;
 const forwardingFetch: typeof fetch = shopperAddressFetch({ supabaseUrl: 'http://127.0.0.1:1', supabaseAnonKey: 'anon' }, {
   secretKey: 's',
   address: undefined,

@@ -1,6 +1,6 @@
-import assert from '../_test/assert.ts';
-import { callerAddress, firstAddress, forwardedAddress, hasSecretKey, ipAddress } from './client-address.ts';
-import { loadBaseConfig } from './config.ts';
+import assert from './assert.ts';
+import { callerAddress, firstAddress, forwardedAddress, hasSecretKey, ipAddress } from '../_shared/client-address.ts';
+import { loadBaseConfig } from '../_shared/config.ts';
 
 const SECRET = 'sb_secret_client-address-test';
 
