@@ -65,6 +65,7 @@ create table public.orders (
   paid_late boolean not null default false,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
+  do_not_ship boolean not null default false,
   constraint orders_one_per_session unique (order_session_id),
   constraint orders_one_per_payment unique (payment_id)
 );
@@ -72,6 +73,8 @@ comment on table public.orders is
   'Orders, created only from a paid order session by checkout.apply_payment: one per session and one per payment. Shoppers read their own; status follows the payment (refunds, chargebacks).';
 comment on column public.orders.paid_late is
   'The payment was approved after the reservation expired and the stock was re-reserved.';
+comment on column public.orders.do_not_ship is
+  'MercadoPago sent a fraud alert for the payment (14_disputes.sql): do not deliver; the payment is refunded. Once true, never false again.';
 
 create index orders_session_id_idx on public.orders (session_id, created_at desc);
 
@@ -135,7 +138,7 @@ create table checkout.payment_refunds (
   amount numeric(12, 2) not null,
   currency text not null,
   reason text not null check (reason in (
-    'out_of_stock', 'amount_mismatch', 'duplicate_payment', 'coupon_used_up', 'stock_lowered', 'superseded')),
+    'out_of_stock', 'amount_mismatch', 'duplicate_payment', 'coupon_used_up', 'stock_lowered', 'superseded', 'fraud_alert')),
   status text not null default 'owed' check (status in ('owed', 'refunded')),
   mp_refund_id text,
   created_at timestamptz not null default now(),
@@ -147,7 +150,7 @@ create table checkout.payment_refunds (
 comment on table checkout.payment_refunds is
   'Approved payments owed back to the buyer (paid after expiry with no stock, wrong amount or currency, a second payment for a paid session) and whether the refund was made. Service role only.';
 comment on column checkout.payment_refunds.reason is
-  'Why the payment is owed back: out_of_stock (paid late, no stock), stock_lowered (paid on time, but the store lowered stock below the reservation), coupon_used_up, superseded (another session of the same cart checkout became the order), amount_mismatch, duplicate_payment.';
+  'Why the payment is owed back: out_of_stock (paid late, no stock), stock_lowered (paid on time, but the store lowered stock below the reservation), coupon_used_up, superseded (another session of the same cart checkout became the order), amount_mismatch, duplicate_payment, fraud_alert (MercadoPago''s fraud alert for the order''s payment: 14_disputes.sql).';
 comment on column checkout.payment_refunds.attempts is
   'Refund calls made to MercadoPago for this payment (by the webhook or the reconcile function).';
 comment on column checkout.payment_refunds.next_attempt_at is
@@ -201,7 +204,7 @@ language plpgsql set search_path = ''
 as $$
 begin
   if new.order_session_id <> old.order_session_id or new.payment_id <> old.payment_id or new.total <> old.total
-     or new.order_number <> old.order_number or new.session_id <> old.session_id then
+     or new.order_number <> old.order_number or new.session_id <> old.session_id or (old.do_not_ship and not new.do_not_ship) then
     raise exception 'order % is immutable except for its status', old.order_number using errcode = 'CKI02';
   end if;
   if new.status <> old.status and not private.order_status_may_move(old.status, new.status) then
@@ -212,7 +215,7 @@ begin
 end
 $$;
 comment on function private.check_order_transition() is
-  'Trigger: orders are immutable but for a status that only moves forward.';
+  'Trigger: orders are immutable but for a status that only moves forward and do_not_ship, which only turns true.';
 -- Orders change owner only through the cart merge, as order sessions do
 -- (04_order_sessions.sql, order_sessions_transition).
 create trigger orders_transition
@@ -267,6 +270,7 @@ begin
       'payer', o.payer,
       'shipping_address', o.shipping_address,
       'paid_late', o.paid_late,
+      'do_not_ship', o.do_not_ship,
       'created_at', o.created_at,
       'lines', coalesce((
         select jsonb_agg(jsonb_build_object(

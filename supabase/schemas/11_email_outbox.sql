@@ -30,7 +30,7 @@
 
 create table email.outbox (
   id bigint generated always as identity primary key,
-  kind text not null check (kind in ('cart_reminder', 'order_confirmation', 'marketing_opt_in')),
+  kind text not null check (kind in ('cart_reminder', 'order_confirmation', 'marketing_opt_in', 'fraud_alert')),
   session_id uuid not null,
   recipient text not null check (recipient ~ '^[^@\s]+@[^@\s]+$' and length(recipient) <= 254),
   cart_created_at timestamptz,
@@ -46,10 +46,10 @@ create table email.outbox (
   updated_at timestamptz not null default now(),
   sent_at timestamptz,
   constraint outbox_reminder_names_its_cart check (kind <> 'cart_reminder' or (cart_created_at is not null and idle_since is not null)),
-  constraint outbox_confirmation_names_its_order check (kind <> 'order_confirmation' or order_id is not null)
+  constraint outbox_confirmation_names_its_order check (kind not in ('order_confirmation', 'fraud_alert') or order_id is not null)
 );
 comment on table email.outbox is
-  'Emails to send. A reminder names its cart (session_id, cart_created_at) and the idle period (idle_since = the cart''s last activity); a confirmation names its order; a marketing_opt_in asks its recipient to confirm the box ticked at checkout. status: pending -> sending (claimed, leased until claimed_until) -> sent | pending again (retryable failure, after next_attempt_at) | failed (permanent) | skipped (no longer applies: bought, emptied, opted out, no consent). The row id is the provider''s idempotency key. Service role only.';
+  'Emails to send. A reminder names its cart (session_id, cart_created_at) and the idle period (idle_since = the cart''s last activity); a confirmation names its order, and so does a fraud_alert (to each member of staff, 14_disputes.sql); a marketing_opt_in asks its recipient to confirm the box ticked at checkout. status: pending -> sending (claimed, leased until claimed_until) -> sent | pending again (retryable failure, after next_attempt_at) | failed (permanent) | skipped (no longer applies: bought, emptied, opted out, no consent). The row id is the provider''s idempotency key. Service role only.';
 
 create unique index outbox_one_reminder_per_idle_period on email.outbox (session_id, cart_created_at, idle_since) where kind = 'cart_reminder';
 create unique index outbox_one_confirmation_per_order on email.outbox (order_id) where kind = 'order_confirmation';

@@ -245,10 +245,34 @@ as $$
                                                              'owed_since', r.created_at, 'attempts', r.attempts, 'last_error', r.last_error))
         from checkout.payment_refunds r
        where r.status = 'owed' and r.created_at < now() - interval '1 hour'
+      union all
+      -- a fraud-alerted order is stopped and its money owed back or returned
+      -- (14_disputes.sql)
+      select jsonb_build_object('invariant', 'fraud_alert_not_acted', 'subject', o.order_number,
+                                'detail', jsonb_build_object('payment_id', fa.payment_id, 'order_id', o.id, 'do_not_ship', o.do_not_ship,
+                                                             'status', o.status, 'alerted_at', fa.created_at))
+        from checkout.fraud_alerts fa
+        join public.orders o on o.payment_id = fa.payment_id
+       where not o.do_not_ship
+          or (o.status not in ('refunded', 'charged_back')
+              and not exists (select 1 from checkout.payment_refunds r where r.payment_id = fa.payment_id))
+      union all
+      -- every dispute is about a payment we saw
+      select jsonb_build_object('invariant', 'dispute_without_payment', 'subject', d.kind || ' ' || d.mp_id,
+                                'detail', jsonb_build_object('payment_id', d.payment_id, 'status', d.status))
+        from checkout.disputes d
+       where not exists (select 1 from checkout.payment_events pe where pe.payment_id = d.payment_id)
+      union all
+      -- fraud alerts, chargebacks and claims are acted on within the hour
+      select jsonb_build_object('invariant', 'notification_unprocessed_over_1h', 'subject', n.topic || ' ' || n.resource_id,
+                                'detail', jsonb_build_object('id', n.id, 'received_at', n.received_at, 'attempts', n.attempts,
+                                                             'last_error', n.last_error))
+        from checkout.mp_notifications n
+       where n.processed_at is null and n.received_at < now() - interval '1 hour'
     ) x(v)
 $$;
 comment on function checkout.audit() is
-  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (no order and no refund; matches_no_session for money that arrived for nothing we know), order_without_approved_payment, two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h.';
+  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (no order and no refund; matches_no_session for money that arrived for nothing we know), order_without_approved_payment, two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h, fraud_alert_not_acted (a fraud-alerted order not do_not_ship, or neither refunded, charged back nor owed back), dispute_without_payment (a chargeback or claim on a payment never applied), notification_unprocessed_over_1h (a stored fraud alert, chargeback or claim not acted on).';
 grant execute on function checkout.audit() to service_role;
 
 create function checkout.stats()
