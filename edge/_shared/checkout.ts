@@ -4,6 +4,7 @@ import { analyticsRoutines } from './analytics.ts';
 import type * as contract from './contract.ts';
 import type { PaymentSnapshot } from './contract.ts';
 import { asUser, type Db } from './db.ts';
+import { disputesRoutines } from './disputes-db.ts';
 
 /** A line of an order session's snapshot (the contract's shape, every field the routines write). */
 type SessionLine = contract.OrderSession['lines'][number] & { title: string };
@@ -136,6 +137,8 @@ export function checkoutRoutines(db: Db) {
     /** The dashboard's routines (schema admin), for the admin function. */
     admin: adminRoutines(db),
     analytics: analyticsRoutines(db),
+    /** The inbox of fraud alerts, chargebacks and claims, and the disputes (14_disputes.sql). */
+    disputes: disputesRoutines(db),
   };
 }
 

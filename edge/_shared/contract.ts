@@ -102,6 +102,9 @@ export const FUNCTION_ERRORS = {
   not_found: { status: 404, library: 'CheckoutError' },
   method_not_allowed: { status: 405, library: 'CheckoutError' },
   refund_refused: { status: 409, library: 'CheckoutError' },
+  // admin: chargeback evidence (edge/admin/evidence.ts).
+  invalid_file_type: { status: 400, library: 'ValidationError' },
+  evidence_refused: { status: 409, library: 'CheckoutError' },
   // send-emails' links (cart restore, unsubscribe).
   invalid_link: { status: 400, library: 'CheckoutError' },
   link_expired: { status: 410, library: 'CheckoutError' },
@@ -156,7 +159,7 @@ export const quantitySchema = (min: 0 | 1) => z.number().int().min(min);
 
 export const ORDER_SESSION_STATUSES = ['active', 'paid', 'expired', 'cancelled', 'refund_owed', 'refunded'] as const;
 export const ORDER_STATUSES = ['paid', 'in_mediation', 'refunded', 'charged_back'] as const;
-const REFUND_REASONS = ['out_of_stock', 'stock_lowered', 'amount_mismatch', 'duplicate_payment', 'coupon_used_up', 'superseded'] as const;
+const REFUND_REASONS = ['out_of_stock', 'stock_lowered', 'amount_mismatch', 'duplicate_payment', 'coupon_used_up', 'superseded', 'fraud_alert'] as const;
 const REFUND_STATUSES = ['owed', 'refunded'] as const;
 
 export type OrderSessionStatus = (typeof ORDER_SESSION_STATUSES)[number];
@@ -223,6 +226,7 @@ export const orderSchema = z.object({
   payer: z.record(z.string(), z.unknown()).optional(),
   shipping_address: z.record(z.string(), z.unknown()).optional(),
   paid_late: z.boolean().optional(),
+  do_not_ship: z.boolean().optional(),
   created_at: z.string(),
   lines: z.array(orderLineSchema),
 });

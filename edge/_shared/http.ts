@@ -38,7 +38,8 @@ export function preflight(req: Request): Response | null {
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
-const tooLarge = () => new HttpError(413, 'payload_too_large', 'request body over 64 KiB');
+const tooLarge = (limit: number) =>
+  new HttpError(413, 'payload_too_large', limit === MAX_BODY_BYTES ? 'request body over 64 KiB' : `request body over ${limit} bytes`);
 
 /**
  * The raw body as UTF-8 text, refusing anything over 64 KiB whatever its
@@ -48,12 +49,17 @@ const tooLarge = () => new HttpError(413, 'payload_too_large', 'request body ove
  * limit is held in memory.
  */
 export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<string> {
+  return new TextDecoder().decode(await readBodyBytes(req, limit));
+}
+
+/** The raw body's bytes, bounded as readBody's (the dashboard's evidence upload has a larger limit). */
+export async function readBodyBytes(req: Request, limit = MAX_BODY_BYTES): Promise<Uint8Array> {
   const declared = Number(req.headers.get('content-length') ?? '0');
   if (declared > limit) {
     await req.body?.cancel().catch(() => undefined);
-    throw tooLarge();
+    throw tooLarge(limit);
   }
-  if (!req.body) return '';
+  if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -63,7 +69,7 @@ export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<st
     size += value.byteLength;
     if (size > limit) {
       await reader.cancel().catch(() => undefined);
-      throw tooLarge();
+      throw tooLarge(limit);
     }
     chunks.push(value);
   }
@@ -73,7 +79,7 @@ export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<st
     bytes.set(c, offset);
     offset += c.byteLength;
   }
-  return new TextDecoder().decode(bytes);
+  return bytes;
 }
 
 export function parseJson(text: string): unknown {

@@ -7,6 +7,7 @@
 import { MercadoPagoConfig, Payment, PaymentRefund, Preference } from 'mercadopago';
 import { AppConfig } from 'mercadopago/dist/utils/config/index.js';
 import type { PaymentSnapshot } from './contract.ts';
+import { type DisputesApi, disputesApi } from './mp-disputes.ts';
 
 export interface PreferenceItem {
   id: string;
@@ -38,7 +39,7 @@ interface CreatedPreference {
   sandbox_init_point: string;
 }
 
-export interface MercadoPagoApi {
+export interface MercadoPagoApi extends DisputesApi {
   createPreference(body: PreferenceRequest, idempotencyKey: string): Promise<CreatedPreference>;
   getPayment(id: string): Promise<PaymentSnapshot>;
   refundPayment(id: number, idempotencyKey: string): Promise<{ id: string }>;
@@ -53,12 +54,13 @@ export class MercadoPagoUnavailable extends Error {
   override name = 'MercadoPagoUnavailable';
 }
 
-/** MercadoPago answered no (4xx). */
+/** MercadoPago answered no (4xx); `code` is its `error` field (e.g. `documentation_deadline_expired`). */
 export class MercadoPagoRejected extends Error {
   override name = 'MercadoPagoRejected';
   constructor(
     message: string,
     readonly status: number,
+    readonly code: string | null = null,
   ) {
     super(message);
   }
@@ -100,7 +102,8 @@ function snapshotOf(p: PaymentFields): PaymentSnapshot {
 function classify(err: unknown): Error {
   const status = typeof (err as { status?: unknown })?.status === 'number' ? (err as { status: number }).status : 0;
   const message = err instanceof Error ? err.message : String((err as { message?: unknown })?.message ?? err);
-  if (status >= 400 && status < 500 && status !== 429) return new MercadoPagoRejected(message, status);
+  const code = (err as { error?: unknown })?.error;
+  if (status >= 400 && status < 500 && status !== 429) return new MercadoPagoRejected(message, status, typeof code === 'string' ? code : null);
   return new MercadoPagoUnavailable(`MercadoPago unavailable (${status || 'network'}): ${message}`);
 }
 
@@ -116,6 +119,7 @@ export function createMercadoPago(opts: { accessToken: string; baseUrl: string; 
   const payment = new Payment(client);
   const refunds = new PaymentRefund(client);
   return {
+    ...disputesApi(client, opts, classify),
     async createPreference(body, idempotencyKey) {
       try {
         const res = await preference.create({ body, requestOptions: { idempotencyKey } });

@@ -26,7 +26,9 @@ export async function settlePayment(deps: PaymentDeps, payment: PaymentSnapshot,
     outcome: result.outcome,
     order_number: result.order?.order_number,
   });
-  if (result.refund?.status !== 'owed') return result;
+  // An order born do_not_ship (a fraud alert came before it) owes its payment back too.
+  const stopped = result.outcome === 'order_created' && result.order?.do_not_ship === true;
+  if (result.refund?.status !== 'owed' && !stopped) return result;
   return makeOwedRefund(deps, payment, result);
 }
 

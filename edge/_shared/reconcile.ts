@@ -13,10 +13,14 @@
  *      webhook's own path (checkout.apply_payment).
  *   3. Refunds owed are retried (checkout.claim_refunds: exponential back-off)
  *      until MercadoPago confirms them.
+ *   4. Fraud alerts, chargebacks and claims the webhook stored but did not
+ *      finish acting on (killed after its 200, MercadoPago unavailable) are
+ *      processed (edge/_shared/disputes.ts).
  *
  * Every step claims its work in the database first, so overlapping runs
  * never do the same item twice and a run killed half-way is retried later.
  */
+import { processNotifications } from './disputes.ts';
 import type { PaymentDeps } from './payments.ts';
 import { refundOwed, settlePayment } from './payments.ts';
 
@@ -37,6 +41,8 @@ interface ReconcileReport {
   sessions_failed: number;
   refunds_made: number;
   refunds_failed: number;
+  notifications_processed: number;
+  notifications_failed: number;
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -51,6 +57,8 @@ export async function reconcile(deps: PaymentDeps, opts: ReconcileOptions): Prom
     sessions_failed: 0,
     refunds_made: 0,
     refunds_failed: 0,
+    notifications_processed: 0,
+    notifications_failed: 0,
   };
 
   for (const s of await deps.routines.claimPreferenceExpiry(opts.preferenceLimit)) {
@@ -94,6 +102,8 @@ export async function reconcile(deps: PaymentDeps, opts: ReconcileOptions): Prom
       deps.log('refund_retry_failed', { payment_id: r.payment_id, order_session_id: r.order_session_id, attempts: r.attempts, message: message(err) });
     }
   }
+
+  Object.assign(report, await processNotifications(deps, { limit: opts.refundLimit }));
 
   deps.log('reconciled', { ...report });
   return report;

@@ -14,6 +14,7 @@ import { bearerToken, type Claims, isUuid } from '../_shared/jwt.ts';
 import { MercadoPagoRejected, MercadoPagoUnavailable } from '../_shared/mercadopago.ts';
 import { validate } from '../_shared/request.ts';
 import { matchRoute } from '../_shared/routes.ts';
+import { uploadEvidence } from './evidence.ts';
 import { ADMIN_ROUTES, DASHBOARD_DAYS } from './routes.ts';
 
 export const STAFF_ROLE = 'staff';
@@ -87,6 +88,10 @@ export function adminDashboardHandler(deps: Deps): Handler {
         deps.log('stock_adjusted', { variant_id: body.variant_id, delta: body.delta, by: claims.sub });
         return json(200, result);
       }
+      case 'disputes':
+        return json(200, await deps.routines.disputes.list(c));
+      case 'evidence':
+        return json(200, await uploadEvidence(deps, c, params.id!, req));
       case 'housekeeping':
         return json(200, await admin.housekeeping(c));
       case 'cleanup': {

@@ -82,6 +82,15 @@ export const ADMIN_ROUTES = {
     body: AdjustBody,
     example: { body: { variant_id: '00000000-0000-4000-8000-000000000201', delta: 1, reason: 'restock' } },
   },
+  disputes: { methods: ['GET'], path: '/disputes', callers: staff },
+  /** multipart/form-data, fields files[] (.jpg, .png, .pdf; 10 MB overall): edge/admin/evidence.ts. */
+  evidence: {
+    methods: ['POST'],
+    path: '/disputes/:id/evidence',
+    callers: staff,
+    params: { id: z.uuid('the dispute id (a UUID from GET /disputes)') },
+    example: { params: { id: '00000000-0000-4000-8000-000000000301' } },
+  },
   housekeeping: { methods: ['GET'], path: '/housekeeping', callers: staff },
   cleanup: { methods: ['POST'], path: '/housekeeping/cleanup', callers: staff },
 } as const satisfies RouteTable;

@@ -11,6 +11,7 @@ import { fetchPayment, settlePayment } from '../_shared/payments.ts';
 import { validate } from '../_shared/request.ts';
 import { matchRoute } from '../_shared/routes.ts';
 import { verifyWebhookSignature } from '../_shared/signature.ts';
+import { isDisputeTopic, storeThenProcess } from './inbox.ts';
 import { WEBHOOK_ROUTES as ROUTES } from './routes.ts';
 
 export function webhookHandler(deps: Deps): Handler {
@@ -30,6 +31,7 @@ export function webhookHandler(deps: Deps): Handler {
     const q = validate(ROUTES.notification.query, Object.fromEntries(url.searchParams));
     const b = validate(ROUTES.notification.body, parseJson((await readBody(req)) || '{}'));
     const type = q.type ?? q.topic ?? b.type ?? b.topic;
+    if (isDisputeTopic(type)) return await storeThenProcess(deps, type, q['data.id'] ?? q.id, b, requestId);
     if (type !== 'payment') {
       deps.log('webhook_ignored', { type, request_id: requestId });
       return json(200, { received: true, ignored: 'not a payment notification' });

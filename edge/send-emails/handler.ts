@@ -19,6 +19,7 @@
  */
 import { asUser, type Db } from '../_shared/db.ts';
 import { type ConfirmationData, type ReminderData, renderConfirmation, type RenderedEmail, renderOptIn, renderReminder } from '../_shared/email-render.ts';
+import { renderFraudAlert } from '../_shared/email-fraud.ts';
 import { type EmailConfig, isRetryable, type Mailer, type OutgoingEmail, type SendResult } from '../_shared/emails.ts';
 import { json, type Logger, parseJson, readBody, withErrors } from '../_shared/http.ts';
 import { type JwtVerifier, requireShopper } from '../_shared/jwt.ts';
@@ -40,7 +41,7 @@ export interface EmailDeps {
 
 interface ClaimedRow {
   id: number;
-  kind: 'cart_reminder' | 'order_confirmation' | 'marketing_opt_in';
+  kind: 'cart_reminder' | 'order_confirmation' | 'marketing_opt_in' | 'fraud_alert';
   recipient: string;
   session_id: string;
   cart_created_at: string | null;
@@ -58,6 +59,7 @@ const OPT_IN_TTL_SECONDS = 7 * 24 * 3600;
 /** What one outbox row becomes. Links expire relative to the row, so a retry renders the same email (same idempotent payload). */
 export async function renderRow(row: ClaimedRow, config: EmailConfig): Promise<RenderedEmail> {
   if (row.kind === 'order_confirmation') return renderConfirmation(row.data as ConfirmationData, { storeName: config.storeName });
+  if (row.kind === 'fraud_alert') return renderFraudAlert(row.data as ConfirmationData, { storeName: config.storeName });
   // Postgres gives microseconds; Date.parse wants at most milliseconds.
   const createdMs = Date.parse(row.created_at.replace(/(\.\d{3})\d+/, '$1'));
   if (Number.isNaN(createdMs)) throw new Error(`unreadable created_at ${row.created_at}`);
