@@ -71,6 +71,7 @@ const BaseEnv = z.object({
   // much one run does (the rest waits for the next minute).
   RECONCILE_WINDOW_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(48),
   RECONCILE_BATCH: z.coerce.number().int().min(1).max(500).default(50),
+  NOTIFICATION_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(120),
   // The header that carries the caller's address, set by the gateway in front
   // of the functions (README, "Abuse protection": the trust rule). Its first
   // entry is the client.
@@ -107,6 +108,8 @@ function baseConfig(env: z.output<typeof BaseEnv>) {
       sessionLimit: env.RECONCILE_BATCH,
       refundLimit: env.RECONCILE_BATCH,
       preferenceLimit: env.RECONCILE_BATCH,
+      /** How long a pass holds a stored fraud alert, chargeback or claim before another may take it over. */
+      notificationLeaseSeconds: env.NOTIFICATION_LEASE_SECONDS,
     },
     returnUrl: env.CHECKOUT_RETURN_URL ?? `${env.SITE_URL.replace(/\/$/, '')}/checkout/return`,
     /** The return pages a checkout may choose with `return_url` (returnUrl is always allowed). */

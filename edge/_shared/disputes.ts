@@ -20,9 +20,6 @@ import type { ClaimedNotification } from './disputes-db.ts';
 import type { DisputeResource } from './mp-disputes.ts';
 import { fetchPayment, type PaymentDeps, refundOwed, settlePayment } from './payments.ts';
 
-/** How long a pass holds a claimed notification before another pass may take it. */
-export const NOTIFICATION_LEASE_SECONDS = 120;
-
 interface NotificationReport {
   notifications_processed: number;
   notifications_failed: number;
@@ -30,10 +27,13 @@ interface NotificationReport {
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-/** Processes the due stored notifications (or only the one with `id`). */
-export async function processNotifications(deps: PaymentDeps, opts: { limit: number; id?: number }): Promise<NotificationReport> {
+/** Processes the due stored notifications (or only the one with `id`), each leased for leaseSeconds (NOTIFICATION_LEASE_SECONDS). */
+export async function processNotifications(
+  deps: PaymentDeps,
+  opts: { limit: number; leaseSeconds: number; id?: number },
+): Promise<NotificationReport> {
   const report = { notifications_processed: 0, notifications_failed: 0 };
-  const claimed = await deps.routines.disputes.claim(opts.limit, NOTIFICATION_LEASE_SECONDS, opts.id ?? null);
+  const claimed = await deps.routines.disputes.claim(opts.limit, opts.leaseSeconds, opts.id ?? null);
   for (const n of claimed) {
     try {
       const outcome = await act(deps, n);

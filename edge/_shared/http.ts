@@ -53,7 +53,7 @@ export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<st
 }
 
 /** The raw body's bytes, bounded as readBody's (the dashboard's evidence upload has a larger limit). */
-export async function readBodyBytes(req: Request, limit = MAX_BODY_BYTES): Promise<Uint8Array> {
+export async function readBodyBytes(req: Request, limit = MAX_BODY_BYTES): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(req.headers.get('content-length') ?? '0');
   if (declared > limit) {
     await req.body?.cancel().catch(() => undefined);

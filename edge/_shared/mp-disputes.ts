@@ -14,7 +14,7 @@ export type DisputeResource = Record<string, unknown>;
 export interface EvidenceFile {
   name: string;
   type: string;
-  bytes: Uint8Array;
+  bytes: Uint8Array<ArrayBuffer>;
 }
 
 export interface DisputesApi {

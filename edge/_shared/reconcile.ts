@@ -29,6 +29,7 @@ interface ReconcileOptions {
   sessionLimit: number;
   refundLimit: number;
   preferenceLimit: number;
+  notificationLeaseSeconds: number;
   now: () => Date;
 }
 
@@ -103,7 +104,7 @@ export async function reconcile(deps: PaymentDeps, opts: ReconcileOptions): Prom
     }
   }
 
-  Object.assign(report, await processNotifications(deps, { limit: opts.refundLimit }));
+  Object.assign(report, await processNotifications(deps, { limit: opts.refundLimit, leaseSeconds: opts.notificationLeaseSeconds }));
 
   deps.log('reconciled', { ...report });
   return report;

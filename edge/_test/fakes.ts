@@ -134,12 +134,17 @@ export function request(path: string, init: RequestInit & { token?: string; json
 }
 
 /** A MercadoPago notification for `paymentId`, signed with the unit-test secret at NOW. */
-export async function signedNotification(paymentId: string, secret = WEBHOOK_SECRET): Promise<Request> {
+export async function signedNotification(
+  paymentId: string,
+  secret = WEBHOOK_SECRET,
+  type = 'payment',
+  body: Record<string, unknown> = { type, data: { id: paymentId } },
+): Promise<Request> {
   const ts = String(Math.floor(NOW.getTime() / 1000));
   const v1 = await hmacSha256Hex(secret, signatureManifest(paymentId, 'req-1', ts));
-  return request(`mercadopago-webhook?type=payment&data.id=${paymentId}`, {
+  return request(`mercadopago-webhook?type=${type}&data.id=${encodeURIComponent(paymentId)}`, {
     method: 'POST',
     headers: { 'x-signature': `ts=${ts},v1=${v1}`, 'x-request-id': 'req-1' },
-    json: { type: 'payment', data: { id: paymentId } },
+    json: body,
   });
 }

@@ -1,5 +1,6 @@
 import assert from '../_test/assert.ts';
-import type { ApplyResult } from '../_shared/checkout.ts';
+import type { ApplyResult, CheckoutRoutines } from '../_shared/checkout.ts';
+import { HttpError } from '../_shared/http.ts';
 import type { PaymentSnapshot } from '../_shared/contract.ts';
 import { harness, request, signedNotification } from '../_test/fakes.ts';
 import { MercadoPagoUnavailable } from '../_shared/mercadopago.ts';
@@ -37,4 +38,51 @@ Deno.test('webhook: MercadoPago unavailable answers 500 so MercadoPago retries',
   assert.equal(res.status, 500);
   assert.equal((await res.json()).error, 'upstream_unavailable');
   assert.ok(h.logs.some((l) => l.event === 'webhook_retry_later'));
+});
+
+const fraudBody = {
+  action: 'Created',
+  data: { description: 'Fraud alert', merchant_order: 77, payment_id: 123, site_id: 'MLA' },
+  id: '123',
+  type: 'stop_delivery_op_wh',
+};
+
+Deno.test('webhook: a fraud alert is stored before the answer, 200, then processed', async () => {
+  const order: string[] = [];
+  const disputes = {
+    store: (...args: unknown[]) => {
+      order.push(`store ${JSON.stringify(args.slice(0, 3))}`);
+      return Promise.resolve({ id: 9, stored: true, processed: false });
+    },
+    claim: (...args: unknown[]) => {
+      order.push(`claim ${args[2]}`);
+      return Promise.resolve([]);
+    },
+  } as unknown as CheckoutRoutines['disputes'];
+  const h = harness({ disputes });
+  const res = await webhookHandler(h.deps)(await signedNotification('123', undefined, 'stop_delivery_op_wh', fraudBody));
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { received: true, stored: true });
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(order, ['store ["stop_delivery_op_wh","123","123"]', 'claim 9']);
+});
+
+Deno.test('webhook: a fraud alert the database cannot store is a 500 (not a 200 that loses it)', async () => {
+  const disputes = {
+    store: () => Promise.reject(new HttpError(503, 'database_unavailable', 'down')),
+  } as unknown as CheckoutRoutines['disputes'];
+  const h = harness({ disputes });
+  const res = await webhookHandler(h.deps)(await signedNotification('123', undefined, 'stop_delivery_op_wh', fraudBody));
+  assert.equal(res.status, 500);
+  assert.equal((await res.json()).error, 'database_unavailable');
+});
+
+Deno.test('webhook: a chargeback with a malformed id, or a body naming another, is a 400 and nothing is stored', async () => {
+  const h = harness();
+  const handler = webhookHandler(h.deps);
+  const bad = await handler(await signedNotification('12 34', undefined, 'topic_chargebacks_wh'));
+  assert.equal(bad.status, 400);
+  const other = await handler(await signedNotification('1234', undefined, 'topic_chargebacks_wh', { type: 'topic_chargebacks_wh', data: { id: 99 } }));
+  assert.equal(other.status, 400);
+  assert.equal(h.calls.length, 0);
 });

@@ -54,7 +54,7 @@ export async function storeThenProcess(
   deps.log('notification_stored', { id: stored.id, topic, resource_id: signedId, replay: !stored.stored, request_id: requestId });
   if (!stored.processed) {
     afterResponse(
-      processNotifications(deps, { limit: 1, id: stored.id }).catch((err) =>
+      processNotifications(deps, { limit: 1, id: stored.id, leaseSeconds: deps.config.reconcile.notificationLeaseSeconds }).catch((err) =>
         deps.log('notification_failed', { id: stored.id, topic, message: err instanceof Error ? err.message : String(err) })
       ),
     );

@@ -1,4 +1,5 @@
 import assert from '../_test/assert.ts';
+import type { CheckoutRoutines } from '../_shared/checkout.ts';
 import { harness, NOW, request, SERVICE_KEY } from '../_test/fakes.ts';
 import { reconcileHandler } from './handler.ts';
 
@@ -8,6 +9,7 @@ Deno.test('reconcile: expires preferences, asks MercadoPago about sessions, retr
     markPreferenceExpired: () => Promise.resolve(null),
     claimReconciliation: () => Promise.resolve([]),
     claimRefunds: () => Promise.resolve([]),
+    disputes: { claim: () => Promise.resolve([]) } as unknown as CheckoutRoutines['disputes'],
   }, { expirePreference: () => Promise.resolve() });
   const res = await reconcileHandler(h.deps)(request('reconcile', { method: 'POST', token: SERVICE_KEY }));
   assert.equal(res.status, 200);
