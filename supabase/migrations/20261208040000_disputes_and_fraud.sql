@@ -599,3 +599,18 @@ $$;
 comment on function checkout.audit() is
   'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (no order and no refund; matches_no_session for money that arrived for nothing we know), order_without_approved_payment, two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h, fraud_alert_not_acted (a fraud-alerted order not do_not_ship, or neither refunded, charged back nor owed back), dispute_without_payment (a chargeback or claim on a payment never applied), notification_unprocessed_over_1h (a stored fraud alert, chargeback or claim not acted on).';
 grant execute on function checkout.audit() to service_role;
+
+-- The dashboard's order list shows do_not_ship.
+create or replace function admin.order_summary(o public.orders)
+returns jsonb
+language sql stable security definer set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', o.id, 'order_number', o.order_number, 'status', o.status, 'total', o.total, 'currency', o.currency,
+    'payment_id', o.payment_id::text, 'email', o.payer ->> 'email',
+    'name', btrim(coalesce(o.payer ->> 'name', '') || ' ' || coalesce(o.payer ->> 'surname', '')),
+    'paid_late', o.paid_late, 'do_not_ship', o.do_not_ship, 'created_at', o.created_at,
+    'items', (select coalesce(sum(l.quantity), 0) from public.order_lines l where l.order_id = o.id))
+$$;
+comment on function admin.order_summary(public.orders) is 'Service role only. One row of the dashboard''s order list.';
+grant execute on function admin.order_summary(public.orders) to service_role;

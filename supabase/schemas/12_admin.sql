@@ -288,7 +288,7 @@ as $$
     'id', o.id, 'order_number', o.order_number, 'status', o.status, 'total', o.total, 'currency', o.currency,
     'payment_id', o.payment_id::text, 'email', o.payer ->> 'email',
     'name', btrim(coalesce(o.payer ->> 'name', '') || ' ' || coalesce(o.payer ->> 'surname', '')),
-    'paid_late', o.paid_late, 'created_at', o.created_at,
+    'paid_late', o.paid_late, 'do_not_ship', o.do_not_ship, 'created_at', o.created_at,
     'items', (select coalesce(sum(l.quantity), 0) from public.order_lines l where l.order_id = o.id))
 $$;
 comment on function admin.order_summary(public.orders) is 'Service role only. One row of the dashboard''s order list.';

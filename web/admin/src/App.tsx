@@ -11,6 +11,7 @@ import type { AdminEnv } from './env.ts';
 import { describeError } from './format.ts';
 import { useHashRoute } from './hooks.ts';
 import { AttentionPage } from './pages/AttentionPage.tsx';
+import { DisputesPage } from './pages/DisputesPage.tsx';
 import { HousekeepingPage } from './pages/HousekeepingPage.tsx';
 import { OrderPage } from './pages/OrderPage.tsx';
 import { OrdersPage } from './pages/OrdersPage.tsx';
@@ -21,6 +22,7 @@ const NAV: [string, string][] = [
   ['', 'Resumen'],
   ['pedidos', 'Pedidos'],
   ['atencion', 'Atención'],
+  ['disputas', 'Disputas'],
   ['stock', 'Stock'],
   ['mantenimiento', 'Mantenimiento'],
 ];
@@ -97,6 +99,8 @@ function Routes({ api }: { api: AdminApi }) {
       return arg ? <OrderPage api={api} orderRef={arg} /> : <OrdersPage api={api} />;
     case 'atencion':
       return <AttentionPage api={api} />;
+    case 'disputas':
+      return <DisputesPage api={api} />;
     case 'stock':
       return <StockPage api={api} />;
     case 'mantenimiento':

@@ -48,6 +48,7 @@ export interface OrderRow {
   email: string | null;
   name: string;
   paid_late: boolean;
+  do_not_ship?: boolean;
   created_at: string;
   items: number;
 }
@@ -152,6 +153,38 @@ export interface Housekeeping {
   due: { sessions_to_expire: number; expired_reservations: number };
 }
 
+/** A chargeback or claim (GET /admin/disputes). */
+export interface Dispute {
+  id: string;
+  kind: 'chargeback' | 'claim';
+  mp_id: string;
+  payment_id: string;
+  order_number: string | null;
+  order_status: string | null;
+  status: 'opened' | 'closed';
+  stage: 'claim' | 'dispute' | null;
+  coverage_eligible: boolean | null;
+  coverage_applied: boolean | null;
+  documentation_required: boolean | null;
+  documentation_status: string | null;
+  deadline: string | null;
+  amount: number | null;
+  currency: string | null;
+  benefited: 'complainant' | 'respondent' | null;
+}
+
+export interface Disputes {
+  disputes: Dispute[];
+  fraud_alerts: {
+    payment_id: string;
+    created_at: string;
+    order_number: string | null;
+    order_status: string | null;
+    do_not_ship: boolean | null;
+    refund_status: 'owed' | 'refunded' | null;
+  }[];
+}
+
 export function createAdminApi(supabase: SupabaseClient, supabaseUrl: string) {
   const base = `${supabaseUrl.replace(/\/$/, '')}/functions/v1/admin`;
   async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -160,10 +193,12 @@ export function createAdminApi(supabase: SupabaseClient, supabaseUrl: string) {
     if (!token) throw new ApiError(401, 'unauthenticated', 'no session', {});
     let res: Response;
     try {
+      // FormData goes as multipart (the browser sets its boundary); anything else as JSON.
+      const form = body instanceof FormData;
       res = await fetch(`${base}${path}`, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined || form ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : form ? body : JSON.stringify(body),
       });
     } catch {
       throw new ApiError(0, 'network', 'network error', {});
@@ -190,6 +225,12 @@ export function createAdminApi(supabase: SupabaseClient, supabaseUrl: string) {
     stock: () => request<Stock>('GET', '/stock'),
     adjustStock: (variantId: string, delta: number, reason: string) =>
       request<{ on_hand_after: number; available: number }>('POST', '/stock/adjust', { variant_id: variantId, delta, reason }),
+    disputes: () => request<Disputes>('GET', '/disputes'),
+    uploadEvidence: (id: string, files: File[]) => {
+      const form = new FormData();
+      for (const f of files) form.append('files[]', f, f.name);
+      return request<Dispute>('POST', `/disputes/${encodeURIComponent(id)}/evidence`, form);
+    },
     housekeeping: () => request<Housekeeping>('GET', '/housekeeping'),
     cleanup: () => request<{ expired_sessions: number; purged_carts: number; trimmed_sessions: number }>('POST', '/housekeeping/cleanup'),
   };

@@ -48,6 +48,7 @@ export const REFUND_REASON: Record<string, string> = {
   amount_mismatch: 'Monto distinto',
   duplicate_payment: 'Pago duplicado',
   coupon_used_up: 'Cupón agotado',
+  fraud_alert: 'Alerta de fraude',
 };
 
 export const AUDIT_INVARIANT: Record<string, string> = {
@@ -59,6 +60,9 @@ export const AUDIT_INVARIANT: Record<string, string> = {
   paid_session_without_order: 'Compra pagada sin pedido',
   closed_session_holds_stock: 'Compra cerrada que retiene stock',
   refund_owed_over_1h: 'Reembolso pendiente hace más de una hora',
+  fraud_alert_not_acted: 'Alerta de fraude sin atender (pedido enviable o sin reembolso)',
+  dispute_without_payment: 'Disputa de un pago desconocido',
+  notification_unprocessed_over_1h: 'Aviso de MercadoPago sin procesar hace más de una hora',
 };
 
 /** The payer's consent to cart reminders, in a sentence for the store owner. */
@@ -133,6 +137,14 @@ export function describeError(err: unknown): string {
       return 'MercadoPago no responde; el reembolso sigue pendiente. Probá más tarde.';
     case 'network':
       return 'No hay conexión con el servidor.';
+    case 'invalid_file_type':
+      return `${String(d.file ?? 'El archivo')}: MercadoPago solo acepta archivos .jpg, .png o .pdf.`;
+    case 'payload_too_large':
+      return 'Los archivos no pueden superar 10 MB en total.';
+    case 'evidence_refused':
+      return d.mp_error === 'documentation_deadline_expired'
+        ? 'Venció el plazo para enviar documentación de este contracargo.'
+        : `MercadoPago rechazó la documentación (${String(d.mp_error ?? err.message)}).`;
     default:
       return 'Ocurrió un error inesperado. Probá de nuevo.';
   }

@@ -17,6 +17,7 @@ export function OrderPage({ api, orderRef }: { api: AdminApi; orderRef: string }
         <h1>
           Pedido <span data-testid='order-number'>{o?.order_number ?? orderRef}</span>{' '}
           {o && <span className={`tag ${o.status}`}>{ORDER_STATUS[o.status] ?? o.status}</span>}
+          {o?.do_not_ship && <span className='tag bad' data-testid='do-not-ship'>no enviar: alerta de fraude</span>}
         </h1>
         <Updated at={updatedAt} error={error} />
       </div>

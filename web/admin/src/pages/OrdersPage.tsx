@@ -55,6 +55,7 @@ export function OrdersPage({ api }: { api: AdminApi }) {
                   <td>
                     <a href={`#/pedidos/${o.order_number}`}>{o.order_number}</a>
                     {o.paid_late && <span className='tag warn'>pago tardío</span>}
+                    {o.do_not_ship && <span className='tag bad'>no enviar</span>}
                   </td>
                   <td>{dateTime(o.created_at)}</td>
                   <td>
