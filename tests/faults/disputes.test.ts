@@ -24,7 +24,7 @@ import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { freePort } from '../../dev/pg/cluster.ts';
 import { addStaff } from '../../dev/staff-add.ts';
 import { addToCart, createShopper, createVariant, databaseUrl, newPool } from '../helpers/db.ts';
-import { functionEnv } from '../helpers/functions.ts';
+import { functionEnv, stopAll } from '../helpers/functions.ts';
 import { callFunction, type CallInit } from '../helpers/http.ts';
 import { shopperClaims, signHs256 } from '../helpers/jwt.ts';
 
@@ -97,11 +97,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all(Object.values(fn).map((f) => f?.stop()));
   await new Promise((resolve) => proxy?.close(resolve));
-  await sandbox?.close();
-  await sink?.close();
-  await pool?.end();
+  await stopAll({ fn: fn as Record<string, RunningFunction>, sandbox, sink, pool });
 });
 
 const call = (f: RunningFunction, path: string, init: CallInit = {}) => callFunction(`${f.url}${path}`, init);
