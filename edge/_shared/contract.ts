@@ -46,6 +46,8 @@ export const SQLSTATES = {
   CKS02: { error: 'stock_reserved', status: 409, library: 'CheckoutError' },
   CKM01: { error: 'mixed_currency', status: 409, library: 'CheckoutError' },
   CKM02: { error: 'fractional_amount', status: 400, library: 'ValidationError' },
+  // private.checkout_snapshot: the cart is priced in a currency other than the store's (private.settings.currency).
+  CKM03: { error: 'currency_not_accepted', status: 409, library: 'CheckoutError' },
   CKC01: { error: 'empty_cart', status: 409, library: 'CheckoutError' },
   CKP01: { error: 'coupon_unknown', status: 422, library: 'CheckoutError' },
   CKP02: { error: 'coupon_not_applicable', status: 422, library: 'CheckoutError' },

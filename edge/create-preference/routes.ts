@@ -1,6 +1,7 @@
 /** The create-preference function's route (edge/README.md#create-preference): a signed-in shopper checks out. */
 import { z } from 'zod';
 import { COUPON_CODE, EMAIL_MAX_LENGTH } from '../_shared/contract.ts';
+import { IDENTIFICATION_TYPES, identificationNumberIssue, normalizeIdentification } from '../_shared/identification.ts';
 import type { RouteTable } from '../_shared/routes.ts';
 import { storableString } from '../_shared/text.ts';
 
@@ -15,7 +16,17 @@ const CheckoutBody = z.strictObject({
     surname: optional(100),
     phone: z.strictObject({ area_code: storableString(6).regex(/^\d{0,6}$/).optional(), number: storableString(20).regex(/^[\d -]{4,20}$/) })
       .optional(),
-    identification: z.strictObject({ type: required(20), number: storableString(20).regex(/^[\dA-Za-z.-]{3,20}$/) }).optional(),
+    // Checked by its type's rule (check digits included); the handler then
+    // checks that the type is one of the store's country (identification.ts).
+    identification: z.strictObject({
+      type: z.enum(IDENTIFICATION_TYPES),
+      number: storableString(24).regex(/^[\dA-Za-z. \/-]{3,24}$/, 'digits and letters (dots, hyphens, spaces and slashes are ignored)').transform(
+        normalizeIdentification,
+      ),
+    }).check((ctx) => {
+      const message = identificationNumberIssue(ctx.value.type, ctx.value.number);
+      if (message !== undefined) ctx.issues.push({ code: 'custom', path: ['number'], message, input: ctx.value.number });
+    }).optional(),
   }),
   shipping_address: z.strictObject({
     street_name: required(200),

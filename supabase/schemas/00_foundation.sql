@@ -126,7 +126,15 @@ create table private.settings (
   max_return_lookups_per_minute integer not null default 120
     check (max_return_lookups_per_minute between 1 and 1000000),
   max_units_per_address integer not null default 30
-    check (max_units_per_address between 1 and 1000000)
+    check (max_units_per_address between 1 and 1000000),
+  site_id text not null default 'MLA'
+    check (site_id in ('MLA', 'MLB', 'MLM', 'MLC', 'MCO', 'MPE', 'MLU')),
+  currency text not null generated always as (
+    case site_id when 'MLA' then 'ARS' when 'MLB' then 'BRL' when 'MLM' then 'MXN' when 'MLC' then 'CLP'
+                 when 'MCO' then 'COP' when 'MPE' then 'PEN' when 'MLU' then 'UYU' end
+  ) stored,
+  locale text not null default 'es-AR'
+    check (locale in ('es-AR', 'pt-BR', 'es-MX', 'es-CL', 'es-CO', 'es-PE', 'es-UY'))
 );
 insert into private.settings default values;
 comment on table private.settings is
@@ -160,6 +168,13 @@ comment on column private.settings.max_units_per_address is
 comment on column private.settings.checkout_slots_per_variant is
   'How many checkouts of one variant run at once; the others wait their turn (first come, first served). 8 did best on 2 cores (README, Performance, "Taking turns"); 1000 lets every checkout in at once (they still enter in the order they came).';
 
+comment on column private.settings.site_id is
+  'The store''s country: the MercadoPago site of its account (MLA Argentina, MLB Brazil, MLM Mexico, MLC Chile, MCO Colombia, MPE Peru, MLU Uruguay). It decides the currency and the payer''s identification types (edge/_shared/country.ts); the access token must be of an account of this site.';
+comment on column private.settings.currency is
+  'The one currency the store sells in, its site''s (generated from site_id): a checkout of a cart priced in another is refused (CKM03).';
+comment on column private.settings.locale is
+  'The locale of the emails (texts and Intl formatting of money and dates): es-AR, pt-BR, es-MX, or es-CL, es-CO, es-PE, es-UY (formatted in their own locale, texts from the nearest catalog).';
+
 grant select on private.settings to service_role;
 
 create function private.current_settings()
@@ -175,6 +190,18 @@ $$;
 comment on function private.current_settings() is
   'The settings row (security definer: the API roles read settings only through it). Executed by authenticated (the cart routines and triggers) and service_role.';
 grant execute on function private.current_settings() to authenticated, service_role;
+
+create function checkout.store_country()
+returns jsonb
+language sql stable security definer set search_path = ''
+as $$
+  select jsonb_build_object('site_id', s.site_id, 'currency', s.currency, 'locale', s.locale)
+    from private.settings s
+   where s.id
+$$;
+comment on function checkout.store_country() is
+  'The store''s country as the Edge Functions need it: {site_id, currency, locale} (create-preference checks the payer''s identification type against it; the emails use its locale). service_role only.';
+grant execute on function checkout.store_country() to service_role;
 
 -- ---------------------------------------------------------------------------
 -- The signed-in user. The Edge Functions call checkout.require_user in the

@@ -144,6 +144,7 @@ declare
   v_items integer;
   all_free boolean;
   short jsonb;
+  store_currency text := (private.current_settings()).currency;
 begin
   -- The lines, summed per variant, at the prices read now.
   with items as (
@@ -172,6 +173,10 @@ begin
   if currencies > 1 then
     raise exception 'the cart mixes currencies' using errcode = 'CKM01';
   end if;
+  if cur <> store_currency then
+    raise exception 'the cart is priced in % but the store sells in %', cur, store_currency
+      using errcode = 'CKM03', detail = jsonb_build_object('currency', cur, 'store_currency', store_currency)::text;
+  end if;
 
   -- Sold out? Read without any lock (the units of the shopper's own active
   -- session, p_freed, count as free): a shopper who cannot have the units is
@@ -192,7 +197,7 @@ begin
 end
 $$;
 comment on function private.checkout_snapshot(uuid, uuid[]) is
-  'begin_checkout, step 2: the shopper''s cart lines summed per variant at the prices read now (lines [{variant_id, sku, title, unit_price, quantity, line_total}] by sku, variant_ids by id, currency, subtotal, item_count). CKC01 empty cart, CKM01 mixed currencies, CKS01 (private.raise_not_enough_stock) when a line cannot be had now, read without a lock; p_freed''s units (the sessions being replaced) count as free.';
+  'begin_checkout, step 2: the shopper''s cart lines summed per variant at the prices read now (lines [{variant_id, sku, title, unit_price, quantity, line_total}] by sku, variant_ids by id, currency, subtotal, item_count). CKC01 empty cart, CKM01 mixed currencies, CKM03 a currency other than the store''s (private.settings.currency), CKS01 (private.raise_not_enough_stock) when a line cannot be had now, read without a lock; p_freed''s units (the sessions being replaced) count as free.';
 
 create function private.checkout_coupon(
   p_code text,

@@ -35,6 +35,7 @@ select set_eq(
     'checkout.release_session(uuid,text)',
     'checkout.require_user(uuid)',
     'checkout.stats()',
+    'checkout.store_country()',
     'checkout.store_mp_notification(text,text,text,jsonb)',
     'checkout.top_holders(integer)',
     'checkout.trim_sessions(integer)'

@@ -48,8 +48,13 @@ select results_eq(
   $$ values (1250.00, 8749.00) $$,
   'CLP: the discount in whole units, as checkout rounds it'
 );
+-- A store in Chile (a cart in CLP is refused by a store in Argentina, CKM03).
+select tests.clear_authentication() \gset
+update private.settings set site_id = 'MLC';
 select tests.authenticate_as_service_role() \gset
 select is((tests.begin_checkout('pv-bob', 'PVCLP') ->> 'discount')::numeric, 1250.00, 'CLP: begin_checkout gives the same whole-unit discount');
+select tests.clear_authentication() \gset
+update private.settings set site_id = 'MLA';
 
 -- The same errors as checkout, from the same rule.
 select tests.authenticate_as('pv-ana') \gset
