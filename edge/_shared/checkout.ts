@@ -3,6 +3,7 @@ import { adminRoutines } from './admin.ts';
 import { analyticsRoutines } from './analytics.ts';
 import type * as contract from './contract.ts';
 import type { PaymentSnapshot } from './contract.ts';
+import type { StoreCountry } from './country.ts';
 import { asUser, type Db } from './db.ts';
 import { disputesRoutines } from './disputes-db.ts';
 
@@ -116,6 +117,8 @@ export function checkoutRoutines(db: Db) {
       ]),
     mergeCarts: (anonymousId: string, accountId: string, anonymousSessionId: string) =>
       one<MergeReport>('select checkout.merge_carts($1, $2, $3) as r', [anonymousId, accountId, anonymousSessionId]),
+    /** The store's country (private.settings): its site, currency and locale. */
+    storeCountry: () => one<StoreCountry>('select checkout.store_country() as r', []),
     stats: () => one<Record<string, unknown>>('select checkout.stats() as r', []),
     topHolders: (limit: number) => one<Record<string, unknown>[]>('select checkout.top_holders($1) as r', [limit]),
     cleanup: () => one<Record<string, number>>('select checkout.cleanup() as r', []),

@@ -4,6 +4,10 @@ import { HttpError } from './http.ts';
 import { bearerToken, type JwtVerifier } from './jwt.ts';
 import { constantTimeEqual } from './signature.ts';
 
+/** A 400 `validation_failed` naming one field (`payer.identification.type`), as `validate` names each. */
+export const invalidField = (path: string, message: string) =>
+  new HttpError(400, 'validation_failed', 'the request is invalid', { issues: [{ path, message }] });
+
 /** The value parsed by `schema`, or a 400 `validation_failed` listing every issue by path. */
 export function validate<T>(schema: z.ZodType<T>, value: unknown): T {
   const parsed = schema.safeParse(value);

@@ -174,3 +174,43 @@ Deno.test('CHECKOUT_RETURN_URLS: a comma-separated list of URLs; anything else f
   }
   assert.ok(thrown instanceof Error && /CHECKOUT_RETURN_URLS: not a URL: nope/.test(thrown.message), String(thrown));
 });
+
+Deno.test("create-preference: the payer's identification is checked against the store's country before anything is reserved", async () => {
+  const brazil = () => Promise.resolve({ site_id: 'MLB' as const, currency: 'BRL', locale: 'pt-BR' });
+  const h = harness({ storeCountry: brazil }, {});
+  const withId = (identification: unknown) => post({ ...body, payer: { ...body.payer, identification } });
+  const issues = async (res: Response) => ({ status: res.status, issues: (await res.json()).issues });
+
+  // A CPF whose check digits are wrong: refused by the body's schema, naming the number.
+  const wrongCpf = await issues(await createPreferenceHandler(h.deps)(withId({ type: 'CPF', number: '529.982.247-24' })));
+  assert.equal(wrongCpf.status, 400);
+  assert.equal(wrongCpf.issues[0].path, 'payer.identification.number');
+  assert.ok(/CPF/.test(wrongCpf.issues[0].message));
+  // An Argentine DNI in a store in Brazil: refused naming the type.
+  const dni = await issues(await createPreferenceHandler(h.deps)(withId({ type: 'DNI', number: '30123456' })));
+  assert.equal(dni.status, 400);
+  assert.deepEqual(dni.issues, [{ path: 'payer.identification.type', message: 'one of CPF, CNPJ (the store sells in BR)' }]);
+  // A type nobody has.
+  assert.equal((await createPreferenceHandler(h.deps)(withId({ type: 'SSN', number: '123456789' }))).status, 400);
+  assert.equal(h.calls.some((c) => c.name === 'beginCheckout'), false, 'nothing was reserved');
+});
+
+Deno.test('create-preference: a valid CPF, typed with separators, reaches the checkout and MercadoPago without them', async () => {
+  let sent: PreferenceRequest | undefined;
+  const h = harness({
+    storeCountry: () => Promise.resolve({ site_id: 'MLB', currency: 'BRL', locale: 'pt-BR' }),
+    beginCheckout: (_s, payer) => Promise.resolve(orderSession({ currency: 'BRL', payer: payer as Record<string, unknown> })),
+    attachPreference: () => Promise.resolve(orderSession({ preference_id: 'pref-1' })),
+  }, {
+    createPreference: (pref) => {
+      sent = pref;
+      return Promise.resolve({ id: 'pref-1', init_point: 'https://mp.example/init', sandbox_init_point: 'https://mp.example/s' });
+    },
+  });
+  const res = await createPreferenceHandler(h.deps)(post({ ...body, payer: { ...body.payer, identification: { type: 'CPF', number: '529.982.247-25' } } }));
+  assert.equal(res.status, 201);
+  const begun = h.calls.find((c) => c.name === 'beginCheckout')?.args[1] as { identification: unknown };
+  assert.deepEqual(begun.identification, { type: 'CPF', number: '52998224725' });
+  assert.deepEqual(sent?.payer.identification, { type: 'CPF', number: '52998224725' });
+  assert.deepEqual(sent?.items.map((i) => i.currency_id), ['BRL']);
+});

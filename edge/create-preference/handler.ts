@@ -7,9 +7,10 @@ import { publicSession } from '../_shared/checkout.ts';
 import { callerAddress } from '../_shared/client-address.ts';
 import type { Deps, Handler } from '../_shared/deps.ts';
 import { HttpError, json, parseJson, readBody, withErrors } from '../_shared/http.ts';
+import { identificationIssue } from '../_shared/identification.ts';
 import { requireShopper } from '../_shared/jwt.ts';
 import { preferenceFor } from '../_shared/preference.ts';
-import { validate } from '../_shared/request.ts';
+import { invalidField, validate } from '../_shared/request.ts';
 import { matchRoute } from '../_shared/routes.ts';
 import { CREATE_PREFERENCE_ROUTES as ROUTES } from './routes.ts';
 
@@ -30,6 +31,12 @@ export function createPreferenceHandler(deps: Deps): Handler {
     const { sessionId } = await requireShopper(req, deps.verifyJwt);
     const body = validate(schema, parseJson(await readBody(req)));
     const { coupon, marketing_opt_in, return_url: returnUrl, ...rest } = body;
+    if (rest.payer.identification !== undefined) {
+      // A type of the store's country (the body's schema checked the number).
+      const { site_id } = await deps.routines.storeCountry();
+      const issue = identificationIssue(site_id, rest.payer.identification);
+      if (issue !== undefined) throw invalidField(`payer.identification.${issue.field}`, issue.message);
+    }
     // The shopper's address (forwarded by a server holding a secret key, else
     // the gateway's): the database caps what one address's checkouts hold (CKH05).
     const address = callerAddress(req, deps.config) ?? null;
