@@ -5,9 +5,9 @@
  */
 import { type ConfirmationData, esc, money, type RenderedEmail } from './email-render.ts';
 
-export function renderFraudAlert(data: ConfirmationData, opts: { storeName: string }): RenderedEmail {
+export function renderFraudAlert(data: ConfirmationData, opts: { storeName: string; locale?: string }): RenderedEmail {
   const subject = `Alerta de fraude: NO ENVIAR el pedido ${data.order_number}`;
-  const total = money(data.total, data.currency);
+  const total = money(data.total, data.currency, opts.locale);
   const lines = data.lines.map((l) => `${l.quantity} × ${l.title}`);
   const text = `${opts.storeName}
 

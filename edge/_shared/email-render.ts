@@ -1,5 +1,7 @@
 /**
- * The emails, in Spanish (es-AR), as HTML and plain text: a cart reminder
+ * The emails, in the store's locale (es-AR, es-MX, pt-BR catalogs:
+ * i18n/emails.ts; money through Intl in the locale itself), as HTML and
+ * plain text: a cart reminder
  * (lines with their image or initials, today's prices, total, a button that
  * restores the cart, a one-click unsubscribe link), an order confirmation
  * (number, lines, total, shipping address) and the confirmation of the
@@ -41,11 +43,21 @@ export interface RenderedEmail {
   headers: Record<string, string>;
 }
 
+import { formatMoney, translator } from './i18n/format.ts';
+import { EMAIL_CATALOGS } from './i18n/emails.ts';
+
+/** What every email is rendered with: the store's name and its locale (default es-AR). */
+interface Common {
+  storeName: string;
+  locale?: string;
+}
+
+type Translate = ReturnType<typeof translator<keyof (typeof EMAIL_CATALOGS)['es-AR']>>;
+
 export const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-export function money(amount: number | string, currency: string): string {
-  return new Intl.NumberFormat('es-AR', { style: 'currency', currency }).format(Number(amount));
-}
+/** An amount in its currency, as `locale` writes it (Intl). */
+export const money = (amount: number | string, currency: string, locale = 'es-AR'): string => formatMoney(amount, currency, locale);
 
 /** Up to two initials of a product's title, for lines without an image. */
 export function initials(title: string): string {
@@ -53,11 +65,13 @@ export function initials(title: string): string {
   return ((words[0]?.[0] ?? '?') + (words[1]?.[0] ?? '')).toUpperCase();
 }
 
+type Money = (amount: number | string, currency: string) => string;
+
 function lineName(l: EmailLine): string {
   return l.variant_title && l.variant_title !== l.title ? `${l.title} (${l.variant_title})` : l.title;
 }
 
-function linesHtml(lines: EmailLine[]): string {
+function linesHtml(lines: EmailLine[], money: Money): string {
   return lines.map((l) => {
     const picture = l.image_url && /^https?:\/\//.test(l.image_url)
       ? `<img src="${esc(l.image_url)}" width="56" height="56" alt="${esc(l.title)}" style="display:block;border-radius:6px;object-fit:cover">`
@@ -74,13 +88,13 @@ function linesHtml(lines: EmailLine[]): string {
   }).join('\n');
 }
 
-function linesText(lines: EmailLine[]): string {
+function linesText(lines: EmailLine[], money: Money): string {
   return lines.map((l) => `- ${lineName(l)}: ${l.quantity} × ${money(l.unit_price, l.currency)} = ${money(l.line_total, l.currency)}`).join('\n');
 }
 
-function layout(store: string, body: string, footer: string): string {
+function layout(locale: string, store: string, body: string, footer: string): string {
   return `<!doctype html>
-<html lang="es-AR"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"></head>
+<html lang="${esc(locale)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"></head>
 <body style="margin:0;background:#f4f4f4">
 <table role="presentation" width="100%" cellspacing="0" cellpadding="0"><tr><td align="center" style="padding:24px">
 <table role="presentation" width="560" cellspacing="0" cellpadding="0" style="background:#fff;border-radius:8px;padding:24px">
@@ -98,39 +112,44 @@ function button(url: string, label: string): string {
   }</a></td></tr>`;
 }
 
+/** The translator and money format of a locale. */
+function localized(locale = 'es-AR'): { t: Translate; money: Money; locale: string } {
+  return { t: translator(EMAIL_CATALOGS, locale), money: (amount, currency) => money(amount, currency, locale), locale };
+}
+
 export function renderReminder(
   data: ReminderData,
-  opts: { storeName: string; restoreUrl: string; unsubscribeUrl: string },
+  opts: Common & { restoreUrl: string; unsubscribeUrl: string },
 ): RenderedEmail {
-  const subject = `¿Te olvidaste algo? Tu carrito en ${opts.storeName} te espera`;
+  const { t, money, locale } = localized(opts.locale);
+  const subject = t('reminderSubject', { store: opts.storeName });
   const html = layout(
+    locale,
     opts.storeName,
-    `<tr><td style="font:15px Arial,sans-serif;color:#222;padding-bottom:12px">Guardamos tu carrito. Estos son los productos, con sus precios de hoy:</td></tr>
+    `<tr><td style="font:15px Arial,sans-serif;color:#222;padding-bottom:12px">${esc(t('reminderIntro'))}</td></tr>
 <tr><td><table role="presentation" width="100%" cellspacing="0" cellpadding="0">
-${linesHtml(data.lines)}
-<tr><td></td><td style="padding:12px 8px;font:bold 15px Arial,sans-serif">Total</td><td style="padding:12px 0;font:bold 15px Arial,sans-serif;text-align:right">${
-      esc(money(data.total, data.currency))
-    }</td></tr>
+${linesHtml(data.lines, money)}
+<tr><td></td><td style="padding:12px 8px;font:bold 15px Arial,sans-serif">${
+      esc(t('total'))
+    }</td><td style="padding:12px 0;font:bold 15px Arial,sans-serif;text-align:right">${esc(money(data.total, data.currency))}</td></tr>
 </table></td></tr>
-${button(opts.restoreUrl, 'Volver a mi carrito')}
-<tr><td style="font:12px Arial,sans-serif;color:#666">Los precios y el stock pueden cambiar hasta que completes la compra. El enlace vence en unos días.</td></tr>`,
-    `Recibiste este correo porque dejaste productos en tu carrito. <a href="${
-      esc(opts.unsubscribeUrl)
-    }" style="color:#888">No quiero recibir más recordatorios</a>.`,
+${button(opts.restoreUrl, t('reminderButton'))}
+<tr><td style="font:12px Arial,sans-serif;color:#666">${esc(t('reminderNote'))}</td></tr>`,
+    `${esc(t('reminderWhy'))} <a href="${esc(opts.unsubscribeUrl)}" style="color:#888">${esc(t('unsubscribe'))}</a>.`,
   );
   const text = `${opts.storeName}
 
-Guardamos tu carrito. Estos son los productos, con sus precios de hoy:
+${t('reminderIntro')}
 
-${linesText(data.lines)}
+${linesText(data.lines, money)}
 
-Total: ${money(data.total, data.currency)}
+${t('total')}: ${money(data.total, data.currency)}
 
-Volver a mi carrito: ${opts.restoreUrl}
+${t('reminderButton')}: ${opts.restoreUrl}
 
-Los precios y el stock pueden cambiar hasta que completes la compra. El enlace vence en unos días.
+${t('reminderNote')}
 
-No quiero recibir más recordatorios: ${opts.unsubscribeUrl}
+${t('unsubscribe')}: ${opts.unsubscribeUrl}
 `;
   return {
     subject,
@@ -141,66 +160,70 @@ No quiero recibir más recordatorios: ${opts.unsubscribeUrl}
   };
 }
 
-function address(a: Record<string, string | undefined>): string {
+function address(a: Record<string, string | undefined>, t: Translate): string {
   const street = [a.street_name, a.street_number].filter(Boolean).join(' ');
-  const unit = [a.floor && `piso ${a.floor}`, a.apartment && `depto. ${a.apartment}`].filter(Boolean).join(' ');
+  const unit = [a.floor && t('floor', { floor: a.floor }), a.apartment && t('apartment', { apartment: a.apartment })].filter(Boolean).join(' ');
   return [street + (unit ? `, ${unit}` : ''), [a.zip_code, a.city].filter(Boolean).join(' '), a.state].filter(Boolean).join(', ');
 }
 
-export function renderConfirmation(data: ConfirmationData, opts: { storeName: string }): RenderedEmail {
+export function renderConfirmation(data: ConfirmationData, opts: Common): RenderedEmail {
+  const { t, money, locale } = localized(opts.locale);
   const name = data.payer.name ? `, ${data.payer.name}` : '';
-  const subject = `Recibimos tu pedido ${data.order_number}`;
+  const subject = t('confirmationSubject', { order: data.order_number });
   const discount = Number(data.discount) > 0;
+  // The order number in bold: the sentence is escaped around it.
+  const [before, after] = t('confirmationThanks', { name }).split('{order}') as [string, string?];
   const html = layout(
+    locale,
     opts.storeName,
-    `<tr><td style="font:15px Arial,sans-serif;color:#222;padding-bottom:12px">¡Gracias por tu compra${esc(name)}! Tu pago fue aprobado y tu pedido <b>${
-      esc(data.order_number)
-    }</b> está confirmado.</td></tr>
+    `<tr><td style="font:15px Arial,sans-serif;color:#222;padding-bottom:12px">${esc(before)}<b>${esc(data.order_number)}</b>${esc(after ?? '')}</td></tr>
 <tr><td><table role="presentation" width="100%" cellspacing="0" cellpadding="0">
-${linesHtml(data.lines)}
+${linesHtml(data.lines, money)}
 ${
       discount
-        ? `<tr><td></td><td style="padding:4px 8px;font:14px Arial,sans-serif">Descuento</td><td style="padding:4px 0;font:14px Arial,sans-serif;text-align:right">−${
-          esc(money(data.discount, data.currency))
-        }</td></tr>`
+        ? `<tr><td></td><td style="padding:4px 8px;font:14px Arial,sans-serif">${
+          esc(t('discount'))
+        }</td><td style="padding:4px 0;font:14px Arial,sans-serif;text-align:right">−${esc(money(data.discount, data.currency))}</td></tr>`
         : ''
     }
-<tr><td></td><td style="padding:12px 8px;font:bold 15px Arial,sans-serif">Total</td><td style="padding:12px 0;font:bold 15px Arial,sans-serif;text-align:right">${
-      esc(money(data.total, data.currency))
-    }</td></tr>
+<tr><td></td><td style="padding:12px 8px;font:bold 15px Arial,sans-serif">${
+      esc(t('total'))
+    }</td><td style="padding:12px 0;font:bold 15px Arial,sans-serif;text-align:right">${esc(money(data.total, data.currency))}</td></tr>
 </table></td></tr>
-<tr><td style="font:14px Arial,sans-serif;color:#222;padding-top:12px"><b>Envío a:</b> ${esc(address(data.shipping_address))}</td></tr>`,
-    `Número de pedido ${esc(data.order_number)}. Guardá este correo como comprobante.`,
+<tr><td style="font:14px Arial,sans-serif;color:#222;padding-top:12px"><b>${esc(t('shipTo'))}</b> ${esc(address(data.shipping_address, t))}</td></tr>`,
+    esc(t('confirmationFooter', { order: data.order_number })),
   );
   const text = `${opts.storeName}
 
-¡Gracias por tu compra${name}! Tu pago fue aprobado y tu pedido ${data.order_number} está confirmado.
+${t('confirmationThanks', { name, order: data.order_number })}
 
-${linesText(data.lines)}
-${discount ? `Descuento: −${money(data.discount, data.currency)}\n` : ''}Total: ${money(data.total, data.currency)}
+${linesText(data.lines, money)}
+${discount ? `${t('discount')}: −${money(data.discount, data.currency)}\n` : ''}${t('total')}: ${money(data.total, data.currency)}
 
-Envío a: ${address(data.shipping_address)}
+${t('shipTo')} ${address(data.shipping_address, t)}
 
-Número de pedido ${data.order_number}. Guardá este correo como comprobante.
+${t('confirmationFooter', { order: data.order_number })}
 `;
   return { subject, html, text, headers: {} };
 }
 
 /** The double opt-in: the box "send me reminders of my cart" was ticked at checkout; nothing is sent until its owner confirms. */
-export function renderOptIn(opts: { storeName: string; confirmUrl: string }): RenderedEmail {
-  const subject = `Confirmá que querés recibir recordatorios de ${opts.storeName}`;
-  const intro = `En tu compra en ${opts.storeName} marcaste que querés recibir por email recordatorios de tu carrito.`;
-  const note = 'Si no fuiste vos, ignorá este correo: no te vamos a enviar nada.';
+export function renderOptIn(opts: Common & { confirmUrl: string }): RenderedEmail {
+  const { t, locale } = localized(opts.locale);
+  const subject = t('optInSubject', { store: opts.storeName });
+  const intro = t('optInIntro', { store: opts.storeName });
+  const note = t('optInNote');
   const html = layout(
+    locale,
     opts.storeName,
-    `<tr><td style="font:15px Arial,sans-serif;color:#222;padding-bottom:12px">${esc(intro)} Confirmalo con este botón:</td></tr>
-${button(opts.confirmUrl, 'Sí, quiero recibirlos')}
+    `<tr><td style="font:15px Arial,sans-serif;color:#222;padding-bottom:12px">${esc(intro)} ${esc(t('optInButtonLead'))}</td></tr>
+${button(opts.confirmUrl, t('optInButton'))}
 <tr><td style="font:12px Arial,sans-serif;color:#666">${esc(note)}</td></tr>`,
-    'Podés darte de baja cuando quieras desde cualquier recordatorio.',
+    esc(t('optInFooter')),
   );
   const text = `${opts.storeName}
 
-${intro} Confirmalo en este enlace:
+${intro} ${t('optInLinkLead')}
 
 ${opts.confirmUrl}
 

@@ -32,13 +32,13 @@ const reminder = (id: number) => ({
 });
 
 /** A database that answers the email routines from a script and records every statement. */
-function fakeDb(answers: Record<string, (params: unknown[]) => unknown[]>) {
+function fakeDb(answers: Record<string, (params: unknown[]) => unknown[]>, locale = 'es-AR') {
   const calls: { routine: string; params: unknown[] }[] = [];
   const db: Db = {
     query<R>(sql: string, params: unknown[] = []): Promise<R[]> {
-      const routine = /select (email\.\w+)/.exec(sql)?.[1] ?? sql;
+      const routine = /select (email\.\w+|checkout\.store_country)/.exec(sql)?.[1] ?? sql;
       calls.push({ routine, params });
-      const answer = answers[routine];
+      const answer = answers[routine] ?? (routine === 'checkout.store_country' ? () => [{ r: { site_id: 'MLA', currency: 'ARS', locale } }] : undefined);
       return answer ? Promise.resolve(answer(params) as R[]) : Promise.reject(new Error(`unexpected statement ${sql}`));
     },
     close: () => Promise.resolve(),
@@ -97,6 +97,7 @@ Deno.test('send-emails: claims due rows, sends each under its outbox key, record
   assert.deepEqual(sleeps, [100, 2000]);
   assert.deepEqual(calls.map((c) => [c.routine, c.params[0], c.params[1]]), [
     ['email.claim', 20, undefined],
+    ['checkout.store_country', undefined, undefined],
     ['email.mark_sent', 1, 're_a'],
     ['email.mark_sent', 2, 're_b'],
     ['email.mark_failed', 3, { status: 422, name: 'validation_error', message: 'bad recipient' }],
@@ -125,7 +126,7 @@ Deno.test('send-emails: a row with nothing to render is failed without calling t
   const res = await handler(db, mailer)(request('send-emails', { method: 'POST', token: SERVICE_KEY }));
   assert.deepEqual(await res.json(), { claimed: 1, sent: 0, retry_later: 0, failed: 1 });
   assert.equal(sent.length, 0);
-  assert.equal((calls[1]?.params[1] as { reason: string }).reason, 'render_failed');
+  assert.equal((calls[2]?.params[1] as { reason: string }).reason, 'render_failed');
 });
 
 Deno.test('send-emails: draining the outbox needs the service role; a shopper is 403 and nothing is claimed', async () => {
@@ -211,4 +212,21 @@ Deno.test('send-emails: the opt-in link: GET only asks, POST confirms; an unsubs
   assert.deepEqual(calls, [{ routine: 'email.confirm_marketing_opt_in', params: ['ana@example.com'] }]);
   assert.equal((await optIn(unsubscribeToken, 'POST')).status, 400);
   assert.equal(calls.length, 1);
+});
+
+Deno.test("send-emails: the emails are written in the store's locale (pt-BR), money formatted by Intl in it", async () => {
+  const { db } = fakeDb({
+    'email.claim': () => [{
+      r: [{ ...reminder(1), data: { lines: [{ ...line, currency: 'BRL', unit_price: 1234.5, line_total: 1234.5 }], total: 1234.5, currency: 'BRL' } }],
+    }],
+    'email.mark_sent': () => [{}],
+  }, 'pt-BR');
+  const { mailer, sent } = fakeMailer([]);
+  const res = await handler(db, mailer)(request('send-emails', { method: 'POST', token: SERVICE_KEY }));
+  assert.deepEqual(await res.json(), { claimed: 1, sent: 1, retry_later: 0, failed: 0 });
+  const email = sent[0]!.email;
+  assert.ok(email.subject.startsWith('Esqueceu alguma coisa?'), email.subject);
+  assert.ok(email.html.includes('<html lang="pt-BR">'));
+  assert.ok(email.text.includes(`Total: ${new Intl.NumberFormat('pt-BR', { style: 'currency', currency: 'BRL' }).format(1234.5)}`), email.text);
+  assert.ok(email.text.includes('R$'), email.text);
 });

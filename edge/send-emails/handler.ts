@@ -17,6 +17,7 @@
  *                                  POST confirms the marketing box ticked at
  *                                  checkout (link-pages.ts).
  */
+import type { StoreCountry } from '../_shared/country.ts';
 import { asUser, type Db } from '../_shared/db.ts';
 import { type ConfirmationData, type ReminderData, renderConfirmation, type RenderedEmail, renderOptIn, renderReminder } from '../_shared/email-render.ts';
 import { renderFraudAlert } from '../_shared/email-fraud.ts';
@@ -57,16 +58,18 @@ type Summary = { claimed: number; sent: number; retry_later: number; failed: num
 const OPT_IN_TTL_SECONDS = 7 * 24 * 3600;
 
 /** What one outbox row becomes. Links expire relative to the row, so a retry renders the same email (same idempotent payload). */
-export async function renderRow(row: ClaimedRow, config: EmailConfig): Promise<RenderedEmail> {
-  if (row.kind === 'order_confirmation') return renderConfirmation(row.data as ConfirmationData, { storeName: config.storeName });
-  if (row.kind === 'fraud_alert') return renderFraudAlert(row.data as ConfirmationData, { storeName: config.storeName });
+export async function renderRow(row: ClaimedRow, config: EmailConfig, locale = 'es-AR'): Promise<RenderedEmail> {
+  const common = { storeName: config.storeName, locale };
+  if (row.kind === 'order_confirmation') return renderConfirmation(row.data as ConfirmationData, common);
+  // The staff's fraud alert is written in es-AR (the dashboard's language); its money in the store's locale.
+  if (row.kind === 'fraud_alert') return renderFraudAlert(row.data as ConfirmationData, common);
   // Postgres gives microseconds; Date.parse wants at most milliseconds.
   const createdMs = Date.parse(row.created_at.replace(/(\.\d{3})\d+/, '$1'));
   if (Number.isNaN(createdMs)) throw new Error(`unreadable created_at ${row.created_at}`);
   const created = Math.floor(createdMs / 1000);
   if (row.kind === 'marketing_opt_in') {
     const optIn = await signLink(config.linkSecret, 'opt_in', { email: row.recipient, exp: created + OPT_IN_TTL_SECONDS });
-    return renderOptIn({ storeName: config.storeName, confirmUrl: `${config.functionsUrl}/send-emails/opt-in?token=${optIn}` });
+    return renderOptIn({ ...common, confirmUrl: `${config.functionsUrl}/send-emails/opt-in?token=${optIn}` });
   }
   const restore = await signLink(config.linkSecret, 'restore', {
     session_id: row.session_id,
@@ -75,19 +78,19 @@ export async function renderRow(row: ClaimedRow, config: EmailConfig): Promise<R
   });
   const unsubscribe = await signLink(config.linkSecret, 'unsubscribe', { email: row.recipient, exp: created + 365 * 24 * 3600 });
   return renderReminder(row.data as ReminderData, {
-    storeName: config.storeName,
+    ...common,
     restoreUrl: `${config.siteUrl}/?restore=${restore}`,
     unsubscribeUrl: `${config.functionsUrl}/send-emails/unsubscribe?token=${unsubscribe}`,
   });
 }
 
-async function sendOne(deps: EmailDeps, row: ClaimedRow, summary: Summary): Promise<void> {
+async function sendOne(deps: EmailDeps, row: ClaimedRow, summary: Summary, locale: string): Promise<void> {
   const { config, db, log } = deps;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   let rendered: RenderedEmail;
   try {
     if (!row.data) throw new Error('nothing to render (the order or cart is gone)');
-    rendered = await renderRow(row, config);
+    rendered = await renderRow(row, config, locale);
   } catch (err) {
     await db.query('select email.mark_failed($1, $2, false)', [row.id, { reason: 'render_failed', message: (err as Error).message }]);
     summary.failed++;
@@ -160,7 +163,9 @@ export function sendEmailsHandler(deps: EmailDeps): (req: Request) => Promise<Re
     await requireServiceRole(req, deps);
     const rows = (await deps.db.query<{ r: ClaimedRow[] }>('select email.claim($1) as r', [deps.config.batchSize]))[0]!.r;
     const summary: Summary = { claimed: rows.length, sent: 0, retry_later: 0, failed: 0 };
-    for (const row of rows) await sendOne(deps, row, summary);
+    // The store's locale (private.settings.locale), read once per batch.
+    const locale = rows.length ? (await deps.db.query<{ r: StoreCountry }>('select checkout.store_country() as r'))[0]!.r.locale : 'es-AR';
+    for (const row of rows) await sendOne(deps, row, summary, locale);
     if (rows.length) deps.log('send_batch', summary);
     return json(200, summary);
   });

@@ -85,7 +85,9 @@ describe('the preference on each of the seven sites', () => {
       for (const discounted of [false, true]) {
         const s = session(site, discounted);
         const created = await mp.createPreference(preferenceFor(s, config, NOW), s.token);
-        const stored = sandbox!.state().preferences.find((p) => p.id === created.id)!;
+        // What MercadoPago would answer for it (GET /checkout/preferences/{id}).
+        const res = await fetch(`${sandbox!.url}/checkout/preferences/${created.id}`, { headers: { authorization: `Bearer ${sandbox!.accessToken}` } });
+        const stored = (await res.json()) as { site_id: string; items: { currency_id: string; unit_price: number; quantity: number }[] };
         expect(stored.site_id).toBe(site);
         expect(stored.items.map((i) => i.currency_id)).toEqual(stored.items.map(() => COUNTRIES[site].currency));
         expect(stored.items.reduce((sum, i) => sum + i.unit_price * i.quantity, 0)).toBeCloseTo(Number(s.total), 2);
