@@ -26,6 +26,8 @@ import { apiKey, LOCAL_JWT_SECRET, LOCAL_SECRET_KEY, verifyJwt } from './jwt.ts'
 import { type AuthGuardConfig, CAPTCHA_TEST_KEYS, type CaptchaConfig, readAuthGuardConfig, verifyCaptcha } from './auth-guard.ts';
 import { type FunctionTarget, type LocalApi, startLocalApi } from './local-api.ts';
 import { startStorefrontServer, type StorefrontServer } from './web-server.ts';
+import type { Country } from '../../edge/_shared/country.ts';
+import { applyCountry } from './country.ts';
 
 export { PrerequisiteError } from '../pg/cluster.ts';
 
@@ -38,6 +40,8 @@ export interface StackOptions {
   ports?: { api?: number; db?: number; mp?: number; mail?: number; web?: number; next?: number };
   /** How often the stack calls send-emails, as pg_cron + pg_net do on hosted Supabase (default 60 000 ms; 0 = never). */
   sendEmailsEveryMs?: number;
+  /** The store's country (dev/stack/country.ts): its settings, the demo catalog in its currency, the sandbox's site (default: keep the database's, Argentina on a fresh one). */
+  country?: Country;
   /** Sets private.settings.reservation_ttl (default: keep the database's, 15 minutes on a fresh one). */
   reservationTtlSeconds?: number;
   /** Serve the demo storefront (default true); builds web/demo/dist when it is missing. */
@@ -418,6 +422,21 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     adminPool.on('error', () => undefined);
     adminPool.on('connect', ignoreConnectionLoss);
     cleanups.push(() => adminPool.end());
+    if (opts.country !== undefined) {
+      const client = await adminPool.connect();
+      try {
+        await client.query('begin');
+        await applyCountry(client, opts.country);
+        await client.query('commit');
+      } catch (err) {
+        await client.query('rollback').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+      log(`Store country: ${opts.country.code} (site ${opts.country.site}, ${opts.country.currency}, ${opts.country.locale}).`);
+    }
+    const storeSite = (await adminPool.query<{ site_id: string }>('select site_id from private.settings')).rows[0]!.site_id;
     if (opts.reservationTtlSeconds !== undefined) {
       await adminPool.query('update private.settings set reservation_ttl = make_interval(secs => $1)', [opts.reservationTtlSeconds]);
     }
@@ -462,6 +481,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
     // The MercadoPago sandbox, in process.
     const sandbox = await startSandbox({
+      // The seller's account is of the store's site (MercadoPago refuses another currency).
+      siteId: storeSite,
       ...opts.sandbox,
       port: ports.mp,
       host: '127.0.0.1',

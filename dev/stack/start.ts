@@ -18,6 +18,8 @@
  */
 import { parseArgs } from 'node:util';
 import { relative } from 'node:path';
+import type { Country } from '../../edge/_shared/country.ts';
+import { parseCountry } from './country.ts';
 import { checkPrerequisites, DEFAULT_PORTS, PORT_SETTINGS, type PortName, PrerequisiteError, type Stack, type StackOptions, startStack } from './stack.ts';
 
 function fail(message: string): never {
@@ -41,6 +43,7 @@ function parse() {
       'web-port': { type: 'string' },
       'next-port': { type: 'string' },
       'data-dir': { type: 'string' },
+      country: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -55,9 +58,9 @@ try {
 const v = args.values;
 
 if (v.help) {
-  console.log(`usage: npm start -- [--reset] [--no-storefront] [--no-admin] [--no-next] [--data-dir DIR]
+  console.log(`usage: npm start -- [--reset] [--no-storefront] [--no-admin] [--no-next] [--data-dir DIR] [--country AR|BR|MX|CL|CO|PE|UY]
                     [--api-port ${DEFAULT_PORTS.api}] [--db-port ${DEFAULT_PORTS.db}] [--mp-port ${DEFAULT_PORTS.mp}] [--mail-port ${DEFAULT_PORTS.mail}] [--web-port ${DEFAULT_PORTS.web}] [--next-port ${DEFAULT_PORTS.next}] [--quiet]
-Environment: ${Object.values(PORT_SETTINGS).map((s) => s.env).join(', ')}, STACK_DATA_DIR, RESERVATION_TTL_SECONDS,
+Environment: ${Object.values(PORT_SETTINGS).map((s) => s.env).join(', ')}, STACK_DATA_DIR, STORE_COUNTRY, RESERVATION_TTL_SECONDS,
              SUPABASE_JWT_SECRET, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY,
              MP_SANDBOX_ACCESS_TOKEN, MP_SANDBOX_WEBHOOK_SECRET, MP_SANDBOX_RETRY_SCHEDULE (see dev/stack/README.md)`);
   process.exit(0);
@@ -85,6 +88,14 @@ function positiveNumber(name: string): number | undefined {
 const retrySchedule = process.env.MP_SANDBOX_RETRY_SCHEDULE ? process.env.MP_SANDBOX_RETRY_SCHEDULE.split(',').map((s) => Number(s.trim())) : undefined;
 if (retrySchedule?.some((n) => !Number.isFinite(n) || n < 0)) fail('MP_SANDBOX_RETRY_SCHEDULE must be comma-separated delays in ms.');
 
+const countryArg = v.country ?? (process.env.STORE_COUNTRY || undefined);
+let country: Country | undefined;
+try {
+  country = countryArg === undefined ? undefined : parseCountry(countryArg);
+} catch (err) {
+  fail(`${v.country !== undefined ? '--country' : 'STORE_COUNTRY'}: ${(err as Error).message}.`);
+}
+
 const quiet = v.quiet;
 const options: StackOptions = {
   dataDir: v['data-dir'] ?? (process.env.STACK_DATA_DIR || undefined),
@@ -94,6 +105,7 @@ const options: StackOptions = {
   serveAdmin: !v['no-admin'],
   serveNext: !v['no-next'],
   reservationTtlSeconds: positiveNumber('RESERVATION_TTL_SECONDS'),
+  country,
   watch: true,
   sandbox: {
     accessToken: process.env.MP_SANDBOX_ACCESS_TOKEN || undefined,
