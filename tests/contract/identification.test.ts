@@ -9,6 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { COUNTRIES, countryOf, SITE_IDS } from '../../edge/_shared/country.ts';
 import { IDENTIFICATION_TYPES, identificationIssue, identificationNumberIssue, normalizeIdentification } from '../../edge/_shared/identification.ts';
 import type { IdentificationType } from '../../edge/_shared/country.ts';
+import { checkoutInputSchema } from '../../web/src/index.ts';
 
 const EXAMPLES: Record<IdentificationType, { valid: string[]; invalid: string[] }> = {
   DNI: { valid: ['30.123.456', '1234567'], invalid: ['123456', '123456789', '30A23456'] },
@@ -84,5 +85,19 @@ describe('identification per country', () => {
     expect(countryOf('BR')?.site).toBe('MLB');
     expect(countryOf('cop')?.site).toBe('MCO');
     expect(countryOf('XX')).toBeUndefined();
+  });
+});
+
+describe('the storefront library checks the same rules before sending', () => {
+  const input = (identification: unknown) => ({
+    payer: { email: 'ana@example.com', name: 'Ana', identification },
+    shippingAddress: { streetName: 'Rua Augusta', streetNumber: '100', zipCode: '01305-000', city: 'São Paulo' },
+  });
+  test('a wrong CPF is refused naming the number; a valid one is sent without separators', () => {
+    const bad = checkoutInputSchema.safeParse(input({ type: 'CPF', number: '529.982.247-24' }));
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues.map((i) => i.path.join('.'))).toEqual(['payer.identification.number']);
+    const good = checkoutInputSchema.safeParse(input({ type: 'CPF', number: '529.982.247-25' }));
+    expect(good.data?.payer.identification).toEqual({ type: 'CPF', number: '52998224725' });
   });
 });

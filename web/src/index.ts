@@ -23,6 +23,11 @@ export type { FieldIssue, HeldLine, StorefrontErrorOptions } from './errors.ts';
 export { CHECKOUT_ERROR_TEXTS_ES } from './messages.ts';
 export { parseReturnQuery } from './return-query.ts';
 export { checkoutInputSchema, credentialsSchema } from './types.ts';
+// The seven countries and the payer's identification rules, shared with the Edge Functions.
+export { catalogFor, COUNTRIES, countryOf, SITE_IDS } from '../../edge/_shared/country.ts';
+export type { CatalogLocale, Country, IdentificationType, SiteId } from '../../edge/_shared/country.ts';
+export { IDENTIFICATION_TYPES, identificationIssue, identificationNumberIssue, normalizeIdentification } from '../../edge/_shared/identification.ts';
+export { formatDateTime, formatMoney } from '../../edge/_shared/i18n/format.ts';
 export type {
   Cart,
   CartLine,

@@ -22,6 +22,7 @@ import {
   orderSessionLineSchema,
   orderSessionSchema,
 } from '../../edge/_shared/contract.ts';
+import { IDENTIFICATION_TYPES, identificationNumberIssue, normalizeIdentification } from '../../edge/_shared/identification.ts';
 import type { Database } from './database.types.ts';
 
 const int = z.number().int();
@@ -150,8 +151,19 @@ export const checkoutInputSchema = z.object({
     phone: z
       .object({ areaCode: optionalTrimmed(8), number: z.string().trim().regex(/^[0-9 -]{6,20}$/, 'Teléfono inválido') })
       .optional(),
+    // The same rules as create-preference (edge/_shared/identification.ts):
+    // the number by its type's check digits; the function also checks that
+    // the type is one of the store's country.
     identification: z
-      .object({ type: z.string().trim().min(1).max(20), number: z.string().trim().regex(/^[0-9A-Za-z.-]{5,20}$/, 'Documento inválido') })
+      .object({
+        type: z.enum(IDENTIFICATION_TYPES, 'Tipo de documento inválido'),
+        number: z.string().trim().regex(/^[\dA-Za-z. /-]{3,24}$/, 'Documento inválido').transform(normalizeIdentification),
+      })
+      .check((ctx) => {
+        if (identificationNumberIssue(ctx.value.type, ctx.value.number) !== undefined) {
+          ctx.issues.push({ code: 'custom', path: ['number'], message: 'Documento inválido', input: ctx.value.number });
+        }
+      })
       .optional(),
   }),
   shippingAddress: z.object({
