@@ -436,7 +436,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       }
       log(`Store country: ${opts.country.code} (site ${opts.country.site}, ${opts.country.currency}, ${opts.country.locale}).`);
     }
-    const storeSite = (await adminPool.query<{ site_id: string }>('select site_id from private.settings')).rows[0]!.site_id;
+    const { site_id: storeSite, locale: storeLocale } =
+      (await adminPool.query<{ site_id: string; locale: string }>('select site_id, locale from private.settings')).rows[0]!;
     if (opts.reservationTtlSeconds !== undefined) {
       await adminPool.query('update private.settings set reservation_ttl = make_interval(secs => $1)', [opts.reservationTtlSeconds]);
     }
@@ -694,6 +695,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         env: {
           supabaseUrl: api.url,
           supabaseAnonKey: keys.anonKey,
+          // The store's country, for the demo's formats and identification types.
+          siteId: storeSite,
+          locale: storeLocale,
           ...(captchaSiteKey ? { captcha: { provider: authGuard.captcha.provider, siteKey: captchaSiteKey } } : {}),
         },
         ...(serveAdmin ? { adminDistDir: adminDist } : {}),

@@ -35,7 +35,7 @@ export interface StorefrontServerOptions {
   port: number;
   host?: string;
   /** What `window.__STOREFRONT_ENV__` holds. */
-  env: { supabaseUrl: string; supabaseAnonKey: string; captcha?: { provider: 'turnstile' | 'hcaptcha'; siteKey: string } };
+  env: { supabaseUrl: string; supabaseAnonKey: string; captcha?: { provider: 'turnstile' | 'hcaptcha'; siteKey: string }; siteId?: string; locale?: string };
   /** The store owner's dashboard (web/admin/dist), served under /admin/ with its own index.html fallback. */
   adminDistDir?: string;
 }

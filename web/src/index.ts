@@ -27,7 +27,7 @@ export { checkoutInputSchema, credentialsSchema } from './types.ts';
 export { catalogFor, COUNTRIES, countryOf, SITE_IDS } from '../../edge/_shared/country.ts';
 export type { CatalogLocale, Country, IdentificationType, SiteId } from '../../edge/_shared/country.ts';
 export { IDENTIFICATION_TYPES, identificationIssue, identificationNumberIssue, normalizeIdentification } from '../../edge/_shared/identification.ts';
-export { formatDateTime, formatMoney } from '../../edge/_shared/i18n/format.ts';
+export { formatDateTime, formatMoney, formatTime } from '../../edge/_shared/i18n/format.ts';
 export type {
   Cart,
   CartLine,

@@ -7,7 +7,7 @@
 import { type MouseEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { type Cart, type CatalogProduct, InsufficientStockError, type Shopper, type Storefront, StorefrontError } from '../../src/index.ts';
 import { makeStorefront, type StorefrontEnv } from './env.ts';
-import { money } from './format.ts';
+import { money, time } from './format.ts';
 import { type AlertMessage, describeError } from './messages.ts';
 import { AccountPage } from './pages/AccountPage.tsx';
 import { CartPage } from './pages/CartPage.tsx';
@@ -295,8 +295,7 @@ export function App({ env }: { env: StorefrontEnv }) {
       {pending && path !== '/checkout/return' && Date.parse(pending.expiresAt) > Date.now() && (
         <div className='banner info' data-testid='pending-checkout'>
           <span>
-            Tenés un pago pendiente por <strong>{money(pending.total, pending.currency)}</strong>. Tu reserva vence a las{' '}
-            {new Date(pending.expiresAt).toLocaleTimeString('es-AR', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })}.
+            Tenés un pago pendiente por <strong>{money(pending.total, pending.currency)}</strong>. Tu reserva vence a las {time(pending.expiresAt)}.
           </span>
           <a className='button small' href={pending.redirectUrl} data-testid='resume-checkout'>
             Continuar el pago

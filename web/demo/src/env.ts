@@ -1,6 +1,6 @@
 /** The storefront's configuration (from /env.js) and its one client. */
 import { createClient } from '@supabase/supabase-js';
-import { createStorefront, type Database } from '../../src/index.ts';
+import { COUNTRIES, createStorefront, type Database, type SiteId } from '../../src/index.ts';
 import { type CaptchaSettings, captchaTokenGetter } from './captcha.ts';
 import { clearCheckoutForm } from './checkout-form.ts';
 import { clearPendingCheckout } from './pending-checkout.ts';
@@ -11,6 +11,9 @@ export interface StorefrontEnv {
   functionsUrl?: string;
   /** Present when the project has CAPTCHA on: the widget's provider and site key. */
   captcha?: CaptchaSettings;
+  /** The store's country (private.settings.site_id) and locale: money and dates, the payer's identification types. */
+  siteId: SiteId;
+  locale: string;
 }
 
 declare global {
@@ -25,9 +28,12 @@ export function readEnv(): StorefrontEnv | null {
   const captcha = env.captcha && (env.captcha.provider === 'turnstile' || env.captcha.provider === 'hcaptcha') && env.captcha.siteKey
     ? { provider: env.captcha.provider, siteKey: env.captcha.siteKey }
     : undefined;
+  const siteId = env.siteId && env.siteId in COUNTRIES ? env.siteId : 'MLA';
   return {
     supabaseUrl: env.supabaseUrl,
     supabaseAnonKey: env.supabaseAnonKey,
+    siteId,
+    locale: env.locale ?? COUNTRIES[siteId].locale,
     ...(env.functionsUrl ? { functionsUrl: env.functionsUrl } : {}),
     ...(captcha ? { captcha } : {}),
   };

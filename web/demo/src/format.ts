@@ -1,21 +1,28 @@
-/** es-AR formatting and the Spanish texts for statuses. */
-const formatters = new Map<string, Intl.NumberFormat>();
+/** Money and dates in the store's locale (Intl, through the library's formatters), and the Spanish texts for statuses. */
+import { COUNTRIES, formatDateTime, formatMoney, formatTime, type SiteId } from '../../src/index.ts';
 
-export function money(amount: number | string, currency: string | null | undefined): string {
-  const cur = currency ?? 'ARS';
-  let f = formatters.get(cur);
-  if (!f) {
-    f = new Intl.NumberFormat('es-AR', { style: 'currency', currency: cur });
-    formatters.set(cur, f);
-  }
-  return f.format(Number(amount));
+let locale = 'es-AR';
+let site: SiteId = 'MLA';
+
+/** The store's country and locale (from /env.js), set once at start. */
+export function setStore(siteId: SiteId, l: string): void {
+  site = siteId;
+  locale = l;
 }
 
-const dateFormat = new Intl.DateTimeFormat('es-AR', { dateStyle: 'medium', timeStyle: 'short' });
+/** The payer's identification types of the store's country, the usual one first. */
+export const identificationTypes = (): readonly string[] => COUNTRIES[site].identificationTypes;
+const storeCurrency = () => COUNTRIES[site].currency;
+
+export const money = (amount: number | string, currency: string | null | undefined): string => formatMoney(amount, currency ?? storeCurrency(), locale);
+
 export function date(iso: string): string {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : dateFormat.format(d);
+  return Number.isNaN(d.getTime()) ? iso : formatDateTime(d, locale);
 }
+
+/** Hours and minutes (24 h) in the store's locale. */
+export const time = (iso: string): string => formatTime(iso, locale);
 
 const ATTRIBUTE_LABELS: Record<string, string> = { color: 'Color', talle: 'Talle', size: 'Talle' };
 export function attributeText(attributes: Record<string, unknown>): string {

@@ -2,10 +2,12 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.tsx';
 import { readEnv } from './env.ts';
+import { setStore } from './format.ts';
 import './styles.css';
 
 const root = createRoot(document.getElementById('root')!);
 const env = readEnv();
+if (env) setStore(env.siteId, env.locale);
 root.render(
   <StrictMode>
     {env ? <App env={env} /> : (

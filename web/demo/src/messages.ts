@@ -15,7 +15,7 @@ import {
   StorefrontError,
   ValidationError,
 } from '../../src/index.ts';
-import { units } from './format.ts';
+import { time, units } from './format.ts';
 
 type AlertKind = 'out-of-stock' | 'expired' | 'network' | 'validation' | 'error' | 'info' | 'success';
 
@@ -33,7 +33,7 @@ function shortLineText(s: ShortLine, titles: Map<string, string>): string {
   return `${name}: ${s.available === 1 ? 'queda 1 unidad' : `quedan ${s.available} unidades`} (pediste ${units(s.requested)}).`;
 }
 
-const hhmm = (iso: string) => new Date(iso).toLocaleTimeString('es-AR', { hour: '2-digit', minute: '2-digit' });
+const hhmm = time;
 
 /** The fair-stock limits (CKH01-03, CKH05), in Spanish. */
 function holdLimitMessage(err: HoldLimitError, titles: Map<string, string>): AlertMessage {

@@ -1,7 +1,7 @@
 import { type FormEvent, type MouseEvent, useEffect, useState } from 'react';
-import { type CartLine, type CheckoutInput, type CouponPreview, InsufficientStockError, ValidationError } from '../../../src/index.ts';
+import { type CartLine, type CheckoutInput, type CouponPreview, type IdentificationType, InsufficientStockError, ValidationError } from '../../../src/index.ts';
 import type { StoreApi } from '../store-api.ts';
-import { attributeText, money } from '../format.ts';
+import { attributeText, identificationTypes, money } from '../format.ts';
 import { loadCheckoutForm, saveCheckoutForm } from '../checkout-form.ts';
 import { couponErrorText } from '../messages.ts';
 import { savePendingCheckout } from '../pending-checkout.ts';
@@ -138,6 +138,9 @@ interface FormState {
   zipCode: string;
   city: string;
   state: string;
+  /** The payer's identification (optional; its type one of the store's country). */
+  idType: string;
+  idNumber: string;
   coupon: string;
   /** "Send me reminders of my cart": unticked unless the shopper ticks it. */
   marketingOptIn: boolean;
@@ -157,6 +160,8 @@ const EMPTY: FormState = {
   zipCode: '',
   city: '',
   state: '',
+  idType: '',
+  idNumber: '',
   coupon: '',
   marketingOptIn: false,
 };
@@ -173,6 +178,9 @@ const FIELD_OF: Record<string, Exclude<keyof FormState, 'marketingOptIn'>> = {
   'shippingAddress.zipCode': 'zipCode',
   'shippingAddress.city': 'city',
   'shippingAddress.state': 'state',
+  'payer.identification.number': 'idNumber',
+  'payer.identification.type': 'idNumber',
+  'payer.identification': 'idNumber',
   coupon: 'coupon',
 };
 
@@ -221,7 +229,12 @@ function CheckoutForm({ api }: { api: StoreApi }) {
     e.preventDefault();
     saveCheckoutForm({ ...form, coupon: '', marketingOptIn: false });
     const input: CheckoutInput = {
-      payer: { email: form.email, name: form.name, ...(form.surname.trim() ? { surname: form.surname } : {}) },
+      payer: {
+        email: form.email,
+        name: form.name,
+        ...(form.surname.trim() ? { surname: form.surname } : {}),
+        ...(form.idNumber.trim() ? { identification: { type: (form.idType || identificationTypes()[0]!) as IdentificationType, number: form.idNumber } } : {}),
+      },
       shippingAddress: {
         streetName: form.streetName,
         streetNumber: form.streetNumber,
@@ -309,6 +322,20 @@ function CheckoutForm({ api }: { api: StoreApi }) {
         {field('city', 'Ciudad', { autoComplete: 'address-level2' })}
       </div>
       {field('state', 'Provincia', { autoComplete: 'address-level1', optional: true })}
+      <div className='row'>
+        <label className='field'>
+          <span>Documento</span>
+          <select
+            name='idType'
+            value={form.idType || identificationTypes()[0]}
+            onChange={(e) => setForm((f) => ({ ...f, idType: e.target.value }))}
+            data-testid='checkout-idType'
+          >
+            {identificationTypes().map((t) => <option key={t} value={t}>{t}</option>)}
+          </select>
+        </label>
+        {field('idNumber', 'Número', { optional: true })}
+      </div>
       <div className='coupon-row'>
         {field('coupon', 'Cupón de descuento', { optional: true })}
         <button

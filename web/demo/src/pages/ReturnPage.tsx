@@ -6,7 +6,7 @@
 import { type MouseEvent, useCallback, useEffect, useRef, useState } from 'react';
 import { ReservationExpiredError, type ReturnResult } from '../../../src/index.ts';
 import type { StoreApi } from '../store-api.ts';
-import { money, REJECTION_DETAIL } from '../format.ts';
+import { money, REJECTION_DETAIL, time } from '../format.ts';
 import { type AlertMessage, describeError } from '../messages.ts';
 import { clearCheckoutForm } from '../checkout-form.ts';
 import { loadPendingCheckout } from '../pending-checkout.ts';
@@ -127,9 +127,7 @@ export function ReturnPage({ api, search }: { api: StoreApi; search: string }) {
             <p data-testid='rejection-detail'>{REJECTION_DETAIL[result.payment?.status_detail ?? ''] ?? 'MercadoPago no aprobó el pago.'}</p>
           )}
           <p>
-            Tu reserva de {money(s.total, s.currency)} sigue vigente hasta las{' '}
-            {new Date(s.expires_at).toLocaleTimeString('es-AR', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })}. Podés intentar con otro medio de
-            pago.
+            Tu reserva de {money(s.total, s.currency)} sigue vigente hasta las {time(s.expires_at)}. Podés intentar con otro medio de pago.
           </p>
           <div className='actions'>
             <button type='button' className='button primary' disabled={retrying} onClick={() => void retry()} data-testid='retry-payment'>
