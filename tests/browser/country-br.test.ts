@@ -47,6 +47,7 @@ describe('a store in Brazil in Chromium', () => {
       await page.getByTestId('catalog').waitFor();
       // The demo's 12.999,00 ARS remera at the demo rate: R$ 65,00, written as pt-BR writes it.
       await expect.poll(() => page.getByTestId('price-remera-basica').textContent()).toBe(reais(65));
+      expect(await page.getByTestId('nav-cart').textContent()).toContain('Carrinho');
       await shot(page, 'catalog');
       await page.getByTestId('variant-REM-NEG-M').click();
       await page.getByTestId('add-remera-basica').click();
@@ -65,6 +66,7 @@ describe('a store in Brazil in Chromium', () => {
       await page.getByTestId('checkout-idNumber').fill('529.982.247-24');
       await page.getByTestId('checkout-submit').click();
       await expect.poll(() => page.getByTestId('error-idNumber').textContent()).toBe('Documento inválido');
+      expect(await page.locator('.alert-title').textContent()).toBe('Confira os dados marcados no formulário.');
       expect(page.url()).toContain(stack.webUrl);
       await shot(page, 'cpf-refused');
 
@@ -85,6 +87,11 @@ describe('a store in Brazil in Chromium', () => {
       await page.getByTestId('return-paid').waitFor();
       await expect.poll(() => page.getByTestId('cart-count').getAttribute('data-count')).toBe('0');
       await expect.poll(() => page.getByTestId('return-paid').textContent(), { timeout: 15_000 }).toContain(reais(65));
+      const paid = (await page.getByTestId('return-paid').textContent())!;
+      expect(paid).toContain('Obrigado pela sua compra!');
+      expect(paid).toContain('Seu pagamento foi aprovado. Enviamos os detalhes para ana.souza@example.com.');
+      expect(await page.getByTestId('order-status').textContent()).toBe('Pago');
+      expect(await page.getByTestId('continue-shopping').textContent()).toBe('Continuar comprando');
       await shot(page, 'order-paid');
     } finally {
       await context.close();

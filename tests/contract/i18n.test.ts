@@ -8,9 +8,10 @@ import { describe, expect, test } from 'vitest';
 import { renderConfirmation, renderOptIn, renderReminder } from '../../edge/_shared/email-render.ts';
 import { catalogFor, COUNTRIES, SITE_IDS } from '../../edge/_shared/country.ts';
 import { EMAIL_CATALOGS } from '../../edge/_shared/i18n/emails.ts';
+import { DEMO_CATALOGS } from '../../web/demo/src/i18n.ts';
 import { type Catalogs, fill, formatDateTime, formatMoney } from '../../edge/_shared/i18n/format.ts';
 
-const FAMILIES: Record<string, Catalogs<string>> = { emails: EMAIL_CATALOGS };
+const FAMILIES: Record<string, Catalogs<string>> = { emails: EMAIL_CATALOGS, demo: DEMO_CATALOGS };
 const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 
 describe('every key in every catalog', () => {

@@ -1,9 +1,17 @@
-/** es-AR formatting and the dashboard's words for statuses and errors. */
+/** Formatting in the store's locale (Intl, the library's formatters) and the dashboard's words for statuses and errors. */
+import { formatDateTime, formatInteger, formatMoney, formatPercent } from '../../../edge/_shared/i18n/format.ts';
 import { ApiError, type Money } from './api.ts';
+
+let locale = 'es-AR';
+
+/** The store's locale (from /env.js), set once at start. */
+export function setLocale(l: string): void {
+  locale = l;
+}
 
 export function money(amount: number | string | null | undefined, currency = 'ARS'): string {
   if (amount === null || amount === undefined) return '—';
-  return new Intl.NumberFormat('es-AR', { style: 'currency', currency }).format(Number(amount));
+  return formatMoney(amount, currency, locale);
 }
 
 /** {ARS: 1200, USD: 3} as "$ 1.200,00 · US$ 3,00"; a dash when empty. */
@@ -12,20 +20,22 @@ export function moneyByCurrency(m: Money | undefined): string {
   return entries.length ? entries.map(([c, a]) => money(a, c)).join(' · ') : money(0);
 }
 
-export const integer = (n: number | null | undefined) => new Intl.NumberFormat('es-AR').format(n ?? 0);
+export const integer = (n: number | null | undefined) => formatInteger(n ?? 0, locale);
 
-export const percent = (r: number | null | undefined) =>
-  r === null || r === undefined ? '—' : new Intl.NumberFormat('es-AR', { style: 'percent', maximumFractionDigits: 1 }).format(r);
+export const percent = (r: number | null | undefined) => r === null || r === undefined ? '—' : formatPercent(r, locale);
 
 export function dateTime(iso: string | null | undefined): string {
   if (!iso) return '—';
-  return new Intl.DateTimeFormat('es-AR', { dateStyle: 'short', timeStyle: 'medium' }).format(new Date(iso));
+  return formatDateTime(iso, locale, { dateStyle: 'short', timeStyle: 'medium' });
 }
 
+/** A calendar day (YYYY-MM-DD) as day and month in the store's locale. */
 export function day(isoDate: string): string {
-  const [y, m, d] = isoDate.split('-');
-  return `${d}/${m}${y ? '' : ''}`;
+  return formatDateTime(`${isoDate}T12:00:00Z`, locale, { day: '2-digit', month: '2-digit', timeZone: 'UTC' });
 }
+
+/** A time of day (24 h, seconds) in the store's locale. */
+export const clock = (at: Date): string => formatDateTime(at, locale, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 
 export const ORDER_STATUS: Record<string, string> = {
   paid: 'Pagado',

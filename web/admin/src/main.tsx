@@ -2,9 +2,11 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.tsx';
 import { readEnv } from './env.ts';
+import { setLocale } from './format.ts';
 import './styles.css';
 
 const env = readEnv();
+if (env) setLocale(env.locale);
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     {env ? <App env={env} /> : (

@@ -8,6 +8,7 @@ import { type MouseEvent, useCallback, useEffect, useMemo, useRef, useState } fr
 import { type Cart, type CatalogProduct, InsufficientStockError, type Shopper, type Storefront, StorefrontError } from '../../src/index.ts';
 import { makeStorefront, type StorefrontEnv } from './env.ts';
 import { money, time } from './format.ts';
+import { t } from './i18n.ts';
 import { type AlertMessage, describeError } from './messages.ts';
 import { AccountPage } from './pages/AccountPage.tsx';
 import { CartPage } from './pages/CartPage.tsx';
@@ -239,7 +240,7 @@ export function App({ env }: { env: StorefrontEnv }) {
             <span className='brand-mark' aria-hidden='true'>
               ◆
             </span>{' '}
-            Tienda demo
+            {t('brand')}
           </a>
           <nav className='nav'>
             {shopper && !shopper.isAnonymous
@@ -249,14 +250,14 @@ export function App({ env }: { env: StorefrontEnv }) {
                     {shopper.email}
                   </span>
                   <button type='button' className='link' disabled={busy} onClick={() => void signOut()} data-testid='nav-signout'>
-                    Salir
+                    {t('signOut')}
                   </button>
                 </>
               )
               : (
                 <>
                   <a href='/cuenta/crear' onClick={link('/cuenta/crear')} data-testid='nav-signup' className={path === '/cuenta/crear' ? 'active' : ''}>
-                    Crear cuenta
+                    {t('signUp')}
                   </a>
                   <a
                     href='/cuenta/ingresar'
@@ -264,15 +265,15 @@ export function App({ env }: { env: StorefrontEnv }) {
                     data-testid='nav-signin'
                     className={path === '/cuenta/ingresar' ? 'active' : ''}
                   >
-                    Ingresar
+                    {t('signIn')}
                   </a>
                 </>
               )}
             <a href='/orders' onClick={link('/orders')} data-testid='nav-orders' className={path === '/orders' ? 'active' : ''}>
-              Mis pedidos
+              {t('myOrders')}
             </a>
             <a href='/cart' onClick={link('/cart')} data-testid='nav-cart' className={`cart-link ${path === '/cart' ? 'active' : ''}`}>
-              Carrito{' '}
+              {t('cart')}{' '}
               <span className='badge' data-testid='cart-count' data-count={count}>
                 {count}
               </span>
@@ -319,7 +320,7 @@ export function App({ env }: { env: StorefrontEnv }) {
           </section>
         )}
       </main>
-      <footer className='footer'>Demo · pagos con MercadoPago (sandbox local) · datos en Supabase</footer>
+      <footer className='footer'>{t('footer')}</footer>
     </div>
   );
 }

@@ -1,5 +1,6 @@
 /** Money and dates in the store's locale (Intl, through the library's formatters), and the Spanish texts for statuses. */
 import { COUNTRIES, formatDateTime, formatMoney, formatTime, type SiteId } from '../../src/index.ts';
+import { setDemoLocale, t } from './i18n.ts';
 
 let locale = 'es-AR';
 let site: SiteId = 'MLA';
@@ -8,6 +9,7 @@ let site: SiteId = 'MLA';
 export function setStore(siteId: SiteId, l: string): void {
   site = siteId;
   locale = l;
+  setDemoLocale(l);
 }
 
 /** The payer's identification types of the store's country, the usual one first. */
@@ -43,12 +45,12 @@ export function units(n: number): string {
   return n === 1 ? '1 unidad' : `${n} unidades`;
 }
 
-export const ORDER_STATUS: Record<string, string> = {
-  paid: 'Pagado',
-  in_mediation: 'En mediación',
-  refunded: 'Reembolsado',
-  charged_back: 'Contracargo',
-};
+/** An order's status in the store's catalog (the raw status when unknown). */
+export function orderStatus(status: string): string {
+  const known = ['paid', 'in_mediation', 'refunded', 'charged_back'] as const;
+  const s = known.find((k) => k === status);
+  return s ? t(`status_${s}`) : status;
+}
 
 /** MercadoPago's status_detail for rejections, as a shopper would read it. */
 export const REJECTION_DETAIL: Record<string, string> = {

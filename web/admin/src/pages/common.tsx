@@ -1,12 +1,9 @@
 /** Small pieces every page uses. */
+import { clock } from '../format.ts';
 export function Updated({ at, error }: { at: Date | null; error: string | null }) {
   return (
     <p className='updated small muted' aria-live='polite'>
-      {error
-        ? <span className='bad' role='alert'>{error}</span>
-        : at
-        ? `Actualizado ${at.toLocaleTimeString('es-AR', { hour12: false })} · se actualiza solo`
-        : 'Cargando…'}
+      {error ? <span className='bad' role='alert'>{error}</span> : at ? `Actualizado ${clock(at)} · se actualiza solo` : 'Cargando…'}
     </p>
   );
 }

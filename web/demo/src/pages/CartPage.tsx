@@ -2,6 +2,7 @@ import { type FormEvent, type MouseEvent, useEffect, useState } from 'react';
 import { type CartLine, type CheckoutInput, type CouponPreview, type IdentificationType, InsufficientStockError, ValidationError } from '../../../src/index.ts';
 import type { StoreApi } from '../store-api.ts';
 import { attributeText, identificationTypes, money } from '../format.ts';
+import { t } from '../i18n.ts';
 import { loadCheckoutForm, saveCheckoutForm } from '../checkout-form.ts';
 import { couponErrorText } from '../messages.ts';
 import { savePendingCheckout } from '../pending-checkout.ts';
@@ -252,7 +253,7 @@ function CheckoutForm({ api }: { api: StoreApi }) {
     try {
       const result = await api.sf.checkout(input);
       api.setPending(savePendingCheckout(result));
-      api.showAlert({ kind: 'info', title: 'Te llevamos a MercadoPago para pagar…' });
+      api.showAlert({ kind: 'info', title: t('toMercadoPago') });
       window.location.assign(result.redirectUrl);
     } catch (err) {
       setSubmitting(false);
@@ -260,10 +261,11 @@ function CheckoutForm({ api }: { api: StoreApi }) {
         const next: Partial<Record<TextField, string>> = {};
         for (const i of err.issues) {
           const field = FIELD_OF[i.path];
-          if (field && !next[field]) next[field] = i.message;
+          // The document's number in the store's words (the library's messages are es-AR).
+          if (field && !next[field]) next[field] = field === 'idNumber' ? t('documentInvalid') : i.message;
         }
         setErrors(next);
-        api.showAlert({ kind: 'validation', title: 'Revisá los datos marcados en el formulario.' });
+        api.showAlert({ kind: 'validation', title: t('checkForm') });
         return;
       }
       api.fail(err);
@@ -279,7 +281,7 @@ function CheckoutForm({ api }: { api: StoreApi }) {
     <label className={`field ${errors[k] ? 'invalid' : ''}`}>
       <span>
         {label}
-        {props.optional && <span className='muted'>(opcional)</span>}
+        {props.optional && <span className='muted'>{t('optional')}</span>}
       </span>
       <input
         type={props.type ?? 'text'}
@@ -302,29 +304,29 @@ function CheckoutForm({ api }: { api: StoreApi }) {
 
   return (
     <form className='checkout' onSubmit={(e) => void submit(e)} noValidate data-testid='checkout-form'>
-      <h2>Tus datos</h2>
-      {field('email', 'Email', { type: 'email', autoComplete: 'email', inputMode: 'email' })}
+      <h2>{t('yourDetails')}</h2>
+      {field('email', t('email'), { type: 'email', autoComplete: 'email', inputMode: 'email' })}
       <div className='row'>
-        {field('name', 'Nombre', { autoComplete: 'given-name' })}
-        {field('surname', 'Apellido', { autoComplete: 'family-name', optional: true })}
+        {field('name', t('name'), { autoComplete: 'given-name' })}
+        {field('surname', t('surname'), { autoComplete: 'family-name', optional: true })}
       </div>
-      <h2>Envío</h2>
+      <h2>{t('shipping')}</h2>
       <div className='row'>
-        {field('streetName', 'Calle', { autoComplete: 'address-line1' })}
-        {field('streetNumber', 'Altura', { inputMode: 'numeric' })}
-      </div>
-      <div className='row'>
-        {field('floor', 'Piso', { optional: true })}
-        {field('apartment', 'Depto.', { optional: true })}
+        {field('streetName', t('streetName'), { autoComplete: 'address-line1' })}
+        {field('streetNumber', t('streetNumber'), { inputMode: 'numeric' })}
       </div>
       <div className='row'>
-        {field('zipCode', 'Código postal', { autoComplete: 'postal-code' })}
-        {field('city', 'Ciudad', { autoComplete: 'address-level2' })}
+        {field('floor', t('floor'), { optional: true })}
+        {field('apartment', t('apartment'), { optional: true })}
       </div>
-      {field('state', 'Provincia', { autoComplete: 'address-level1', optional: true })}
+      <div className='row'>
+        {field('zipCode', t('zipCode'), { autoComplete: 'postal-code' })}
+        {field('city', t('city'), { autoComplete: 'address-level2' })}
+      </div>
+      {field('state', t('state'), { autoComplete: 'address-level1', optional: true })}
       <div className='row'>
         <label className='field'>
-          <span>Documento</span>
+          <span>{t('document')}</span>
           <select
             name='idType'
             value={form.idType || identificationTypes()[0]}
@@ -334,10 +336,10 @@ function CheckoutForm({ api }: { api: StoreApi }) {
             {identificationTypes().map((t) => <option key={t} value={t}>{t}</option>)}
           </select>
         </label>
-        {field('idNumber', 'Número', { optional: true })}
+        {field('idNumber', t('documentNumber'), { optional: true })}
       </div>
       <div className='coupon-row'>
-        {field('coupon', 'Cupón de descuento', { optional: true })}
+        {field('coupon', t('coupon'), { optional: true })}
         <button
           type='button'
           className='button small'
@@ -345,17 +347,19 @@ function CheckoutForm({ api }: { api: StoreApi }) {
           onClick={() => void applyCoupon(form.coupon)}
           data-testid='coupon-apply'
         >
-          {previewing ? 'Aplicando…' : 'Aplicar'}
+          {previewing ? t('applying') : t('apply')}
         </button>
       </div>
       {preview && (
         <div className='cart-summary discount' data-testid='coupon-discount' data-amount={preview.discount}>
-          <span>Descuento ({preview.coupon})</span>
+          <span>
+            {t('discount')} ({preview.coupon})
+          </span>
           <strong>−{money(preview.discount, preview.currency)}</strong>
         </div>
       )}
       <div className='cart-summary total'>
-        <span>Total a pagar</span>
+        <span>{t('totalToPay')}</span>
         <strong data-testid='checkout-total' data-amount={preview ? preview.total : cart?.subtotal}>
           {preview ? money(preview.total, preview.currency) : cart ? money(cart.subtotal, cart.currency) : '—'}
         </strong>
@@ -369,13 +373,12 @@ function CheckoutForm({ api }: { api: StoreApi }) {
           data-testid='checkout-marketingOptIn'
         />
         <span>
-          Quiero recibir por email recordatorios de mi carrito.{' '}
-          <span className='muted'>Te vamos a mandar un correo para que lo confirmes; podés darte de baja cuando quieras.</span>
+          {t('marketingOptIn')} <span className='muted'>{t('marketingOptInNote')}</span>
         </span>
       </label>
-      <p className='small muted'>Reservamos tu stock mientras pagás con MercadoPago (15 minutos por defecto).</p>
+      <p className='small muted'>{t('holdNote')}</p>
       <button type='submit' className='button primary wide' disabled={submitting || blocked || api.busy} data-testid='checkout-submit'>
-        {submitting ? 'Reservando…' : 'Pagar con MercadoPago'}
+        {submitting ? t('reserving') : t('pay')}
       </button>
     </form>
   );

@@ -1,5 +1,6 @@
 import type { Order } from '../../../src/index.ts';
-import { date, money, ORDER_STATUS } from '../format.ts';
+import { date, money, orderStatus } from '../format.ts';
+import { t } from '../i18n.ts';
 
 export function OrderView({ order, headingLevel = 2 }: { order: Order; headingLevel?: 2 | 3 }) {
   const H = headingLevel === 2 ? 'h2' : 'h3';
@@ -7,10 +8,10 @@ export function OrderView({ order, headingLevel = 2 }: { order: Order; headingLe
     <article className='order' data-testid={`order-${order.order_number}`} data-order-id={order.id}>
       <header className='order-head'>
         <H className='order-number' data-testid='order-number'>
-          Pedido {order.order_number}
+          {t('order', { number: order.order_number })}
         </H>
         <span className={`pill ${order.status}`} data-testid='order-status' data-status={order.status}>
-          {ORDER_STATUS[order.status] ?? order.status}
+          {orderStatus(order.status)}
         </span>
       </header>
       <p className='small muted'>{date(order.created_at)}</p>
@@ -26,12 +27,12 @@ export function OrderView({ order, headingLevel = 2 }: { order: Order; headingLe
       </ul>
       {Number(order.discount) > 0 && (
         <p className='order-row'>
-          <span>Descuento {order.coupon_code ? `(${order.coupon_code})` : ''}</span>
+          <span>{t('discount')} {order.coupon_code ? `(${order.coupon_code})` : ''}</span>
           <span>−{money(order.discount, order.currency)}</span>
         </p>
       )}
       <p className='order-row total'>
-        <span>Total</span>
+        <span>{t('total')}</span>
         <strong data-testid='order-total' data-amount={order.total}>
           {money(order.total, order.currency)}
         </strong>

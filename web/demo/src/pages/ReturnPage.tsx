@@ -7,6 +7,7 @@ import { type MouseEvent, useCallback, useEffect, useRef, useState } from 'react
 import { ReservationExpiredError, type ReturnResult } from '../../../src/index.ts';
 import type { StoreApi } from '../store-api.ts';
 import { money, REJECTION_DETAIL, time } from '../format.ts';
+import { t } from '../i18n.ts';
 import { type AlertMessage, describeError } from '../messages.ts';
 import { clearCheckoutForm } from '../checkout-form.ts';
 import { loadPendingCheckout } from '../pending-checkout.ts';
@@ -88,20 +89,20 @@ export function ReturnPage({ api, search }: { api: StoreApi; search: string }) {
   const s = result.orderSession;
   const backToStore = (
     <a className='button' href='/' onClick={go('/')} data-testid='continue-shopping'>
-      Seguir comprando
+      {t('keepShopping')}
     </a>
   );
   return (
     <section className='return' data-testid='return' data-status={result.status}>
       {result.status === 'paid' && result.order && (
         <div data-testid='return-paid'>
-          <h1 className='page-title success-text'>¡Gracias por tu compra!</h1>
-          <p>Tu pago fue aprobado. Te enviamos el detalle a {String(result.order.payer?.['email'] ?? 'tu email')}.</p>
+          <h1 className='page-title success-text'>{t('thanks')}</h1>
+          <p>{t('paidDetail', { email: String(result.order.payer?.['email'] ?? t('yourEmail')) })}</p>
           <OrderView order={result.order} />
           <div className='actions'>
             {backToStore}
             <a className='button' href='/orders' onClick={go('/orders')} data-testid='see-orders'>
-              Ver mis pedidos
+              {t('seeOrders')}
             </a>
           </div>
         </div>

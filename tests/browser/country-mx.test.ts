@@ -1,0 +1,98 @@
+/**
+ * A store in Mexico (site MLM, MXN, es-MX): a smoke test of the dashboard and
+ * the emails in the store's locale. The stack started with `country: MX`; a
+ * paid order (through the real routines); its confirmation email, sent by
+ * send-emails, reads es-MX (tú) with pesos as es-MX writes them; staff see the
+ * order on the dashboard with the same format.
+ */
+import pg from 'pg';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Stack } from '../../dev/stack/stack.ts';
+import { addStaff } from '../../dev/staff-add.ts';
+import { countryOf } from '../../edge/_shared/country.ts';
+import { formatMoney } from '../../edge/_shared/i18n/format.ts';
+import { type BrowserStack, ensureBuilt, newPage, startBrowserStack } from '../helpers/browser.ts';
+import { approvedPayment } from '../helpers/db.ts';
+
+const STAFF = { email: 'duena@tienda.test', password: 'tacos-al-pastor' };
+
+let stack: Stack;
+let browser: Browser;
+let db: pg.Pool;
+let env: BrowserStack;
+
+beforeAll(async () => {
+  ensureBuilt('web/admin/dist', ['web/admin', 'edge/_shared'], 'build:admin');
+  env = await startBrowserStack('country-mx-browser', {
+    country: countryOf('MX')!,
+    serveAdmin: true,
+    serveNext: false,
+    functions: ['admin', 'send-emails'],
+    sendEmailsEveryMs: 300,
+  });
+  ({ stack, db, browser } = env);
+  await addStaff(stack.dbUrl, STAFF.email, { password: STAFF.password });
+}, 300_000);
+
+afterAll(async () => {
+  await env?.stop();
+});
+
+/** A paid order of one REM-NEG-M (the demo remera, in MXN), through begin_checkout and apply_payment. */
+async function paidOrder(): Promise<{ orderNumber: string; total: string }> {
+  const client = await db.connect();
+  try {
+    await client.query('begin');
+    const shopper = (await client.query<{ id: string }>(`insert into auth.users (id, is_anonymous) values (gen_random_uuid(), true) returning id`)).rows[0]!.id;
+    await client.query(`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)`, [
+      JSON.stringify({ sub: shopper, role: 'authenticated', is_anonymous: true }),
+    ]);
+    await client.query(`select public.add_to_cart((select id from public.variants where sku = 'REM-NEG-M'), 1)`);
+    await client.query('set local role service_role');
+    const s = (await client.query<{ s: { id: string; token: string; total: string } }>(`select checkout.begin_checkout($1, $2, $3, null) as s`, [
+      shopper,
+      { email: 'lucia@example.com', name: 'Lucía', surname: 'Hernández', identification: { type: 'RFC', number: 'GODE561231GR8' } },
+      { street_name: 'Av. Insurgentes Sur', street_number: '1602', zip_code: '03940', city: 'Ciudad de México', state: 'CDMX' },
+    ])).rows[0]!.s;
+    const r = await client.query<{ r: { order: { order_number: string } } }>('select checkout.apply_payment($1) as r', [{
+      ...approvedPayment(s),
+      currency_id: 'MXN',
+    }]);
+    await client.query('commit');
+    return { orderNumber: r.rows[0]!.r.order.order_number, total: s.total };
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+describe('a store in Mexico: the emails and the dashboard in es-MX', () => {
+  it('the confirmation email says tú and writes pesos as es-MX does; the dashboard shows the order the same way', async () => {
+    const { orderNumber, total } = await paidOrder();
+    const pesos = formatMoney(total, 'MXN', 'es-MX');
+    await expect.poll(() => stack.mailSink.emails().find((e) => e.subject.includes(orderNumber)), { timeout: 20_000 }).toBeTruthy();
+    const email = stack.mailSink.emails().find((e) => e.subject.includes(orderNumber))!;
+    expect(email.subject).toBe(`Recibimos tu pedido ${orderNumber}`);
+    expect(email.text).toContain(`Número de pedido ${orderNumber}. Guarda este correo como comprobante.`);
+    expect(email.text).toContain(`Total: ${pesos}`);
+    expect(email.html).toContain('<html lang="es-MX">');
+
+    const { context, page } = await newPage(browser, { viewport: { width: 1280, height: 860 } });
+    try {
+      await page.goto(stack.adminUrl);
+      await page.getByLabel('Email').fill(STAFF.email);
+      await page.getByLabel('Contraseña').fill(STAFF.password);
+      await page.getByRole('button', { name: 'Ingresar' }).click();
+      await page.getByTestId('who').waitFor();
+      await page.goto(`${stack.adminUrl}#/pedidos`);
+      await page.getByTestId('orders').waitFor();
+      await expect.poll(() => page.getByTestId('orders').textContent()).toContain(orderNumber);
+      expect(await page.getByTestId('orders').textContent()).toContain(pesos);
+    } finally {
+      await context.close();
+    }
+  });
+});
