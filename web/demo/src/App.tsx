@@ -349,7 +349,7 @@ function Alert({ alert, onClose, retry }: { alert: AlertMessage; onClose: () => 
         )}
       </div>
       <button type='button' className='link' onClick={onClose} data-testid={retry ? 'alert-retry' : 'alert-close'}>
-        {retry ? 'Reintentar' : 'Cerrar'}
+        {retry ? t('retry') : t('close')}
       </button>
     </div>
   );
