@@ -30,26 +30,17 @@ const esAR = {
 
 type Key = keyof typeof esAR;
 
+// Mexico says tú where Argentina says vos; the rest reads alike.
 const esMX: Record<Key, string> = {
-  total: 'Total',
-  discount: 'Descuento',
+  ...esAR,
   reminderSubject: '¿Olvidaste algo? Tu carrito en {store} te espera',
-  reminderIntro: 'Guardamos tu carrito. Estos son los productos, con sus precios de hoy:',
-  reminderButton: 'Volver a mi carrito',
   reminderNote: 'Los precios y la disponibilidad pueden cambiar hasta que completes la compra. El enlace vence en unos días.',
-  reminderWhy: 'Recibiste este correo porque dejaste productos en tu carrito.',
-  unsubscribe: 'No quiero recibir más recordatorios',
-  confirmationSubject: 'Recibimos tu pedido {order}',
-  confirmationThanks: '¡Gracias por tu compra{name}! Tu pago fue aprobado y tu pedido {order} está confirmado.',
-  shipTo: 'Envío a:',
-  floor: 'piso {floor}',
   apartment: 'int. {apartment}',
   confirmationFooter: 'Número de pedido {order}. Guarda este correo como comprobante.',
   optInSubject: 'Confirma que quieres recibir recordatorios de {store}',
   optInIntro: 'En tu compra en {store} marcaste que quieres recibir por correo recordatorios de tu carrito.',
   optInButtonLead: 'Confírmalo con este botón:',
   optInLinkLead: 'Confírmalo en este enlace:',
-  optInButton: 'Sí, quiero recibirlos',
   optInNote: 'Si no fuiste tú, ignora este correo: no te enviaremos nada.',
   optInFooter: 'Puedes darte de baja cuando quieras desde cualquier recordatorio.',
 };
