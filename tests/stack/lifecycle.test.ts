@@ -82,7 +82,9 @@ describe('startStack data directory', () => {
 
     // The storefront: env.js points at the API; client-side routes fall back to index.html.
     const env = await (await fetch(`${stack.webUrl}/env.js`)).text();
-    expect(env).toBe(`window.__STOREFRONT_ENV__ = ${JSON.stringify({ supabaseUrl: stack.apiUrl, supabaseAnonKey: stack.anonKey })};\n`);
+    expect(env).toBe(
+      `window.__STOREFRONT_ENV__ = ${JSON.stringify({ supabaseUrl: stack.apiUrl, supabaseAnonKey: stack.anonKey, siteId: 'MLA', locale: 'es-AR' })};\n`,
+    );
     const route = await fetch(`${stack.webUrl}/checkout/return?payment_id=1`);
     expect(route.status).toBe(200);
     expect(await route.text()).toContain('id="root"');
