@@ -85,7 +85,12 @@ const MercadoPagoEnv = z.object({
   MP_API_BASE_URL: z.url().default('https://api.mercadopago.com'),
   MP_TIMEOUT_MS: z.coerce.number().int().min(100).max(20_000).default(8_000),
   MP_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).default(600),
-  MP_EXCLUDED_PAYMENT_TYPES: list(['ticket', 'atm']),
+  // Nothing excluded: cash tickets, ATM and transfers (Pix) are how a large
+  // share of buyers pay (docs/offline-payments.md). E.g. `ticket,atm` for cards only.
+  MP_EXCLUDED_PAYMENT_TYPES: list([]),
+  // How long a cash ticket or ATM payment stays payable: the preference's
+  // date_of_expiration (MercadoPago recommends at least 3 days).
+  MP_TICKET_EXPIRATION_DAYS: z.coerce.number().int().min(1).max(30).default(3),
   MP_STATEMENT_DESCRIPTOR: z.string().max(22).default('TIENDA ONLINE'),
 });
 
@@ -127,6 +132,7 @@ function mercadoPagoConfig(env: z.output<typeof MercadoPagoEnv>) {
     timeoutMs: env.MP_TIMEOUT_MS,
     webhookToleranceSeconds: env.MP_WEBHOOK_TOLERANCE_SECONDS,
     excludedPaymentTypes: env.MP_EXCLUDED_PAYMENT_TYPES,
+    ticketExpirationDays: env.MP_TICKET_EXPIRATION_DAYS,
     statementDescriptor: env.MP_STATEMENT_DESCRIPTOR,
   };
 }

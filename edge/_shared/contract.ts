@@ -263,4 +263,36 @@ export interface PaymentSnapshot {
   date_last_updated?: string | null;
   /** MercadoPago's id of the payment's latest refund: a refunded payment records it. */
   refund_id?: string | null;
+  /** An offline payment's (ticket, ATM, transfer, Pix) deadline. */
+  date_of_expiration?: string | null;
+  /** A ticket's or transfer's page. */
+  transaction_details?: { external_resource_url?: string | null };
+  /** A cash ticket's barcode digits. */
+  barcode?: { content?: string | null };
+  /** Pix: the copy-and-paste code, its QR as a base64 PNG, MercadoPago's page. */
+  point_of_interaction?: { transaction_data?: { qr_code?: string | null; qr_code_base64?: string | null; ticket_url?: string | null } };
 }
+
+/**
+ * An offline payment waiting for the buyer, as payment-status answers it
+ * (`pending_payment`; checkout.offline_payment, docs/offline-payments.md):
+ * what the pending page shows. `label` is "esperando pago" while it may be paid.
+ */
+export const offlinePaymentSchema = z.object({
+  payment_id: paymentId,
+  payment_type_id: z.enum(['ticket', 'atm', 'bank_transfer']),
+  payment_method_id: z.string().nullable(),
+  status: z.enum(['holding', 'refused', 'paid', 'ended', 'cancelled']),
+  waiting: z.boolean(),
+  label: z.string().nullable(),
+  refusal: z.string().nullable(),
+  deadline: z.string(),
+  hold_until: z.string(),
+  cancelled_at: z.string().nullable(),
+  external_resource_url: z.string().optional(),
+  barcode: z.string().optional(),
+  qr_code: z.string().optional(),
+  qr_code_base64: z.string().optional(),
+  ticket_url: z.string().optional(),
+});
+export type OfflinePayment = z.output<typeof offlinePaymentSchema>;

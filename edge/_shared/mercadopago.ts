@@ -29,6 +29,8 @@ export interface PreferenceRequest {
   expiration_date_from: string;
   expiration_date_to: string;
   payment_methods: { excluded_payment_types: { id: string }[] };
+  /** Until when an offline payment (ticket, ATM, transfer) made on this preference may be paid. */
+  date_of_expiration?: string;
   statement_descriptor: string;
   shipments?: { receiver_address: Record<string, string> };
 }
@@ -47,6 +49,8 @@ export interface MercadoPagoApi extends DisputesApi {
   searchPayments(externalReference: string): Promise<PaymentSnapshot[]>;
   /** `PUT /checkout/preferences/{id}`: stop a preference from being paid (expiration_date_to = at). */
   expirePreference(id: string, at: Date): Promise<void>;
+  /** `PUT /v1/payments/{id}` `{"status": "cancelled"}`: a pending or in_process payment can no longer be paid (400 for any other status). */
+  cancelPayment(id: number): Promise<void>;
 }
 
 /** MercadoPago could not be reached or failed (5xx, time-out): try again later. */
@@ -80,6 +84,24 @@ interface PaymentFields {
   date_approved?: string;
   date_last_updated?: string;
   refunds?: { id?: number | string }[];
+  date_of_expiration?: string | null;
+  transaction_details?: { external_resource_url?: string | null };
+  barcode?: { content?: string | null };
+  point_of_interaction?: { transaction_data?: { qr_code?: string | null; qr_code_base64?: string | null; ticket_url?: string | null } };
+}
+
+/** What an offline payment (ticket, ATM, transfer, Pix) carries for the buyer; nothing for a card. */
+function offlineFields(p: PaymentFields): Partial<PaymentSnapshot> {
+  const url = p.transaction_details?.external_resource_url;
+  const data = p.point_of_interaction?.transaction_data;
+  return {
+    ...(p.date_of_expiration ? { date_of_expiration: p.date_of_expiration } : {}),
+    ...(url ? { transaction_details: { external_resource_url: url } } : {}),
+    ...(p.barcode?.content ? { barcode: { content: p.barcode.content } } : {}),
+    ...(data?.qr_code
+      ? { point_of_interaction: { transaction_data: { qr_code: data.qr_code, qr_code_base64: data.qr_code_base64 ?? null, ticket_url: data.ticket_url ?? null } } }
+      : {}),
+  };
 }
 
 function snapshotOf(p: PaymentFields): PaymentSnapshot {
@@ -96,6 +118,7 @@ function snapshotOf(p: PaymentFields): PaymentSnapshot {
     date_approved: p.date_approved ?? null,
     date_last_updated: p.date_last_updated ?? null,
     refund_id: p.refunds?.length ? String(p.refunds.at(-1)!.id) : null,
+    ...offlineFields(p),
   };
 }
 
@@ -162,6 +185,13 @@ export function createMercadoPago(opts: { accessToken: string; baseUrl: string; 
           updatePreferenceRequest: { items: current.items ?? [], expires: true, expiration_date_to: at.toISOString() },
           requestOptions: { idempotencyKey: `expire-${id}` },
         });
+      } catch (err) {
+        throw classify(err);
+      }
+    },
+    async cancelPayment(id) {
+      try {
+        await payment.cancel({ id, requestOptions: { idempotencyKey: `cancel-${id}` } });
       } catch (err) {
         throw classify(err);
       }

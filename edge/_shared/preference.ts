@@ -5,11 +5,24 @@ import type { PreferenceRequest } from './mercadopago.ts';
 
 const money = (v: number | string) => Number(v);
 
+/** MercadoPago's payment types paid after the checkout: they may hold the stock until their deadline. */
+export const OFFLINE_PAYMENT_TYPES = ['ticket', 'atm', 'bank_transfer'] as const;
+
+/** Whether the store offers any offline payment type at all (MP_EXCLUDED_PAYMENT_TYPES). */
+export function offersOffline(config: Config): boolean {
+  return OFFLINE_PAYMENT_TYPES.some((t) => !config.mp.excludedPaymentTypes.includes(t));
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 /**
  * The preference for an order session: items from the snapshot, expiring with
  * the reservation, the buyer sent back to `returnUrl` (default the project's).
+ * With `offline` the offline methods the store offers stay in, payable for
+ * MP_TICKET_EXPIRATION_DAYS (`date_of_expiration`); without, they are left out.
  */
-export function preferenceFor(session: OrderSession, config: Config, now: Date, returnUrl = config.returnUrl): PreferenceRequest {
+export function preferenceFor(session: OrderSession, config: Config, now: Date, returnUrl = config.returnUrl, offline = true): PreferenceRequest {
+  const excluded = offline ? config.mp.excludedPaymentTypes : [...new Set([...config.mp.excludedPaymentTypes, ...OFFLINE_PAYMENT_TYPES])];
   const payer = session.payer as PreferenceRequest['payer'];
   const items = Number(session.discount) > 0
     // MercadoPago items cannot be negative: a discounted order is one line at the total.
@@ -33,7 +46,8 @@ export function preferenceFor(session: OrderSession, config: Config, now: Date, 
     expires: true,
     expiration_date_from: now.toISOString(),
     expiration_date_to: new Date(session.expires_at).toISOString(),
-    payment_methods: { excluded_payment_types: config.mp.excludedPaymentTypes.map((id) => ({ id })) },
+    payment_methods: { excluded_payment_types: excluded.map((id) => ({ id })) },
+    ...(offline && offersOffline(config) ? { date_of_expiration: new Date(now.getTime() + config.mp.ticketExpirationDays * DAY_MS).toISOString() } : {}),
     statement_descriptor: config.mp.statementDescriptor,
     shipments: {
       receiver_address: Object.fromEntries(

@@ -9,7 +9,7 @@ import type { Deps, Handler } from '../_shared/deps.ts';
 import { HttpError, json, parseJson, readBody, withErrors } from '../_shared/http.ts';
 import { identificationIssue } from '../_shared/identification.ts';
 import { requireShopper } from '../_shared/jwt.ts';
-import { preferenceFor } from '../_shared/preference.ts';
+import { offersOffline, preferenceFor } from '../_shared/preference.ts';
 import { invalidField, validate } from '../_shared/request.ts';
 import { matchRoute } from '../_shared/routes.ts';
 import { CREATE_PREFERENCE_ROUTES as ROUTES } from './routes.ts';
@@ -42,9 +42,12 @@ export function createPreferenceHandler(deps: Deps): Handler {
     const address = callerAddress(req, deps.config) ?? null;
     const session = await deps.routines.beginCheckout(sessionId, rest.payer, rest.shipping_address, coupon ?? null, address, marketing_opt_in ?? false);
     deps.log('checkout_begun', { order_session_id: session.id, total: session.total, currency: session.currency, items: session.item_count });
+    // Offline methods (cash tickets, ATM, Pix) hold the stock for days: a
+    // cart past the hoarding limits gets cards only (docs/offline-payments.md).
+    const offline = offersOffline(deps.config) ? await deps.routines.offlineMethodsAllowed(session.id) : { allowed: false, reason: null };
     let preference;
     try {
-      preference = await deps.mp.createPreference(preferenceFor(session, deps.config, now(), returnUrl), session.id);
+      preference = await deps.mp.createPreference(preferenceFor(session, deps.config, now(), returnUrl, offline.allowed), session.id);
     } catch (err) {
       // No preference, no sale: free the stock at once. If even that fails,
       // the reservation still lapses on its own (lazy expiry).

@@ -14,10 +14,13 @@ create table public.products (
   description text not null default '',
   image_url text,
   active boolean not null default true,
-  created_at timestamptz not null default now()
+  created_at timestamptz not null default now(),
+  card_only boolean not null default false
 );
 comment on table public.products is
   'Products of the store. Readable by everyone; written by the store owner (service_role or SQL).';
+comment on column public.products.card_only is
+  'Paid by card only: a cart with this product gets no cash ticket, ATM or bank transfer (Pix) at MercadoPago, and such a payment for it holds no stock (12_offline_payments.sql).';
 
 alter table public.products enable row level security;
 revoke all on public.products from anon, authenticated, service_role;

@@ -115,7 +115,8 @@ create table checkout.order_session_events (
   kind text not null check (kind in (
     'created', 'reserved', 'preference_attached', 'payment_seen', 'committed',
     'expired', 'cancelled', 'amount_mismatch', 'refund_owed', 'refunded', 'order_status_changed',
-    'taken_over', 'preference_expired', 'refund_failed'
+    'taken_over', 'preference_expired', 'refund_failed',
+    'offline_hold', 'offline_hold_refused', 'offline_payment_cancelled'
   )),
   payment_id bigint,
   detail jsonb not null default '{}',

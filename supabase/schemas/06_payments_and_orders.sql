@@ -538,8 +538,21 @@ declare
   st text := p_payment ->> 'status';
   refund_id text := nullif(p_payment ->> 'refund_id', '');
   o public.orders;
+  hold jsonb;
 begin
   select * into o from public.orders where order_session_id = s.id;
+  -- Offline payments (12_offline_payments.sql): a pending ticket, ATM
+  -- payment or transfer holds the stock until its deadline; a cancelled or
+  -- rejected one ends its hold.
+  if private.is_offline_type(p_payment ->> 'payment_type_id') then
+    if st in ('pending', 'in_process') then
+      hold := private.hold_offline_payment(s, p_payment);
+      select * into s from public.order_sessions where id = s.id;
+    elsif st in ('cancelled', 'rejected') then
+      perform private.end_offline_payment(s, p_payment);
+      select * into s from public.order_sessions where id = s.id;
+    end if;
+  end if;
   if st in ('refunded', 'charged_back', 'in_mediation') then
     if o.id is not null and o.payment_id = pid then
       -- Forward only: a stale in_mediation after a refund changes nothing.
@@ -559,11 +572,12 @@ begin
   -- pending, in_process, authorized, rejected, cancelled: recorded; an
   -- active session stays active so the buyer can pay again until it expires.
   return jsonb_build_object('order_session_id', s.id, 'outcome', 'recorded', 'payment_id', pid, 'status', st, 'session_status', s.status,
-                            'order', case when o.id is null then null else private.order_json(o) end);
+                            'order', case when o.id is null then null else private.order_json(o) end)
+         || case when hold is null then '{}'::jsonb else jsonb_build_object('offline_payment', hold) end;
 end
 $$;
 comment on function private.follow_payment(public.order_sessions, jsonb) is
-  'A payment that is not approved: refunded, charged_back and in_mediation move the order''s status forward; refunded settles a refund owed, or fills in MercadoPago''s refund id (p_payment ->> ''refund_id'') of one recorded without it; anything else is only recorded.';
+  'A payment that is not approved: refunded, charged_back and in_mediation move the order''s status forward; refunded settles a refund owed, or fills in MercadoPago''s refund id (p_payment ->> ''refund_id'') of one recorded without it; a pending or in_process offline payment holds the stock until its deadline (private.hold_offline_payment; the answer carries offline_payment), a cancelled or rejected one ends its hold (private.end_offline_payment); anything else is only recorded.';
 grant execute on function private.follow_payment(public.order_sessions, jsonb) to service_role;
 
 create function checkout.apply_payment(p_payment jsonb)

@@ -269,6 +269,9 @@ as $$
                                                              'last_error', n.last_error))
         from checkout.mp_notifications n
        where n.processed_at is null and n.received_at < now() - interval '1 hour'
+      union all
+      -- offline payments' holds end, and are cancelled (12_offline_payments.sql)
+      select o from private.offline_violations() o
     ) x(v)
 $$;
 comment on function checkout.audit() is
