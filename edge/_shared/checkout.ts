@@ -2,7 +2,7 @@
 import { adminRoutines } from './admin.ts';
 import { analyticsRoutines } from './analytics.ts';
 import type * as contract from './contract.ts';
-import type { PaymentSnapshot } from './contract.ts';
+import type { OfflinePayment, PaymentSnapshot } from './contract.ts';
 import type { StoreCountry } from './country.ts';
 import { asUser, type Db } from './db.ts';
 import { disputesRoutines } from './disputes-db.ts';
@@ -137,6 +137,16 @@ export function checkoutRoutines(db: Db) {
     claimPreferenceExpiry: (limit: number) =>
       one<{ order_session_id: string; preference_id: string; status: OrderSession['status'] }[]>('select checkout.claim_preference_expiry($1) as r', [limit]),
     markPreferenceExpired: (orderSessionId: string) => one<unknown>('select checkout.mark_preference_expired($1) as r', [orderSessionId]),
+    /** Whether the preference may offer offline methods (the hoarding limits, docs/offline-payments.md). */
+    offlineMethodsAllowed: (orderSessionId: string) =>
+      one<{ allowed: boolean; reason: string | null }>('select checkout.offline_methods_allowed($1) as r', [orderSessionId]),
+    /** The session's latest offline payment (ticket, Pix...) as the pending page shows it, or null. */
+    offlinePayment: (orderSessionId: string) => one<OfflinePayment | null>('select checkout.offline_payment($1) as r', [orderSessionId]),
+    /** Ends the offline holds whose time is up (stock released) and claims their payments' cancellation. */
+    claimOfflineExpiry: (limit: number) =>
+      one<{ payment_id: number; order_session_id: string; attempts: number }[]>('select checkout.claim_offline_expiry($1) as r', [limit]),
+    recordOfflineCancel: (paymentId: number, error: string | null) =>
+      one<OfflinePayment | null>('select checkout.record_offline_cancel($1, $2) as r', [paymentId, error]),
     /** The dashboard's routines (schema admin), for the admin function. */
     admin: adminRoutines(db),
     analytics: analyticsRoutines(db),

@@ -99,7 +99,9 @@ function offlineFields(p: PaymentFields): Partial<PaymentSnapshot> {
     ...(url ? { transaction_details: { external_resource_url: url } } : {}),
     ...(p.barcode?.content ? { barcode: { content: p.barcode.content } } : {}),
     ...(data?.qr_code
-      ? { point_of_interaction: { transaction_data: { qr_code: data.qr_code, qr_code_base64: data.qr_code_base64 ?? null, ticket_url: data.ticket_url ?? null } } }
+      ? {
+        point_of_interaction: { transaction_data: { qr_code: data.qr_code, qr_code_base64: data.qr_code_base64 ?? null, ticket_url: data.ticket_url ?? null } },
+      }
       : {}),
   };
 }

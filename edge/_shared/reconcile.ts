@@ -3,6 +3,8 @@
  * through pg_net on hosted Supabase, and by the local stack's timer): nothing
  * waits for a notification that may never come.
  *
+ *   0. Offline payments whose hold ended unpaid: their stock is released and
+ *      they are cancelled at MercadoPago (offline.ts).
  *   1. Preferences of cancelled sessions are expired at MercadoPago, so an
  *      old tab cannot pay a superseded checkout (best effort: retried on the
  *      next run until MercadoPago accepts).
@@ -23,6 +25,7 @@
 import { processNotifications } from './disputes.ts';
 import type { PaymentDeps } from './payments.ts';
 import { refundOwed, settlePayment } from './payments.ts';
+import { endOfflineHolds, type OfflineExpiryReport } from './offline.ts';
 
 interface ReconcileOptions {
   windowHours: number;
@@ -33,7 +36,7 @@ interface ReconcileOptions {
   now: () => Date;
 }
 
-interface ReconcileReport {
+interface ReconcileReport extends OfflineExpiryReport {
   preferences_expired: number;
   preferences_failed: number;
   sessions_checked: number;
@@ -50,6 +53,7 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
 
 export async function reconcile(deps: PaymentDeps, opts: ReconcileOptions): Promise<ReconcileReport> {
   const report: ReconcileReport = {
+    ...(await endOfflineHolds(deps, opts.sessionLimit)),
     preferences_expired: 0,
     preferences_failed: 0,
     sessions_checked: 0,

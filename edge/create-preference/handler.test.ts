@@ -17,6 +17,7 @@ Deno.test('create-preference: reserves, creates the preference keyed by the orde
   let sent: PreferenceRequest | undefined;
   const h = harness({
     beginCheckout: () => Promise.resolve(session),
+    offlineMethodsAllowed: () => Promise.resolve({ allowed: true, reason: null }),
     attachPreference: () => Promise.resolve({ ...session, preference_id: 'pref-1' }),
   }, {
     createPreference: (pref, key) => {
@@ -45,6 +46,7 @@ function addressHarness() {
       seen.push(args[4]);
       return Promise.resolve(orderSession());
     },
+    offlineMethodsAllowed: () => Promise.resolve({ allowed: true, reason: null }),
     attachPreference: () => Promise.resolve(orderSession({ preference_id: 'pref-1' })),
   }, { createPreference: () => Promise.resolve({ id: 'pref-1', init_point: 'https://mp.example/init', sandbox_init_point: 'https://mp.example/s' }) });
   return { h, seen };
@@ -83,6 +85,7 @@ Deno.test("create-preference: a server with the secret key forwards the shopper'
 Deno.test('create-preference: the marketing box is passed on when ticked, and must be a boolean', async () => {
   const h = harness({
     beginCheckout: () => Promise.resolve(orderSession()),
+    offlineMethodsAllowed: () => Promise.resolve({ allowed: true, reason: null }),
     attachPreference: () => Promise.resolve(orderSession({ preference_id: 'pref-1' })),
   }, { createPreference: () => Promise.resolve({ id: 'pref-1', init_point: 'https://mp.example/init', sandbox_init_point: 'https://mp.example/s' }) });
   assert.equal((await createPreferenceHandler(h.deps)(post({ ...body, marketing_opt_in: true }))).status, 201);
@@ -95,12 +98,13 @@ Deno.test('create-preference: the marketing box is passed on when ticked, and mu
 Deno.test('create-preference: MercadoPago failing releases the reservation at once and answers 502', async () => {
   const h = harness({
     beginCheckout: () => Promise.resolve(orderSession()),
+    offlineMethodsAllowed: () => Promise.resolve({ allowed: true, reason: null }),
     releaseSession: () => Promise.resolve(orderSession({ status: 'cancelled' })),
   }, { createPreference: () => Promise.reject(new MercadoPagoUnavailable('down')) });
   const res = await createPreferenceHandler(h.deps)(post());
   assert.equal(res.status, 502);
   assert.equal((await res.json()).error, 'payment_provider_unavailable');
-  assert.deepEqual(h.calls.map((c) => c.name), ['beginCheckout', 'createPreference', 'releaseSession']);
+  assert.deepEqual(h.calls.map((c) => c.name), ['beginCheckout', 'offlineMethodsAllowed', 'createPreference', 'releaseSession']);
 });
 
 Deno.test('create-preference: bad input is a 400 naming the fields, and nothing is called', async () => {
@@ -126,6 +130,7 @@ Deno.test('create-preference: return_url picks one of the allowed return pages; 
   let sent: PreferenceRequest | undefined;
   const h = harness({
     beginCheckout: () => Promise.resolve(orderSession()),
+    offlineMethodsAllowed: () => Promise.resolve({ allowed: true, reason: null }),
     attachPreference: () => Promise.resolve(orderSession({ preference_id: 'pref-1' })),
   }, {
     createPreference: (pref) => {
@@ -213,4 +218,30 @@ Deno.test('create-preference: a valid CPF, typed with separators, reaches the ch
   assert.deepEqual(begun.identification, { type: 'CPF', number: '52998224725' });
   assert.deepEqual(sent?.payer.identification, { type: 'CPF', number: '52998224725' });
   assert.deepEqual(sent?.items.map((i) => i.currency_id), ['BRL']);
+Deno.test('create-preference: offline methods on by default, payable MP_TICKET_EXPIRATION_DAYS (3); a cart past the hoarding limits gets cards only', async () => {
+  const sent: PreferenceRequest[] = [];
+  let allowed = { allowed: true, reason: null as string | null };
+  const h = harness({
+    beginCheckout: () => Promise.resolve(orderSession()),
+    offlineMethodsAllowed: () => Promise.resolve(allowed),
+    attachPreference: () => Promise.resolve(orderSession({ preference_id: 'pref-1' })),
+  }, {
+    createPreference: (pref) => {
+      sent.push(pref);
+      return Promise.resolve({ id: 'pref-1', init_point: 'https://mp.example/init', sandbox_init_point: 'https://mp.example/s' });
+    },
+  });
+  assert.equal((await createPreferenceHandler(h.deps)(post())).status, 201);
+  assert.deepEqual(sent[0]?.payment_methods.excluded_payment_types, []);
+  assert.equal(sent[0]?.date_of_expiration, new Date(NOW.getTime() + 3 * 86_400_000).toISOString());
+  allowed = { allowed: false, reason: 'variant_share' };
+  assert.equal((await createPreferenceHandler(h.deps)(post())).status, 201);
+  assert.deepEqual(sent[1]?.payment_methods.excluded_payment_types.map((t) => t.id), ['ticket', 'atm', 'bank_transfer']);
+  assert.equal(sent[1]?.date_of_expiration, undefined);
+  // A store that excludes every offline type never asks.
+  const cardsOnly = { ...h.deps, config: { ...h.deps.config, mp: { ...h.deps.config.mp, excludedPaymentTypes: ['ticket', 'atm', 'bank_transfer'] } } };
+  const before = h.calls.filter((c) => c.name === 'offlineMethodsAllowed').length;
+  assert.equal((await createPreferenceHandler(cardsOnly)(post())).status, 201);
+  assert.equal(h.calls.filter((c) => c.name === 'offlineMethodsAllowed').length, before);
+  assert.equal(sent[2]?.date_of_expiration, undefined);
 });

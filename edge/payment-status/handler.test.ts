@@ -7,7 +7,11 @@ import { paymentStatusHandler } from './handler.ts';
 const get = (query: string, token = `shopper:${SHOPPER}`) => request(`payment-status?${query}`, { method: 'GET', token });
 
 Deno.test('payment-status: with only external_reference, the order session as it stands', async () => {
-  const h = harness({ findOrderSessionFor: () => Promise.resolve(orderSession()), orderForSession: () => Promise.resolve(null) });
+  const h = harness({
+    findOrderSessionFor: () => Promise.resolve(orderSession()),
+    orderForSession: () => Promise.resolve(null),
+    offlinePayment: () => Promise.resolve(null),
+  });
   const res = await paymentStatusHandler(h.deps)(get('external_reference=tok_1&payment_id=null'));
   assert.equal(res.status, 200);
   const out = await res.json();
@@ -32,6 +36,7 @@ Deno.test('payment-status: with a payment id, the payment is fetched and settled
     noteReturnLookup: () => Promise.resolve(1),
     findOrderSessionFor: () => Promise.resolve(orderSession()),
     findOrderSession: () => Promise.resolve(orderSession()),
+    offlinePayment: () => Promise.resolve(null),
     applyPayment: () => Promise.resolve({ order_session_id: 'os-1', outcome: 'order_created', payment_id: 55, order: null }),
     orderForSession: () => Promise.resolve(null),
   }, { getPayment: () => Promise.resolve(payment) });
@@ -46,6 +51,7 @@ Deno.test('payment-status: with a payment id, the payment is fetched and settled
     'applyPayment',
     'findOrderSession',
     'orderForSession',
+    'offlinePayment',
   ]);
   assert.deepEqual(h.calls[0]?.args, [SHOPPER]);
 });

@@ -72,7 +72,8 @@ export function paymentStatusHandler(deps: Deps): Handler {
 
     if (!payment) {
       const order = await deps.routines.orderForSession(session.id);
-      return json(200, { status: session.status, outcome: 'status', payment: null, order_session: publicSession(session), order });
+      const pending = await deps.routines.offlinePayment(session.id);
+      return json(200, { status: session.status, outcome: 'status', payment: null, order_session: publicSession(session), order, pending_payment: pending });
     }
     let result;
     try {
@@ -85,6 +86,8 @@ export function paymentStatusHandler(deps: Deps): Handler {
     }
     const fresh = (await deps.routines.findOrderSession(token)) ?? session;
     const order = result.order ?? (await deps.routines.orderForSession(session.id));
+    // An offline payment waiting for the buyer: the ticket, the Pix QR, the deadline.
+    const pending = await deps.routines.offlinePayment(session.id);
     return json(200, {
       status: fresh.status,
       outcome: result.outcome,
@@ -92,6 +95,7 @@ export function paymentStatusHandler(deps: Deps): Handler {
       order_session: publicSession(fresh),
       order,
       refund: result.refund ?? null,
+      pending_payment: pending,
     });
   });
 }

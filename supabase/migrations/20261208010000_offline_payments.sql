@@ -419,6 +419,15 @@ as $$
 declare
   h checkout.offline_holds;
 begin
+  -- Approved before it could be cancelled (MercadoPago answered 400): the
+  -- caller applied it (the late path); nothing is left to cancel.
+  update checkout.offline_holds set status = 'paid', next_cancel_at = null, updated_at = now()
+   where payment_id = p_payment_id and status = 'ended'
+     and exists (select 1 from checkout.payment_events pe where pe.payment_id = p_payment_id and pe.status = 'approved')
+  returning * into h;
+  if h.payment_id is not null then
+    return private.offline_hold_json(h);
+  end if;
   if p_error is null then
     update checkout.offline_holds
        set status = 'cancelled', cancelled_at = coalesce(cancelled_at, now()), next_cancel_at = null, last_error = null, updated_at = now()
@@ -439,7 +448,7 @@ begin
 end
 $$;
 comment on function checkout.record_offline_cancel(bigint, text) is
-  'Service role only (reconcile function). Records that an ended offline payment was cancelled at MercadoPago (p_error null: once; later calls change nothing), or why the attempt failed (p_error: retried at next_cancel_at). Returns the hold as private.offline_hold_json, or NULL for an unknown payment.';
+  'Service role only (reconcile function). Records that an ended offline payment was cancelled at MercadoPago (p_error null: once; later calls change nothing), or why the attempt failed (p_error: retried at next_cancel_at); one whose approval was applied meanwhile is marked paid instead. Returns the hold as private.offline_hold_json, or NULL for an unknown payment.';
 grant execute on function checkout.record_offline_cancel(bigint, text) to service_role;
 
 create function private.offline_violations()
