@@ -191,7 +191,7 @@ describe('create-preference → pay → webhook', () => {
     expect(pref.external_reference).toBe(session.token);
     expect(pref.notification_url).toBe(`${fn.webhook.url}/mercadopago-webhook`);
     expect(pref.auto_return).toBe('approved');
-    expect(pref.payment_methods.excluded_payment_types).toEqual([{ id: 'ticket' }, { id: 'atm' }]);
+    expect(pref.payment_methods.excluded_payment_types).toEqual([]);
     expect(Date.parse(pref.expiration_date_to)).toBe(Date.parse((await sessionRow(session.id)).expires_at.toISOString()));
     expect((await stockOf(variant.id)).available).toBe(3);
 

@@ -47,6 +47,7 @@ export type {
   OrderSessionStatus,
   OrderStatus,
   PaymentSummary,
+  PendingPayment,
   ReturnResult,
   ReturnStatus,
   Shopper,

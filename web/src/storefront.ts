@@ -198,6 +198,7 @@ export function classifyReturn(
   order: Order | null,
   payment: { status: string } | null,
   now: Date,
+  pendingPayment: { waiting: boolean } | null = null,
 ): { status: ReturnStatus; canRetry: boolean } {
   const live = orderSession.status === 'active' && Date.parse(orderSession.expires_at) > now.getTime();
   if (order) return { status: 'paid', canRetry: false };
@@ -206,6 +207,7 @@ export function classifyReturn(
   if (orderSession.status === 'cancelled') return { status: 'cancelled', canRetry: false };
   if (!live) return { status: 'expired', canRetry: false };
   const ps = payment?.status;
+  if (pendingPayment?.waiting && ps !== 'rejected' && ps !== 'cancelled') return { status: 'pending', canRetry: false };
   if (ps === 'rejected' || ps === 'cancelled') return { status: 'rejected', canRetry: true };
   if (ps === 'pending' || ps === 'in_process' || ps === 'authorized' || ps === 'in_mediation') return { status: 'pending', canRetry: false };
   return { status: 'open', canRetry: true };
@@ -360,8 +362,9 @@ export function createStorefront(options: StorefrontOptions): Storefront {
     const r = parseOrThrow(paymentStatusResponseSchema, data, 'payment status');
     const order = r.order ?? null;
     const payment = r.payment ?? null;
-    const { status, canRetry } = classifyReturn(r.order_session, order, payment, now());
-    return { status, canRetry, outcome: r.outcome ?? null, payment, order, orderSession: r.order_session };
+    const pendingPayment = r.pending_payment ?? null;
+    const { status, canRetry } = classifyReturn(r.order_session, order, payment, now(), pendingPayment);
+    return { status, canRetry, outcome: r.outcome ?? null, payment, order, orderSession: r.order_session, pendingPayment };
   }
 
   function checkCredentials(credentials: Credentials) {

@@ -15,6 +15,7 @@ import {
   COUPON_CODE,
   EMAIL_MAX_LENGTH,
   money,
+  offlinePaymentSchema,
   ORDER_SESSION_STATUSES,
   ORDER_STATUSES,
   orderLineSchema,
@@ -112,7 +113,15 @@ export const paymentStatusResponseSchema = z.object({
   payment: paymentSummarySchema.nullable().optional(),
   order_session: orderSessionSchema,
   order: orderSchema.nullable().optional(),
+  pending_payment: offlinePaymentSchema.nullable().optional(),
 });
+
+/**
+ * An offline payment (cash ticket, ATM, bank transfer, Pix) waiting for the
+ * buyer: what the pending page shows (the ticket's link or barcode, the Pix
+ * QR, the deadline). `label` is "esperando pago" while it may be paid.
+ */
+export type PendingPayment = z.infer<typeof offlinePaymentSchema>;
 
 /** A line that cannot be sold in the quantity asked for (cart operation or checkout). */
 export const shortLineSchema = z.object({
@@ -212,7 +221,8 @@ export interface CheckoutResult {
 /**
  * What the buyer's return from MercadoPago means for the storefront:
  * - `paid`: the order exists (`order` is set);
- * - `pending`: the payment is in process or waiting (cash, contingency);
+ * - `pending`: the payment is in process or waiting (cash, contingency):
+ *   `pendingPayment` says how to pay a ticket or Pix, and by when;
  * - `rejected`: the payment was refused; the reservation still holds, so the
  *   buyer may retry on the same preference (`canRetry`);
  * - `expired`: the reservation ran out before a payment was approved;
@@ -232,6 +242,8 @@ export interface ReturnResult {
   orderSession: OrderSession;
   /** The reservation is still active and nothing was paid: paying again on the same preference works. */
   canRetry: boolean;
+  /** An offline payment (ticket, Pix...) waiting for the buyer, with its instructions and deadline; null otherwise. */
+  pendingPayment: PendingPayment | null;
 }
 
 /** The query MercadoPago appends to back_urls, with its `null` strings turned into undefined. */
