@@ -108,14 +108,14 @@ isOneToOne: true
                   ]
                 },"products": {
                   Row: {
-                    "active": boolean,"created_at": string,"description": string,"id": string,"image_url": string | null,"slug": string,"title": string
+                    "active": boolean,"card_only": boolean,"created_at": string,"description": string,"id": string,"image_url": string | null,"slug": string,"title": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "active"?: boolean,"created_at"?: string,"description"?: string,"id"?: string,"image_url"?: string | null,"slug": string,"title": string
+                    "active"?: boolean,"card_only"?: boolean,"created_at"?: string,"description"?: string,"id"?: string,"image_url"?: string | null,"slug": string,"title": string
                   }
                   Update: {
-                    "active"?: boolean,"created_at"?: string,"description"?: string,"id"?: string,"image_url"?: string | null,"slug"?: string,"title"?: string
+                    "active"?: boolean,"card_only"?: boolean,"created_at"?: string,"description"?: string,"id"?: string,"image_url"?: string | null,"slug"?: string,"title"?: string
                   }
                   Relationships: [
                     
