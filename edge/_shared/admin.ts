@@ -41,6 +41,8 @@ export function adminRoutines(db: Db) {
     adjustStock: (claims: Claims, variantId: string, delta: number, reason: string) =>
       one<Record<string, unknown>>('select admin.adjust_stock($1, $2, $3, $4) as r', [claims, variantId, delta, reason]),
     housekeeping: (claims: Claims) => one<Record<string, unknown>>('select admin.housekeeping($1) as r', [claims]),
+    /** Offline payments: units held per product, the payments awaiting, how many ended unpaid (12_offline_payments.sql). */
+    offlinePayments: (claims: Claims) => one<Record<string, unknown>>('select admin.offline_payments($1) as r', [claims]),
     runCleanup: (claims: Claims) => one<Record<string, number>>('select admin.run_cleanup($1) as r', [claims]),
   };
 }

@@ -71,7 +71,7 @@ function lineName(l: EmailLine): string {
   return l.variant_title && l.variant_title !== l.title ? `${l.title} (${l.variant_title})` : l.title;
 }
 
-function linesHtml(lines: EmailLine[], money: Money): string {
+export function linesHtml(lines: EmailLine[], money: Money): string {
   return lines.map((l) => {
     const picture = l.image_url && /^https?:\/\//.test(l.image_url)
       ? `<img src="${esc(l.image_url)}" width="56" height="56" alt="${esc(l.title)}" style="display:block;border-radius:6px;object-fit:cover">`
@@ -88,11 +88,11 @@ function linesHtml(lines: EmailLine[], money: Money): string {
   }).join('\n');
 }
 
-function linesText(lines: EmailLine[], money: Money): string {
+export function linesText(lines: EmailLine[], money: Money): string {
   return lines.map((l) => `- ${lineName(l)}: ${l.quantity} × ${money(l.unit_price, l.currency)} = ${money(l.line_total, l.currency)}`).join('\n');
 }
 
-function layout(locale: string, store: string, body: string, footer: string): string {
+export function layout(locale: string, store: string, body: string, footer: string): string {
   return `<!doctype html>
 <html lang="${esc(locale)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"></head>
 <body style="margin:0;background:#f4f4f4">
@@ -104,7 +104,7 @@ ${body}
 </table></td></tr></table></body></html>`;
 }
 
-function button(url: string, label: string): string {
+export function button(url: string, label: string): string {
   return `<tr><td align="center" style="padding:20px 0"><a href="${
     esc(url)
   }" style="background:#1a73e8;color:#fff;text-decoration:none;font:bold 16px Arial,sans-serif;padding:12px 24px;border-radius:6px;display:inline-block">${

@@ -94,6 +94,8 @@ export function adminDashboardHandler(deps: Deps): Handler {
         return json(200, await uploadEvidence(deps, c, params.id!, req));
       case 'housekeeping':
         return json(200, await admin.housekeeping(c));
+      case 'offlinePayments':
+        return json(200, await admin.offlinePayments(c));
       case 'cleanup': {
         const counts = await admin.runCleanup(c);
         deps.log('cleanup', { ...counts, by: claims.sub });

@@ -92,5 +92,6 @@ export const ADMIN_ROUTES = {
     example: { params: { id: '00000000-0000-4000-8000-000000000301' } },
   },
   housekeeping: { methods: ['GET'], path: '/housekeeping', callers: staff },
+  offlinePayments: { methods: ['GET'], path: '/offline-payments', callers: staff },
   cleanup: { methods: ['POST'], path: '/housekeeping/cleanup', callers: staff },
 } as const satisfies RouteTable;

@@ -3,7 +3,7 @@ import type { Db } from '../_shared/db.ts';
 import { loadEmailConfig, type Mailer, type OutgoingEmail, type SendResult } from '../_shared/emails.ts';
 import { fakeVerifyJwt, NOW, OTHER_SHOPPER as OTHER, request, SERVICE_KEY, SHOPPER } from '../_test/fakes.ts';
 import { signLink } from '../_shared/links.ts';
-import { sendEmailsHandler } from './handler.ts';
+import { renderRow, sendEmailsHandler } from './handler.ts';
 
 const LINK_SECRET = 'unit-test-link-secret-of-32-characters!';
 const config = loadEmailConfig({
@@ -229,4 +229,55 @@ Deno.test("send-emails: the emails are written in the store's locale (pt-BR), mo
   assert.ok(email.html.includes('<html lang="pt-BR">'));
   assert.ok(email.text.includes(`Total: ${new Intl.NumberFormat('pt-BR', { style: 'currency', currency: 'BRL' }).format(1234.5)}`), email.text);
   assert.ok(email.text.includes('R$'), email.text);
+Deno.test('send-emails: payment instructions: the method, the barcode or the Pix code, the link and the deadline in the store time zone', async () => {
+  const base = {
+    id: 9,
+    kind: 'payment_instructions' as const,
+    recipient: 'ana@example.com',
+    session_id: SHOPPER,
+    cart_created_at: null,
+    created_at: '2026-12-01T11:00:00.654321+00:00',
+    attempts: 0,
+    idempotency_key: 'outbox-9',
+  };
+  const ticket = await renderRow({
+    ...base,
+    data: {
+      payment: {
+        payment_type_id: 'ticket',
+        payment_method_id: 'rapipago',
+        deadline: '2026-12-04T14:30:00Z',
+        external_resource_url: 'https://mp.example/ticket?payment_id=9',
+        barcode: '1234567890',
+      },
+      lines: [line],
+      total: 1500,
+      currency: 'ARS',
+      payer: { name: 'Ana' },
+      time_zone: 'America/Argentina/Buenos_Aires',
+    },
+  }, config);
+  assert.equal(ticket.subject, 'Pagá tu compra con Rapipago antes del viernes, 4 de diciembre de 2026, 11:30');
+  assert.ok(ticket.text.includes('Código de barras: 1234567890'));
+  assert.ok(ticket.html.includes('href="https://mp.example/ticket?payment_id=9"'));
+  const pix = await renderRow({
+    ...base,
+    data: {
+      payment: {
+        payment_type_id: 'bank_transfer',
+        payment_method_id: 'pix',
+        deadline: '2026-12-04T14:30:00Z',
+        qr_code: '00020126<pix>',
+        ticket_url: 'https://mp.example/pix',
+      },
+      lines: [line],
+      total: 1500,
+      currency: 'BRL',
+      payer: {},
+      time_zone: 'America/Sao_Paulo',
+    },
+  }, config);
+  assert.ok(pix.subject.startsWith('Pagá tu compra con Pix antes del viernes, 4 de diciembre de 2026, 11:30'));
+  assert.ok(pix.html.includes('00020126&lt;pix&gt;'), 'the Pix code, escaped');
+  assert.ok(pix.text.includes('https://mp.example/pix'));
 });

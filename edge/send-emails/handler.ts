@@ -21,6 +21,7 @@ import type { StoreCountry } from '../_shared/country.ts';
 import { asUser, type Db } from '../_shared/db.ts';
 import { type ConfirmationData, type ReminderData, renderConfirmation, type RenderedEmail, renderOptIn, renderReminder } from '../_shared/email-render.ts';
 import { renderFraudAlert } from '../_shared/email-fraud.ts';
+import { type PaymentInstructionsData, renderPaymentInstructions } from '../_shared/email-offline.ts';
 import { type EmailConfig, isRetryable, type Mailer, type OutgoingEmail, type SendResult } from '../_shared/emails.ts';
 import { json, type Logger, parseJson, readBody, withErrors } from '../_shared/http.ts';
 import { type JwtVerifier, requireShopper } from '../_shared/jwt.ts';
@@ -42,7 +43,7 @@ export interface EmailDeps {
 
 interface ClaimedRow {
   id: number;
-  kind: 'cart_reminder' | 'order_confirmation' | 'marketing_opt_in' | 'fraud_alert';
+  kind: 'cart_reminder' | 'order_confirmation' | 'marketing_opt_in' | 'fraud_alert' | 'payment_instructions';
   recipient: string;
   session_id: string;
   cart_created_at: string | null;
@@ -63,6 +64,7 @@ export async function renderRow(row: ClaimedRow, config: EmailConfig, locale = '
   if (row.kind === 'order_confirmation') return renderConfirmation(row.data as ConfirmationData, common);
   // The staff's fraud alert is written in es-AR (the dashboard's language); its money in the store's locale.
   if (row.kind === 'fraud_alert') return renderFraudAlert(row.data as ConfirmationData, common);
+  if (row.kind === 'payment_instructions') return renderPaymentInstructions(row.data as PaymentInstructionsData, common);
   // Postgres gives microseconds; Date.parse wants at most milliseconds.
   const createdMs = Date.parse(row.created_at.replace(/(\.\d{3})\d+/, '$1'));
   if (Number.isNaN(createdMs)) throw new Error(`unreadable created_at ${row.created_at}`);

@@ -242,6 +242,12 @@ begin
     update public.order_sessions set expires_at = h.hold_until where id = s.id;
     update checkout.stock_reservations set expires_at = h.hold_until where order_session_id = s.id;
   end if;
+  -- How to pay and by when, by email to the payer: exactly once per payment.
+  if refusal is null and coalesce(s.payer ->> 'email', '') ~ '^[^@\s]+@[^@\s]+$' then
+    insert into email.outbox (kind, session_id, recipient, payment_id)
+    values ('payment_instructions', s.session_id, lower(s.payer ->> 'email'), pid)
+    on conflict (payment_id) where kind = 'payment_instructions' do nothing;
+  end if;
   perform private.log_event(s.id, case when refusal is null then 'offline_hold' else 'offline_hold_refused' end,
     jsonb_build_object('payment_type', ptype, 'payment_method', h.payment_method, 'deadline', h.deadline,
                        'hold_until', h.hold_until, 'refusal', refusal), pid);
@@ -249,7 +255,7 @@ begin
 end
 $$;
 comment on function private.hold_offline_payment(public.order_sessions, jsonb) is
-  'A pending or in_process offline payment (ticket, atm, bank_transfer) for an order session: records it once (checkout.offline_holds) and, when the session is live and no hoarding limit is passed (private.offline_refusal, under the variant locks), extends the session''s reservation to the deadline plus the crediting grace (business hours for tickets and ATM, transfer_grace for transfers). Over a limit: recorded refused, holding nothing more; for a closed session: ended (cancellation due). Logs offline_hold or offline_hold_refused.';
+  'A pending or in_process offline payment (ticket, atm, bank_transfer) for an order session: records it once (checkout.offline_holds) and, when the session is live and no hoarding limit is passed (private.offline_refusal, under the variant locks), extends the session''s reservation to the deadline plus the crediting grace (business hours for tickets and ATM, transfer_grace for transfers). Over a limit: recorded refused, holding nothing more; for a closed session: ended (cancellation due). Logs offline_hold or offline_hold_refused; a hold queues the payer''s payment_instructions email (once per payment).';
 grant execute on function private.hold_offline_payment(public.order_sessions, jsonb) to service_role;
 
 create function private.end_offline_payment(s public.order_sessions, p_payment jsonb)
@@ -473,6 +479,129 @@ $$;
 comment on function private.offline_violations() is
   'The offline-payment invariants checkout.audit() adds: offline_hold_past_end (an active session still held an hour after its hold ended), offline_payment_not_cancelled (an ended hold whose cancellation keeps failing for over an hour).';
 grant execute on function private.offline_violations() to service_role;
+
+-- ---------------------------------------------------------------------------
+-- The dashboard (admin function, GET /admin/offline-payments)
+
+create function admin.offline_payments(p_claims jsonb)
+returns jsonb
+language plpgsql stable security definer set search_path = ''
+as $$
+begin
+  perform admin.require_staff(p_claims);
+  return jsonb_build_object(
+    'generated_at', now(),
+    -- Units held right now by payments waiting for the buyer, per product.
+    'held_by_product', coalesce((
+      select jsonb_agg(jsonb_build_object('product_id', x.product_id, 'title', x.title, 'units', x.units, 'payments', x.payments)
+                       order by x.units desc, x.title)
+        from (select p.id as product_id, p.title, sum(r.quantity)::integer as units, count(distinct h.payment_id)::integer as payments
+                from checkout.offline_holds h
+                join checkout.stock_reservations r on r.order_session_id = h.order_session_id and r.expires_at > now()
+                join public.variants v on v.id = r.variant_id
+                join public.products p on p.id = v.product_id
+               where h.status = 'holding' and h.hold_until > now()
+               group by p.id, p.title) x), '[]'::jsonb),
+    -- Payments waiting for the buyer, soonest deadline first.
+    'awaiting', coalesce((
+      select jsonb_agg(jsonb_build_object(
+               'payment_id', h.payment_id::text, 'order_session_id', h.order_session_id, 'payment_type_id', h.payment_type,
+               'payment_method_id', h.payment_method, 'status', h.status, 'refusal', h.refusal, 'deadline', h.deadline,
+               'hold_until', h.hold_until, 'total', s.total, 'currency', s.currency, 'email', s.payer ->> 'email',
+               'label', 'esperando pago') order by h.deadline, h.payment_id)
+        from (select o.* from checkout.offline_holds o
+               where o.status in ('holding', 'refused') and o.deadline > now()
+                 and exists (select 1 from public.order_sessions a where a.id = o.order_session_id and a.status = 'active')
+               order by o.deadline limit 200) h
+        join public.order_sessions s on s.id = h.order_session_id), '[]'::jsonb),
+    -- Offline payments whose hold ended unpaid (cancelled at MercadoPago, or due).
+    'expired_unpaid', jsonb_build_object(
+      'last_7_days', (select count(*) from checkout.offline_holds h
+                       where h.status in ('ended', 'cancelled') and h.updated_at > now() - interval '7 days'),
+      'total', (select count(*) from checkout.offline_holds h where h.status in ('ended', 'cancelled')),
+      'cancel_pending', (select count(*) from checkout.offline_holds h where h.status = 'ended')),
+    'paid', (select count(*) from checkout.offline_holds h where h.status = 'paid')
+  );
+end
+$$;
+comment on function admin.offline_payments(jsonb) is
+  'Service role only, staff claims required. Offline payments for the dashboard: units held by payments waiting for the buyer, per product (held_by_product); the payments waiting, soonest deadline first, at most 200 (awaiting, "esperando pago"); how many ended unpaid (expired_unpaid: last 7 days, total, cancellations still due) and how many were paid.';
+grant execute on function admin.offline_payments(jsonb) to service_role;
+
+
+-- The payment-instructions email: exactly one per offline payment that holds.
+alter table email.outbox drop constraint outbox_kind_check;
+alter table email.outbox add constraint outbox_kind_check
+  check (kind in ('cart_reminder', 'order_confirmation', 'marketing_opt_in', 'payment_instructions'));
+alter table email.outbox add column payment_id bigint;
+alter table email.outbox add constraint outbox_instructions_name_their_payment
+  check (kind <> 'payment_instructions' or payment_id is not null);
+create unique index outbox_one_instructions_per_payment on email.outbox (payment_id) where kind = 'payment_instructions';
+comment on column email.outbox.payment_id is
+  'A payment_instructions email''s offline payment (a cash ticket, Pix...): exactly one per payment (12_offline_payments.sql enqueues it when the payment starts holding the stock).';
+
+create or replace function email.payment_instructions_data(p_payment_id bigint)
+returns jsonb
+language plpgsql stable security definer set search_path = ''
+as $$
+begin
+  return (
+    select jsonb_build_object(
+      'payment', private.offline_hold_json(h),
+      'total', s.total, 'currency', s.currency, 'payer', s.payer,
+      'time_zone', (private.current_settings()).analytics_time_zone,
+      'lines', coalesce((select jsonb_agg(jsonb_build_object(
+                 'sku', l ->> 'sku', 'title', l ->> 'title', 'image_url', p.image_url, 'quantity', (l ->> 'quantity')::integer,
+                 'unit_price', (l ->> 'unit_price')::numeric, 'line_total', (l ->> 'line_total')::numeric, 'currency', s.currency) order by ord)
+                 from jsonb_array_elements(s.lines) with ordinality as t(l, ord)
+                 left join public.variants v on v.id = (l ->> 'variant_id')::uuid
+                 left join public.products p on p.id = v.product_id), '[]'::jsonb))
+      from checkout.offline_holds h
+      join public.order_sessions s on s.id = h.order_session_id
+     where h.payment_id = p_payment_id
+  );
+end
+$$;
+comment on function email.payment_instructions_data(bigint) is
+  'Service role only. What the payment-instructions email shows: the offline payment (method, deadline, ticket link, barcode, Pix QR), the lines and the total.';
+grant execute on function email.payment_instructions_data(bigint) to service_role;
+
+create or replace function email.message_data(o email.outbox)
+returns jsonb
+language sql stable security definer set search_path = ''
+as $$
+  select case o.kind
+    when 'cart_reminder' then (
+      select jsonb_build_object(
+        'lines', coalesce(jsonb_agg(jsonb_build_object(
+                   'variant_id', v.id, 'sku', v.sku, 'title', p.title, 'variant_title', v.title,
+                   'image_url', p.image_url, 'quantity', ci.quantity, 'unit_price', v.price,
+                   'line_total', ci.quantity * v.price, 'currency', v.currency) order by ci.added_at, v.sku), '[]'::jsonb),
+        'total', coalesce(sum(ci.quantity * v.price), 0),
+        'currency', coalesce(min(v.currency), 'ARS'))
+        from public.cart_items ci
+        join public.variants v on v.id = ci.variant_id
+        join public.products p on p.id = v.product_id
+       where ci.session_id = o.session_id)
+    when 'marketing_opt_in' then jsonb_build_object('email', o.recipient)
+    when 'payment_instructions' then email.payment_instructions_data(o.payment_id)
+    else (
+      select jsonb_build_object(
+        'order_number', ord.order_number, 'total', ord.total, 'subtotal', ord.subtotal, 'discount', ord.discount,
+        'currency', ord.currency, 'shipping_address', ord.shipping_address, 'payer', ord.payer, 'created_at', ord.created_at,
+        'lines', coalesce((select jsonb_agg(jsonb_build_object(
+                   'sku', l.sku, 'title', l.title, 'image_url', p.image_url, 'quantity', l.quantity,
+                   'unit_price', l.unit_price, 'line_total', l.line_total, 'currency', ord.currency) order by l.line_no)
+                   from public.order_lines l
+                   left join public.variants v on v.id = l.variant_id
+                   left join public.products p on p.id = v.product_id
+                  where l.order_id = ord.id), '[]'::jsonb))
+        from public.orders ord where ord.id = o.order_id)
+  end
+$$;
+comment on function email.message_data(email.outbox) is
+  'Service role only. What an email shows: a reminder''s cart lines at today''s prices with images and total; a confirmation''s order number, lines, total and shipping address; a marketing opt-in''s address; payment instructions'' offline payment, lines and total.';
+grant execute on function email.message_data(email.outbox) to service_role;
 
 
 -- follow_payment: pending offline payments hold, cancelled ones end their hold.

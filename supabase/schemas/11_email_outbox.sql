@@ -30,7 +30,7 @@
 
 create table email.outbox (
   id bigint generated always as identity primary key,
-  kind text not null check (kind in ('cart_reminder', 'order_confirmation', 'marketing_opt_in', 'fraud_alert')),
+  kind text not null check (kind in ('cart_reminder', 'order_confirmation', 'marketing_opt_in', 'fraud_alert', 'payment_instructions')),
   session_id uuid not null,
   recipient text not null check (recipient ~ '^[^@\s]+@[^@\s]+$' and length(recipient) <= 254),
   cart_created_at timestamptz,
@@ -45,14 +45,19 @@ create table email.outbox (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   sent_at timestamptz,
+  payment_id bigint,
   constraint outbox_reminder_names_its_cart check (kind <> 'cart_reminder' or (cart_created_at is not null and idle_since is not null)),
-  constraint outbox_confirmation_names_its_order check (kind not in ('order_confirmation', 'fraud_alert') or order_id is not null)
+  constraint outbox_confirmation_names_its_order check (kind not in ('order_confirmation', 'fraud_alert') or order_id is not null),
+  constraint outbox_instructions_name_their_payment check (kind <> 'payment_instructions' or payment_id is not null)
 );
 comment on table email.outbox is
   'Emails to send. A reminder names its cart (session_id, cart_created_at) and the idle period (idle_since = the cart''s last activity); a confirmation names its order, and so does a fraud_alert (to each member of staff, 14_disputes.sql); a marketing_opt_in asks its recipient to confirm the box ticked at checkout. status: pending -> sending (claimed, leased until claimed_until) -> sent | pending again (retryable failure, after next_attempt_at) | failed (permanent) | skipped (no longer applies: bought, emptied, opted out, no consent). The row id is the provider''s idempotency key. Service role only.';
 
 create unique index outbox_one_reminder_per_idle_period on email.outbox (session_id, cart_created_at, idle_since) where kind = 'cart_reminder';
 create unique index outbox_one_confirmation_per_order on email.outbox (order_id) where kind = 'order_confirmation';
+create unique index outbox_one_instructions_per_payment on email.outbox (payment_id) where kind = 'payment_instructions';
+comment on column email.outbox.payment_id is
+  'A payment_instructions email''s offline payment (a cash ticket, Pix...): exactly one per payment (12_offline_payments.sql enqueues it when the payment starts holding the stock).';
 create index outbox_due_idx on email.outbox (next_attempt_at) where status in ('pending', 'sending');
 create index outbox_session_idx on email.outbox (session_id, created_at);
 create index outbox_opt_in_idx on email.outbox (recipient, created_at) where kind = 'marketing_opt_in';
@@ -320,6 +325,34 @@ comment on function email.detect_abandoned_carts(integer) is
   'Service role only (pg_cron). Writes a cart_reminder outbox row for each cart with items idle for reminder_idle (and at most reminder_window more) whose shopper''s email is known and consented to reminders (email.has_marketing_consent: a confirmed account email or a confirmed checkout opt-in, not unsubscribed), not bought or in checkout since, with fewer than reminder_max_per_cart reminders: exactly one per cart and idle period (a unique index makes concurrent runs converge). Returns how many rows it wrote.';
 grant execute on function email.detect_abandoned_carts(integer) to service_role;
 
+-- PL/pgSQL so that it may read checkout.offline_holds, declared after this
+-- file (12_offline_payments.sql).
+create function email.payment_instructions_data(p_payment_id bigint)
+returns jsonb
+language plpgsql stable security definer set search_path = ''
+as $$
+begin
+  return (
+    select jsonb_build_object(
+      'payment', private.offline_hold_json(h),
+      'total', s.total, 'currency', s.currency, 'payer', s.payer,
+      'time_zone', (private.current_settings()).analytics_time_zone,
+      'lines', coalesce((select jsonb_agg(jsonb_build_object(
+                 'sku', l ->> 'sku', 'title', l ->> 'title', 'image_url', p.image_url, 'quantity', (l ->> 'quantity')::integer,
+                 'unit_price', (l ->> 'unit_price')::numeric, 'line_total', (l ->> 'line_total')::numeric, 'currency', s.currency) order by ord)
+                 from jsonb_array_elements(s.lines) with ordinality as t(l, ord)
+                 left join public.variants v on v.id = (l ->> 'variant_id')::uuid
+                 left join public.products p on p.id = v.product_id), '[]'::jsonb))
+      from checkout.offline_holds h
+      join public.order_sessions s on s.id = h.order_session_id
+     where h.payment_id = p_payment_id
+  );
+end
+$$;
+comment on function email.payment_instructions_data(bigint) is
+  'Service role only. What the payment-instructions email shows: the offline payment (method, deadline, ticket link, barcode, Pix QR), the lines and the total.';
+grant execute on function email.payment_instructions_data(bigint) to service_role;
+
 create function email.message_data(o email.outbox)
 returns jsonb
 language sql stable security definer set search_path = ''
@@ -338,6 +371,7 @@ as $$
         join public.products p on p.id = v.product_id
        where ci.session_id = o.session_id)
     when 'marketing_opt_in' then jsonb_build_object('email', o.recipient)
+    when 'payment_instructions' then email.payment_instructions_data(o.payment_id)
     else (
       select jsonb_build_object(
         'order_number', ord.order_number, 'total', ord.total, 'subtotal', ord.subtotal, 'discount', ord.discount,
@@ -353,7 +387,7 @@ as $$
   end
 $$;
 comment on function email.message_data(email.outbox) is
-  'Service role only. What an email shows: a reminder''s cart lines at today''s prices with images and total; a confirmation''s order number, lines, total and shipping address; a marketing opt-in''s address.';
+  'Service role only. What an email shows: a reminder''s cart lines at today''s prices with images and total; a confirmation''s order number, lines, total and shipping address; a marketing opt-in''s address; payment instructions'' offline payment, lines and total.';
 grant execute on function email.message_data(email.outbox) to service_role;
 
 create function email.reminder_obsolete(o email.outbox)

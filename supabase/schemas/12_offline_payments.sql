@@ -262,6 +262,12 @@ begin
     update public.order_sessions set expires_at = h.hold_until where id = s.id;
     update checkout.stock_reservations set expires_at = h.hold_until where order_session_id = s.id;
   end if;
+  -- How to pay and by when, by email to the payer: exactly once per payment.
+  if refusal is null and coalesce(s.payer ->> 'email', '') ~ '^[^@\s]+@[^@\s]+$' then
+    insert into email.outbox (kind, session_id, recipient, payment_id)
+    values ('payment_instructions', s.session_id, lower(s.payer ->> 'email'), pid)
+    on conflict (payment_id) where kind = 'payment_instructions' do nothing;
+  end if;
   perform private.log_event(s.id, case when refusal is null then 'offline_hold' else 'offline_hold_refused' end,
     jsonb_build_object('payment_type', ptype, 'payment_method', h.payment_method, 'deadline', h.deadline,
                        'hold_until', h.hold_until, 'refusal', refusal), pid);
@@ -269,7 +275,7 @@ begin
 end
 $$;
 comment on function private.hold_offline_payment(public.order_sessions, jsonb) is
-  'A pending or in_process offline payment (ticket, atm, bank_transfer) for an order session: records it once (checkout.offline_holds) and, when the session is live and no hoarding limit is passed (private.offline_refusal, under the variant locks), extends the session''s reservation to the deadline plus the crediting grace (business hours for tickets and ATM, transfer_grace for transfers). Over a limit: recorded refused, holding nothing more; for a closed session: ended (cancellation due). Logs offline_hold or offline_hold_refused.';
+  'A pending or in_process offline payment (ticket, atm, bank_transfer) for an order session: records it once (checkout.offline_holds) and, when the session is live and no hoarding limit is passed (private.offline_refusal, under the variant locks), extends the session''s reservation to the deadline plus the crediting grace (business hours for tickets and ATM, transfer_grace for transfers). Over a limit: recorded refused, holding nothing more; for a closed session: ended (cancellation due). Logs offline_hold or offline_hold_refused; a hold queues the payer''s payment_instructions email (once per payment).';
 grant execute on function private.hold_offline_payment(public.order_sessions, jsonb) to service_role;
 
 create function private.end_offline_payment(s public.order_sessions, p_payment jsonb)
@@ -493,3 +499,51 @@ $$;
 comment on function private.offline_violations() is
   'The offline-payment invariants checkout.audit() adds: offline_hold_past_end (an active session still held an hour after its hold ended), offline_payment_not_cancelled (an ended hold whose cancellation keeps failing for over an hour).';
 grant execute on function private.offline_violations() to service_role;
+
+-- ---------------------------------------------------------------------------
+-- The dashboard (admin function, GET /admin/offline-payments)
+
+create function admin.offline_payments(p_claims jsonb)
+returns jsonb
+language plpgsql stable security definer set search_path = ''
+as $$
+begin
+  perform admin.require_staff(p_claims);
+  return jsonb_build_object(
+    'generated_at', now(),
+    -- Units held right now by payments waiting for the buyer, per product.
+    'held_by_product', coalesce((
+      select jsonb_agg(jsonb_build_object('product_id', x.product_id, 'title', x.title, 'units', x.units, 'payments', x.payments)
+                       order by x.units desc, x.title)
+        from (select p.id as product_id, p.title, sum(r.quantity)::integer as units, count(distinct h.payment_id)::integer as payments
+                from checkout.offline_holds h
+                join checkout.stock_reservations r on r.order_session_id = h.order_session_id and r.expires_at > now()
+                join public.variants v on v.id = r.variant_id
+                join public.products p on p.id = v.product_id
+               where h.status = 'holding' and h.hold_until > now()
+               group by p.id, p.title) x), '[]'::jsonb),
+    -- Payments waiting for the buyer, soonest deadline first.
+    'awaiting', coalesce((
+      select jsonb_agg(jsonb_build_object(
+               'payment_id', h.payment_id::text, 'order_session_id', h.order_session_id, 'payment_type_id', h.payment_type,
+               'payment_method_id', h.payment_method, 'status', h.status, 'refusal', h.refusal, 'deadline', h.deadline,
+               'hold_until', h.hold_until, 'total', s.total, 'currency', s.currency, 'email', s.payer ->> 'email',
+               'label', 'esperando pago') order by h.deadline, h.payment_id)
+        from (select o.* from checkout.offline_holds o
+               where o.status in ('holding', 'refused') and o.deadline > now()
+                 and exists (select 1 from public.order_sessions a where a.id = o.order_session_id and a.status = 'active')
+               order by o.deadline limit 200) h
+        join public.order_sessions s on s.id = h.order_session_id), '[]'::jsonb),
+    -- Offline payments whose hold ended unpaid (cancelled at MercadoPago, or due).
+    'expired_unpaid', jsonb_build_object(
+      'last_7_days', (select count(*) from checkout.offline_holds h
+                       where h.status in ('ended', 'cancelled') and h.updated_at > now() - interval '7 days'),
+      'total', (select count(*) from checkout.offline_holds h where h.status in ('ended', 'cancelled')),
+      'cancel_pending', (select count(*) from checkout.offline_holds h where h.status = 'ended')),
+    'paid', (select count(*) from checkout.offline_holds h where h.status = 'paid')
+  );
+end
+$$;
+comment on function admin.offline_payments(jsonb) is
+  'Service role only, staff claims required. Offline payments for the dashboard: units held by payments waiting for the buyer, per product (held_by_product); the payments waiting, soonest deadline first, at most 200 (awaiting, "esperando pago"); how many ended unpaid (expired_unpaid: last 7 days, total, cancellations still due) and how many were paid.';
+grant execute on function admin.offline_payments(jsonb) to service_role;

@@ -4,7 +4,13 @@
 -- claimed once), a cancelled payment ending its hold, the audit.
 begin;
 \ir helpers/tests.psql
-select plan(55);
+select plan(64);
+
+insert into auth.users (id, email, is_anonymous, email_confirmed_at) values
+  ('00000000-0000-4000-8000-00000000b001', 'boss-offline@example.com', false, now());
+select admin.set_staff('boss-offline@example.com', true) \gset
+create temp table staff as select '{"sub": "00000000-0000-4000-8000-00000000b001", "role": "authenticated", "aud": "authenticated", "is_anonymous": false, "app_metadata": {"store_role": "staff"}}'::jsonb as claims;
+grant select on staff to service_role;
 
 -- ---------------------------------------------------------------------------
 -- The grace: business hours, Monday to Friday 09:00-18:00 in Buenos Aires.
@@ -76,11 +82,16 @@ select is((select min(expires_at) from checkout.stock_reservations where order_s
           'and its reservation rows');
 select is(tests.event_kinds(:'sa'), array['created', 'reserved', 'payment_seen', 'offline_hold'], 'the extension is in the event log');
 select is(checkout.offline_payment(:'sa') ->> 'barcode', '12345678901234567890123456789012345678901234', 'checkout.offline_payment: the barcode');
+select is((select count(*)::int from email.outbox where kind = 'payment_instructions' and payment_id = 7001 and recipient = 'off-ana@example.com'), 1,
+          'the payer''s instructions email is queued');
+select is(email.message_data(o) -> 'payment' ->> 'external_resource_url', 'https://mp.example/ticket?id=7001', 'it carries the ticket')
+  from email.outbox o where kind = 'payment_instructions' and payment_id = 7001;
 
 -- The same notification again, then in_process: nothing more.
 select checkout.apply_payment(pg_temp.ticket(:'ta', 7001, 2000)) as r \gset
 select checkout.apply_payment(pg_temp.ticket(:'ta', 7001, 2000, 'in_process')) as r2 \gset
 select is((select count(*)::int from checkout.order_session_events where order_session_id = :'sa' and kind = 'offline_hold'), 1, 'held once per payment');
+select is((select count(*)::int from email.outbox where kind = 'payment_instructions' and payment_id = 7001), 1, 'emailed once per payment');
 select is(:'r2'::jsonb -> 'offline_payment' ->> 'status', 'holding', 'in_process keeps the hold');
 
 -- ---------------------------------------------------------------------------
@@ -103,6 +114,7 @@ select checkout.apply_payment(pg_temp.ticket(:'td', 7004, 700)) as r \gset
 select is(:'r'::jsonb -> 'offline_payment' ->> 'refusal', 'card_only', 'card-only product: a ticket anyway holds nothing');
 select ok((select expires_at from public.order_sessions where id = :'sd') < now() + interval '1 hour', 'card-only: the session keeps its card time');
 select is(tests.event_kinds(:'sd'), array['created', 'reserved', 'payment_seen', 'offline_hold_refused'], 'the refusal is logged');
+select is((select count(*)::int from email.outbox where payment_id = 7004), 0, 'a refused ticket is not emailed');
 
 -- OFF-B has 4 units: offline holds may take 2.
 select is(checkout.offline_methods_allowed(:'sb'), '{"allowed": true, "reason": null}'::jsonb, 'two of four units: offline methods offered');
@@ -169,6 +181,18 @@ select is((select count(*)::int from checkout.stock_reservations where order_ses
 select is(checkout.audit(), '[]'::jsonb, 'the audit is empty');
 select s ->> 'id' as sg, s ->> 'token' as tg from tests.begin_checkout('off-carol') s \gset
 select checkout.apply_payment(pg_temp.ticket(:'tg', 7007, 500)) \gset
+
+-- The dashboard: units held per product, the payments awaiting, how many ended unpaid.
+select throws_ok(format($$ select admin.offline_payments(%L) $$, jsonb_build_object('sub', :'carol', 'role', 'authenticated')), 'CKA01', null,
+  'offline_payments: refused to a shopper');
+select admin.offline_payments((select claims from staff)) as dash \gset
+select is(:'dash'::jsonb -> 'held_by_product', jsonb_build_array(jsonb_build_object(
+  'product_id', (select product_id from public.variants where id = :'vb'), 'title', 'Product OFF-B', 'units', 1, 'payments', 1)),
+  'offline_payments: the units held per product');
+select is((select jsonb_agg(a ->> 'payment_id' order by a ->> 'payment_id') from jsonb_array_elements(:'dash'::jsonb -> 'awaiting') a), '["7004", "7007"]'::jsonb,
+  'offline_payments: the payments awaiting (a refused one too: payable until its card time ends)');
+select is(:'dash'::jsonb #>> '{awaiting,0,label}', 'esperando pago', 'offline_payments: esperando pago');
+select is(:'dash'::jsonb -> 'expired_unpaid', '{"last_7_days": 2, "total": 2, "cancel_pending": 0}'::jsonb, 'offline_payments: ended unpaid');
 select tests.expire_order_session(:'sg', interval '2 hours');
 select is(checkout.audit() -> 0 ->> 'invariant', 'offline_hold_past_end', 'the audit sees a hold not ended an hour after its end');
 

@@ -8,6 +8,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningFunction, startFunction } from '../../dev/functions/serve.ts';
+import { type MailSink, startMailSink } from '../../dev/mail-sink/index.ts';
 import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { freePort } from '../../dev/pg/cluster.ts';
 import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, payer, race } from '../helpers/db.ts';
@@ -19,11 +20,13 @@ const SERVICE_KEY = 'offline-test-service-role-key';
 
 let pool: pg.Pool;
 let sandbox: Sandbox;
-let fn: Record<'create' | 'webhook' | 'status' | 'reconcile', RunningFunction>;
+let sink: MailSink;
+let fn: Record<'create' | 'webhook' | 'status' | 'reconcile' | 'emails', RunningFunction>;
 
 beforeAll(async () => {
   pool = newPool(10);
   sandbox = await startSandbox({ siteId: 'MLB', retrySchedule: [300, 600, 1200], webhookTimeoutMs: 5000 });
+  sink = await startMailSink();
   const env = (overrides: Record<string, string> = {}) => ({
     SUPABASE_URL: TEST_SUPABASE_URL,
     CHECKOUT_DB_URL: functionsDatabaseUrl(),
@@ -35,21 +38,26 @@ beforeAll(async () => {
     MP_API_BASE_URL: sandbox.url,
     MP_TIMEOUT_MS: '5000',
     SITE_URL: 'http://127.0.0.1:5173',
+    RESEND_API_KEY: sink.apiKey,
+    RESEND_BASE_URL: sink.url,
+    EMAIL_LINK_SECRET: 'offline-test-email-link-secret-32-characters',
     ...overrides,
   });
   const webhookPort = await freePort();
-  const [create, webhook, status, reconcile] = await Promise.all([
+  const [create, webhook, status, reconcile, emails] = await Promise.all([
     startFunction('create-preference', env({ FUNCTIONS_URL: `http://127.0.0.1:${webhookPort}` })),
     startFunction('mercadopago-webhook', env(), { port: webhookPort }),
     startFunction('payment-status', env()),
     startFunction('reconcile', env()),
+    startFunction('send-emails', env()),
   ]);
-  fn = { create: create!, webhook: webhook!, status: status!, reconcile: reconcile! };
+  fn = { create: create!, webhook: webhook!, status: status!, reconcile: reconcile!, emails: emails! };
 }, 180_000);
 
 afterAll(async () => {
   await Promise.all(Object.values(fn ?? {}).map((f) => f.stop()));
   await sandbox?.close();
+  await sink?.close();
   await pool?.end();
 });
 
@@ -160,6 +168,15 @@ describe('a boleto (cash ticket)', () => {
       external_resource_url: expect.stringContaining(`payment_id=${payment.id}`),
       barcode: expect.stringMatching(/^\d{44}$/),
     });
+
+    // The instructions and the deadline by email, exactly once (however often the sender runs).
+    await Promise.all(Array.from({ length: 3 }, () => call(fn.emails, '/send-emails', { token: SERVICE_KEY })));
+    await call(fn.emails, '/send-emails', { token: SERVICE_KEY });
+    const barcode = (status.body.pending_payment as { barcode: string }).barcode;
+    const mails = sink.emails().filter((e) => e.text?.includes(barcode));
+    expect(mails).toHaveLength(1);
+    expect(mails[0]!.subject).toMatch(/^Pagá tu compra con boleto bancario antes del /);
+    expect(mails[0]!.text).toContain(`payment_id=${payment.id}`);
 
     // Three days later, a minute before the deadline; another buyer wants the last units.
     await moveClock(session.id, hold.deadline.getTime() - Date.now() - MINUTE);
