@@ -87,6 +87,33 @@ async function activeCheckout(sku: string, qty: number): Promise<void> {
   }
 }
 
+/** A checkout paid with a cash ticket (Rapipago) still waiting for the buyer: it holds its units until the ticket's deadline. */
+async function pendingTicket(sku: string, qty: number): Promise<number> {
+  const client = await db.connect();
+  try {
+    await client.query('begin');
+    const shopper = await shopperWithCart(client, sku, qty);
+    const s = (await client.query<{ s: { token: string; total: string } }>(
+      `select checkout.begin_checkout($1, '{"email": "rosa@example.com", "name": "Rosa"}', $2, null) as s`,
+      [shopper, { street_name: 'Belgrano', street_number: '300', zip_code: 'S2000', city: 'Rosario' }],
+    )).rows[0]!.s;
+    const paymentId = 1_400_000_000 + Math.floor(Math.random() * 1e8);
+    await client.query('select checkout.apply_payment($1)', [{
+      ...approvedPayment(s, paymentId),
+      status: 'pending',
+      status_detail: 'pending_waiting_payment',
+      payment_type_id: 'ticket',
+      payment_method_id: 'rapipago',
+      date_of_expiration: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+    }]);
+    await client.query('commit');
+    return paymentId;
+  } finally {
+    await client.query('rollback').catch(() => undefined);
+    client.release();
+  }
+}
+
 /** A payment for the wrong amount, made in the sandbox: a refund owed (as if the first refund attempt had failed). */
 async function owedRefund(sku: string): Promise<number> {
   const client = await db.connect();
@@ -116,6 +143,7 @@ async function owedRefund(sku: string): Promise<number> {
 
 let firstOrder: string;
 let refundPaymentId: number;
+let ticketPaymentId: number;
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
@@ -156,6 +184,7 @@ beforeAll(async () => {
   }
   await activeCheckout(skus[0]!, 2);
   refundPaymentId = await owedRefund(skus[1]!);
+  ticketPaymentId = await pendingTicket(skus[3]!, 2);
 }, 300_000);
 
 afterAll(async () => {
@@ -304,6 +333,18 @@ describe('the dashboard, as staff', () => {
     await shot(page, 'housekeeping');
   });
 
+  it('offline payments: the units a pending ticket holds, the payment awaiting with its deadline', async () => {
+    await page.goto(`${stack.adminUrl}#/pagos-pendientes`);
+    await page.getByTestId('offline-list').waitFor();
+    expect(await page.getByTestId('offline-held').textContent()).toContain('Termo 1 L');
+    const row = await page.getByTestId('offline-list').textContent();
+    expect(row).toContain(String(ticketPaymentId));
+    expect(row).toContain('esperando pago');
+    expect(row).toContain('rapipago');
+    expect(await page.getByTestId('offline-units').textContent()).toBe('2');
+    await shot(page, 'offline-payments');
+  });
+
   it('never holds the service role key', async () => {
     const env = await (await fetch(`${stack.webUrl}/env.js`)).text();
     const html = await (await fetch(stack.adminUrl)).text();
@@ -318,7 +359,7 @@ describe('the dashboard, as staff', () => {
 describe('the dashboard, as a shopper', () => {
   it('refuses every screen and shows no data', async () => {
     const page = await signedIn(SHOPPER);
-    for (const route of ['', 'pedidos', `pedidos/${firstOrder}`, 'atencion', 'stock', 'mantenimiento']) {
+    for (const route of ['', 'pedidos', `pedidos/${firstOrder}`, 'atencion', 'pagos-pendientes', 'stock', 'mantenimiento']) {
       await page.goto(`${stack.adminUrl}#/${route}`);
       await page.reload();
       await page.getByTestId('refused').waitFor();

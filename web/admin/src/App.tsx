@@ -13,6 +13,7 @@ import { useHashRoute } from './hooks.ts';
 import { AttentionPage } from './pages/AttentionPage.tsx';
 import { DisputesPage } from './pages/DisputesPage.tsx';
 import { HousekeepingPage } from './pages/HousekeepingPage.tsx';
+import { OfflinePaymentsPage } from './pages/OfflinePaymentsPage.tsx';
 import { OrderPage } from './pages/OrderPage.tsx';
 import { OrdersPage } from './pages/OrdersPage.tsx';
 import { OverviewPage } from './pages/OverviewPage.tsx';
@@ -23,6 +24,7 @@ const NAV: [string, string][] = [
   ['pedidos', 'Pedidos'],
   ['atencion', 'Atención'],
   ['disputas', 'Disputas'],
+  ['pagos-pendientes', 'Pagos pendientes'],
   ['stock', 'Stock'],
   ['mantenimiento', 'Mantenimiento'],
 ];
@@ -101,6 +103,8 @@ function Routes({ api }: { api: AdminApi }) {
       return <AttentionPage api={api} />;
     case 'disputas':
       return <DisputesPage api={api} />;
+    case 'pagos-pendientes':
+      return <OfflinePaymentsPage api={api} />;
     case 'stock':
       return <StockPage api={api} />;
     case 'mantenimiento':

@@ -185,6 +185,27 @@ export interface Disputes {
   }[];
 }
 
+export interface OfflinePayments {
+  generated_at: string;
+  held_by_product: { product_id: string; title: string; units: number; payments: number }[];
+  awaiting: {
+    payment_id: string;
+    order_session_id: string;
+    payment_type_id: string;
+    payment_method_id: string | null;
+    status: 'holding' | 'refused';
+    refusal: string | null;
+    deadline: string;
+    hold_until: string;
+    total: number | string;
+    currency: string;
+    email: string | null;
+    label: string;
+  }[];
+  expired_unpaid: { last_7_days: number; total: number; cancel_pending: number };
+  paid: number;
+}
+
 export function createAdminApi(supabase: SupabaseClient, supabaseUrl: string) {
   const base = `${supabaseUrl.replace(/\/$/, '')}/functions/v1/admin`;
   async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -232,6 +253,7 @@ export function createAdminApi(supabase: SupabaseClient, supabaseUrl: string) {
       return request<Dispute>('POST', `/disputes/${encodeURIComponent(id)}/evidence`, form);
     },
     housekeeping: () => request<Housekeeping>('GET', '/housekeeping'),
+    offlinePayments: () => request<OfflinePayments>('GET', '/offline-payments'),
     cleanup: () => request<{ expired_sessions: number; purged_carts: number; trimmed_sessions: number }>('POST', '/housekeeping/cleanup'),
   };
 }

@@ -13,6 +13,10 @@ import { clearCheckoutForm } from '../checkout-form.ts';
 import { loadPendingCheckout } from '../pending-checkout.ts';
 import { navigate } from '../router.ts';
 import { OrderView } from './OrderView.tsx';
+import { PendingPaymentView } from './PendingPaymentView.tsx';
+
+/** How often a pending payment is checked again (the database only: the webhook brings the news). */
+const PENDING_POLL_MS = 4000;
 
 export function ReturnPage({ api, search }: { api: StoreApi; search: string }) {
   const [result, setResult] = useState<ReturnResult | null>(null);
@@ -42,6 +46,24 @@ export function ReturnPage({ api, search }: { api: StoreApi; search: string }) {
     done.current = true;
     void confirm();
   }, [confirm]);
+
+  // A payment still pending (a ticket or Pix the buyer pays later): ask
+  // again until it lands, without asking MercadoPago (checkoutStatus reads
+  // the order session; the webhook applies the payment).
+  const token = result?.status === 'pending' ? result.orderSession.token : null;
+  useEffect(() => {
+    if (!token) return;
+    const timer = setInterval(() => {
+      sf.checkoutStatus(token).then((r) => {
+        if (r.status === 'pending') return;
+        // The status by reference knows no payment: keep the one we had.
+        setResult((prev) => ({ ...r, payment: r.payment ?? prev?.payment ?? null }));
+        if (r.order) clearCheckoutForm();
+        void refresh();
+      }, () => undefined);
+    }, PENDING_POLL_MS);
+    return () => clearInterval(timer);
+  }, [sf, token, refresh]);
 
   const go = (to: string) => (e: MouseEvent) => {
     e.preventDefault();
@@ -117,7 +139,9 @@ export function ReturnPage({ api, search }: { api: StoreApi; search: string }) {
       {result.status === 'pending' && (
         <div data-testid='return-pending'>
           <h1 className='page-title'>Tu pago está pendiente</h1>
-          <p>MercadoPago todavía está procesando el pago de {money(s.total, s.currency)}. Cuando se apruebe vas a ver el pedido en “Mis pedidos”.</p>
+          {result.pendingPayment?.waiting
+            ? <PendingPaymentView payment={result.pendingPayment} total={s.total} currency={s.currency} />
+            : <p>MercadoPago todavía está procesando el pago de {money(s.total, s.currency)}. Cuando se apruebe vas a ver el pedido en “Mis pedidos”.</p>}
           {backToStore}
         </div>
       )}
