@@ -3,7 +3,7 @@
  * each workload against baselines measured in the same run on the same
  * database, printed as ratios (absolute numbers drift on shared machines;
  * ratios hold). `--quick` is a smoke run under two minutes.
- * `--only hot,spread,payments,rls,cleanup,webhook,flash,admin,funnel` runs a subset (`latency`:
+ * `--only hot,spread,payments,rls,cleanup,webhook,flash,admin,funnel,offline` runs a subset (`latency`:
  * only hot's 8/32/128-client matrix; `soldout`: only the sold-out crowd); `--rtt <ms>`
  * sets the client↔database round trip the checkout workloads also run at
  * (default 2, through a delaying proxy; 0 for loopback only). `--before
@@ -25,6 +25,7 @@ import { createSessions, createShoppersWithCarts, createVariants } from './fixtu
 import { asService, asShopper, closeClients, fmt, openClients, openServiceClients, type Row, runClients, runUntil, type Stats, summarize } from './lib.ts';
 import { adminWorkload } from './admin.ts';
 import { funnelWorkload } from './funnel.ts';
+import { offlineWorkload } from './offline.ts';
 import { flashSaleWorkload } from './flash.ts';
 import { latencyWorkload } from './latency.ts';
 import { installBefore, parseBefore, readBefore } from './before.ts';
@@ -480,6 +481,7 @@ async function main() {
     if (wants('cleanup')) await cleanup(cluster.url, admin);
     if (wants('admin')) rows.push(...(await adminWorkload(cluster.url, admin, { quick, log })));
     if (wants('funnel')) rows.push(...(await funnelWorkload(cluster.url, admin, { quick, log })));
+    if (wants('offline')) rows.push(...(await offlineWorkload(cluster.url, admin, { quick, log })));
     await admin.end();
   } finally {
     await cluster?.stop({ remove: true });
