@@ -11,8 +11,9 @@ import { type RunningFunction, startFunction } from '../../dev/functions/serve.t
 import { type MailSink, startMailSink } from '../../dev/mail-sink/index.ts';
 import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { freePort } from '../../dev/pg/cluster.ts';
-import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, payer, race } from '../helpers/db.ts';
-import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
+import { addToCart, createShopper, createVariant, newPool, payer, race } from '../helpers/db.ts';
+import { functionEnv } from '../helpers/functions.ts';
+import { shopperClaims, signHs256 } from '../helpers/jwt.ts';
 import { callFunction, type CallInit } from '../helpers/http.ts';
 
 const JWT_SECRET = 'offline-test-jwt-secret-with-at-least-32-characters';
@@ -27,22 +28,11 @@ beforeAll(async () => {
   pool = newPool(10);
   sandbox = await startSandbox({ siteId: 'MLB', retrySchedule: [300, 600, 1200], webhookTimeoutMs: 5000 });
   sink = await startMailSink();
-  const env = (overrides: Record<string, string> = {}) => ({
-    SUPABASE_URL: TEST_SUPABASE_URL,
-    CHECKOUT_DB_URL: functionsDatabaseUrl(),
-    SUPABASE_DB_URL: databaseUrl(),
-    SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY,
-    JWT_SECRET,
-    MP_ACCESS_TOKEN: sandbox.accessToken,
-    MP_WEBHOOK_SECRET: sandbox.webhookSecret,
-    MP_API_BASE_URL: sandbox.url,
-    MP_TIMEOUT_MS: '5000',
-    SITE_URL: 'http://127.0.0.1:5173',
-    RESEND_API_KEY: sink.apiKey,
-    RESEND_BASE_URL: sink.url,
-    EMAIL_LINK_SECRET: 'offline-test-email-link-secret-32-characters',
-    ...overrides,
-  });
+  const env = (extra: Record<string, string> = {}) =>
+    functionEnv(
+      { sandbox, sink, jwtSecret: JWT_SECRET, serviceKey: SERVICE_KEY, linkSecret: 'offline-test-email-link-secret-32-characters' },
+      { MP_TIMEOUT_MS: '5000', SITE_URL: 'http://127.0.0.1:5173', ...extra },
+    );
   const webhookPort = await freePort();
   const [create, webhook, status, reconcile, emails] = await Promise.all([
     startFunction('create-preference', env({ FUNCTIONS_URL: `http://127.0.0.1:${webhookPort}` })),
