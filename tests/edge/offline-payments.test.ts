@@ -206,6 +206,19 @@ describe('a boleto (cash ticket)', () => {
     await expectAuditEmpty();
   });
 
+  it('expired by MercadoPago first (its cancelled notification): the hold ends, the stock comes back, nothing left to cancel', async () => {
+    const v = await variant(4);
+    const { session, preferenceId } = await checkedOut(v.id, 2);
+    const payment = await payPending(preferenceId, 'bolbradesco');
+    await moveClock(session.id, 20 * MINUTE);
+    sandbox.expire(payment.id);
+    await waitFor(async () => (await holdOf(payment.id))!.status === 'cancelled');
+    expect(await sessionOf(session.id)).toMatchObject({ status: 'expired', orders: 0, reserved: 0 });
+    expect((await stockOf(v.id)).available).toBe(4);
+    expect(await runReconcile()).toMatchObject({ offline_cancel_failed: 0 });
+    await expectAuditEmpty();
+  });
+
   it('paid after its hold ended (before the cancellation went out): re-reserved while the stock is there, else refunded; never lost', async () => {
     const v = await variant(4);
     const a = await checkedOut(v.id, 1);
