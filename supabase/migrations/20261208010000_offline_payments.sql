@@ -79,7 +79,8 @@ create table checkout.offline_holds (
 comment on table checkout.offline_holds is
   'One row per offline payment (ticket, atm, bank_transfer) seen pending for an order session: its deadline, how long it holds the stock (hold_until), what the buyer needs to pay it (instructions: ticket URL, barcode, Pix QR) and its cancellation at MercadoPago. status: holding (the session''s reservation runs to hold_until) or refused (over a hoarding limit: holds nothing more), then paid, ended (hold over unpaid: cancellation due at next_cancel_at) or cancelled (at MercadoPago). Service role only.';
 comment on column checkout.offline_holds.deadline is 'Until when the buyer may pay: the payment''s date_of_expiration (for a transfer, at most transfer_deadline after it was made).';
-comment on column checkout.offline_holds.hold_until is 'deadline plus the crediting grace in business hours: the session''s reservation lasts until then.';
+comment on column checkout.offline_holds.hold_until is
+  'When the hold ends: the deadline plus the crediting grace (the session''s reservation lasts until then); for a refused payment the session''s own end; now, once the session closes (private.end_offline_holds).';
 
 create index offline_holds_session_idx on checkout.offline_holds (order_session_id);
 create index offline_holds_shopper_idx on checkout.offline_holds (session_id) where status = 'holding';
@@ -88,6 +89,29 @@ create index offline_holds_cancel_due_idx on checkout.offline_holds (next_cancel
 
 alter table checkout.offline_holds enable row level security;
 grant select, insert, update on checkout.offline_holds to service_role;
+
+-- ---------------------------------------------------------------------------
+-- Triggers
+
+create function private.end_offline_holds()
+returns trigger
+language plpgsql set search_path = ''
+as $$
+begin
+  -- The session closed (paid, cancelled by a newer checkout, expired): its
+  -- holds end now, for the reconcile pass to mark them paid or cancel them.
+  update checkout.offline_holds set hold_until = now(), updated_at = now()
+   where order_session_id = new.id and status in ('holding', 'refused') and hold_until > now();
+  return null;
+end
+$$;
+comment on function private.end_offline_holds() is
+  'Trigger: an order session leaving active ends its offline holds now (hold_until), so checkout.claim_offline_expiry finds every due hold in one index range.';
+create trigger order_sessions_end_offline_holds
+  after update of status on public.order_sessions
+  for each row
+  when (old.status = 'active' and new.status <> 'active')
+  execute function private.end_offline_holds();
 
 -- ---------------------------------------------------------------------------
 -- Routines
@@ -233,7 +257,11 @@ begin
   values (pid, s.id, s.session_id, ptype, p_payment ->> 'payment_method_id',
           case when refusal = 'session_closed' then 'ended' when refusal is not null then 'refused' else 'holding' end,
           refusal, due,
-          case when ptype = 'bank_transfer' then due + cfg.transfer_grace else private.add_business_hours(due, cfg.crediting_grace_hours) end,
+          -- Refused: it holds what the session holds anyway, no longer.
+          case when refusal = 'session_closed' then now()
+               when refusal is not null then s.expires_at
+               when ptype = 'bank_transfer' then due + cfg.transfer_grace
+               else private.add_business_hours(due, cfg.crediting_grace_hours) end,
           private.offline_instructions(p_payment),
           case when refusal = 'session_closed' then now() end)
   returning * into h;
@@ -362,13 +390,15 @@ begin
   -- 1. Live holds whose end has passed, or whose session closed, unpaid. The
   --    session is locked (skip locked: one being paid right now is left to
   --    apply_payment and seen on the next pass); an active one is expired
-  --    and its stock released in this transaction.
+  --    and its stock released in this transaction, unless another live
+  --    hold still extends it.
+  --    A session that closed (paid, cancelled, expired) ended its holds at
+  --    once (private.end_offline_holds), so the due ones are one index range.
   with due as (
-    select h.payment_id, s.id as order_session_id, s.status
+    select h.payment_id, s.id as order_session_id, s.status, s.expires_at
       from checkout.offline_holds h
       join public.order_sessions s on s.id = h.order_session_id
-     where h.status in ('holding', 'refused')
-       and (s.status <> 'active' or s.expires_at <= now())
+     where h.status in ('holding', 'refused') and h.hold_until <= now()
      order by h.hold_until
      limit lim
        for update of s skip locked
@@ -383,7 +413,7 @@ begin
     returning h.payment_id, h.order_session_id
   ), expired as (
     update public.order_sessions s set status = 'expired', closed_at = now()
-     where s.id in (select order_session_id from due where status = 'active')
+     where s.id in (select order_session_id from due where status = 'active' and expires_at <= now())
        and s.id in (select order_session_id from ending)
     returning s.id
   )

@@ -4,7 +4,7 @@
 -- claimed once), a cancelled payment ending its hold, the audit.
 begin;
 \ir helpers/tests.psql
-select plan(64);
+select plan(66);
 
 insert into auth.users (id, email, is_anonymous, email_confirmed_at) values
   ('00000000-0000-4000-8000-00000000b001', 'boss-offline@example.com', false, now());
@@ -137,6 +137,7 @@ select tests.authenticate_as_service_role() \gset
 -- ---------------------------------------------------------------------------
 -- The hold ends unpaid: expired, stock back, the cancellation claimed once.
 select tests.expire_order_session(:'sb', interval '1 minute');
+update checkout.offline_holds set hold_until = now() - interval '1 minute' where payment_id = 7002;
 select checkout.claim_offline_expiry(100) as claimed \gset
 select is(:'claimed'::jsonb @> format('[{"payment_id": 7002, "order_session_id": "%s", "attempts": 1}]', :'sb')::jsonb, true,
           'the ended ticket''s cancellation is claimed');
@@ -161,6 +162,7 @@ select is((:'r'::jsonb -> 'order' ->> 'paid_late')::boolean, true, 'paid late');
 -- A hold approved before the pass: marked paid, never cancelled.
 select checkout.apply_payment(tests.payment(:'ta', 'approved', 2000, 7001) || '{"payment_type_id": "ticket"}') as r \gset
 select is(:'r'::jsonb ->> 'outcome', 'order_created', 'ticket paid within its hold: an order');
+select is((select hold_until from checkout.offline_holds where payment_id = 7001), now(), 'its session paid: the hold ends now');
 select is(checkout.claim_offline_expiry(100), '[]'::jsonb, 'nothing to cancel for a paid ticket');
 select is((select status from checkout.offline_holds where payment_id = 7001), 'paid', 'its hold is paid');
 
@@ -193,6 +195,7 @@ select is((select jsonb_agg(a ->> 'payment_id' order by a ->> 'payment_id') from
   'offline_payments: the payments awaiting (a refused one too: payable until its card time ends)');
 select is(:'dash'::jsonb #>> '{awaiting,0,label}', 'esperando pago', 'offline_payments: esperando pago');
 select is(:'dash'::jsonb -> 'expired_unpaid', '{"last_7_days": 2, "total": 2, "cancel_pending": 0}'::jsonb, 'offline_payments: ended unpaid');
+select is((select hold_until from checkout.offline_holds where payment_id = 7003), now(), 'a newer checkout cancelled carol''s session: its hold ends now');
 select tests.expire_order_session(:'sg', interval '2 hours');
 select is(checkout.audit() -> 0 ->> 'invariant', 'offline_hold_past_end', 'the audit sees a hold not ended an hour after its end');
 
