@@ -36,6 +36,7 @@ Deno.test('reconcile: offline holds that ended are cancelled at MercadoPago; a p
     claimPreferenceExpiry: () => Promise.resolve([]),
     claimReconciliation: () => Promise.resolve([]),
     claimRefunds: () => Promise.resolve([]),
+    disputes: { claim: () => Promise.resolve([]) } as unknown as CheckoutRoutines['disputes'],
   }, {
     cancelPayment: (id) => {
       if (id === 2) return Promise.reject(new MercadoPagoRejected('Invalid payment status to cancel', 400));

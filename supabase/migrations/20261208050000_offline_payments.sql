@@ -3,6 +3,8 @@
 -- hours; their hold ends unpaid in the reconcile pass, which cancels them at
 -- MercadoPago. Hoarding limits: card-only products, live holds per shopper,
 -- a share of each variant's stock. See supabase/schemas/12_offline_payments.sql.
+-- After 20261208040000_disputes_and_fraud: it extends the audit and the
+-- outbox's kinds that migration last defined.
 
 alter table public.products add column card_only boolean not null default false;
 comment on column public.products.card_only is
@@ -562,7 +564,7 @@ grant execute on function admin.offline_payments(jsonb) to service_role;
 -- The payment-instructions email: exactly one per offline payment that holds.
 alter table email.outbox drop constraint outbox_kind_check;
 alter table email.outbox add constraint outbox_kind_check
-  check (kind in ('cart_reminder', 'order_confirmation', 'marketing_opt_in', 'payment_instructions'));
+  check (kind in ('cart_reminder', 'order_confirmation', 'marketing_opt_in', 'fraud_alert', 'payment_instructions'));
 alter table email.outbox add column payment_id bigint;
 alter table email.outbox add constraint outbox_instructions_name_their_payment
   check (kind <> 'payment_instructions' or payment_id is not null);
@@ -780,10 +782,34 @@ as $$
         from checkout.payment_refunds r
        where r.status = 'owed' and r.created_at < now() - interval '1 hour'
       union all
+      -- a fraud-alerted order is stopped and its money owed back or returned
+      -- (14_disputes.sql)
+      select jsonb_build_object('invariant', 'fraud_alert_not_acted', 'subject', o.order_number,
+                                'detail', jsonb_build_object('payment_id', fa.payment_id, 'order_id', o.id, 'do_not_ship', o.do_not_ship,
+                                                             'status', o.status, 'alerted_at', fa.created_at))
+        from checkout.fraud_alerts fa
+        join public.orders o on o.payment_id = fa.payment_id
+       where not o.do_not_ship
+          or (o.status not in ('refunded', 'charged_back')
+              and not exists (select 1 from checkout.payment_refunds r where r.payment_id = fa.payment_id))
+      union all
+      -- every dispute is about a payment we saw
+      select jsonb_build_object('invariant', 'dispute_without_payment', 'subject', d.kind || ' ' || d.mp_id,
+                                'detail', jsonb_build_object('payment_id', d.payment_id, 'status', d.status))
+        from checkout.disputes d
+       where not exists (select 1 from checkout.payment_events pe where pe.payment_id = d.payment_id)
+      union all
+      -- fraud alerts, chargebacks and claims are acted on within the hour
+      select jsonb_build_object('invariant', 'notification_unprocessed_over_1h', 'subject', n.topic || ' ' || n.resource_id,
+                                'detail', jsonb_build_object('id', n.id, 'received_at', n.received_at, 'attempts', n.attempts,
+                                                             'last_error', n.last_error))
+        from checkout.mp_notifications n
+       where n.processed_at is null and n.received_at < now() - interval '1 hour'
+      union all
       -- offline payments' holds end, and are cancelled (12_offline_payments.sql)
       select o from private.offline_violations() o
     ) x(v)
 $$;
 comment on function checkout.audit() is
-  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (no order and no refund; matches_no_session for money that arrived for nothing we know), order_without_approved_payment, two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h.';
+  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (no order and no refund; matches_no_session for money that arrived for nothing we know), order_without_approved_payment, two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h, fraud_alert_not_acted (a fraud-alerted order not do_not_ship, or neither refunded, charged back nor owed back), dispute_without_payment (a chargeback or claim on a payment never applied), notification_unprocessed_over_1h (a stored fraud alert, chargeback or claim not acted on).';
 grant execute on function checkout.audit() to service_role;
