@@ -205,6 +205,7 @@ Deno.test('create-preference: a valid CPF, typed with separators, reaches the ch
   const h = harness({
     storeCountry: () => Promise.resolve({ site_id: 'MLB', currency: 'BRL', locale: 'pt-BR' }),
     beginCheckout: (_s, payer) => Promise.resolve(orderSession({ currency: 'BRL', payer: payer as Record<string, unknown> })),
+    offlineMethodsAllowed: () => Promise.resolve({ allowed: true, reason: null }),
     attachPreference: () => Promise.resolve(orderSession({ preference_id: 'pref-1' })),
   }, {
     createPreference: (pref) => {
@@ -218,6 +219,8 @@ Deno.test('create-preference: a valid CPF, typed with separators, reaches the ch
   assert.deepEqual(begun.identification, { type: 'CPF', number: '52998224725' });
   assert.deepEqual(sent?.payer.identification, { type: 'CPF', number: '52998224725' });
   assert.deepEqual(sent?.items.map((i) => i.currency_id), ['BRL']);
+});
+
 Deno.test('create-preference: offline methods on by default, payable MP_TICKET_EXPIRATION_DAYS (3); a cart past the hoarding limits gets cards only', async () => {
   const sent: PreferenceRequest[] = [];
   let allowed = { allowed: true, reason: null as string | null };

@@ -229,6 +229,8 @@ Deno.test("send-emails: the emails are written in the store's locale (pt-BR), mo
   assert.ok(email.html.includes('<html lang="pt-BR">'));
   assert.ok(email.text.includes(`Total: ${new Intl.NumberFormat('pt-BR', { style: 'currency', currency: 'BRL' }).format(1234.5)}`), email.text);
   assert.ok(email.text.includes('R$'), email.text);
+});
+
 Deno.test('send-emails: payment instructions: the method, the barcode or the Pix code, the link and the deadline in the store time zone', async () => {
   const base = {
     id: 9,

@@ -15,6 +15,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../dev/pg/prepare.ts';
 import type { Stack } from '../../dev/stack/stack.ts';
+import { countryOf } from '../../edge/_shared/country.ts';
 import { type BrowserStack, ensureBuilt, fillCheckout, newPage, startBrowserStack } from '../helpers/browser.ts';
 
 const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(repoRoot, 'docs', 'screenshots') : join(repoRoot, 'test-results', 'browser');
@@ -27,9 +28,10 @@ let env: BrowserStack;
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  ensureBuilt(DIST, ['web/demo', 'web/src'], 'build:web');
+  ensureBuilt(DIST, ['web/demo', 'web/src', 'edge/_shared'], 'build:web');
   env = await startBrowserStack('offline-browser', {
-    sandbox: { siteId: 'MLB', retrySchedule: [200, 400, 800], webhookTimeoutMs: 5000 },
+    country: countryOf('BR')!,
+    sandbox: { retrySchedule: [200, 400, 800], webhookTimeoutMs: 5000 },
     auth: { anonymousUsersPerHour: 10_000 },
   });
   ({ stack, db, browser } = env);
@@ -61,6 +63,7 @@ async function payOffline(page: Page, product: { slug: string; sku: string }, ty
   await expect.poll(async () => Number(await page.getByTestId('cart-count').getAttribute('data-count'))).toBe(1);
   await page.getByTestId('nav-cart').click();
   await fillCheckout(page);
+  await page.getByTestId('checkout-idNumber').fill('529.982.247-25');
   await page.getByTestId('checkout-submit').click();
   await page.waitForURL(/\/checkout\/v1\/redirect\?pref_id=/);
   await page.locator(`#payment-type-${type}`).check();

@@ -23,9 +23,13 @@ let pool: pg.Pool;
 let sandbox: Sandbox;
 let sink: MailSink;
 let fn: Record<'create' | 'webhook' | 'status' | 'reconcile' | 'emails', RunningFunction>;
+/** The store's site before this suite made it a Brazilian store (put back after). */
+let previousSite: string;
 
 beforeAll(async () => {
   pool = newPool(10);
+  previousSite = (await pool.query<{ site_id: string }>('select site_id from private.settings')).rows[0]!.site_id;
+  await pool.query(`update private.settings set site_id = 'MLB'`);
   sandbox = await startSandbox({ siteId: 'MLB', retrySchedule: [300, 600, 1200], webhookTimeoutMs: 5000 });
   sink = await startMailSink();
   const env = (extra: Record<string, string> = {}) =>
@@ -50,6 +54,7 @@ afterAll(async () => {
   await Promise.all(Object.values(fn ?? {}).map((f) => f.stop()));
   await sandbox?.close();
   await sink?.close();
+  if (previousSite) await pool.query('update private.settings set site_id = $1', [previousSite]);
   await pool?.end();
 });
 
@@ -64,7 +69,7 @@ async function checkedOut(variantId: string, qty: number) {
   const res = await call(fn.create, '/create-preference', {
     token,
     body: {
-      payer: { email: payer.email, name: payer.name },
+      payer: { email: payer.email, name: payer.name, identification: { type: 'CPF', number: '52998224725' } },
       shipping_address: { street_name: 'Av. Paulista', street_number: '1000', zip_code: '01310-100', city: 'São Paulo' },
     },
   });
