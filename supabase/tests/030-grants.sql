@@ -32,6 +32,7 @@ select set_eq(
     'checkout.purge_carts(integer)',
     'checkout.record_dispute(text,jsonb)',
     'checkout.record_refund(bigint,text)',
+    'checkout.refund_unpaired_parts(interval,integer)',
     'checkout.release_session(uuid,text)',
     'checkout.require_user(uuid)',
     'checkout.stats()',
