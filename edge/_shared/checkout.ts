@@ -29,11 +29,25 @@ export type Refund = contract.Refund;
 
 export interface ApplyResult {
   order_session_id: string | null;
-  outcome: 'order_created' | 'already_paid' | 'refund_owed' | 'amount_mismatch' | 'recorded' | 'order_updated' | 'refund_recorded' | 'unknown_session';
+  outcome:
+    | 'order_created'
+    | 'already_paid'
+    | 'partly_paid'
+    | 'refund_owed'
+    | 'amount_mismatch'
+    | 'recorded'
+    | 'order_updated'
+    | 'refund_recorded'
+    | 'unknown_session';
   payment_id: number;
   session_status?: OrderSession['status'];
   order?: Order | null;
   refund?: Refund;
+  /** partly_paid: the approved parts counted so far and what is still to pay. */
+  paid?: number;
+  remaining?: number;
+  /** refund_owed: the session's other parts, owed back with this one. */
+  parts_refunded?: Refund[];
 }
 
 /** A line checkout.merge_carts capped or dropped. */
@@ -133,6 +147,9 @@ export function checkoutRoutines(db: Db) {
         'select checkout.claim_refunds($1) as r',
         [limit],
       ),
+    /** Owes back the approved parts of sessions whose hold ended `graceMinutes` ago without the rest (checkout.refund_unpaired_parts). */
+    refundUnpairedParts: (graceMinutes: number, limit: number) =>
+      one<ApplyResult[]>('select checkout.refund_unpaired_parts(make_interval(mins => $1), $2) as r', [graceMinutes, limit]),
     noteRefundFailure: (paymentId: number, error: string) => one<unknown>('select checkout.note_refund_failure($1, $2) as r', [paymentId, error]),
     claimPreferenceExpiry: (limit: number) =>
       one<{ order_session_id: string; preference_id: string; status: OrderSession['status'] }[]>('select checkout.claim_preference_expiry($1) as r', [limit]),

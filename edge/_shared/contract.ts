@@ -161,7 +161,7 @@ export const quantitySchema = (min: 0 | 1) => z.number().int().min(min);
 
 export const ORDER_SESSION_STATUSES = ['active', 'paid', 'expired', 'cancelled', 'refund_owed', 'refunded'] as const;
 export const ORDER_STATUSES = ['paid', 'in_mediation', 'refunded', 'charged_back'] as const;
-const REFUND_REASONS = ['out_of_stock', 'stock_lowered', 'amount_mismatch', 'duplicate_payment', 'coupon_used_up', 'superseded', 'fraud_alert'] as const;
+const REFUND_REASONS = ['out_of_stock', 'stock_lowered', 'amount_mismatch', 'duplicate_payment', 'coupon_used_up', 'superseded', 'fraud_alert', 'unpaired_part'] as const;
 const REFUND_STATUSES = ['owed', 'refunded'] as const;
 
 export type OrderSessionStatus = (typeof ORDER_SESSION_STATUSES)[number];
@@ -229,6 +229,8 @@ export const orderSchema = z.object({
   shipping_address: z.record(z.string(), z.unknown()).optional(),
   paid_late: z.boolean().optional(),
   do_not_ship: z.boolean().optional(),
+  /** What the buyer paid on top of the price for installments with interest (never the store's income). */
+  financing_cost: money.optional(),
   created_at: z.string(),
   lines: z.array(orderLineSchema),
 });
@@ -263,4 +265,12 @@ export interface PaymentSnapshot {
   date_last_updated?: string | null;
   /** MercadoPago's id of the payment's latest refund: a refunded payment records it. */
   refund_id?: string | null;
+  /** Installments chosen by the buyer (credit cards). */
+  installments?: number | null;
+  /** `transaction_details.total_paid_amount`: the price plus the buyer's financing cost (never compared with the total). */
+  total_paid_amount?: number | null;
+  /** MercadoPago's fees charged to the store: `fee_details` with `fee_payer: 'collector'`, summed. */
+  fee_amount?: number | null;
+  /** The merchant order the payment belongs to (`order.id`). */
+  merchant_order_id?: string | null;
 }

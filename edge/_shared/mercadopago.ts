@@ -4,7 +4,7 @@
  * emulator locally (MP_API_BASE_URL). Failures are split into transient
  * (5xx, time-out, network: worth a retry) and rejections (4xx).
  */
-import { MercadoPagoConfig, Payment, PaymentRefund, Preference } from 'mercadopago';
+import { MercadoPagoConfig, MerchantOrder, Payment, PaymentRefund, Preference } from 'mercadopago';
 import { AppConfig } from 'mercadopago/dist/utils/config/index.js';
 import type { PaymentSnapshot } from './contract.ts';
 import { type DisputesApi, disputesApi } from './mp-disputes.ts';
@@ -28,7 +28,7 @@ export interface PreferenceRequest {
   expires: boolean;
   expiration_date_from: string;
   expiration_date_to: string;
-  payment_methods: { excluded_payment_types: { id: string }[] };
+  payment_methods: { excluded_payment_types: { id: string }[]; installments?: number };
   statement_descriptor: string;
   shipments?: { receiver_address: Record<string, string> };
 }
@@ -45,6 +45,8 @@ export interface MercadoPagoApi extends DisputesApi {
   refundPayment(id: number, idempotencyKey: string): Promise<{ id: string }>;
   /** `GET /v1/payments/search?external_reference=...`: every payment made for one order session. */
   searchPayments(externalReference: string): Promise<PaymentSnapshot[]>;
+  /** `GET /merchant_orders/{id}`: the payments of one preference (two cards: two payments), listed by id. */
+  getMerchantOrder(id: string): Promise<{ id: string; external_reference: string | null; payment_ids: string[] }>;
   /** `PUT /checkout/preferences/{id}`: stop a preference from being paid (expiration_date_to = at). */
   expirePreference(id: string, at: Date): Promise<void>;
 }
@@ -80,6 +82,10 @@ interface PaymentFields {
   date_approved?: string;
   date_last_updated?: string;
   refunds?: { id?: number | string }[];
+  installments?: number;
+  transaction_details?: { total_paid_amount?: number };
+  fee_details?: { amount?: number; fee_payer?: string }[];
+  order?: { id?: number | string };
 }
 
 function snapshotOf(p: PaymentFields): PaymentSnapshot {
@@ -96,7 +102,16 @@ function snapshotOf(p: PaymentFields): PaymentSnapshot {
     date_approved: p.date_approved ?? null,
     date_last_updated: p.date_last_updated ?? null,
     refund_id: p.refunds?.length ? String(p.refunds.at(-1)!.id) : null,
+    installments: p.installments ?? null,
+    total_paid_amount: p.transaction_details?.total_paid_amount ?? null,
+    fee_amount: p.fee_details ? collectorFees(p.fee_details) : null,
+    merchant_order_id: p.order?.id != null ? String(p.order.id) : null,
   };
+}
+
+/** The fees MercadoPago takes from the store (fee_payer collector), to the cent. */
+function collectorFees(fees: { amount?: number; fee_payer?: string }[]): number {
+  return Math.round(fees.filter((f) => f.fee_payer === 'collector').reduce((sum, f) => sum + (f.amount ?? 0), 0) * 100) / 100;
 }
 
 function classify(err: unknown): Error {
@@ -118,6 +133,7 @@ export function createMercadoPago(opts: { accessToken: string; baseUrl: string; 
   const preference = new Preference(client);
   const payment = new Payment(client);
   const refunds = new PaymentRefund(client);
+  const merchantOrders = new MerchantOrder(client);
   return {
     ...disputesApi(client, opts, classify),
     async createPreference(body, idempotencyKey) {
@@ -152,6 +168,18 @@ export function createMercadoPago(opts: { accessToken: string; baseUrl: string; 
         throw classify(err);
       }
       return found;
+    },
+    async getMerchantOrder(id) {
+      try {
+        const order = await merchantOrders.get({ merchantOrderId: id });
+        return {
+          id: String(order.id),
+          external_reference: order.external_reference ?? null,
+          payment_ids: (order.payments ?? []).filter((p) => p.id != null).map((p) => String(p.id)),
+        };
+      } catch (err) {
+        throw classify(err);
+      }
     },
     async expirePreference(id, at) {
       try {

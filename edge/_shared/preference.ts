@@ -33,7 +33,10 @@ export function preferenceFor(session: OrderSession, config: Config, now: Date, 
     expires: true,
     expiration_date_from: now.toISOString(),
     expiration_date_to: new Date(session.expires_at).toISOString(),
-    payment_methods: { excluded_payment_types: config.mp.excludedPaymentTypes.map((id) => ({ id })) },
+    payment_methods: {
+      excluded_payment_types: config.mp.excludedPaymentTypes.map((id) => ({ id })),
+      ...(config.mp.maxInstallments ? { installments: config.mp.maxInstallments } : {}),
+    },
     statement_descriptor: config.mp.statementDescriptor,
     shipments: {
       receiver_address: Object.fromEntries(
