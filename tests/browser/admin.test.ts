@@ -101,7 +101,10 @@ async function owedRefund(sku: string): Promise<number> {
     const pref = await fetch(`${stack.mpUrl}/checkout/preferences`, {
       method: 'POST',
       headers: { authorization: `Bearer ${stack.sandbox.accessToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ items: [{ title: 'Pago con monto equivocado', quantity: 1, unit_price: 100, currency_id: 'ARS' }], external_reference: s.token }),
+      body: JSON.stringify({
+        items: [{ title: 'Pago con monto equivocado', quantity: 1, unit_price: 999999, currency_id: 'ARS' }],
+        external_reference: s.token,
+      }),
     }).then((r) => r.json() as Promise<{ id: string }>);
     const payment = stack.sandbox.pay(pref.id, { cardholderName: 'APRO' });
     const r = (await client.query<{ r: { outcome: string } }>('select checkout.apply_payment($1) as r', [payment])).rows[0]!.r;

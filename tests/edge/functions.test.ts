@@ -334,12 +334,13 @@ describe('create-preference → pay → webhook', () => {
     const { token } = await shopperWithCart({ stock: 3, qty: 1, price: 5000 });
     const res = await checkout(token);
     const session = res.body.order_session as { id: string; token: string };
-    // A preference tampered with: same external_reference, another price.
+    // A preference tampered with: same external_reference, a higher price
+    // (a lower one would count as a part of a two-card payment).
     const forged = await fetch(`${sandbox.url}/checkout/preferences`, {
       method: 'POST',
       headers: { authorization: `Bearer ${sandbox.accessToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({
-        items: [{ id: 'x', title: 'x', quantity: 1, unit_price: 1, currency_id: 'ARS' }],
+        items: [{ id: 'x', title: 'x', quantity: 1, unit_price: 5001, currency_id: 'ARS' }],
         external_reference: session.token,
         notification_url: `${fn.webhook.url}/mercadopago-webhook`,
       }),
