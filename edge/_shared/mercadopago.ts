@@ -72,23 +72,24 @@ export class MercadoPagoRejected extends Error {
 interface PaymentFields {
   id?: number | string;
   status?: string;
-  status_detail?: string;
-  transaction_amount?: number;
-  currency_id?: string;
-  external_reference?: string;
-  payment_type_id?: string;
-  payment_method_id?: string;
-  date_created?: string;
-  date_approved?: string;
-  date_last_updated?: string;
+  status_detail?: string | null;
+  transaction_amount?: number | null;
+  currency_id?: string | null;
+  external_reference?: string | null;
+  payment_type_id?: string | null;
+  payment_method_id?: string | null;
+  date_created?: string | null;
+  date_approved?: string | null;
+  date_last_updated?: string | null;
   refunds?: { id?: number | string }[];
-  installments?: number;
-  transaction_details?: { total_paid_amount?: number };
-  fee_details?: { amount?: number; fee_payer?: string }[];
-  order?: { id?: number | string };
+  installments?: number | null;
+  transaction_details?: { total_paid_amount?: number | null } | null;
+  fee_details?: { amount?: number | null; fee_payer?: string | null }[] | null;
+  order?: { id?: number | string | null } | null;
 }
 
-function snapshotOf(p: PaymentFields): PaymentSnapshot {
+/** The payment as apply_payment takes it, from MercadoPago's JSON (the SDK's answer, or the sandbox's). */
+export function snapshotOf(p: PaymentFields): PaymentSnapshot {
   return {
     id: Number(p.id),
     status: String(p.status),
@@ -110,7 +111,7 @@ function snapshotOf(p: PaymentFields): PaymentSnapshot {
 }
 
 /** The fees MercadoPago takes from the store (fee_payer collector), to the cent. */
-function collectorFees(fees: { amount?: number; fee_payer?: string }[]): number {
+function collectorFees(fees: { amount?: number | null; fee_payer?: string | null }[]): number {
   return Math.round(fees.filter((f) => f.fee_payer === 'collector').reduce((sum, f) => sum + (f.amount ?? 0), 0) * 100) / 100;
 }
 
