@@ -380,6 +380,18 @@ begin
         from checkout.payment_events pe
        where pe.order_session_id = o.order_session_id or pe.payment_id = o.payment_id
     ),
+    -- What the store keeps: the price, less MercadoPago's fees. The buyer's
+    -- financing cost (installments with interest) is MercadoPago's, not income.
+    'money', (
+      select jsonb_build_object(
+        'total', o.total, 'currency', o.currency, 'financing_cost', o.financing_cost,
+        'fees', coalesce(sum(p.fees), 0), 'net', o.total - coalesce(sum(p.fees), 0),
+        'parts', coalesce(jsonb_agg(jsonb_build_object(
+          'payment_id', p.payment_id::text, 'amount', p.amount, 'installments', p.installments,
+          'financing_cost', p.financing_cost, 'fees', p.fees) order by p.approved_at, p.payment_id)
+          filter (where p.payment_id is not null), '[]'::jsonb))
+        from checkout.order_payments p where p.order_id = o.id
+    ),
     'refunds', (
       select coalesce(jsonb_agg(jsonb_build_object(
         'payment_id', pr.payment_id::text, 'amount', pr.amount, 'currency', pr.currency, 'reason', pr.reason,
@@ -401,7 +413,7 @@ begin
 end
 $$;
 comment on function admin.order_detail(jsonb, text) is
-  'Service role only, staff claims required. One order by id or order number: its lines, payer, shipping address, MercadoPago payment id, the payment statuses seen (status history), refunds, the order session''s event log, and whether the payer''s address may get cart reminders (marketing_consent, email.marketing_consent). CKI01 for a malformed reference, CKO01 for an unknown one.';
+  'Service role only, staff claims required. One order by id or order number: its lines, payer, shipping address, MercadoPago payment id, the payment statuses seen (status history), money (total, the buyer''s financing cost, MercadoPago''s fees, net = total - fees, and each payment counted toward the order with its installments), refunds, the order session''s event log, and whether the payer''s address may get cart reminders (marketing_consent, email.marketing_consent). CKI01 for a malformed reference, CKO01 for an unknown one.';
 grant execute on function admin.order_detail(jsonb, text) to service_role;
 
 create function admin.attention(p_claims jsonb)

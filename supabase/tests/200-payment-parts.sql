@@ -6,13 +6,15 @@
 -- audit's money invariants over parts.
 begin;
 \ir helpers/tests.psql
-select plan(46);
+select plan(48);
 
 select tests.create_shopper('parts-ana') as ana, tests.create_shopper('parts-bob') as bob,
        tests.create_shopper('parts-cid') as cid, tests.create_shopper('parts-dee') as dee,
        tests.create_shopper('parts-eve') as eve, tests.create_shopper('parts-fay') as fay,
        tests.create_variant('PARTS-A', 10, 1000) as va, tests.create_variant('PARTS-B', 1, 500) as vb \gset
 
+insert into auth.users (id, email, is_anonymous, email_confirmed_at, raw_app_meta_data)
+values ('00000000-0000-4000-8000-00000000b001', 'parts-boss@example.com', false, now(), '{"store_role": "staff"}');
 select tests.fill_cart('parts-ana', array[:'va']::uuid[], array[1]),
        tests.fill_cart('parts-bob', array[:'va']::uuid[], array[1]),
        tests.fill_cart('parts-cid', array[:'va']::uuid[], array[1]),
@@ -54,6 +56,15 @@ select results_eq(
 select is((select stock_on_hand from public.variants where id = :'va'), 9, 'one order: the stock is decremented once');
 select is(checkout.apply_payment(tests.payment(:'ta', 'approved', 600, 8001)) ->> 'outcome', 'already_paid', 'the first part after the order: already_paid');
 select is(checkout.apply_payment(tests.payment(:'ta', 'approved', 400, 8002)) ->> 'outcome', 'already_paid', 'the second part after the order: already_paid');
+
+-- The dashboard's order: net income = total - MercadoPago's fees; the
+-- buyer's financing cost shown apart.
+select admin.order_detail(
+  '{"sub": "00000000-0000-4000-8000-00000000b001", "role": "authenticated", "is_anonymous": false, "app_metadata": {"store_role": "staff"}}',
+  (select order_number from public.orders where order_session_id = :'sa')) -> 'money' as money \gset
+select is(:'money'::jsonb - 'parts', '{"total": 1000.00, "currency": "ARS", "financing_cost": 180.00, "fees": 62.90, "net": 937.10}'::jsonb,
+  'dashboard: the order''s total, financing cost, fees and net income');
+select is(jsonb_array_length(:'money'::jsonb -> 'parts'), 2, 'dashboard: both payments of the order, each with its installments');
 
 -- A stale approval of one part after it was refunded changes nothing.
 select is(checkout.apply_payment(tests.payment(:'ta', 'refunded', 400, 8002)) -> 'order' ->> 'status', 'paid',

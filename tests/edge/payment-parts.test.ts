@@ -9,6 +9,7 @@ import { type RunningFunction, startFunction } from '../../dev/functions/serve.t
 import { type Sandbox, signNotification, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { freePort } from '../../dev/pg/cluster.ts';
 import { addToCart, asService, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, payer, shipping } from '../helpers/db.ts';
+import { stopAll } from '../helpers/functions.ts';
 import { callFunction } from '../helpers/http.ts';
 import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
 
@@ -44,11 +45,7 @@ beforeAll(async () => {
   fn = { create: create!, webhook: webhook!, reconcile: reconcile! };
 }, 180_000);
 
-afterAll(async () => {
-  await Promise.all(Object.values(fn ?? {}).map((f) => f.stop()));
-  await sandbox?.close();
-  await pool?.end();
-});
+afterAll(() => stopAll({ fn, sandbox, pool }));
 
 /** A shopper's checkout of one unit at `price`, through create-preference. */
 async function checkout(price: number) {

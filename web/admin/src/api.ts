@@ -88,6 +88,15 @@ export interface OrderDetail extends Omit<OrderRow, 'email' | 'name' | 'items'> 
     currency: string | null;
     received_at: string;
   }[];
+  /** What the store keeps: total less MercadoPago's fees; the buyer's financing cost apart; each payment of the order (two cards: two). */
+  money?: {
+    total: number | string;
+    currency: string;
+    financing_cost: number | string;
+    fees: number | string;
+    net: number | string;
+    parts: { payment_id: string; amount: number | string; installments: number; financing_cost: number | string; fees: number | string }[];
+  };
   refunds: { payment_id: string; amount: number | string; currency: string; reason: string; status: string; created_at: string }[];
   session: { id: string; token: string; status: string; created_at: string; expires_at: string; paid_at: string | null } | null;
   events: { id: number; kind: string; payment_id: string | null; detail: Record<string, unknown>; created_at: string }[];
