@@ -125,17 +125,28 @@ comment on function private.check_payment(jsonb) is
 grant execute on function private.check_payment(jsonb) to service_role;
 
 
-create or replace function private.counted_amount(p_order_session_id uuid)
-returns numeric
+create or replace function private.counted_parts(p_order_session_id uuid)
+returns setof checkout.order_payments
 language sql stable set search_path = ''
 as $$
-  select coalesce(sum(p.amount), 0)
+  select p.*
     from checkout.order_payments p
    where p.order_session_id = p_order_session_id and p.order_id is null
      and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id)
 $$;
-comment on function private.counted_amount(uuid) is
+comment on function private.counted_parts(uuid) is
   'The approved parts that count toward an order session and wait for the rest: in checkout.order_payments, without an order and not owed back.';
+grant execute on function private.counted_parts(uuid) to service_role;
+
+
+create or replace function private.counted_amount(p_order_session_id uuid)
+returns numeric
+language sql stable set search_path = ''
+as $$
+  select coalesce(sum(p.amount), 0) from private.counted_parts(p_order_session_id) p
+$$;
+comment on function private.counted_amount(uuid) is
+  'What the parts counted toward an order session add up to (private.counted_parts).';
 grant execute on function private.counted_amount(uuid) to service_role;
 
 
@@ -267,10 +278,7 @@ begin
    where v.id = (l ->> 'variant_id')::uuid;
   perform private.release_stock(array[s.id]);
 
-  select coalesce(sum(p.financing_cost), 0) into financing
-    from checkout.order_payments p
-   where p.order_session_id = s.id and p.order_id is null
-     and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id);
+  select coalesce(sum(p.financing_cost), 0) into financing from private.counted_parts(s.id) p;
   insert into public.orders (
     order_session_id, session_id, payment_id, subtotal, discount, total, currency, coupon_code,
     payer, shipping_address, payment_type, payment_method, paid_late, financing_cost
@@ -279,9 +287,8 @@ begin
     s.payer, s.shipping_address, p_payment ->> 'payment_type_id', p_payment ->> 'payment_method_id', p_late, financing
   ) returning * into o;
   -- Every part counted toward the session now belongs to the order.
-  update checkout.order_payments p set order_id = o.id
-   where p.order_session_id = s.id and p.order_id is null
-     and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id);
+  update checkout.order_payments set order_id = o.id
+   where payment_id in (select c.payment_id from private.counted_parts(s.id) c);
 
   insert into public.order_lines (order_id, line_no, variant_id, sku, title, unit_price, quantity, line_total)
   select o.id, ord::smallint, (l ->> 'variant_id')::uuid, l ->> 'sku', l ->> 'title',
@@ -334,10 +341,7 @@ begin
   -- Parts add up (two cards). A payment of the whole total replaces parts
   -- still waiting for their partner: those are owed back.
   if amount = s.total then
-    perform private.owe_refund(s, p.payment_id, p.amount, p.currency, 'unpaired_part')
-       from checkout.order_payments p
-      where p.order_session_id = s.id and p.order_id is null
-        and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id);
+    perform private.owe_refund(s, p.payment_id, p.amount, p.currency, 'unpaired_part') from private.counted_parts(s.id) p;
   end if;
   perform private.count_part(s, p_payment);
   if private.counted_amount(s.id) < s.total then
@@ -472,9 +476,8 @@ begin
                                'refund', private.owe_refund(closed, p_payment_id, p_amount, p_currency, p_reason, p_detail));
   -- Every other part counted toward the session is owed back too.
   select jsonb_agg(private.owe_refund(closed, p.payment_id, p.amount, p.currency, p_reason, p_detail) order by p.payment_id) into others
-    from checkout.order_payments p
-   where p.order_session_id = s.id and p.order_id is null and p.payment_id <> p_payment_id
-     and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id);
+    from private.counted_parts(s.id) p
+   where p.payment_id <> p_payment_id;
   if others is not null then
     answer := answer || jsonb_build_object('parts_refunded', others);
   end if;
@@ -549,10 +552,7 @@ begin
      limit greatest(least(coalesce(p_limit, 50), 500), 1)
        for update skip locked
   loop
-    select p.* into first from checkout.order_payments p
-     where p.order_session_id = s.id and p.order_id is null
-       and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id)
-     order by p.payment_id limit 1;
+    select p.* into first from private.counted_parts(s.id) p order by p.payment_id limit 1;
     done := done || jsonb_build_array(private.cannot_fulfil(s, first.payment_id, first.amount, first.currency, 'unpaired_part',
       jsonb_build_object('paid', private.counted_amount(s.id), 'expected', s.total)));
   end loop;
@@ -810,6 +810,7 @@ $$;
 comment on function checkout.stats() is
   'Service role only. Monitoring for the store owner: sessions by status, conversion rate (all time and last 24 h), active reservations, late payments, refunds owed, made and by reason, amount mismatches, approved payments matching no session (unmatched_payments), sessions expired in the last 24 h, anything stuck for more than an hour (stuck: refunds owed, approved payments without an outcome, active sessions the cron has not expired, cancelled sessions whose preference is still payable), orders by status.';
 grant execute on function checkout.stats() to service_role;
+
 
 create or replace function admin.order_detail(p_claims jsonb, p_order text)
 returns jsonb

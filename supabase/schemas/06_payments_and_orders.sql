@@ -400,17 +400,27 @@ comment on function private.record_payment(public.order_sessions, jsonb) is
   'Records a payment status once per (payment id, status) in payment_events (order_session_id NULL when it matches no session: shown by checkout.stats and checkout.audit), and logs payment_seen. True the first time.';
 grant execute on function private.record_payment(public.order_sessions, jsonb) to service_role;
 
-create function private.counted_amount(p_order_session_id uuid)
-returns numeric
+create function private.counted_parts(p_order_session_id uuid)
+returns setof checkout.order_payments
 language sql stable set search_path = ''
 as $$
-  select coalesce(sum(p.amount), 0)
+  select p.*
     from checkout.order_payments p
    where p.order_session_id = p_order_session_id and p.order_id is null
      and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id)
 $$;
-comment on function private.counted_amount(uuid) is
+comment on function private.counted_parts(uuid) is
   'The approved parts that count toward an order session and wait for the rest: in checkout.order_payments, without an order and not owed back.';
+grant execute on function private.counted_parts(uuid) to service_role;
+
+create function private.counted_amount(p_order_session_id uuid)
+returns numeric
+language sql stable set search_path = ''
+as $$
+  select coalesce(sum(p.amount), 0) from private.counted_parts(p_order_session_id) p
+$$;
+comment on function private.counted_amount(uuid) is
+  'What the parts counted toward an order session add up to (private.counted_parts).';
 grant execute on function private.counted_amount(uuid) to service_role;
 
 create function private.count_part(s public.order_sessions, p_payment jsonb)
@@ -537,10 +547,7 @@ begin
    where v.id = (l ->> 'variant_id')::uuid;
   perform private.release_stock(array[s.id]);
 
-  select coalesce(sum(p.financing_cost), 0) into financing
-    from checkout.order_payments p
-   where p.order_session_id = s.id and p.order_id is null
-     and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id);
+  select coalesce(sum(p.financing_cost), 0) into financing from private.counted_parts(s.id) p;
   insert into public.orders (
     order_session_id, session_id, payment_id, subtotal, discount, total, currency, coupon_code,
     payer, shipping_address, payment_type, payment_method, paid_late, financing_cost
@@ -549,9 +556,8 @@ begin
     s.payer, s.shipping_address, p_payment ->> 'payment_type_id', p_payment ->> 'payment_method_id', p_late, financing
   ) returning * into o;
   -- Every part counted toward the session now belongs to the order.
-  update checkout.order_payments p set order_id = o.id
-   where p.order_session_id = s.id and p.order_id is null
-     and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id);
+  update checkout.order_payments set order_id = o.id
+   where payment_id in (select c.payment_id from private.counted_parts(s.id) c);
 
   insert into public.order_lines (order_id, line_no, variant_id, sku, title, unit_price, quantity, line_total)
   select o.id, ord::smallint, (l ->> 'variant_id')::uuid, l ->> 'sku', l ->> 'title',
@@ -603,10 +609,7 @@ begin
   -- Parts add up (two cards). A payment of the whole total replaces parts
   -- still waiting for their partner: those are owed back.
   if amount = s.total then
-    perform private.owe_refund(s, p.payment_id, p.amount, p.currency, 'unpaired_part')
-       from checkout.order_payments p
-      where p.order_session_id = s.id and p.order_id is null
-        and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id);
+    perform private.owe_refund(s, p.payment_id, p.amount, p.currency, 'unpaired_part') from private.counted_parts(s.id) p;
   end if;
   perform private.count_part(s, p_payment);
   if private.counted_amount(s.id) < s.total then

@@ -81,9 +81,8 @@ begin
                                'refund', private.owe_refund(closed, p_payment_id, p_amount, p_currency, p_reason, p_detail));
   -- Every other part counted toward the session is owed back too.
   select jsonb_agg(private.owe_refund(closed, p.payment_id, p.amount, p.currency, p_reason, p_detail) order by p.payment_id) into others
-    from checkout.order_payments p
-   where p.order_session_id = s.id and p.order_id is null and p.payment_id <> p_payment_id
-     and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id);
+    from private.counted_parts(s.id) p
+   where p.payment_id <> p_payment_id;
   if others is not null then
     answer := answer || jsonb_build_object('parts_refunded', others);
   end if;
@@ -168,10 +167,7 @@ begin
      limit greatest(least(coalesce(p_limit, 50), 500), 1)
        for update skip locked
   loop
-    select p.* into first from checkout.order_payments p
-     where p.order_session_id = s.id and p.order_id is null
-       and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id)
-     order by p.payment_id limit 1;
+    select p.* into first from private.counted_parts(s.id) p order by p.payment_id limit 1;
     done := done || jsonb_build_array(private.cannot_fulfil(s, first.payment_id, first.amount, first.currency, 'unpaired_part',
       jsonb_build_object('paid', private.counted_amount(s.id), 'expected', s.total)));
   end loop;
