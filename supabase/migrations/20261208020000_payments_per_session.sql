@@ -812,6 +812,58 @@ comment on function checkout.stats() is
 grant execute on function checkout.stats() to service_role;
 
 
+create or replace function admin.orders(
+  p_claims jsonb,
+  p_search text default null,
+  p_before_created_at timestamptz default null,
+  p_before_id uuid default null,
+  p_limit integer default 50
+)
+returns jsonb
+language plpgsql stable security definer set search_path = ''
+as $$
+declare
+  q text := nullif(btrim(coalesce(p_search, '')), '');
+  digits text;
+  v_filter text;
+  v_result jsonb;
+begin
+  perform admin.require_staff(p_claims);
+  perform admin.check_input(p_limit between 1 and 200, 'limit', 'limit must be between 1 and 200');
+  perform admin.check_input((p_before_created_at is null) = (p_before_id is null), 'cursor', 'the cursor is incomplete');
+  perform admin.check_input(q is null or length(q) <= 254, 'q', 'the search is too long');
+  digits := substring(q from '^(?:ORD-?)?0*(\d{1,18})$');
+  -- One index per kind of search; EXECUTE plans each call with its values,
+  -- so the email prefix uses its index (a generic plan could not).
+  v_filter := case
+    when q is null then 'true'
+    when digits is not null then '(o.order_number = ''ORD-'' || lpad($2, 6, ''0'') or o.id = (select p.order_id from checkout.order_payments p where p.payment_id = $2::bigint))'
+    else '(lower(o.payer ->> ''email'') ~>=~ lower($1) and lower(o.payer ->> ''email'') ~<~ (lower($1) || chr(1114111)))'
+  end;
+  execute format($q$
+    with page as (
+      select x.o, row_number() over (order by (x.o).created_at desc, (x.o).id desc) as rn
+        from (select o from public.orders o
+               where %s and ($3::timestamptz is null or (o.created_at, o.id) < ($3, $4))
+               order by o.created_at desc, o.id desc
+               limit $5 + 1) x
+    )
+    select jsonb_build_object(
+      'orders', coalesce(jsonb_agg(admin.order_summary(p.o) order by p.rn) filter (where p.rn <= $5), '[]'::jsonb),
+      'next', case when count(*) > $5
+                   then (array_agg(jsonb_build_object('created_at', (p.o).created_at, 'id', (p.o).id)) filter (where p.rn = $5))[1] end)
+      from page p
+  $q$, v_filter)
+  into v_result
+  using q, digits, p_before_created_at, p_before_id, p_limit;
+  return v_result;
+end
+$$;
+comment on function admin.orders(jsonb, text, timestamptz, uuid, integer) is
+  'Service role only, staff claims required. A page of orders, newest first, after the keyset cursor (created_at, id) of the previous page''s last row; optionally searched by order number (ORD-001234 or 1234), MercadoPago payment id (digits: any of the order''s payments, two with two cards) or payer email (case-insensitive prefix). Returns {orders, next} where next is the cursor of the following page or null.';
+grant execute on function admin.orders(jsonb, text, timestamptz, uuid, integer) to service_role;
+
+
 create or replace function admin.order_detail(p_claims jsonb, p_order text)
 returns jsonb
 language plpgsql stable security definer set search_path = ''

@@ -319,7 +319,7 @@ begin
   -- so the email prefix uses its index (a generic plan could not).
   v_filter := case
     when q is null then 'true'
-    when digits is not null then '(o.order_number = ''ORD-'' || lpad($2, 6, ''0'') or o.payment_id = $2::bigint)'
+    when digits is not null then '(o.order_number = ''ORD-'' || lpad($2, 6, ''0'') or o.id = (select p.order_id from checkout.order_payments p where p.payment_id = $2::bigint))'
     else '(lower(o.payer ->> ''email'') ~>=~ lower($1) and lower(o.payer ->> ''email'') ~<~ (lower($1) || chr(1114111)))'
   end;
   execute format($q$
@@ -342,7 +342,7 @@ begin
 end
 $$;
 comment on function admin.orders(jsonb, text, timestamptz, uuid, integer) is
-  'Service role only, staff claims required. A page of orders, newest first, after the keyset cursor (created_at, id) of the previous page''s last row; optionally searched by order number (ORD-001234 or 1234), MercadoPago payment id (digits) or payer email (case-insensitive prefix). Returns {orders, next} where next is the cursor of the following page or null.';
+  'Service role only, staff claims required. A page of orders, newest first, after the keyset cursor (created_at, id) of the previous page''s last row; optionally searched by order number (ORD-001234 or 1234), MercadoPago payment id (digits: any of the order''s payments, two with two cards) or payer email (case-insensitive prefix). Returns {orders, next} where next is the cursor of the following page or null.';
 grant execute on function admin.orders(jsonb, text, timestamptz, uuid, integer) to service_role;
 
 create function admin.order_detail(p_claims jsonb, p_order text)

@@ -6,7 +6,7 @@
 -- audit's money invariants over parts.
 begin;
 \ir helpers/tests.psql
-select plan(48);
+select plan(49);
 
 select tests.create_shopper('parts-ana') as ana, tests.create_shopper('parts-bob') as bob,
        tests.create_shopper('parts-cid') as cid, tests.create_shopper('parts-dee') as dee,
@@ -65,6 +65,10 @@ select admin.order_detail(
 select is(:'money'::jsonb - 'parts', '{"total": 1000.00, "currency": "ARS", "financing_cost": 180.00, "fees": 62.90, "net": 937.10}'::jsonb,
   'dashboard: the order''s total, financing cost, fees and net income');
 select is(jsonb_array_length(:'money'::jsonb -> 'parts'), 2, 'dashboard: both payments of the order, each with its installments');
+select is(admin.orders(
+  '{"sub": "00000000-0000-4000-8000-00000000b001", "role": "authenticated", "is_anonymous": false, "app_metadata": {"store_role": "staff"}}',
+  '8001') -> 'orders' -> 0 ->> 'order_number', (select order_number from public.orders where order_session_id = :'sa'),
+  'dashboard: the order is found by the id of either payment (here the first part)');
 
 -- A stale approval of one part after it was refunded changes nothing.
 select is(checkout.apply_payment(tests.payment(:'ta', 'refunded', 400, 8002)) -> 'order' ->> 'status', 'paid',
