@@ -35,9 +35,9 @@
 -- ---------------------------------------------------------------------------
 -- Types
 
-create type public.order_status as enum ('paid', 'in_mediation', 'refunded', 'charged_back');
+create type public.order_status as enum ('paid', 'in_mediation', 'partially_refunded', 'refunded', 'charged_back');
 comment on type public.order_status is
-  'An order follows its payment: paid, then possibly in mediation, refunded or charged back.';
+  'An order follows its payments: paid, then possibly in mediation, partially refunded (the store refunded part of it from the dashboard), refunded or charged back.';
 
 -- ---------------------------------------------------------------------------
 -- Tables
@@ -197,6 +197,31 @@ create index order_payments_order_idx on checkout.order_payments (order_id);
 alter table checkout.order_payments enable row level security;
 grant select, insert, update on checkout.order_payments to service_role;
 
+-- Refunds the store makes of an order it keeps (the dashboard: by amount or
+-- by line), spread over the order's payments; several per payment, each a
+-- MercadoPago partial refund (POST /v1/payments/{id}/refunds {amount}).
+create table checkout.order_refunds (
+  id uuid primary key default gen_random_uuid(),
+  order_id uuid not null references public.orders (id) on delete restrict,
+  payment_id bigint not null references checkout.order_payments (payment_id) on delete restrict,
+  amount numeric(12, 2) not null check (amount > 0),
+  currency text not null,
+  status text not null default 'owed' check (status in ('owed', 'refunded')),
+  mp_refund_id text,
+  requested_by uuid,
+  last_error text,
+  created_at timestamptz not null default now(),
+  refunded_at timestamptz
+);
+comment on table checkout.order_refunds is
+  'Refunds of part or all of an order the store keeps, asked from the dashboard (admin.refund_order) and spread over its payments: one row per payment and request, owed until MercadoPago confirms it (checkout.record_order_refund). Never more than a payment brought in. Service role only.';
+
+create index order_refunds_order_idx on checkout.order_refunds (order_id);
+create index order_refunds_payment_idx on checkout.order_refunds (payment_id);
+
+alter table checkout.order_refunds enable row level security;
+grant select, insert, update on checkout.order_refunds to service_role;
+
 -- The buyer's return asks MercadoPago about a payment id before it knows
 -- whose payment it is (the id is what MercadoPago's redirect carries). So
 -- that a client holding any shopper token cannot spend the store's
@@ -275,11 +300,12 @@ create function private.order_status_may_move(p_from public.order_status, p_to p
 returns boolean
 language sql immutable set search_path = ''
 as $$
-  select (p_from = 'paid' and p_to in ('in_mediation', 'refunded', 'charged_back'))
+  select (p_from = 'paid' and p_to in ('in_mediation', 'partially_refunded', 'refunded', 'charged_back'))
+      or (p_from = 'partially_refunded' and p_to in ('in_mediation', 'refunded', 'charged_back'))
       or (p_from = 'in_mediation' and p_to in ('paid', 'refunded', 'charged_back'))
 $$;
 comment on function private.order_status_may_move(public.order_status, public.order_status) is
-  'An order''s status moves forward only: paid to in_mediation, refunded or charged_back; a mediation ends paid, refunded or charged back; refunded and charged_back are final.';
+  'An order''s status moves forward only: paid to in_mediation, partially_refunded, refunded or charged_back; partially_refunded to in_mediation, refunded or charged_back; a mediation ends paid, refunded or charged back; refunded and charged_back are final.';
 grant execute on function private.order_status_may_move(public.order_status, public.order_status) to service_role;
 
 create function private.order_json(o public.orders)

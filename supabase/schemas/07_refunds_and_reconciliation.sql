@@ -136,6 +136,45 @@ comment on function checkout.record_refund(bigint, text) is
   'Service role only. Records that an owed refund was made in MercadoPago (idempotent; a later call with MercadoPago''s refund id fills it in when the first had none); a session paid without stock moves to refunded once no refund for it is owed (all its parts refunded).';
 grant execute on function checkout.record_refund(bigint, text) to service_role;
 
+-- A dashboard refund made at MercadoPago (or refused: p_error). The order
+-- follows: refunded once everything its payments brought in is refunded,
+-- otherwise partially_refunded.
+create function checkout.record_order_refund(p_refund_id uuid, p_mp_refund_id text, p_error text default null)
+returns jsonb
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  rf checkout.order_refunds;
+  o public.orders;
+  target public.order_status;
+begin
+  select * into rf from checkout.order_refunds where id = p_refund_id for update;
+  if not found then
+    raise exception 'no such refund' using errcode = 'CKO01', detail = jsonb_build_object('refund', p_refund_id)::text;
+  end if;
+  select * into o from public.orders where id = rf.order_id for update;
+  if p_error is not null then
+    update checkout.order_refunds set last_error = left(p_error, 500) where id = rf.id and status = 'owed' returning * into rf;
+  elsif rf.status = 'owed' then
+    update checkout.order_refunds set status = 'refunded', mp_refund_id = p_mp_refund_id, refunded_at = now(), last_error = null
+     where id = rf.id returning * into rf;
+    target := case when (select coalesce(sum(r.amount), 0) from checkout.order_refunds r where r.order_id = o.id and r.status = 'refunded') >= o.total
+                   then 'refunded' else 'partially_refunded' end;
+    if o.status <> target and private.order_status_may_move(o.status, target) then
+      update public.orders set status = target where id = o.id returning * into o;
+      perform private.log_event(o.order_session_id, 'order_status_changed', jsonb_build_object('order_id', o.id, 'status', target), rf.payment_id);
+    end if;
+    perform private.log_event(o.order_session_id, 'refunded',
+      jsonb_build_object('amount', rf.amount, 'currency', rf.currency, 'mp_refund_id', rf.mp_refund_id, 'order_id', o.id), rf.payment_id);
+  end if;
+  return jsonb_build_object('id', rf.id, 'payment_id', rf.payment_id::text, 'amount', rf.amount, 'currency', rf.currency,
+                            'status', rf.status, 'mp_refund_id', rf.mp_refund_id, 'last_error', rf.last_error, 'order_status', o.status);
+end
+$$;
+comment on function checkout.record_order_refund(uuid, text, text) is
+  'Service role only. Records a dashboard refund (checkout.order_refunds) as made at MercadoPago, with its refund id, or the error that left it owed (p_error); idempotent. The order moves to partially_refunded, or refunded once its whole total is. CKO01 unknown refund.';
+grant execute on function checkout.record_order_refund(uuid, text, text) to service_role;
+
 -- A two-card payment whose second part never came (rejected, abandoned)
 -- leaves an approved part waiting. Once the session's hold has ended and a
 -- grace has passed, the parts waiting are owed back (reason unpaired_part)

@@ -493,6 +493,86 @@ comment on function admin.refund_to_retry(jsonb, text) is
   'Service role only, staff claims required. The owed refund of a payment the dashboard asks to retry, its attempt counted (the function then refunds through MercadoPago with the same idempotency key as every attempt, and calls checkout.record_refund or checkout.note_refund_failure). CKI01 malformed id, CKO01 nothing owed, CKO02 already refunded.';
 grant execute on function admin.refund_to_retry(jsonb, text) to service_role;
 
+-- A refund of part or all of an order from the dashboard, by amount or by
+-- line ({"amount": 1500} or {"lines": [{"line_no": 1, "quantity": 1}]}; a
+-- line's share of a discount is taken off). Spread over the order's payments,
+-- the one with the most left to refund first, never more than a payment
+-- brought in; the Edge Function makes each part at MercadoPago and records it
+-- (checkout.record_order_refund).
+create function admin.refund_order(p_claims jsonb, p_order text, p_request jsonb)
+returns jsonb
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  ref text := btrim(coalesce(p_order, ''));
+  o public.orders;
+  wanted numeric;
+  left_total numeric;
+  take numeric;
+  part record;
+  rf checkout.order_refunds;
+  made jsonb := '[]'::jsonb;
+begin
+  perform admin.require_staff(p_claims);
+  perform admin.check_input(
+    ref ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' or ref ~ '^ORD-\d{1,19}$',
+    'order', 'the order must be an order id (uuid) or an order number (ORD-001234)');
+  perform admin.check_input(jsonb_typeof(p_request) = 'object' and ((p_request ? 'amount') <> (p_request ? 'lines')),
+    'request', 'give either amount or lines');
+  select * into o from public.orders x
+   where (ref ~ '^ORD-' and x.order_number = ref) or (ref !~ '^ORD-' and x.id::text = lower(ref))
+     for update;
+  if not found then
+    raise exception 'no such order' using errcode = 'CKO01', detail = jsonb_build_object('order', ref)::text;
+  end if;
+  if p_request ? 'amount' then
+    perform admin.check_input(jsonb_typeof(p_request -> 'amount') = 'number' and (p_request ->> 'amount')::numeric > 0
+      and (p_request ->> 'amount')::numeric = round((p_request ->> 'amount')::numeric, 2), 'amount', 'amount must be a positive number of cents at most');
+    wanted := (p_request ->> 'amount')::numeric;
+  else
+    perform admin.check_input(jsonb_typeof(p_request -> 'lines') = 'array' and jsonb_array_length(p_request -> 'lines') between 1 and 100
+      and not exists (select 1 from jsonb_array_elements(p_request -> 'lines') l
+                       where jsonb_typeof(l -> 'line_no') is distinct from 'number' or jsonb_typeof(l -> 'quantity') is distinct from 'number'
+                          or (l ->> 'quantity')::numeric <> trunc((l ->> 'quantity')::numeric) or (l ->> 'quantity')::numeric < 1
+                          or not exists (select 1 from public.order_lines ol where ol.order_id = o.id
+                                          and ol.line_no::numeric = (l ->> 'line_no')::numeric and ol.quantity >= (l ->> 'quantity')::numeric)),
+      'lines', 'each line must be {line_no, quantity} of this order, at most its quantity');
+    select round(sum(ol.unit_price * (l ->> 'quantity')::numeric) * o.total / nullif(o.subtotal, 0), 2) into wanted
+      from jsonb_array_elements(p_request -> 'lines') l
+      join public.order_lines ol on ol.order_id = o.id and ol.line_no::numeric = (l ->> 'line_no')::numeric;
+    wanted := coalesce(wanted, 0);
+  end if;
+  if o.currency in ('CLP', 'COP') and wanted <> trunc(wanted) then
+    raise exception '% amounts are whole units', o.currency using errcode = 'CKM02', detail = jsonb_build_object('amount', wanted)::text;
+  end if;
+  select coalesce(sum(p.amount), 0) - coalesce((select sum(r.amount) from checkout.order_refunds r where r.order_id = o.id), 0)
+    into left_total from checkout.order_payments p where p.order_id = o.id;
+  if o.status in ('refunded', 'charged_back') or wanted > left_total then
+    raise exception 'more than is left to refund' using errcode = 'CKO02',
+      detail = jsonb_build_object('order', o.order_number, 'status', o.status, 'refundable', case when o.status in ('refunded', 'charged_back') then 0 else left_total end)::text;
+  end if;
+  for part in
+    select p.payment_id, p.amount - coalesce((select sum(r.amount) from checkout.order_refunds r where r.payment_id = p.payment_id), 0) as remaining
+      from checkout.order_payments p where p.order_id = o.id
+     order by 2 desc, p.payment_id
+  loop
+    exit when wanted <= 0;
+    take := least(wanted, part.remaining);
+    continue when take <= 0;
+    insert into checkout.order_refunds (order_id, payment_id, amount, currency, requested_by)
+    values (o.id, part.payment_id, take, o.currency, nullif(p_claims ->> 'sub', '')::uuid)
+    returning * into rf;
+    made := made || jsonb_build_array(jsonb_build_object('id', rf.id, 'payment_id', rf.payment_id::text, 'amount', rf.amount, 'currency', rf.currency));
+    wanted := wanted - take;
+  end loop;
+  perform private.log_event(o.order_session_id, 'refund_owed', jsonb_build_object('order_id', o.id, 'refunds', made, 'by', p_claims ->> 'sub'));
+  return jsonb_build_object('order_number', o.order_number, 'refunds', made);
+end
+$$;
+comment on function admin.refund_order(jsonb, text, jsonb) is
+  'Service role only, staff claims required. Owes back part or all of an order: p_request {"amount": n} or {"lines": [{"line_no", "quantity"}]} (a line''s share of the discount taken off), spread over the order''s payments (the most left to refund first; never more than a payment brought in). Returns {order_number, refunds: [{id, payment_id, amount, currency}]}; the admin function makes each at MercadoPago and calls checkout.record_order_refund. CKI01 malformed, CKO01 unknown order, CKO02 more than is left to refund (detail refundable), CKM02 cents in CLP or COP.';
+grant execute on function admin.refund_order(jsonb, text, jsonb) to service_role;
+
 create function admin.audit(p_claims jsonb)
 returns jsonb
 language plpgsql stable security definer set search_path = ''

@@ -223,6 +223,12 @@ as $$
         join checkout.payment_events pe on pe.payment_id = r.payment_id and pe.status = 'approved'
        where r.amount > pe.transaction_amount
       union all
+      select jsonb_build_object('invariant', 'refund_exceeds_payment', 'subject', p.payment_id::text,
+                                'detail', jsonb_build_object('payment_id', p.payment_id, 'refund', x.refunded, 'paid', p.amount))
+        from checkout.order_payments p
+        join (select payment_id, sum(amount) as refunded from checkout.order_refunds group by payment_id) x on x.payment_id = p.payment_id
+       where x.refunded > p.amount
+      union all
       -- one order per cart checkout (the sessions of a checkout group)
       select jsonb_build_object('invariant', 'two_orders_one_checkout', 'subject', s.checkout_group::text,
                                 'detail', jsonb_build_object('orders', jsonb_agg(o.order_number order by o.order_number)))
@@ -299,7 +305,7 @@ as $$
     ) x(v)
 $$;
 comment on function checkout.audit() is
-  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (in no order and owed back by no refund, once a part of a two-card payment has waited an hour past its session''s hold; matches_no_session for money that arrived for nothing we know), payment_in_order_and_refunded, order_without_approved_payment (also a part of the order without an approval), order_parts_mismatch (the order''s payments do not add up to its total in its currency), refund_exceeds_payment, two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h, fraud_alert_not_acted (a fraud-alerted order not do_not_ship, or neither refunded, charged back nor owed back), dispute_without_payment (a chargeback or claim on a payment never applied), notification_unprocessed_over_1h (a stored fraud alert, chargeback or claim not acted on).';
+  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (in no order and owed back by no refund, once a part of a two-card payment has waited an hour past its session''s hold; matches_no_session for money that arrived for nothing we know), payment_in_order_and_refunded, order_without_approved_payment (also a part of the order without an approval), order_parts_mismatch (the order''s payments do not add up to its total in its currency), refund_exceeds_payment (a refund owed, or the dashboard''s refunds of a payment, more than it brought in), two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h, fraud_alert_not_acted (a fraud-alerted order not do_not_ship, or neither refunded, charged back nor owed back), dispute_without_payment (a chargeback or claim on a payment never applied), notification_unprocessed_over_1h (a stored fraud alert, chargeback or claim not acted on).';
 grant execute on function checkout.audit() to service_role;
 
 create function checkout.stats()

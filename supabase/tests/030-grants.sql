@@ -31,6 +31,7 @@ select set_eq(
     'checkout.purge_anonymous_users(integer)',
     'checkout.purge_carts(integer)',
     'checkout.record_dispute(text,jsonb)',
+    'checkout.record_order_refund(uuid,text,text)',
     'checkout.record_refund(bigint,text)',
     'checkout.refund_unpaired_parts(interval,integer)',
     'checkout.release_session(uuid,text)',
