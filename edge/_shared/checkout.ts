@@ -150,6 +150,23 @@ export function checkoutRoutines(db: Db) {
     /** Owes back the approved parts of sessions whose hold ended `graceMinutes` ago without the rest (checkout.refund_unpaired_parts). */
     refundUnpairedParts: (graceMinutes: number, limit: number) =>
       one<ApplyResult[]>('select checkout.refund_unpaired_parts(make_interval(mins => $1), $2) as r', [graceMinutes, limit]),
+    /** A dashboard refund made at MercadoPago (its refund id), or left owed with `error` (checkout.record_order_refund). */
+    recordOrderRefund: (refundId: string, mpRefundId: string | null, error: string | null) =>
+      one<
+        {
+          id: string;
+          payment_id: string;
+          amount: number;
+          currency: string;
+          status: 'owed' | 'refunded';
+          mp_refund_id: string | null;
+          last_error: string | null;
+          order_status: string;
+        }
+      >(
+        'select checkout.record_order_refund($1, $2, $3) as r',
+        [refundId, mpRefundId, error],
+      ),
     noteRefundFailure: (paymentId: number, error: string) => one<unknown>('select checkout.note_refund_failure($1, $2) as r', [paymentId, error]),
     claimPreferenceExpiry: (limit: number) =>
       one<{ order_session_id: string; preference_id: string; status: OrderSession['status'] }[]>('select checkout.claim_preference_expiry($1) as r', [limit]),

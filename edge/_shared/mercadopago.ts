@@ -42,7 +42,8 @@ interface CreatedPreference {
 export interface MercadoPagoApi extends DisputesApi {
   createPreference(body: PreferenceRequest, idempotencyKey: string): Promise<CreatedPreference>;
   getPayment(id: string): Promise<PaymentSnapshot>;
-  refundPayment(id: number, idempotencyKey: string): Promise<{ id: string }>;
+  /** `POST /v1/payments/{id}/refunds`: the whole remaining amount, or `amount` (a partial refund). */
+  refundPayment(id: number, idempotencyKey: string, amount?: number): Promise<{ id: string }>;
   /** `GET /v1/payments/search?external_reference=...`: every payment made for one order session. */
   searchPayments(externalReference: string): Promise<PaymentSnapshot[]>;
   /** `GET /merchant_orders/{id}`: the payments of one preference (two cards: two payments), listed by id. */
@@ -195,9 +196,9 @@ export function createMercadoPago(opts: { accessToken: string; baseUrl: string; 
         throw classify(err);
       }
     },
-    async refundPayment(id, idempotencyKey) {
+    async refundPayment(id, idempotencyKey, amount) {
       try {
-        const r = await refunds.create({ payment_id: id, body: {}, requestOptions: { idempotencyKey } });
+        const r = await refunds.create({ payment_id: id, body: amount === undefined ? {} : { amount }, requestOptions: { idempotencyKey } });
         return { id: String(r.id) };
       } catch (err) {
         throw classify(err);

@@ -3,11 +3,13 @@
  * payments and its payment and merchant_order notifications, the real
  * webhook and reconcile functions under Deno, the real database.
  */
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningFunction, startFunction } from '../../dev/functions/serve.ts';
 import { type Sandbox, signNotification, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { freePort } from '../../dev/pg/cluster.ts';
+import { addStaff } from '../../dev/staff-add.ts';
 import { addToCart, asService, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, payer, shipping } from '../helpers/db.ts';
 import { stopAll } from '../helpers/functions.ts';
 import { callFunction } from '../helpers/http.ts';
@@ -18,7 +20,8 @@ const SERVICE_KEY = 'parts-test-service-role-key';
 
 let pool: pg.Pool;
 let sandbox: Sandbox;
-let fn: Record<'create' | 'webhook' | 'reconcile', RunningFunction>;
+let fn: Record<'create' | 'webhook' | 'reconcile' | 'admin', RunningFunction>;
+let staffToken: string;
 
 beforeAll(async () => {
   pool = newPool(4);
@@ -37,12 +40,16 @@ beforeAll(async () => {
     SITE_URL: 'http://127.0.0.1:5173',
     ...extra,
   });
-  const [create, webhook, reconcile] = await Promise.all([
+  const [create, webhook, reconcile, admin] = await Promise.all([
     startFunction('create-preference', env({ FUNCTIONS_URL: `http://127.0.0.1:${webhookPort}`, MP_MAX_INSTALLMENTS: '6' })),
     startFunction('mercadopago-webhook', env(), { port: webhookPort }),
     startFunction('reconcile', env({ RECONCILE_UNPAIRED_GRACE_MINUTES: '0' })),
+    startFunction('admin', env()),
   ]);
-  fn = { create: create!, webhook: webhook!, reconcile: reconcile! };
+  fn = { create: create!, webhook: webhook!, reconcile: reconcile!, admin: admin! };
+  const email = `parts-owner-${randomUUID().slice(0, 8)}@example.com`;
+  const staff = await addStaff(databaseUrl(), email, { password: 'contraseña-segura' });
+  staffToken = signHs256(shopperClaims(staff.id, { is_anonymous: false, email, app_metadata: { provider: 'email', store_role: 'staff' } }), JWT_SECRET);
 }, 180_000);
 
 afterAll(() => stopAll({ fn, sandbox, pool }));
@@ -181,6 +188,47 @@ describe('two cards', () => {
     const [order] = await ordersOf(session.id);
     expect(Number(order.payment_id)).toBe(b.id);
     expect((await pool.query('select count(*)::int as n from checkout.order_payments where order_id = $1', [order.id])).rows[0].n).toBe(2);
+    expect(await violationsFor([a.id, b.id])).toEqual([]);
+  });
+
+  it('a partial refund from the dashboard spreads over both cards at MercadoPago and says which got how much', async () => {
+    const { session, preferenceId } = await checkout(6000);
+    const a = sandbox.pay(preferenceId, { cardholderName: 'APRO', amount: 4000 });
+    const b = sandbox.pay(preferenceId, { cardholderName: 'APRO', amount: 2000 });
+    await sandbox.settle(30_000);
+    const [order] = await ordersOf(session.id);
+    const refund = (body: unknown) => callFunction(`${fn.admin.url}/admin/orders/${order.order_number}/refunds`, { token: staffToken, body });
+
+    expect((await refund({ amount: 0 })).status).toBe(400);
+    expect((await refund({ amount: 6000.01 })).status).toBe(409);
+    expect((await refund({ amount: 1, lines: [] })).status).toBe(400);
+    expect(
+      (await callFunction(`${fn.admin.url}/admin/orders/${order.order_number}/refunds`, {
+        token: signHs256(shopperClaims(randomUUID()), JWT_SECRET),
+        body: { amount: 1 },
+      })).status,
+    )
+      .toBe(403);
+    expect((await pool.query('select count(*)::int as n from checkout.order_refunds where order_id = $1', [order.id])).rows[0].n).toBe(0);
+
+    const first = await refund({ amount: 4500 });
+    expect(first.status).toBe(200);
+    expect((first.body as { refunds: unknown[] }).refunds).toEqual([
+      expect.objectContaining({ payment_id: String(a.id), amount: 4000, status: 'refunded', order_status: 'partially_refunded' }),
+      expect.objectContaining({ payment_id: String(b.id), amount: 500, status: 'refunded', order_status: 'partially_refunded' }),
+    ]);
+    expect(sandbox.getPayment(a.id).status).toBe('refunded');
+    expect(sandbox.getPayment(b.id)).toMatchObject({ status: 'approved', transaction_amount_refunded: 500 });
+    await sandbox.settle(30_000);
+    expect((await ordersOf(session.id))[0].status).toBe('partially_refunded');
+
+    const rest = await refund({ lines: [{ line_no: 1, quantity: 1 }] });
+    expect(rest.status).toBe(409);
+    const last = await refund({ amount: 1500 });
+    expect((last.body as { refunds: { order_status: string }[] }).refunds.map((r) => r.order_status)).toEqual(['refunded']);
+    await sandbox.settle(30_000);
+    expect(sandbox.getPayment(b.id).status).toBe('refunded');
+    expect((await ordersOf(session.id))[0].status).toBe('refunded');
     expect(await violationsFor([a.id, b.id])).toEqual([]);
   });
 });

@@ -172,7 +172,7 @@ isOneToOne: false
                            }
           }
           Enums: {
-            "order_session_status": "active"|"paid"|"expired"|"cancelled"|"refund_owed"|"refunded","order_status": "paid"|"in_mediation"|"refunded"|"charged_back"
+            "order_session_status": "active"|"paid"|"expired"|"cancelled"|"refund_owed"|"refunded","order_status": "paid"|"in_mediation"|"partially_refunded"|"refunded"|"charged_back"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -288,7 +288,7 @@ export type CompositeTypes<
 export const Constants = {
   "public": {
           Enums: {
-            "order_session_status": ["active", "paid", "expired", "cancelled", "refund_owed", "refunded"],"order_status": ["paid", "in_mediation", "refunded", "charged_back"]
+            "order_session_status": ["active", "paid", "expired", "cancelled", "refund_owed", "refunded"],"order_status": ["paid", "in_mediation", "partially_refunded", "refunded", "charged_back"]
           }
         }
 } as const
