@@ -150,6 +150,85 @@ comment on function admin.refund_order(jsonb, text, jsonb) is
   'Service role only, staff claims required. Owes back part or all of an order: p_request {"amount": n} or {"lines": [{"line_no", "quantity"}]} (a line''s share of the discount taken off), spread over the order''s payments (the most left to refund first; never more than a payment brought in). Returns {order_number, refunds: [{id, payment_id, amount, currency}]}; the admin function makes each at MercadoPago and calls checkout.record_order_refund. CKI01 malformed, CKO01 unknown order, CKO02 more than is left to refund (detail refundable), CKM02 cents in CLP or COP.';
 grant execute on function admin.refund_order(jsonb, text, jsonb) to service_role;
 
+create or replace function admin.order_detail(p_claims jsonb, p_order text)
+returns jsonb
+language plpgsql stable security definer set search_path = ''
+as $$
+declare
+  o public.orders;
+  ref text := btrim(coalesce(p_order, ''));
+begin
+  perform admin.require_staff(p_claims);
+  perform admin.check_input(
+    ref ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' or ref ~ '^ORD-\d{1,19}$',
+    'order', 'the order must be an order id (uuid) or an order number (ORD-001234)');
+  if ref ~ '^ORD-' then
+    select * into o from public.orders x where x.order_number = ref;
+  else
+    select * into o from public.orders x where x.id = ref::uuid;
+  end if;
+  if not found then
+    raise exception 'no such order' using errcode = 'CKO01', detail = jsonb_build_object('order', ref)::text;
+  end if;
+  return private.order_json(o) || jsonb_build_object(
+    'payment_id', o.payment_id::text,
+    'payment_type', o.payment_type,
+    'payment_method', o.payment_method,
+    'updated_at', o.updated_at,
+    -- May the payer's address get cart reminders (11_email_outbox.sql)?
+    'marketing_consent', email.marketing_consent(o.session_id, o.payer ->> 'email'),
+    'payments', (
+      select coalesce(jsonb_agg(jsonb_build_object(
+        'payment_id', pe.payment_id::text, 'status', pe.status, 'status_detail', pe.status_detail,
+        'amount', pe.transaction_amount, 'currency', pe.currency, 'payment_type', pe.payment_type,
+        'payment_method', pe.payment_method, 'received_at', pe.received_at) order by pe.received_at, pe.id), '[]'::jsonb)
+        from checkout.payment_events pe
+       where pe.order_session_id = o.order_session_id or pe.payment_id = o.payment_id
+    ),
+    -- What the store keeps: the price, less MercadoPago's fees. The buyer's
+    -- financing cost (installments with interest) is MercadoPago's, not income.
+    'money', (
+      select jsonb_build_object(
+        'total', o.total, 'currency', o.currency, 'financing_cost', o.financing_cost,
+        'fees', coalesce(sum(p.fees), 0), 'net', o.total - coalesce(sum(p.fees), 0),
+        'parts', coalesce(jsonb_agg(jsonb_build_object(
+          'payment_id', p.payment_id::text, 'amount', p.amount, 'installments', p.installments,
+          'financing_cost', p.financing_cost, 'fees', p.fees) order by p.approved_at, p.payment_id)
+          filter (where p.payment_id is not null), '[]'::jsonb))
+        from checkout.order_payments p where p.order_id = o.id
+    ),
+    -- The store's own refunds of this order (partial or whole), per payment.
+    'order_refunds', (
+      select coalesce(jsonb_agg(jsonb_build_object(
+        'id', r.id, 'payment_id', r.payment_id::text, 'amount', r.amount, 'currency', r.currency, 'status', r.status,
+        'mp_refund_id', r.mp_refund_id, 'last_error', r.last_error, 'created_at', r.created_at, 'refunded_at', r.refunded_at)
+        order by r.created_at, r.payment_id), '[]'::jsonb)
+        from checkout.order_refunds r where r.order_id = o.id
+    ),
+    'refunds', (
+      select coalesce(jsonb_agg(jsonb_build_object(
+        'payment_id', pr.payment_id::text, 'amount', pr.amount, 'currency', pr.currency, 'reason', pr.reason,
+        'status', pr.status, 'mp_refund_id', pr.mp_refund_id, 'created_at', pr.created_at, 'refunded_at', pr.refunded_at)
+        order by pr.created_at), '[]'::jsonb)
+        from checkout.payment_refunds pr where pr.order_session_id = o.order_session_id
+    ),
+    'session', (
+      select jsonb_build_object('id', s.id, 'token', s.token, 'status', s.status, 'created_at', s.created_at,
+                                'expires_at', s.expires_at, 'paid_at', s.paid_at, 'preference_id', s.preference_id)
+        from public.order_sessions s where s.id = o.order_session_id
+    ),
+    'events', (
+      select coalesce(jsonb_agg(jsonb_build_object(
+        'id', e.id, 'kind', e.kind, 'payment_id', e.payment_id::text, 'detail', e.detail, 'created_at', e.created_at) order by e.id), '[]'::jsonb)
+        from checkout.order_session_events e where e.order_session_id = o.order_session_id
+    )
+  );
+end
+$$;
+comment on function admin.order_detail(jsonb, text) is
+  'Service role only, staff claims required. One order by id or order number: its lines, payer, shipping address, MercadoPago payment id, the payment statuses seen (status history), money (total, the buyer''s financing cost, MercadoPago''s fees, net = total - fees, and each payment counted toward the order with its installments), order_refunds (the store''s partial or whole refunds, per payment), refunds, the order session''s event log, and whether the payer''s address may get cart reminders (marketing_consent, email.marketing_consent). CKI01 for a malformed reference, CKO01 for an unknown one.';
+grant execute on function admin.order_detail(jsonb, text) to service_role;
+
 create or replace function checkout.audit()
 returns jsonb
 language sql stable security definer set search_path = ''

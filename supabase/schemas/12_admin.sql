@@ -392,6 +392,14 @@ begin
           filter (where p.payment_id is not null), '[]'::jsonb))
         from checkout.order_payments p where p.order_id = o.id
     ),
+    -- The store's own refunds of this order (partial or whole), per payment.
+    'order_refunds', (
+      select coalesce(jsonb_agg(jsonb_build_object(
+        'id', r.id, 'payment_id', r.payment_id::text, 'amount', r.amount, 'currency', r.currency, 'status', r.status,
+        'mp_refund_id', r.mp_refund_id, 'last_error', r.last_error, 'created_at', r.created_at, 'refunded_at', r.refunded_at)
+        order by r.created_at, r.payment_id), '[]'::jsonb)
+        from checkout.order_refunds r where r.order_id = o.id
+    ),
     'refunds', (
       select coalesce(jsonb_agg(jsonb_build_object(
         'payment_id', pr.payment_id::text, 'amount', pr.amount, 'currency', pr.currency, 'reason', pr.reason,
@@ -413,7 +421,7 @@ begin
 end
 $$;
 comment on function admin.order_detail(jsonb, text) is
-  'Service role only, staff claims required. One order by id or order number: its lines, payer, shipping address, MercadoPago payment id, the payment statuses seen (status history), money (total, the buyer''s financing cost, MercadoPago''s fees, net = total - fees, and each payment counted toward the order with its installments), refunds, the order session''s event log, and whether the payer''s address may get cart reminders (marketing_consent, email.marketing_consent). CKI01 for a malformed reference, CKO01 for an unknown one.';
+  'Service role only, staff claims required. One order by id or order number: its lines, payer, shipping address, MercadoPago payment id, the payment statuses seen (status history), money (total, the buyer''s financing cost, MercadoPago''s fees, net = total - fees, and each payment counted toward the order with its installments), order_refunds (the store''s partial or whole refunds, per payment), refunds, the order session''s event log, and whether the payer''s address may get cart reminders (marketing_consent, email.marketing_consent). CKI01 for a malformed reference, CKO01 for an unknown one.';
 grant execute on function admin.order_detail(jsonb, text) to service_role;
 
 create function admin.attention(p_claims jsonb)

@@ -3,9 +3,10 @@ import type { AdminApi } from '../api.ts';
 import { consentText, dateTime, EVENT_KIND, money, ORDER_STATUS, PAYMENT_STATUS, REFUND_REASON } from '../format.ts';
 import { usePolled } from '../hooks.ts';
 import { Empty, Updated } from './common.tsx';
+import { OrderRefund } from './OrderRefund.tsx';
 
 export function OrderPage({ api, orderRef }: { api: AdminApi; orderRef: string }) {
-  const { data: o, error, updatedAt } = usePolled(() => api.order(orderRef), [api, orderRef]);
+  const { data: o, error, updatedAt, refresh } = usePolled(() => api.order(orderRef), [api, orderRef]);
   const a = o?.shipping_address ?? {};
   const payer = (o?.payer ?? {}) as Record<string, unknown>;
   return (
@@ -91,6 +92,7 @@ export function OrderPage({ api, orderRef }: { api: AdminApi; orderRef: string }
               </dl>
             </section>
           </div>
+          <OrderRefund api={api} order={o} refresh={refresh} />
           <section className='card'>
             <h2>Productos</h2>
             <table>
