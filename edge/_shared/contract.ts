@@ -161,7 +161,16 @@ export const quantitySchema = (min: 0 | 1) => z.number().int().min(min);
 
 export const ORDER_SESSION_STATUSES = ['active', 'paid', 'expired', 'cancelled', 'refund_owed', 'refunded'] as const;
 export const ORDER_STATUSES = ['paid', 'in_mediation', 'partially_refunded', 'refunded', 'charged_back'] as const;
-const REFUND_REASONS = ['out_of_stock', 'stock_lowered', 'amount_mismatch', 'duplicate_payment', 'coupon_used_up', 'superseded', 'fraud_alert', 'unpaired_part'] as const;
+const REFUND_REASONS = [
+  'out_of_stock',
+  'stock_lowered',
+  'amount_mismatch',
+  'duplicate_payment',
+  'coupon_used_up',
+  'superseded',
+  'fraud_alert',
+  'unpaired_part',
+] as const;
 const REFUND_STATUSES = ['owed', 'refunded'] as const;
 
 export type OrderSessionStatus = (typeof ORDER_SESSION_STATUSES)[number];

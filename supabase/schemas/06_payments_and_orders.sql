@@ -564,6 +564,7 @@ declare
   pid bigint := (p_payment ->> 'id')::bigint;
   o public.orders;
   financing numeric;
+  parts bigint[];
 begin
   -- The caller checked the stock under the variant locks (short_lines), so
   -- the decrement cannot take stock_on_hand below zero.
@@ -573,7 +574,9 @@ begin
    where v.id = (l ->> 'variant_id')::uuid;
   perform private.release_stock(array[s.id]);
 
-  select coalesce(sum(p.financing_cost), 0) into financing from private.counted_parts(s.id) p;
+  -- Read before the insert: an order whose payment had a fraud alert is born
+  -- stopped and its payment owed back (14_disputes.sql), yet it is the order's.
+  select coalesce(sum(p.financing_cost), 0), array_agg(p.payment_id) into financing, parts from private.counted_parts(s.id) p;
   insert into public.orders (
     order_session_id, session_id, payment_id, subtotal, discount, total, currency, coupon_code,
     payer, shipping_address, payment_type, payment_method, paid_late, financing_cost
@@ -582,8 +585,7 @@ begin
     s.payer, s.shipping_address, p_payment ->> 'payment_type_id', p_payment ->> 'payment_method_id', p_late, financing
   ) returning * into o;
   -- Every part counted toward the session now belongs to the order.
-  update checkout.order_payments set order_id = o.id
-   where payment_id in (select c.payment_id from private.counted_parts(s.id) c);
+  update checkout.order_payments set order_id = o.id where payment_id = any (parts);
 
   insert into public.order_lines (order_id, line_no, variant_id, sku, title, unit_price, quantity, line_total)
   select o.id, ord::smallint, (l ->> 'variant_id')::uuid, l ->> 'sku', l ->> 'title',

@@ -193,12 +193,13 @@ as $$
          and not exists (select 1 from checkout.order_payments p join public.order_sessions s on s.id = p.order_session_id
                           where p.payment_id = pe.payment_id and p.order_id is null and s.expires_at > now() - interval '1 hour')
       union all
-      -- and never both: a payment in an order is not also owed back
+      -- and never both: a payment in an order is not also owed back (but for
+      -- a fraud alert's, which stops the order and returns its money)
       select jsonb_build_object('invariant', 'payment_in_order_and_refunded', 'subject', p.payment_id::text,
                                 'detail', jsonb_build_object('payment_id', p.payment_id, 'order_id', p.order_id, 'reason', r.reason))
         from checkout.order_payments p
         join checkout.payment_refunds r on r.payment_id = p.payment_id
-       where p.order_id is not null
+       where p.order_id is not null and r.reason <> 'fraud_alert'
       union all
       -- every order's payments were approved and add up to its total, in its currency
       select jsonb_build_object('invariant', 'order_without_approved_payment', 'subject', o.order_number,
@@ -305,7 +306,7 @@ as $$
     ) x(v)
 $$;
 comment on function checkout.audit() is
-  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (in no order and owed back by no refund, once a part of a two-card payment has waited an hour past its session''s hold; matches_no_session for money that arrived for nothing we know), payment_in_order_and_refunded, order_without_approved_payment (also a part of the order without an approval), order_parts_mismatch (the order''s payments do not add up to its total in its currency), refund_exceeds_payment (a refund owed, or the dashboard''s refunds of a payment, more than it brought in), two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h, fraud_alert_not_acted (a fraud-alerted order not do_not_ship, or neither refunded, charged back nor owed back), dispute_without_payment (a chargeback or claim on a payment never applied), notification_unprocessed_over_1h (a stored fraud alert, chargeback or claim not acted on).';
+  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (in no order and owed back by no refund, once a part of a two-card payment has waited an hour past its session''s hold; matches_no_session for money that arrived for nothing we know), payment_in_order_and_refunded (but for a fraud alert''s refund), order_without_approved_payment (also a part of the order without an approval), order_parts_mismatch (the order''s payments do not add up to its total in its currency), refund_exceeds_payment (a refund owed, or the dashboard''s refunds of a payment, more than it brought in), two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h, fraud_alert_not_acted (a fraud-alerted order not do_not_ship, or neither refunded, charged back nor owed back), dispute_without_payment (a chargeback or claim on a payment never applied), notification_unprocessed_over_1h (a stored fraud alert, chargeback or claim not acted on).';
 grant execute on function checkout.audit() to service_role;
 
 create function checkout.stats()

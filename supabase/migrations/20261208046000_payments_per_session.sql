@@ -1,7 +1,10 @@
 -- Issue 23, money: payments per order session (two cards), installments.
 -- The approved payments counted toward a session (checkout.order_payments),
 -- the order's financing cost, parts that add up, the unpaired part's refund,
--- and the audit's new invariants. Mirrors 06, 07 and 13 in supabase/schemas.
+-- and the audit's new invariants. Mirrors 06, 07, 12 and 13 in supabase/schemas.
+-- Numbered after 20261208040000_disputes_and_fraud, which redefines
+-- order_json and the refund reasons that this carries forward (the audit and
+-- the order's detail: 20261208046200_partial_refunds).
 
 alter table public.orders
   add column financing_cost numeric(12, 2) not null default 0 check (financing_cost >= 0);
@@ -42,10 +45,10 @@ on conflict (payment_id) do nothing;
 
 alter table checkout.payment_refunds drop constraint payment_refunds_reason_check;
 alter table checkout.payment_refunds add constraint payment_refunds_reason_check check (reason in (
-  'out_of_stock', 'amount_mismatch', 'duplicate_payment', 'coupon_used_up', 'stock_lowered', 'superseded', 'unpaired_part'));
+  'out_of_stock', 'amount_mismatch', 'duplicate_payment', 'coupon_used_up', 'stock_lowered', 'superseded', 'fraud_alert', 'unpaired_part'));
 
 comment on column checkout.payment_refunds.reason is
-  'Why the payment is owed back: out_of_stock (paid late, no stock), stock_lowered (paid on time, but the store lowered stock below the reservation), coupon_used_up, superseded (another session of the same cart checkout became the order), amount_mismatch (wrong currency, or more than the session''s total with the parts already approved), duplicate_payment, unpaired_part (a part of a two-card payment whose other part never came before the hold ended, or that a payment of the whole total replaced).';
+  'Why the payment is owed back: out_of_stock (paid late, no stock), stock_lowered (paid on time, but the store lowered stock below the reservation), coupon_used_up, superseded (another session of the same cart checkout became the order), amount_mismatch (wrong currency, or more than the session''s total with the parts already approved), duplicate_payment, fraud_alert (MercadoPago''s fraud alert for the order''s payment: 14_disputes.sql), unpaired_part (a part of a two-card payment whose other part never came before the hold ended, or that a payment of the whole total replaced).';
 
 
 create or replace function private.order_json(o public.orders)
@@ -69,6 +72,7 @@ begin
       'payer', o.payer,
       'shipping_address', o.shipping_address,
       'paid_late', o.paid_late,
+      'do_not_ship', o.do_not_ship,
       'financing_cost', o.financing_cost,
       'created_at', o.created_at,
       'lines', coalesce((
@@ -269,6 +273,7 @@ declare
   pid bigint := (p_payment ->> 'id')::bigint;
   o public.orders;
   financing numeric;
+  parts bigint[];
 begin
   -- The caller checked the stock under the variant locks (short_lines), so
   -- the decrement cannot take stock_on_hand below zero.
@@ -278,7 +283,9 @@ begin
    where v.id = (l ->> 'variant_id')::uuid;
   perform private.release_stock(array[s.id]);
 
-  select coalesce(sum(p.financing_cost), 0) into financing from private.counted_parts(s.id) p;
+  -- Read before the insert: an order whose payment had a fraud alert is born
+  -- stopped and its payment owed back (14_disputes.sql), yet it is the order's.
+  select coalesce(sum(p.financing_cost), 0), array_agg(p.payment_id) into financing, parts from private.counted_parts(s.id) p;
   insert into public.orders (
     order_session_id, session_id, payment_id, subtotal, discount, total, currency, coupon_code,
     payer, shipping_address, payment_type, payment_method, paid_late, financing_cost
@@ -287,8 +294,7 @@ begin
     s.payer, s.shipping_address, p_payment ->> 'payment_type_id', p_payment ->> 'payment_method_id', p_late, financing
   ) returning * into o;
   -- Every part counted toward the session now belongs to the order.
-  update checkout.order_payments set order_id = o.id
-   where payment_id in (select c.payment_id from private.counted_parts(s.id) c);
+  update checkout.order_payments set order_id = o.id where payment_id = any (parts);
 
   insert into public.order_lines (order_id, line_no, variant_id, sku, title, unit_price, quantity, line_total)
   select o.id, ord::smallint, (l ->> 'variant_id')::uuid, l ->> 'sku', l ->> 'title',
@@ -606,129 +612,6 @@ comment on function checkout.claim_reconciliation(interval, integer) is
 grant execute on function checkout.claim_reconciliation(interval, integer) to service_role;
 
 
-create or replace function checkout.audit()
-returns jsonb
-language sql stable security definer set search_path = ''
-as $$
-  select coalesce(jsonb_agg(v order by v ->> 'invariant', v ->> 'subject'), '[]'::jsonb)
-    from (
-      -- variants.reserved is the sum of its reservation rows
-      select jsonb_build_object('invariant', 'reserved_counter_mismatch', 'subject', v.sku,
-                                'detail', jsonb_build_object('variant_id', v.id, 'reserved', v.reserved, 'reservation_rows', coalesce(r.units, 0))) as v
-        from public.variants v
-        left join (select variant_id, sum(quantity)::integer as units from checkout.stock_reservations group by variant_id) r on r.variant_id = v.id
-       where v.reserved <> coalesce(r.units, 0)
-      union all
-      -- no stock below zero, and no more units promised than are on hand
-      select jsonb_build_object('invariant', 'stock_below_zero', 'subject', v.sku,
-                                'detail', jsonb_build_object('variant_id', v.id, 'stock_on_hand', v.stock_on_hand,
-                                                             'unexpired_reservations', coalesce(r.units, 0)))
-        from public.variants v
-        left join (select variant_id, sum(quantity)::integer as units from checkout.stock_reservations
-                    where expires_at > now() group by variant_id) r on r.variant_id = v.id
-       where v.stock_on_hand < 0 or v.reserved < 0 or v.stock_on_hand < coalesce(r.units, 0)
-      union all
-      -- every approved payment has an order or a refund (those matching no
-      -- session included: money that arrived for nothing we know)
-      select jsonb_build_object('invariant', 'approved_payment_unsettled', 'subject', pe.payment_id::text,
-                                'detail', jsonb_build_object('payment_id', pe.payment_id, 'order_session_id', pe.order_session_id,
-                                                             'external_reference', pe.external_reference, 'amount', pe.transaction_amount,
-                                                             'currency', pe.currency, 'received_at', pe.received_at,
-                                                             'matches_no_session', pe.order_session_id is null))
-        from checkout.payment_events pe
-       where pe.status = 'approved'
-         and not exists (select 1 from checkout.order_payments p where p.payment_id = pe.payment_id and p.order_id is not null)
-         and not exists (select 1 from checkout.payment_refunds r where r.payment_id = pe.payment_id)
-         -- a part of a two-card payment may wait for the rest until its hold has ended
-         and not exists (select 1 from checkout.order_payments p join public.order_sessions s on s.id = p.order_session_id
-                          where p.payment_id = pe.payment_id and p.order_id is null and s.expires_at > now() - interval '1 hour')
-      union all
-      -- and never both: a payment in an order is not also owed back
-      select jsonb_build_object('invariant', 'payment_in_order_and_refunded', 'subject', p.payment_id::text,
-                                'detail', jsonb_build_object('payment_id', p.payment_id, 'order_id', p.order_id, 'reason', r.reason))
-        from checkout.order_payments p
-        join checkout.payment_refunds r on r.payment_id = p.payment_id
-       where p.order_id is not null
-      union all
-      -- every order's payments were approved and add up to its total, in its currency
-      select jsonb_build_object('invariant', 'order_without_approved_payment', 'subject', o.order_number,
-                                'detail', jsonb_build_object('order_id', o.id, 'payment_id', o.payment_id))
-        from public.orders o
-       where not exists (select 1 from checkout.payment_events pe where pe.payment_id = o.payment_id and pe.status = 'approved')
-          or exists (select 1 from checkout.order_payments p where p.order_id = o.id
-                      and not exists (select 1 from checkout.payment_events pe where pe.payment_id = p.payment_id and pe.status = 'approved'))
-      union all
-      select jsonb_build_object('invariant', 'order_parts_mismatch', 'subject', o.order_number,
-                                'detail', jsonb_build_object('order_id', o.id, 'total', o.total, 'currency', o.currency,
-                                                             'paid', coalesce(p.paid, 0), 'currencies', p.currencies))
-        from public.orders o
-        left join (select order_id, sum(amount) as paid, jsonb_agg(distinct currency) as currencies
-                     from checkout.order_payments where order_id is not null group by order_id) p on p.order_id = o.id
-       where p.paid is distinct from o.total or p.currencies is distinct from jsonb_build_array(o.currency)
-      union all
-      -- a refund never exceeds what the payment's approval brought in
-      select jsonb_build_object('invariant', 'refund_exceeds_payment', 'subject', r.payment_id::text,
-                                'detail', jsonb_build_object('payment_id', r.payment_id, 'refund', r.amount, 'paid', pe.transaction_amount))
-        from checkout.payment_refunds r
-        join checkout.payment_events pe on pe.payment_id = r.payment_id and pe.status = 'approved'
-       where r.amount > pe.transaction_amount
-      union all
-      -- one order per cart checkout (the sessions of a checkout group)
-      select jsonb_build_object('invariant', 'two_orders_one_checkout', 'subject', s.checkout_group::text,
-                                'detail', jsonb_build_object('orders', jsonb_agg(o.order_number order by o.order_number)))
-        from public.orders o
-        join public.order_sessions s on s.id = o.order_session_id
-       group by s.checkout_group
-      having count(*) > 1
-      union all
-      -- one order per merged cart: a checkout that a cart merge cancelled
-      -- became an order (so it was paid late), and so did another checkout
-      -- of the account that was open at the merge or begun after it, no
-      -- later than that order. Read from the event log and the merges, not
-      -- from the checkout groups. (The merge is the account's latest one
-      -- that began before the cancellation was logged.)
-      select jsonb_build_object('invariant', 'two_orders_one_merged_cart', 'subject', oc.order_number,
-                                'detail', jsonb_build_object('account_id', c.session_id, 'merged_checkout', c.id,
-                                                             'merged_at', mg.merged_at,
-                                                             'orders', to_jsonb(array[oc.order_number] || array_agg(o2.order_number order by o2.order_number))))
-        from public.orders oc
-        join public.order_sessions c on c.id = oc.order_session_id
-        join lateral (select max(m.merged_at) as merged_at
-                        from checkout.cart_merges m
-                       where m.account_id = c.session_id
-                         and m.merged_at <= (select min(ev.created_at) from checkout.order_session_events ev
-                                              where ev.order_session_id = c.id and ev.kind = 'cancelled'
-                                                and ev.detail ->> 'reason' = 'merged into an account')) mg on mg.merged_at is not null
-        join public.order_sessions n on n.session_id = c.session_id and n.id <> c.id and n.created_at <= oc.created_at
-                                    and coalesce(n.closed_at, 'infinity'::timestamptz) >= mg.merged_at
-        join public.orders o2 on o2.order_session_id = n.id
-       where oc.paid_late
-       group by oc.order_number, c.session_id, c.id, mg.merged_at
-      union all
-      -- a session marked paid has its order; closed sessions hold no stock
-      select jsonb_build_object('invariant', 'paid_session_without_order', 'subject', s.id::text, 'detail', jsonb_build_object('token', s.token))
-        from public.order_sessions s
-       where s.status = 'paid' and not exists (select 1 from public.orders o where o.order_session_id = s.id)
-      union all
-      select jsonb_build_object('invariant', 'closed_session_holds_stock', 'subject', s.id::text,
-                                'detail', jsonb_build_object('status', s.status))
-        from public.order_sessions s
-       where s.status <> 'active' and exists (select 1 from checkout.stock_reservations r where r.order_session_id = s.id)
-      union all
-      -- refunds owed are made within the hour
-      select jsonb_build_object('invariant', 'refund_owed_over_1h', 'subject', r.payment_id::text,
-                                'detail', jsonb_build_object('payment_id', r.payment_id, 'order_session_id', r.order_session_id,
-                                                             'reason', r.reason, 'amount', r.amount, 'currency', r.currency,
-                                                             'owed_since', r.created_at, 'attempts', r.attempts, 'last_error', r.last_error))
-        from checkout.payment_refunds r
-       where r.status = 'owed' and r.created_at < now() - interval '1 hour'
-    ) x(v)
-$$;
-comment on function checkout.audit() is
-  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (in no order and owed back by no refund, once a part of a two-card payment has waited an hour past its session''s hold; matches_no_session for money that arrived for nothing we know), payment_in_order_and_refunded, order_without_approved_payment (also a part of the order without an approval), order_parts_mismatch (the order''s payments do not add up to its total in its currency), refund_exceeds_payment, two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h.';
-grant execute on function checkout.audit() to service_role;
-
-
 create or replace function checkout.stats()
 returns jsonb
 language sql stable security definer set search_path = ''
@@ -862,75 +745,3 @@ $$;
 comment on function admin.orders(jsonb, text, timestamptz, uuid, integer) is
   'Service role only, staff claims required. A page of orders, newest first, after the keyset cursor (created_at, id) of the previous page''s last row; optionally searched by order number (ORD-001234 or 1234), MercadoPago payment id (digits: any of the order''s payments, two with two cards) or payer email (case-insensitive prefix). Returns {orders, next} where next is the cursor of the following page or null.';
 grant execute on function admin.orders(jsonb, text, timestamptz, uuid, integer) to service_role;
-
-
-create or replace function admin.order_detail(p_claims jsonb, p_order text)
-returns jsonb
-language plpgsql stable security definer set search_path = ''
-as $$
-declare
-  o public.orders;
-  ref text := btrim(coalesce(p_order, ''));
-begin
-  perform admin.require_staff(p_claims);
-  perform admin.check_input(
-    ref ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' or ref ~ '^ORD-\d{1,19}$',
-    'order', 'the order must be an order id (uuid) or an order number (ORD-001234)');
-  if ref ~ '^ORD-' then
-    select * into o from public.orders x where x.order_number = ref;
-  else
-    select * into o from public.orders x where x.id = ref::uuid;
-  end if;
-  if not found then
-    raise exception 'no such order' using errcode = 'CKO01', detail = jsonb_build_object('order', ref)::text;
-  end if;
-  return private.order_json(o) || jsonb_build_object(
-    'payment_id', o.payment_id::text,
-    'payment_type', o.payment_type,
-    'payment_method', o.payment_method,
-    'updated_at', o.updated_at,
-    -- May the payer's address get cart reminders (11_email_outbox.sql)?
-    'marketing_consent', email.marketing_consent(o.session_id, o.payer ->> 'email'),
-    'payments', (
-      select coalesce(jsonb_agg(jsonb_build_object(
-        'payment_id', pe.payment_id::text, 'status', pe.status, 'status_detail', pe.status_detail,
-        'amount', pe.transaction_amount, 'currency', pe.currency, 'payment_type', pe.payment_type,
-        'payment_method', pe.payment_method, 'received_at', pe.received_at) order by pe.received_at, pe.id), '[]'::jsonb)
-        from checkout.payment_events pe
-       where pe.order_session_id = o.order_session_id or pe.payment_id = o.payment_id
-    ),
-    -- What the store keeps: the price, less MercadoPago's fees. The buyer's
-    -- financing cost (installments with interest) is MercadoPago's, not income.
-    'money', (
-      select jsonb_build_object(
-        'total', o.total, 'currency', o.currency, 'financing_cost', o.financing_cost,
-        'fees', coalesce(sum(p.fees), 0), 'net', o.total - coalesce(sum(p.fees), 0),
-        'parts', coalesce(jsonb_agg(jsonb_build_object(
-          'payment_id', p.payment_id::text, 'amount', p.amount, 'installments', p.installments,
-          'financing_cost', p.financing_cost, 'fees', p.fees) order by p.approved_at, p.payment_id)
-          filter (where p.payment_id is not null), '[]'::jsonb))
-        from checkout.order_payments p where p.order_id = o.id
-    ),
-    'refunds', (
-      select coalesce(jsonb_agg(jsonb_build_object(
-        'payment_id', pr.payment_id::text, 'amount', pr.amount, 'currency', pr.currency, 'reason', pr.reason,
-        'status', pr.status, 'mp_refund_id', pr.mp_refund_id, 'created_at', pr.created_at, 'refunded_at', pr.refunded_at)
-        order by pr.created_at), '[]'::jsonb)
-        from checkout.payment_refunds pr where pr.order_session_id = o.order_session_id
-    ),
-    'session', (
-      select jsonb_build_object('id', s.id, 'token', s.token, 'status', s.status, 'created_at', s.created_at,
-                                'expires_at', s.expires_at, 'paid_at', s.paid_at, 'preference_id', s.preference_id)
-        from public.order_sessions s where s.id = o.order_session_id
-    ),
-    'events', (
-      select coalesce(jsonb_agg(jsonb_build_object(
-        'id', e.id, 'kind', e.kind, 'payment_id', e.payment_id::text, 'detail', e.detail, 'created_at', e.created_at) order by e.id), '[]'::jsonb)
-        from checkout.order_session_events e where e.order_session_id = o.order_session_id
-    )
-  );
-end
-$$;
-comment on function admin.order_detail(jsonb, text) is
-  'Service role only, staff claims required. One order by id or order number: its lines, payer, shipping address, MercadoPago payment id, the payment statuses seen (status history), money (total, the buyer''s financing cost, MercadoPago''s fees, net = total - fees, and each payment counted toward the order with its installments), refunds, the order session''s event log, and whether the payer''s address may get cart reminders (marketing_consent, email.marketing_consent). CKI01 for a malformed reference, CKO01 for an unknown one.';
-grant execute on function admin.order_detail(jsonb, text) to service_role;
