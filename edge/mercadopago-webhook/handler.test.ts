@@ -86,6 +86,8 @@ Deno.test('webhook: a chargeback with a malformed id, or a body naming another, 
   const other = await handler(await signedNotification('1234', undefined, 'topic_chargebacks_wh', { type: 'topic_chargebacks_wh', data: { id: 99 } }));
   assert.equal(other.status, 400);
   assert.equal(h.calls.length, 0);
+});
+
 /** A merchant_order feed notification (`?id=&topic=merchant_order`), signed over its id. */
 async function merchantOrderNotification(orderId: string): Promise<Request> {
   const ts = String(Math.floor(NOW.getTime() / 1000));
