@@ -51,7 +51,8 @@ select admin.refund_order(:'staff', :'ord', '{"amount": 300}') as r \gset
 select is(checkout.record_order_refund((:'r'::jsonb -> 'refunds' -> 0 ->> 'id')::uuid, 'mp-r-3') ->> 'order_status', 'refunded', 'the whole total refunded: the order is refunded');
 select is(checkout.apply_payment(tests.payment(:'ta', 'approved', 500, 8602)) -> 'order' ->> 'status', 'refunded', 'a stale approval afterwards changes nothing');
 
--- By line in a whole-unit currency, with a coupon-free order of one line.
+-- By line in a whole-unit currency (a store in Chile), an order of one line.
+update private.settings set site_id = 'MLC';
 select tests.fill_cart('orf-bob', array[:'vc']::uuid[], array[3]) \gset
 select tests.authenticate_as_service_role() \gset
 select s ->> 'id' as sb, s ->> 'token' as tb from tests.begin_checkout('orf-bob') s \gset

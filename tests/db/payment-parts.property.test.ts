@@ -64,6 +64,8 @@ const config = loadConfig({
 });
 
 let pool: pg.Pool;
+/** The store's country before this suite changed it (restored even if a case fails). */
+let storeSite: string | undefined;
 const sandboxes = new Map<string, Sandbox>();
 const cases: Case[] = [];
 
@@ -125,6 +127,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  if (storeSite) await pool.query('update private.settings set site_id = $1', [storeSite]);
   for (const s of sandboxes.values()) await s.close();
   await pool?.end();
 });
@@ -134,7 +137,11 @@ describe('payments per order session (property, seed ' + SEED + ')', () => {
     '7 currencies x 1-24 installments x 1-2 payments: no false mismatch, no refused preference, every approved unit in one order or one refund, the audit empty',
     async () => {
       const r = rng(SEED + 1);
+      const site = async (currency: string) => await pool.query('update private.settings set site_id = $1', [SITE_BY_CURRENCY[currency]]);
+      storeSite = (await pool.query('select site_id from private.settings')).rows[0].site_id as string;
       for (const c of cases) {
+        // The store sells in one currency, its country's: each case's store is in its currency's country.
+        await site(c.currency);
         const variant = await createVariant(pool, {
           sku: `PROP-${c.currency}`,
           stock: 3,
@@ -184,6 +191,8 @@ describe('payments per order session (property, seed ' + SEED + ')', () => {
         if (!c.concurrent) { for (const p of deliveries) answers.push(await apply(p)); }
         c.answers = answers.map((a) => a.outcome);
       }
+
+      await pool.query('update private.settings set site_id = $1', [storeSite]);
 
       // Every hold ends: parts without their partner are owed back.
       const ids = cases.flatMap((c) => (c.session ? [c.session.id] : []));
