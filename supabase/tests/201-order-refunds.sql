@@ -52,6 +52,7 @@ select is(checkout.record_order_refund((:'r'::jsonb -> 'refunds' -> 0 ->> 'id'):
 select is(checkout.apply_payment(tests.payment(:'ta', 'approved', 500, 8602)) -> 'order' ->> 'status', 'refunded', 'a stale approval afterwards changes nothing');
 
 -- By line in a whole-unit currency (a store in Chile), an order of one line.
+reset role;
 update private.settings set site_id = 'MLC';
 select tests.fill_cart('orf-bob', array[:'vc']::uuid[], array[3]) \gset
 select tests.authenticate_as_service_role() \gset
