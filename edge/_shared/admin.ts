@@ -37,6 +37,11 @@ export function adminRoutines(db: Db) {
         'select admin.refund_to_retry($1, $2) as r',
         [claims, paymentId],
       ),
+    refundOrder: (claims: Claims, ref: string, request: { amount: number } | { lines: { line_no: number; quantity: number }[] }) =>
+      one<{ order_number: string; refunds: { id: string; payment_id: string; amount: number; currency: string }[] }>(
+        'select admin.refund_order($1, $2, $3) as r',
+        [claims, ref, request],
+      ),
     stock: (claims: Claims) => one<Record<string, unknown>>('select admin.stock($1) as r', [claims]),
     adjustStock: (claims: Claims, variantId: string, delta: number, reason: string) =>
       one<Record<string, unknown>>('select admin.adjust_stock($1, $2, $3, $4) as r', [claims, variantId, delta, reason]),

@@ -29,11 +29,25 @@ export type Refund = contract.Refund;
 
 export interface ApplyResult {
   order_session_id: string | null;
-  outcome: 'order_created' | 'already_paid' | 'refund_owed' | 'amount_mismatch' | 'recorded' | 'order_updated' | 'refund_recorded' | 'unknown_session';
+  outcome:
+    | 'order_created'
+    | 'already_paid'
+    | 'partly_paid'
+    | 'refund_owed'
+    | 'amount_mismatch'
+    | 'recorded'
+    | 'order_updated'
+    | 'refund_recorded'
+    | 'unknown_session';
   payment_id: number;
   session_status?: OrderSession['status'];
   order?: Order | null;
   refund?: Refund;
+  /** partly_paid: the approved parts counted so far and what is still to pay. */
+  paid?: number;
+  remaining?: number;
+  /** refund_owed: the session's other parts, owed back with this one. */
+  parts_refunded?: Refund[];
 }
 
 /** A line checkout.merge_carts capped or dropped. */
@@ -132,6 +146,26 @@ export function checkoutRoutines(db: Db) {
       one<{ payment_id: number; order_session_id: string | null; amount: number; currency: string; reason: Refund['reason']; attempts: number }[]>(
         'select checkout.claim_refunds($1) as r',
         [limit],
+      ),
+    /** Owes back the approved parts of sessions whose hold ended `graceMinutes` ago without the rest (checkout.refund_unpaired_parts). */
+    refundUnpairedParts: (graceMinutes: number, limit: number) =>
+      one<ApplyResult[]>('select checkout.refund_unpaired_parts(make_interval(mins => $1), $2) as r', [graceMinutes, limit]),
+    /** A dashboard refund made at MercadoPago (its refund id), or left owed with `error` (checkout.record_order_refund). */
+    recordOrderRefund: (refundId: string, mpRefundId: string | null, error: string | null) =>
+      one<
+        {
+          id: string;
+          payment_id: string;
+          amount: number;
+          currency: string;
+          status: 'owed' | 'refunded';
+          mp_refund_id: string | null;
+          last_error: string | null;
+          order_status: string;
+        }
+      >(
+        'select checkout.record_order_refund($1, $2, $3) as r',
+        [refundId, mpRefundId, error],
       ),
     noteRefundFailure: (paymentId: number, error: string) => one<unknown>('select checkout.note_refund_failure($1, $2) as r', [paymentId, error]),
     claimPreferenceExpiry: (limit: number) =>

@@ -72,6 +72,9 @@ const BaseEnv = z.object({
   RECONCILE_WINDOW_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(48),
   RECONCILE_BATCH: z.coerce.number().int().min(1).max(500).default(50),
   NOTIFICATION_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(120),
+  // A part of a two-card payment whose other part never came is owed back
+  // this long after the session's hold ended.
+  RECONCILE_UNPAIRED_GRACE_MINUTES: z.coerce.number().int().min(0).max(24 * 60).default(30),
   // The header that carries the caller's address, set by the gateway in front
   // of the functions (README, "Abuse protection": the trust rule). Its first
   // entry is the client.
@@ -92,6 +95,9 @@ const MercadoPagoEnv = z.object({
   // date_of_expiration (MercadoPago recommends at least 3 days).
   MP_TICKET_EXPIRATION_DAYS: z.coerce.number().int().min(1).max(30).default(3),
   MP_STATEMENT_DESCRIPTOR: z.string().max(22).default('TIENDA ONLINE'),
+  // The most installments the preference offers (payment_methods.installments);
+  // unset: MercadoPago's default for the account.
+  MP_MAX_INSTALLMENTS: z.coerce.number().int().min(1).max(36).optional(),
 });
 
 function baseConfig(env: z.output<typeof BaseEnv>) {
@@ -115,6 +121,7 @@ function baseConfig(env: z.output<typeof BaseEnv>) {
       preferenceLimit: env.RECONCILE_BATCH,
       /** How long a pass holds a stored fraud alert, chargeback or claim before another may take it over. */
       notificationLeaseSeconds: env.NOTIFICATION_LEASE_SECONDS,
+      unpairedGraceMinutes: env.RECONCILE_UNPAIRED_GRACE_MINUTES,
     },
     returnUrl: env.CHECKOUT_RETURN_URL ?? `${env.SITE_URL.replace(/\/$/, '')}/checkout/return`,
     /** The return pages a checkout may choose with `return_url` (returnUrl is always allowed). */
@@ -134,6 +141,7 @@ function mercadoPagoConfig(env: z.output<typeof MercadoPagoEnv>) {
     excludedPaymentTypes: env.MP_EXCLUDED_PAYMENT_TYPES,
     ticketExpirationDays: env.MP_TICKET_EXPIRATION_DAYS,
     statementDescriptor: env.MP_STATEMENT_DESCRIPTOR,
+    maxInstallments: env.MP_MAX_INSTALLMENTS,
   };
 }
 

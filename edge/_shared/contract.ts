@@ -160,8 +160,17 @@ export const quantitySchema = (min: 0 | 1) => z.number().int().min(min);
 // Shapes (as the routines return them; snake_case like the database)
 
 export const ORDER_SESSION_STATUSES = ['active', 'paid', 'expired', 'cancelled', 'refund_owed', 'refunded'] as const;
-export const ORDER_STATUSES = ['paid', 'in_mediation', 'refunded', 'charged_back'] as const;
-const REFUND_REASONS = ['out_of_stock', 'stock_lowered', 'amount_mismatch', 'duplicate_payment', 'coupon_used_up', 'superseded', 'fraud_alert'] as const;
+export const ORDER_STATUSES = ['paid', 'in_mediation', 'partially_refunded', 'refunded', 'charged_back'] as const;
+const REFUND_REASONS = [
+  'out_of_stock',
+  'stock_lowered',
+  'amount_mismatch',
+  'duplicate_payment',
+  'coupon_used_up',
+  'superseded',
+  'fraud_alert',
+  'unpaired_part',
+] as const;
 const REFUND_STATUSES = ['owed', 'refunded'] as const;
 
 export type OrderSessionStatus = (typeof ORDER_SESSION_STATUSES)[number];
@@ -229,6 +238,8 @@ export const orderSchema = z.object({
   shipping_address: z.record(z.string(), z.unknown()).optional(),
   paid_late: z.boolean().optional(),
   do_not_ship: z.boolean().optional(),
+  /** What the buyer paid on top of the price for installments with interest (never the store's income). */
+  financing_cost: money.optional(),
   created_at: z.string(),
   lines: z.array(orderLineSchema),
 });
@@ -271,6 +282,14 @@ export interface PaymentSnapshot {
   barcode?: { content?: string | null };
   /** Pix: the copy-and-paste code, its QR as a base64 PNG, MercadoPago's page. */
   point_of_interaction?: { transaction_data?: { qr_code?: string | null; qr_code_base64?: string | null; ticket_url?: string | null } };
+  /** Installments chosen by the buyer (credit cards). */
+  installments?: number | null;
+  /** `transaction_details.total_paid_amount`: the price plus the buyer's financing cost (never compared with the total). */
+  total_paid_amount?: number | null;
+  /** MercadoPago's fees charged to the store: `fee_details` with `fee_payer: 'collector'`, summed. */
+  fee_amount?: number | null;
+  /** The merchant order the payment belongs to (`order.id`). */
+  merchant_order_id?: string | null;
 }
 
 /**

@@ -4,7 +4,7 @@
  * emulator locally (MP_API_BASE_URL). Failures are split into transient
  * (5xx, time-out, network: worth a retry) and rejections (4xx).
  */
-import { MercadoPagoConfig, Payment, PaymentRefund, Preference } from 'mercadopago';
+import { MercadoPagoConfig, MerchantOrder, Payment, PaymentRefund, Preference } from 'mercadopago';
 import { AppConfig } from 'mercadopago/dist/utils/config/index.js';
 import type { PaymentSnapshot } from './contract.ts';
 import { type DisputesApi, disputesApi } from './mp-disputes.ts';
@@ -28,7 +28,7 @@ export interface PreferenceRequest {
   expires: boolean;
   expiration_date_from: string;
   expiration_date_to: string;
-  payment_methods: { excluded_payment_types: { id: string }[] };
+  payment_methods: { excluded_payment_types: { id: string }[]; installments?: number };
   /** Until when an offline payment (ticket, ATM, transfer) made on this preference may be paid. */
   date_of_expiration?: string;
   statement_descriptor: string;
@@ -44,9 +44,12 @@ interface CreatedPreference {
 export interface MercadoPagoApi extends DisputesApi {
   createPreference(body: PreferenceRequest, idempotencyKey: string): Promise<CreatedPreference>;
   getPayment(id: string): Promise<PaymentSnapshot>;
-  refundPayment(id: number, idempotencyKey: string): Promise<{ id: string }>;
+  /** `POST /v1/payments/{id}/refunds`: the whole remaining amount, or `amount` (a partial refund). */
+  refundPayment(id: number, idempotencyKey: string, amount?: number): Promise<{ id: string }>;
   /** `GET /v1/payments/search?external_reference=...`: every payment made for one order session. */
   searchPayments(externalReference: string): Promise<PaymentSnapshot[]>;
+  /** `GET /merchant_orders/{id}`: the payments of one preference (two cards: two payments), listed by id. */
+  getMerchantOrder(id: string): Promise<{ id: string; external_reference: string | null; payment_ids: string[] }>;
   /** `PUT /checkout/preferences/{id}`: stop a preference from being paid (expiration_date_to = at). */
   expirePreference(id: string, at: Date): Promise<void>;
   /** `PUT /v1/payments/{id}` `{"status": "cancelled"}`: a pending or in_process payment can no longer be paid (400 for any other status). */
@@ -74,20 +77,23 @@ export class MercadoPagoRejected extends Error {
 interface PaymentFields {
   id?: number | string;
   status?: string;
-  status_detail?: string;
-  transaction_amount?: number;
-  currency_id?: string;
-  external_reference?: string;
-  payment_type_id?: string;
-  payment_method_id?: string;
-  date_created?: string;
-  date_approved?: string;
-  date_last_updated?: string;
+  status_detail?: string | null;
+  transaction_amount?: number | null;
+  currency_id?: string | null;
+  external_reference?: string | null;
+  payment_type_id?: string | null;
+  payment_method_id?: string | null;
+  date_created?: string | null;
+  date_approved?: string | null;
+  date_last_updated?: string | null;
   refunds?: { id?: number | string }[];
   date_of_expiration?: string | null;
-  transaction_details?: { external_resource_url?: string | null };
-  barcode?: { content?: string | null };
-  point_of_interaction?: { transaction_data?: { qr_code?: string | null; qr_code_base64?: string | null; ticket_url?: string | null } };
+  transaction_details?: { external_resource_url?: string | null; total_paid_amount?: number | null } | null;
+  barcode?: { content?: string | null } | null;
+  point_of_interaction?: { transaction_data?: { qr_code?: string | null; qr_code_base64?: string | null; ticket_url?: string | null } | null } | null;
+  installments?: number | null;
+  fee_details?: { amount?: number | null; fee_payer?: string | null }[] | null;
+  order?: { id?: number | string | null } | null;
 }
 
 /** What an offline payment (ticket, ATM, transfer, Pix) carries for the buyer; nothing for a card. */
@@ -106,7 +112,8 @@ function offlineFields(p: PaymentFields): Partial<PaymentSnapshot> {
   };
 }
 
-function snapshotOf(p: PaymentFields): PaymentSnapshot {
+/** The payment as apply_payment takes it, from MercadoPago's JSON (the SDK's answer, or the sandbox's). */
+export function snapshotOf(p: PaymentFields): PaymentSnapshot {
   return {
     id: Number(p.id),
     status: String(p.status),
@@ -121,7 +128,16 @@ function snapshotOf(p: PaymentFields): PaymentSnapshot {
     date_last_updated: p.date_last_updated ?? null,
     refund_id: p.refunds?.length ? String(p.refunds.at(-1)!.id) : null,
     ...offlineFields(p),
+    installments: p.installments ?? null,
+    total_paid_amount: p.transaction_details?.total_paid_amount ?? null,
+    fee_amount: p.fee_details ? collectorFees(p.fee_details) : null,
+    merchant_order_id: p.order?.id != null ? String(p.order.id) : null,
   };
+}
+
+/** The fees MercadoPago takes from the store (fee_payer collector), to the cent. */
+function collectorFees(fees: { amount?: number | null; fee_payer?: string | null }[]): number {
+  return Math.round(fees.filter((f) => f.fee_payer === 'collector').reduce((sum, f) => sum + (f.amount ?? 0), 0) * 100) / 100;
 }
 
 function classify(err: unknown): Error {
@@ -143,6 +159,7 @@ export function createMercadoPago(opts: { accessToken: string; baseUrl: string; 
   const preference = new Preference(client);
   const payment = new Payment(client);
   const refunds = new PaymentRefund(client);
+  const merchantOrders = new MerchantOrder(client);
   return {
     ...disputesApi(client, opts, classify),
     async createPreference(body, idempotencyKey) {
@@ -178,6 +195,18 @@ export function createMercadoPago(opts: { accessToken: string; baseUrl: string; 
       }
       return found;
     },
+    async getMerchantOrder(id) {
+      try {
+        const order = await merchantOrders.get({ merchantOrderId: id });
+        return {
+          id: String(order.id),
+          external_reference: order.external_reference ?? null,
+          payment_ids: (order.payments ?? []).filter((p) => p.id != null).map((p) => String(p.id)),
+        };
+      } catch (err) {
+        throw classify(err);
+      }
+    },
     async expirePreference(id, at) {
       try {
         // The SDK's update type wants the items; send back the stored ones.
@@ -198,9 +227,9 @@ export function createMercadoPago(opts: { accessToken: string; baseUrl: string; 
         throw classify(err);
       }
     },
-    async refundPayment(id, idempotencyKey) {
+    async refundPayment(id, idempotencyKey, amount) {
       try {
-        const r = await refunds.create({ payment_id: id, body: {}, requestOptions: { idempotencyKey } });
+        const r = await refunds.create({ payment_id: id, body: amount === undefined ? {} : { amount }, requestOptions: { idempotencyKey } });
         return { id: String(r.id) };
       } catch (err) {
         throw classify(err);

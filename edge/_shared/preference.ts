@@ -46,7 +46,10 @@ export function preferenceFor(session: OrderSession, config: Config, now: Date, 
     expires: true,
     expiration_date_from: now.toISOString(),
     expiration_date_to: new Date(session.expires_at).toISOString(),
-    payment_methods: { excluded_payment_types: excluded.map((id) => ({ id })) },
+    payment_methods: {
+      excluded_payment_types: excluded.map((id) => ({ id })),
+      ...(config.mp.maxInstallments ? { installments: config.mp.maxInstallments } : {}),
+    },
     ...(offline && offersOffline(config) ? { date_of_expiration: new Date(now.getTime() + config.mp.ticketExpirationDays * DAY_MS).toISOString() } : {}),
     statement_descriptor: config.mp.statementDescriptor,
     shipments: {

@@ -13,8 +13,10 @@
  *      are looked up with MercadoPago's payment search by external_reference,
  *      and every payment found is applied through settlePayment, the
  *      webhook's own path (checkout.apply_payment).
- *   3. Refunds owed are retried (checkout.claim_refunds: exponential back-off)
- *      until MercadoPago confirms them.
+ *   3. Approved parts of two-card payments whose other part never came are
+ *      owed back once the hold has ended (checkout.refund_unpaired_parts);
+ *      then refunds owed are retried (checkout.claim_refunds: exponential
+ *      back-off) until MercadoPago confirms them.
  *   4. Fraud alerts, chargebacks and claims the webhook stored but did not
  *      finish acting on (killed after its 200, MercadoPago unavailable) are
  *      processed (edge/_shared/disputes.ts).
@@ -33,6 +35,7 @@ interface ReconcileOptions {
   refundLimit: number;
   preferenceLimit: number;
   notificationLeaseSeconds: number;
+  unpairedGraceMinutes: number;
   now: () => Date;
 }
 
@@ -43,6 +46,7 @@ interface ReconcileReport extends OfflineExpiryReport {
   payments_applied: number;
   outcomes: Record<string, number>;
   sessions_failed: number;
+  unpaired_sessions: number;
   refunds_made: number;
   refunds_failed: number;
   notifications_processed: number;
@@ -60,6 +64,7 @@ export async function reconcile(deps: PaymentDeps, opts: ReconcileOptions): Prom
     payments_applied: 0,
     outcomes: {},
     sessions_failed: 0,
+    unpaired_sessions: 0,
     refunds_made: 0,
     refunds_failed: 0,
     notifications_processed: 0,
@@ -94,6 +99,13 @@ export async function reconcile(deps: PaymentDeps, opts: ReconcileOptions): Prom
       report.sessions_failed++;
       deps.log('reconcile_session_failed', { order_session_id: s.order_session_id, message: message(err) });
     }
+  }
+
+  // Two-card payments whose other part never came: their approved parts are
+  // owed back now, and refunded just below.
+  for (const r of await deps.routines.refundUnpairedParts(opts.unpairedGraceMinutes, opts.sessionLimit)) {
+    report.unpaired_sessions++;
+    deps.log('unpaired_parts_owed', { order_session_id: r.order_session_id, payment_id: r.payment_id, parts: 1 + (r.parts_refunded?.length ?? 0) });
   }
 
   for (const r of await deps.routines.claimRefunds(opts.refundLimit)) {

@@ -71,6 +71,10 @@ export function adminDashboardHandler(deps: Deps): Handler {
       }
       case 'order':
         return json(200, await admin.order(c, params.ref!));
+      case 'refundOrder': {
+        const body = validate(ADMIN_ROUTES.refundOrder.body, parseJson(await readBody(req)));
+        return json(200, await refundOrder(deps, c, params.ref!, body));
+      }
       case 'attention':
         return json(200, await admin.attention(c));
       case 'audit': {
@@ -103,6 +107,27 @@ export function adminDashboardHandler(deps: Deps): Handler {
       }
     }
   });
+}
+
+/**
+ * POST /orders/<ref>/refunds: the database spreads the refund over the order's
+ * payments (admin.refund_order); each part is made at MercadoPago as a partial
+ * refund (its own idempotency key) and recorded, or left owed with the error.
+ */
+async function refundOrder(deps: Deps, claims: RoutineClaims, ref: string, body: { amount: number } | { lines: { line_no: number; quantity: number }[] }) {
+  const owed = await deps.routines.admin.refundOrder(claims, ref, body);
+  const refunds = [];
+  for (const r of owed.refunds) {
+    try {
+      const made = await deps.mp.refundPayment(Number(r.payment_id), `order-refund-${r.id}`, Number(r.amount));
+      refunds.push(await deps.routines.recordOrderRefund(r.id, made.id, null));
+    } catch (err) {
+      if (!(err instanceof MercadoPagoUnavailable || err instanceof MercadoPagoRejected)) throw err;
+      refunds.push(await deps.routines.recordOrderRefund(r.id, null, err.message));
+    }
+  }
+  deps.log('order_refunded', { order_number: owed.order_number, by: claims.sub, refunds: refunds.map((r) => [r.payment_id, r.amount, r.status]) });
+  return { order_number: owed.order_number, refunds };
 }
 
 /** POST /refunds/<payment id>/retry: refund an owed payment through MercadoPago now, recording the attempt. */

@@ -34,6 +34,12 @@ const AdjustBody = z.strictObject({
   reason: storableString(500).trim().min(3, 'a reason is required (3 characters or more)'),
 });
 
+/** A refund of part of an order: an amount, or units of its lines (the SQL checks them against the order). */
+const RefundBody = z.union([
+  z.strictObject({ amount: z.number().positive().max(1e10) }),
+  z.strictObject({ lines: z.array(z.strictObject({ line_no: wholeNumber(1, 10_000), quantity: wholeNumber(1, 1_000_000) })).min(1).max(100) }),
+]);
+
 const staff = ['staff'] as const;
 
 export const ADMIN_ROUTES = {
@@ -64,6 +70,14 @@ export const ADMIN_ROUTES = {
     callers: staff,
     params: { ref: storableString(64) },
     example: { params: { ref: 'ORD-001001' } },
+  },
+  refundOrder: {
+    methods: ['POST'],
+    path: '/orders/:ref/refunds',
+    callers: staff,
+    params: { ref: storableString(64) },
+    body: RefundBody,
+    example: { params: { ref: 'ORD-001001' }, body: { amount: 1500 } },
   },
   attention: { methods: ['GET'], path: '/attention', callers: staff },
   audit: { methods: ['GET'], path: '/audit', callers: staff },

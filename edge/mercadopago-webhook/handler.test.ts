@@ -2,7 +2,8 @@ import assert from '../_test/assert.ts';
 import type { ApplyResult, CheckoutRoutines } from '../_shared/checkout.ts';
 import { HttpError } from '../_shared/http.ts';
 import type { PaymentSnapshot } from '../_shared/contract.ts';
-import { harness, request, signedNotification } from '../_test/fakes.ts';
+import { harness, NOW, request, signedNotification } from '../_test/fakes.ts';
+import { hmacSha256Hex, signatureManifest } from '../_shared/signature.ts';
 import { MercadoPagoUnavailable } from '../_shared/mercadopago.ts';
 import { webhookHandler } from './handler.ts';
 
@@ -85,4 +86,45 @@ Deno.test('webhook: a chargeback with a malformed id, or a body naming another, 
   const other = await handler(await signedNotification('1234', undefined, 'topic_chargebacks_wh', { type: 'topic_chargebacks_wh', data: { id: 99 } }));
   assert.equal(other.status, 400);
   assert.equal(h.calls.length, 0);
+});
+
+/** A merchant_order feed notification (`?id=&topic=merchant_order`), signed over its id. */
+async function merchantOrderNotification(orderId: string): Promise<Request> {
+  const ts = String(Math.floor(NOW.getTime() / 1000));
+  const v1 = await hmacSha256Hex('unit-test-webhook-secret', signatureManifest(orderId, 'req-mo', ts));
+  return request(`mercadopago-webhook?id=${orderId}&topic=merchant_order`, {
+    method: 'POST',
+    headers: { 'x-signature': `ts=${ts},v1=${v1}`, 'x-request-id': 'req-mo' },
+    json: { resource: `https://api.mercadolibre.com/merchant_orders/${orderId}`, topic: 'merchant_order' },
+  });
+}
+
+Deno.test('webhook: a merchant_order notification fetches the order and applies each of its payments', async () => {
+  const second: PaymentSnapshot = { ...payment, id: 124, transaction_amount: 1000 };
+  const h = harness(
+    { applyPayment: (p: PaymentSnapshot) => Promise.resolve({ ...applied, payment_id: p.id, outcome: p.id === 123 ? 'partly_paid' : 'order_created' }) },
+    {
+      getMerchantOrder: () => Promise.resolve({ id: '77', external_reference: 'tok_1', payment_ids: ['123', '124'] }),
+      getPayment: (id: string) => Promise.resolve(id === '123' ? payment : second),
+    },
+  );
+  const res = await webhookHandler(h.deps)(await merchantOrderNotification('77'));
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { received: true, outcomes: ['partly_paid', 'order_created'] });
+  assert.deepEqual(h.calls.map((c) => [c.name, c.args[0]]), [
+    ['getMerchantOrder', '77'],
+    ['getPayment', '123'],
+    ['applyPayment', payment],
+    ['getPayment', '124'],
+    ['applyPayment', second],
+  ]);
+});
+
+Deno.test('webhook: a merchant_order MercadoPago does not know is 200, ignored; unavailable is 500', async () => {
+  const { MercadoPagoRejected } = await import('../_shared/mercadopago.ts');
+  const unknown = harness({}, { getMerchantOrder: () => Promise.reject(new MercadoPagoRejected('not found', 404)) });
+  const res = await webhookHandler(unknown.deps)(await merchantOrderNotification('78'));
+  assert.deepEqual([res.status, await res.json()], [200, { received: true, ignored: 'unknown merchant order' }]);
+  const down = harness({}, { getMerchantOrder: () => Promise.reject(new MercadoPagoUnavailable('down')) });
+  assert.equal((await webhookHandler(down.deps)(await merchantOrderNotification('79'))).status, 500);
 });

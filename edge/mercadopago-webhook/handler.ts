@@ -1,12 +1,14 @@
 /**
  * mercadopago-webhook: verify the signature over the raw request, fetch the
- * payment from MercadoPago (never trust the notification's body) and settle
- * it. Transient failures answer 500 so MercadoPago retries.
+ * payment (or, for the merchant-order topic, the merchant order and each of
+ * its payments) from MercadoPago (never trust the notification's body) and
+ * settle it. Transient failures answer 500 so MercadoPago retries.
  */
 import type { Deps, Handler } from '../_shared/deps.ts';
 import { HttpError, json, parseJson, readBody, withErrors } from '../_shared/http.ts';
 import { paymentIdText } from '../_shared/input.ts';
 import { MercadoPagoRejected, MercadoPagoUnavailable } from '../_shared/mercadopago.ts';
+import { MERCHANT_ORDER_TOPICS, settleMerchantOrder } from '../_shared/merchant-orders.ts';
 import { fetchPayment, settlePayment } from '../_shared/payments.ts';
 import { validate } from '../_shared/request.ts';
 import { matchRoute } from '../_shared/routes.ts';
@@ -32,18 +34,27 @@ export function webhookHandler(deps: Deps): Handler {
     const b = validate(ROUTES.notification.body, parseJson((await readBody(req)) || '{}'));
     const type = q.type ?? q.topic ?? b.type ?? b.topic;
     if (isDisputeTopic(type)) return await storeThenProcess(deps, type, q['data.id'] ?? q.id, b, requestId);
-    if (type !== 'payment') {
+    const merchantOrder = type !== undefined && MERCHANT_ORDER_TOPICS.includes(type);
+    if (type !== 'payment' && !merchantOrder) {
       deps.log('webhook_ignored', { type, request_id: requestId });
       return json(200, { received: true, ignored: 'not a payment notification' });
     }
     const signedId = q['data.id'] ?? q.id;
     const parsedId = paymentIdText().safeParse(signedId);
-    if (!parsedId.success) throw new HttpError(400, 'invalid_notification', 'data.id must be a payment id');
+    if (!parsedId.success) throw new HttpError(400, 'invalid_notification', `data.id must be a ${merchantOrder ? 'merchant order' : 'payment'} id`);
     const dataId = parsedId.data;
     if (b.data?.id !== undefined && String(b.data.id) !== signedId) {
       throw new HttpError(400, 'invalid_notification', 'data.id in the body does not match the signed one');
     }
     try {
+      if (merchantOrder) {
+        const results = await settleMerchantOrder(deps, dataId);
+        if (!results) {
+          deps.log('webhook_unknown_merchant_order', { merchant_order_id: dataId, request_id: requestId });
+          return json(200, { received: true, ignored: 'unknown merchant order' });
+        }
+        return json(200, { received: true, outcomes: results.map((r) => r.outcome) });
+      }
       const payment = await fetchPayment(deps.mp, dataId);
       if (!payment) {
         deps.log('webhook_unknown_payment', { payment_id: dataId, request_id: requestId });

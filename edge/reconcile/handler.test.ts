@@ -10,6 +10,7 @@ Deno.test('reconcile: expires preferences, asks MercadoPago about sessions, retr
     claimPreferenceExpiry: () => Promise.resolve([{ order_session_id: 'os-1', preference_id: 'pref-1', status: 'expired' }]),
     markPreferenceExpired: () => Promise.resolve(null),
     claimReconciliation: () => Promise.resolve([]),
+    refundUnpairedParts: () => Promise.resolve([]),
     claimRefunds: () => Promise.resolve([]),
     disputes: { claim: () => Promise.resolve([]) } as unknown as CheckoutRoutines['disputes'],
   }, { expirePreference: () => Promise.resolve() });

@@ -35,9 +35,9 @@
 -- ---------------------------------------------------------------------------
 -- Types
 
-create type public.order_status as enum ('paid', 'in_mediation', 'refunded', 'charged_back');
+create type public.order_status as enum ('paid', 'in_mediation', 'partially_refunded', 'refunded', 'charged_back');
 comment on type public.order_status is
-  'An order follows its payment: paid, then possibly in mediation, refunded or charged back.';
+  'An order follows its payments: paid, then possibly in mediation, partially refunded (the store refunded part of it from the dashboard), refunded or charged back.';
 
 -- ---------------------------------------------------------------------------
 -- Tables
@@ -66,6 +66,7 @@ create table public.orders (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   do_not_ship boolean not null default false,
+  financing_cost numeric(12, 2) not null default 0 check (financing_cost >= 0),
   constraint orders_one_per_session unique (order_session_id),
   constraint orders_one_per_payment unique (payment_id)
 );
@@ -75,6 +76,10 @@ comment on column public.orders.paid_late is
   'The payment was approved after the reservation expired and the stock was re-reserved.';
 comment on column public.orders.do_not_ship is
   'MercadoPago sent a fraud alert for the payment (14_disputes.sql): do not deliver; the payment is refunded. Once true, never false again.';
+comment on column public.orders.payment_id is
+  'The approved payment that completed the order (with two cards, the part that made the approved total cover the session''s total). Every part, this one included, is in checkout.order_payments with this order''s id.';
+comment on column public.orders.financing_cost is
+  'What the buyer paid on top of the price for installments with interest (total_paid_amount - transaction_amount, summed over the payments): MercadoPago''s, never the store''s income.';
 
 create index orders_session_id_idx on public.orders (session_id, created_at desc);
 
@@ -138,7 +143,7 @@ create table checkout.payment_refunds (
   amount numeric(12, 2) not null,
   currency text not null,
   reason text not null check (reason in (
-    'out_of_stock', 'amount_mismatch', 'duplicate_payment', 'coupon_used_up', 'stock_lowered', 'superseded', 'fraud_alert')),
+    'out_of_stock', 'amount_mismatch', 'duplicate_payment', 'coupon_used_up', 'stock_lowered', 'superseded', 'fraud_alert', 'unpaired_part')),
   status text not null default 'owed' check (status in ('owed', 'refunded')),
   mp_refund_id text,
   created_at timestamptz not null default now(),
@@ -150,7 +155,7 @@ create table checkout.payment_refunds (
 comment on table checkout.payment_refunds is
   'Approved payments owed back to the buyer (paid after expiry with no stock, wrong amount or currency, a second payment for a paid session) and whether the refund was made. Service role only.';
 comment on column checkout.payment_refunds.reason is
-  'Why the payment is owed back: out_of_stock (paid late, no stock), stock_lowered (paid on time, but the store lowered stock below the reservation), coupon_used_up, superseded (another session of the same cart checkout became the order), amount_mismatch, duplicate_payment, fraud_alert (MercadoPago''s fraud alert for the order''s payment: 14_disputes.sql).';
+  'Why the payment is owed back: out_of_stock (paid late, no stock), stock_lowered (paid on time, but the store lowered stock below the reservation), coupon_used_up, superseded (another session of the same cart checkout became the order), amount_mismatch (wrong currency, or more than the session''s total with the parts already approved), duplicate_payment, fraud_alert (MercadoPago''s fraud alert for the order''s payment: 14_disputes.sql), unpaired_part (a part of a two-card payment whose other part never came before the hold ended, or that a payment of the whole total replaced).';
 comment on column checkout.payment_refunds.attempts is
   'Refund calls made to MercadoPago for this payment (by the webhook or the reconcile function).';
 comment on column checkout.payment_refunds.next_attempt_at is
@@ -163,6 +168,59 @@ create index payment_refunds_due_idx on checkout.payment_refunds (next_attempt_a
 
 alter table checkout.payment_refunds enable row level security;
 grant select, insert, update on checkout.payment_refunds to service_role;
+
+-- Approved payments counted toward an order session. A session may be paid
+-- in parts (MercadoPago's "pay with two cards": two payments with the same
+-- external_reference, each for part of the total). A part waits here with
+-- no order_id until the approved parts cover the session's total; then
+-- commit_order creates the order and gives every part its id, in the same
+-- transaction. A part that can no longer become an order is owed back
+-- (checkout.payment_refunds) and so stops counting. A payment counts toward
+-- one session and one order at most (the primary key).
+create table checkout.order_payments (
+  payment_id bigint primary key,
+  order_session_id uuid not null references public.order_sessions (id) on delete restrict,
+  order_id uuid references public.orders (id) on delete restrict,
+  amount numeric(12, 2) not null check (amount > 0),
+  currency text not null,
+  installments integer not null default 1 check (installments >= 1),
+  financing_cost numeric(12, 2) not null default 0 check (financing_cost >= 0),
+  fees numeric(12, 2) not null default 0 check (fees >= 0),
+  approved_at timestamptz not null default now()
+);
+comment on table checkout.order_payments is
+  'Approved payments counted toward an order session (its parts, with two cards), with the price (amount = transaction_amount), the installments, the buyer''s financing cost and MercadoPago''s fees. order_id is set when the parts cover the total and the order is created; a part without one is waiting for its partner (or is owed back: checkout.payment_refunds). Service role only.';
+
+create index order_payments_session_idx on checkout.order_payments (order_session_id);
+create index order_payments_order_idx on checkout.order_payments (order_id);
+
+alter table checkout.order_payments enable row level security;
+grant select, insert, update on checkout.order_payments to service_role;
+
+-- Refunds the store makes of an order it keeps (the dashboard: by amount or
+-- by line), spread over the order's payments; several per payment, each a
+-- MercadoPago partial refund (POST /v1/payments/{id}/refunds {amount}).
+create table checkout.order_refunds (
+  id uuid primary key default gen_random_uuid(),
+  order_id uuid not null references public.orders (id) on delete restrict,
+  payment_id bigint not null references checkout.order_payments (payment_id) on delete restrict,
+  amount numeric(12, 2) not null check (amount > 0),
+  currency text not null,
+  status text not null default 'owed' check (status in ('owed', 'refunded')),
+  mp_refund_id text,
+  requested_by uuid,
+  last_error text,
+  created_at timestamptz not null default now(),
+  refunded_at timestamptz
+);
+comment on table checkout.order_refunds is
+  'Refunds of part or all of an order the store keeps, asked from the dashboard (admin.refund_order) and spread over its payments: one row per payment and request, owed until MercadoPago confirms it (checkout.record_order_refund). Never more than a payment brought in. Service role only.';
+
+create index order_refunds_order_idx on checkout.order_refunds (order_id);
+create index order_refunds_payment_idx on checkout.order_refunds (payment_id);
+
+alter table checkout.order_refunds enable row level security;
+grant select, insert, update on checkout.order_refunds to service_role;
 
 -- The buyer's return asks MercadoPago about a payment id before it knows
 -- whose payment it is (the id is what MercadoPago's redirect carries). So
@@ -242,11 +300,12 @@ create function private.order_status_may_move(p_from public.order_status, p_to p
 returns boolean
 language sql immutable set search_path = ''
 as $$
-  select (p_from = 'paid' and p_to in ('in_mediation', 'refunded', 'charged_back'))
+  select (p_from = 'paid' and p_to in ('in_mediation', 'partially_refunded', 'refunded', 'charged_back'))
+      or (p_from = 'partially_refunded' and p_to in ('in_mediation', 'refunded', 'charged_back'))
       or (p_from = 'in_mediation' and p_to in ('paid', 'refunded', 'charged_back'))
 $$;
 comment on function private.order_status_may_move(public.order_status, public.order_status) is
-  'An order''s status moves forward only: paid to in_mediation, refunded or charged_back; a mediation ends paid, refunded or charged back; refunded and charged_back are final.';
+  'An order''s status moves forward only: paid to in_mediation, partially_refunded, refunded or charged_back; partially_refunded to in_mediation, refunded or charged_back; a mediation ends paid, refunded or charged back; refunded and charged_back are final.';
 grant execute on function private.order_status_may_move(public.order_status, public.order_status) to service_role;
 
 create function private.order_json(o public.orders)
@@ -271,6 +330,7 @@ begin
       'shipping_address', o.shipping_address,
       'paid_late', o.paid_late,
       'do_not_ship', o.do_not_ship,
+      'financing_cost', o.financing_cost,
       'created_at', o.created_at,
       'lines', coalesce((
         select jsonb_agg(jsonb_build_object(
@@ -315,6 +375,11 @@ begin
   exception when others then
     raise exception 'payment id must be an integer and transaction_amount a number' using errcode = 'CKI01';
   end;
+  begin
+    perform (p_payment ->> 'total_paid_amount')::numeric, (p_payment ->> 'fee_amount')::numeric, (p_payment ->> 'installments')::integer;
+  exception when others then
+    raise exception 'total_paid_amount and fee_amount must be numbers and installments an integer' using errcode = 'CKI01';
+  end;
   if pid is null or pid <= 0 then
     raise exception 'payment id must be a positive integer' using errcode = 'CKI01';
   end if;
@@ -328,7 +393,7 @@ begin
 end
 $$;
 comment on function private.check_payment(jsonb) is
-  'Validates a payment as apply_payment receives it: an object with a positive integer id, a known status, and a numeric transaction_amount when approved. CKI01 otherwise.';
+  'Validates a payment as apply_payment receives it: an object with a positive integer id, a known status, and a numeric transaction_amount when approved, numeric total_paid_amount and fee_amount and an integer installments when present. CKI01 otherwise.';
 grant execute on function private.check_payment(jsonb) to service_role;
 
 create function private.record_payment(s public.order_sessions, p_payment jsonb)
@@ -361,6 +426,74 @@ comment on function private.record_payment(public.order_sessions, jsonb) is
   'Records a payment status once per (payment id, status) in payment_events (order_session_id NULL when it matches no session: shown by checkout.stats and checkout.audit), and logs payment_seen. True the first time.';
 grant execute on function private.record_payment(public.order_sessions, jsonb) to service_role;
 
+create function private.counted_parts(p_order_session_id uuid)
+returns setof checkout.order_payments
+language sql stable set search_path = ''
+as $$
+  select p.*
+    from checkout.order_payments p
+   where p.order_session_id = p_order_session_id and p.order_id is null
+     and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id)
+$$;
+comment on function private.counted_parts(uuid) is
+  'The approved parts that count toward an order session and wait for the rest: in checkout.order_payments, without an order and not owed back.';
+grant execute on function private.counted_parts(uuid) to service_role;
+
+create function private.counted_amount(p_order_session_id uuid)
+returns numeric
+language sql stable set search_path = ''
+as $$
+  select coalesce(sum(p.amount), 0) from private.counted_parts(p_order_session_id) p
+$$;
+comment on function private.counted_amount(uuid) is
+  'What the parts counted toward an order session add up to (private.counted_parts).';
+grant execute on function private.counted_amount(uuid) to service_role;
+
+create function private.count_part(s public.order_sessions, p_payment jsonb)
+returns void
+language plpgsql set search_path = ''
+as $$
+declare
+  amount numeric := (p_payment ->> 'transaction_amount')::numeric;
+  paid numeric := (p_payment ->> 'total_paid_amount')::numeric;
+begin
+  -- The price is transaction_amount; total_paid_amount adds the buyer's
+  -- interest for installments, which is never compared with the total.
+  insert into checkout.order_payments (payment_id, order_session_id, amount, currency, installments, financing_cost, fees)
+  values ((p_payment ->> 'id')::bigint, s.id, amount, p_payment ->> 'currency_id',
+          greatest(coalesce((p_payment ->> 'installments')::integer, 1), 1),
+          greatest(coalesce(paid - amount, 0), 0),
+          greatest(coalesce((p_payment ->> 'fee_amount')::numeric, 0), 0))
+  on conflict (payment_id) do nothing;
+end
+$$;
+comment on function private.count_part(public.order_sessions, jsonb) is
+  'Counts an approved payment toward its order session (checkout.order_payments): the price (transaction_amount), the installments, the buyer''s financing cost (total_paid_amount - transaction_amount) and MercadoPago''s fees (fee_amount: fee_details paid by the collector).';
+grant execute on function private.count_part(public.order_sessions, jsonb) to service_role;
+
+create function private.partly_paid(s public.order_sessions, p_payment_id bigint)
+returns jsonb
+language sql stable set search_path = ''
+as $$
+  select jsonb_build_object('order_session_id', s.id, 'outcome', 'partly_paid', 'payment_id', p_payment_id,
+                            'session_status', s.status, 'paid', c.paid, 'remaining', s.total - c.paid, 'currency', s.currency)
+    from (select private.counted_amount(s.id) as paid) c
+$$;
+comment on function private.partly_paid(public.order_sessions, bigint) is
+  'The answer for an approved part that does not cover the session''s total yet: {outcome partly_paid, paid, remaining, currency}.';
+grant execute on function private.partly_paid(public.order_sessions, bigint) to service_role;
+
+create function private.is_group_ordered(s public.order_sessions)
+returns boolean
+language sql stable set search_path = ''
+as $$
+  select exists (select 1 from public.order_sessions g join public.orders o on o.order_session_id = g.id
+                  where g.checkout_group = s.checkout_group and g.id <> s.id)
+$$;
+comment on function private.is_group_ordered(public.order_sessions) is
+  'Another order session of the same cart checkout (checkout group) became an order: a payment for this one pays for goods already bought.';
+grant execute on function private.is_group_ordered(public.order_sessions) to service_role;
+
 create function private.settle_known_payment(s public.order_sessions, p_payment jsonb)
 returns jsonb
 language plpgsql set search_path = ''
@@ -371,10 +504,13 @@ declare
   cur text := p_payment ->> 'currency_id';
   o public.orders;
   r checkout.payment_refunds;
+  part checkout.order_payments;
+  counted numeric;
 begin
   select * into o from public.orders where order_session_id = s.id;
+  select * into part from checkout.order_payments where payment_id = pid;
   if o.id is not null then
-    if o.payment_id = pid then
+    if part.order_id = o.id then
       if o.status = 'in_mediation' then
         -- A mediation settled in the store's favour: the payment is approved again.
         update public.orders set status = 'paid' where id = o.id returning * into o;
@@ -399,9 +535,17 @@ begin
     return jsonb_build_object('order_session_id', s.id, 'outcome', 'refund_owed', 'payment_id', pid, 'session_status', s.status,
       'refund', private.owe_refund(s, pid, amount, cur, 'duplicate_payment'));
   end if;
-  if amount <> s.total or cur is distinct from s.currency then
+  if part.payment_id is not null then
+    -- A part already counted, still waiting for the rest: the same answer.
+    return private.partly_paid(s, pid);
+  end if;
+  -- Parts add up; more than the total (with the parts already approved), a
+  -- payment of nothing, or another currency is refused. A payment of the
+  -- whole total is never too much: it replaces the parts (settle_approved).
+  counted := private.counted_amount(s.id);
+  if amount <= 0 or cur is distinct from s.currency or (amount <> s.total and counted + amount > s.total) then
     perform private.log_event(s.id, 'amount_mismatch', jsonb_build_object(
-      'expected', s.total, 'expected_currency', s.currency, 'paid', amount, 'paid_currency', cur), pid);
+      'expected', s.total, 'expected_currency', s.currency, 'paid', amount, 'paid_currency', cur, 'paid_before', counted), pid);
     return jsonb_build_object('order_session_id', s.id, 'outcome', 'amount_mismatch', 'payment_id', pid, 'session_status', s.status,
       'refund', private.owe_refund(s, pid, amount, cur, 'amount_mismatch'));
   end if;
@@ -409,7 +553,7 @@ begin
 end
 $$;
 comment on function private.settle_known_payment(public.order_sessions, jsonb) is
-  'An approved payment that cannot start an order: the one already applied (same answer), a second payment for a session with an order or a refund (duplicate_payment), one seen before (same answer), a wrong amount or currency (amount_mismatch). NULL when none applies.';
+  'An approved payment that cannot start or complete an order: the one already applied or a part of it (same answer), a second payment for a session with an order or a refund (duplicate_payment), one seen before (same answer), a part still waiting for the rest (outcome partly_paid), a wrong currency, a payment of nothing or one that takes the approved parts past the session''s total (amount_mismatch). NULL when none applies.';
 grant execute on function private.settle_known_payment(public.order_sessions, jsonb) to service_role;
 
 create function private.commit_order(s public.order_sessions, p_payment jsonb, p_late boolean)
@@ -419,6 +563,8 @@ as $$
 declare
   pid bigint := (p_payment ->> 'id')::bigint;
   o public.orders;
+  financing numeric;
+  parts bigint[];
 begin
   -- The caller checked the stock under the variant locks (short_lines), so
   -- the decrement cannot take stock_on_hand below zero.
@@ -428,13 +574,18 @@ begin
    where v.id = (l ->> 'variant_id')::uuid;
   perform private.release_stock(array[s.id]);
 
+  -- Read before the insert: an order whose payment had a fraud alert is born
+  -- stopped and its payment owed back (14_disputes.sql), yet it is the order's.
+  select coalesce(sum(p.financing_cost), 0), array_agg(p.payment_id) into financing, parts from private.counted_parts(s.id) p;
   insert into public.orders (
     order_session_id, session_id, payment_id, subtotal, discount, total, currency, coupon_code,
-    payer, shipping_address, payment_type, payment_method, paid_late
+    payer, shipping_address, payment_type, payment_method, paid_late, financing_cost
   ) values (
     s.id, s.session_id, pid, s.subtotal, s.discount, s.total, s.currency, s.coupon_code,
-    s.payer, s.shipping_address, p_payment ->> 'payment_type_id', p_payment ->> 'payment_method_id', p_late
+    s.payer, s.shipping_address, p_payment ->> 'payment_type_id', p_payment ->> 'payment_method_id', p_late, financing
   ) returning * into o;
+  -- Every part counted toward the session now belongs to the order.
+  update checkout.order_payments set order_id = o.id where payment_id = any (parts);
 
   insert into public.order_lines (order_id, line_no, variant_id, sku, title, unit_price, quantity, line_total)
   select o.id, ord::smallint, (l ->> 'variant_id')::uuid, l ->> 'sku', l ->> 'title',
@@ -461,7 +612,7 @@ begin
 end
 $$;
 comment on function private.commit_order(public.order_sessions, jsonb, boolean) is
-  'Creates the one order of a session whose stock was checked under the variant locks: decrements stock_on_hand, releases the reservation, copies the lines, marks the session paid and removes the bought units from the cart.';
+  'Creates the one order of a session whose stock was checked under the variant locks and whose counted parts cover its total: decrements stock_on_hand, releases the reservation, records the parts'' financing cost on the order and gives every part the order''s id, copies the lines, marks the session paid and removes the bought units from the cart.';
 grant execute on function private.commit_order(public.order_sessions, jsonb, boolean) to service_role;
 
 create function private.settle_approved(s public.order_sessions, p_payment jsonb)
@@ -483,11 +634,25 @@ begin
     return answer;
   end if;
 
+  -- Parts add up (two cards). A payment of the whole total replaces parts
+  -- still waiting for their partner: those are owed back.
+  if amount = s.total then
+    perform private.owe_refund(s, p.payment_id, p.amount, p.currency, 'unpaired_part') from private.counted_parts(s.id) p;
+  end if;
+  perform private.count_part(s, p_payment);
+  if private.counted_amount(s.id) < s.total then
+    -- Not an order yet; a part for goods another checkout of the cart
+    -- already bought is owed back at once (with any part before it).
+    if late and private.is_group_ordered(s) then
+      return private.cannot_fulfil(s, pid, amount, cur, 'superseded');
+    end if;
+    return private.partly_paid(s, pid);
+  end if;
+
   if late then
     -- Another session of this cart checkout became the order: this payment
     -- is the second one for the same goods.
-    if exists (select 1 from public.order_sessions g join public.orders o on o.order_session_id = g.id
-                where g.checkout_group = s.checkout_group and g.id <> s.id) then
+    if private.is_group_ordered(s) then
       return private.cannot_fulfil(s, pid, amount, cur, 'superseded');
     end if;
     -- A newer session of the group still waiting for its payment is taken
@@ -526,8 +691,20 @@ begin
 end
 $$;
 comment on function private.settle_approved(public.order_sessions, jsonb) is
-  'An approved payment for a session: a known or wrong payment (settle_known_payment); a late one whose checkout group already has an order (superseded) or whose coupon was used up meanwhile; otherwise the stock is checked under the variant locks (short_lines) and the order committed, taking over a newer unpaid session of the group, or the payment is refunded (out_of_stock late, stock_lowered on time). Never raises for a shortfall.';
+  'An approved payment for a session: a known or wrong payment (settle_known_payment); a part counted toward the session (count_part; a payment of the whole total replaces parts waiting, which are owed back as unpaired_part), not an order while the counted parts do not cover the total (outcome partly_paid; a late part of a superseded checkout is owed back at once); then a late one whose checkout group already has an order (superseded) or whose coupon was used up meanwhile; otherwise the stock is checked under the variant locks (short_lines) and the order committed, taking over a newer unpaid session of the group, or the payment is refunded (out_of_stock late, stock_lowered on time). Never raises for a shortfall.';
 grant execute on function private.settle_approved(public.order_sessions, jsonb) to service_role;
+
+create function private.has_unrefunded_part(p_order_id uuid, p_except bigint)
+returns boolean
+language sql stable set search_path = ''
+as $$
+  select exists (select 1 from checkout.order_payments p
+                  where p.order_id = p_order_id and p.payment_id <> p_except
+                    and not exists (select 1 from checkout.payment_events pe where pe.payment_id = p.payment_id and pe.status = 'refunded'))
+$$;
+comment on function private.has_unrefunded_part(uuid, bigint) is
+  'The order has a payment other than p_except that MercadoPago has not reported refunded.';
+grant execute on function private.has_unrefunded_part(uuid, bigint) to service_role;
 
 create function private.follow_payment(s public.order_sessions, p_payment jsonb)
 returns jsonb
@@ -554,9 +731,11 @@ begin
     end if;
   end if;
   if st in ('refunded', 'charged_back', 'in_mediation') then
-    if o.id is not null and o.payment_id = pid then
+    if o.id is not null and exists (select 1 from checkout.order_payments p where p.payment_id = pid and p.order_id = o.id) then
       -- Forward only: a stale in_mediation after a refund changes nothing.
-      if private.order_status_may_move(o.status, st::public.order_status) then
+      -- An order paid in parts is refunded once every part is.
+      if private.order_status_may_move(o.status, st::public.order_status)
+         and (st <> 'refunded' or not private.has_unrefunded_part(o.id, pid)) then
         update public.orders set status = st::public.order_status where id = o.id returning * into o;
         perform private.log_event(s.id, 'order_status_changed', jsonb_build_object('order_id', o.id, 'status', st), pid);
       end if;
@@ -577,7 +756,7 @@ begin
 end
 $$;
 comment on function private.follow_payment(public.order_sessions, jsonb) is
-  'A payment that is not approved: refunded, charged_back and in_mediation move the order''s status forward; refunded settles a refund owed, or fills in MercadoPago''s refund id (p_payment ->> ''refund_id'') of one recorded without it; a pending or in_process offline payment holds the stock until its deadline (private.hold_offline_payment; the answer carries offline_payment), a cancelled or rejected one ends its hold (private.end_offline_payment); anything else is only recorded.';
+  'A payment that is not approved: refunded, charged_back and in_mediation of any of the order''s payments move the order''s status forward (refunded only once every part is); refunded settles a refund owed, or fills in MercadoPago''s refund id (p_payment ->> ''refund_id'') of one recorded without it; a pending or in_process offline payment holds the stock until its deadline (private.hold_offline_payment; the answer carries offline_payment), a cancelled or rejected one ends its hold (private.end_offline_payment); anything else is only recorded.';
 grant execute on function private.follow_payment(public.order_sessions, jsonb) to service_role;
 
 create function checkout.apply_payment(p_payment jsonb)

@@ -10,7 +10,9 @@
 --      (claim_reconciliation): it searches MercadoPago's payments by
 --      external_reference and applies each one with checkout.apply_payment,
 --      the webhook's routine;
---   2. refunds owed (claim_refunds): it asks MercadoPago to refund, with the
+--   2. refunds owed (claim_refunds; first refund_unpaired_parts owes back the
+--      approved parts of two-card payments whose other part never came): it
+--      asks MercadoPago to refund, with the
 --      same idempotency key every time, and records the answer
 --      (record_refund, or note_refund_failure and back off);
 --   3. preferences of cancelled sessions that MercadoPago would still accept
@@ -68,18 +70,27 @@ language plpgsql set search_path = ''
 as $$
 declare
   closed public.order_sessions;
+  answer jsonb;
+  others jsonb;
 begin
   perform private.release_stock(array[s.id]);
   update public.order_sessions set status = 'refund_owed', payment_id = p_payment_id, paid_at = now(), closed_at = now()
    where id = s.id returning * into closed;
-  return jsonb_build_object('order_session_id', closed.id, 'outcome', 'refund_owed', 'payment_id', p_payment_id,
-                            'session_status', closed.status,
-                            'refund', private.owe_refund(closed, p_payment_id, p_amount, p_currency, p_reason, p_detail))
-         || coalesce(p_detail, '{}');
+  answer := jsonb_build_object('order_session_id', closed.id, 'outcome', 'refund_owed', 'payment_id', p_payment_id,
+                               'session_status', closed.status,
+                               'refund', private.owe_refund(closed, p_payment_id, p_amount, p_currency, p_reason, p_detail));
+  -- Every other part counted toward the session is owed back too.
+  select jsonb_agg(private.owe_refund(closed, p.payment_id, p.amount, p.currency, p_reason, p_detail) order by p.payment_id) into others
+    from private.counted_parts(s.id) p
+   where p.payment_id <> p_payment_id;
+  if others is not null then
+    answer := answer || jsonb_build_object('parts_refunded', others);
+  end if;
+  return answer || coalesce(p_detail, '{}');
 end
 $$;
 comment on function private.cannot_fulfil(public.order_sessions, bigint, numeric, text, text, jsonb) is
-  'The one "cannot fulfil" path for an approved payment of the right amount: releases the session''s stock, moves it to refund_owed and records the refund owed (out_of_stock, stock_lowered, coupon_used_up, superseded). The caller holds the session''s lock.';
+  'The one "cannot fulfil" path for an approved payment of the right amount: releases the session''s stock, moves it to refund_owed and records the refund owed (out_of_stock, stock_lowered, coupon_used_up, superseded, unpaired_part) for this payment and every other part counted toward the session (listed as parts_refunded). The caller holds the session''s lock.';
 grant execute on function private.cannot_fulfil(public.order_sessions, bigint, numeric, text, text, jsonb) to service_role;
 
 -- A refund can be recorded twice from two sides: the function that made it
@@ -103,7 +114,9 @@ begin
        set status = 'refunded', mp_refund_id = coalesce(p_mp_refund_id, mp_refund_id), refunded_at = now(), last_error = null
      where id = r.id returning * into r;
     select * into s from public.order_sessions where id = r.order_session_id for update;
-    if s.status = 'refund_owed' and s.payment_id = p_payment_id then
+    -- A session owed back is refunded once every refund owed for it is made.
+    if s.status = 'refund_owed'
+       and not exists (select 1 from checkout.payment_refunds o where o.order_session_id = s.id and o.status = 'owed') then
       update public.order_sessions set status = 'refunded' where id = s.id returning * into s;
     end if;
     perform private.log_event(r.order_session_id, 'refunded',
@@ -120,8 +133,89 @@ begin
 end
 $$;
 comment on function checkout.record_refund(bigint, text) is
-  'Service role only. Records that an owed refund was made in MercadoPago (idempotent; a later call with MercadoPago''s refund id fills it in when the first had none); a session paid without stock moves to refunded.';
+  'Service role only. Records that an owed refund was made in MercadoPago (idempotent; a later call with MercadoPago''s refund id fills it in when the first had none); a session paid without stock moves to refunded once no refund for it is owed (all its parts refunded).';
 grant execute on function checkout.record_refund(bigint, text) to service_role;
+
+-- A dashboard refund made at MercadoPago (or refused: p_error). The order
+-- follows: refunded once everything its payments brought in is refunded,
+-- otherwise partially_refunded.
+create function checkout.record_order_refund(p_refund_id uuid, p_mp_refund_id text, p_error text default null)
+returns jsonb
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  rf checkout.order_refunds;
+  o public.orders;
+  target public.order_status;
+begin
+  select * into rf from checkout.order_refunds where id = p_refund_id for update;
+  if not found then
+    raise exception 'no such refund' using errcode = 'CKO01', detail = jsonb_build_object('refund', p_refund_id)::text;
+  end if;
+  select * into o from public.orders where id = rf.order_id for update;
+  if p_error is not null then
+    update checkout.order_refunds set last_error = left(p_error, 500) where id = rf.id and status = 'owed' returning * into rf;
+  elsif rf.status = 'owed' then
+    update checkout.order_refunds set status = 'refunded', mp_refund_id = p_mp_refund_id, refunded_at = now(), last_error = null
+     where id = rf.id returning * into rf;
+    target := case when (select coalesce(sum(r.amount), 0) from checkout.order_refunds r where r.order_id = o.id and r.status = 'refunded') >= o.total
+                   then 'refunded' else 'partially_refunded' end;
+    if o.status <> target and private.order_status_may_move(o.status, target) then
+      update public.orders set status = target where id = o.id returning * into o;
+      perform private.log_event(o.order_session_id, 'order_status_changed', jsonb_build_object('order_id', o.id, 'status', target), rf.payment_id);
+    end if;
+    perform private.log_event(o.order_session_id, 'refunded',
+      jsonb_build_object('amount', rf.amount, 'currency', rf.currency, 'mp_refund_id', rf.mp_refund_id, 'order_id', o.id), rf.payment_id);
+  end if;
+  return jsonb_build_object('id', rf.id, 'payment_id', rf.payment_id::text, 'amount', rf.amount, 'currency', rf.currency,
+                            'status', rf.status, 'mp_refund_id', rf.mp_refund_id, 'last_error', rf.last_error, 'order_status', o.status);
+end
+$$;
+comment on function checkout.record_order_refund(uuid, text, text) is
+  'Service role only. Records a dashboard refund (checkout.order_refunds) as made at MercadoPago, with its refund id, or the error that left it owed (p_error); idempotent. The order moves to partially_refunded, or refunded once its whole total is. CKO01 unknown refund.';
+grant execute on function checkout.record_order_refund(uuid, text, text) to service_role;
+
+-- A two-card payment whose second part never came (rejected, abandoned)
+-- leaves an approved part waiting. Once the session's hold has ended and a
+-- grace has passed, the parts waiting are owed back (reason unpaired_part)
+-- through cannot_fulfil and the session closes as refund_owed; the reconcile
+-- function's refund pass makes the refunds. A part arriving later finds the
+-- session closed and is owed back too (duplicate_payment). Kept apart from
+-- the offline holds' expiry: a session whose hold an offline payment extends
+-- has a later expires_at, which this routine honours.
+create function checkout.refund_unpaired_parts(
+  p_grace interval default interval '30 minutes',
+  p_limit integer default 50
+)
+returns jsonb
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  s public.order_sessions;
+  first checkout.order_payments;
+  done jsonb := '[]'::jsonb;
+begin
+  -- Claimed under the session's lock (skip locked: a payment being applied
+  -- right now decides first; the next run sees what it left).
+  for s in
+    select os.* from public.order_sessions os
+     where os.status in ('active', 'expired', 'cancelled')
+       and os.expires_at + greatest(coalesce(p_grace, interval '0'), interval '0') <= now()
+       and private.counted_amount(os.id) > 0
+     order by os.expires_at
+     limit greatest(least(coalesce(p_limit, 50), 500), 1)
+       for update skip locked
+  loop
+    select p.* into first from private.counted_parts(s.id) p order by p.payment_id limit 1;
+    done := done || jsonb_build_array(private.cannot_fulfil(s, first.payment_id, first.amount, first.currency, 'unpaired_part',
+      jsonb_build_object('paid', private.counted_amount(s.id), 'expected', s.total)));
+  end loop;
+  return done;
+end
+$$;
+comment on function checkout.refund_unpaired_parts(interval, integer) is
+  'Service role only (reconcile function). Order sessions whose hold ended more than p_grace ago with approved parts that never covered the total (a second card rejected or never paid): each is closed as refund_owed and every part waiting is owed back (reason unpaired_part), once (claimed under the session''s lock). Returns the cannot_fulfil answers.';
+grant execute on function checkout.refund_unpaired_parts(interval, integer) to service_role;
 
 create function checkout.claim_refunds(p_limit integer default 20)
 returns jsonb
@@ -196,7 +290,8 @@ begin
        and s.preference_id is not null
        and s.next_check_at <= now()
        and (s.status = 'active' or s.closed_at > now() - p_window)
-       and not exists (select 1 from checkout.payment_events pe where pe.order_session_id = s.id and pe.status = 'approved')
+       and (not exists (select 1 from checkout.payment_events pe where pe.order_session_id = s.id and pe.status = 'approved')
+            or private.counted_amount(s.id) > 0)
      order by s.next_check_at
      limit greatest(least(p_limit, 500), 1)
        for update skip locked
@@ -213,7 +308,7 @@ begin
 end
 $$;
 comment on function checkout.claim_reconciliation(interval, integer) is
-  'Service role only (reconcile function). Claims up to p_limit order sessions that could have been paid without a notification reaching us (active, or expired/cancelled within p_window, with a preference and no approved payment applied) and moves their next check forward with exponential back-off (1 minute doubling, at most 6 hours). Returns [{order_session_id, token, status, checks}].';
+  'Service role only (reconcile function). Claims up to p_limit order sessions that could have been paid without a notification reaching us (active, or expired/cancelled within p_window, with a preference and no approved payment applied, or approved parts waiting for the rest) and moves their next check forward with exponential back-off (1 minute doubling, at most 6 hours). Returns [{order_session_id, token, status, checks}].';
 grant execute on function checkout.claim_reconciliation(interval, integer) to service_role;
 
 create function checkout.claim_preference_expiry(p_limit integer default 50)

@@ -319,7 +319,7 @@ begin
   -- so the email prefix uses its index (a generic plan could not).
   v_filter := case
     when q is null then 'true'
-    when digits is not null then '(o.order_number = ''ORD-'' || lpad($2, 6, ''0'') or o.payment_id = $2::bigint)'
+    when digits is not null then '(o.order_number = ''ORD-'' || lpad($2, 6, ''0'') or o.id = (select p.order_id from checkout.order_payments p where p.payment_id = $2::bigint))'
     else '(lower(o.payer ->> ''email'') ~>=~ lower($1) and lower(o.payer ->> ''email'') ~<~ (lower($1) || chr(1114111)))'
   end;
   execute format($q$
@@ -342,7 +342,7 @@ begin
 end
 $$;
 comment on function admin.orders(jsonb, text, timestamptz, uuid, integer) is
-  'Service role only, staff claims required. A page of orders, newest first, after the keyset cursor (created_at, id) of the previous page''s last row; optionally searched by order number (ORD-001234 or 1234), MercadoPago payment id (digits) or payer email (case-insensitive prefix). Returns {orders, next} where next is the cursor of the following page or null.';
+  'Service role only, staff claims required. A page of orders, newest first, after the keyset cursor (created_at, id) of the previous page''s last row; optionally searched by order number (ORD-001234 or 1234), MercadoPago payment id (digits: any of the order''s payments, two with two cards) or payer email (case-insensitive prefix). Returns {orders, next} where next is the cursor of the following page or null.';
 grant execute on function admin.orders(jsonb, text, timestamptz, uuid, integer) to service_role;
 
 create function admin.order_detail(p_claims jsonb, p_order text)
@@ -380,6 +380,26 @@ begin
         from checkout.payment_events pe
        where pe.order_session_id = o.order_session_id or pe.payment_id = o.payment_id
     ),
+    -- What the store keeps: the price, less MercadoPago's fees. The buyer's
+    -- financing cost (installments with interest) is MercadoPago's, not income.
+    'money', (
+      select jsonb_build_object(
+        'total', o.total, 'currency', o.currency, 'financing_cost', o.financing_cost,
+        'fees', coalesce(sum(p.fees), 0), 'net', o.total - coalesce(sum(p.fees), 0),
+        'parts', coalesce(jsonb_agg(jsonb_build_object(
+          'payment_id', p.payment_id::text, 'amount', p.amount, 'installments', p.installments,
+          'financing_cost', p.financing_cost, 'fees', p.fees) order by p.approved_at, p.payment_id)
+          filter (where p.payment_id is not null), '[]'::jsonb))
+        from checkout.order_payments p where p.order_id = o.id
+    ),
+    -- The store's own refunds of this order (partial or whole), per payment.
+    'order_refunds', (
+      select coalesce(jsonb_agg(jsonb_build_object(
+        'id', r.id, 'payment_id', r.payment_id::text, 'amount', r.amount, 'currency', r.currency, 'status', r.status,
+        'mp_refund_id', r.mp_refund_id, 'last_error', r.last_error, 'created_at', r.created_at, 'refunded_at', r.refunded_at)
+        order by r.created_at, r.payment_id), '[]'::jsonb)
+        from checkout.order_refunds r where r.order_id = o.id
+    ),
     'refunds', (
       select coalesce(jsonb_agg(jsonb_build_object(
         'payment_id', pr.payment_id::text, 'amount', pr.amount, 'currency', pr.currency, 'reason', pr.reason,
@@ -401,7 +421,7 @@ begin
 end
 $$;
 comment on function admin.order_detail(jsonb, text) is
-  'Service role only, staff claims required. One order by id or order number: its lines, payer, shipping address, MercadoPago payment id, the payment statuses seen (status history), refunds, the order session''s event log, and whether the payer''s address may get cart reminders (marketing_consent, email.marketing_consent). CKI01 for a malformed reference, CKO01 for an unknown one.';
+  'Service role only, staff claims required. One order by id or order number: its lines, payer, shipping address, MercadoPago payment id, the payment statuses seen (status history), money (total, the buyer''s financing cost, MercadoPago''s fees, net = total - fees, and each payment counted toward the order with its installments), order_refunds (the store''s partial or whole refunds, per payment), refunds, the order session''s event log, and whether the payer''s address may get cart reminders (marketing_consent, email.marketing_consent). CKI01 for a malformed reference, CKO01 for an unknown one.';
 grant execute on function admin.order_detail(jsonb, text) to service_role;
 
 create function admin.attention(p_claims jsonb)
@@ -480,6 +500,86 @@ $$;
 comment on function admin.refund_to_retry(jsonb, text) is
   'Service role only, staff claims required. The owed refund of a payment the dashboard asks to retry, its attempt counted (the function then refunds through MercadoPago with the same idempotency key as every attempt, and calls checkout.record_refund or checkout.note_refund_failure). CKI01 malformed id, CKO01 nothing owed, CKO02 already refunded.';
 grant execute on function admin.refund_to_retry(jsonb, text) to service_role;
+
+-- A refund of part or all of an order from the dashboard, by amount or by
+-- line ({"amount": 1500} or {"lines": [{"line_no": 1, "quantity": 1}]}; a
+-- line's share of a discount is taken off). Spread over the order's payments,
+-- the one with the most left to refund first, never more than a payment
+-- brought in; the Edge Function makes each part at MercadoPago and records it
+-- (checkout.record_order_refund).
+create function admin.refund_order(p_claims jsonb, p_order text, p_request jsonb)
+returns jsonb
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  ref text := btrim(coalesce(p_order, ''));
+  o public.orders;
+  wanted numeric;
+  left_total numeric;
+  take numeric;
+  part record;
+  rf checkout.order_refunds;
+  made jsonb := '[]'::jsonb;
+begin
+  perform admin.require_staff(p_claims);
+  perform admin.check_input(
+    ref ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' or ref ~ '^ORD-\d{1,19}$',
+    'order', 'the order must be an order id (uuid) or an order number (ORD-001234)');
+  perform admin.check_input(jsonb_typeof(p_request) = 'object' and ((p_request ? 'amount') <> (p_request ? 'lines')),
+    'request', 'give either amount or lines');
+  select * into o from public.orders x
+   where (ref ~ '^ORD-' and x.order_number = ref) or (ref !~ '^ORD-' and x.id::text = lower(ref))
+     for update;
+  if not found then
+    raise exception 'no such order' using errcode = 'CKO01', detail = jsonb_build_object('order', ref)::text;
+  end if;
+  if p_request ? 'amount' then
+    perform admin.check_input(jsonb_typeof(p_request -> 'amount') = 'number' and (p_request ->> 'amount')::numeric > 0
+      and (p_request ->> 'amount')::numeric = round((p_request ->> 'amount')::numeric, 2), 'amount', 'amount must be a positive number of cents at most');
+    wanted := (p_request ->> 'amount')::numeric;
+  else
+    perform admin.check_input(jsonb_typeof(p_request -> 'lines') = 'array' and jsonb_array_length(p_request -> 'lines') between 1 and 100
+      and not exists (select 1 from jsonb_array_elements(p_request -> 'lines') l
+                       where jsonb_typeof(l -> 'line_no') is distinct from 'number' or jsonb_typeof(l -> 'quantity') is distinct from 'number'
+                          or (l ->> 'quantity')::numeric <> trunc((l ->> 'quantity')::numeric) or (l ->> 'quantity')::numeric < 1
+                          or not exists (select 1 from public.order_lines ol where ol.order_id = o.id
+                                          and ol.line_no::numeric = (l ->> 'line_no')::numeric and ol.quantity >= (l ->> 'quantity')::numeric)),
+      'lines', 'each line must be {line_no, quantity} of this order, at most its quantity');
+    select round(sum(ol.unit_price * (l ->> 'quantity')::numeric) * o.total / nullif(o.subtotal, 0), 2) into wanted
+      from jsonb_array_elements(p_request -> 'lines') l
+      join public.order_lines ol on ol.order_id = o.id and ol.line_no::numeric = (l ->> 'line_no')::numeric;
+    wanted := coalesce(wanted, 0);
+  end if;
+  if o.currency in ('CLP', 'COP') and wanted <> trunc(wanted) then
+    raise exception '% amounts are whole units', o.currency using errcode = 'CKM02', detail = jsonb_build_object('amount', wanted)::text;
+  end if;
+  select coalesce(sum(p.amount), 0) - coalesce((select sum(r.amount) from checkout.order_refunds r where r.order_id = o.id), 0)
+    into left_total from checkout.order_payments p where p.order_id = o.id;
+  if o.status in ('refunded', 'charged_back') or wanted > left_total then
+    raise exception 'more than is left to refund' using errcode = 'CKO02',
+      detail = jsonb_build_object('order', o.order_number, 'status', o.status, 'refundable', case when o.status in ('refunded', 'charged_back') then 0 else left_total end)::text;
+  end if;
+  for part in
+    select p.payment_id, p.amount - coalesce((select sum(r.amount) from checkout.order_refunds r where r.payment_id = p.payment_id), 0) as remaining
+      from checkout.order_payments p where p.order_id = o.id
+     order by 2 desc, p.payment_id
+  loop
+    exit when wanted <= 0;
+    take := least(wanted, part.remaining);
+    continue when take <= 0;
+    insert into checkout.order_refunds (order_id, payment_id, amount, currency, requested_by)
+    values (o.id, part.payment_id, take, o.currency, nullif(p_claims ->> 'sub', '')::uuid)
+    returning * into rf;
+    made := made || jsonb_build_array(jsonb_build_object('id', rf.id, 'payment_id', rf.payment_id::text, 'amount', rf.amount, 'currency', rf.currency));
+    wanted := wanted - take;
+  end loop;
+  perform private.log_event(o.order_session_id, 'refund_owed', jsonb_build_object('order_id', o.id, 'refunds', made, 'by', p_claims ->> 'sub'));
+  return jsonb_build_object('order_number', o.order_number, 'refunds', made);
+end
+$$;
+comment on function admin.refund_order(jsonb, text, jsonb) is
+  'Service role only, staff claims required. Owes back part or all of an order: p_request {"amount": n} or {"lines": [{"line_no", "quantity"}]} (a line''s share of the discount taken off), spread over the order''s payments (the most left to refund first; never more than a payment brought in). Returns {order_number, refunds: [{id, payment_id, amount, currency}]}; the admin function makes each at MercadoPago and calls checkout.record_order_refund. CKI01 malformed, CKO01 unknown order, CKO02 more than is left to refund (detail refundable), CKM02 cents in CLP or COP.';
+grant execute on function admin.refund_order(jsonb, text, jsonb) to service_role;
 
 create function admin.audit(p_claims jsonb)
 returns jsonb

@@ -187,14 +187,48 @@ as $$
                                                              'matches_no_session', pe.order_session_id is null))
         from checkout.payment_events pe
        where pe.status = 'approved'
-         and not exists (select 1 from public.orders o where o.payment_id = pe.payment_id)
+         and not exists (select 1 from checkout.order_payments p where p.payment_id = pe.payment_id and p.order_id is not null)
          and not exists (select 1 from checkout.payment_refunds r where r.payment_id = pe.payment_id)
+         -- a part of a two-card payment may wait for the rest until its hold has ended
+         and not exists (select 1 from checkout.order_payments p join public.order_sessions s on s.id = p.order_session_id
+                          where p.payment_id = pe.payment_id and p.order_id is null and s.expires_at > now() - interval '1 hour')
       union all
-      -- every order has an approved payment
+      -- and never both: a payment in an order is not also owed back (but for
+      -- a fraud alert's, which stops the order and returns its money)
+      select jsonb_build_object('invariant', 'payment_in_order_and_refunded', 'subject', p.payment_id::text,
+                                'detail', jsonb_build_object('payment_id', p.payment_id, 'order_id', p.order_id, 'reason', r.reason))
+        from checkout.order_payments p
+        join checkout.payment_refunds r on r.payment_id = p.payment_id
+       where p.order_id is not null and r.reason <> 'fraud_alert'
+      union all
+      -- every order's payments were approved and add up to its total, in its currency
       select jsonb_build_object('invariant', 'order_without_approved_payment', 'subject', o.order_number,
                                 'detail', jsonb_build_object('order_id', o.id, 'payment_id', o.payment_id))
         from public.orders o
        where not exists (select 1 from checkout.payment_events pe where pe.payment_id = o.payment_id and pe.status = 'approved')
+          or exists (select 1 from checkout.order_payments p where p.order_id = o.id
+                      and not exists (select 1 from checkout.payment_events pe where pe.payment_id = p.payment_id and pe.status = 'approved'))
+      union all
+      select jsonb_build_object('invariant', 'order_parts_mismatch', 'subject', o.order_number,
+                                'detail', jsonb_build_object('order_id', o.id, 'total', o.total, 'currency', o.currency,
+                                                             'paid', coalesce(p.paid, 0), 'currencies', p.currencies))
+        from public.orders o
+        left join (select order_id, sum(amount) as paid, jsonb_agg(distinct currency) as currencies
+                     from checkout.order_payments where order_id is not null group by order_id) p on p.order_id = o.id
+       where p.paid is distinct from o.total or p.currencies is distinct from jsonb_build_array(o.currency)
+      union all
+      -- a refund never exceeds what the payment's approval brought in
+      select jsonb_build_object('invariant', 'refund_exceeds_payment', 'subject', r.payment_id::text,
+                                'detail', jsonb_build_object('payment_id', r.payment_id, 'refund', r.amount, 'paid', pe.transaction_amount))
+        from checkout.payment_refunds r
+        join checkout.payment_events pe on pe.payment_id = r.payment_id and pe.status = 'approved'
+       where r.amount > pe.transaction_amount
+      union all
+      select jsonb_build_object('invariant', 'refund_exceeds_payment', 'subject', p.payment_id::text,
+                                'detail', jsonb_build_object('payment_id', p.payment_id, 'refund', x.refunded, 'paid', p.amount))
+        from checkout.order_payments p
+        join (select payment_id, sum(amount) as refunded from checkout.order_refunds group by payment_id) x on x.payment_id = p.payment_id
+       where x.refunded > p.amount
       union all
       -- one order per cart checkout (the sessions of a checkout group)
       select jsonb_build_object('invariant', 'two_orders_one_checkout', 'subject', s.checkout_group::text,
@@ -275,7 +309,7 @@ as $$
     ) x(v)
 $$;
 comment on function checkout.audit() is
-  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (no order and no refund; matches_no_session for money that arrived for nothing we know), order_without_approved_payment, two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h, fraud_alert_not_acted (a fraud-alerted order not do_not_ship, or neither refunded, charged back nor owed back), dispute_without_payment (a chargeback or claim on a payment never applied), notification_unprocessed_over_1h (a stored fraud alert, chargeback or claim not acted on).';
+  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (in no order and owed back by no refund, once a part of a two-card payment has waited an hour past its session''s hold; matches_no_session for money that arrived for nothing we know), payment_in_order_and_refunded (but for a fraud alert''s refund), order_without_approved_payment (also a part of the order without an approval), order_parts_mismatch (the order''s payments do not add up to its total in its currency), refund_exceeds_payment (a refund owed, or the dashboard''s refunds of a payment, more than it brought in), two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h, fraud_alert_not_acted (a fraud-alerted order not do_not_ship, or neither refunded, charged back nor owed back), dispute_without_payment (a chargeback or claim on a payment never applied), notification_unprocessed_over_1h (a stored fraud alert, chargeback or claim not acted on).';
 grant execute on function checkout.audit() to service_role;
 
 create function checkout.stats()
@@ -294,7 +328,7 @@ as $$
     select pe.payment_id, pe.order_session_id, pe.transaction_amount, pe.currency, pe.received_at
       from checkout.payment_events pe
      where pe.status = 'approved'
-       and not exists (select 1 from public.orders o where o.payment_id = pe.payment_id)
+       and not exists (select 1 from checkout.order_payments p where p.payment_id = pe.payment_id)
        and not exists (select 1 from checkout.payment_refunds r where r.payment_id = pe.payment_id)
   )
   select jsonb_build_object(

@@ -198,16 +198,39 @@ language plpgsql set search_path = ''
 as $$
 declare
   s public.order_sessions;
-  refund jsonb;
+  parts bigint[];
+  refunds jsonb;
 begin
   if not o.do_not_ship then
     update public.orders set do_not_ship = true where id = o.id returning * into o;
   end if;
+  -- The order's payments (two cards: every part): those with its id, or,
+  -- while it is being born (the after-insert trigger), the parts counted
+  -- toward its session, which get its id right after. An order from before
+  -- checkout.order_payments has none: its one payment, for its total.
+  select coalesce(array_agg(p.payment_id order by p.payment_id), '{}') into parts
+    from checkout.order_payments p where p.order_id = o.id;
+  if parts = '{}' then
+    select coalesce(array_agg(p.payment_id order by p.payment_id), '{}') into parts
+      from private.counted_parts(o.order_session_id) p;
+  end if;
   -- The money goes back through the refunds owed (made by the function at
-  -- once, retried by reconcile), unless MercadoPago already took it back.
+  -- once, retried by reconcile), unless MercadoPago already took it back:
+  -- each part its own amount, less what the store already refunded of it; a
+  -- part already owed back is left as it is.
   if o.status not in ('refunded', 'charged_back') then
     select * into s from public.order_sessions where id = o.order_session_id;
-    refund := private.owe_refund(s, o.payment_id, o.total, o.currency, 'fraud_alert');
+    if parts = '{}' then
+      refunds := jsonb_build_array(private.owe_refund(s, o.payment_id, o.total, o.currency, 'fraud_alert'));
+    else
+      select jsonb_agg(private.owe_refund(s, p.payment_id, p.amount - coalesce(x.refunded, 0), p.currency, 'fraud_alert') order by p.payment_id)
+        into refunds
+        from checkout.order_payments p
+        left join (select r.payment_id, sum(r.amount) as refunded from checkout.order_refunds r
+                    where r.payment_id = any (parts) group by r.payment_id) x on x.payment_id = p.payment_id
+       where p.payment_id = any (parts) and p.amount > coalesce(x.refunded, 0)
+         and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id);
+    end if;
   end if;
   -- Every member of staff is told, once per order.
   insert into email.outbox (kind, session_id, recipient, order_id)
@@ -216,12 +239,13 @@ begin
    where u.raw_app_meta_data ->> 'store_role' = 'staff' and not coalesce(u.is_anonymous, false)
      and u.email ~ '^[^@\s]+@[^@\s]+$' and length(u.email) <= 254
   on conflict (order_id, recipient) where kind = 'fraud_alert' do nothing;
-  update checkout.fraud_alerts set order_id = o.id, acted_at = coalesce(acted_at, now()) where payment_id = o.payment_id;
-  return jsonb_build_object('order', private.order_json(o), 'refund', refund);
+  update checkout.fraud_alerts set order_id = o.id, acted_at = coalesce(acted_at, now())
+   where payment_id = o.payment_id or payment_id = any (parts);
+  return jsonb_build_object('order', private.order_json(o), 'refunds', coalesce(refunds, '[]'::jsonb));
 end
 $$;
 comment on function private.stop_delivery(public.orders) is
-  'The one "do not ship" path of a fraud-alerted order: marks it do_not_ship (forward only), owes its payment back (reason fraud_alert; not when already refunded or charged back), queues one fraud_alert email per member of staff, and notes the alert acted on.';
+  'The one "do not ship" path of a fraud-alerted order: marks it do_not_ship (forward only), owes every payment of the order back (reason fraud_alert; with two cards each part its own amount less what the store already refunded of it, a part already owed back left as it is; an order without parts in checkout.order_payments its payment for its total; nothing when already refunded or charged back), queues one fraud_alert email per member of staff, and notes the alerts on any of its payments acted on. Returns {order, refunds: the refunds owed now}.';
 grant execute on function private.stop_delivery(public.orders) to service_role;
 
 create function checkout.apply_fraud_alert(p_payment jsonb, p_description text default null)
@@ -231,6 +255,7 @@ as $$
 declare
   pid bigint;
   o public.orders;
+  stopped jsonb;
 begin
   if jsonb_typeof(p_payment -> 'id') is distinct from 'number' or (p_payment ->> 'id') !~ '^[1-9][0-9]{0,17}$' then
     raise exception 'a fraud alert needs the payment as MercadoPago has it' using errcode = 'CKI01';
@@ -242,15 +267,25 @@ begin
   insert into checkout.fraud_alerts (payment_id, description)
   values (pid, left(p_description, 500))
   on conflict (payment_id) do nothing;
-  select * into o from public.orders where payment_id = pid for update;
+  -- The order of any of its payments (two cards: not only the part that
+  -- completed it).
+  select * into o from public.orders
+   where payment_id = pid or id = (select p.order_id from checkout.order_payments p where p.payment_id = pid)
+     for update;
   if o.id is null then
     return jsonb_build_object('outcome', 'alert_recorded', 'payment_id', pid);
   end if;
-  return jsonb_build_object('outcome', 'order_stopped', 'payment_id', pid) || private.stop_delivery(o);
+  stopped := private.stop_delivery(o);
+  -- refund: this payment's (the webhook makes it at once; reconcile makes
+  -- the other parts').
+  return jsonb_build_object('outcome', 'order_stopped', 'payment_id', pid) || stopped || jsonb_build_object('refund', (
+    select jsonb_build_object('payment_id', r.payment_id, 'amount', r.amount, 'currency', r.currency,
+                              'reason', r.reason, 'status', r.status, 'mp_refund_id', r.mp_refund_id)
+      from checkout.payment_refunds r where r.payment_id = pid));
 end
 $$;
 comment on function checkout.apply_fraud_alert(jsonb, text) is
-  'Service role only (the webhook''s inbox). A MercadoPago fraud alert for a payment (as fetched from MercadoPago): recorded once; its order is stopped (private.stop_delivery): do_not_ship, refund owed, staff emailed. A payment without an order yet (pending, being settled) keeps the alert: its order is born do_not_ship and refunded (trigger orders_fraud_alerted). Returns {outcome: order_stopped | alert_recorded, payment_id, order?, refund?}.';
+  'Service role only (the webhook''s inbox). A MercadoPago fraud alert for a payment (as fetched from MercadoPago): recorded once; its order (the order of any of its payments, with two cards either part) is stopped (private.stop_delivery): do_not_ship, every part owed back, staff emailed. A payment without an order yet (pending, being settled, a part waiting for the other) keeps the alert: its order is born do_not_ship and refunded (trigger orders_fraud_alerted). Returns {outcome: order_stopped | alert_recorded, payment_id, order?, refund? (this payment''s), refunds? (owed now)}.';
 grant execute on function checkout.apply_fraud_alert(jsonb, text) to service_role;
 
 create function private.flag_fraud_alerted_order()
@@ -259,7 +294,11 @@ language plpgsql set search_path = ''
 as $$
 begin
   if tg_op = 'INSERT' and tg_when = 'BEFORE' then
-    if exists (select 1 from checkout.fraud_alerts fa where fa.payment_id = new.payment_id) then
+    -- An alert on any part counted toward the session (two cards: one may
+    -- have come while the first part waited for the second).
+    if exists (select 1 from checkout.fraud_alerts fa
+                where fa.payment_id = new.payment_id
+                   or fa.payment_id in (select p.payment_id from private.counted_parts(new.order_session_id) p)) then
       new.do_not_ship := true;
     end if;
     return new;
@@ -269,7 +308,7 @@ begin
 end
 $$;
 comment on function private.flag_fraud_alerted_order() is
-  'Trigger: an order whose payment had a fraud alert is born do_not_ship (before insert), and is stopped (private.stop_delivery: refund owed, staff emailed) once it exists (after insert).';
+  'Trigger: an order any of whose payments (parts) had a fraud alert is born do_not_ship (before insert), and is stopped (private.stop_delivery: refund owed, staff emailed) once it exists (after insert).';
 grant execute on function private.flag_fraud_alerted_order() to service_role;
 
 create trigger orders_fraud_alerted
@@ -350,7 +389,8 @@ begin
     documentation_required, documentation_status, deadline, amount, currency, reason_id, benefited, progress, resource
   ) values (
     p_kind, v_id, v_payment::bigint,
-    (select o.id from public.orders o where o.payment_id = v_payment::bigint),
+    coalesce((select p.order_id from checkout.order_payments p where p.payment_id = v_payment::bigint),
+             (select o.id from public.orders o where o.payment_id = v_payment::bigint)),
     v_status, v_stage,
     (r ->> 'coverage_eligible')::boolean, (r ->> 'coverage_applied')::boolean,
     (r ->> 'documentation_required')::boolean, v_doc,
@@ -402,7 +442,11 @@ begin
                        'acted_at', fa.acted_at, 'order_number', o.order_number, 'order_status', o.status,
                        'do_not_ship', o.do_not_ship, 'refund_status', r.status) order by fa.created_at desc)
                        from checkout.fraud_alerts fa
-                       left join public.orders o on o.payment_id = fa.payment_id
+                       -- the order of any of its payments (two cards: either part)
+                       left join public.orders o on o.id = coalesce(
+                         fa.order_id,
+                         (select p.order_id from checkout.order_payments p where p.payment_id = fa.payment_id),
+                         (select x.id from public.orders x where x.payment_id = fa.payment_id))
                        left join checkout.payment_refunds r on r.payment_id = fa.payment_id), '[]'::jsonb));
 end
 $$;

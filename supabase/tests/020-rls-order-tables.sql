@@ -19,7 +19,7 @@ select s ->> 'id' as bob_os, s ->> 'token' as bob_tok from tests.begin_checkout(
 select checkout.apply_payment(tests.payment(:'ana_tok', 'approved', 2000, 7001)) ->> 'outcome' as ana_outcome \gset
 -- bob: a rejected payment and a wrong-amount one (a refund owed) for him.
 select checkout.apply_payment(tests.payment(:'bob_tok', 'rejected', 1000, 7002)) ->> 'outcome' as bob_rejected \gset
-select checkout.apply_payment(tests.payment(:'bob_tok', 'approved', 1, 7003)) ->> 'outcome' as bob_mismatch \gset
+select checkout.apply_payment(tests.payment(:'bob_tok', 'approved', 100000, 7003)) ->> 'outcome' as bob_mismatch \gset
 select tests.clear_authentication() \gset
 
 select is(:'ana_outcome'::text, 'order_created', 'setup: ana has an order');

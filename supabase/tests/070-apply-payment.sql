@@ -2,7 +2,7 @@
 -- payment_events once per (payment id, status), and the append-only event log.
 begin;
 \ir helpers/tests.psql
-select plan(91);
+select plan(92);
 
 select tests.create_shopper('pay-ana') as ana, tests.create_shopper('pay-bob') as bob,
        tests.create_shopper('pay-carol') as carol, tests.create_shopper('pay-dan') as dan,
@@ -153,12 +153,12 @@ select is(
 
 -- ---------------------------------------------------------------------------
 -- Amount or currency mismatch: no order, a refund owed
-select checkout.apply_payment(tests.payment(:'tc', 'approved', 999.99, 9201)) as r \gset
+select checkout.apply_payment(tests.payment(:'tc', 'approved', 1000.01, 9201)) as r \gset
 select is(:'r'::jsonb ->> 'outcome', 'amount_mismatch', 'wrong amount: amount_mismatch');
 select is_empty(format($$ select 1 from public.orders where order_session_id = %L $$, :'sc'), 'wrong amount: no order');
 select results_eq(
   $$ select amount, currency, reason, status from checkout.payment_refunds where payment_id = 9201 $$,
-  $$ values (999.99, 'ARS', 'amount_mismatch', 'owed') $$,
+  $$ values (1000.01, 'ARS', 'amount_mismatch', 'owed') $$,
   'wrong amount: the payment is owed back'
 );
 select checkout.apply_payment(tests.payment(:'tc', 'approved', 1000, 9202, 'USD')) as r \gset
@@ -176,15 +176,15 @@ select is(
   'mismatch: the log shows amount_mismatch and refund_owed'
 );
 -- MercadoPago reports the refund of the owed payment.
-select checkout.apply_payment(tests.payment(:'tc', 'refunded', 999.99, 9201)) as r \gset
+select checkout.apply_payment(tests.payment(:'tc', 'refunded', 1000.01, 9201)) as r \gset
 select is(:'r'::jsonb ->> 'outcome', 'refund_recorded', 'refunded for an owed refund: recorded');
 select is((select status from checkout.payment_refunds where payment_id = 9201), 'refunded', 'refunded for an owed refund: the refund row is refunded');
 -- Recorded without MercadoPago's id (as when the call that made the refund
 -- failed after MercadoPago made it): the payment's next news brings the id.
 select is((select mp_refund_id from checkout.payment_refunds where payment_id = 9201), null, 'refunded without the id: none recorded yet');
-select checkout.apply_payment(tests.payment(:'tc', 'refunded', 999.99, 9201) || '{"refund_id": "mp-refund-9201"}') as r \gset
+select checkout.apply_payment(tests.payment(:'tc', 'refunded', 1000.01, 9201) || '{"refund_id": "mp-refund-9201"}') as r \gset
 select is(:'r'::jsonb -> 'refund' ->> 'mp_refund_id', 'mp-refund-9201', 'a refunded payment with its refund id fills it in');
-select checkout.apply_payment(tests.payment(:'tc', 'refunded', 999.99, 9201) || '{"refund_id": "another"}') as r \gset
+select checkout.apply_payment(tests.payment(:'tc', 'refunded', 1000.01, 9201) || '{"refund_id": "another"}') as r \gset
 select is((select mp_refund_id from checkout.payment_refunds where payment_id = 9201), 'mp-refund-9201', 'a recorded refund id is never replaced');
 
 -- ---------------------------------------------------------------------------
@@ -226,10 +226,12 @@ select is(checkout.apply_payment(tests.payment(:'te', 'approved', 2000, 9401)) -
 select is((select count(*)::integer from checkout.payment_refunds where order_session_id = :'se'), 1, 'late without stock, again: one refund row');
 select is(checkout.apply_payment(tests.payment(:'te', 'approved', 2000, 9402)) -> 'refund' ->> 'reason', 'duplicate_payment', 'another payment for a refund_owed session: duplicate_payment');
 select checkout.apply_payment(tests.payment(:'te', 'refunded', 2000, 9401)) as r \gset
-select is(:'r'::jsonb ->> 'session_status', 'refunded', 'refunded for the owed refund: the session is refunded');
+select is(:'r'::jsonb ->> 'session_status', 'refund_owed', 'refunded for the owed refund: the session waits for the other refund owed');
+select checkout.apply_payment(tests.payment(:'te', 'refunded', 2000, 9402)) as r \gset
+select is(:'r'::jsonb ->> 'session_status', 'refunded', 'refunded for the last refund owed: the session is refunded');
 select is(
   tests.event_kinds(:'se'),
-  array['created', 'reserved', 'payment_seen', 'refund_owed', 'payment_seen', 'refund_owed', 'payment_seen', 'refunded'],
+  array['created', 'reserved', 'payment_seen', 'refund_owed', 'payment_seen', 'refund_owed', 'payment_seen', 'refunded', 'payment_seen', 'refunded'],
   'late without stock: the log'
 );
 

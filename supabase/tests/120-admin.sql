@@ -71,7 +71,7 @@ select s ->> 'id' as sa, s ->> 'token' as ta from tests.begin_checkout('adm-ana'
 select s ->> 'id' as sb from tests.begin_checkout('adm-bob') s \gset
 select s ->> 'id' as sc, s ->> 'token' as tc from tests.begin_checkout('adm-carol') s \gset
 select checkout.apply_payment(tests.payment(:'ta', 'approved', 3000, 7770001)) ->> 'outcome' as paid \gset
-select checkout.apply_payment(tests.payment(:'tc', 'approved', 1, 7770002)) ->> 'outcome' as mismatch \gset
+select checkout.apply_payment(tests.payment(:'tc', 'approved', 100000, 7770002)) ->> 'outcome' as mismatch \gset
 select order_number, id as order_id from public.orders where payment_id = 7770001 \gset
 select tests.clear_authentication() \gset
 
@@ -176,7 +176,7 @@ select is((select row(delta, staff_email, reserved_then)::text from admin.stock_
 select admin.attention(:'staff') as att \gset
 select is(:'att'::jsonb -> 'refunds_owed' -> 0 ->> 'payment_id', '7770002', 'attention: the refund owed');
 select is(:'att'::jsonb -> 'amount_mismatches' -> 0 ->> 'expected', '700.00', 'attention: the amount mismatch, with what was expected');
-select is(admin.refund_to_retry(:'staff', '7770002') ->> 'amount', '1.00', 'refund_to_retry: the refund owed');
+select is(admin.refund_to_retry(:'staff', '7770002') ->> 'amount', '100000.00', 'refund_to_retry: the refund owed');
 select is((select attempts from checkout.payment_refunds where payment_id = 7770002), 1, 'refund_to_retry: the attempt is counted');
 select is(jsonb_typeof(admin.audit(:'staff')), 'array', 'audit: checkout.audit() for staff');
 select throws_ok(format($$ select admin.refund_to_retry(%L, '12x') $$, :'staff'), 'CKI01', null, 'refund_to_retry: a malformed payment id');

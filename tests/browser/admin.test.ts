@@ -114,6 +114,38 @@ async function pendingTicket(sku: string, qty: number): Promise<number> {
   }
 }
 
+/** An order paid with two cards in the sandbox (`first` and the rest), each payment applied as the webhook would. */
+async function twoCardOrder(sku: string, first: number): Promise<{ orderNumber: string; paymentIds: number[] }> {
+  const client = await db.connect();
+  try {
+    await client.query('begin');
+    const shopper = await shopperWithCart(client, sku, 1);
+    const s = (await client.query<{ s: { token: string; total: string } }>(
+      `select checkout.begin_checkout($1, '{"email": "dos@example.com", "name": "Dos"}', $2, null) as s`,
+      [
+        shopper,
+        { street_name: 'Mitre', street_number: '2', zip_code: 'S2000', city: 'Rosario' },
+      ],
+    )).rows[0]!.s;
+    const pref = await fetch(`${stack.mpUrl}/checkout/preferences`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.sandbox.accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ items: [{ title: 'Dos tarjetas', quantity: 1, unit_price: Number(s.total), currency_id: 'ARS' }], external_reference: s.token }),
+    }).then((r) => r.json() as Promise<{ id: string }>);
+    const payments = [first, Number(s.total) - first].map((amount) => stack.sandbox.pay(pref.id, { cardholderName: 'APRO', amount }));
+    let orderNumber = '';
+    for (const p of payments) {
+      const r = (await client.query<{ r: { order?: { order_number: string } } }>('select checkout.apply_payment($1) as r', [p])).rows[0]!.r;
+      orderNumber = r.order?.order_number ?? orderNumber;
+    }
+    await client.query('commit');
+    return { orderNumber, paymentIds: payments.map((p) => p.id) };
+  } finally {
+    await client.query('rollback').catch(() => undefined);
+    client.release();
+  }
+}
+
 /** A payment for the wrong amount, made in the sandbox: a refund owed (as if the first refund attempt had failed). */
 async function owedRefund(sku: string): Promise<number> {
   const client = await db.connect();
@@ -128,7 +160,10 @@ async function owedRefund(sku: string): Promise<number> {
     const pref = await fetch(`${stack.mpUrl}/checkout/preferences`, {
       method: 'POST',
       headers: { authorization: `Bearer ${stack.sandbox.accessToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ items: [{ title: 'Pago con monto equivocado', quantity: 1, unit_price: 100, currency_id: 'ARS' }], external_reference: s.token }),
+      body: JSON.stringify({
+        items: [{ title: 'Pago con monto equivocado', quantity: 1, unit_price: 999999, currency_id: 'ARS' }],
+        external_reference: s.token,
+      }),
     }).then((r) => r.json() as Promise<{ id: string }>);
     const payment = stack.sandbox.pay(pref.id, { cardholderName: 'APRO' });
     const r = (await client.query<{ r: { outcome: string } }>('select checkout.apply_payment($1) as r', [payment])).rows[0]!.r;
@@ -252,6 +287,25 @@ describe('the dashboard, as staff', () => {
     expect(await page.getByTestId('payments').textContent()).toContain('Aprobado');
     expect(await page.getByTestId('events').textContent()).toContain('Pedido creado');
     await shot(page, 'order');
+  });
+
+  it('a two-card order refunded in part from its page: the refund spread over both payments, the status follows', async () => {
+    const { orderNumber, paymentIds } = await twoCardOrder('PANEL-3', 100);
+    await page.goto(`${stack.adminUrl}#/pedidos/${orderNumber}`);
+    await expect.poll(() => page.getByTestId('order-number').textContent()).toBe(orderNumber);
+    expect(await page.getByTestId('payment-parts').textContent()).toContain(String(paymentIds[1]));
+    await page.getByTestId('refund-amount').fill('99999999');
+    await page.getByRole('button', { name: 'Reembolsar' }).click();
+    await expect.poll(() => page.getByTestId('refund-notice').textContent()).toBeTruthy();
+    expect(await page.locator('[data-testid=order-refunds] li').count()).toBe(0);
+    const total = Number((await db.query('select total from public.orders where order_number = $1', [orderNumber])).rows[0].total);
+    await page.getByTestId('refund-amount').fill(String(total - 50));
+    await page.getByRole('button', { name: 'Reembolsar' }).click();
+    await expect.poll(() => page.getByTestId('refund-notice').textContent()).toContain(`del pago ${paymentIds[0]}`);
+    await expect.poll(() => page.locator('[data-testid=order-refunds] li').count()).toBe(2);
+    await expect.poll(() => page.locator('h1 .tag').textContent()).toBe('Reembolsado en parte');
+    expect(stack.sandbox.getPayment(paymentIds[1]!).status).toBe('refunded');
+    expect(stack.sandbox.getPayment(paymentIds[0]!)).toMatchObject({ status: 'approved', transaction_amount_refunded: 50 });
   });
 
   it("an order's page says whether its payer gets cart reminders: not asked, pending, confirmed (double opt-in), withdrawn", async () => {

@@ -275,7 +275,7 @@ describe('staff', () => {
   });
 
   it('retries an owed refund through MercadoPago, once', async () => {
-    // A payment for the wrong amount: no order, a refund owed (as if the first refund attempt had failed).
+    // A payment over the total: no order, a refund owed (as if the first refund attempt had failed).
     const variant = await createVariant(pool, { sku: 'RFD', stock: 5, price: 1500 });
     const shopper = await createShopper(pool);
     await addToCart(pool, shopper, variant.id, 1);
@@ -287,7 +287,7 @@ describe('staff', () => {
       const pref = await fetch(`${sandbox.url}/checkout/preferences`, {
         method: 'POST',
         headers: { authorization: `Bearer ${sandbox.accessToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ items: [{ title: 'x', quantity: 1, unit_price: 10, currency_id: 'ARS' }], external_reference: s.token }),
+        body: JSON.stringify({ items: [{ title: 'x', quantity: 1, unit_price: 1600, currency_id: 'ARS' }], external_reference: s.token }),
       }).then((r) => r.json() as Promise<{ id: string }>);
       const payment = sandbox.pay(pref.id, { cardholderName: 'APRO' });
       paymentId = payment.id;

@@ -88,14 +88,14 @@ isOneToOne: false
                   ]
                 },"orders": {
                   Row: {
-                    "coupon_code": string | null,"created_at": string,"currency": string,"discount": number,"do_not_ship": boolean,"id": string,"order_number": string,"order_session_id": string,"paid_late": boolean,"payer": NonNullable<Json>,"payment_id": number,"payment_method": string | null,"payment_type": string | null,"session_id": string,"shipping_address": NonNullable<Json>,"status": Database["public"]['Enums']["order_status"],"subtotal": number,"total": number,"updated_at": string
+                    "coupon_code": string | null,"created_at": string,"currency": string,"discount": number,"do_not_ship": boolean,"financing_cost": number,"id": string,"order_number": string,"order_session_id": string,"paid_late": boolean,"payer": NonNullable<Json>,"payment_id": number,"payment_method": string | null,"payment_type": string | null,"session_id": string,"shipping_address": NonNullable<Json>,"status": Database["public"]['Enums']["order_status"],"subtotal": number,"total": number,"updated_at": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "coupon_code"?: string | null,"created_at"?: string,"currency": string,"discount": number,"do_not_ship"?: boolean,"id"?: string,"order_number"?: string,"order_session_id": string,"paid_late"?: boolean,"payer": NonNullable<Json>,"payment_id": number,"payment_method"?: string | null,"payment_type"?: string | null,"session_id": string,"shipping_address": NonNullable<Json>,"status"?: Database["public"]['Enums']["order_status"],"subtotal": number,"total": number,"updated_at"?: string
+                    "coupon_code"?: string | null,"created_at"?: string,"currency": string,"discount": number,"do_not_ship"?: boolean,"financing_cost"?: number,"id"?: string,"order_number"?: string,"order_session_id": string,"paid_late"?: boolean,"payer": NonNullable<Json>,"payment_id": number,"payment_method"?: string | null,"payment_type"?: string | null,"session_id": string,"shipping_address": NonNullable<Json>,"status"?: Database["public"]['Enums']["order_status"],"subtotal": number,"total": number,"updated_at"?: string
                   }
                   Update: {
-                    "coupon_code"?: string | null,"created_at"?: string,"currency"?: string,"discount"?: number,"do_not_ship"?: boolean,"id"?: string,"order_number"?: string,"order_session_id"?: string,"paid_late"?: boolean,"payer"?: NonNullable<Json>,"payment_id"?: number,"payment_method"?: string | null,"payment_type"?: string | null,"session_id"?: string,"shipping_address"?: NonNullable<Json>,"status"?: Database["public"]['Enums']["order_status"],"subtotal"?: number,"total"?: number,"updated_at"?: string
+                    "coupon_code"?: string | null,"created_at"?: string,"currency"?: string,"discount"?: number,"do_not_ship"?: boolean,"financing_cost"?: number,"id"?: string,"order_number"?: string,"order_session_id"?: string,"paid_late"?: boolean,"payer"?: NonNullable<Json>,"payment_id"?: number,"payment_method"?: string | null,"payment_type"?: string | null,"session_id"?: string,"shipping_address"?: NonNullable<Json>,"status"?: Database["public"]['Enums']["order_status"],"subtotal"?: number,"total"?: number,"updated_at"?: string
                   }
                   Relationships: [
                     {
@@ -172,7 +172,7 @@ isOneToOne: false
                            }
           }
           Enums: {
-            "order_session_status": "active"|"paid"|"expired"|"cancelled"|"refund_owed"|"refunded","order_status": "paid"|"in_mediation"|"refunded"|"charged_back"
+            "order_session_status": "active"|"paid"|"expired"|"cancelled"|"refund_owed"|"refunded","order_status": "paid"|"in_mediation"|"partially_refunded"|"refunded"|"charged_back"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -288,7 +288,7 @@ export type CompositeTypes<
 export const Constants = {
   "public": {
           Enums: {
-            "order_session_status": ["active", "paid", "expired", "cancelled", "refund_owed", "refunded"],"order_status": ["paid", "in_mediation", "refunded", "charged_back"]
+            "order_session_status": ["active", "paid", "expired", "cancelled", "refund_owed", "refunded"],"order_status": ["paid", "in_mediation", "partially_refunded", "refunded", "charged_back"]
           }
         }
 } as const

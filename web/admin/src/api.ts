@@ -88,6 +88,25 @@ export interface OrderDetail extends Omit<OrderRow, 'email' | 'name' | 'items'> 
     currency: string | null;
     received_at: string;
   }[];
+  /** What the store keeps: total less MercadoPago's fees; the buyer's financing cost apart; each payment of the order (two cards: two). */
+  money?: {
+    total: number | string;
+    currency: string;
+    financing_cost: number | string;
+    fees: number | string;
+    net: number | string;
+    parts: { payment_id: string; amount: number | string; installments: number; financing_cost: number | string; fees: number | string }[];
+  };
+  /** The store's own refunds of the order (partial or whole), per payment. */
+  order_refunds?: {
+    id: string;
+    payment_id: string;
+    amount: number | string;
+    currency: string;
+    status: string;
+    last_error: string | null;
+    refunded_at: string | null;
+  }[];
   refunds: { payment_id: string; amount: number | string; currency: string; reason: string; status: string; created_at: string }[];
   session: { id: string; token: string; status: string; created_at: string; expires_at: string; paid_at: string | null } | null;
   events: { id: number; kind: string; payment_id: string | null; detail: Record<string, unknown>; created_at: string }[];
@@ -244,6 +263,12 @@ export function createAdminApi(supabase: SupabaseClient, supabaseUrl: string) {
     audit: () => request<Audit>('GET', '/audit'),
     retryRefund: (paymentId: string) => request<{ refund: { status: string; mp_refund_id: string | null } }>('POST', `/refunds/${paymentId}/retry`),
     stock: () => request<Stock>('GET', '/stock'),
+    refundOrder: (orderNumber: string, amount: number) =>
+      request<{ order_number: string; refunds: { payment_id: string; amount: number | string; status: string; order_status: string }[] }>(
+        'POST',
+        `/orders/${encodeURIComponent(orderNumber)}/refunds`,
+        { amount },
+      ),
     adjustStock: (variantId: string, delta: number, reason: string) =>
       request<{ on_hand_after: number; available: number }>('POST', '/stock/adjust', { variant_id: variantId, delta, reason }),
     disputes: () => request<Disputes>('GET', '/disputes'),

@@ -40,6 +40,7 @@ export const clock = (at: Date): string => formatDateTime(at, locale, { hour: '2
 export const ORDER_STATUS: Record<string, string> = {
   paid: 'Pagado',
   in_mediation: 'En mediación',
+  partially_refunded: 'Reembolsado en parte',
   refunded: 'Reembolsado',
   charged_back: 'Contracargo',
 };
@@ -59,6 +60,7 @@ export const REFUND_REASON: Record<string, string> = {
   duplicate_payment: 'Pago duplicado',
   coupon_used_up: 'Cupón agotado',
   fraud_alert: 'Alerta de fraude',
+  unpaired_part: 'Pago con 2 tarjetas incompleto',
 };
 
 export const AUDIT_INVARIANT: Record<string, string> = {
@@ -73,6 +75,9 @@ export const AUDIT_INVARIANT: Record<string, string> = {
   fraud_alert_not_acted: 'Alerta de fraude sin atender (pedido enviable o sin reembolso)',
   dispute_without_payment: 'Disputa de un pago desconocido',
   notification_unprocessed_over_1h: 'Aviso de MercadoPago sin procesar hace más de una hora',
+  order_parts_mismatch: 'Los pagos del pedido no suman su total',
+  payment_in_order_and_refunded: 'Pago en un pedido y también reembolsado',
+  refund_exceeds_payment: 'Reembolso mayor que el pago',
 };
 
 /** The payer's consent to cart reminders, in a sentence for the store owner. */

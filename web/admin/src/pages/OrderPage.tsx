@@ -3,9 +3,10 @@ import type { AdminApi } from '../api.ts';
 import { consentText, dateTime, EVENT_KIND, money, ORDER_STATUS, PAYMENT_STATUS, REFUND_REASON } from '../format.ts';
 import { usePolled } from '../hooks.ts';
 import { Empty, Updated } from './common.tsx';
+import { OrderRefund } from './OrderRefund.tsx';
 
 export function OrderPage({ api, orderRef }: { api: AdminApi; orderRef: string }) {
-  const { data: o, error, updatedAt } = usePolled(() => api.order(orderRef), [api, orderRef]);
+  const { data: o, error, updatedAt, refresh } = usePolled(() => api.order(orderRef), [api, orderRef]);
   const a = o?.shipping_address ?? {};
   const payer = (o?.payer ?? {}) as Record<string, unknown>;
   return (
@@ -59,9 +60,39 @@ export function OrderPage({ api, orderRef }: { api: AdminApi; orderRef: string }
                   <strong>{money(o.total, o.currency)}</strong>
                   {Number(o.discount) > 0 && <span className='small muted'>(descuento {money(o.discount, o.currency)}, cupón {o.coupon_code})</span>}
                 </dd>
+                {o.money && (
+                  <>
+                    <dt>Comisiones MercadoPago</dt>
+                    <dd data-testid='fees'>{money(o.money.fees, o.currency)}</dd>
+                    <dt>Ingreso neto</dt>
+                    <dd data-testid='net'>
+                      <strong>{money(o.money.net, o.currency)}</strong>
+                    </dd>
+                    {Number(o.money.financing_cost) > 0 && (
+                      <>
+                        <dt>Interés de cuotas (pagado por el comprador)</dt>
+                        <dd data-testid='financing-cost'>{money(o.money.financing_cost, o.currency)}</dd>
+                      </>
+                    )}
+                    {o.money.parts.length > 1 && (
+                      <>
+                        <dt>Pagos</dt>
+                        <dd data-testid='payment-parts'>
+                          {o.money.parts.map((p) => (
+                            <div key={p.payment_id}>
+                              <span className='mono small'>{p.payment_id}</span> {money(p.amount, o.currency)}
+                              {p.installments > 1 ? ` en ${p.installments} cuotas` : ''}
+                            </div>
+                          ))}
+                        </dd>
+                      </>
+                    )}
+                  </>
+                )}
               </dl>
             </section>
           </div>
+          <OrderRefund api={api} order={o} refresh={refresh} />
           <section className='card'>
             <h2>Productos</h2>
             <table>
