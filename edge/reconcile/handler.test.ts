@@ -36,6 +36,7 @@ Deno.test('reconcile: offline holds that ended are cancelled at MercadoPago; a p
     applyPayment: (p) => Promise.resolve({ order_session_id: 'os-2', outcome: 'order_created', payment_id: p.id }),
     claimPreferenceExpiry: () => Promise.resolve([]),
     claimReconciliation: () => Promise.resolve([]),
+    refundUnpairedParts: () => Promise.resolve([]),
     claimRefunds: () => Promise.resolve([]),
     disputes: { claim: () => Promise.resolve([]) } as unknown as CheckoutRoutines['disputes'],
   }, {
