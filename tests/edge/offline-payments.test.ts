@@ -198,6 +198,8 @@ describe('a boleto (cash ticket)', () => {
     expect((await stockOf(v.id)).available).toBe(2);
     // No notification in flight (one would hold the session's lock, and the pass skips a locked session).
     await sandbox.settle(30_000);
+    // A delivered notification may still be acted on after its 200 (the merchant order's too): wait until nothing holds the session.
+    await waitFor(async () => (await pool.query('select 1 from public.order_sessions where id = $1 for update skip locked', [session.id])).rowCount === 1);
     await moveClock(session.id, (await holdOf(payment.id))!.hold_until.getTime() - Date.now() + MINUTE);
 
     const report = await runReconcile();
