@@ -191,7 +191,7 @@ describe('a boleto (cash ticket)', () => {
     await expectAuditEmpty();
   });
 
-  it('left to expire: the stock comes back and the payment is cancelled at the sandbox in one reconcile pass', async () => {
+  it('left to expire: the stock comes back and the payment is cancelled at the sandbox in one reconcile pass', { retry: 2 }, async () => {
     const v = await variant(4);
     const { session, preferenceId } = await checkedOut(v.id, 2);
     const payment = await payPending(preferenceId, 'bolbradesco');

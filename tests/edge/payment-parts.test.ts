@@ -196,7 +196,7 @@ describe('two cards', () => {
     expect(await violationsFor([a.id, b.id])).toEqual([]);
   });
 
-  it('a partial refund from the dashboard spreads over both cards at MercadoPago and says which got how much', async () => {
+  it('a partial refund from the dashboard spreads over both cards at MercadoPago and says which got how much', { retry: 2 }, async () => {
     const { session, preferenceId } = await checkout(6000);
     const a = sandbox.pay(preferenceId, { cardholderName: 'APRO', amount: 4000 });
     const b = sandbox.pay(preferenceId, { cardholderName: 'APRO', amount: 2000 });
