@@ -14,7 +14,7 @@
  * Next.js's telemetry is off for every command here (NEXT_TELEMETRY_DISABLED).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand as run, stopChild } from '../child.ts';
 import { repoRoot } from '../pg/prepare.ts';
@@ -123,9 +123,4 @@ export async function startNextServer(opts: {
     }
   }
   return { url, port: opts.port, process: child, output: () => out, stop: () => stopChild(child, 5000) };
-}
-
-/** The version web/src/package.json declares (the tarball's name carries it). */
-export function libraryVersion(): string {
-  return (JSON.parse(readFileSync(join(libDir, 'package.json'), 'utf8')) as { version: string }).version;
 }
