@@ -19,6 +19,7 @@ import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabase
 import { es256KeyPair, shopperClaims, signEs256, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
 import { stopAll } from '../helpers/functions.ts';
 import { callFunction, type CallInit } from '../helpers/http.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const JWT_SECRET = 'edge-test-jwt-secret-with-at-least-32-characters';
 const SERVICE_KEY = 'edge-test-service-role-key';
@@ -110,16 +111,6 @@ async function preferenceOf(id: string): Promise<PreferenceSeen> {
   return (await res.json()) as PreferenceSeen;
 }
 
-async function waitFor<T>(probe: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** A checkout whose session expired, the last unit sold meanwhile, then paid (APRO) and every notification delivered. */
 async function paidAfterExpiryWithoutStock() {
   const { variant, token } = await shopperWithCart({ stock: 1, qty: 1 });
@@ -199,7 +190,7 @@ describe('create-preference → pay → webhook', () => {
     expect((await stockOf(variant.id)).available).toBe(3);
 
     const payment = sandbox.pay(preferenceId, { cardholderName: 'APRO' });
-    const orders = await waitFor(async () => {
+    const orders = await waitFor('the payment to get there', async () => {
       const o = await ordersOf(session.id);
       return o.length ? o : null;
     });
@@ -310,7 +301,7 @@ describe('create-preference → pay → webhook', () => {
     // MercadoPago's own `refunded` notification may record the refund before
     // the call that made it writes MercadoPago's refund id; under load that
     // call can still be running when the deliveries have settled.
-    const rows = await waitFor(async () => {
+    const rows = await waitFor('the payment to get there', async () => {
       const r = await pool.query('select reason, status, mp_refund_id from checkout.payment_refunds where payment_id = $1', [payment.id]);
       return r.rows[0]?.mp_refund_id ? r.rows : undefined;
     });
@@ -323,8 +314,9 @@ describe('create-preference → pay → webhook', () => {
   it("a refund recorded without MercadoPago's id (the call that made it lost): the payment's next notification brings it", async () => {
     const { payment } = await paidAfterExpiryWithoutStock();
     const made = sandbox.getPayment(payment.id).refunds[0]!.id;
-    await waitFor(async () =>
-      (await pool.query('select 1 from checkout.payment_refunds where payment_id = $1 and mp_refund_id is not null', [payment.id])).rowCount
+    await waitFor(
+      'the payment to get there',
+      async () => (await pool.query('select 1 from checkout.payment_refunds where payment_id = $1 and mp_refund_id is not null', [payment.id])).rowCount,
     );
     await pool.query('update checkout.payment_refunds set mp_refund_id = null where payment_id = $1', [payment.id]);
     sandbox.resendNotification(payment.id);
@@ -1050,7 +1042,7 @@ describe('reconcile', () => {
 
     // A payment started before the expiry lands after the newer one was paid: refunded.
     sandbox.pay(second.body.preference_id as string, { cardholderName: 'APRO' });
-    await waitFor(async () => (await ordersOf((second.body.order_session as { id: string }).id)).length > 0);
+    await waitFor('the payment to get there', async () => (await ordersOf((second.body.order_session as { id: string }).id)).length > 0);
     await pool.query('update public.order_sessions set preference_expired_at = null where id = $1', [firstSession.id]);
     await sandbox.settle(30_000);
     await pool.query(`update public.order_sessions set expires_at = now() + interval '10 minutes' where id = $1`, [firstSession.id]);
@@ -1060,7 +1052,7 @@ describe('reconcile', () => {
       body: JSON.stringify({ expiration_date_to: new Date(Date.now() + 600_000).toISOString() }),
     });
     const late = sandbox.pay(first.body.preference_id as string, { cardholderName: 'APRO' });
-    const refund = await waitFor(async () => {
+    const refund = await waitFor('the payment to get there', async () => {
       const { rows } = await pool.query('select reason, status from checkout.payment_refunds where payment_id = $1', [late.id]);
       return rows[0]?.status === 'refunded' ? rows[0] : null;
     });

@@ -15,6 +15,7 @@ import { addToCart, createShopper, createVariant, newPool, payer, race } from '.
 import { functionEnv } from '../helpers/functions.ts';
 import { shopperClaims, signHs256 } from '../helpers/jwt.ts';
 import { callFunction, type CallInit } from '../helpers/http.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const JWT_SECRET = 'offline-test-jwt-secret-with-at-least-32-characters';
 const SERVICE_KEY = 'offline-test-service-role-key';
@@ -96,21 +97,11 @@ async function holdOf(paymentId: number) {
   return rows[0] as { status: string; refusal: string | null; deadline: Date; hold_until: Date } | undefined;
 }
 
-async function waitFor<T>(probe: () => Promise<T | undefined | null | false>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** A pending payment on the sandbox, and its hold once the webhook applied it. */
 async function payPending(preferenceId: string, paymentMethodId: string) {
   const payment = sandbox.pay(preferenceId, { paymentMethodId }) as { id: number; status: string };
   expect(payment.status).toBe('pending');
-  await waitFor(() => holdOf(payment.id));
+  await waitFor('the offline payment to get there', () => holdOf(payment.id));
   return payment;
 }
 
@@ -180,7 +171,7 @@ describe('a boleto (cash ticket)', () => {
     expect(await runReconcile()).toMatchObject({ offline_cancelled: 0 });
     expect((await stockOf(v.id)).available).toBe(2);
     sandbox.payOffline(payment.id);
-    await waitFor(async () => (await sessionOf(session.id)).orders === 1);
+    await waitFor('the offline payment to get there', async () => (await sessionOf(session.id)).orders === 1);
     expect(await sessionOf(session.id)).toEqual({ status: 'paid', orders: 1, refunds: 0, reserved: 0 });
     expect(await stockOf(v.id)).toEqual({ stock_on_hand: 2, available: 2 });
     const { rows } = await pool.query('select paid_late from public.orders where order_session_id = $1', [session.id]);
@@ -199,7 +190,10 @@ describe('a boleto (cash ticket)', () => {
     // No notification in flight (one would hold the session's lock, and the pass skips a locked session).
     await sandbox.settle(30_000);
     // A delivered notification may still be acted on after its 200 (the merchant order's too): wait until nothing holds the session.
-    await waitFor(async () => (await pool.query('select 1 from public.order_sessions where id = $1 for update skip locked', [session.id])).rowCount === 1);
+    await waitFor(
+      'the offline payment to get there',
+      async () => (await pool.query('select 1 from public.order_sessions where id = $1 for update skip locked', [session.id])).rowCount === 1,
+    );
     await moveClock(session.id, (await holdOf(payment.id))!.hold_until.getTime() - Date.now() + MINUTE);
 
     const report = await runReconcile();
@@ -223,7 +217,7 @@ describe('a boleto (cash ticket)', () => {
     const payment = await payPending(preferenceId, 'bolbradesco');
     await moveClock(session.id, 20 * MINUTE);
     sandbox.expire(payment.id);
-    await waitFor(async () => (await holdOf(payment.id))!.status === 'cancelled');
+    await waitFor('the offline payment to get there', async () => (await holdOf(payment.id))!.status === 'cancelled');
     expect(await sessionOf(session.id)).toMatchObject({ status: 'expired', orders: 0, reserved: 0 });
     expect((await stockOf(v.id)).available).toBe(4);
     expect(await runReconcile()).toMatchObject({ offline_cancel_failed: 0 });
@@ -244,14 +238,14 @@ describe('a boleto (cash ticket)', () => {
     expect((await stockOf(v.id)).available).toBe(4);
 
     sandbox.payOffline(pa.id);
-    await waitFor(async () => (await sessionOf(a.session.id)).orders === 1);
+    await waitFor('the offline payment to get there', async () => (await sessionOf(a.session.id)).orders === 1);
     const { rows } = await pool.query('select paid_late from public.orders where order_session_id = $1', [a.session.id]);
     expect(rows[0].paid_late).toBe(true);
 
     // The last units go elsewhere, then b pays: refunded.
     await pool.query('update public.variants set stock_on_hand = 0 where id = $1', [v.id]);
     sandbox.payOffline(pb.id);
-    await waitFor(async () => sandbox.getPayment(pb.id).status === 'refunded');
+    await waitFor('the offline payment to get there', async () => sandbox.getPayment(pb.id).status === 'refunded');
     expect(await sessionOf(b.session.id)).toMatchObject({ status: 'refunded', orders: 0, refunds: 1 });
 
     // The reconcile pass finds them paid: nothing to cancel.
@@ -283,7 +277,7 @@ describe('Pix', () => {
     await runReconcile();
     expect((await sessionOf(session.id)).status).toBe('active');
     sandbox.payOffline(payment.id);
-    await waitFor(async () => (await sessionOf(session.id)).orders === 1);
+    await waitFor('the offline payment to get there', async () => (await sessionOf(session.id)).orders === 1);
     expect(await sessionOf(session.id)).toEqual({ status: 'paid', orders: 1, refunds: 0, reserved: 0 });
     const { rows } = await pool.query('select paid_late from public.orders where order_session_id = $1', [session.id]);
     expect(rows[0].paid_late).toBe(false);
@@ -301,7 +295,7 @@ describe('hoarding', () => {
       for (let i = 0; i < 50; i += 10) buyers.push(...(await Promise.all(Array.from({ length: 10 }, () => checkedOut(v.id, 2)))));
       const payments = buyers.map((b) => sandbox.pay(b.preferenceId, { paymentMethodId: 'bolbradesco' }) as { id: number });
       await sandbox.settle(60_000);
-      await waitFor(async () => {
+      await waitFor('the offline payment to get there', async () => {
         const { rows } = await pool.query('select count(*)::int as n from checkout.offline_holds where payment_id = any($1::bigint[])', [
           payments.map((p) => p.id),
         ]);

@@ -27,6 +27,7 @@ import { addToCart, createShopper, createVariant, databaseUrl, newPool } from '.
 import { functionEnv, stopAll } from '../helpers/functions.ts';
 import { callFunction, type CallInit } from '../helpers/http.ts';
 import { shopperClaims, signHs256 } from '../helpers/jwt.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const JWT_SECRET = 'disputes-test-jwt-secret-with-at-least-32-characters';
 const SERVICE_KEY = 'disputes-test-service-role-key';
@@ -102,16 +103,6 @@ afterAll(async () => {
 });
 
 const call = (f: RunningFunction, path: string, init: CallInit = {}) => callFunction(`${f.url}${path}`, init);
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 /** A shopper buys one unit (APRO); every notification delivered. Returns the payment and its order. */
 async function paidOrder() {
