@@ -286,10 +286,15 @@ as $$
                                 'detail', jsonb_build_object('payment_id', fa.payment_id, 'order_id', o.id, 'do_not_ship', o.do_not_ship,
                                                              'status', o.status, 'alerted_at', fa.created_at))
         from checkout.fraud_alerts fa
-        join public.orders o on o.payment_id = fa.payment_id
+        -- the alerted payment's order, through any of its parts (two cards)
+        join public.orders o on o.id = coalesce(
+               (select op.order_id from checkout.order_payments op where op.payment_id = fa.payment_id),
+               (select o2.id from public.orders o2 where o2.payment_id = fa.payment_id))
        where not o.do_not_ship
           or (o.status not in ('refunded', 'charged_back')
-              and not exists (select 1 from checkout.payment_refunds r where r.payment_id = fa.payment_id))
+              and not exists (select 1 from checkout.payment_refunds r
+                               where r.payment_id = fa.payment_id or r.payment_id = o.payment_id
+                                  or r.payment_id in (select op.payment_id from checkout.order_payments op where op.order_id = o.id)))
       union all
       -- every dispute is about a payment we saw
       select jsonb_build_object('invariant', 'dispute_without_payment', 'subject', d.kind || ' ' || d.mp_id,
@@ -309,7 +314,7 @@ as $$
     ) x(v)
 $$;
 comment on function checkout.audit() is
-  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (in no order and owed back by no refund, once a part of a two-card payment has waited an hour past its session''s hold; matches_no_session for money that arrived for nothing we know), payment_in_order_and_refunded (but for a fraud alert''s refund), order_without_approved_payment (also a part of the order without an approval), order_parts_mismatch (the order''s payments do not add up to its total in its currency), refund_exceeds_payment (a refund owed, or the dashboard''s refunds of a payment, more than it brought in), two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h, fraud_alert_not_acted (a fraud-alerted order not do_not_ship, or neither refunded, charged back nor owed back), dispute_without_payment (a chargeback or claim on a payment never applied), notification_unprocessed_over_1h (a stored fraud alert, chargeback or claim not acted on).';
+  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (in no order and owed back by no refund, once a part of a two-card payment has waited an hour past its session''s hold; matches_no_session for money that arrived for nothing we know), payment_in_order_and_refunded (but for a fraud alert''s refund), order_without_approved_payment (also a part of the order without an approval), order_parts_mismatch (the order''s payments do not add up to its total in its currency), refund_exceeds_payment (a refund owed, or the dashboard''s refunds of a payment, more than it brought in), two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h, fraud_alert_not_acted (a fraud-alerted order, found through any of its payments, not do_not_ship, or neither refunded, charged back nor any of its payments owed back), dispute_without_payment (a chargeback or claim on a payment never applied), notification_unprocessed_over_1h (a stored fraud alert, chargeback or claim not acted on).';
 grant execute on function checkout.audit() to service_role;
 
 create function checkout.stats()

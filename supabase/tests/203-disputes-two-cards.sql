@@ -7,7 +7,7 @@
 -- before order_payments) still owes its total. The audit stays empty.
 begin;
 \ir helpers/tests.psql
-select plan(24);
+select plan(25);
 
 select tests.create_shopper('dtc-ana') as ana, tests.create_shopper('dtc-bob') as bob,
        tests.create_shopper('dtc-cid') as cid, tests.create_shopper('dtc-dee') as dee,
@@ -105,6 +105,24 @@ select results_eq(
   $$ values (23401::bigint, 1000.00, 'fraud_alert') $$,
   'eve: an order without parts owes its payment the total');
 select is((select do_not_ship from public.orders where session_id = :'eve'), true, 'eve: the order is do_not_ship');
+
+-- ---------------------------------------------------------------------------
+-- fay: an alert nobody acted on, on the part that did not complete the order:
+-- the audit reports it (fraud_alert_not_acted finds the order by any part).
+select tests.clear_authentication() \gset
+select tests.create_shopper('dtc-fay') as fay \gset
+select tests.fill_cart('dtc-fay', array[:'va']::uuid[], array[1]) \gset
+select tests.authenticate_as_service_role() \gset
+select s ->> 'token' as tf from tests.begin_checkout('dtc-fay') s \gset
+select checkout.apply_payment(tests.payment(:'tf', 'approved', 550, 23501)) \gset
+select checkout.apply_payment(tests.payment(:'tf', 'approved', 450, 23502)) \gset
+select tests.clear_authentication() \gset
+insert into checkout.fraud_alerts (payment_id, description) values (23501, 'never acted on');
+select tests.authenticate_as_service_role() \gset
+select is((select count(*)::integer from jsonb_array_elements(checkout.audit()) v
+            where v ->> 'invariant' = 'fraud_alert_not_acted'
+              and v ->> 'subject' = (select order_number from public.orders where session_id = :'fay')),
+          1, 'fay: an alert left unacted on the part that did not complete the order is reported by the audit');
 
 select * from finish();
 rollback;
