@@ -152,6 +152,9 @@ begin
   if not found then
     raise exception 'no such refund' using errcode = 'CKO01', detail = jsonb_build_object('refund', p_refund_id)::text;
   end if;
+  -- The session, then the order: the payment routine's order of locks (the
+  -- refund's own notification may be applied at the same time).
+  perform 1 from public.order_sessions s where s.id = (select x.order_session_id from public.orders x where x.id = rf.order_id) for update;
   select * into o from public.orders where id = rf.order_id for update;
   if p_error is not null then
     update checkout.order_refunds set last_error = left(p_error, 500) where id = rf.id and status = 'owed' returning * into rf;

@@ -527,6 +527,14 @@ begin
     'order', 'the order must be an order id (uuid) or an order number (ORD-001234)');
   perform admin.check_input(jsonb_typeof(p_request) = 'object' and ((p_request ? 'amount') <> (p_request ? 'lines')),
     'request', 'give either amount or lines');
+  -- The session first, then the order: the payment routine's order of locks
+  -- (a notification for one of the order's payments may be applied at the
+  -- same time; the other order deadlocks, log_event's key-share lock on the
+  -- session included).
+  perform 1 from public.order_sessions s
+   where s.id = (select x.order_session_id from public.orders x
+                  where (ref ~ '^ORD-' and x.order_number = ref) or (ref !~ '^ORD-' and x.id::text = lower(ref)))
+     for update;
   select * into o from public.orders x
    where (ref ~ '^ORD-' and x.order_number = ref) or (ref !~ '^ORD-' and x.id::text = lower(ref))
      for update;
