@@ -182,7 +182,7 @@ describe('a boleto (cash ticket)', () => {
     await expectAuditEmpty();
   });
 
-  it('left to expire: the stock comes back and the payment is cancelled at the sandbox in one reconcile pass', { retry: 2 }, async () => {
+  it('left to expire: the stock comes back and the payment is cancelled at the sandbox in one reconcile pass', async () => {
     const v = await variant(4);
     const { session, preferenceId } = await checkedOut(v.id, 2);
     const payment = await payPending(preferenceId, 'bolbradesco');
@@ -196,8 +196,14 @@ describe('a boleto (cash ticket)', () => {
     );
     await moveClock(session.id, (await holdOf(payment.id))!.hold_until.getTime() - Date.now() + MINUTE);
 
-    const report = await runReconcile();
-    expect(report.offline_cancelled).toBeGreaterThanOrEqual(1);
+    // The suites share the database, and another suite's reconcile pass may
+    // claim this hold first (the pass takes every due hold): whichever pass
+    // claims it cancels it, once.
+    await runReconcile();
+    await waitFor(
+      'the hold to be cancelled',
+      async () => (await holdOf(payment.id))!.status !== 'holding' && sandbox.getPayment(payment.id).status === 'cancelled',
+    );
     expect(await sessionOf(session.id)).toMatchObject({ status: 'expired', orders: 0, reserved: 0 });
     expect((await stockOf(v.id)).available).toBe(4);
     expect(sandbox.getPayment(payment.id).status).toBe('cancelled');
