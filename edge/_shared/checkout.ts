@@ -167,6 +167,12 @@ export function checkoutRoutines(db: Db) {
         'select checkout.record_order_refund($1, $2, $3) as r',
         [refundId, mpRefundId, error],
       ),
+    /** Claims the dashboard refunds still owed whose next attempt is due (checkout.claim_order_refunds). */
+    claimOrderRefunds: (limit: number) =>
+      one<{ id: string; order_id: string; payment_id: string; amount: number; currency: string; attempts: number }[]>(
+        'select checkout.claim_order_refunds($1) as r',
+        [limit],
+      ),
     noteRefundFailure: (paymentId: number, error: string) => one<unknown>('select checkout.note_refund_failure($1, $2) as r', [paymentId, error]),
     claimPreferenceExpiry: (limit: number) =>
       one<{ order_session_id: string; preference_id: string; status: OrderSession['status'] }[]>('select checkout.claim_preference_expiry($1) as r', [limit]),

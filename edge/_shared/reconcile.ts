@@ -17,6 +17,8 @@
  *      owed back once the hold has ended (checkout.refund_unpaired_parts);
  *      then refunds owed are retried (checkout.claim_refunds: exponential
  *      back-off) until MercadoPago confirms them.
+ *      Dashboard refunds MercadoPago could not make when asked are made
+ *      again, with the same idempotency key (order-refunds.ts).
  *   4. Fraud alerts, chargebacks and claims the webhook stored but did not
  *      finish acting on (killed after its 200, MercadoPago unavailable) are
  *      processed (edge/_shared/disputes.ts).
@@ -28,6 +30,7 @@ import { processNotifications } from './disputes.ts';
 import type { PaymentDeps } from './payments.ts';
 import { refundOwed, settlePayment } from './payments.ts';
 import { endOfflineHolds, type OfflineExpiryReport } from './offline.ts';
+import { type OrderRefundReport, retryOrderRefunds } from './order-refunds.ts';
 
 interface ReconcileOptions {
   windowHours: number;
@@ -39,7 +42,7 @@ interface ReconcileOptions {
   now: () => Date;
 }
 
-interface ReconcileReport extends OfflineExpiryReport {
+interface ReconcileReport extends OfflineExpiryReport, OrderRefundReport {
   preferences_expired: number;
   preferences_failed: number;
   sessions_checked: number;
@@ -67,6 +70,8 @@ export async function reconcile(deps: PaymentDeps, opts: ReconcileOptions): Prom
     unpaired_sessions: 0,
     refunds_made: 0,
     refunds_failed: 0,
+    order_refunds_made: 0,
+    order_refunds_failed: 0,
     notifications_processed: 0,
     notifications_failed: 0,
   };
@@ -119,6 +124,9 @@ export async function reconcile(deps: PaymentDeps, opts: ReconcileOptions): Prom
       deps.log('refund_retry_failed', { payment_id: r.payment_id, order_session_id: r.order_session_id, attempts: r.attempts, message: message(err) });
     }
   }
+
+  // Dashboard refunds MercadoPago could not make when asked.
+  Object.assign(report, await retryOrderRefunds(deps, opts.refundLimit));
 
   Object.assign(report, await processNotifications(deps, { limit: opts.refundLimit, leaseSeconds: opts.notificationLeaseSeconds }));
 

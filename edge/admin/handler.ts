@@ -12,6 +12,7 @@ import { HttpError, json, parseJson, readBody, withErrors } from '../_shared/htt
 import { encodeBase64urlJson, rangeStart } from '../_shared/input.ts';
 import { bearerToken, type Claims, isUuid } from '../_shared/jwt.ts';
 import { MercadoPagoRejected, MercadoPagoUnavailable } from '../_shared/mercadopago.ts';
+import { makeOrderRefund } from '../_shared/order-refunds.ts';
 import { validate } from '../_shared/request.ts';
 import { matchRoute } from '../_shared/routes.ts';
 import { uploadEvidence } from './evidence.ts';
@@ -117,15 +118,7 @@ export function adminDashboardHandler(deps: Deps): Handler {
 async function refundOrder(deps: Deps, claims: RoutineClaims, ref: string, body: { amount: number } | { lines: { line_no: number; quantity: number }[] }) {
   const owed = await deps.routines.admin.refundOrder(claims, ref, body);
   const refunds = [];
-  for (const r of owed.refunds) {
-    try {
-      const made = await deps.mp.refundPayment(Number(r.payment_id), `order-refund-${r.id}`, Number(r.amount));
-      refunds.push(await deps.routines.recordOrderRefund(r.id, made.id, null));
-    } catch (err) {
-      if (!(err instanceof MercadoPagoUnavailable || err instanceof MercadoPagoRejected)) throw err;
-      refunds.push(await deps.routines.recordOrderRefund(r.id, null, err.message));
-    }
-  }
+  for (const r of owed.refunds) refunds.push(await makeOrderRefund(deps, r));
   deps.log('order_refunded', { order_number: owed.order_number, by: claims.sub, refunds: refunds.map((r) => [r.payment_id, r.amount, r.status]) });
   return { order_number: owed.order_number, refunds };
 }

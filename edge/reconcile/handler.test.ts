@@ -12,6 +12,7 @@ Deno.test('reconcile: expires preferences, asks MercadoPago about sessions, retr
     claimReconciliation: () => Promise.resolve([]),
     refundUnpairedParts: () => Promise.resolve([]),
     claimRefunds: () => Promise.resolve([]),
+    claimOrderRefunds: () => Promise.resolve([]),
     disputes: { claim: () => Promise.resolve([]) } as unknown as CheckoutRoutines['disputes'],
   }, { expirePreference: () => Promise.resolve() });
   const res = await reconcileHandler(h.deps)(request('reconcile', { method: 'POST', token: SERVICE_KEY }));
@@ -38,6 +39,7 @@ Deno.test('reconcile: offline holds that ended are cancelled at MercadoPago; a p
     claimReconciliation: () => Promise.resolve([]),
     refundUnpairedParts: () => Promise.resolve([]),
     claimRefunds: () => Promise.resolve([]),
+    claimOrderRefunds: () => Promise.resolve([]),
     disputes: { claim: () => Promise.resolve([]) } as unknown as CheckoutRoutines['disputes'],
   }, {
     cancelPayment: (id) => {
@@ -53,4 +55,39 @@ Deno.test('reconcile: offline holds that ended are cancelled at MercadoPago; a p
   assert.equal(report.offline_cancel_failed, 1);
   assert.deepEqual(h.calls.filter((c) => c.name === 'applyPayment').map((c) => (c.args[0] as { id: number }).id), [2]);
   assert.deepEqual(h.calls.filter((c) => c.name === 'recordOfflineCancel').map((c) => c.args), [[1, null], [2, null], [3, 'down']]);
+});
+
+Deno.test('reconcile: dashboard refunds still owed are made again with their idempotency key; a failure stays owed with its error', async () => {
+  const owed = [
+    { id: 'rf-1', order_id: 'o-1', payment_id: '11', amount: 1500, currency: 'ARS', attempts: 2 },
+    { id: 'rf-2', order_id: 'o-2', payment_id: '12', amount: 700, currency: 'ARS', attempts: 1 },
+  ];
+  const h = harness({
+    claimOfflineExpiry: () => Promise.resolve([]),
+    claimPreferenceExpiry: () => Promise.resolve([]),
+    claimReconciliation: () => Promise.resolve([]),
+    refundUnpairedParts: () => Promise.resolve([]),
+    claimRefunds: () => Promise.resolve([]),
+    claimOrderRefunds: () => Promise.resolve(owed),
+    recordOrderRefund: (id, mpRefundId, error) =>
+      Promise.resolve({
+        id,
+        payment_id: id === 'rf-1' ? '11' : '12',
+        amount: 0,
+        currency: 'ARS',
+        status: mpRefundId ? 'refunded' : 'owed',
+        mp_refund_id: mpRefundId,
+        last_error: error,
+        order_status: 'partially_refunded',
+      }),
+    disputes: { claim: () => Promise.resolve([]) } as unknown as CheckoutRoutines['disputes'],
+  }, {
+    refundPayment: (id) => id === 12 ? Promise.reject(new MercadoPagoUnavailable('down')) : Promise.resolve({ id: 'mp-r-1' }),
+  });
+  const res = await reconcileHandler(h.deps)(request('reconcile', { method: 'POST', token: SERVICE_KEY }));
+  const report = await res.json();
+  assert.equal(report.order_refunds_made, 1);
+  assert.equal(report.order_refunds_failed, 1);
+  assert.deepEqual(h.calls.filter((c) => c.name === 'refundPayment').map((c) => c.args), [[11, 'order-refund-rf-1', 1500], [12, 'order-refund-rf-2', 700]]);
+  assert.deepEqual(h.calls.filter((c) => c.name === 'recordOrderRefund').map((c) => c.args), [['rf-1', 'mp-r-1', null], ['rf-2', null, 'down']]);
 });

@@ -211,13 +211,16 @@ create table checkout.order_refunds (
   requested_by uuid,
   last_error text,
   created_at timestamptz not null default now(),
-  refunded_at timestamptz
+  refunded_at timestamptz,
+  attempts integer not null default 0 check (attempts >= 0),
+  next_attempt_at timestamptz not null default now() + interval '2 minutes'
 );
 comment on table checkout.order_refunds is
-  'Refunds of part or all of an order the store keeps, asked from the dashboard (admin.refund_order) and spread over its payments: one row per payment and request, owed until MercadoPago confirms it (checkout.record_order_refund). Never more than a payment brought in. Service role only.';
+  'Refunds of part or all of an order the store keeps, asked from the dashboard (admin.refund_order) and spread over its payments: one row per payment and request, owed until MercadoPago confirms it (checkout.record_order_refund). Never more than a payment brought in. One the dashboard could not make (MercadoPago unavailable, the recording lost) is retried by the reconcile function from next_attempt_at (checkout.claim_order_refunds), with the same idempotency key. Service role only.';
 
 create index order_refunds_order_idx on checkout.order_refunds (order_id);
 create index order_refunds_payment_idx on checkout.order_refunds (payment_id);
+create index order_refunds_owed_idx on checkout.order_refunds (next_attempt_at) where status = 'owed';
 
 alter table checkout.order_refunds enable row level security;
 grant select, insert, update on checkout.order_refunds to service_role;

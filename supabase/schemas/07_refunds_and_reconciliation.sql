@@ -248,6 +248,34 @@ comment on function checkout.claim_refunds(integer) is
   'Service role only (reconcile function). Claims up to p_limit refunds owed whose next attempt is due, counting the attempt and moving the next one forward (1 minute doubling, at most 6 hours). Returns [{payment_id, order_session_id, amount, currency, reason, attempts}].';
 grant execute on function checkout.claim_refunds(integer) to service_role;
 
+create function checkout.claim_order_refunds(p_limit integer default 20)
+returns jsonb
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  claimed jsonb;
+begin
+  with due as (
+    select r.id from checkout.order_refunds r
+     where r.status = 'owed' and r.next_attempt_at <= now()
+     order by r.next_attempt_at
+     limit greatest(least(p_limit, 200), 1)
+       for update skip locked
+  ), claimed as (
+    update checkout.order_refunds r
+       set attempts = r.attempts + 1,
+           next_attempt_at = now() + least(interval '1 minute' * power(2, least(r.attempts, 20)), interval '6 hours')
+      from due where r.id = due.id
+    returning r.id, r.order_id, r.payment_id::text as payment_id, r.amount, r.currency, r.attempts
+  )
+  select coalesce(jsonb_agg(to_jsonb(c)), '[]'::jsonb) into claimed from claimed c;
+  return claimed;
+end
+$$;
+comment on function checkout.claim_order_refunds(integer) is
+  'Service role only (reconcile function). Claims up to p_limit dashboard refunds (checkout.order_refunds) still owed whose next attempt is due (the dashboard makes the first one; 2 minutes later the reconcile function takes over), counting the attempt and moving the next one forward (1 minute doubling, at most 6 hours). The caller makes each at MercadoPago with the dashboard''s idempotency key and calls checkout.record_order_refund. Returns [{id, order_id, payment_id, amount, currency, attempts}].';
+grant execute on function checkout.claim_order_refunds(integer) to service_role;
+
 create function checkout.note_refund_failure(p_payment_id bigint, p_error text)
 returns jsonb
 language plpgsql security definer set search_path = ''

@@ -280,6 +280,13 @@ as $$
         from checkout.payment_refunds r
        where r.status = 'owed' and r.created_at < now() - interval '1 hour'
       union all
+      select jsonb_build_object('invariant', 'refund_owed_over_1h', 'subject', r.payment_id::text,
+                                'detail', jsonb_build_object('payment_id', r.payment_id, 'order_id', r.order_id, 'refund_id', r.id,
+                                                             'reason', 'dashboard', 'amount', r.amount, 'currency', r.currency,
+                                                             'owed_since', r.created_at, 'attempts', r.attempts, 'last_error', r.last_error))
+        from checkout.order_refunds r
+       where r.status = 'owed' and r.created_at < now() - interval '1 hour'
+      union all
       -- a fraud-alerted order is stopped and its money owed back or returned
       -- (14_disputes.sql)
       select jsonb_build_object('invariant', 'fraud_alert_not_acted', 'subject', o.order_number,
@@ -314,7 +321,7 @@ as $$
     ) x(v)
 $$;
 comment on function checkout.audit() is
-  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (in no order and owed back by no refund, once a part of a two-card payment has waited an hour past its session''s hold; matches_no_session for money that arrived for nothing we know), payment_in_order_and_refunded (but for a fraud alert''s refund), order_without_approved_payment (also a part of the order without an approval), order_parts_mismatch (the order''s payments do not add up to its total in its currency), refund_exceeds_payment (a refund owed, or the dashboard''s refunds of a payment, more than it brought in), two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h, fraud_alert_not_acted (a fraud-alerted order, found through any of its payments, not do_not_ship, or neither refunded, charged back nor any of its payments owed back), dispute_without_payment (a chargeback or claim on a payment never applied), notification_unprocessed_over_1h (a stored fraud alert, chargeback or claim not acted on).';
+  'Service role only (and GET /order-sessions-admin/audit). Every violation of the money and stock invariants, as [{invariant, subject, detail}]; empty when all hold: reserved_counter_mismatch, stock_below_zero (also fewer units on hand than unexpired reservations), approved_payment_unsettled (in no order and owed back by no refund, once a part of a two-card payment has waited an hour past its session''s hold; matches_no_session for money that arrived for nothing we know), payment_in_order_and_refunded (but for a fraud alert''s refund), order_without_approved_payment (also a part of the order without an approval), order_parts_mismatch (the order''s payments do not add up to its total in its currency), refund_exceeds_payment (a refund owed, or the dashboard''s refunds of a payment, more than it brought in), two_orders_one_checkout, two_orders_one_merged_cart (an order from a checkout a cart merge cancelled, and another from a checkout of the account open at the merge or begun after it, before that order), paid_session_without_order, closed_session_holds_stock, refund_owed_over_1h (a refund owed back, or one the dashboard asked for, not made within the hour), fraud_alert_not_acted (a fraud-alerted order, found through any of its payments, not do_not_ship, or neither refunded, charged back nor any of its payments owed back), dispute_without_payment (a chargeback or claim on a payment never applied), notification_unprocessed_over_1h (a stored fraud alert, chargeback or claim not acted on).';
 grant execute on function checkout.audit() to service_role;
 
 create function checkout.stats()

@@ -17,6 +17,7 @@ select set_eq(
     'checkout.begin_client_checkout(uuid,jsonb,jsonb,text,text,boolean)',
     'checkout.claim_mp_notifications(integer,interval,bigint)',
     'checkout.claim_offline_expiry(integer)',
+    'checkout.claim_order_refunds(integer)',
     'checkout.claim_preference_expiry(integer)',
     'checkout.claim_reconciliation(interval,integer)',
     'checkout.claim_refunds(integer)',

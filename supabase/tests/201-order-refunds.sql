@@ -4,7 +4,7 @@
 -- only staff; bad input refused with nothing written.
 begin;
 \ir helpers/tests.psql
-select plan(21);
+select plan(27);
 
 insert into auth.users (id, email, is_anonymous, email_confirmed_at, raw_app_meta_data)
 values ('00000000-0000-4000-8000-00000000c001', 'refund-boss@example.com', false, now(), '{"store_role": "staff"}');
@@ -64,6 +64,30 @@ select is((admin.refund_order(:'staff', :'ordb', '{"lines": [{"line_no": 1, "qua
 select throws_ok(format($$ select admin.refund_order(%L, %L, '{"amount": 10.5}') $$, :'staff', :'ordb'), 'CKM02', null, 'cents in CLP: refused');
 
 select is(checkout.audit(), '[]'::jsonb, 'audit: every invariant holds');
+
+-- A part MercadoPago could not make stays owed: the reconcile function claims
+-- it once its next attempt is due, once per attempt, and the audit reports it
+-- after an hour.
+reset role;
+select tests.create_shopper('orf-cid') as cid \gset
+select tests.fill_cart('orf-cid', array[:'vc']::uuid[], array[1]) \gset
+select tests.authenticate_as_service_role() \gset
+select s ->> 'id' as sc, s ->> 'token' as tc from tests.begin_checkout('orf-cid') s \gset
+select is(checkout.apply_payment(tests.payment(:'tc', 'approved', 9000, 8611, 'CLP')) ->> 'outcome', 'order_created', 'retry setup: cid''s order');
+select order_number as ordc from public.orders where order_session_id = :'sc' \gset
+select admin.refund_order(:'staff', :'ordc', '{"amount": 300}') -> 'refunds' -> 0 ->> 'id' as rfb \gset
+select checkout.record_order_refund(:'rfb', null, 'MercadoPago is unavailable') \gset
+select is(checkout.claim_order_refunds(10), '[]'::jsonb, 'retry: not claimed before its next attempt (the dashboard made the first)');
+update checkout.order_refunds set next_attempt_at = now() - interval '1 second' where id = :'rfb';
+select is((select jsonb_agg(c - 'order_id') from jsonb_array_elements(checkout.claim_order_refunds(10)) c),
+  jsonb_build_array(jsonb_build_object('id', :'rfb', 'payment_id', '8611', 'amount', 300.00, 'currency', 'CLP', 'attempts', 1)),
+  'retry: claimed once due, the attempt counted');
+select is(checkout.claim_order_refunds(10), '[]'::jsonb, 'retry: not claimed again until the back-off passes');
+update checkout.order_refunds set created_at = now() - interval '61 minutes' where id = :'rfb';
+select is((select jsonb_agg(v ->> 'invariant') from jsonb_array_elements(checkout.audit()) v where v ->> 'subject' = '8611'),
+  '["refund_owed_over_1h"]'::jsonb, 'audit: a dashboard refund owed for over an hour');
+select checkout.record_order_refund(:'rfb', 'mp-refund-8611', null) \gset
+select is(checkout.audit(), '[]'::jsonb, 'audit: empty once MercadoPago made it');
 
 select * from finish();
 rollback;

@@ -239,4 +239,40 @@ describe('two cards', () => {
     expect((await ordersOf(session.id))[0].status).toBe('refunded');
     expect(await violationsFor([a.id, b.id])).toEqual([]);
   });
+
+  it('a dashboard refund MercadoPago cannot make now stays owed with its error, then the reconcile function makes it once', async () => {
+    const { session, preferenceId } = await checkout(5000);
+    const a = sandbox.pay(preferenceId, { cardholderName: 'APRO', amount: 3000 });
+    const b = sandbox.pay(preferenceId, { cardholderName: 'APRO', amount: 2000 });
+    await sandbox.settle(30_000);
+    const [order] = await ordersOf(session.id);
+    const refund = (body: unknown) => callFunction(`${fn.admin.url}/admin/orders/${order.order_number}/refunds`, { token: staffToken, body });
+
+    sandbox.failNextCalls({ mode: 'error', count: 100, pathPrefix: `/v1/payments/${a.id}/refunds` });
+    const asked = await refund({ amount: 1000 });
+    expect(asked.status, JSON.stringify(asked.body)).toBe(200);
+    expect((asked.body as { refunds: unknown[] }).refunds).toEqual([
+      expect.objectContaining({ payment_id: String(a.id), amount: 1000, status: 'owed', last_error: expect.any(String) }),
+    ]);
+    expect(sandbox.getPayment(a.id)).toMatchObject({ status: 'approved', transaction_amount_refunded: 0 });
+    // Still owed: it counts against what is left (5000 - 1000).
+    expect((await refund({ amount: 4000.01 })).status).toBe(409);
+
+    const reconcile = async () => (await callFunction(`${fn.reconcile.url}/reconcile`, { method: 'POST', token: SERVICE_KEY })).body as Record<string, number>;
+    // Not before its next attempt is due (the dashboard made the first).
+    expect(await reconcile()).toMatchObject({ order_refunds_made: 0 });
+    sandbox.clearFaults();
+    await pool.query(`update checkout.order_refunds set next_attempt_at = now() where order_id = $1`, [order.id]);
+    expect(await reconcile()).toMatchObject({ order_refunds_made: 1, order_refunds_failed: 0 });
+    await sandbox.settle(30_000);
+    expect(sandbox.getPayment(a.id)).toMatchObject({ status: 'approved', transaction_amount_refunded: 1000 });
+    const { rows } = await pool.query('select status, attempts, last_error, mp_refund_id from checkout.order_refunds where order_id = $1', [order.id]);
+    expect(rows).toEqual([{ status: 'refunded', attempts: 1, last_error: null, mp_refund_id: expect.any(String) }]);
+    expect((await ordersOf(session.id))[0].status).toBe('partially_refunded');
+    // Never twice.
+    await pool.query(`update checkout.order_refunds set next_attempt_at = now() where order_id = $1`, [order.id]);
+    expect(await reconcile()).toMatchObject({ order_refunds_made: 0 });
+    expect(sandbox.getPayment(a.id)).toMatchObject({ transaction_amount_refunded: 1000 });
+    expect(await violationsFor([a.id, b.id])).toEqual([]);
+  });
 });
