@@ -28,8 +28,8 @@ select throws_ok($$ update private.settings set checkout_slots_per_variant = 0 $
 select throws_ok($$ update private.settings set checkout_slots_per_variant = 1001 $$, '23514', null, 'at most 1000');
 select sequence_privs_are('checkout', 'admission_tickets', 'service_role', array[]::text[], 'the tickets are begin_checkout''s alone (service_role)');
 select sequence_privs_are('checkout', 'admission_tickets', 'authenticated', array[]::text[], 'the tickets are begin_checkout''s alone (authenticated)');
-select function_privs_are('private', 'wait_checkout_turn', array['uuid', 'integer'], 'service_role', array[]::text[], 'the turn is begin_checkout''s alone (service_role)');
-select function_privs_are('private', 'wait_checkout_turn', array['uuid', 'integer'], 'authenticated', array[]::text[], 'the turn is begin_checkout''s alone (authenticated)');
+select function_privs_are('private', 'wait_checkout_turn', array['uuid', 'integer', 'integer'], 'service_role', array[]::text[], 'the turn is begin_checkout''s alone (service_role)');
+select function_privs_are('private', 'wait_checkout_turn', array['uuid', 'integer', 'integer'], 'authenticated', array[]::text[], 'the turn is begin_checkout''s alone (authenticated)');
 
 select tests.create_shopper('ad-ana') as ana, tests.create_shopper('ad-bob') as bob,
        tests.create_shopper('ad-cid') as cid, tests.create_shopper('ad-eve') as eve,
@@ -94,7 +94,7 @@ select is(
 
 -- 5. The turn itself: returns the slot it holds.
 reset role;
-select private.wait_checkout_turn(:'vone', 4) as turn \gset
+select private.wait_checkout_turn(:'vone', 4, null) as turn \gset
 select ok(:turn in (select slot from tests.held_slots() where variant_id = :'vone'), 'wait_checkout_turn returns the slot it holds');
 
 select * from finish();

@@ -47,6 +47,30 @@ async function holdEverySlot(holder: pg.Client, variantId: string) {
   );
 }
 
+/** What a backend waits for (its variant's line or a slot), and the advisory locks it holds. */
+async function locksOf(c: pg.Client) {
+  const { rows } = await pool.query<{ waiting: string | null; held: number }>(
+    `select (select case when objid = 4294967295 then 'line' else 'slot' end from pg_locks
+              where pid = $1 and locktype = 'advisory' and not granted) as waiting,
+            (select count(*)::int from pg_locks where pid = $1 and locktype = 'advisory' and granted) as held`,
+    [pidOf(c)],
+  );
+  return rows[0]!;
+}
+
+/**
+ * Polls until the backend is seen waiting for `waiting` (up to 5 s) and
+ * returns it, or what it waits for at the end. (A checkout of a variant that
+ * may sell out waits for its slot in 20 ms spells: a sample may fall between two.)
+ */
+async function until(c: pg.Client, waiting: string) {
+  for (let i = 0; i < 100; i++) {
+    if ((await locksOf(c)).waiting === waiting) return waiting;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return (await locksOf(c)).waiting;
+}
+
 describe('concurrent checkouts', () => {
   it('40 multi-line checkouts for 10 + 5 units: no oversell, exactly as many succeed as stock allows, no deadlock', async () => {
     const a = await createVariant(pool, { sku: 'RACE-A', stock: 10 });
@@ -162,20 +186,6 @@ describe('concurrent checkouts', () => {
     const holder = await connect();
     const a = await connect();
     const b = await connect();
-    // What a backend waits for, and the advisory locks it holds.
-    const locksOf = async (c: pg.Client) => {
-      const { rows } = await pool.query<{ waiting: string | null; held: number }>(
-        `select (select case when objid = 4294967295 then 'line' else 'slot' end from pg_locks
-                  where pid = $1 and locktype = 'advisory' and not granted) as waiting,
-                (select count(*)::int from pg_locks where pid = $1 and locktype = 'advisory' and granted) as held`,
-        [pidOf(c)],
-      );
-      return rows[0]!;
-    };
-    const until = async (c: pg.Client, waiting: string) => {
-      for (let i = 0; i < 100 && (await locksOf(c)).waiting !== waiting; i++) await new Promise((r) => setTimeout(r, 50));
-      return (await locksOf(c)).waiting;
-    };
     try {
       await holdEverySlot(holder, v.id);
       await a.query('set role service_role');
@@ -202,6 +212,53 @@ describe('concurrent checkouts', () => {
     } finally {
       await holder.query('rollback').catch(() => undefined);
       await Promise.all([holder.end(), a.end(), b.end()]);
+    }
+  });
+
+  it('checkouts waiting in the line of a variant that sells out meanwhile hear "sold out" at once; one whose units remain keeps its turn', async () => {
+    const v = await createVariant(pool, { sku: 'RACE-LINE-SOLD', stock: 2 });
+    const [first, second, patient] = await Promise.all([createShopper(pool), createShopper(pool), createShopper(pool)]);
+    await addToCart(pool, first, v.id, 2);
+    await addToCart(pool, second, v.id, 2);
+    await addToCart(pool, patient, v.id, 1);
+    const holder = await connect();
+    const conns = await Promise.all([connect(), connect(), connect()]);
+    const [a, b, c] = conns as [pg.Client, pg.Client, pg.Client];
+    const attempt = (conn: pg.Client, shopper: string) =>
+      conn.query<{ s: { status: string } }>('select checkout.begin_checkout($1, $2, $3) as s', [shopper, payer, shipping]).then(
+        (r) => r.rows[0]!.s.status,
+        (e: DbError) => e,
+      );
+    try {
+      // Checkouts in progress hold every slot: the first waits for a slot at
+      // the head of the line, the other two in the line behind it.
+      await holdEverySlot(holder, v.id);
+      await Promise.all(conns.map((conn) => conn.query('set role service_role')));
+      const firstTry = attempt(a, first);
+      expect(await until(a, 'slot')).toBe('slot');
+      const secondTry = attempt(b, second);
+      expect(await until(b, 'line')).toBe('line');
+      const patientTry = attempt(c, patient);
+      expect(await until(c, 'line')).toBe('line');
+      // A unit goes elsewhere (committed): carts of 2 can no longer be had, the cart of 1 still can.
+      await pool.query('update public.variants set stock_on_hand = stock_on_hand - 1 where id = $1', [v.id]);
+      const t0 = performance.now();
+      const [e1, e2] = (await Promise.all([firstTry, secondTry])) as DbError[];
+      // Answered while the slots are still held, within a few of the head's 20 ms spells.
+      expect(performance.now() - t0).toBeLessThan(2_000);
+      for (const e of [e1!, e2!]) {
+        expect(e.code).toBe('CKS01');
+        expect(JSON.parse(e.detail!).short).toEqual([expect.objectContaining({ sku: v.sku, requested: 2, available: 1 })]);
+      }
+      // The cart of 1 keeps its turn: now the head of the line, waiting for a slot.
+      expect(await until(c, 'slot')).toBe('slot');
+      await holder.query('commit');
+      expect(await patientTry).toBe('active');
+      // Nothing left held on the connections that waited.
+      for (const conn of conns) expect(await locksOf(conn)).toEqual({ waiting: null, held: 0 });
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await Promise.all([holder.end(), ...conns.map((conn) => conn.end())]);
     }
   });
 
