@@ -34,39 +34,18 @@ const perPhase = Number(opt('--checkouts', '2000'));
 const top = Number(opt('--top', '25'));
 const payer = { email: 'bench@example.com', name: 'Bench' };
 const shipping = { street_name: 'Calle', street_number: '1', zip_code: '1000', city: 'CABA' };
-const callArgs = (shopper: string) =>
-  fn === 'checkout.begin_client_checkout' ? [shopper, payer, shipping, null, '203.0.113.7', false] : [shopper, payer, shipping];
+let addresses = 0;
+/** The routine's arguments; create-preference's routine gets each shopper its own client address (one address's holds are capped). */
+const callArgs = (shopper: string) => {
+  const a = addresses++;
+  return fn === 'checkout.begin_client_checkout'
+    ? [shopper, payer, shipping, null, `10.${(a >> 16) & 255}.${(a >> 8) & 255}.${a & 255}`, false]
+    : [shopper, payer, shipping];
+};
 const call = `select ${fn}(${fn === 'checkout.begin_client_checkout' ? '$1, $2, $3, $4, $5, $6' : '$1, $2, $3'}) as s`;
 
-async function phase(url: string, admin: pg.Client, dataDir: string, clients: number) {
-  const [variant] = await createVariants(admin, 1, { stock: 1_000_000_000, prefix: `prof${clients}` });
-  const shoppers = await createShoppersWithCarts(admin, perPhase + clients * 6, [variant!], 1);
-  await admin.query(
-    'vacuum (analyze) public.carts, public.cart_items, public.variants, public.order_sessions, checkout.stock_reservations, checkout.order_session_events, analytics.cart_facts',
-  );
-  const conns = await openServiceClients(url, clients);
-  let k = 0;
-  const op = (_: number, c: pg.Client) => c.query(call, callArgs(shoppers[k++]!));
-  // Warm-up: PL/pgSQL settles on its generic plans after five calls per connection.
-  await runBounded(conns, { maxOps: clients * 6, seconds: 60 }, op);
-  const floor = await runBounded(conns, { maxOps: perPhase * 2, seconds: 2 }, floorOp(variant!));
-  await admin.query('select pg_stat_statements_reset(), pg_stat_reset()');
-  const pid = postmasterPid(dataDir);
-  const cpu0 = treeCpuSeconds(pid);
-  const run = await runBounded(conns, { maxOps: perPhase, seconds: 120 }, op);
-  const cpuMs = ((treeCpuSeconds(pid) - cpu0) * 1000) / run.ops;
-  await closeClients(conns);
-  // Give the stats collector its last reports (pg 15 flushes at most once a second).
-  await new Promise((r) => setTimeout(r, 1100));
-  const n = run.ops;
-  console.log(
-    `\n== ${fn}, ${clients} client${clients > 1 ? 's' : ''}: ${n} checkouts, ${run.errors} errors, ${fmt(run.throughput, 0)}/s, p99 ${fmt(run.p99, 2)} ms`,
-  );
-  console.log(
-    `   PostgreSQL CPU per checkout ${fmt(cpuMs, 3)} ms (all backends, /proc); floor (bare update) ${fmt(floor.throughput, 0)}/s; vs floor ${
-      fmt(run.throughput / floor.throughput, 2)
-    }x`,
-  );
+/** pg_stat_statements' and pg_stat_user_functions' figures since the last reset, per checkout (n of them). */
+async function printStats(admin: pg.Client, n: number) {
   const { rows: stmts } = await admin.query(
     `select toplevel, calls, total_exec_time, rows, shared_blks_hit + shared_blks_read as blks, shared_blks_dirtied as dirtied,
             regexp_replace(query, '\\s+', ' ', 'g') as query
@@ -101,6 +80,38 @@ async function phase(url: string, admin: pg.Client, dataDir: string, clients: nu
   );
   console.log('\n   per routine (self: its own statements, not the routines it calls; per checkout):');
   table(['calls', 'self ms', 'total ms', 'routine'], fns.map((f) => [fmt(f.calls / n, 2), fmt(f.self_time / n, 3), fmt(f.total_time / n, 3), f.name]));
+}
+
+async function phase(url: string, admin: pg.Client, dataDir: string, clients: number) {
+  const [variant] = await createVariants(admin, 1, { stock: 1_000_000_000, prefix: `prof${clients}` });
+  const shoppers = await createShoppersWithCarts(admin, perPhase + clients * 6, [variant!], 1);
+  await admin.query(
+    'vacuum (analyze) public.carts, public.cart_items, public.variants, public.order_sessions, checkout.stock_reservations, checkout.order_session_events, analytics.cart_facts',
+  );
+  const conns = await openServiceClients(url, clients);
+  let k = 0;
+  const op = (_: number, c: pg.Client) => c.query(call, callArgs(shoppers[k++]!));
+  // Warm-up: PL/pgSQL settles on its generic plans after five calls per connection.
+  await runBounded(conns, { maxOps: clients * 6, seconds: 60 }, op);
+  const floor = await runBounded(conns, { maxOps: perPhase * 2, seconds: 2 }, floorOp(variant!));
+  await admin.query('select pg_stat_statements_reset(), pg_stat_reset()');
+  const pid = postmasterPid(dataDir);
+  const cpu0 = treeCpuSeconds(pid);
+  const run = await runBounded(conns, { maxOps: perPhase, seconds: 120 }, op);
+  const cpuMs = ((treeCpuSeconds(pid) - cpu0) * 1000) / run.ops;
+  await closeClients(conns);
+  // Give the stats collector its last reports (pg 15 flushes at most once a second).
+  await new Promise((r) => setTimeout(r, 1100));
+  const n = run.ops;
+  console.log(
+    `\n== ${fn}, ${clients} client${clients > 1 ? 's' : ''}: ${n} checkouts, ${run.errors} errors, ${fmt(run.throughput, 0)}/s, p99 ${fmt(run.p99, 2)} ms`,
+  );
+  console.log(
+    `   PostgreSQL CPU per checkout ${fmt(cpuMs, 3)} ms (all backends, /proc); floor (bare update) ${fmt(floor.throughput, 0)}/s; vs floor ${
+      fmt(run.throughput / floor.throughput, 2)
+    }x`,
+  );
+  await printStats(admin, n);
   return { throughput: run.throughput, floor: floor.throughput, cpuMs, p99: run.p99 };
 }
 
@@ -115,6 +126,7 @@ async function soldOut(url: string, admin: pg.Client) {
     for (let i = 0; i < 6; i++) await c.query(call, callArgs(warmShoppers[ci * 6 + i]!));
   }));
   const shoppers = await createShoppersWithCarts(admin, clients * 5, [variant!], 1);
+  await admin.query('select pg_stat_statements_reset(), pg_stat_reset()');
   const won: number[] = [];
   const lost: number[] = [];
   const t0 = performance.now();
@@ -135,6 +147,8 @@ async function soldOut(url: string, admin: pg.Client) {
   const w = summarize(won, 0, s);
   const l = summarize(lost, 0, s);
   console.log(`\n== sold out, ${fn}: ${won.length} sessions (p99 ${fmt(w.p99, 1)} ms), ${lost.length} × 409: p50 ${fmt(l.p50, 1)} ms, p99 ${fmt(l.p99, 1)} ms`);
+  await new Promise((r) => setTimeout(r, 1100));
+  await printStats(admin, won.length + lost.length);
 }
 
 async function explain(url: string, admin: pg.Client, logFile: string) {

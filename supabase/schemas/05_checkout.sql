@@ -425,13 +425,15 @@ begin
 
   -- The order session and its events (written before the variant locks, to
   -- hold those briefly; an error below rolls them back).
+  -- The client address's key comes from checkout.begin_client_checkout
+  -- (a transaction-local setting): the row is written once, with it.
   insert into public.order_sessions (
     session_id, lines, item_count, subtotal, discount, total, currency,
-    coupon_id, coupon_code, payer, shipping_address, expires_at, checkout_group
+    coupon_id, coupon_code, payer, shipping_address, expires_at, checkout_group, client_address
   ) values (
     p_session_id, snap.lines, snap.item_count, snap.subtotal, coupon.discount, snap.subtotal - coupon.discount, snap.currency,
     coupon.coupon_id, coupon.coupon_code, p_payer, p_shipping_address, now() + cfg.reservation_ttl,
-    coalesce(v_group, gen_random_uuid())
+    coalesce(v_group, gen_random_uuid()), nullif(current_setting('checkout.client_address', true), '')
   )
   returning * into s;
   insert into checkout.order_session_events (order_session_id, kind, detail) values
@@ -450,7 +452,7 @@ begin
 end
 $$;
 comment on function checkout.begin_checkout(uuid, jsonb, jsonb, text) is
-  'Service role only. Turns a shopper''s cart into an order session with its stock reserved for reservation_ttl, in steps: waits its turn for each variant (private.checkout_admission: first come first served, checkout_slots_per_variant at a time; a cart that looks short does not wait), locks the cart, snapshots the lines at the prices read now and answers "sold out" before any variant lock (private.checkout_snapshot), applies the coupon (private.checkout_coupon), cancels the previous active session (the new one joins its checkout_group), writes the order session, then reserves: per variant by id one conditional update that locks, checks and counts, and the reservation rows (private.checkout_reserve). Errors (nothing written): CKI01 bad input, CKC01 empty cart, CKS01 not enough stock (detail {"short": [...]}, built by private.short_lines), CKM01 mixed currencies, CKP01/02/03 coupon unknown, not applicable, used up.';
+  'Service role only. Turns a shopper''s cart into an order session with its stock reserved for reservation_ttl, in steps: waits its turn for each variant (private.checkout_admission: first come first served, checkout_slots_per_variant at a time; a cart that looks short does not wait), locks the cart, snapshots the lines at the prices read now and answers "sold out" before any variant lock (private.checkout_snapshot), applies the coupon (private.checkout_coupon), cancels the previous active session (the new one joins its checkout_group), writes the order session, then reserves: per variant by id one conditional update that locks, checks and counts, and the reservation rows (private.checkout_reserve). The session records the client address key that checkout.begin_client_checkout passes in the transaction-local setting checkout.client_address (none when unset). Errors (nothing written): CKI01 bad input, CKC01 empty cart, CKS01 not enough stock (detail {"short": [...]}, built by private.short_lines), CKM01 mixed currencies, CKP01/02/03 coupon unknown, not applicable, used up.';
 grant execute on function checkout.begin_checkout(uuid, jsonb, jsonb, text) to service_role;
 
 create function checkout.attach_preference(p_order_session_id uuid, p_preference_id text)

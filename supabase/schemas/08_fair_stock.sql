@@ -213,11 +213,19 @@ as $$
 declare
   cfg private.settings := private.current_settings();
   k text := private.client_address_key(p_client_address);
-  r jsonb := checkout.begin_checkout(p_session_id, p_payer, p_shipping_address, p_coupon_code);
-  s_id uuid := (r ->> 'id')::uuid;
+  r jsonb;
+  s_id uuid;
   held integer;
   soonest timestamptz;
 begin
+  -- begin_checkout writes the session with the address's key (read from
+  -- this transaction-local setting): one row version, not an insert and
+  -- then an update of a row with a dozen indexes. An error rolls the
+  -- setting back with the rest.
+  perform set_config('checkout.client_address', coalesce(k, ''), true);
+  r := checkout.begin_checkout(p_session_id, p_payer, p_shipping_address, p_coupon_code);
+  perform set_config('checkout.client_address', '', true);
+  s_id := (r ->> 'id')::uuid;
   if p_marketing_opt_in then
     perform email.request_marketing_opt_in(p_payer ->> 'email', p_session_id, s_id);
   end if;
@@ -228,7 +236,6 @@ begin
   -- afresh, so it sees every checkout from the address committed before it
   -- got the lock (a bigint key: never one of the admission's int4 pairs).
   perform pg_advisory_xact_lock(('x' || left(k, 16))::bit(64)::bigint);
-  update public.order_sessions set client_address = k where id = s_id;
   select coalesce(sum(s.item_count), 0), min(s.expires_at) into held, soonest
     from public.order_sessions s
    where s.client_address = k and s.status = 'active' and s.expires_at > now() and s.id <> s_id;

@@ -6,11 +6,11 @@
 -- (Two checkouts from one address racing: tests/db/concurrency.test.ts.)
 begin;
 \ir helpers/tests.psql
-select plan(22);
+select plan(24);
 
 update private.settings set max_units_per_address = 10;
 select tests.create_variant('CA-A', 100, 1000) \gset
-select count(tests.create_shopper(n)) from unnest(array['ca-1', 'ca-2', 'ca-3', 'ca-4', 'ca-other', 'ca-unknown', 'ca-v6a', 'ca-v6b', 'ca-v6c']) n;
+select count(tests.create_shopper(n)) from unnest(array['ca-1', 'ca-2', 'ca-3', 'ca-4', 'ca-other', 'ca-unknown', 'ca-v6a', 'ca-v6b', 'ca-v6c', 'ca-once', 'ca-direct']) n;
 -- Each shopper has p units of CA-A in the cart.
 create function pg_temp.cart(p_name text, p_units integer) returns void language plpgsql as $$
 begin
@@ -67,6 +67,19 @@ select is((select client_address from public.order_sessions where session_id = t
   'no key without an address');
 select isnt((select client_address from public.order_sessions where session_id = tests.shopper('ca-1')),
   encode(extensions.digest('203.0.113.7', 'sha256'), 'hex'), 'the key is not a plain hash of the address (guessable)');
+
+-- The session is written once, with its key (no second row version), and
+-- the key is not left behind for a later begin_checkout in the transaction.
+select pg_temp.cart('ca-once', 1), pg_temp.cart('ca-direct', 1);
+select n_tup_upd as upd_before from pg_stat_xact_user_tables where relid = 'public.order_sessions'::regclass \gset
+select pg_temp.checkout('ca-once', '198.51.100.77') is not null as ok \gset
+select is((select n_tup_upd from pg_stat_xact_user_tables where relid = 'public.order_sessions'::regclass) - :upd_before, 0::bigint,
+  'a first checkout from create-preference inserts its session with the key and updates no session');
+select tests.authenticate_as_service_role() \gset
+select checkout.begin_checkout(tests.shopper('ca-direct'), '{"email": "direct@example.com"}', '{}') is not null as ok \gset
+select tests.clear_authentication() \gset
+select is((select client_address from public.order_sessions where session_id = tests.shopper('ca-direct')), null,
+  'a begin_checkout after it in the same transaction records no address');
 
 -- Renewing one's own checkout does not count it twice: ca-1 takes 5 instead of 4 (5 + 5 = 10).
 select pg_temp.cart('ca-1', 5);
