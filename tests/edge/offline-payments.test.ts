@@ -251,7 +251,11 @@ describe('a boleto (cash ticket)', () => {
     // The last units go elsewhere, then b pays: refunded.
     await pool.query('update public.variants set stock_on_hand = 0 where id = $1', [v.id]);
     sandbox.payOffline(pb.id);
-    await waitFor('the offline payment to get there', async () => sandbox.getPayment(pb.id).status === 'refunded');
+    // Refunded at MercadoPago first, then recorded by the function: wait for both.
+    await waitFor(
+      'the offline payment to get there',
+      async () => sandbox.getPayment(pb.id).status === 'refunded' && (await sessionOf(b.session.id)).status === 'refunded',
+    );
     expect(await sessionOf(b.session.id)).toMatchObject({ status: 'refunded', orders: 0, refunds: 1 });
 
     // The reconcile pass finds them paid: nothing to cancel.
