@@ -14,8 +14,9 @@
  *      and every payment found is applied through settlePayment, the
  *      webhook's own path (checkout.apply_payment).
  *   3. Approved parts of two-card payments whose other part never came are
- *      owed back once the hold has ended (checkout.refund_unpaired_parts);
- *      then refunds owed are retried (checkout.claim_refunds: exponential
+ *      owed back once the hold has ended (checkout.refund_unpaired_parts),
+ *      and their parts still pending are cancelled at MercadoPago (step 0's
+ *      claim and cancellation, again); then refunds owed are retried (checkout.claim_refunds: exponential
  *      back-off) until MercadoPago confirms them.
  *      Dashboard refunds MercadoPago could not make when asked are made
  *      again, with the same idempotency key (order-refunds.ts).
@@ -111,6 +112,14 @@ export async function reconcile(deps: PaymentDeps, opts: ReconcileOptions): Prom
   for (const r of await deps.routines.refundUnpairedParts(opts.unpairedGraceMinutes, opts.sessionLimit)) {
     report.unpaired_sessions++;
     deps.log('unpaired_parts_owed', { order_session_id: r.order_session_id, payment_id: r.payment_id, parts: 1 + (r.parts_refunded?.length ?? 0) });
+  }
+  // Their parts still pending (a card in_process) were claimed for
+  // cancellation just now: cancelled at MercadoPago in this run, as offline
+  // payments are (an approval found there instead is applied and refunded).
+  if (report.unpaired_sessions > 0) {
+    const more = await endOfflineHolds(deps, opts.sessionLimit);
+    report.offline_cancelled += more.offline_cancelled;
+    report.offline_cancel_failed += more.offline_cancel_failed;
   }
 
   for (const r of await deps.routines.claimRefunds(opts.refundLimit)) {

@@ -91,3 +91,23 @@ Deno.test('reconcile: dashboard refunds still owed are made again with their ide
   assert.deepEqual(h.calls.filter((c) => c.name === 'refundPayment').map((c) => c.args), [[11, 'order-refund-rf-1', 1500], [12, 'order-refund-rf-2', 700]]);
   assert.deepEqual(h.calls.filter((c) => c.name === 'recordOrderRefund').map((c) => c.args), [['rf-1', 'mp-r-1', null], ['rf-2', null, 'down']]);
 });
+
+Deno.test('reconcile: a session closed owing its approved part back has its pending part cancelled at MercadoPago in the same run', async () => {
+  let claims = 0;
+  const h = harness({
+    // The first claim (step 0) finds nothing; the pending part is claimed once its session closed.
+    claimOfflineExpiry: () => Promise.resolve(claims++ === 0 ? [] : [{ payment_id: 7, order_session_id: 'os-7', attempts: 1 }]),
+    recordOfflineCancel: () => Promise.resolve(null),
+    claimPreferenceExpiry: () => Promise.resolve([]),
+    claimReconciliation: () => Promise.resolve([]),
+    refundUnpairedParts: () => Promise.resolve([{ order_session_id: 'os-7', outcome: 'refund_owed', payment_id: 6 }]),
+    claimRefunds: () => Promise.resolve([]),
+    claimOrderRefunds: () => Promise.resolve([]),
+    disputes: { claim: () => Promise.resolve([]) } as unknown as CheckoutRoutines['disputes'],
+  }, { cancelPayment: () => Promise.resolve() });
+  const report = await (await reconcileHandler(h.deps)(request('reconcile', { method: 'POST', token: SERVICE_KEY }))).json();
+  assert.equal(report.unpaired_sessions, 1);
+  assert.equal(report.offline_cancelled, 1);
+  assert.deepEqual(h.calls.filter((c) => c.name === 'cancelPayment').map((c) => c.args), [[7]]);
+  assert.deepEqual(h.calls.filter((c) => c.name === 'recordOfflineCancel').map((c) => c.args), [[7, null]]);
+});

@@ -182,7 +182,9 @@ grant execute on function checkout.record_order_refund(uuid, text, text) to serv
 -- leaves an approved part waiting. Once the session's hold has ended and a
 -- grace has passed, the parts waiting are owed back (reason unpaired_part)
 -- through cannot_fulfil and the session closes as refund_owed; the reconcile
--- function's refund pass makes the refunds. A part arriving later finds the
+-- function's refund pass makes the refunds, and its parts still pending
+-- (a card in_process, a ticket) are cancelled at MercadoPago
+-- (private.cancel_pending_parts). A part arriving later finds the
 -- session closed and is owed back too (duplicate_payment). Kept apart from
 -- the offline holds' expiry: a session whose hold an offline payment extends
 -- has a later expires_at, which this routine honours.
@@ -212,12 +214,14 @@ begin
     select p.* into first from private.counted_parts(s.id) p order by p.payment_id limit 1;
     done := done || jsonb_build_array(private.cannot_fulfil(s, first.payment_id, first.amount, first.currency, 'unpaired_part',
       jsonb_build_object('paid', private.counted_amount(s.id), 'expected', s.total)));
+    -- Its parts still pending at MercadoPago are cancelled there (12_offline_payments.sql).
+    perform private.cancel_pending_parts(s);
   end loop;
   return done;
 end
 $$;
 comment on function checkout.refund_unpaired_parts(interval, integer) is
-  'Service role only (reconcile function). Order sessions whose hold ended more than p_grace ago with approved parts that never covered the total (a second card rejected or never paid): each is closed as refund_owed and every part waiting is owed back (reason unpaired_part), once (claimed under the session''s lock). Returns the cannot_fulfil answers.';
+  'Service role only (reconcile function). Order sessions whose hold ended more than p_grace ago with approved parts that never covered the total (a second card rejected or never paid): each is closed as refund_owed, every part waiting is owed back (reason unpaired_part) and every part still pending or in_process is claimed for cancellation at MercadoPago (private.cancel_pending_parts), once (claimed under the session''s lock). Returns the cannot_fulfil answers.';
 grant execute on function checkout.refund_unpaired_parts(interval, integer) to service_role;
 
 create function checkout.claim_refunds(p_limit integer default 20)

@@ -35,6 +35,12 @@
 --     checkout.record_offline_cancel, or backs off and retries. A payment
 --     approved anyway afterwards goes down the late path (re-reserved, or
 --     refunded).
+--   * A session closed owing its approved parts back (a two-card payment
+--     whose other part never came: checkout.refund_unpaired_parts) cancels
+--     its parts still pending of any type, a card in_process included
+--     (private.cancel_pending_parts): each becomes an ended row here, and the
+--     same claim and cancellation follow. One approved before the cancel
+--     goes through apply_payment and is refunded (the session is over).
 
 -- ---------------------------------------------------------------------------
 -- Tables
@@ -81,7 +87,7 @@ create table checkout.offline_holds (
   payment_id bigint primary key,
   order_session_id uuid not null references public.order_sessions (id) on delete cascade,
   session_id uuid not null,
-  payment_type text not null check (payment_type in ('ticket', 'atm', 'bank_transfer')),
+  payment_type text not null check (payment_type ~ '^[a-z_]{1,40}$'),
   payment_method text,
   status text not null check (status in ('holding', 'refused', 'paid', 'ended', 'cancelled')),
   refusal text check (refusal in ('card_only', 'shopper_limit', 'variant_share', 'session_closed')),
@@ -97,7 +103,7 @@ create table checkout.offline_holds (
   constraint offline_holds_refusal_when_refused check ((status = 'refused') = (refusal is not null) or status in ('ended', 'cancelled', 'paid'))
 );
 comment on table checkout.offline_holds is
-  'One row per offline payment (ticket, atm, bank_transfer) seen pending for an order session: its deadline, how long it holds the stock (hold_until), what the buyer needs to pay it (instructions: ticket URL, barcode, Pix QR) and its cancellation at MercadoPago. status: holding (the session''s reservation runs to hold_until) or refused (over a hoarding limit: holds nothing more), then paid, ended (hold over unpaid: cancellation due at next_cancel_at) or cancelled (at MercadoPago). Service role only.';
+  'One row per offline payment (ticket, atm, bank_transfer) seen pending for an order session: its deadline, how long it holds the stock (hold_until), what the buyer needs to pay it (instructions: ticket URL, barcode, Pix QR) and its cancellation at MercadoPago. status: holding (the session''s reservation runs to hold_until) or refused (over a hoarding limit: holds nothing more), then paid, ended (hold over unpaid: cancellation due at next_cancel_at) or cancelled (at MercadoPago). Also one row, born ended (refusal session_closed), per part of any other type (a card in_process) still pending when its session closed owing its approved parts back (private.cancel_pending_parts): the same cancellation. Service role only.';
 comment on column checkout.offline_holds.deadline is 'Until when the buyer may pay: the payment''s date_of_expiration (for a transfer, at most transfer_deadline after it was made).';
 comment on column checkout.offline_holds.hold_until is
   'When the hold ends: the deadline plus the crediting grace (the session''s reservation lasts until then); for a refused payment the session''s own end; now, once the session closes (private.end_offline_holds).';
@@ -370,7 +376,7 @@ language sql stable security definer set search_path = ''
 as $$
   select private.offline_hold_json(h)
     from checkout.offline_holds h
-   where h.order_session_id = p_order_session_id
+   where h.order_session_id = p_order_session_id and private.is_offline_type(h.payment_type)
    order by h.created_at desc, h.payment_id desc
    limit 1
 $$;
@@ -397,6 +403,38 @@ $$;
 comment on function checkout.offline_methods_allowed(uuid) is
   'Service role only (create-preference, before it creates the preference). Whether the preference for this order session may offer offline methods: {allowed, reason} with reason card_only, shopper_limit or variant_share (private.offline_refusal, read without locks: the limit is enforced again when a payment arrives). CKO01 for an unknown session.';
 grant execute on function checkout.offline_methods_allowed(uuid) to service_role;
+
+create function private.cancel_pending_parts(s public.order_sessions)
+returns integer
+language plpgsql set search_path = ''
+as $$
+declare
+  n integer;
+begin
+  -- s closed owing its approved parts back: a part still pending or
+  -- in_process at MercadoPago (a second card in review, a ticket) could
+  -- still be paid, for stock no longer held. Each becomes an ended hold,
+  -- cancellation due now: claim_offline_expiry hands it to the reconcile
+  -- function (PUT cancelled, then record_offline_cancel), once. An offline
+  -- part already has its row, ended when the session closed
+  -- (private.end_offline_holds). The caller holds the session's lock.
+  insert into checkout.offline_holds (payment_id, order_session_id, session_id, payment_type, payment_method, status, refusal,
+                                      deadline, hold_until, next_cancel_at)
+  select distinct on (pe.payment_id) pe.payment_id, s.id, s.session_id, coalesce(pe.payment_type, 'unknown'), pe.payment_method,
+         'ended', 'session_closed', now(), now(), now()
+    from checkout.payment_events pe
+   where pe.order_session_id = s.id and pe.status in ('pending', 'in_process')
+     and not exists (select 1 from checkout.payment_events f
+                      where f.payment_id = pe.payment_id and f.status not in ('pending', 'in_process'))
+   order by pe.payment_id
+  on conflict (payment_id) do nothing;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+comment on function private.cancel_pending_parts(public.order_sessions) is
+  'For a session closed owing its approved parts back (checkout.refund_unpaired_parts): every payment of it still pending or in_process (seen so, and in no other status since), of any type, gets an ended checkout.offline_holds row with its cancellation at MercadoPago due now (refusal session_closed), claimed by checkout.claim_offline_expiry. Once per payment; returns how many it added. The caller holds the session''s lock.';
+grant execute on function private.cancel_pending_parts(public.order_sessions) to service_role;
 
 create function checkout.claim_offline_expiry(p_limit integer default 100)
 returns jsonb
@@ -567,10 +605,10 @@ begin
     -- Offline payments whose hold ended unpaid (cancelled at MercadoPago, or due).
     'expired_unpaid', jsonb_build_object(
       'last_7_days', (select count(*) from checkout.offline_holds h
-                       where h.status in ('ended', 'cancelled') and h.updated_at > now() - interval '7 days'),
-      'total', (select count(*) from checkout.offline_holds h where h.status in ('ended', 'cancelled')),
-      'cancel_pending', (select count(*) from checkout.offline_holds h where h.status = 'ended')),
-    'paid', (select count(*) from checkout.offline_holds h where h.status = 'paid')
+                       where h.status in ('ended', 'cancelled') and h.updated_at > now() - interval '7 days' and private.is_offline_type(h.payment_type)),
+      'total', (select count(*) from checkout.offline_holds h where h.status in ('ended', 'cancelled') and private.is_offline_type(h.payment_type)),
+      'cancel_pending', (select count(*) from checkout.offline_holds h where h.status = 'ended' and private.is_offline_type(h.payment_type))),
+    'paid', (select count(*) from checkout.offline_holds h where h.status = 'paid' and private.is_offline_type(h.payment_type))
   );
 end
 $$;
