@@ -287,9 +287,10 @@ describe('payments per order session (property, seed ' + SEED + ')', () => {
       }
       // A pending part approved just before its cancel is owed back, never an order.
       for (const p of lateApproved) {
-        const where = [inOrder.some((x) => x.id === String(p.id)), refunds.filter((x) => x.id === String(p.id))];
-        if (where[0] || where[1].length !== 1 || where[1][0].reason !== 'duplicate_payment') {
-          problems.push(`late part ${p.id}: in order ${where[0]}, refunds ${JSON.stringify(where[1])}`);
+        const ordered = inOrder.some((x) => x.id === String(p.id));
+        const owed = refunds.filter((x) => x.id === String(p.id));
+        if (ordered || owed.length !== 1 || owed[0]?.reason !== 'duplicate_payment') {
+          problems.push(`late part ${p.id}: in order ${ordered}, refunds ${JSON.stringify(owed)}`);
         }
       }
       expect(problems).toEqual([]);

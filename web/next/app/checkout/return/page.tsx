@@ -11,6 +11,7 @@ import { errorCode, messageFor } from '../../../lib/messages';
 import { forShopper } from '../../../lib/session';
 import type { SearchParams } from '../../notice';
 import { Shell } from '../../shell';
+import { PendingPaymentView } from './pending-payment';
 
 const TITLES: Record<ReturnResult['status'], string> = {
   paid: '¡Listo! Tu compra está confirmada',
@@ -53,13 +54,24 @@ export default async function ReturnPage({ searchParams }: { searchParams: Searc
       </Shell>
     );
   }
-  const { status, order } = result;
+  const { status, order, pendingPayment, orderSession } = result;
+  // A ticket or Pix waiting for the buyer: how to pay it and by when.
+  const waiting = status === 'pending' && pendingPayment?.waiting ? pendingPayment : null;
   // The header's cart count is read here, after the payment emptied the purchased lines.
   return (
     <Shell>
       <section data-testid='return' data-status={status}>
         <h1 data-testid={`return-${status}`}>{TITLES[status]}</h1>
-        <p>{DETAILS[status]}</p>
+        {waiting
+          ? (
+            <PendingPaymentView
+              payment={waiting}
+              total={orderSession.total}
+              currency={orderSession.currency}
+              reload={`/checkout/return?${query.toString()}`}
+            />
+          )
+          : <p>{DETAILS[status]}</p>}
         {order && (
           <div className='order' data-testid='order'>
             <p>
