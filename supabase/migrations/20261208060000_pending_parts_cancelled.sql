@@ -2,7 +2,9 @@
 -- its parts still pending at MercadoPago (a second card in_process, a
 -- ticket), through the offline payments' claim and cancellation: each
 -- becomes an ended checkout.offline_holds row (any payment type now), which
--- checkout.claim_offline_expiry hands to the reconcile function. The
+-- checkout.claim_offline_expiry hands to the reconcile function; a card
+-- part first seen pending after its session closed so is cancelled too
+-- (trigger on checkout.payment_events). The
 -- shopper's and the dashboard's offline views keep to offline types.
 
 alter table checkout.offline_holds drop constraint offline_holds_payment_type_check;
@@ -42,6 +44,32 @@ $$;
 comment on function private.cancel_pending_parts(public.order_sessions) is
   'For a session closed owing its approved parts back (checkout.refund_unpaired_parts): every payment of it still pending or in_process (seen so, and in no other status since), of any type, gets an ended checkout.offline_holds row with its cancellation at MercadoPago due now (refusal session_closed), claimed by checkout.claim_offline_expiry. Once per payment; returns how many it added. The caller holds the session''s lock.';
 grant execute on function private.cancel_pending_parts(public.order_sessions) to service_role;
+
+create function private.cancel_late_pending_part()
+returns trigger
+language plpgsql set search_path = ''
+as $$
+declare
+  s public.order_sessions;
+begin
+  -- A card (or any non-offline) part first seen pending after its session
+  -- closed owing its approved parts back: cancelled too (the caller,
+  -- apply_payment, holds the session's lock). Offline ones are ended by
+  -- private.hold_offline_payment (refusal session_closed).
+  select * into s from public.order_sessions where id = new.order_session_id;
+  if s.status in ('refund_owed', 'refunded') then
+    perform private.cancel_pending_parts(s);
+  end if;
+  return null;
+end
+$$;
+comment on function private.cancel_late_pending_part() is
+  'Trigger: a payment other than an offline one recorded pending or in_process for a session already closed as refund_owed or refunded gets its cancellation at MercadoPago claimed (private.cancel_pending_parts).';
+create trigger payment_events_cancel_late_pending_part
+  after insert on checkout.payment_events
+  for each row
+  when (new.status in ('pending', 'in_process') and new.order_session_id is not null and coalesce(new.payment_type, '') not in ('ticket', 'atm', 'bank_transfer'))
+  execute function private.cancel_late_pending_part();
 
 create or replace function checkout.refund_unpaired_parts(
   p_grace interval default interval '30 minutes',

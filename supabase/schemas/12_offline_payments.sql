@@ -39,8 +39,10 @@
 --     whose other part never came: checkout.refund_unpaired_parts) cancels
 --     its parts still pending of any type, a card in_process included
 --     (private.cancel_pending_parts): each becomes an ended row here, and the
---     same claim and cancellation follow. One approved before the cancel
---     goes through apply_payment and is refunded (the session is over).
+--     same claim and cancellation follow; so does a card part first seen
+--     pending after that close (private.cancel_late_pending_part). One
+--     approved before the cancel goes through apply_payment and is refunded
+--     (the session is over).
 
 -- ---------------------------------------------------------------------------
 -- Tables
@@ -138,6 +140,32 @@ create trigger order_sessions_end_offline_holds
   for each row
   when (old.status = 'active' and new.status <> 'active')
   execute function private.end_offline_holds();
+
+create function private.cancel_late_pending_part()
+returns trigger
+language plpgsql set search_path = ''
+as $$
+declare
+  s public.order_sessions;
+begin
+  -- A card (or any non-offline) part first seen pending after its session
+  -- closed owing its approved parts back: cancelled too (the caller,
+  -- apply_payment, holds the session's lock). Offline ones are ended by
+  -- private.hold_offline_payment (refusal session_closed).
+  select * into s from public.order_sessions where id = new.order_session_id;
+  if s.status in ('refund_owed', 'refunded') then
+    perform private.cancel_pending_parts(s);
+  end if;
+  return null;
+end
+$$;
+comment on function private.cancel_late_pending_part() is
+  'Trigger: a payment other than an offline one recorded pending or in_process for a session already closed as refund_owed or refunded gets its cancellation at MercadoPago claimed (private.cancel_pending_parts).';
+create trigger payment_events_cancel_late_pending_part
+  after insert on checkout.payment_events
+  for each row
+  when (new.status in ('pending', 'in_process') and new.order_session_id is not null and coalesce(new.payment_type, '') not in ('ticket', 'atm', 'bank_transfer'))
+  execute function private.cancel_late_pending_part();
 
 -- ---------------------------------------------------------------------------
 -- Routines

@@ -2,10 +2,11 @@
 -- its other part still pending (a card in_process) closes owing the
 -- approved part back and claims the pending part's cancellation at
 -- MercadoPago through the offline payments' claim (once); an approval
--- found instead, or notified after the cancel, is refunded, never an order.
+-- found instead, or notified after the cancel, is refunded, never an order;
+-- a card part first seen pending after the close is cancelled too.
 begin;
 \ir helpers/tests.psql
-select plan(24);
+select plan(26);
 
 select tests.create_shopper('pp-gus') as gus, tests.create_shopper('pp-hal') as hal, tests.create_shopper('pp-ivy') as ivy,
        tests.create_shopper('pp-jo') as jo, tests.create_variant('PP-A', 10, 1000) as va \gset
@@ -46,6 +47,14 @@ select results_eq(
 select is(checkout.offline_payment(:'sg'), null, 'a card part is not shown to the buyer as an offline payment');
 select is(checkout.refund_unpaired_parts(interval '5 minutes'), '[]'::jsonb, 'a second run closes nothing');
 select is((select count(*)::integer from checkout.offline_holds where payment_id between 9001 and 9399), 2, 'nor claims anything again');
+
+-- A card part first seen pending after the session closed: cancelled too.
+select is(checkout.apply_payment(tests.payment(:'tg', 'in_process', 300, 9004)) ->> 'outcome', 'recorded', 'gus: a third card in review, after the close');
+select results_eq(
+  $$ select status, refusal, next_cancel_at <= now() from checkout.offline_holds where payment_id = 9004 $$,
+  $$ values ('ended', 'session_closed', true) $$,
+  'gus: its cancellation is due at once');
+select checkout.record_offline_cancel(9004, null) \gset
 
 -- The reconcile function's claim: each pending part once.
 select jsonb_path_query_array(checkout.claim_offline_expiry(1000), '$[*] ? (@.payment_id >= 9001 && @.payment_id <= 9399).payment_id') as c1 \gset
