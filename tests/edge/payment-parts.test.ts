@@ -11,6 +11,7 @@ import { type Sandbox, signNotification, startSandbox } from '../../dev/mp-sandb
 import { freePort } from '../../dev/pg/cluster.ts';
 import { addStaff } from '../../dev/staff-add.ts';
 import { addToCart, asService, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, payer, shipping } from '../helpers/db.ts';
+import { checkoutOneUnit } from '../helpers/checkout.ts';
 import { stopAll } from '../helpers/functions.ts';
 import { callFunction } from '../helpers/http.ts';
 import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
@@ -55,21 +56,7 @@ beforeAll(async () => {
 afterAll(() => stopAll({ fn, sandbox, pool }));
 
 /** A shopper's checkout of one unit at `price`, through create-preference. */
-async function checkout(price: number) {
-  const variant = await createVariant(pool, { sku: 'PARTS', stock: 5, price });
-  const shopper = await createShopper(pool);
-  await addToCart(pool, shopper, variant.id, 1);
-  const res = await callFunction(`${fn.create.url}/create-preference`, {
-    token: signHs256(shopperClaims(shopper), JWT_SECRET),
-    body: {
-      payer: { email: payer.email, name: payer.name, surname: payer.surname },
-      shipping_address: { street_name: 'Av. Corrientes', street_number: '1234', zip_code: 'C1043', city: 'CABA' },
-    },
-  });
-  expect(res.status).toBe(201);
-  const body = res.body as { preference_id: string; order_session: { id: string; token: string } };
-  return { variant, preferenceId: body.preference_id, session: body.order_session };
-}
+const checkout = (price: number) => checkoutOneUnit(pool, fn.create.url, JWT_SECRET, { sku: 'PARTS', price });
 
 const sessionStatus = async (id: string) => (await pool.query('select status from public.order_sessions where id = $1', [id])).rows[0].status as string;
 const ordersOf = async (id: string) => (await pool.query('select * from public.orders where order_session_id = $1', [id])).rows;

@@ -12,10 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningFunction, startFunction } from '../../dev/functions/serve.ts';
 import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { freePort } from '../../dev/pg/cluster.ts';
-import { addToCart, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, payer } from '../helpers/db.ts';
+import { databaseUrl, functionsDatabaseUrl, newPool } from '../helpers/db.ts';
+import { checkoutOneUnit } from '../helpers/checkout.ts';
 import { stopAll } from '../helpers/functions.ts';
 import { callFunction } from '../helpers/http.ts';
-import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
+import { TEST_SUPABASE_URL } from '../helpers/jwt.ts';
 
 const JWT_SECRET = 'pending-parts-jwt-secret-with-at-least-32-characters';
 const SERVICE_KEY = 'pending-parts-service-role-key';
@@ -52,21 +53,7 @@ beforeAll(async () => {
 afterAll(() => stopAll({ fn, sandbox, pool }));
 
 /** A shopper's checkout of one unit at `price`, through create-preference. */
-async function checkout(price: number) {
-  const variant = await createVariant(pool, { sku: 'PENDING-PART', stock: 5, price });
-  const shopper = await createShopper(pool);
-  await addToCart(pool, shopper, variant.id, 1);
-  const res = await callFunction(`${fn.create.url}/create-preference`, {
-    token: signHs256(shopperClaims(shopper), JWT_SECRET),
-    body: {
-      payer: { email: payer.email, name: payer.name, surname: payer.surname },
-      shipping_address: { street_name: 'Av. Corrientes', street_number: '1234', zip_code: 'C1043', city: 'CABA' },
-    },
-  });
-  expect(res.status).toBe(201);
-  const body = res.body as { preference_id: string; order_session: { id: string; token: string } };
-  return { preferenceId: body.preference_id, session: body.order_session };
-}
+const checkout = (price: number) => checkoutOneUnit(pool, fn.create.url, JWT_SECRET, { sku: 'PENDING-PART', price });
 
 async function endHold(sessionId: string) {
   await pool.query(`update public.order_sessions set expires_at = now() - interval '1 minute' where id = $1`, [sessionId]);
