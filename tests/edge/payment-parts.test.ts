@@ -108,9 +108,12 @@ describe('two cards', () => {
     // The hold ends (the grace is 0 in this suite).
     await pool.query(`update public.order_sessions set expires_at = now() - interval '1 minute' where id = $1`, [session.id]);
     await pool.query(`update checkout.stock_reservations set expires_at = now() - interval '1 minute' where order_session_id = $1`, [session.id]);
-    const run = await callFunction(`${fn.reconcile.url}/reconcile`, { method: 'POST', token: SERVICE_KEY });
-    expect(run.status).toBe(200);
-    expect((run.body as { unpaired_sessions: number }).unpaired_sessions).toBeGreaterThanOrEqual(1);
+    // The suites share the database: another suite's pass may close this
+    // session first, or this pass may skip it while a late request holds it.
+    for (let i = 0; i < 10 && (await sessionStatus(session.id)) === 'active'; i++) {
+      expect((await callFunction(`${fn.reconcile.url}/reconcile`, { method: 'POST', token: SERVICE_KEY })).status).toBe(200);
+    }
+    expect(await sessionStatus(session.id)).not.toBe('active');
     // Other suites' refunds owed on this database may fill a run's batch: run until this one is made.
     for (let i = 0; i < 10 && sandbox.getPayment(approved.id).status !== 'refunded'; i++) {
       await pool.query(`update checkout.payment_refunds set next_attempt_at = now() where payment_id = $1 and status = 'owed'`, [approved.id]);
@@ -245,12 +248,14 @@ describe('two cards', () => {
     // Still owed: it counts against what is left (5000 - 1000).
     expect((await refund({ amount: 4000.01 })).status).toBe(409);
 
-    const reconcile = async () => (await callFunction(`${fn.reconcile.url}/reconcile`, { method: 'POST', token: SERVICE_KEY })).body as Record<string, number>;
+    const reconcile = async () => expect((await callFunction(`${fn.reconcile.url}/reconcile`, { method: 'POST', token: SERVICE_KEY })).status).toBe(200);
+    const owed = async () => (await pool.query('select status, attempts from checkout.order_refunds where order_id = $1', [order.id])).rows;
     // Not before its next attempt is due (the dashboard made the first).
-    expect(await reconcile()).toMatchObject({ order_refunds_made: 0 });
+    await reconcile();
+    expect(await owed()).toEqual([{ status: 'owed', attempts: 0 }]);
     sandbox.clearFaults();
     await pool.query(`update checkout.order_refunds set next_attempt_at = now() where order_id = $1`, [order.id]);
-    expect(await reconcile()).toMatchObject({ order_refunds_made: 1, order_refunds_failed: 0 });
+    await reconcile();
     await sandbox.settle(30_000);
     expect(sandbox.getPayment(a.id)).toMatchObject({ status: 'approved', transaction_amount_refunded: 1000 });
     const { rows } = await pool.query('select status, attempts, last_error, mp_refund_id from checkout.order_refunds where order_id = $1', [order.id]);
@@ -258,7 +263,8 @@ describe('two cards', () => {
     expect((await ordersOf(session.id))[0].status).toBe('partially_refunded');
     // Never twice.
     await pool.query(`update checkout.order_refunds set next_attempt_at = now() where order_id = $1`, [order.id]);
-    expect(await reconcile()).toMatchObject({ order_refunds_made: 0 });
+    await reconcile();
+    expect(await owed()).toEqual([{ status: 'refunded', attempts: 1 }]);
     expect(sandbox.getPayment(a.id)).toMatchObject({ transaction_amount_refunded: 1000 });
     expect(await violationsFor([a.id, b.id])).toEqual([]);
   });
