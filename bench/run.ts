@@ -13,16 +13,22 @@
  * `--waits` samples pg_stat_activity of the hot product matrix's backends every
  * 10 ms and reads their run-queue time from /proc (bench/waits.ts; optional, one
  * extra connection).
- * Writes bench-results/latest.json with every figure and the machine.
+ * `--repeat N` runs every selected cell N times in this one invocation and
+ * prints each figure and ratio as the median (min–max) of the N runs, then
+ * issue 25's goals (bench/repeat.ts, bench/goals.ts).
+ * Writes bench-results/latest.json with every run's figures, their summary and the machine.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { type Cluster, freePort, startCluster } from '../dev/pg/cluster.ts';
 import { prepareDatabase, repoRoot } from '../dev/pg/prepare.ts';
 import { createSessions, createShoppersWithCarts, createVariants } from './fixtures.ts';
-import { asService, asShopper, closeClients, fmt, openClients, openServiceClients, type Row, runClients, runUntil, type Stats, summarize } from './lib.ts';
+import { asService, asShopper, closeClients, openClients, openServiceClients, type Row, runClients, runUntil, type Stats, summarize } from './lib.ts';
+import { cpuDuring, postmasterPid, treeCpuSeconds } from './cpu.ts';
+import { evaluateGoals, printGoals } from './goals.ts';
+import { printSummary, summarizeRuns } from './repeat.ts';
 import { adminWorkload } from './admin.ts';
 import { funnelWorkload } from './funnel.ts';
 import { offlineWorkload } from './offline.ts';
@@ -38,10 +44,15 @@ const only = args.includes('--only') && onlyArg ? new Set(onlyArg.split(',')) : 
 const wants = (w: string) => !only || only.has(w);
 /** Round trip the proxy adds for the checkout workloads (`--rtt <ms>`, 0 for loopback only). */
 const rttArg = args.includes('--rtt') ? Number(args[args.indexOf('--rtt') + 1]) : 2;
+/** Runs of every selected cell in this invocation (`--repeat N`). */
+const repeat = args.includes('--repeat') ? Number(args[args.indexOf('--repeat') + 1]) : 1;
+if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat takes a whole number of runs, 1 or more (got ${args[args.indexOf('--repeat') + 1]})`);
+let run = 1;
 
 const rows: Row[] = [];
 const benchStart = performance.now();
-const log = (msg: string) => console.error(`[bench +${((performance.now() - benchStart) / 1000).toFixed(0)}s] ${msg}`);
+const log = (msg: string) =>
+  console.error(`[bench +${((performance.now() - benchStart) / 1000).toFixed(0)}s${repeat > 1 ? ` run ${run}/${repeat}` : ''}] ${msg}`);
 
 const payer = { email: 'bench@example.com', name: 'Bench' };
 const shipping = { street_name: 'Calle', street_number: '1', zip_code: '1000', city: 'CABA' };
@@ -228,32 +239,38 @@ async function spreadCatalog(url: string, admin: pg.Client) {
   log('spread catalog done');
 }
 
-async function payments(url: string, admin: pg.Client) {
+async function payments(url: string, admin: pg.Client, dataDir: string) {
+  const pgPid = postmasterPid(dataDir);
   const clients = 16;
   const n = quick ? 240 : 4000;
   const variants = await createVariants(admin, 50, { stock: 1_000_000, prefix: 'pay' });
   const conns = await openServiceClients(url, clients);
   const results: Record<string, Stats> = {};
+  let cpuMsPerPayment = NaN;
   for (const copies of [1, 3]) {
+    // Payment ids of their own in each run (--repeat): an id already applied is a duplicate delivery.
+    const firstId = 7_000_000_000 + run * 10_000_000 + copies * 1_000_000;
     const shoppers = await createShoppersWithCarts(admin, n, variants, 2);
     const sessions = await createSessions(admin, shoppers);
-    const deliveries = sessions.flatMap((s, k) => Array.from({ length: copies }, () => ({ s, id: 7_000_000_000 + copies * 1_000_000 + k })));
+    const deliveries = sessions.flatMap((s, k) => Array.from({ length: copies }, () => ({ s, id: firstId + k })));
     // Shuffle so duplicates race each other.
     for (let i = deliveries.length - 1; i > 0; i--) {
       const j = Math.floor(Math.random() * (i + 1));
       [deliveries[i], deliveries[j]] = [deliveries[j]!, deliveries[i]!];
     }
     const per = Math.ceil(deliveries.length / clients);
-    const stats = await runClients(conns, per, async (ci, i, c) => {
-      const d = deliveries[ci * per + i];
-      if (!d) return;
-      await asService(c, 'select checkout.apply_payment($1) as r', [
-        { id: d.id, status: 'approved', transaction_amount: d.s.total, currency_id: 'ARS', external_reference: d.s.token },
-      ]);
-    });
+    const { result: stats, cpu } = await cpuDuring({ pg: () => treeCpuSeconds(pgPid) }, () =>
+      runClients(conns, per, async (ci, i, c) => {
+        const d = deliveries[ci * per + i];
+        if (!d) return;
+        await asService(c, 'select checkout.apply_payment($1) as r', [
+          { id: d.id, status: 'approved', transaction_amount: d.s.total, currency_id: 'ARS', external_reference: d.s.token },
+        ]);
+      }));
+    if (copies === 1) cpuMsPerPayment = (cpu.pg! * 1000) / n;
     const { rows: check } = await admin.query('select count(*)::int as n from public.orders where payment_id between $1 and $2', [
-      7_000_000_000 + copies * 1_000_000,
-      7_000_000_000 + copies * 1_000_000 + n,
+      firstId,
+      firstId + n,
     ]);
     if (check[0].n !== n) throw new Error(`payments x${copies}: expected ${n} orders, found ${check[0].n}`);
     results[copies] = stats;
@@ -261,7 +278,12 @@ async function payments(url: string, admin: pg.Client) {
   await closeClients(conns);
   const once = results[1]!;
   const thrice = results[3]!;
-  rows.push({ workload: 'payment application', variant: `${n} approved payments, once each, 16 clients`, stats: once });
+  rows.push({
+    workload: 'payment application',
+    variant: `${n} approved payments, once each, 16 clients`,
+    stats: once,
+    figures: { 'PostgreSQL CPU ms per payment': cpuMsPerPayment },
+  });
   rows.push({
     workload: 'payment application',
     variant: `${n} approved payments, each delivered 3x`,
@@ -383,28 +405,6 @@ async function cleanup(url: string, admin: pg.Client) {
   log('cleanup done');
 }
 
-function printTable() {
-  const header = ['workload', 'variant', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'ratios / figures'];
-  const body = rows.map((r) => [
-    r.workload,
-    r.variant,
-    r.stats ? fmt(r.stats.throughput, 0) : '',
-    r.stats ? fmt(r.stats.p50, 2) : '',
-    r.stats ? fmt(r.stats.p95, 2) : '',
-    r.stats ? fmt(r.stats.p99, 2) : '',
-    r.stats ? String(r.stats.errors) : '',
-    [
-      ...Object.entries(r.ratios ?? {}).map(([k, v]) => `${k} ${fmt(v, 2)}x`),
-      ...Object.entries(r.figures ?? {}).map(([k, v]) => `${k} ${typeof v === 'number' ? fmt(v, 2) : v}`),
-    ].join('; '),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 && i <= 6 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const b of body) console.log(line(b));
-}
-
 function machine() {
   const pgVersion = (() => {
     try {
@@ -418,6 +418,7 @@ function machine() {
     cpuModel: cpus()[0]?.model ?? 'unknown',
     memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
     freeMemoryGiB: +(freemem() / 2 ** 30).toFixed(1),
+    loadAverage: loadavg().map((l) => +l.toFixed(2)),
     node: process.version,
     postgresSupported: pgVersion,
     platform: `${process.platform} ${process.arch}`,
@@ -426,6 +427,9 @@ function machine() {
 
 async function main() {
   const started = new Date();
+  const loadAverageAtStart = loadavg().map((l) => +l.toFixed(2));
+  /** Each run's rows (`--repeat`). */
+  const runs: Row[][] = [];
   // Read before anything starts, so a mistyped commit or path fails at once.
   const candidates = parseBefore(args.includes('--before') ? args[args.indexOf('--before') + 1] : undefined).map((source) => ({
     source,
@@ -453,46 +457,71 @@ async function main() {
     const before = [];
     for (const [i, { source, text }] of candidates.entries()) before.push({ fn: await installBefore(admin, source, text, i), label: source.label });
     const secondsArg = args.includes('--seconds') ? Number(args[args.indexOf('--seconds') + 1]) : undefined;
-    if (wants('hot') || wants('latency')) {
-      rows.push(
-        ...(await latencyWorkload(cluster.url, admin, {
-          quick,
-          log,
-          roundTripMs: rttArg,
-          before,
-          seconds: secondsArg,
-          dataDir: cluster.dataDir,
-          waits: args.includes('--waits'),
-        })),
-      );
+    for (run = 1; run <= repeat; run++) {
+      if (wants('hot') || wants('latency')) {
+        rows.push(
+          ...(await latencyWorkload(cluster.url, admin, {
+            quick,
+            log,
+            roundTripMs: rttArg,
+            before,
+            seconds: secondsArg,
+            dataDir: cluster.dataDir,
+            waits: args.includes('--waits'),
+          })),
+        );
+      }
+      if (wants('hot')) await hotProduct(cluster.url, admin, before);
+      if (wants('hot') || wants('soldout')) {
+        await soldOut(cluster.url, admin, before).catch((err) => {
+          log(`sold out failed: ${err.message}`);
+          throw err;
+        });
+      }
+      if (wants('spread')) await spreadCatalog(cluster.url, admin);
+      if (wants('payments')) await payments(cluster.url, admin, cluster.dataDir);
+      if (wants('rls')) await rlsCost(cluster.url, admin);
+      if (wants('webhook')) rows.push(...(await webhookWorkload(cluster.url, admin, { quick, log, dataDir: cluster.dataDir })));
+      if (wants('flash')) rows.push(...(await flashSaleWorkload(cluster.url, admin, { quick, log })));
+      if (wants('cleanup')) await cleanup(cluster.url, admin);
+      // Each builds a large store once (its fixtures have fixed ids) and measures against it: in the first run only.
+      if (run === 1) {
+        if (wants('admin')) rows.push(...(await adminWorkload(cluster.url, admin, { quick, log })));
+        if (wants('funnel')) rows.push(...(await funnelWorkload(cluster.url, admin, { quick, log })));
+        if (wants('offline')) rows.push(...(await offlineWorkload(cluster.url, admin, { quick, log })));
+      }
+      runs.push(rows.splice(0));
+      if (repeat > 1) log('run done');
     }
-    if (wants('hot')) await hotProduct(cluster.url, admin, before);
-    if (wants('hot') || wants('soldout')) {
-      await soldOut(cluster.url, admin, before).catch((err) => {
-        log(`sold out failed: ${err.message}`);
-        throw err;
-      });
-    }
-    if (wants('spread')) await spreadCatalog(cluster.url, admin);
-    if (wants('payments')) await payments(cluster.url, admin);
-    if (wants('rls')) await rlsCost(cluster.url, admin);
-    if (wants('webhook')) rows.push(...(await webhookWorkload(cluster.url, admin, { quick, log, dataDir: cluster.dataDir })));
-    if (wants('flash')) rows.push(...(await flashSaleWorkload(cluster.url, admin, { quick, log })));
-    if (wants('cleanup')) await cleanup(cluster.url, admin);
-    if (wants('admin')) rows.push(...(await adminWorkload(cluster.url, admin, { quick, log })));
-    if (wants('funnel')) rows.push(...(await funnelWorkload(cluster.url, admin, { quick, log })));
-    if (wants('offline')) rows.push(...(await offlineWorkload(cluster.url, admin, { quick, log })));
     await admin.end();
   } finally {
     await cluster?.stop({ remove: true });
   }
-  printTable();
+  const summary = summarizeRuns(runs);
+  const goals = evaluateGoals(summary);
+  printSummary(summary, repeat);
+  printGoals(goals);
   const out = join(repoRoot, 'bench-results');
   mkdirSync(out, { recursive: true });
   const file = join(out, 'latest.json');
   writeFileSync(
     file,
-    JSON.stringify({ started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, quick, machine: machine(), rows }, null, 2) + '\n',
+    JSON.stringify(
+      {
+        started: started.toISOString(),
+        seconds: (Date.now() - started.getTime()) / 1000,
+        args,
+        quick,
+        repeat,
+        machine: { ...machine(), loadAverageAtStart },
+        // Every run's rows as measured, then each figure's median and min–max over the runs, then the goals.
+        runs: runs.map((rows, i) => ({ run: i + 1, rows })),
+        summary,
+        goals,
+      },
+      null,
+      2,
+    ) + '\n',
   );
   console.log(`\nwritten ${file} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
 }

@@ -19,6 +19,9 @@ import { cpuDuring, postmasterPid, selfCpuSeconds, treeCpuSeconds } from './cpu.
 import { createSessions, createShoppersWithCarts, createVariants } from './fixtures.ts';
 import { asService, closeClients, openServiceClients, percentile, type Row, runClients, type Stats, summarize } from './lib.ts';
 
+/** Bursts so far in this process: each baseline's payment ids are its own (`--repeat`). */
+let baselines = 0;
+
 function peakRssMiB(pid: number | undefined): number {
   if (!pid) return NaN;
   try {
@@ -144,12 +147,13 @@ export async function webhookWorkload(
     const direct = await createSessions(admin, await createShoppersWithCarts(admin, n, variants, 2));
     const conns = await openServiceClients(url, 16);
     const per = Math.ceil(n / 16);
+    const firstId = 8_000_000_000 + baselines++ * 1_000_000;
     const { result: base, cpu: baseCpu } = await cpuDuring({ pg: pgCpu, node: selfCpuSeconds }, () =>
       runClients(conns, per, async (ci, i, c) => {
         const s = direct[ci * per + i];
         if (!s) return;
         await asService(c, 'select checkout.apply_payment($1) as r', [
-          { id: 8_000_000_000 + ci * per + i, status: 'approved', transaction_amount: s.total, currency_id: 'ARS', external_reference: s.token },
+          { id: firstId + ci * per + i, status: 'approved', transaction_amount: s.total, currency_id: 'ARS', external_reference: s.token },
         ]);
       }));
     await closeClients(conns);
