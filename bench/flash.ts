@@ -7,8 +7,9 @@
  * preference at the MercadoPago sandbox; the sandbox then pays every
  * preference and delivers the webhooks to the real webhook function.
  *
- * Checked: exactly `units` orders, every other answer a clear 409
- * (insufficient_stock). Measured: create-preference p99, of the 409s (which
+ * Checked (the bench fails loudly otherwise, bench/flash-sale.ts): exactly
+ * `units` paid orders, nothing left reserved, every other answer a clear 409
+ * (insufficient_stock), no other error through the pooler. Measured: create-preference p99, of the 409s (which
  * never reach the sandbox) and of the 201s less the sandbox's own p99 for a
  * preference (measured alone in the same run), and the peak
  * number of client backends (pg_stat_activity). The same sale then runs
@@ -25,17 +26,19 @@ import { startPooler } from '../dev/pg/pooler.ts';
 import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../tests/helpers/jwt.ts';
 import { createShoppersWithCarts, createVariants } from './fixtures.ts';
 import { percentile, summarize } from './lib.ts';
+import { checkoutRequest, flashSale, flashSaleProblems } from './flash-sale.ts';
+import { cpuDuring, postmasterPid, selfCpuSeconds, treeCpuSeconds } from './cpu.ts';
 import type { Row } from './lib.ts';
 
 const JWT_SECRET = 'bench-flash-jwt-secret-with-at-least-32-characters';
-const body = JSON.stringify({
-  payer: { email: 'flash@example.com', name: 'Flash' },
-  shipping_address: { street_name: 'Av. Corrientes', street_number: '1234', zip_code: 'C1043', city: 'CABA' },
-});
 
-export async function flashSaleWorkload(url: string, admin: pg.Client, opts: { quick: boolean; log: (m: string) => void }): Promise<Row[]> {
-  const shoppers = opts.quick ? 200 : 1000;
-  const units = opts.quick ? 20 : 100;
+export async function flashSaleWorkload(
+  url: string,
+  admin: pg.Client,
+  opts: { quick: boolean; log: (m: string) => void; dataDir?: string },
+): Promise<Row[]> {
+  const shoppers = opts.quick ? 200 : 2000;
+  const units = opts.quick ? 20 : 200;
   const concurrency = opts.quick ? 50 : 100;
   // The sandbox alone at the concurrency the paying requests reach it.
   const sandboxConcurrency = 10;
@@ -98,82 +101,48 @@ export async function flashSaleWorkload(url: string, admin: pg.Client, opts: { q
         await c.end();
       })();
       try {
-        const [variant] = await createVariants(admin, 1, { stock: units, prefix: `flash-${mode}` });
-        const ids = await createShoppersWithCarts(admin, shoppers, [variant!], 1);
-        const tokens = ids.map((id) => signHs256(shopperClaims(id), JWT_SECRET));
         // Warm-up, not measured: shoppers of another variant, so both
         // functions have compiled their paths and opened their connections.
         const [warmVariant] = await createVariants(admin, 1, { stock: 1_000_000, prefix: `flash-warm-${mode}` });
         const warmIds = await createShoppersWithCarts(admin, concurrency, [warmVariant!], 1);
-        await Promise.all(warmIds.map((id) =>
-          fetch(`${create.url}/create-preference`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${signHs256(shopperClaims(id), JWT_SECRET)}`, 'content-type': 'application/json' },
-            body,
-          }).then((r) => r.arrayBuffer())
-        ));
+        await Promise.all(warmIds.map((id) => checkoutRequest(create.url, signHs256(shopperClaims(id), JWT_SECRET)).then((r) => r.arrayBuffer())));
         peak.n = 0;
-        const latencies: number[] = [];
-        const paidLatencies: number[] = [];
-        const refusedLatencies: number[] = [];
-        const statuses = new Map<string, number>();
-        const prefs: string[] = [];
-        let next = 0;
-        const t0 = performance.now();
-        await Promise.all(
-          Array.from({ length: concurrency }, async () => {
-            while (next < tokens.length) {
-              const token = tokens[next++]!;
-              const t = performance.now();
-              const res = await fetch(`${create.url}/create-preference`, {
-                method: 'POST',
-                headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-                body,
-              });
-              const answer = (await res.json().catch(() => ({}))) as { preference_id?: string; error?: string; code?: string };
-              const ms = performance.now() - t;
-              latencies.push(ms);
-              (res.status === 201 ? paidLatencies : refusedLatencies).push(ms);
-              const key = `${res.status} ${answer.error ?? answer.code ?? ''}`.trim();
-              statuses.set(key, (statuses.get(key) ?? 0) + 1);
-              if (res.status === 201 && answer.preference_id) prefs.push(answer.preference_id);
-            }
-          }),
-        );
-        const seconds = (performance.now() - t0) / 1000;
+        const pgPid = opts.dataDir ? postmasterPid(opts.dataDir) : undefined;
+        const { result: sale, cpu } = await cpuDuring({
+          pg: () => treeCpuSeconds(pgPid),
+          deno: () => treeCpuSeconds(create.process.pid) + treeCpuSeconds(webhook.process.pid),
+          pgbouncer: () => (pooler ? treeCpuSeconds(pooler.pid) : 0),
+          node: selfCpuSeconds,
+        }, () => flashSale({ admin, createUrl: create.url, sandbox, jwtSecret: JWT_SECRET, shoppers, units, concurrency, prefix: `flash-${mode}` }));
         sampling = false;
         await sampler;
-        const seen = sandbox.deliveries().length;
-        for (const p of prefs) sandbox.pay(p, { cardholderName: 'APRO' });
-        await sandbox.settle(120_000);
-        const { rows: o } = await admin.query(
-          `select count(*)::int as n from public.orders o join public.order_sessions s on s.id = o.order_session_id
-            where s.lines @> jsonb_build_array(jsonb_build_object('variant_id', $1::text))`,
-          [variant],
-        );
-        const failedDeliveries = sandbox.deliveries().slice(seen).filter((d) => !d.ok).length;
-        const clear409 = [...statuses].filter(([key]) => key.startsWith('409')).reduce((a, [, n]) => a + n, 0);
-        const other = shoppers - prefs.length - clear409;
-        const stats = summarize(latencies, other, seconds);
-        if (o[0].n !== units || prefs.length !== units) {
-          opts.log(`flash sale (${mode}): ${prefs.length} preferences, ${o[0].n} orders, answers ${JSON.stringify(Object.fromEntries(statuses))}`);
-        }
+        // Fail loudly: a flash sale that oversold, left stock behind or
+        // answered anything but 201 or a clear 409 is a bug, not a figure.
+        // Connected directly, the functions may also answer 503 when their
+        // connections run out: counted, not fatal (that is what the pooler is for).
+        const problems = flashSaleProblems(sale, { tolerate: mode === 'direct' ? '503 database_unavailable' : undefined });
+        if (problems.length) throw new Error(`flash sale (${mode}): ${problems.join('; ')}`);
+        const p99 = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 99);
         rows.push({
           workload: 'flash sale',
           variant:
             `${shoppers} shoppers, ${units} units, ${concurrency} at a time, functions holding up to ${isolateConnections} connections: create-preference ${
               mode === 'pooler' ? `through PgBouncer (transaction mode, pool ${poolSize})` : 'connected directly'
             }`,
-          stats,
+          stats: summarize(sale.latencies, sale.otherErrors, sale.seconds),
           figures: {
-            'paid orders': o[0].n,
-            'clear 409s': clear409,
-            'other errors': other,
-            'failed webhook attempts': failedDeliveries,
-            'p99 of the 409s ms (no sandbox call)': percentile(refusedLatencies.sort((a, b) => a - b), 99),
-            'p99 of the 201s less the sandbox p99 alone ms': percentile(paidLatencies.sort((a, b) => a - b), 99) - sandboxP99,
+            'paid orders': sale.paidOrders,
+            'clear 409s': sale.clear409s,
+            'other errors': sale.otherErrors,
+            'failed webhook attempts': sale.failedDeliveries,
+            'p99 of the 409s ms (no sandbox call)': p99(sale.refused),
+            'p99 of the 201s less the sandbox p99 alone ms': p99(sale.created) - sandboxP99,
             'peak client connections': peak.n,
-            answers: [...statuses].map(([key, n]) => `${key}: ${n}`).join(', '),
+            'CPU ms per shopper, sale and payments: PostgreSQL': (cpu.pg! * 1000) / shoppers,
+            Deno: (cpu.deno! * 1000) / shoppers,
+            PgBouncer: (cpu.pgbouncer! * 1000) / shoppers,
+            'bench and sandbox': (cpu.node! * 1000) / shoppers,
+            answers: [...sale.answers].map(([key, n]) => `${key}: ${n}`).join(', '),
           },
         });
         opts.log(`flash sale (${mode}) done`);

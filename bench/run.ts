@@ -482,7 +482,7 @@ async function main() {
       if (wants('payments')) await payments(cluster.url, admin, cluster.dataDir);
       if (wants('rls')) await rlsCost(cluster.url, admin);
       if (wants('webhook')) rows.push(...(await webhookWorkload(cluster.url, admin, { quick, log, dataDir: cluster.dataDir })));
-      if (wants('flash')) rows.push(...(await flashSaleWorkload(cluster.url, admin, { quick, log })));
+      if (wants('flash')) rows.push(...(await flashSaleWorkload(cluster.url, admin, { quick, log, dataDir: cluster.dataDir })));
       if (wants('cleanup')) await cleanup(cluster.url, admin);
       // Each builds a large store once (its fixtures have fixed ids) and measures against it: in the first run only.
       if (run === 1) {

@@ -17,6 +17,8 @@ import { stopChild } from '../child.ts';
 export interface Pooler {
   url: string;
   port: number;
+  /** The process started (PgBouncer, or `runuser` over it when we are root). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -103,6 +105,7 @@ export async function startPooler(opts: PoolerOptions): Promise<Pooler> {
   return {
     url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`,
     port,
+    pid: child.pid,
     stop: () => stopChild(child),
   };
 }
