@@ -76,10 +76,10 @@ export function summarizeRuns(runs: Row[][]): SummaryRow[] {
   });
 }
 
-/** `median (min–max)` over two runs or more (the spread shown even when nil), the value alone from one run. */
+/** `median (min–max)` over two runs or more (the spread shown even when nil), the value alone from one run, `-` for no number. */
 export function fmtSpread(s: Spread, digits: number, unit = ''): string {
   const m = `${fmt(s.median, digits)}${unit}`;
-  return s.values.length < 2 ? m : `${m} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
+  return s.values.length < 2 || !Number.isFinite(s.median) ? m : `${m} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
 }
 
 /** The report: one line per row, every figure and ratio as median (min–max) over the runs. */

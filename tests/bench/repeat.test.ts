@@ -58,6 +58,7 @@ describe('summarizeRuns', () => {
   it('prints one run without a spread, two or more always with theirs', () => {
     expect(fmtSpread(spread([0.16]), 2, 'x')).toBe('0.16x');
     expect(fmtSpread(spread([0.161, 0.163]), 2, 'x')).toBe('0.16x (0.16–0.16)');
+    expect(fmtSpread(spread([NaN, NaN]), 0)).toBe('-');
   });
 });
 
