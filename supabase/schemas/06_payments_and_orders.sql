@@ -559,8 +559,8 @@ comment on function private.settle_known_payment(public.order_sessions, jsonb) i
   'An approved payment that cannot start or complete an order: the one already applied or a part of it (same answer), a second payment for a session with an order or a refund (duplicate_payment), one seen before (same answer), a part still waiting for the rest (outcome partly_paid), a wrong currency, a payment of nothing or one that takes the approved parts past the session''s total (amount_mismatch). NULL when none applies.';
 grant execute on function private.settle_known_payment(public.order_sessions, jsonb) to service_role;
 
-create function private.commit_order(s public.order_sessions, p_payment jsonb, p_late boolean)
-returns jsonb
+create function private.record_order(s public.order_sessions, p_payment jsonb, p_late boolean)
+returns public.orders
 language plpgsql set search_path = ''
 as $$
 declare
@@ -569,14 +569,6 @@ declare
   financing numeric;
   parts bigint[];
 begin
-  -- The caller checked the stock under the variant locks (short_lines), so
-  -- the decrement cannot take stock_on_hand below zero.
-  update public.variants v
-     set stock_on_hand = v.stock_on_hand - (l ->> 'quantity')::integer, updated_at = now()
-    from jsonb_array_elements(s.lines) l
-   where v.id = (l ->> 'variant_id')::uuid;
-  perform private.release_stock(array[s.id]);
-
   -- Read before the insert: an order whose payment had a fraud alert is born
   -- stopped and its payment owed back (14_disputes.sql), yet it is the order's.
   select coalesce(sum(p.financing_cost), 0), array_agg(p.payment_id) into financing, parts from private.counted_parts(s.id) p;
@@ -590,13 +582,26 @@ begin
   -- Every part counted toward the session now belongs to the order.
   update checkout.order_payments set order_id = o.id where payment_id = any (parts);
 
+  update public.order_sessions set status = 'paid', payment_id = pid, paid_at = now(), closed_at = now()
+   where id = s.id;
+  return o;
+end
+$$;
+comment on function private.record_order(public.order_sessions, jsonb, boolean) is
+  'The order of a session whose counted parts cover its total, without its stock: records the parts'' financing cost on the order, gives every part the order''s id and marks the session paid. Its callers take the stock (private.commit_order, private.commit_held_order).';
+grant execute on function private.record_order(public.order_sessions, jsonb, boolean) to service_role;
+
+create function private.finish_order(s public.order_sessions, o public.orders, p_payment_id bigint, p_late boolean)
+returns jsonb
+language plpgsql set search_path = ''
+as $$
+begin
+  -- After the stock: a line's foreign key share-locks its variant, which
+  -- would stop another payment's lock of the variant (commit_held_order).
   insert into public.order_lines (order_id, line_no, variant_id, sku, title, unit_price, quantity, line_total)
   select o.id, ord::smallint, (l ->> 'variant_id')::uuid, l ->> 'sku', l ->> 'title',
          (l ->> 'unit_price')::numeric, (l ->> 'quantity')::integer, (l ->> 'line_total')::numeric
     from jsonb_array_elements(s.lines) with ordinality as t(l, ord);
-
-  update public.order_sessions set status = 'paid', payment_id = pid, paid_at = now(), closed_at = now()
-   where id = s.id returning * into s;
 
   -- The bought units leave the cart; anything added since stays.
   delete from public.cart_items ci
@@ -609,14 +614,69 @@ begin
    where ci.session_id = s.session_id and ci.variant_id = (l ->> 'variant_id')::uuid;
 
   perform private.log_event(s.id, 'committed', jsonb_build_object(
-    'order_id', o.id, 'order_number', o.order_number, 'paid_late', p_late), pid);
-  return jsonb_build_object('order_session_id', s.id, 'outcome', 'order_created', 'payment_id', pid, 'session_status', s.status,
+    'order_id', o.id, 'order_number', o.order_number, 'paid_late', p_late), p_payment_id);
+  return jsonb_build_object('order_session_id', s.id, 'outcome', 'order_created', 'payment_id', p_payment_id, 'session_status', 'paid',
                             'order', private.order_json(o));
 end
 $$;
+comment on function private.finish_order(public.order_sessions, public.orders, bigint, boolean) is
+  'The last step of a committed order, after its stock: copies the lines, removes the bought units from the cart, logs committed and answers {outcome order_created, order}.';
+grant execute on function private.finish_order(public.order_sessions, public.orders, bigint, boolean) to service_role;
+
+create function private.commit_order(s public.order_sessions, p_payment jsonb, p_late boolean)
+returns jsonb
+language plpgsql set search_path = ''
+as $$
+begin
+  -- The caller checked the stock under the variant locks (short_lines), so
+  -- the decrement cannot take stock_on_hand below zero.
+  update public.variants v
+     set stock_on_hand = v.stock_on_hand - (l ->> 'quantity')::integer, updated_at = now()
+    from jsonb_array_elements(s.lines) l
+   where v.id = (l ->> 'variant_id')::uuid;
+  perform private.release_stock(array[s.id]);
+  return private.finish_order(s, private.record_order(s, p_payment, p_late), (p_payment ->> 'id')::bigint, p_late);
+end
+$$;
 comment on function private.commit_order(public.order_sessions, jsonb, boolean) is
-  'Creates the one order of a session whose stock was checked under the variant locks and whose counted parts cover its total: decrements stock_on_hand, releases the reservation, records the parts'' financing cost on the order and gives every part the order''s id, copies the lines, marks the session paid and removes the bought units from the cart.';
+  'Creates the one order of a session whose stock was checked under the variant locks and whose counted parts cover its total: decrements stock_on_hand, releases the reservation, then private.record_order and private.finish_order.';
 grant execute on function private.commit_order(public.order_sessions, jsonb, boolean) to service_role;
+
+create function private.commit_held_order(s public.order_sessions, p_payment jsonb)
+returns jsonb
+language plpgsql set search_path = ''
+as $$
+declare
+  o public.orders := private.record_order(s, p_payment, false);
+  taken integer;
+begin
+  -- The variants last, so that payments sharing a product queue on its row
+  -- only for the decrement and the commit, not for the whole order. Each
+  -- line must still be held by the session (an unexpired reservation) and
+  -- be on hand: short_lines' rule for a holder's line. Locks by id, as
+  -- everywhere.
+  perform 1 from public.variants v
+   where v.id in (select (l ->> 'variant_id')::uuid from jsonb_array_elements(s.lines) l)
+   order by v.id
+     for update;
+  update public.variants v
+     set stock_on_hand = v.stock_on_hand - (l ->> 'quantity')::integer, updated_at = now()
+    from jsonb_array_elements(s.lines) l
+   where v.id = (l ->> 'variant_id')::uuid and v.stock_on_hand >= (l ->> 'quantity')::integer
+     and exists (select 1 from checkout.stock_reservations r
+                  where r.order_session_id = s.id and r.variant_id = v.id and r.expires_at > now());
+  get diagnostics taken = row_count;
+  if taken < jsonb_array_length(s.lines) then
+    -- Caught by settle_approved, which undoes this and checks under the locks.
+    raise exception 'order session % is short of a line', s.id using errcode = 'CKS90';
+  end if;
+  perform private.release_stock(array[s.id]);
+  return private.finish_order(s, o, (p_payment ->> 'id')::bigint, false);
+end
+$$;
+comment on function private.commit_held_order(public.order_sessions, jsonb) is
+  'The order of an on-time session, its stock taken last: private.record_order, then the variants locked by id and each line decremented when the session still holds it and it is on hand (short_lines'' rule for a holder), the reservation released, private.finish_order. Raises CKS90 when a line is short (the caller undoes it and takes the locked path); never seen outside the database.';
+grant execute on function private.commit_held_order(public.order_sessions, jsonb) to service_role;
 
 create function private.settle_approved(s public.order_sessions, p_payment jsonb)
 returns jsonb
@@ -675,6 +735,16 @@ begin
     end if;
   end if;
 
+  if not late then
+    -- The common case: the order first, its stock last (commit_held_order).
+    -- A short line undoes it here and goes the locked way below, which
+    -- answers the shortfall.
+    begin
+      return private.commit_held_order(s, p_payment);
+    exception when sqlstate 'CKS90' then
+      null;
+    end;
+  end if;
   perform 1 from public.variants v
    where v.id in (select (l ->> 'variant_id')::uuid from jsonb_array_elements(s.lines) l)
       or v.id in (select r.variant_id from checkout.stock_reservations r where r.order_session_id = any (rivals))
@@ -694,7 +764,7 @@ begin
 end
 $$;
 comment on function private.settle_approved(public.order_sessions, jsonb) is
-  'An approved payment for a session: a known or wrong payment (settle_known_payment); a part counted toward the session (count_part; a payment of the whole total replaces parts waiting, which are owed back as unpaired_part), not an order while the counted parts do not cover the total (outcome partly_paid; a late part of a superseded checkout is owed back at once); then a late one whose checkout group already has an order (superseded) or whose coupon was used up meanwhile; otherwise the stock is checked under the variant locks (short_lines) and the order committed, taking over a newer unpaid session of the group, or the payment is refunded (out_of_stock late, stock_lowered on time). Never raises for a shortfall.';
+  'An approved payment for a session: a known or wrong payment (settle_known_payment); a part counted toward the session (count_part; a payment of the whole total replaces parts waiting, which are owed back as unpaired_part), not an order while the counted parts do not cover the total (outcome partly_paid; a late part of a superseded checkout is owed back at once); then a late one whose checkout group already has an order (superseded) or whose coupon was used up meanwhile; otherwise an on-time session''s order is committed with its stock taken last (private.commit_held_order), or, when a line is short there or the payment is late, the stock is checked under the variant locks (short_lines) and the order committed, taking over a newer unpaid session of the group, or the payment is refunded (out_of_stock late, stock_lowered on time). Never raises for a shortfall.';
 grant execute on function private.settle_approved(public.order_sessions, jsonb) to service_role;
 
 create function private.has_unrefunded_part(p_order_id uuid, p_except bigint)
