@@ -76,9 +76,9 @@ begin
   -- The caller checked the stock under the variant locks (short_lines), so
   -- the decrement cannot take stock_on_hand below zero.
   update public.variants v
-     set stock_on_hand = v.stock_on_hand - (l ->> 'quantity')::integer, updated_at = now()
-    from jsonb_array_elements(s.lines) l
-   where v.id = (l ->> 'variant_id')::uuid;
+     set stock_on_hand = v.stock_on_hand - l.quantity, updated_at = now()
+    from jsonb_to_recordset(s.lines) as l(variant_id uuid, quantity integer)
+   where v.id = any (array(select (x ->> 'variant_id')::uuid from jsonb_array_elements(s.lines) x)) and v.id = l.variant_id;
   perform private.release_stock(array[s.id]);
   return private.finish_order(s, private.record_order(s, p_payment, p_late), (p_payment ->> 'id')::bigint, p_late);
 end
@@ -93,25 +93,27 @@ language plpgsql set search_path = ''
 as $$
 declare
   o public.orders := private.record_order(s, p_payment, false);
+  ids uuid[];
+  quantities integer[];
   taken integer;
 begin
   -- The variants last, so that payments sharing a product queue on its row
   -- only for the decrement and the commit, not for the whole order. Each
   -- line must still be held by the session (an unexpired reservation) and
   -- be on hand: short_lines' rule for a holder's line. Locks by id, as
-  -- everywhere.
-  perform 1 from public.variants v
-   where v.id in (select (l ->> 'variant_id')::uuid from jsonb_array_elements(s.lines) l)
-   order by v.id
-     for update;
+  -- everywhere; the ids as an array, so the variants are read through their
+  -- key (a join with the lines' JSON was planned as a scan of every variant).
+  select array_agg((l ->> 'variant_id')::uuid), array_agg((l ->> 'quantity')::integer) into ids, quantities
+    from jsonb_array_elements(s.lines) l;
+  perform 1 from public.variants v where v.id = any (ids) order by v.id for update;
   update public.variants v
-     set stock_on_hand = v.stock_on_hand - (l ->> 'quantity')::integer, updated_at = now()
-    from jsonb_array_elements(s.lines) l
-   where v.id = (l ->> 'variant_id')::uuid and v.stock_on_hand >= (l ->> 'quantity')::integer
+     set stock_on_hand = v.stock_on_hand - l.quantity, updated_at = now()
+    from unnest(ids, quantities) as l(variant_id, quantity)
+   where v.id = any (ids) and v.id = l.variant_id and v.stock_on_hand >= l.quantity
      and exists (select 1 from checkout.stock_reservations r
                   where r.order_session_id = s.id and r.variant_id = v.id and r.expires_at > now());
   get diagnostics taken = row_count;
-  if taken < jsonb_array_length(s.lines) then
+  if taken < cardinality(ids) then
     -- Caught by settle_approved, which undoes this and checks under the locks.
     raise exception 'order session % is short of a line', s.id using errcode = 'CKS90';
   end if;

@@ -431,12 +431,17 @@ grant execute on function private.record_payment(public.order_sessions, jsonb) t
 
 create function private.counted_parts(p_order_session_id uuid)
 returns setof checkout.order_payments
-language sql stable set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
+begin
+  -- PL/pgSQL keeps the plan for the connection; a SQL function with its own
+  -- search_path is parsed and planned again at every call (issue 25).
+  return query
   select p.*
     from checkout.order_payments p
    where p.order_session_id = p_order_session_id and p.order_id is null
-     and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id)
+     and not exists (select 1 from checkout.payment_refunds r where r.payment_id = p.payment_id);
+end
 $$;
 comment on function private.counted_parts(uuid) is
   'The approved parts that count toward an order session and wait for the rest: in checkout.order_payments, without an order and not owed back.';
@@ -444,9 +449,11 @@ grant execute on function private.counted_parts(uuid) to service_role;
 
 create function private.counted_amount(p_order_session_id uuid)
 returns numeric
-language sql stable set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
-  select coalesce(sum(p.amount), 0) from private.counted_parts(p_order_session_id) p
+begin
+  return (select coalesce(sum(p.amount), 0) from private.counted_parts(p_order_session_id) p);
+end
 $$;
 comment on function private.counted_amount(uuid) is
   'What the parts counted toward an order session add up to (private.counted_parts).';
@@ -631,9 +638,9 @@ begin
   -- The caller checked the stock under the variant locks (short_lines), so
   -- the decrement cannot take stock_on_hand below zero.
   update public.variants v
-     set stock_on_hand = v.stock_on_hand - (l ->> 'quantity')::integer, updated_at = now()
-    from jsonb_array_elements(s.lines) l
-   where v.id = (l ->> 'variant_id')::uuid;
+     set stock_on_hand = v.stock_on_hand - l.quantity, updated_at = now()
+    from jsonb_to_recordset(s.lines) as l(variant_id uuid, quantity integer)
+   where v.id = any (array(select (x ->> 'variant_id')::uuid from jsonb_array_elements(s.lines) x)) and v.id = l.variant_id;
   perform private.release_stock(array[s.id]);
   return private.finish_order(s, private.record_order(s, p_payment, p_late), (p_payment ->> 'id')::bigint, p_late);
 end
@@ -648,25 +655,27 @@ language plpgsql set search_path = ''
 as $$
 declare
   o public.orders := private.record_order(s, p_payment, false);
+  ids uuid[];
+  quantities integer[];
   taken integer;
 begin
   -- The variants last, so that payments sharing a product queue on its row
   -- only for the decrement and the commit, not for the whole order. Each
   -- line must still be held by the session (an unexpired reservation) and
   -- be on hand: short_lines' rule for a holder's line. Locks by id, as
-  -- everywhere.
-  perform 1 from public.variants v
-   where v.id in (select (l ->> 'variant_id')::uuid from jsonb_array_elements(s.lines) l)
-   order by v.id
-     for update;
+  -- everywhere; the ids as an array, so the variants are read through their
+  -- key (a join with the lines' JSON was planned as a scan of every variant).
+  select array_agg((l ->> 'variant_id')::uuid), array_agg((l ->> 'quantity')::integer) into ids, quantities
+    from jsonb_array_elements(s.lines) l;
+  perform 1 from public.variants v where v.id = any (ids) order by v.id for update;
   update public.variants v
-     set stock_on_hand = v.stock_on_hand - (l ->> 'quantity')::integer, updated_at = now()
-    from jsonb_array_elements(s.lines) l
-   where v.id = (l ->> 'variant_id')::uuid and v.stock_on_hand >= (l ->> 'quantity')::integer
+     set stock_on_hand = v.stock_on_hand - l.quantity, updated_at = now()
+    from unnest(ids, quantities) as l(variant_id, quantity)
+   where v.id = any (ids) and v.id = l.variant_id and v.stock_on_hand >= l.quantity
      and exists (select 1 from checkout.stock_reservations r
                   where r.order_session_id = s.id and r.variant_id = v.id and r.expires_at > now());
   get diagnostics taken = row_count;
-  if taken < jsonb_array_length(s.lines) then
+  if taken < cardinality(ids) then
     -- Caught by settle_approved, which undoes this and checks under the locks.
     raise exception 'order session % is short of a line', s.id using errcode = 'CKS90';
   end if;
