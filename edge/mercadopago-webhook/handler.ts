@@ -13,11 +13,14 @@ import { fetchPayment, settlePayment } from '../_shared/payments.ts';
 import { validate } from '../_shared/request.ts';
 import { matchRoute } from '../_shared/routes.ts';
 import { verifyWebhookSignature } from '../_shared/signature.ts';
+import { createGate } from './gate.ts';
 import { isDisputeTopic, storeThenProcess } from './inbox.ts';
 import { WEBHOOK_ROUTES as ROUTES } from './routes.ts';
 
 export function webhookHandler(deps: Deps): Handler {
   const now = deps.now ?? (() => new Date());
+  // A few notifications per database connection in flight; the rest wait (gate.ts).
+  const gate = createGate(Math.max(4, (deps.config.dbPoolMax || 1) * 4));
   return withErrors(deps.log, async (req) => {
     const { url } = matchRoute('mercadopago-webhook', ROUTES, req);
     const requestId = req.headers.get('x-request-id');
@@ -48,19 +51,21 @@ export function webhookHandler(deps: Deps): Handler {
     }
     try {
       if (merchantOrder) {
-        const results = await settleMerchantOrder(deps, dataId);
+        const results = await gate.run(`merchant_order:${dataId}`, () => settleMerchantOrder(deps, dataId));
         if (!results) {
           deps.log('webhook_unknown_merchant_order', { merchant_order_id: dataId, request_id: requestId });
           return json(200, { received: true, ignored: 'unknown merchant order' });
         }
         return json(200, { received: true, outcomes: results.map((r) => r.outcome) });
       }
-      const payment = await fetchPayment(deps.mp, dataId);
-      if (!payment) {
+      const result = await gate.run(`payment:${dataId}`, async () => {
+        const payment = await fetchPayment(deps.mp, dataId);
+        return payment ? await settlePayment(deps, payment, 'webhook') : null;
+      });
+      if (!result) {
         deps.log('webhook_unknown_payment', { payment_id: dataId, request_id: requestId });
         return json(200, { received: true, ignored: 'unknown payment' });
       }
-      const result = await settlePayment(deps, payment, 'webhook');
       return json(200, { received: true, outcome: result.outcome });
     } catch (err) {
       if (err instanceof MercadoPagoUnavailable || err instanceof MercadoPagoRejected) {
