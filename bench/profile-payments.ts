@@ -12,14 +12,18 @@
  * `log_analyze`, `log_buffers` and `log_nested_statements`), with `--explain`.
  *
  * Options: `--n <payments>` (default 2000), `--clients <n>` (16),
- * `--top <statements>` (25), `--explain`.
+ * `--top <statements>` (25), `--explain`, `--base <commit>`: first the same
+ * profile with the payment routines as they were at <commit> (the
+ * definitions of BASE_ROUTINES in that commit's schema files, each on a
+ * fresh cluster), then today's: before and after from one invocation.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort, startCluster } from '../dev/pg/cluster.ts';
-import { prepareDatabase } from '../dev/pg/prepare.ts';
+import { prepareDatabase, repoRoot } from '../dev/pg/prepare.ts';
 import { postmasterPid, treeCpuSeconds } from './cpu.ts';
 import { createSessions, createShoppersWithCarts, createVariants } from './fixtures.ts';
 import { asService, closeClients, fmt, openServiceClients, runClients } from './lib.ts';
@@ -29,6 +33,21 @@ const opt = (name: string, dflt: number) => (args.includes(name) ? Number(args[a
 const n = opt('--n', 2000);
 const clients = opt('--clients', 16);
 const top = opt('--top', 25);
+const base = args.includes('--base') ? args[args.indexOf('--base') + 1] : undefined;
+
+/** The routines issue 25 changed, whose older definitions `--base` puts back (the new ones they call stay, unused). */
+const BASE_ROUTINES = ['private.counted_parts', 'private.counted_amount', 'private.commit_order', 'private.settle_approved'];
+
+/** `create or replace` of each of BASE_ROUTINES as supabase/schemas held it at `commit`. */
+function baseDefinitions(commit: string): string {
+  const text = execFileSync('git', ['-C', repoRoot, 'show', `${commit}:supabase/schemas/06_payments_and_orders.sql`], { encoding: 'utf8' });
+  return BASE_ROUTINES.map((name) => {
+    const start = text.indexOf(`create function ${name}(`);
+    const end = text.indexOf('$$;', text.indexOf('as $$', start)) + 3;
+    if (start < 0 || end < 3) throw new Error(`${name} not found at ${commit}`);
+    return text.slice(start, end).replace('create function', 'create or replace function');
+  }).join('\n');
+}
 
 const payment = (s: { token: string; total: number }, id: number) => ({
   id,
@@ -44,7 +63,7 @@ const oneLine = (q: string, max = 110) => {
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 };
 
-async function main() {
+async function profile(label: string, patch?: string) {
   const cluster = await startCluster({
     dataDir: mkdtempSync(join(tmpdir(), 'checkout-profile-')),
     port: await freePort(),
@@ -63,6 +82,7 @@ async function main() {
     await prepareDatabase(cluster.url);
     await admin.connect();
     admin.on('error', () => undefined);
+    if (patch) await admin.query(patch);
     await admin.query('create extension if not exists pg_stat_statements');
     const variants = await createVariants(admin, 50, { stock: 1_000_000, prefix: 'prof' });
     const conns = await openServiceClients(cluster.url, clients);
@@ -126,7 +146,7 @@ async function main() {
         order by total_exec_time desc limit $1`,
       [top],
     );
-    console.log(`## apply_payment profile: ${n} approved payments, once each, ${clients} clients (${new Date().toISOString()})\n`);
+    console.log(`## ${label}: ${n} approved payments, once each, ${clients} clients (${new Date().toISOString()})\n`);
     console.log(`| payments/s | p50 ms | p99 ms | PostgreSQL CPU ms per payment |`);
     console.log(`|---|---|---|---|`);
     console.log(`| ${fmt(stats.throughput, 0)} | ${fmt(stats.p50)} | ${fmt(stats.p99)} | ${fmt(cpuMs, 2)} |\n`);
@@ -167,6 +187,11 @@ async function main() {
     await admin.end().catch(() => undefined);
     await cluster.stop({ remove: true });
   }
+}
+
+async function main() {
+  if (base) await profile(`apply_payment at ${base}`, baseDefinitions(base));
+  await profile('apply_payment now');
 }
 
 await main().catch((err) => {
