@@ -294,6 +294,7 @@ describe('the dashboard, as staff', () => {
     await page.goto(`${stack.adminUrl}#/pedidos/${orderNumber}`);
     await expect.poll(() => page.getByTestId('order-number').textContent()).toBe(orderNumber);
     expect(await page.getByTestId('payment-parts').textContent()).toContain(String(paymentIds[1]));
+    await page.getByTestId('refund-mode-amount').check();
     await page.getByTestId('refund-amount').fill('99999999');
     await page.getByRole('button', { name: 'Reembolsar' }).click();
     await expect.poll(() => page.getByTestId('refund-notice').textContent()).toBeTruthy();

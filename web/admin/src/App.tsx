@@ -18,15 +18,16 @@ import { OrderPage } from './pages/OrderPage.tsx';
 import { OrdersPage } from './pages/OrdersPage.tsx';
 import { OverviewPage } from './pages/OverviewPage.tsx';
 import { StockPage } from './pages/StockPage.tsx';
+import { type AdminKey, t } from './i18n/index.ts';
 
-const NAV: [string, string][] = [
-  ['', 'Resumen'],
-  ['pedidos', 'Pedidos'],
-  ['atencion', 'Atención'],
-  ['disputas', 'Disputas'],
-  ['pagos-pendientes', 'Pagos pendientes'],
-  ['stock', 'Stock'],
-  ['mantenimiento', 'Mantenimiento'],
+const NAV: [string, AdminKey][] = [
+  ['', 'nav_overview'],
+  ['pedidos', 'nav_orders'],
+  ['atencion', 'nav_attention'],
+  ['disputas', 'nav_disputes'],
+  ['pagos-pendientes', 'nav_offline'],
+  ['stock', 'nav_stock'],
+  ['mantenimiento', 'nav_housekeeping'],
 ];
 
 type StaffState = { kind: 'checking' } | { kind: 'staff'; email: string | null } | { kind: 'refused' } | { kind: 'error'; message: string };
@@ -61,14 +62,14 @@ export function App({ env }: { env: AdminEnv }) {
 
   const signOut = () => void supabase.auth.signOut();
 
-  if (session === undefined) return <main className='page'>Cargando…</main>;
+  if (session === undefined) return <main className='page'>{t('loading')}</main>;
   if (!session) return <SignIn onSignIn={(email, password) => supabase.auth.signInWithPassword({ email, password })} />;
-  if (staff.kind === 'checking') return <main className='page'>Verificando el acceso…</main>;
+  if (staff.kind === 'checking') return <main className='page'>{t('checkingAccess')}</main>;
   if (staff.kind === 'error') {
     return (
       <main className='page'>
         <p className='alert bad' role='alert'>{staff.message}</p>
-        <button type='button' onClick={signOut}>Salir</button>
+        <button type='button' onClick={signOut}>{t('signOut')}</button>
       </main>
     );
   }
@@ -82,10 +83,9 @@ export function App({ env }: { env: AdminEnv }) {
 function Refused() {
   return (
     <section className='card refused' data-testid='refused' role='alert'>
-      <h1>Acceso solo para el personal de la tienda</h1>
+      <h1>{t('refusedTitle')}</h1>
       <p>
-        Esta cuenta no tiene el rol de personal. Si tenés que usar el panel, pedile a quien administra la tienda que te agregue con{' '}
-        <code>npm run staff:add</code>.
+        {t('refusedBody')} <code>npm run staff:add</code>.
       </p>
     </section>
   );
@@ -110,7 +110,7 @@ function Routes({ api }: { api: AdminApi }) {
     case 'mantenimiento':
       return <HousekeepingPage api={api} />;
     default:
-      return <p className='alert'>No existe esta sección.</p>;
+      return <p className='alert'>{t('noSuchSection')}</p>;
   }
 }
 
@@ -119,17 +119,17 @@ function Shell({ email, onSignOut, nav, children }: { email: string | null; onSi
   return (
     <div className='app'>
       <header className='topbar'>
-        <span className='brand'>Panel de la tienda</span>
-        <nav className='nav' aria-label='Secciones'>
+        <span className='brand'>{t('brand')}</span>
+        <nav className='nav' aria-label={t('sections')}>
           {nav && NAV.map(([path, label]) => (
             <a key={path} href={`#/${path}`} className={(page ?? '') === path ? 'active' : ''}>
-              {label}
+              {t(label)}
             </a>
           ))}
         </nav>
         <span className='who'>
           <span className='small' data-testid='who'>{email}</span>
-          <button type='button' className='link' onClick={onSignOut}>Salir</button>
+          <button type='button' className='link' onClick={onSignOut}>{t('signOut')}</button>
         </span>
       </header>
       <main className='page'>{children}</main>
@@ -148,23 +148,23 @@ function SignIn({ onSignIn }: { onSignIn: (email: string, password: string) => P
     setError(null);
     const { error: err } = await onSignIn(email, password);
     setBusy(false);
-    if (err) setError('Email o contraseña incorrectos.');
+    if (err) setError(t('badCredentials'));
   };
   return (
     <main className='page narrow'>
-      <form className='card' onSubmit={(e) => void submit(e)} aria-label='Ingresar'>
-        <h1>Panel de la tienda</h1>
-        <p className='muted'>Ingresá con tu cuenta del personal.</p>
+      <form className='card' onSubmit={(e) => void submit(e)} aria-label={t('signIn')}>
+        <h1>{t('brand')}</h1>
+        <p className='muted'>{t('signInHint')}</p>
         <label>
-          Email
+          {t('email')}
           <input type='email' autoComplete='username' required value={email} onChange={(e) => setEmail(e.target.value)} />
         </label>
         <label>
-          Contraseña
+          {t('password')}
           <input type='password' autoComplete='current-password' required value={password} onChange={(e) => setPassword(e.target.value)} />
         </label>
         {error && <p className='alert bad' role='alert'>{error}</p>}
-        <button type='submit' disabled={busy}>{busy ? 'Ingresando…' : 'Ingresar'}</button>
+        <button type='submit' disabled={busy}>{busy ? t('signingIn') : t('signIn')}</button>
       </form>
     </main>
   );

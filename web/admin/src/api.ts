@@ -70,6 +70,9 @@ export interface MarketingConsent {
   consent_updated_at: string | null;
 }
 
+/** POST /orders/<ref>/refunds's body (edge/admin/routes.ts RefundBody). */
+export type RefundRequest = { amount: number } | { lines: { line_no: number; quantity: number }[] };
+
 export interface OrderDetail extends Omit<OrderRow, 'email' | 'name' | 'items'> {
   marketing_consent: MarketingConsent | null;
   subtotal: number | string;
@@ -263,11 +266,12 @@ export function createAdminApi(supabase: SupabaseClient, supabaseUrl: string) {
     audit: () => request<Audit>('GET', '/audit'),
     retryRefund: (paymentId: string) => request<{ refund: { status: string; mp_refund_id: string | null } }>('POST', `/refunds/${paymentId}/retry`),
     stock: () => request<Stock>('GET', '/stock'),
-    refundOrder: (orderNumber: string, amount: number) =>
+    /** A refund by amount, or by units of the order's lines (line_no: the line's position in `lines`, from 1). */
+    refundOrder: (orderNumber: string, body: RefundRequest) =>
       request<{ order_number: string; refunds: { payment_id: string; amount: number | string; status: string; order_status: string }[] }>(
         'POST',
         `/orders/${encodeURIComponent(orderNumber)}/refunds`,
-        { amount },
+        body,
       ),
     adjustStock: (variantId: string, delta: number, reason: string) =>
       request<{ on_hand_after: number; available: number }>('POST', '/stock/adjust', { variant_id: variantId, delta, reason }),

@@ -1,12 +1,15 @@
-/** Formatting in the store's locale (Intl, the library's formatters) and the dashboard's words for statuses and errors. */
+/** Formatting in the store's locale (Intl, the library's formatters) and the dashboard's words for statuses and errors (from its catalogs, i18n/). */
 import { formatDateTime, formatInteger, formatMoney, formatPercent } from '../../../edge/_shared/i18n/format.ts';
 import { ApiError, type Money } from './api.ts';
+import { label, setAdminLocale, t } from './i18n/index.ts';
 
 let locale = 'es-AR';
 
 /** The store's locale (from /env.js), set once at start. */
 export function setLocale(l: string): void {
   locale = l;
+  setAdminLocale(l);
+  document.documentElement.lang = l;
 }
 
 export function money(amount: number | string | null | undefined, currency = 'ARS'): string {
@@ -37,130 +40,71 @@ export function day(isoDate: string): string {
 /** A time of day (24 h, seconds) in the store's locale. */
 export const clock = (at: Date): string => formatDateTime(at, locale, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 
-export const ORDER_STATUS: Record<string, string> = {
-  paid: 'Pagado',
-  in_mediation: 'En mediación',
-  partially_refunded: 'Reembolsado en parte',
-  refunded: 'Reembolsado',
-  charged_back: 'Contracargo',
-};
-
-export const SESSION_OUTCOME: Record<string, string> = {
-  active: 'En curso',
-  paid: 'Pagadas',
-  expired: 'Vencidas',
-  cancelled: 'Canceladas',
-  refund_owed: 'Reembolso pendiente',
-  refunded: 'Reembolsadas',
-};
-
-export const REFUND_REASON: Record<string, string> = {
-  out_of_stock: 'Pagó sin stock',
-  amount_mismatch: 'Monto distinto',
-  duplicate_payment: 'Pago duplicado',
-  coupon_used_up: 'Cupón agotado',
-  fraud_alert: 'Alerta de fraude',
-  unpaired_part: 'Pago con 2 tarjetas incompleto',
-};
-
-export const AUDIT_INVARIANT: Record<string, string> = {
-  reserved_counter_mismatch: 'El contador de reservas no coincide',
-  stock_below_zero: 'Stock por debajo de lo reservado o de cero',
-  approved_payment_unsettled: 'Pago aprobado sin pedido ni reembolso',
-  order_without_approved_payment: 'Pedido sin pago aprobado',
-  two_orders_one_checkout: 'Dos pedidos de una misma compra',
-  paid_session_without_order: 'Compra pagada sin pedido',
-  closed_session_holds_stock: 'Compra cerrada que retiene stock',
-  refund_owed_over_1h: 'Reembolso pendiente hace más de una hora',
-  fraud_alert_not_acted: 'Alerta de fraude sin atender (pedido enviable o sin reembolso)',
-  dispute_without_payment: 'Disputa de un pago desconocido',
-  notification_unprocessed_over_1h: 'Aviso de MercadoPago sin procesar hace más de una hora',
-  order_parts_mismatch: 'Los pagos del pedido no suman su total',
-  payment_in_order_and_refunded: 'Pago en un pedido y también reembolsado',
-  refund_exceeds_payment: 'Reembolso mayor que el pago',
-};
+/** The server's values (statuses, reasons, invariants, events) in the store's catalog; an unknown one as sent. */
+export const orderStatus = (s: string) => label('order_', s);
+export const paymentStatus = (s: string) => label('pay_', s);
+export const refundReason = (r: string) => label('reason_', r);
+export const auditInvariant = (i: string) => label('inv_', i);
+export const eventKind = (k: string) => label('event_', k);
+/** The checkouts' outcomes, in the order the overview's chart draws them. */
+export const SESSION_OUTCOMES = ['active', 'paid', 'expired', 'cancelled', 'refund_owed', 'refunded'] as const;
+export const sessionOutcome = (k: string) => label('outcome_', k);
 
 /** The payer's consent to cart reminders, in a sentence for the store owner. */
 export function consentText(c: { state: string; source: string | null; consent_updated_at: string | null } | null): string {
-  if (!c || c.state === 'not_subscribed') return 'No aceptó recordatorios: no se le envían.';
-  const when = c.consent_updated_at ? ` el ${dateTime(c.consent_updated_at)}` : '';
-  if (c.state === 'unsubscribed') return `Se dio de baja${when}: no se le envían recordatorios.`;
-  if (c.state === 'pending') return `Marcó la casilla en el checkout${when}; falta que confirme desde el correo.`;
-  if (c.source === 'account') return `Email de su cuenta, confirmado${when}: recibe recordatorios.`;
-  return `Confirmó la suscripción desde el correo${when} (doble opt-in): recibe recordatorios.`;
+  if (!c || c.state === 'not_subscribed') return t('consent_none');
+  const when = c.consent_updated_at ? t('consent_on', { date: dateTime(c.consent_updated_at) }) : '';
+  if (c.state === 'unsubscribed') return t('consent_unsubscribed', { when });
+  if (c.state === 'pending') return t('consent_pending', { when });
+  if (c.source === 'account') return t('consent_account', { when });
+  return t('consent_confirmed', { when });
 }
 
-export const PAYMENT_STATUS: Record<string, string> = {
-  approved: 'Aprobado',
-  pending: 'Pendiente',
-  authorized: 'Autorizado',
-  in_process: 'En proceso',
-  in_mediation: 'En mediación',
-  rejected: 'Rechazado',
-  cancelled: 'Cancelado',
-  refunded: 'Reembolsado',
-  charged_back: 'Contracargo',
-};
-
-export const EVENT_KIND: Record<string, string> = {
-  created: 'Compra iniciada',
-  reserved: 'Stock reservado',
-  preference_attached: 'Preferencia de MercadoPago creada',
-  payment_seen: 'Pago recibido',
-  committed: 'Pedido creado',
-  expired: 'Reserva vencida',
-  cancelled: 'Cancelada',
-  amount_mismatch: 'Monto distinto',
-  refund_owed: 'Reembolso pendiente',
-  refunded: 'Reembolsado',
-  order_status_changed: 'Cambio de estado del pedido',
-};
-
-/** What to tell the store owner about a failed call. */
-export function describeError(err: unknown): string {
-  if (!(err instanceof ApiError)) return 'Ocurrió un error inesperado. Probá de nuevo.';
+/** What to tell the store owner about a failed call (`currency`: the order's, for refund amounts). */
+export function describeError(err: unknown, currency?: string): string {
+  if (!(err instanceof ApiError)) return t('err_unexpected');
   const d = err.details;
   switch (err.code) {
     case 'forbidden':
-      return 'Solo el personal de la tienda puede ver y usar el panel.';
+      return t('err_forbidden');
     case 'unauthenticated':
-      return 'Tu sesión venció. Volvé a ingresar.';
+      return t('err_unauthenticated');
     case 'stock_reserved':
-      return `No se puede: ${integer(Number(d.reserved))} unidad(es) están reservadas por ${
-        integer(Number(d.reserving_sessions))
-      } compra(s) en curso. Como mínimo podés ajustar ${integer(Number(d.minimum_delta))}.`;
+      return t('err_stock_reserved', {
+        reserved: integer(Number(d.reserved)),
+        sessions: integer(Number(d.reserving_sessions)),
+        minimum: integer(Number(d.minimum_delta)),
+      });
     case 'invalid_input':
-      if (d.field === 'delta' && d.minimum_delta !== undefined) {
-        return `El stock no puede quedar por debajo de cero (hay ${integer(Number(d.on_hand))}).`;
-      }
-      return 'Los datos no son válidos.';
+      if (d.field === 'delta' && d.minimum_delta !== undefined) return t('err_below_zero', { on_hand: integer(Number(d.on_hand)) });
+      return t('err_invalid');
     case 'validation_failed': {
       const issues = (d.issues as { path: string }[] | undefined) ?? [];
       const fields = new Set(issues.map((i) => i.path));
-      if (fields.has('delta')) return 'La cantidad tiene que ser un número entero de unidades, distinto de cero.';
-      if (fields.has('reason')) return 'Escribí un motivo (3 caracteres o más).';
-      if (fields.has('variant_id')) return 'Elegí una variante.';
-      return 'Los datos no son válidos.';
+      if (fields.has('delta')) return t('err_delta');
+      if (fields.has('reason')) return t('err_reason');
+      if (fields.has('variant_id')) return t('err_variant');
+      return t('err_invalid');
     }
+    case 'fractional_amount':
+      return t('err_whole_units');
     case 'not_found':
-      return 'No existe.';
+      return t('err_not_found');
     case 'conflict':
-      return 'Ya estaba hecho.';
+      return d.refundable === undefined ? t('err_conflict') : t('err_over_refund', { amount: money(d.refundable as number | string, currency) });
     case 'refund_refused':
-      return 'MercadoPago rechazó el reembolso; sigue pendiente.';
+      return t('err_refund_refused');
     case 'payment_provider_unavailable':
-      return 'MercadoPago no responde; el reembolso sigue pendiente. Probá más tarde.';
+      return t('err_mp_unavailable');
     case 'network':
-      return 'No hay conexión con el servidor.';
+      return t('err_network');
     case 'invalid_file_type':
-      return `${String(d.file ?? 'El archivo')}: MercadoPago solo acepta archivos .jpg, .png o .pdf.`;
+      return t('err_file_type', { file: String(d.file ?? t('err_theFile')) });
     case 'payload_too_large':
-      return 'Los archivos no pueden superar 10 MB en total.';
+      return t('err_too_large');
     case 'evidence_refused':
-      return d.mp_error === 'documentation_deadline_expired'
-        ? 'Venció el plazo para enviar documentación de este contracargo.'
-        : `MercadoPago rechazó la documentación (${String(d.mp_error ?? err.message)}).`;
+      return d.mp_error === 'documentation_deadline_expired' ? t('err_deadline') : t('err_evidence_refused', { error: String(d.mp_error ?? err.message) });
     default:
-      return 'Ocurrió un error inesperado. Probá de nuevo.';
+      return t('err_unexpected');
   }
 }

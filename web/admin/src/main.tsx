@@ -4,6 +4,7 @@ import { App } from './App.tsx';
 import { readEnv } from './env.ts';
 import { setLocale } from './format.ts';
 import './styles.css';
+import { t } from './i18n/index.ts';
 
 const env = readEnv();
 if (env) setLocale(env.locale);
@@ -11,10 +12,8 @@ createRoot(document.getElementById('root')!).render(
   <StrictMode>
     {env ? <App env={env} /> : (
       <main className='page' data-testid='config-error'>
-        <h1>Falta la configuración</h1>
-        <p>
-          No se encontró <code>/env.js</code> con <code>supabaseUrl</code> y <code>supabaseAnonKey</code>. Iniciá el panel con <code>npm start</code>.
-        </p>
+        <h1>{t('configMissing')}</h1>
+        <p>{t('configMissingBody')}</p>
       </main>
     )}
   </StrictMode>,

@@ -6,28 +6,22 @@
  */
 import { type ChangeEvent, useState } from 'react';
 import type { AdminApi, Dispute } from '../api.ts';
-import { dateTime, describeError, money, ORDER_STATUS } from '../format.ts';
+import { dateTime, describeError, money, orderStatus } from '../format.ts';
 import { usePolled } from '../hooks.ts';
 import { Empty, Updated } from './common.tsx';
+import { label, t } from '../i18n/index.ts';
 
-const DOCUMENTATION: Record<string, string> = {
-  pending: 'Falta enviar',
-  review_pending: 'Enviada, en revisión',
-  valid: 'Aceptada',
-  not_supplied: 'No enviada',
-  not_required: 'No hace falta',
-};
 const MAX_BYTES = 10 * 1024 * 1024;
 
 function what(d: Dispute): string {
-  if (d.kind === 'chargeback') return 'Contracargo';
-  return d.stage === 'dispute' ? 'Reclamo (en mediación)' : 'Reclamo';
+  if (d.kind === 'chargeback') return t('chargeback');
+  return d.stage === 'dispute' ? t('claimInMediation') : t('claim');
 }
 
 function state(d: Dispute): string {
-  if (d.status === 'opened') return 'Abierto';
-  if (d.kind === 'chargeback') return d.coverage_applied ? 'Cerrado: cubierto' : 'Cerrado: sin cobertura';
-  return d.benefited === 'respondent' ? 'Cerrado a favor de la tienda' : 'Cerrado a favor del comprador';
+  if (d.status === 'opened') return t('opened');
+  if (d.kind === 'chargeback') return d.coverage_applied ? t('closedCovered') : t('closedNotCovered');
+  return d.benefited === 'respondent' ? t('closedForStore') : t('closedForBuyer');
 }
 
 export function DisputesPage({ api }: { api: AdminApi }) {
@@ -41,13 +35,13 @@ export function DisputesPage({ api }: { api: AdminApi }) {
     if (files.length === 0) return;
     setNotice(null);
     if (files.reduce((s, f) => s + f.size, 0) > MAX_BYTES) {
-      setNotice({ ok: false, text: 'Los archivos no pueden superar 10 MB en total.' });
+      setNotice({ ok: false, text: t('filesTooLarge') });
       return;
     }
     setBusy(d.id);
     try {
       await api.uploadEvidence(d.id, files);
-      setNotice({ ok: true, text: `Documentación del contracargo ${d.mp_id} enviada a MercadoPago.` });
+      setNotice({ ok: true, text: t('evidenceSent', { id: d.mp_id }) });
     } catch (err) {
       setNotice({ ok: false, text: describeError(err) });
     } finally {
@@ -59,26 +53,26 @@ export function DisputesPage({ api }: { api: AdminApi }) {
   return (
     <>
       <div className='page-head'>
-        <h1>Disputas</h1>
+        <h1>{t('nav_disputes')}</h1>
         <Updated at={updatedAt} error={error} />
       </div>
       {notice && <p className={`alert ${notice.ok ? 'ok' : 'bad'}`} role='status' data-testid='notice'>{notice.text}</p>}
       {data && (
         <>
           <section className='card'>
-            <h2>Contracargos y reclamos ({data.disputes.length})</h2>
-            {data.disputes.length === 0 ? <Empty>No hay disputas.</Empty> : (
+            <h2>{t('disputesAndClaims', { n: data.disputes.length })}</h2>
+            {data.disputes.length === 0 ? <Empty>{t('noDisputes')}</Empty> : (
               <div className='table-wrap'>
                 <table data-testid='disputes'>
                   <thead>
                     <tr>
-                      <th>Vence</th>
-                      <th>Qué</th>
-                      <th>Pedido</th>
-                      <th>Estado</th>
-                      <th>Cobertura</th>
-                      <th>Documentación</th>
-                      <th className='num'>Monto</th>
+                      <th>{t('col_deadline')}</th>
+                      <th>{t('col_what')}</th>
+                      <th>{t('col_order')}</th>
+                      <th>{t('col_status')}</th>
+                      <th>{t('col_coverage')}</th>
+                      <th>{t('col_documentation')}</th>
+                      <th className='num'>{t('col_amount')}</th>
                       <th />
                     </tr>
                   </thead>
@@ -91,20 +85,20 @@ export function DisputesPage({ api }: { api: AdminApi }) {
                         </td>
                         <td>{d.order_number ? <a href={`#/pedidos/${d.order_number}`}>{d.order_number}</a> : <span className='mono'>{d.payment_id}</span>}</td>
                         <td>{state(d)}</td>
-                        <td>{d.coverage_eligible === null ? '—' : d.coverage_eligible ? 'Elegible' : 'No elegible'}</td>
-                        <td>{d.documentation_status ? DOCUMENTATION[d.documentation_status] ?? d.documentation_status : '—'}</td>
+                        <td>{d.coverage_eligible === null ? '—' : d.coverage_eligible ? t('eligible') : t('notEligible')}</td>
+                        <td>{d.documentation_status ? label('doc_', d.documentation_status) : '—'}</td>
                         <td className='num'>{d.amount === null ? '—' : money(d.amount, d.currency ?? 'ARS')}</td>
                         <td>
                           {d.kind === 'chargeback' && d.status === 'opened' && d.documentation_required && (
                             <label className='button'>
-                              {busy === d.id ? 'Enviando…' : 'Subir documentación'}
+                              {busy === d.id ? t('sending') : t('uploadEvidence')}
                               <input
                                 type='file'
                                 multiple
                                 accept='.jpg,.jpeg,.png,.pdf,image/jpeg,image/png,application/pdf'
                                 hidden
                                 disabled={busy !== null}
-                                aria-label={`Documentación del contracargo ${d.mp_id}`}
+                                aria-label={t('evidenceOf', { id: d.mp_id })}
                                 onChange={(e) => void upload(d, e)}
                               />
                             </label>
@@ -118,16 +112,16 @@ export function DisputesPage({ api }: { api: AdminApi }) {
             )}
           </section>
           <section className='card'>
-            <h2>Alertas de fraude ({data.fraud_alerts.length})</h2>
-            {data.fraud_alerts.length === 0 ? <Empty>No hay alertas de fraude.</Empty> : (
+            <h2>{t('fraudAlerts', { n: data.fraud_alerts.length })}</h2>
+            {data.fraud_alerts.length === 0 ? <Empty>{t('noFraudAlerts')}</Empty> : (
               <table data-testid='fraud-alerts'>
                 <thead>
                   <tr>
-                    <th>Recibida</th>
-                    <th>Pedido</th>
-                    <th>Pago MP</th>
-                    <th>Estado</th>
-                    <th>Reembolso</th>
+                    <th>{t('col_received')}</th>
+                    <th>{t('col_order')}</th>
+                    <th>{t('col_mpPayment')}</th>
+                    <th>{t('col_status')}</th>
+                    <th>{t('col_refund')}</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -136,11 +130,11 @@ export function DisputesPage({ api }: { api: AdminApi }) {
                       <td>{dateTime(f.created_at)}</td>
                       <td>
                         {f.order_number ? <a href={`#/pedidos/${f.order_number}`}>{f.order_number}</a> : '—'}
-                        {f.do_not_ship && <span className='tag bad'>no enviar</span>}
+                        {f.do_not_ship && <span className='tag bad'>{t('doNotShip')}</span>}
                       </td>
                       <td className='mono'>{f.payment_id}</td>
-                      <td>{f.order_status ? ORDER_STATUS[f.order_status] ?? f.order_status : 'Sin pedido'}</td>
-                      <td>{f.refund_status === 'refunded' ? 'Hecho' : f.refund_status === 'owed' ? 'Pendiente' : '—'}</td>
+                      <td>{f.order_status ? orderStatus(f.order_status) : t('noOrder')}</td>
+                      <td>{f.refund_status === 'refunded' ? t('doneCap') : f.refund_status === 'owed' ? t('pendingCap') : '—'}</td>
                     </tr>
                   ))}
                 </tbody>

@@ -4,11 +4,12 @@ import type { AdminApi } from '../api.ts';
 import { dateTime, describeError, integer } from '../format.ts';
 import { usePolled } from '../hooks.ts';
 import { Empty, Updated } from './common.tsx';
+import { type AdminKey, t } from '../i18n/index.ts';
 
-const JOB_NAMES: Record<string, string> = {
-  'checkout-expire-sessions': 'Vencer reservas',
-  'checkout-purge-carts': 'Borrar carritos abandonados',
-  'checkout-trim-sessions': 'Limpiar compras viejas',
+const JOB_NAMES: Record<string, AdminKey> = {
+  'checkout-expire-sessions': 'job_expire',
+  'checkout-purge-carts': 'job_purge',
+  'checkout-trim-sessions': 'job_trim',
 };
 
 export function HousekeepingPage({ api }: { api: AdminApi }) {
@@ -22,9 +23,7 @@ export function HousekeepingPage({ api }: { api: AdminApi }) {
       const r = await api.cleanup();
       setNotice({
         ok: true,
-        text: `Limpieza hecha: ${integer(r.expired_sessions)} reserva(s) vencida(s), ${integer(r.purged_carts)} carrito(s) borrado(s), ${
-          integer(r.trimmed_sessions)
-        } compra(s) vieja(s) eliminada(s).`,
+        text: t('cleanupDone', { expired: integer(r.expired_sessions), purged: integer(r.purged_carts), trimmed: integer(r.trimmed_sessions) }),
       });
     } catch (err) {
       setNotice({ ok: false, text: describeError(err) });
@@ -36,34 +35,34 @@ export function HousekeepingPage({ api }: { api: AdminApi }) {
   return (
     <>
       <div className='page-head'>
-        <h1>Mantenimiento</h1>
+        <h1>{t('nav_housekeeping')}</h1>
         <Updated at={updatedAt} error={error} />
       </div>
       {data && (
         <>
           <section className='card'>
-            <h2>Tareas programadas (pg_cron)</h2>
-            {data.jobs.length === 0 ? <Empty>No hay tareas programadas.</Empty> : (
+            <h2>{t('cronJobs')}</h2>
+            {data.jobs.length === 0 ? <Empty>{t('noJobs')}</Empty> : (
               <table data-testid='jobs'>
                 <thead>
                   <tr>
-                    <th>Tarea</th>
-                    <th>Cuándo</th>
-                    <th>Última ejecución</th>
-                    <th>Resultado</th>
-                    <th className='num'>Fallas 24 h</th>
+                    <th>{t('col_job')}</th>
+                    <th>{t('col_when')}</th>
+                    <th>{t('col_lastRun')}</th>
+                    <th>{t('col_result')}</th>
+                    <th className='num'>{t('col_failures')}</th>
                   </tr>
                 </thead>
                 <tbody>
                   {data.jobs.map((j) => (
                     <tr key={j.jobid}>
                       <td>
-                        {JOB_NAMES[j.name] ?? j.name}
+                        {JOB_NAMES[j.name] ? t(JOB_NAMES[j.name]!) : j.name}
                         <br />
                         <span className='small muted mono'>{j.name}</span>
                       </td>
                       <td className='mono'>{j.schedule}</td>
-                      <td>{j.last_run ? dateTime(j.last_run.started_at) : 'Todavía no corrió'}</td>
+                      <td>{j.last_run ? dateTime(j.last_run.started_at) : t('neverRan')}</td>
                       <td>
                         {j.last_run
                           ? (
@@ -82,13 +81,12 @@ export function HousekeepingPage({ api }: { api: AdminApi }) {
             )}
           </section>
           <section className='card'>
-            <h2>Limpieza</h2>
-            <p>
-              Pendiente ahora: <strong data-testid='due-expire'>{integer(data.due.sessions_to_expire)}</strong> compra(s) para vencer,{' '}
-              <strong>{integer(data.due.expired_reservations)}</strong> reserva(s) vencida(s) sin liberar. El stock disponible ya no las cuenta.
+            <h2>{t('cleanup')}</h2>
+            <p data-testid='due'>
+              {t('dueNow', { sessions: integer(data.due.sessions_to_expire), reservations: integer(data.due.expired_reservations) })}
             </p>
             <button type='button' disabled={busy} onClick={() => void run()} data-testid='run-cleanup'>
-              {busy ? 'Limpiando…' : 'Ejecutar limpieza ahora'}
+              {busy ? t('cleaning') : t('runCleanup')}
             </button>
             {notice && <p className={`alert ${notice.ok ? 'ok' : 'bad'}`} role='status' data-testid='notice'>{notice.text}</p>}
           </section>

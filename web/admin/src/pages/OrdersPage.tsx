@@ -1,9 +1,10 @@
 /** Orders, newest first: search by email, order number or payment id; pages by cursor. */
 import { type FormEvent, useState } from 'react';
 import type { AdminApi } from '../api.ts';
-import { dateTime, money, ORDER_STATUS } from '../format.ts';
+import { dateTime, money, orderStatus } from '../format.ts';
 import { usePolled } from '../hooks.ts';
 import { Empty, Updated } from './common.tsx';
+import { t } from '../i18n/index.ts';
 
 export function OrdersPage({ api }: { api: AdminApi }) {
   const [draft, setDraft] = useState('');
@@ -21,32 +22,32 @@ export function OrdersPage({ api }: { api: AdminApi }) {
   return (
     <>
       <div className='page-head'>
-        <h1>Pedidos</h1>
+        <h1>{t('nav_orders')}</h1>
         <Updated at={updatedAt} error={error} />
       </div>
       <form className='row' onSubmit={search} role='search'>
         <input
           type='search'
-          placeholder='Email, número de pedido o id de pago'
+          placeholder={t('searchPlaceholder')}
           value={draft}
           onChange={(e) => setDraft(e.target.value)}
-          aria-label='Buscar pedidos'
+          aria-label={t('searchOrders')}
           data-testid='order-search'
         />
-        <button type='submit'>Buscar</button>
+        <button type='submit'>{t('search')}</button>
       </form>
-      {data && (data.orders.length === 0 ? <Empty>No hay pedidos{q ? ' para esa búsqueda' : ''}.</Empty> : (
+      {data && (data.orders.length === 0 ? <Empty>{q ? t('noOrdersFound') : t('noOrders')}</Empty> : (
         <div className='table-wrap'>
           <table data-testid='orders'>
             <thead>
               <tr>
-                <th>Pedido</th>
-                <th>Fecha</th>
-                <th>Cliente</th>
-                <th className='num'>Unid.</th>
-                <th className='num'>Total</th>
-                <th>Estado</th>
-                <th>Pago MP</th>
+                <th>{t('col_order')}</th>
+                <th>{t('col_date')}</th>
+                <th>{t('col_customer')}</th>
+                <th className='num'>{t('col_units')}</th>
+                <th className='num'>{t('col_total')}</th>
+                <th>{t('col_status')}</th>
+                <th>{t('col_mpPayment')}</th>
               </tr>
             </thead>
             <tbody>
@@ -54,8 +55,8 @@ export function OrdersPage({ api }: { api: AdminApi }) {
                 <tr key={o.id}>
                   <td>
                     <a href={`#/pedidos/${o.order_number}`}>{o.order_number}</a>
-                    {o.paid_late && <span className='tag warn'>pago tardío</span>}
-                    {o.do_not_ship && <span className='tag bad'>no enviar</span>}
+                    {o.paid_late && <span className='tag warn'>{t('paidLate')}</span>}
+                    {o.do_not_ship && <span className='tag bad'>{t('doNotShip')}</span>}
                   </td>
                   <td>{dateTime(o.created_at)}</td>
                   <td>
@@ -66,7 +67,7 @@ export function OrdersPage({ api }: { api: AdminApi }) {
                   <td className='num'>{o.items}</td>
                   <td className='num'>{money(o.total, o.currency)}</td>
                   <td>
-                    <span className={`tag ${o.status}`}>{ORDER_STATUS[o.status] ?? o.status}</span>
+                    <span className={`tag ${o.status}`}>{orderStatus(o.status)}</span>
                   </td>
                   <td className='mono'>{o.payment_id}</td>
                 </tr>
@@ -76,15 +77,15 @@ export function OrdersPage({ api }: { api: AdminApi }) {
         </div>
       ))}
       <div className='row pager'>
-        <button type='button' disabled={cursors.length < 2} onClick={() => setCursors((c) => c.slice(0, -1))}>← Más nuevos</button>
-        <span className='small muted'>Página {cursors.length}</span>
+        <button type='button' disabled={cursors.length < 2} onClick={() => setCursors((c) => c.slice(0, -1))}>{t('newer')}</button>
+        <span className='small muted'>{t('page', { n: cursors.length })}</span>
         <button
           type='button'
           disabled={!data?.next_cursor}
           onClick={() => data?.next_cursor && setCursors((c) => [...c, data.next_cursor])}
           data-testid='next-page'
         >
-          Más antiguos →
+          {t('older')}
         </button>
       </div>
     </>

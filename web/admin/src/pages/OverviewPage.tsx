@@ -3,9 +3,10 @@ import type { ChartConfiguration } from 'chart.js';
 import { useMemo, useState } from 'react';
 import type { AdminApi, Dashboard, Figures } from '../api.ts';
 import { ChartCanvas } from '../Chart.tsx';
-import { day, integer, moneyByCurrency, percent, SESSION_OUTCOME } from '../format.ts';
+import { day, integer, moneyByCurrency, percent, SESSION_OUTCOMES, sessionOutcome } from '../format.ts';
 import { usePolled } from '../hooks.ts';
 import { Kpi, Updated } from './common.tsx';
+import { t } from '../i18n/index.ts';
 
 const TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || 'America/Argentina/Buenos_Aires';
 const iso = (d: Date) => new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
@@ -21,15 +22,15 @@ const OUTCOME_COLORS: Record<string, string> = {
 function FigureRow({ f, prefix }: { f: Figures; prefix: string }) {
   return (
     <div className='kpis'>
-      <Kpi label='Ingresos' value={moneyByCurrency(f.revenue)} testId={`${prefix}-revenue`} />
-      <Kpi label='Pedidos' value={integer(f.orders)} testId={`${prefix}-orders`} />
+      <Kpi label={t('revenue')} value={moneyByCurrency(f.revenue)} testId={`${prefix}-revenue`} />
+      <Kpi label={t('orders')} value={integer(f.orders)} testId={`${prefix}-orders`} />
       <Kpi
-        label='Conversión'
+        label={t('conversion')}
         value={percent(f.conversion_rate)}
         testId={`${prefix}-conversion`}
-        hint={`${integer(f.checkouts_paid)} pagadas de ${integer(f.checkouts)} iniciadas (sin contar las en curso)`}
+        hint={t('conversionHint', { paid: integer(f.checkouts_paid), started: integer(f.checkouts) })}
       />
-      <Kpi label='Ticket promedio' value={moneyByCurrency(f.average_order)} testId={`${prefix}-average`} />
+      <Kpi label={t('averageOrder')} value={moneyByCurrency(f.average_order)} testId={`${prefix}-average`} />
     </div>
   );
 }
@@ -54,10 +55,10 @@ export function OverviewPage({ api }: { api: AdminApi }) {
       data: {
         labels: data.per_day.map((p) => day(p.day)),
         datasets: [
-          { type: 'bar', label: 'Pedidos', data: data.per_day.map((p) => p.orders), backgroundColor: '#0b6bcb', yAxisID: 'y' },
+          { type: 'bar', label: t('orders'), data: data.per_day.map((p) => p.orders), backgroundColor: '#0b6bcb', yAxisID: 'y' },
           {
             type: 'line',
-            label: `Ingresos (${currency})`,
+            label: t('revenueIn', { currency }),
             data: data.per_day.map((p) => Number(p.revenue[currency] ?? 0)),
             borderColor: '#1a7f37',
             backgroundColor: '#1a7f37',
@@ -69,7 +70,7 @@ export function OverviewPage({ api }: { api: AdminApi }) {
         responsive: true,
         maintainAspectRatio: false,
         scales: {
-          y: { beginAtZero: true, position: 'left', ticks: { precision: 0 }, title: { display: true, text: 'Pedidos' } },
+          y: { beginAtZero: true, position: 'left', ticks: { precision: 0 }, title: { display: true, text: t('orders') } },
           y1: { beginAtZero: true, position: 'right', grid: { drawOnChartArea: false }, title: { display: true, text: currency } },
         },
       },
@@ -78,11 +79,11 @@ export function OverviewPage({ api }: { api: AdminApi }) {
 
   const outcomes = useMemo<ChartConfiguration | null>(() => {
     if (!data) return null;
-    const keys = Object.keys(SESSION_OUTCOME);
+    const keys = SESSION_OUTCOMES;
     return {
       type: 'doughnut',
       data: {
-        labels: keys.map((k) => SESSION_OUTCOME[k]!),
+        labels: keys.map(sessionOutcome),
         datasets: [{ data: keys.map((k) => data.sessions_by_outcome[k] ?? 0), backgroundColor: keys.map((k) => OUTCOME_COLORS[k]!) }],
       },
       options: { responsive: true, maintainAspectRatio: false, plugins: { legend: { position: 'right' } } },
@@ -92,40 +93,39 @@ export function OverviewPage({ api }: { api: AdminApi }) {
   return (
     <>
       <div className='page-head'>
-        <h1>Resumen</h1>
+        <h1>{t('nav_overview')}</h1>
         <Updated at={updatedAt} error={error} />
       </div>
       {data && (
         <>
           <section className='card'>
-            <h2>Hoy</h2>
+            <h2>{t('today')}</h2>
             <FigureRow f={data.today} prefix='today' />
             <p className='small muted'>
-              Ahora: <strong data-testid='live-active'>{integer(data.live.active_checkouts)}</strong> compra(s) en curso,{' '}
-              <strong>{integer(data.live.reserved_units)}</strong> unidad(es) reservadas, <strong>{integer(data.live.refunds_owed)}</strong>{' '}
-              reembolso(s) pendiente(s).
+              {t('liveNow')} <strong data-testid='live-active'>{integer(data.live.active_checkouts)}</strong> {t('liveActive')}{' '}
+              <strong>{integer(data.live.reserved_units)}</strong> {t('liveReserved')} <strong>{integer(data.live.refunds_owed)}</strong> {t('liveRefunds')}
             </p>
           </section>
           <section className='card'>
             <div className='row'>
-              <h2>Período</h2>
+              <h2>{t('period')}</h2>
               <label className='inline'>
-                Desde <input type='date' value={from} max={to} onChange={(e) => e.target.value && setFrom(e.target.value)} data-testid='from' />
+                {t('from')} <input type='date' value={from} max={to} onChange={(e) => e.target.value && setFrom(e.target.value)} data-testid='from' />
               </label>
               <label className='inline'>
-                Hasta <input type='date' value={to} min={from} onChange={(e) => e.target.value && setTo(e.target.value)} data-testid='to' />
+                {t('to')} <input type='date' value={to} min={from} onChange={(e) => e.target.value && setTo(e.target.value)} data-testid='to' />
               </label>
             </div>
             <FigureRow f={data.range} prefix='range' />
           </section>
           <div className='grid2'>
             <section className='card'>
-              <h2>Pedidos e ingresos por día</h2>
-              {perDay && <ChartCanvas config={perDay} label='Pedidos e ingresos por día' testId='chart-per-day' />}
+              <h2>{t('perDay')}</h2>
+              {perDay && <ChartCanvas config={perDay} label={t('perDay')} testId='chart-per-day' />}
             </section>
             <section className='card'>
-              <h2>Compras por resultado</h2>
-              {outcomes && <ChartCanvas config={outcomes} label='Compras del período por resultado' testId='chart-outcomes' />}
+              <h2>{t('byOutcome')}</h2>
+              {outcomes && <ChartCanvas config={outcomes} label={t('byOutcomeLabel')} testId='chart-outcomes' />}
             </section>
           </div>
         </>

@@ -4,6 +4,7 @@ import type { AdminApi } from '../api.ts';
 import { dateTime, describeError, integer } from '../format.ts';
 import { usePolled } from '../hooks.ts';
 import { Empty, Updated } from './common.tsx';
+import { t } from '../i18n/index.ts';
 
 export function StockPage({ api }: { api: AdminApi }) {
   const { data, error, updatedAt, refresh } = usePolled(() => api.stock(), [api]);
@@ -16,15 +17,15 @@ export function StockPage({ api }: { api: AdminApi }) {
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setNotice(null);
-    if (!variantId) return setNotice({ ok: false, text: 'Elegí una variante.' });
+    if (!variantId) return setNotice({ ok: false, text: t('pickVariant') });
     const text = delta.trim();
     if (!/^[+-]?\d+$/.test(text) || Number(text) === 0) {
-      return setNotice({ ok: false, text: 'La cantidad tiene que ser un número entero de unidades, distinto de cero (por ejemplo 10 o -3).' });
+      return setNotice({ ok: false, text: t('deltaInvalid') });
     }
     setBusy(true);
     try {
       const r = await api.adjustStock(variantId, Number(text), reason);
-      setNotice({ ok: true, text: `Listo: ahora hay ${integer(r.on_hand_after)} en stock (${integer(r.available)} disponibles).` });
+      setNotice({ ok: true, text: t('adjusted', { on_hand: integer(r.on_hand_after), available: integer(r.available) }) });
       setDelta('');
       setReason('');
     } catch (err) {
@@ -38,18 +39,18 @@ export function StockPage({ api }: { api: AdminApi }) {
   return (
     <>
       <div className='page-head'>
-        <h1>Stock</h1>
+        <h1>{t('nav_stock')}</h1>
         <Updated at={updatedAt} error={error} />
       </div>
       {data && (
         <>
           <section className='card'>
-            <h2>Ajustar stock</h2>
-            <form className='adjust' onSubmit={(e) => void submit(e)} aria-label='Ajustar stock'>
+            <h2>{t('adjustStock')}</h2>
+            <form className='adjust' onSubmit={(e) => void submit(e)} aria-label={t('adjustStock')}>
               <label>
-                Variante
+                {t('variant')}
                 <select value={variantId} onChange={(e) => setVariantId(e.target.value)} data-testid='adjust-variant'>
-                  <option value=''>Elegí…</option>
+                  <option value=''>{t('pick')}</option>
                   {data.variants.map((v) => (
                     <option key={v.id} value={v.id}>
                       {v.product} · {v.title} ({v.sku})
@@ -58,38 +59,38 @@ export function StockPage({ api }: { api: AdminApi }) {
                 </select>
               </label>
               <label>
-                Cantidad (+ suma, − resta)
+                {t('deltaLabel')}
                 <input type='text' inputMode='numeric' value={delta} onChange={(e) => setDelta(e.target.value)} placeholder='-3' data-testid='adjust-delta' />
               </label>
               <label className='grow'>
-                Motivo
+                {t('reason')}
                 <input
                   type='text'
                   value={reason}
                   onChange={(e) => setReason(e.target.value)}
-                  placeholder='Ingreso de mercadería, rotura…'
+                  placeholder={t('reasonPlaceholder')}
                   data-testid='adjust-reason'
                 />
               </label>
-              <button type='submit' disabled={busy}>{busy ? 'Guardando…' : 'Ajustar'}</button>
+              <button type='submit' disabled={busy}>{busy ? t('saving') : t('adjust')}</button>
             </form>
             {notice && <p className={`alert ${notice.ok ? 'ok' : 'bad'}`} role='status' data-testid='notice'>{notice.text}</p>}
             <p className='small muted'>
-              El stock nunca baja de lo reservado por compras en curso: esos pagos tienen su unidad asegurada.
+              {t('stockNote')}
             </p>
           </section>
           <section className='card'>
-            <h2>Variantes</h2>
-            {data.variants.length === 0 ? <Empty>No hay productos.</Empty> : (
+            <h2>{t('variants')}</h2>
+            {data.variants.length === 0 ? <Empty>{t('noProducts')}</Empty> : (
               <div className='table-wrap'>
                 <table data-testid='stock'>
                   <thead>
                     <tr>
-                      <th>Producto</th>
-                      <th>SKU</th>
-                      <th className='num'>En stock</th>
-                      <th className='num'>Reservado</th>
-                      <th className='num'>Disponible</th>
+                      <th>{t('col_product')}</th>
+                      <th>{t('col_sku')}</th>
+                      <th className='num'>{t('col_onHand')}</th>
+                      <th className='num'>{t('col_reserved')}</th>
+                      <th className='num'>{t('col_available')}</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -103,7 +104,7 @@ export function StockPage({ api }: { api: AdminApi }) {
                         <td className='num' data-col='reserved'>
                           {integer(v.reserved)}
                           {v.reserving_sessions > 0 && (
-                            <span className='small muted'>{` (${v.reserving_sessions} compra${v.reserving_sessions === 1 ? '' : 's'})`}</span>
+                            <span className='small muted'>{v.reserving_sessions === 1 ? t('checkouts1') : t('checkoutsN', { n: v.reserving_sessions })}</span>
                           )}
                         </td>
                         <td className={`num ${v.available <= 0 ? 'bad' : v.available < 5 ? 'warn' : ''}`} data-col='available'>{integer(v.available)}</td>
@@ -116,7 +117,7 @@ export function StockPage({ api }: { api: AdminApi }) {
           </section>
           {data.adjustments.length > 0 && (
             <section className='card'>
-              <h2>Últimos ajustes</h2>
+              <h2>{t('lastAdjustments')}</h2>
               <ul className='plain' data-testid='adjustments'>
                 {data.adjustments.map((a) => (
                   <li key={a.id}>

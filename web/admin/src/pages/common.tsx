@@ -1,9 +1,10 @@
 /** Small pieces every page uses. */
 import { clock } from '../format.ts';
+import { t } from '../i18n/index.ts';
 export function Updated({ at, error }: { at: Date | null; error: string | null }) {
   return (
     <p className='updated small muted' aria-live='polite'>
-      {error ? <span className='bad' role='alert'>{error}</span> : at ? `Actualizado ${clock(at)} · se actualiza solo` : 'Cargando…'}
+      {error ? <span className='bad' role='alert'>{error}</span> : at ? t('updated', { time: clock(at) }) : t('loading')}
     </p>
   );
 }
