@@ -9,9 +9,10 @@ import { renderConfirmation, renderOptIn, renderReminder } from '../../edge/_sha
 import { catalogFor, COUNTRIES, SITE_IDS } from '../../edge/_shared/country.ts';
 import { EMAIL_CATALOGS } from '../../edge/_shared/i18n/emails.ts';
 import { DEMO_CATALOGS } from '../../web/demo/src/i18n.ts';
+import { ADMIN_CATALOGS } from '../../web/admin/src/i18n/index.ts';
 import { type Catalogs, fill, formatDateTime, formatMoney } from '../../edge/_shared/i18n/format.ts';
 
-const FAMILIES: Record<string, Catalogs<string>> = { emails: EMAIL_CATALOGS, demo: DEMO_CATALOGS };
+const FAMILIES: Record<string, Catalogs<string>> = { emails: EMAIL_CATALOGS, demo: DEMO_CATALOGS, dashboard: ADMIN_CATALOGS };
 const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 
 describe('every key in every catalog', () => {
@@ -27,6 +28,23 @@ describe('every key in every catalog', () => {
       }
     });
   }
+});
+
+/** Voseo (Argentina's vos): verbs and pronoun forms no Mexican text may use. */
+const VOSEO =
+  /(?<!\p{L})(sos|tenés|podés|querés|ingresá|elegí|probá|volvé|revisá|escribí|pagá|escaneá|copiá|guardá|bajá|quitalo|quitá|iniciá|pedile|confirmá|dejá|esperá|recargá|completá|mirá)(?!\p{L})/iu;
+
+describe('each catalog in its own voice', () => {
+  for (const [family, catalogs] of Object.entries(FAMILIES)) {
+    test(`${family}: es-MX says tú, never vos; pt-BR is not Spanish`, () => {
+      for (const [key, text] of Object.entries(catalogs['es-MX'])) expect(text, `${family}.es-MX.${key}`).not.toMatch(VOSEO);
+      const same = Object.entries(catalogs['pt-BR']).filter(([key, text]) => text === catalogs['es-AR'][key] && /[ñ¿¡]|\b(el|los|las|tu|del|y)\b/i.test(text));
+      expect(same, `${family}: pt-BR texts left in Spanish`).toEqual([]);
+    });
+  }
+  test('the dashboard refunds: reembolsar in Spanish, estornar in Portuguese', () => {
+    expect([ADMIN_CATALOGS['es-AR'].refund, ADMIN_CATALOGS['es-MX'].refund, ADMIN_CATALOGS['pt-BR'].refund]).toEqual(['Reembolsar', 'Reembolsar', 'Estornar']);
+  });
 });
 
 describe('locales', () => {

@@ -8,7 +8,7 @@ import { type MouseEvent, useCallback, useEffect, useMemo, useRef, useState } fr
 import { type Cart, type CatalogProduct, InsufficientStockError, type Shopper, type Storefront, StorefrontError } from '../../src/index.ts';
 import { makeStorefront, type StorefrontEnv } from './env.ts';
 import { money, time } from './format.ts';
-import { t } from './i18n.ts';
+import { t, tNodes } from './i18n.ts';
 import { type AlertMessage, describeError } from './messages.ts';
 import { AccountPage } from './pages/AccountPage.tsx';
 import { CartPage } from './pages/CartPage.tsx';
@@ -125,10 +125,10 @@ export function App({ env }: { env: StorefrontEnv }) {
       try {
         await sf.ensureSession();
         setCart(await sf.restoreCart(token));
-        showAlert({ kind: 'success', title: 'Recuperamos tu carrito' });
+        showAlert({ kind: 'success', title: t('cartRestored') });
       } catch (err) {
         if (err instanceof StorefrontError && err.code === 'not_found') {
-          showAlert({ kind: 'error', title: 'No pudimos recuperar tu carrito', lines: ['Ese carrito ya no existe.'] });
+          showAlert({ kind: 'error', title: t('cartNotRestored'), lines: [t('cartGone')] });
         } else fail(err);
       }
       window.history.replaceState(null, '', '/cart');
@@ -179,7 +179,7 @@ export function App({ env }: { env: StorefrontEnv }) {
     try {
       await sf.account.signOut();
       await refresh();
-      showAlert({ kind: 'success', title: 'Cerraste sesión. Este dispositivo empieza un carrito nuevo.', testid: 'signed-out' });
+      showAlert({ kind: 'success', title: t('signedOut'), testid: 'signed-out' });
       navigate('/');
     } catch (err) {
       fail(err);
@@ -198,8 +198,8 @@ export function App({ env }: { env: StorefrontEnv }) {
         setPending(null);
         showAlert({
           kind: 'expired',
-          title: 'Tu reserva venció',
-          lines: ['Pasó el tiempo para pagar y liberamos el stock reservado. Tu carrito sigue acá: podés volver a iniciar la compra.'],
+          title: t('reservationExpired'),
+          lines: [t('reservationExpiredBanner')],
         });
         void refresh();
       } else if (r.status === 'open' || r.status === 'rejected' || r.status === 'pending') {
@@ -296,10 +296,10 @@ export function App({ env }: { env: StorefrontEnv }) {
       {pending && path !== '/checkout/return' && Date.parse(pending.expiresAt) > Date.now() && (
         <div className='banner info' data-testid='pending-checkout'>
           <span>
-            Tenés un pago pendiente por <strong>{money(pending.total, pending.currency)}</strong>. Tu reserva vence a las {time(pending.expiresAt)}.
+            {tNodes('pendingBanner', { amount: <strong>{money(pending.total, pending.currency)}</strong>, time: time(pending.expiresAt) })}
           </span>
           <a className='button small' href={pending.redirectUrl} data-testid='resume-checkout'>
-            Continuar el pago
+            {t('resumePayment')}
           </a>
         </div>
       )}
@@ -313,9 +313,9 @@ export function App({ env }: { env: StorefrontEnv }) {
         {path === '/cuenta/ingresar' && <AccountPage api={api} mode='signin' />}
         {!['/', '/cart', '/checkout/return', '/orders', '/cuenta/crear', '/cuenta/ingresar'].includes(path) && (
           <section data-testid='not-found'>
-            <h1>Página no encontrada</h1>
+            <h1>{t('notFound')}</h1>
             <a href='/' onClick={link('/')}>
-              Volver al catálogo
+              {t('backToCatalog')}
             </a>
           </section>
         )}

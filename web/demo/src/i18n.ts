@@ -2,9 +2,12 @@
  * The demo storefront's texts on the buying path (header, checkout form, the
  * order, the paid return) in es-AR, es-MX and pt-BR; the store's locale
  * (from /env.js) picks the nearest catalog. Every key is in every catalog
- * (tests/contract/i18n.test.ts). The rest of the demo is still es-AR only.
+ * (tests/contract/i18n.test.ts). The other pages' texts are in
+ * i18n-pages.ts, joined here into one catalog per locale.
  */
 import { type Catalogs, translator } from '../../../edge/_shared/i18n/format.ts';
+import { createElement, Fragment, type ReactNode } from 'react';
+import { pagesAR, pagesBR, pagesMX } from './i18n-pages.ts';
 
 const esAR = {
   brand: 'Tienda demo',
@@ -55,6 +58,7 @@ const esAR = {
   yourEmail: 'tu email',
   keepShopping: 'Seguir comprando',
   seeOrders: 'Ver mis pedidos',
+  ...pagesAR,
 };
 
 type Key = keyof typeof esAR;
@@ -70,6 +74,7 @@ const esMX: Record<Key, string> = {
   holdNote: 'Apartamos tu stock mientras pagas con MercadoPago (15 minutos por defecto).',
   checkForm: 'Revisa los datos marcados en el formulario.',
   status_in_mediation: 'En disputa',
+  ...pagesMX,
 };
 
 const ptBR: Record<Key, string> = {
@@ -121,6 +126,7 @@ const ptBR: Record<Key, string> = {
   yourEmail: 'seu e-mail',
   keepShopping: 'Continuar comprando',
   seeOrders: 'Ver meus pedidos',
+  ...pagesBR,
 };
 
 export type DemoKey = Key;
@@ -135,3 +141,12 @@ export function setDemoLocale(locale: string): void {
 
 /** The text of `key` in the store's catalog. */
 export const t = (key: Key, params?: Record<string, string | number>): string => translate(key, params);
+
+/** `key`'s text when the catalogs have it (a value the server sends, such as a rejection's status_detail), else undefined. */
+export const tIfKnown = (key: string): string | undefined => (key in esAR ? t(key as Key) : undefined);
+
+/** `key`'s text with some placeholders filled by elements (a <strong> with a data-testid), as React children. */
+export function tNodes(key: Key, nodes: Record<string, ReactNode>): ReactNode {
+  const parts = t(key).split(/\{(\w+)\}/);
+  return createElement(Fragment, null, ...parts.map((p, i) => (i % 2 === 1 && p in nodes ? nodes[p] : p)));
+}

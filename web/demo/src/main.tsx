@@ -4,6 +4,7 @@ import { App } from './App.tsx';
 import { readEnv } from './env.ts';
 import { setStore } from './format.ts';
 import './styles.css';
+import { t } from './i18n.ts';
 
 const root = createRoot(document.getElementById('root')!);
 const env = readEnv();
@@ -12,10 +13,8 @@ root.render(
   <StrictMode>
     {env ? <App env={env} /> : (
       <main className='page' data-testid='config-error'>
-        <h1>Falta la configuración</h1>
-        <p>
-          No se encontró <code>/env.js</code> con <code>supabaseUrl</code> y <code>supabaseAnonKey</code>. Iniciá la tienda con <code>npm start</code>.
-        </p>
+        <h1>{t('configMissing')}</h1>
+        <p>{t('configMissingBody')}</p>
       </main>
     )}
   </StrictMode>,

@@ -3,6 +3,7 @@ import { ValidationError } from '../../../src/index.ts';
 import type { StoreApi } from '../store-api.ts';
 import { type AlertMessage, mergeNotice } from '../messages.ts';
 import { navigate } from '../router.ts';
+import { t } from '../i18n.ts';
 
 /**
  * "Crear cuenta" turns this anonymous shopper into an account (same cart,
@@ -19,9 +20,9 @@ export function AccountPage({ api, mode }: { api: StoreApi; mode: 'signup' | 'si
   if (api.shopper && !api.shopper.isAnonymous) {
     return (
       <section data-testid='account-signed-in'>
-        <h1 className='page-title'>Tu cuenta</h1>
+        <h1 className='page-title'>{t('yourAccount')}</h1>
         <p>
-          Ingresaste como <strong>{api.shopper.email}</strong>.
+          {t('signedInAs')} <strong>{api.shopper.email}</strong>.
         </p>
       </section>
     );
@@ -36,10 +37,10 @@ export function AccountPage({ api, mode }: { api: StoreApi; mode: 'signup' | 'si
       let notice: AlertMessage;
       if (signup) {
         await api.sf.account.signUp({ email, password });
-        notice = { kind: 'success', title: 'Creaste tu cuenta. Tu carrito y tus pedidos quedan en ella.', testid: 'signup-done' };
+        notice = { kind: 'success', title: t('accountCreated'), testid: 'signup-done' };
       } else {
         const { merge } = await api.sf.account.signIn({ email, password });
-        notice = merge ? mergeNotice(merge) : { kind: 'success', title: 'Ingresaste.', testid: 'merge-notice' };
+        notice = merge ? mergeNotice(merge) : { kind: 'success', title: t('signedIn'), testid: 'merge-notice' };
       }
       // The notice shows with the account's cart, on the cart page.
       await api.refresh();
@@ -59,15 +60,13 @@ export function AccountPage({ api, mode }: { api: StoreApi; mode: 'signup' | 'si
 
   return (
     <section className='account'>
-      <h1 className='page-title'>{signup ? 'Crear cuenta' : 'Ingresar'}</h1>
+      <h1 className='page-title'>{signup ? t('signUp') : t('signIn')}</h1>
       <p className='muted'>
-        {signup
-          ? 'Guardá tu carrito y tus pedidos en una cuenta para verlos desde cualquier dispositivo.'
-          : 'Si tenés productos en este carrito, los sumamos al de tu cuenta.'}
+        {signup ? t('signUpHint') : t('signInHint')}
       </p>
       <form className='checkout' onSubmit={(e) => void submit(e)} noValidate data-testid={`${mode}-form`}>
         <label className={`field ${errors.email ? 'invalid' : ''}`}>
-          <span>Email</span>
+          <span>{t('email')}</span>
           <input
             type='email'
             name='email'
@@ -80,7 +79,7 @@ export function AccountPage({ api, mode }: { api: StoreApi; mode: 'signup' | 'si
           {errors.email && <span className='field-error'>{errors.email}</span>}
         </label>
         <label className={`field ${errors.password ? 'invalid' : ''}`}>
-          <span>Contraseña</span>
+          <span>{t('password')}</span>
           <input
             type='password'
             name='password'
@@ -92,7 +91,7 @@ export function AccountPage({ api, mode }: { api: StoreApi; mode: 'signup' | 'si
           {errors.password && <span className='field-error'>{errors.password}</span>}
         </label>
         <button type='submit' className='button primary wide' disabled={submitting} data-testid={`${mode}-submit`}>
-          {submitting ? 'Un momento…' : signup ? 'Crear cuenta' : 'Ingresar'}
+          {submitting ? t('oneMoment') : signup ? t('signUp') : t('signIn')}
         </button>
       </form>
     </section>

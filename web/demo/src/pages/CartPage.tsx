@@ -14,14 +14,14 @@ export function CartPage({ api }: { api: StoreApi }) {
     e.preventDefault();
     navigate('/');
   };
-  if (!cart) return <p className='muted' data-testid='cart-loading'>Cargando tu carrito…</p>;
+  if (!cart) return <p className='muted' data-testid='cart-loading'>{t('loadingCart')}</p>;
   if (cart.lines.length === 0) {
     return (
       <section data-testid='cart-empty'>
-        <h1 className='page-title'>Tu carrito</h1>
-        <p>Tu carrito está vacío.</p>
+        <h1 className='page-title'>{t('yourCart')}</h1>
+        <p>{t('cartEmpty')}</p>
         <a className='button primary' href='/' onClick={toCatalog}>
-          Ver productos
+          {t('seeProducts')}
         </a>
       </section>
     );
@@ -29,13 +29,13 @@ export function CartPage({ api }: { api: StoreApi }) {
   return (
     <section className='cart-layout'>
       <div>
-        <h1 className='page-title'>Tu carrito</h1>
+        <h1 className='page-title'>{t('yourCart')}</h1>
         <ul className='cart-lines' data-testid='cart-lines'>
           {cart.lines.map((l) => <CartLineRow key={l.variant_id} line={l} currency={cart.currency} api={api} />)}
         </ul>
         <div className='cart-summary'>
           <span>
-            Subtotal ({cart.item_count} {cart.item_count === 1 ? 'producto' : 'productos'})
+            {cart.item_count === 1 ? t('subtotalOne') : t('subtotalN', { n: cart.item_count })}
           </span>
           <strong data-testid='cart-subtotal' data-amount={cart.subtotal}>
             {money(cart.subtotal, cart.currency)}
@@ -45,10 +45,10 @@ export function CartPage({ api }: { api: StoreApi }) {
           type='button'
           className='link danger'
           disabled={api.busy}
-          onClick={() => void api.cartOp((sf) => sf.cart.clear(), 'Vaciaste el carrito.')}
+          onClick={() => void api.cartOp((sf) => sf.cart.clear(), t('cleared'))}
           data-testid='cart-clear'
         >
-          Vaciar carrito
+          {t('clearCart')}
         </button>
       </div>
       <CheckoutForm api={api} />
@@ -71,9 +71,9 @@ function CartLineRow({ line, currency, api }: { line: CartLine; currency: string
     else setQty(q);
   };
   const short = !line.active
-    ? 'Este producto ya no está a la venta.'
+    ? t('notForSale')
     : line.quantity > line.available
-    ? (line.available <= 0 ? 'Sin stock: quitalo para poder pagar.' : `Solo quedan ${line.available}: bajá la cantidad para poder pagar.`)
+    ? (line.available <= 0 ? t('lineOutOfStock') : t('lineShort', { n: line.available }))
     : null;
   return (
     <li className='cart-line' data-testid={`cart-line-${line.sku}`} data-quantity={line.quantity}>
@@ -82,7 +82,7 @@ function CartLineRow({ line, currency, api }: { line: CartLine; currency: string
         <span className='muted small'>
           {line.variant_title} · {attributeText(line.attributes)}
         </span>
-        <span className='small'>{money(line.unit_price, currency)} c/u</span>
+        <span className='small'>{t('each', { price: money(line.unit_price, currency) })}</span>
         {short && (
           <span className='warning small' data-testid={`cart-line-warning-${line.sku}`}>
             {short}
@@ -91,11 +91,11 @@ function CartLineRow({ line, currency, api }: { line: CartLine; currency: string
       </div>
       <div className='cart-line-actions'>
         <div className='stepper'>
-          <button type='button' aria-label='Quitar uno' disabled={api.busy} onClick={() => setQty(line.quantity - 1)} data-testid={`cart-dec-${line.sku}`}>
+          <button type='button' aria-label={t('removeOne')} disabled={api.busy} onClick={() => setQty(line.quantity - 1)} data-testid={`cart-dec-${line.sku}`}>
             −
           </button>
           <input
-            aria-label={`Cantidad de ${line.product_title}`}
+            aria-label={t('quantityOf', { product: line.product_title })}
             type='number'
             inputMode='numeric'
             min={0}
@@ -107,7 +107,7 @@ function CartLineRow({ line, currency, api }: { line: CartLine; currency: string
             }}
             data-testid={`cart-qty-${line.sku}`}
           />
-          <button type='button' aria-label='Agregar uno' disabled={api.busy} onClick={() => setQty(line.quantity + 1)} data-testid={`cart-inc-${line.sku}`}>
+          <button type='button' aria-label={t('addOne')} disabled={api.busy} onClick={() => setQty(line.quantity + 1)} data-testid={`cart-inc-${line.sku}`}>
             +
           </button>
         </div>
@@ -118,10 +118,10 @@ function CartLineRow({ line, currency, api }: { line: CartLine; currency: string
           type='button'
           className='link danger'
           disabled={api.busy}
-          onClick={() => void api.cartOp((sf) => sf.cart.remove(line.variant_id), `Quitaste ${line.product_title} del carrito.`)}
+          onClick={() => void api.cartOp((sf) => sf.cart.remove(line.variant_id), t('removed', { product: line.product_title }))}
           data-testid={`cart-remove-${line.sku}`}
         >
-          Quitar
+          {t('remove')}
         </button>
       </div>
     </li>

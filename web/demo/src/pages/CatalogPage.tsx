@@ -2,13 +2,14 @@ import { useState } from 'react';
 import type { CatalogProduct, CatalogVariant } from '../../../src/index.ts';
 import type { StoreApi } from '../store-api.ts';
 import { attributeText, money, stockText } from '../format.ts';
+import { t } from '../i18n.ts';
 
 export function CatalogPage({ api }: { api: StoreApi }) {
-  if (!api.catalog) return <p className='muted' data-testid='catalog-loading'>Cargando productos…</p>;
-  if (api.catalog.length === 0) return <p data-testid='catalog-empty'>No hay productos a la venta.</p>;
+  if (!api.catalog) return <p className='muted' data-testid='catalog-loading'>{t('loadingProducts')}</p>;
+  if (api.catalog.length === 0) return <p data-testid='catalog-empty'>{t('noProducts')}</p>;
   return (
     <section>
-      <h1 className='page-title'>Catálogo</h1>
+      <h1 className='page-title'>{t('catalog')}</h1>
       <div className='grid' data-testid='catalog'>
         {api.catalog.map((p) => <ProductCard key={p.id} product={p} api={api} />)}
       </div>
@@ -39,7 +40,7 @@ function ProductCard({ product, api }: { product: CatalogProduct; api: StoreApi 
 
   const add = async () => {
     if (!selected) return;
-    const ok = await api.cartOp((sf) => sf.cart.add(selected.id, qty), `Agregaste ${product.title} (${selected.title}) al carrito.`);
+    const ok = await api.cartOp((sf) => sf.cart.add(selected.id, qty), t('added', { product: product.title, variant: selected.title }));
     if (ok) setQty(1);
   };
 
@@ -62,7 +63,7 @@ function ProductCard({ product, api }: { product: CatalogProduct; api: StoreApi 
         )}
         {product.variants.length > 0 && (
           <fieldset className='variants'>
-            <legend className='sr-only'>Variante</legend>
+            <legend className='sr-only'>{t('variant')}</legend>
             {product.variants.map((v) => (
               <button
                 key={v.id}
@@ -92,11 +93,11 @@ function ProductCard({ product, api }: { product: CatalogProduct; api: StoreApi 
               data-available={selected.available}
             >
               {stockText(selected.available)}
-              {inCart > 0 && <span className='muted'>· {inCart} en tu carrito</span>}
+              {inCart > 0 && <span className='muted'>{t('inYourCart', { n: inCart })}</span>}
             </p>
             <div className='add-row'>
               <label className='qty'>
-                <span className='sr-only'>Cantidad</span>
+                <span className='sr-only'>{t('quantity')}</span>
                 <input
                   type='number'
                   inputMode='numeric'
@@ -114,7 +115,7 @@ function ProductCard({ product, api }: { product: CatalogProduct; api: StoreApi 
                 onClick={() => void add()}
                 data-testid={`add-${product.slug}`}
               >
-                {selected.available <= 0 ? 'Sin stock' : 'Agregar al carrito'}
+                {selected.available <= 0 ? t('outOfStock') : t('addToCart')}
               </button>
             </div>
           </>

@@ -1,17 +1,20 @@
 /**
  * A payment waiting for the buyer (a cash ticket, ATM, a bank transfer or
- * Pix): how to pay it and by when. The return page shows it while the
- * payment is pending, and updates itself when the payment lands.
+ * Pix): how to pay it and by when, in the store's locale. The return page
+ * shows it while the payment is pending, and updates itself when the payment
+ * lands.
  */
 import { useState } from 'react';
 import type { PendingPayment } from '../../../src/index.ts';
-import { money } from '../format.ts';
+import { deadline, money } from '../format.ts';
+import { t, tNodes } from '../i18n.ts';
 
-const METHOD: Record<string, string> = {
+/** Payment methods by MercadoPago id: brand names stay as written; the boleto is named in the store's language. */
+const METHOD: Record<string, string | (() => string)> = {
   rapipago: 'Rapipago',
   pagofacil: 'Pago Fácil',
   redlink: 'Red Link',
-  bolbradesco: 'boleto bancario',
+  bolbradesco: () => t('boleto'),
   pix: 'Pix',
   oxxo: 'OXXO',
   efecty: 'Efecty',
@@ -19,13 +22,13 @@ const METHOD: Record<string, string> = {
   redpagos: 'RedPagos',
 };
 
-export function deadlineText(iso: string): string {
-  return new Intl.DateTimeFormat('es-AR', { dateStyle: 'full', timeStyle: 'short', hourCycle: 'h23' }).format(new Date(iso));
+function methodName(id: string | null | undefined): string {
+  const m = METHOD[id ?? ''];
+  return typeof m === 'function' ? m() : m ?? id ?? t('cash');
 }
 
 export function PendingPaymentView({ payment, total, currency }: { payment: PendingPayment; total: number | string; currency: string }) {
   const [copied, setCopied] = useState(false);
-  const method = METHOD[payment.payment_method_id ?? ''] ?? payment.payment_method_id ?? 'efectivo';
   const copy = async () => {
     await navigator.clipboard?.writeText(payment.qr_code ?? '').catch(() => undefined);
     setCopied(true);
@@ -33,26 +36,27 @@ export function PendingPaymentView({ payment, total, currency }: { payment: Pend
   return (
     <div className='pending-payment' data-testid='pending-payment' data-method={payment.payment_method_id ?? ''}>
       <p>
-        <span className='badge' data-testid='pending-label'>{payment.label ?? 'esperando pago'}</span> Pagá {money(total, currency)} con{' '}
-        <strong data-testid='pending-method'>{method}</strong> antes del{' '}
-        <strong data-testid='pending-deadline' data-date={payment.deadline}>{deadlineText(payment.deadline)}</strong>. Te guardamos los productos hasta
-        entonces.
+        <span className='badge' data-testid='pending-label'>{payment.label ?? t('awaitingPayment')}</span> {tNodes('payBefore', {
+          amount: money(total, currency),
+          method: <strong data-testid='pending-method'>{methodName(payment.payment_method_id)}</strong>,
+          deadline: <strong data-testid='pending-deadline' data-date={payment.deadline}>{deadline(payment.deadline)}</strong>,
+        })}
       </p>
       {payment.qr_code_base64 && (
         <figure className='pix'>
-          <img src={`data:image/png;base64,${payment.qr_code_base64}`} alt='Código QR de Pix' width={220} height={220} data-testid='pix-qr' />
-          <figcaption>Escaneá el código con la app de tu banco, o copiá el código Pix:</figcaption>
+          <img src={`data:image/png;base64,${payment.qr_code_base64}`} alt={t('pixQr')} width={220} height={220} data-testid='pix-qr' />
+          <figcaption>{t('pixScan')}</figcaption>
         </figure>
       )}
       {payment.qr_code && (
         <p className='pix-code'>
           <code data-testid='pix-code'>{payment.qr_code}</code>{' '}
-          <button type='button' className='button small' onClick={() => void copy()}>{copied ? 'Copiado' : 'Copiar código'}</button>
+          <button type='button' className='button small' onClick={() => void copy()}>{copied ? t('copied') : t('copyCode')}</button>
         </p>
       )}
       {payment.barcode && !payment.qr_code && (
         <p>
-          Código de barras: <code data-testid='ticket-barcode'>{payment.barcode}</code>
+          {t('barcode')} <code data-testid='ticket-barcode'>{payment.barcode}</code>
         </p>
       )}
       {(payment.external_resource_url ?? payment.ticket_url) && (
@@ -64,11 +68,11 @@ export function PendingPaymentView({ payment, total, currency }: { payment: Pend
             rel='noreferrer'
             data-testid='ticket-link'
           >
-            {payment.qr_code ? 'Ver el pago en MercadoPago' : 'Ver el comprobante para pagar'}
+            {payment.qr_code ? t('seeInMp') : t('seeTicket')}
           </a>
         </p>
       )}
-      <p className='muted small'>Esta página se actualiza sola: cuando se acredite el pago vas a ver tu pedido. También te lo enviamos por email.</p>
+      <p className='muted small'>{t('pendingSelfUpdates')}</p>
     </div>
   );
 }

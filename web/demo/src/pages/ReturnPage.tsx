@@ -6,7 +6,7 @@
 import { type MouseEvent, useCallback, useEffect, useRef, useState } from 'react';
 import { ReservationExpiredError, type ReturnResult } from '../../../src/index.ts';
 import type { StoreApi } from '../store-api.ts';
-import { money, REJECTION_DETAIL, time } from '../format.ts';
+import { money, rejectionDetail, time } from '../format.ts';
 import { t } from '../i18n.ts';
 import { type AlertMessage, describeError } from '../messages.ts';
 import { clearCheckoutForm } from '../checkout-form.ts';
@@ -81,7 +81,7 @@ export function ReturnPage({ api, search }: { api: StoreApi; search: string }) {
         window.location.assign(pending.redirectUrl);
         return;
       }
-      setError({ kind: 'error', title: 'No encontramos el enlace de pago en este navegador', lines: ['Volvé al carrito e iniciá la compra otra vez.'] });
+      setError({ kind: 'error', title: t('noPaymentLink'), lines: [t('noPaymentLinkHint')] });
     } catch (err) {
       if (err instanceof ReservationExpiredError) {
         setPending(null);
@@ -100,13 +100,13 @@ export function ReturnPage({ api, search }: { api: StoreApi; search: string }) {
             {error.lines?.map((l) => <p key={l}>{l}</p>)}
           </div>
           <button type='button' className='button small' onClick={() => void confirm()} data-testid='return-reload'>
-            Reintentar
+            {t('retry')}
           </button>
         </div>
       </section>
     );
   }
-  if (!result) return <p className='muted' data-testid='return-loading'>Confirmando tu pago con MercadoPago…</p>;
+  if (!result) return <p className='muted' data-testid='return-loading'>{t('confirming')}</p>;
 
   const s = result.orderSession;
   const backToStore = (
@@ -131,32 +131,30 @@ export function ReturnPage({ api, search }: { api: StoreApi; search: string }) {
       )}
       {result.status === 'paid' && !result.order && (
         <div data-testid='return-paid'>
-          <h1 className='page-title'>Pago aprobado</h1>
-          <p>Estamos registrando tu pedido; en unos segundos lo vas a ver en “Mis pedidos”.</p>
+          <h1 className='page-title'>{t('paymentApproved')}</h1>
+          <p>{t('registeringOrder')}</p>
           {backToStore}
         </div>
       )}
       {result.status === 'pending' && (
         <div data-testid='return-pending'>
-          <h1 className='page-title'>Tu pago está pendiente</h1>
+          <h1 className='page-title'>{t('paymentPending')}</h1>
           {result.pendingPayment?.waiting
             ? <PendingPaymentView payment={result.pendingPayment} total={s.total} currency={s.currency} />
-            : <p>MercadoPago todavía está procesando el pago de {money(s.total, s.currency)}. Cuando se apruebe vas a ver el pedido en “Mis pedidos”.</p>}
+            : <p>{t('stillProcessing', { amount: money(s.total, s.currency) })}</p>}
           {backToStore}
         </div>
       )}
       {(result.status === 'rejected' || result.status === 'open') && (
         <div data-testid='return-rejected'>
-          <h1 className='page-title'>{result.status === 'rejected' ? 'El pago fue rechazado' : 'Todavía no pagaste'}</h1>
-          {result.status === 'rejected' && (
-            <p data-testid='rejection-detail'>{REJECTION_DETAIL[result.payment?.status_detail ?? ''] ?? 'MercadoPago no aprobó el pago.'}</p>
-          )}
+          <h1 className='page-title'>{result.status === 'rejected' ? t('paymentRejected') : t('notPaidYet')}</h1>
+          {result.status === 'rejected' && <p data-testid='rejection-detail'>{rejectionDetail(result.payment?.status_detail) ?? t('mpDidNotApprove')}</p>}
           <p>
-            Tu reserva de {money(s.total, s.currency)} sigue vigente hasta las {time(s.expires_at)}. Podés intentar con otro medio de pago.
+            {t('holdStillValid', { amount: money(s.total, s.currency), time: time(s.expires_at) })}
           </p>
           <div className='actions'>
             <button type='button' className='button primary' disabled={retrying} onClick={() => void retry()} data-testid='retry-payment'>
-              Reintentar el pago
+              {t('retryPayment')}
             </button>
             {backToStore}
           </div>
@@ -164,24 +162,24 @@ export function ReturnPage({ api, search }: { api: StoreApi; search: string }) {
       )}
       {result.status === 'expired' && (
         <div data-testid='return-expired'>
-          <h1 className='page-title'>Tu reserva venció</h1>
-          <p data-testid='reservation-expired'>Pasó el tiempo para pagar y liberamos el stock. Tu carrito sigue guardado: podés iniciar la compra de nuevo.</p>
+          <h1 className='page-title'>{t('reservationExpired')}</h1>
+          <p data-testid='reservation-expired'>{t('expiredDetail')}</p>
           <a className='button primary' href='/cart' onClick={go('/cart')}>
-            Volver al carrito
+            {t('backToCart')}
           </a>
         </div>
       )}
       {result.status === 'refund_owed' && (
         <div data-testid='return-refund'>
-          <h1 className='page-title'>No pudimos completar tu pedido</h1>
-          <p>Tu pago llegó cuando la reserva ya había vencido y el stock se agotó. Te devolvemos el dinero por MercadoPago.</p>
+          <h1 className='page-title'>{t('couldNotComplete')}</h1>
+          <p>{t('refundDetail')}</p>
           {backToStore}
         </div>
       )}
       {result.status === 'cancelled' && (
         <div data-testid='return-cancelled'>
-          <h1 className='page-title'>Esta compra fue reemplazada</h1>
-          <p>Iniciaste una compra más nueva desde tu carrito; esta quedó cancelada.</p>
+          <h1 className='page-title'>{t('replaced')}</h1>
+          <p>{t('replacedDetail')}</p>
           {backToStore}
         </div>
       )}
