@@ -1,28 +1,32 @@
 /**
  * The fraud-alert email to the store's staff (outbox kind `fraud_alert`):
  * MercadoPago said "do not deliver" for an order's payment; the order is
- * marked do_not_ship and its payment is being refunded.
+ * marked do_not_ship and its payment is being refunded. In the store's
+ * locale (i18n/emails.ts), like the dashboard.
  */
-import { type ConfirmationData, esc, money, type RenderedEmail } from './email-render.ts';
+import { type ConfirmationData, esc, localized, type RenderedEmail } from './email-render.ts';
 
 export function renderFraudAlert(data: ConfirmationData, opts: { storeName: string; locale?: string }): RenderedEmail {
-  const subject = `Alerta de fraude: NO ENVIAR el pedido ${data.order_number}`;
-  const total = money(data.total, data.currency, opts.locale);
+  const { t, money } = localized(opts.locale);
+  const order = data.order_number;
+  const total = money(data.total, data.currency);
   const lines = data.lines.map((l) => `${l.quantity} × ${l.title}`);
   const text = `${opts.storeName}
 
-MercadoPago envió una alerta de fraude por el pago del pedido ${data.order_number} (${total}).
+${t('fraudIntro', { order, total })}
 
-NO ENVÍES este pedido. Quedó marcado "no enviar" en el panel y el pago se está devolviendo al comprador.
-Si ya lo despachaste, intentá detener la entrega.
+${t('fraudDoNotShip')} ${t('fraudMarked')}
+${t('fraudStop')}
 
 ${lines.join('\n')}
 `;
-  const html = `<!doctype html><html><body style="font:15px Arial,sans-serif;color:#222">
+  // The order number in bold: the sentence is escaped around it.
+  const [before, after] = t('fraudIntro', { total }).split('{order}') as [string, string?];
+  const html = `<!doctype html><html lang="${esc(opts.locale ?? 'es-AR')}"><body style="font:15px Arial,sans-serif;color:#222">
 <h1 style="font-size:18px">${esc(opts.storeName)}</h1>
-<p>MercadoPago envió una <b>alerta de fraude</b> por el pago del pedido <b>${esc(data.order_number)}</b> (${esc(total)}).</p>
-<p><b>NO ENVÍES este pedido.</b> Quedó marcado "no enviar" en el panel y el pago se está devolviendo al comprador. Si ya lo despachaste, intentá detener la entrega.</p>
+<p>${esc(before)}<b>${esc(order)}</b>${esc(after ?? '')}</p>
+<p><b>${esc(t('fraudDoNotShip'))}</b> ${esc(t('fraudMarked'))} ${esc(t('fraudStop'))}</p>
 <ul>${lines.map((l) => `<li>${esc(l)}</li>`).join('')}</ul>
 </body></html>`;
-  return { subject, html, text, headers: {} };
+  return { subject: t('fraudSubject', { order }), html, text, headers: {} };
 }

@@ -113,7 +113,7 @@ export function button(url: string, label: string): string {
 }
 
 /** The translator and money format of a locale. */
-function localized(locale = 'es-AR'): { t: Translate; money: Money; locale: string } {
+export function localized(locale = 'es-AR'): { t: Translate; money: Money; locale: string } {
   return { t: translator(EMAIL_CATALOGS, locale), money: (amount, currency) => money(amount, currency, locale), locale };
 }
 

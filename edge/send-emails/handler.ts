@@ -62,7 +62,7 @@ const OPT_IN_TTL_SECONDS = 7 * 24 * 3600;
 export async function renderRow(row: ClaimedRow, config: EmailConfig, locale = 'es-AR'): Promise<RenderedEmail> {
   const common = { storeName: config.storeName, locale };
   if (row.kind === 'order_confirmation') return renderConfirmation(row.data as ConfirmationData, common);
-  // The staff's fraud alert is written in es-AR (the dashboard's language); its money in the store's locale.
+  // Every email, the staff's fraud alert included, in the store's locale (i18n/emails.ts).
   if (row.kind === 'fraud_alert') return renderFraudAlert(row.data as ConfirmationData, common);
   if (row.kind === 'payment_instructions') return renderPaymentInstructions(row.data as PaymentInstructionsData, common);
   // Postgres gives microseconds; Date.parse wants at most milliseconds.

@@ -6,6 +6,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { renderConfirmation, renderOptIn, renderReminder } from '../../edge/_shared/email-render.ts';
+import { renderFraudAlert } from '../../edge/_shared/email-fraud.ts';
+import { renderPaymentInstructions } from '../../edge/_shared/email-offline.ts';
 import { catalogFor, COUNTRIES, SITE_IDS } from '../../edge/_shared/country.ts';
 import { EMAIL_CATALOGS } from '../../edge/_shared/i18n/emails.ts';
 import { DEMO_CATALOGS } from '../../web/demo/src/i18n.ts';
@@ -108,6 +110,27 @@ describe('the emails in the three catalogs', () => {
     const cl = renderOptIn({ storeName: 'Tienda', locale: 'es-CL', confirmUrl: 'https://x/c' });
     expect(cl.subject).toBe('Confirma que quieres recibir recordatorios de Tienda');
     expect(cl.html).toContain('<html lang="es-CL">');
+  });
+  test("the staff's fraud alert and the payment instructions (boleto, Pix, OXXO) in the store's locale", () => {
+    const order = { order_number: 'ORD-000042', lines, subtotal: 100, discount: 0, total: 100, currency: 'BRL', shipping_address: {}, payer: {} };
+    const fraud = renderFraudAlert(order, { storeName: 'Loja', locale: 'pt-BR' });
+    expect(fraud.subject).toBe('Alerta de fraude: NÃO ENVIE o pedido ORD-000042');
+    expect(fraud.text).toContain(`O MercadoPago enviou um alerta de fraude sobre o pagamento do pedido ORD-000042 (${formatMoney(100, 'BRL', 'pt-BR')}).`);
+    expect(fraud.html).toContain('<html lang="pt-BR">');
+    expect(fraud.html).toContain('<b>NÃO ENVIE este pedido.</b>');
+    expect(renderFraudAlert(order, { storeName: 'Tienda' }).subject).toBe('Alerta de fraude: NO ENVIAR el pedido ORD-000042');
+    const payment = { payment_type_id: 'ticket', payment_method_id: 'bolbradesco', deadline: '2026-12-04T14:30:00Z', barcode: '2379' };
+    const data = { payment, lines, total: 100, currency: 'BRL', payer: {}, time_zone: 'America/Sao_Paulo' };
+    const boleto = renderPaymentInstructions(data, { storeName: 'Loja', locale: 'pt-BR' });
+    expect(boleto.subject).toBe('Pague sua compra com boleto bancário até sexta-feira, 4 de dezembro de 2026 às 11:30');
+    expect(boleto.text).toContain('Código de barras: 2379');
+    expect(boleto.text).toContain('Se você não pagar até a data limite, a reserva é liberada e o boleto perde a validade.');
+    expect(boleto.html).toContain('<html lang="pt-BR">');
+    const oxxo = renderPaymentInstructions({ ...data, payment: { ...payment, payment_method_id: 'oxxo' }, currency: 'MXN', time_zone: 'America/Mexico_City' }, {
+      storeName: 'Tienda',
+      locale: 'es-MX',
+    });
+    expect(oxxo.subject).toBe('Paga tu compra con OXXO antes del viernes, 4 de diciembre de 2026, 08:30');
   });
   test('es-AR stays as it was (vos), and is the default', () => {
     expect(renderOptIn({ storeName: 'Tienda', confirmUrl: 'https://x/c' }).subject).toBe('Confirmá que querés recibir recordatorios de Tienda');

@@ -26,6 +26,25 @@ const esAR = {
   optInButton: 'Sí, quiero recibirlos',
   optInNote: 'Si no fuiste vos, ignorá este correo: no te vamos a enviar nada.',
   optInFooter: 'Podés darte de baja cuando quieras desde cualquier recordatorio.',
+  // The fraud alert to the store's staff (email-fraud.ts).
+  fraudSubject: 'Alerta de fraude: NO ENVIAR el pedido {order}',
+  fraudIntro: 'MercadoPago envió una alerta de fraude por el pago del pedido {order} ({total}).',
+  fraudDoNotShip: 'NO ENVÍES este pedido.',
+  fraudMarked: 'Quedó marcado "no enviar" en el panel y el pago se está devolviendo al comprador.',
+  fraudStop: 'Si ya lo despachaste, intentá detener la entrega.',
+  // The payment instructions of a cash ticket, ATM, transfer or Pix (email-offline.ts).
+  paySubject: 'Pagá tu compra con {method} antes del {deadline}',
+  payIntro: 'Reservamos tu compra hasta el {deadline}. Pagá {total} con {method} antes de esa fecha; cuando se acredite, te confirmamos el pedido.',
+  payPixLead: 'Código Pix (copiá y pegá en tu banco):',
+  payBarcodeLead: 'Código de barras:',
+  paySeePix: 'Ver el código Pix',
+  paySeeTicket: 'Ver el comprobante para pagar',
+  payPixLink: 'El código Pix',
+  payTicketLink: 'El comprobante',
+  payFooter: 'Si no pagás antes de la fecha límite, la reserva se libera y el comprobante deja de valer.',
+  methodCash: 'efectivo',
+  methodBoleto: 'boleto bancario',
+  methodSpei: 'transferencia SPEI',
 };
 
 type Key = keyof typeof esAR;
@@ -43,6 +62,14 @@ const esMX: Record<Key, string> = {
   optInLinkLead: 'Confírmalo en este enlace:',
   optInNote: 'Si no fuiste tú, ignora este correo: no te enviaremos nada.',
   optInFooter: 'Puedes darte de baja cuando quieras desde cualquier recordatorio.',
+  fraudDoNotShip: 'NO ENVÍES este pedido.',
+  fraudStop: 'Si ya lo enviaste, intenta detener la entrega.',
+  paySubject: 'Paga tu compra con {method} antes del {deadline}',
+  payIntro: 'Apartamos tu compra hasta el {deadline}. Paga {total} con {method} antes de esa fecha; cuando se acredite, te confirmamos el pedido.',
+  payPixLead: 'Código (cópialo y pégalo en tu banco):',
+  paySeeTicket: 'Ver la ficha para pagar',
+  payTicketLink: 'La ficha de pago',
+  payFooter: 'Si no pagas antes de la fecha límite, el apartado se libera y la ficha deja de ser válida.',
 };
 
 const ptBR: Record<Key, string> = {
@@ -67,6 +94,23 @@ const ptBR: Record<Key, string> = {
   optInButton: 'Sim, quero receber',
   optInNote: 'Se não foi você, ignore este e-mail: não enviaremos nada.',
   optInFooter: 'Você pode cancelar quando quiser a partir de qualquer lembrete.',
+  fraudSubject: 'Alerta de fraude: NÃO ENVIE o pedido {order}',
+  fraudIntro: 'O MercadoPago enviou um alerta de fraude sobre o pagamento do pedido {order} ({total}).',
+  fraudDoNotShip: 'NÃO ENVIE este pedido.',
+  fraudMarked: 'Ele ficou marcado como "não enviar" no painel e o pagamento está sendo estornado ao comprador.',
+  fraudStop: 'Se você já despachou, tente interromper a entrega.',
+  paySubject: 'Pague sua compra com {method} até {deadline}',
+  payIntro: 'Reservamos sua compra até {deadline}. Pague {total} com {method} até essa data; quando o pagamento for creditado, confirmamos o pedido.',
+  payPixLead: 'Código Pix (copie e cole no app do seu banco):',
+  payBarcodeLead: 'Código de barras:',
+  paySeePix: 'Ver o código Pix',
+  paySeeTicket: 'Ver o boleto para pagar',
+  payPixLink: 'O código Pix',
+  payTicketLink: 'O boleto',
+  payFooter: 'Se você não pagar até a data limite, a reserva é liberada e o boleto perde a validade.',
+  methodCash: 'dinheiro',
+  methodBoleto: 'boleto bancário',
+  methodSpei: 'transferência SPEI',
 };
 
 export type EmailKey = Key;
