@@ -3,11 +3,18 @@
  * the emails in the store's locale. The stack started with `country: MX`; a
  * paid order (through the real routines); its confirmation email, sent by
  * send-emails, reads es-MX (tú) with pesos as es-MX writes them; staff see the
- * order on the dashboard with the same format.
+ * order on the dashboard with the same format, in es-MX; the demo's account
+ * and orders pages in es-MX (tú, <html lang="es-MX">).
+ *
+ * Screenshots go to test-results/browser/; with UPDATE_SCREENSHOTS=1 to
+ * docs/screenshots/ (mx-*.png).
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../dev/pg/prepare.ts';
 import type { Stack } from '../../dev/stack/stack.ts';
 import { addStaff } from '../../dev/staff-add.ts';
 import { countryOf } from '../../edge/_shared/country.ts';
@@ -16,6 +23,7 @@ import { type BrowserStack, ensureBuilt, newPage, startBrowserStack } from '../h
 import { approvedPayment } from '../helpers/db.ts';
 
 const STAFF = { email: 'duena@tienda.test', password: 'tacos-al-pastor' };
+const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(repoRoot, 'docs', 'screenshots') : join(repoRoot, 'test-results', 'browser');
 
 let stack: Stack;
 let browser: Browser;
@@ -23,7 +31,9 @@ let db: pg.Pool;
 let env: BrowserStack;
 
 beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
   ensureBuilt('web/admin/dist', ['web/admin', 'edge/_shared'], 'build:admin');
+  ensureBuilt(join(repoRoot, 'web', 'demo', 'dist'), ['web/demo', 'web/src', 'edge/_shared'], 'build:web');
   env = await startBrowserStack('country-mx-browser', {
     country: countryOf('MX')!,
     serveAdmin: true,
@@ -39,12 +49,13 @@ afterAll(async () => {
   await env?.stop();
 });
 
-/** A paid order of one REM-NEG-M (the demo remera, in MXN), through begin_checkout and apply_payment. */
-async function paidOrder(): Promise<{ orderNumber: string; total: string }> {
+/** A paid order of one REM-NEG-M (the demo remera, in MXN), through begin_checkout and apply_payment; by a new anonymous shopper unless one is given. */
+async function paidOrder(shopperId?: string): Promise<{ orderNumber: string; total: string }> {
   const client = await db.connect();
   try {
     await client.query('begin');
-    const shopper = (await client.query<{ id: string }>(`insert into auth.users (id, is_anonymous) values (gen_random_uuid(), true) returning id`)).rows[0]!.id;
+    const shopper = shopperId ??
+      (await client.query<{ id: string }>(`insert into auth.users (id, is_anonymous) values (gen_random_uuid(), true) returning id`)).rows[0]!.id;
     await client.query(`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)`, [
       JSON.stringify({ sub: shopper, role: 'authenticated', is_anonymous: true }),
     ]);
@@ -83,14 +94,49 @@ describe('a store in Mexico: the emails and the dashboard in es-MX', () => {
     const { context, page } = await newPage(browser, { viewport: { width: 1280, height: 860 } });
     try {
       await page.goto(stack.adminUrl);
-      await page.getByLabel('Email').fill(STAFF.email);
+      expect(await page.getAttribute('html', 'lang')).toBe('es-MX');
+      await page.getByLabel('Correo').fill(STAFF.email);
       await page.getByLabel('Contraseña').fill(STAFF.password);
-      await page.getByRole('button', { name: 'Ingresar' }).click();
+      await page.getByRole('button', { name: 'Iniciar sesión' }).click();
       await page.getByTestId('who').waitFor();
+      expect(await page.locator('nav.nav').textContent()).toContain('Inventario');
       await page.goto(`${stack.adminUrl}#/pedidos`);
       await page.getByTestId('orders').waitFor();
       await expect.poll(() => page.getByTestId('orders').textContent()).toContain(orderNumber);
       expect(await page.getByTestId('orders').textContent()).toContain(pesos);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("the demo's account and orders pages in es-MX: tú, not vos", async () => {
+    const { context, page } = await newPage(browser);
+    try {
+      await page.goto(`${stack.webUrl}/cuenta/crear`);
+      await expect.poll(() => page.locator('h1.page-title').textContent()).toBe('Crear cuenta');
+      expect(await page.getAttribute('html', 'lang')).toBe('es-MX');
+      expect(await page.locator('.account p.muted').textContent()).toBe(
+        'Guarda tu carrito y tus pedidos en una cuenta para verlos desde cualquier dispositivo.',
+      );
+      await page.getByTestId('account-email-input').fill('sofia.ramirez@example.com');
+      await page.getByTestId('account-password-input').fill('mole-poblano-123');
+      await page.getByTestId('signup-submit').click();
+      await page.getByTestId('signup-done').waitFor();
+      const userId = await page.evaluate(() => {
+        const key = Object.keys(localStorage).find((k) => k.endsWith('-auth-token'))!;
+        return (JSON.parse(localStorage.getItem(key)!) as { user: { id: string } }).user.id;
+      });
+      const { orderNumber, total } = await paidOrder(userId);
+      await page.goto(`${stack.webUrl}/orders`);
+      await page.getByTestId(`order-${orderNumber}`).waitFor();
+      expect(await page.locator('h1.page-title').textContent()).toBe('Mis pedidos');
+      expect(await page.getByTestId('order-status').textContent()).toBe('Pagado');
+      expect(await page.getByTestId('order-total').textContent()).toBe(formatMoney(total, 'MXN', 'es-MX'));
+      await page.screenshot({ path: join(SHOTS, 'mx-orders.png'), fullPage: false });
+      await page.goto(`${stack.webUrl}/cuenta/ingresar`);
+      await page.getByTestId('account-signed-in').waitFor();
+      expect(await page.getByTestId('account-signed-in').textContent()).toBe('Tu cuentaIniciaste sesión como sofia.ramirez@example.com.');
+      await page.screenshot({ path: join(SHOTS, 'mx-account.png'), fullPage: false });
     } finally {
       await context.close();
     }

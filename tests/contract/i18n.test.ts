@@ -7,6 +7,7 @@
 import { describe, expect, test } from 'vitest';
 import { renderConfirmation, renderOptIn, renderReminder } from '../../edge/_shared/email-render.ts';
 import { renderFraudAlert } from '../../edge/_shared/email-fraud.ts';
+import { CHECKOUT_ERROR_TEXTS_ES } from '../../web/src/messages.ts';
 import { renderPaymentInstructions } from '../../edge/_shared/email-offline.ts';
 import { catalogFor, COUNTRIES, SITE_IDS } from '../../edge/_shared/country.ts';
 import { EMAIL_CATALOGS } from '../../edge/_shared/i18n/emails.ts';
@@ -44,6 +45,10 @@ describe('each catalog in its own voice', () => {
       expect(same, `${family}: pt-BR texts left in Spanish`).toEqual([]);
     });
   }
+  test("the demo's es-AR checkout errors are the library's own (CHECKOUT_ERROR_TEXTS_ES), one for each code", () => {
+    const demo = Object.entries(DEMO_CATALOGS['es-AR']).filter(([k]) => k.startsWith('ck_')).map(([k, v]) => [k.slice(3), v]);
+    expect(Object.fromEntries(demo)).toEqual(CHECKOUT_ERROR_TEXTS_ES);
+  });
   test('the dashboard refunds: reembolsar in Spanish, estornar in Portuguese', () => {
     expect([ADMIN_CATALOGS['es-AR'].refund, ADMIN_CATALOGS['es-MX'].refund, ADMIN_CATALOGS['pt-BR'].refund]).toEqual(['Reembolsar', 'Reembolsar', 'Estornar']);
   });

@@ -3,10 +3,12 @@
  * order, the paid return) in es-AR, es-MX and pt-BR; the store's locale
  * (from /env.js) picks the nearest catalog. Every key is in every catalog
  * (tests/contract/i18n.test.ts). The other pages' texts are in
- * i18n-pages.ts, joined here into one catalog per locale.
+ * i18n-pages.ts and the errors' in i18n-messages.ts, joined here into one
+ * catalog per locale.
  */
 import { type Catalogs, translator } from '../../../edge/_shared/i18n/format.ts';
 import { createElement, Fragment, type ReactNode } from 'react';
+import { messagesAR, messagesBR, messagesMX } from './i18n-messages.ts';
 import { pagesAR, pagesBR, pagesMX } from './i18n-pages.ts';
 
 const esAR = {
@@ -59,6 +61,7 @@ const esAR = {
   keepShopping: 'Seguir comprando',
   seeOrders: 'Ver mis pedidos',
   ...pagesAR,
+  ...messagesAR,
 };
 
 type Key = keyof typeof esAR;
@@ -75,6 +78,7 @@ const esMX: Record<Key, string> = {
   checkForm: 'Revisa los datos marcados en el formulario.',
   status_in_mediation: 'En disputa',
   ...pagesMX,
+  ...messagesMX,
 };
 
 const ptBR: Record<Key, string> = {
@@ -127,6 +131,7 @@ const ptBR: Record<Key, string> = {
   keepShopping: 'Continuar comprando',
   seeOrders: 'Ver meus pedidos',
   ...pagesBR,
+  ...messagesBR,
 };
 
 export type DemoKey = Key;

@@ -1,7 +1,6 @@
-/** Library errors to what the shopper reads. */
+/** Library errors to what the shopper reads, in the store's catalog (i18n-messages.ts). */
 import {
   AuthenticationError,
-  CHECKOUT_ERROR_TEXTS_ES,
   CheckoutError,
   HoldLimitError,
   InsufficientStockError,
@@ -16,6 +15,7 @@ import {
   ValidationError,
 } from '../../src/index.ts';
 import { time, units } from './format.ts';
+import { t, tIfKnown } from './i18n.ts';
 
 type AlertKind = 'out-of-stock' | 'expired' | 'network' | 'validation' | 'error' | 'info' | 'success';
 
@@ -28,53 +28,46 @@ export interface AlertMessage {
 }
 
 function shortLineText(s: ShortLine, titles: Map<string, string>): string {
-  const name = s.title ?? (s.variant_id ? titles.get(s.variant_id) : undefined) ?? s.sku ?? 'un producto';
-  if (s.available <= 0) return `${name}: no queda stock (pediste ${units(s.requested)}).`;
-  return `${name}: ${s.available === 1 ? 'queda 1 unidad' : `quedan ${s.available} unidades`} (pediste ${units(s.requested)}).`;
+  const name = s.title ?? (s.variant_id ? titles.get(s.variant_id) : undefined) ?? s.sku ?? t('aProduct');
+  const requested = units(s.requested);
+  if (s.available <= 0) return t('shortNone', { name, requested });
+  return s.available === 1 ? t('shortOne', { name, requested }) : t('shortSome', { name, n: s.available, requested });
 }
 
 const hhmm = time;
 
-/** The fair-stock limits (CKH01-03, CKH05), in Spanish. */
+/** The fair-stock limits (CKH01-03, CKH05). */
 function holdLimitMessage(err: HoldLimitError, titles: Map<string, string>): AlertMessage {
   if (err.code === 'hold_limit_product') {
-    const max = err.max === undefined ? 'pocas' : String(err.max);
+    const max = err.max === undefined ? t('few') : String(err.max);
     return {
       kind: 'validation',
-      title: `Podés llevar hasta ${max} unidades de cada producto`,
+      title: t('limitProduct', { max }),
       lines: err.lines.map((l) => {
-        const name = (l.variant_id ? titles.get(l.variant_id) : undefined) ?? l.sku ?? 'Un producto';
-        return `${name}: pediste ${l.requested ?? 'más'}, el máximo es ${max}.`;
+        const name = (l.variant_id ? titles.get(l.variant_id) : undefined) ?? l.sku ?? t('aProductCap');
+        return t('limitProductLine', { name, requested: l.requested ?? t('more'), max });
       }),
     };
   }
   if (err.code === 'hold_limit_checkout') {
     return {
       kind: 'validation',
-      title: `Podés comprar hasta ${err.max ?? 'pocas'} unidades por compra`,
-      lines: [`Tu carrito tiene ${err.requested ?? 'más'}. Quitá algunas unidades y volvé a intentar.`],
+      title: t('limitCheckout', { max: err.max ?? t('few') }),
+      lines: [t('limitCheckoutLine', { requested: err.requested ?? t('more') })],
     };
   }
   if (err.code === 'hold_limit_address') {
-    const frees = err.retryAfter ? ` Se libera stock a las ${hhmm(err.retryAfter)}.` : '';
+    const frees = err.retryAfter ? t('stockFreesAt', { time: hhmm(err.retryAfter) }) : '';
     return {
       kind: 'error',
-      title: 'Hay muchas compras sin pagar desde tu conexión',
-      lines: [
-        `Las compras en curso desde tu conexión ya reservan ${err.held ?? 'varias'} unidades (el máximo es ${err.max ?? 'bajo'}) y esta pide ${
-          err.requested ?? 'más'
-        }.${frees} Pagá o dejá vencer alguna y volvé a intentar.`,
-      ],
+      title: t('limitAddress'),
+      lines: [t('limitAddressLine', { held: err.held ?? t('several'), max: err.max ?? t('low'), requested: err.requested ?? t('more'), frees })],
     };
   }
   return {
     kind: 'error',
-    title: 'Demasiadas reservas sin pagar',
-    lines: [
-      err.retryAfter
-        ? `Dejaste vencer varias reservas sin pagar. Vas a poder reservar de nuevo a las ${hhmm(err.retryAfter)}.`
-        : 'Dejaste vencer varias reservas sin pagar. Esperá un rato antes de volver a reservar.',
-    ],
+    title: t('tooManyHolds'),
+    lines: [err.retryAfter ? t('tooManyHoldsAt', { time: hhmm(err.retryAfter) }) : t('tooManyHoldsWait')],
   };
 }
 
@@ -83,110 +76,78 @@ export function describeError(err: unknown, titles: Map<string, string> = new Ma
   if (err instanceof InsufficientStockError) {
     return {
       kind: 'out-of-stock',
-      title: 'No hay stock suficiente',
-      lines: err.short.length > 0 ? err.short.map((s) => shortLineText(s, titles)) : ['Otro comprador se llevó las últimas unidades.'],
+      title: t('noStock'),
+      lines: err.short.length > 0 ? err.short.map((s) => shortLineText(s, titles)) : [t('lastUnitsGone')],
     };
   }
   if (err instanceof ReservationExpiredError) {
     return {
       kind: 'expired',
-      title: 'Tu reserva venció',
-      lines: ['Pasó el tiempo para pagar y liberamos el stock. Revisá tu carrito y volvé a iniciar la compra.'],
+      title: t('holdExpired'),
+      lines: [t('holdExpiredLine')],
     };
   }
   if (err instanceof NetworkError) {
     return {
       kind: 'network',
-      title: 'No pudimos conectarnos con la tienda',
-      lines: ['Revisá tu conexión a internet y volvé a intentar. No se hizo ningún cambio.'],
+      title: t('network'),
+      lines: [t('networkLine')],
     };
   }
   if (err instanceof PaymentProviderError) {
     return {
       kind: 'error',
-      title: 'MercadoPago no está disponible',
-      lines: ['No reservamos nada. Probá de nuevo en unos minutos.'],
+      title: t('mpDown'),
+      lines: [t('mpDownLine')],
     };
   }
   if (err instanceof ValidationError) {
-    return { kind: 'validation', title: 'Revisá los datos', lines: err.issues.map((i) => i.message) };
+    return { kind: 'validation', title: t('checkData'), lines: err.issues.map((i) => i.message) };
   }
   if (err instanceof SessionRequiredError && err.code === 'over_request_rate_limit') {
     return {
       kind: 'error',
-      title: 'Demasiados ingresos desde tu conexión',
-      lines: ['Se abrieron muchas sesiones nuevas desde esta red en la última hora. Esperá unos minutos y recargá la página.'],
+      title: t('tooManySessions'),
+      lines: [t('tooManySessionsLine')],
     };
   }
   if (err instanceof SessionRequiredError && err.code === 'captcha_failed') {
     return {
       kind: 'error',
-      title: 'No pudimos verificar que sos una persona',
-      lines: ['Recargá la página y completá la verificación para empezar a comprar.'],
+      title: t('captchaFailed'),
+      lines: [t('captchaFailedLine')],
     };
   }
   if (err instanceof SessionRequiredError) {
-    return { kind: 'error', title: 'Tu sesión terminó', lines: ['Recargá la página para seguir comprando.'] };
+    return { kind: 'error', title: t('sessionEnded'), lines: [t('sessionEndedLine')] };
   }
   if (err instanceof HoldLimitError) return holdLimitMessage(err, titles);
   if (err instanceof AuthenticationError) {
-    return { kind: 'validation', title: AUTH_CODES[err.code] ?? 'No pudimos ingresar', lines: AUTH_CODES[err.code] ? [] : [err.message], testid: 'auth-error' };
+    const known = tIfKnown(`auth_${err.code}`);
+    return { kind: 'validation', title: known ?? t('signInFailed'), lines: known ? [] : [err.message], testid: 'auth-error' };
   }
   // A recovery email's restore link (restoreCart).
   if (err instanceof StorefrontError && ['link_expired', 'invalid_link'].includes(err.code)) {
-    const why = { link_expired: 'El enlace del correo venció.', invalid_link: 'El enlace del correo no es válido.' };
-    return { kind: 'error', title: 'No pudimos recuperar tu carrito', lines: [why[err.code as keyof typeof why]] };
+    return { kind: 'error', title: t('cartNotRestored'), lines: [err.code === 'link_expired' ? t('linkExpired') : t('linkInvalid')] };
   }
   if (err instanceof CheckoutError) {
-    return { kind: 'error', title: CHECKOUT_ERROR_TEXTS_ES[err.code] ?? 'No pudimos completar la compra', lines: [] };
+    return { kind: 'error', title: tIfKnown(`ck_${err.code}`) ?? t('checkoutFailed'), lines: [] };
   }
   if (err instanceof StorefrontError) {
-    return { kind: 'error', title: 'Algo salió mal', lines: [err.message] };
+    return { kind: 'error', title: t('somethingWrong'), lines: [err.message] };
   }
-  return { kind: 'error', title: 'Algo salió mal', lines: [err instanceof Error ? err.message : String(err)] };
+  return { kind: 'error', title: t('somethingWrong'), lines: [err instanceof Error ? err.message : String(err)] };
 }
-
-const AUTH_CODES: Record<string, string> = {
-  invalid_credentials: 'Email o contraseña incorrectos.',
-  user_already_exists: 'Ya existe una cuenta con ese email: ingresá con tu contraseña.',
-  email_exists: 'Ya existe una cuenta con ese email: ingresá con tu contraseña.',
-  weak_password: 'La contraseña debe tener al menos 6 caracteres.',
-  email_address_invalid: 'El email no es válido.',
-  same_password: 'La contraseña nueva tiene que ser distinta de la anterior.',
-  already_signed_in: 'Ya ingresaste con una cuenta.',
-};
 
 /** A coupon the preview refused, for the field under the coupon input. */
 export function couponErrorText(err: unknown): string {
-  if (err instanceof ValidationError) return err.issues[0]?.message ?? 'Código de cupón inválido';
-  if (err instanceof CheckoutError) {
-    const texts: Record<string, string> = {
-      coupon_unknown: 'Ese cupón no existe.',
-      coupon_not_applicable: 'Ese cupón no se puede usar con este carrito (vigencia, monto mínimo o moneda).',
-      coupon_used_up: 'Ese cupón ya se agotó.',
-      empty_cart: 'Tu carrito está vacío.',
-      mixed_currency: 'El carrito tiene productos en monedas distintas.',
-    };
-    return texts[err.code] ?? 'No pudimos aplicar el cupón.';
-  }
+  if (err instanceof ValidationError) return err.issues[0]?.message ?? t('couponInvalid');
+  if (err instanceof CheckoutError) return tIfKnown(`coupon_${err.code}`) ?? t('couponFailed');
   return describeError(err).title;
 }
 
 function mergeChangeText(c: MergeChange): string {
-  switch (c.reason) {
-    case 'insufficient_stock':
-      return `${c.title}: sumamos ${c.quantity} de ${units(c.requested)}, no hay más stock.`;
-    case 'max_line_quantity':
-      return `${c.title}: sumamos ${c.quantity} de ${units(c.requested)}, llegaste al máximo por producto.`;
-    case 'not_for_sale':
-      return `${c.title}: ya no está a la venta, no lo sumamos.`;
-    case 'currency_mismatch':
-      return `${c.title}: está en otra moneda que tu carrito, no lo sumamos.`;
-    case 'kept_account_cart':
-      return `${c.title}: quedó el carrito de tu cuenta, no lo sumamos.`;
-    case 'replaced':
-      return `${c.title}: lo quitamos, quedó el carrito de este dispositivo.`;
-  }
+  return t(`merge_${c.reason}`, { title: c.title, quantity: c.quantity, requested: units(c.requested) });
 }
 
 /** The notice after signing in: the anonymous cart was merged into the account's. */
@@ -194,13 +155,13 @@ export function mergeNotice(report: MergeReport): AlertMessage {
   if (report.changes.length === 0) {
     return {
       kind: 'success',
-      title: report.lines_moved > 0 ? 'Ingresaste. Sumamos los productos de este dispositivo a tu carrito.' : 'Ingresaste.',
+      title: report.lines_moved > 0 ? t('mergedMoved') : t('signedIn'),
       testid: 'merge-notice',
     };
   }
   return {
     kind: 'info',
-    title: 'Ingresaste. Unimos tu carrito con el de tu cuenta, con estos cambios:',
+    title: t('mergedChanges'),
     lines: report.changes.map(mergeChangeText),
     testid: 'merge-notice',
   };
