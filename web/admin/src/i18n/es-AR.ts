@@ -242,6 +242,7 @@ export const esAR = {
   refusal_variant_share: 'límite de stock para pagos pendientes',
   refusal_session_closed: 'la compra ya no estaba vigente',
   awaitingPayment: 'Esperando pago',
+  awaitingLabel: 'esperando pago',
   unitsHeld: 'Unidades reservadas',
   expiredUnpaid: 'Vencidos sin pagar',
   expiredHint: '{week} en 7 días · {cancel} por anular',

@@ -235,6 +235,7 @@ export const ptBR: Record<keyof typeof esAR, string> = {
   refusal_variant_share: 'limite de estoque para pagamentos pendentes',
   refusal_session_closed: 'a compra já não estava vigente',
   awaitingPayment: 'Aguardando pagamento',
+  awaitingLabel: 'aguardando pagamento',
   unitsHeld: 'Unidades reservadas',
   expiredUnpaid: 'Vencidos sem pagamento',
   expiredHint: '{week} em 7 dias · {cancel} a cancelar',

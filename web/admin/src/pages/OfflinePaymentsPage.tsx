@@ -69,7 +69,7 @@ export function OfflinePaymentsPage({ api }: { api: AdminApi }) {
                       <td>
                         {a.payment_id}
                         <br />
-                        <span className='small muted'>{a.label}</span>
+                        <span className='small muted'>{a.label && t('awaitingLabel')}</span>
                       </td>
                       <td>
                         {label('m_', a.payment_type_id)} · {a.payment_method_id ?? '—'}

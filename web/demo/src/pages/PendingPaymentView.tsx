@@ -36,7 +36,7 @@ export function PendingPaymentView({ payment, total, currency }: { payment: Pend
   return (
     <div className='pending-payment' data-testid='pending-payment' data-method={payment.payment_method_id ?? ''}>
       <p>
-        <span className='badge' data-testid='pending-label'>{payment.label ?? t('awaitingPayment')}</span> {tNodes('payBefore', {
+        <span className='badge' data-testid='pending-label'>{t('awaitingPayment')}</span> {tNodes('payBefore', {
           amount: money(total, currency),
           method: <strong data-testid='pending-method'>{methodName(payment.payment_method_id)}</strong>,
           deadline: <strong data-testid='pending-deadline' data-date={payment.deadline}>{deadline(payment.deadline)}</strong>,
