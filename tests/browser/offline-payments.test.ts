@@ -3,7 +3,8 @@
  * whole local stack with the MercadoPago sandbox on a Brazilian account: a
  * boleto and a Pix chosen on MercadoPago's page, the return page showing how
  * to pay (the ticket's link and barcode, the Pix QR) and by when, then the
- * paid order once the sandbox pays, without a reload.
+ * paid order once the sandbox pays, without a reload; in the store's locale
+ * (pt-BR: aguardando pagamento, boleto bancário).
  *
  * Screenshots go to test-results/browser/, or with UPDATE_SCREENSHOTS=1 to
  * docs/screenshots/ (pending-ticket.png, pending-pix.png, pending-paid.png).
@@ -78,16 +79,17 @@ async function payOffline(page: Page, product: { slug: string; sku: string }, ty
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
-describe('the pending page (demo storefront, es-AR)', () => {
-  it('a boleto: its link, barcode and deadline, esperando pago; then the paid order once the sandbox pays, by itself', async () => {
+describe('the pending page (demo storefront, a Brazilian store: pt-BR)', () => {
+  it('a boleto: its link, barcode and deadline, aguardando pagamento; then the paid order once the sandbox pays, by itself', async () => {
     const { context, page } = await newPage(browser);
     try {
       const product = await brazilianProduct('Caneca de cerâmica');
       const paymentId = await payOffline(page, product, 'ticket', 'bolbradesco');
       await page.getByTestId('pending-payment').waitFor();
       expect(await page.getByTestId('return').getAttribute('data-status')).toBe('pending');
-      expect(await page.getByTestId('pending-label').textContent()).toBe('esperando pago');
-      expect(await page.getByTestId('pending-method').textContent()).toBe('boleto bancario');
+      expect(await page.getByTestId('pending-label').textContent()).toBe('aguardando pagamento');
+      expect(await page.getByTestId('pending-method').textContent()).toBe('boleto bancário');
+      expect(await page.getByTestId('pending-payment').textContent()).toContain('Esta página se atualiza sozinha');
       expect(await page.getByTestId('ticket-link').getAttribute('href')).toContain(`payment_id=${paymentId}`);
       expect(await page.getByTestId('ticket-barcode').textContent()).toMatch(/^\d{44}$/);
       const deadline = Date.parse((await page.getByTestId('pending-deadline').getAttribute('data-date'))!);
