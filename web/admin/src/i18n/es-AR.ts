@@ -190,6 +190,7 @@ export const esAR = {
   inv_approved_payment_unsettled: 'Pago aprobado sin pedido ni reembolso',
   inv_order_without_approved_payment: 'Pedido sin pago aprobado',
   inv_two_orders_one_checkout: 'Dos pedidos de una misma compra',
+  inv_two_orders_one_merged_cart: 'Dos pedidos de un mismo carrito unido a una cuenta',
   inv_paid_session_without_order: 'Compra pagada sin pedido',
   inv_closed_session_holds_stock: 'Compra cerrada que retiene stock',
   inv_refund_owed_over_1h: 'Reembolso pendiente hace más de una hora',

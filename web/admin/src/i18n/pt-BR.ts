@@ -185,6 +185,7 @@ export const ptBR: Record<keyof typeof esAR, string> = {
   inv_approved_payment_unsettled: 'Pagamento aprovado sem pedido nem estorno',
   inv_order_without_approved_payment: 'Pedido sem pagamento aprovado',
   inv_two_orders_one_checkout: 'Dois pedidos de uma mesma compra',
+  inv_two_orders_one_merged_cart: 'Dois pedidos de um mesmo carrinho unido a uma conta',
   inv_paid_session_without_order: 'Compra paga sem pedido',
   inv_closed_session_holds_stock: 'Compra encerrada que retém estoque',
   inv_refund_owed_over_1h: 'Estorno pendente há mais de uma hora',
