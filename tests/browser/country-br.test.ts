@@ -59,17 +59,20 @@ describe('a store in Brazil in Chromium', () => {
       await page.getByTestId('checkout-surname').fill('Souza');
       await page.getByTestId('checkout-streetName').fill('Rua Augusta');
       await page.getByTestId('checkout-streetNumber').fill('1500');
-      await page.getByTestId('checkout-zipCode').fill('01304-001');
+      await page.getByTestId('checkout-zipCode').fill('0!');
       await page.getByTestId('checkout-city').fill('São Paulo');
       // The country's types: CPF first, then CNPJ.
       expect(await page.getByTestId('checkout-idType').locator('option').allTextContents()).toEqual(['CPF', 'CNPJ']);
       await page.getByTestId('checkout-idNumber').fill('529.982.247-24');
       await page.getByTestId('checkout-submit').click();
       await expect.poll(() => page.getByTestId('error-idNumber').textContent()).toBe('Documento inválido');
+      // The library's own messages are es-AR: a Brazilian store shows its own.
+      expect(await page.getByTestId('error-zipCode').textContent()).toBe('Confira este dado');
       expect(await page.locator('.alert-title').textContent()).toBe('Confira os dados marcados no formulário.');
       expect(page.url()).toContain(stack.webUrl);
       await shot(page, 'cpf-refused');
 
+      await page.getByTestId('checkout-zipCode').fill('01304-001');
       await page.getByTestId('checkout-idNumber').fill('529.982.247-25');
       await page.getByTestId('checkout-submit').click();
       await page.waitForURL(/\/checkout\/v1\/redirect\?pref_id=/);
