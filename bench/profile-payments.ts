@@ -13,17 +13,17 @@
  *
  * Options: `--n <payments>` (default 2000), `--clients <n>` (16),
  * `--top <statements>` (25), `--explain`, `--base <commit>`: first the same
- * profile with the payment routines as they were at <commit> (the
- * definitions of BASE_ROUTINES in that commit's schema files, each on a
- * fresh cluster), then today's: before and after from one invocation.
+ * profile on a database built from <commit>'s supabase/ folder (its
+ * migrations: routines, triggers and indexes as they were), then today's,
+ * each on a fresh cluster: before and after from one invocation.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort, startCluster } from '../dev/pg/cluster.ts';
-import { prepareDatabase, repoRoot } from '../dev/pg/prepare.ts';
+import { applyBootstrap, prepareDatabase, repoRoot, supabaseBin } from '../dev/pg/prepare.ts';
 import { postmasterPid, treeCpuSeconds } from './cpu.ts';
 import { createSessions, createShoppersWithCarts, createVariants } from './fixtures.ts';
 import { asService, closeClients, fmt, openServiceClients, runClients } from './lib.ts';
@@ -35,18 +35,23 @@ const clients = opt('--clients', 16);
 const top = opt('--top', 25);
 const base = args.includes('--base') ? args[args.indexOf('--base') + 1] : undefined;
 
-/** The routines issue 25 changed, whose older definitions `--base` puts back (the new ones they call stay, unused). */
-const BASE_ROUTINES = ['private.counted_parts', 'private.counted_amount', 'private.commit_order', 'private.settle_approved'];
-
-/** `create or replace` of each of BASE_ROUTINES as supabase/schemas held it at `commit`. */
-function baseDefinitions(commit: string): string {
-  const text = execFileSync('git', ['-C', repoRoot, 'show', `${commit}:supabase/schemas/06_payments_and_orders.sql`], { encoding: 'utf8' });
-  return BASE_ROUTINES.map((name) => {
-    const start = text.indexOf(`create function ${name}(`);
-    const end = text.indexOf('$$;', text.indexOf('as $$', start)) + 3;
-    if (start < 0 || end < 3) throw new Error(`${name} not found at ${commit}`);
-    return text.slice(start, end).replace('create function', 'create or replace function');
-  }).join('\n');
+/**
+ * The database as `commit` built it: that commit's supabase/ folder (its
+ * migrations, triggers and indexes included) pushed by the Supabase CLI.
+ */
+async function prepareAt(url: string, commit: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'checkout-base-'));
+  try {
+    execFileSync('sh', ['-c', `git -C "$0" archive "$1" supabase | tar -x -C "$2"`, repoRoot, commit, dir]);
+    await applyBootstrap(url);
+    execFileSync(supabaseBin, ['db', 'push', `--remote=${url}`, '--yes'], {
+      cwd: dir,
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, SUPABASE_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1', NO_COLOR: '1' },
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const payment = (s: { token: string; total: number }, id: number) => ({
@@ -63,7 +68,7 @@ const oneLine = (q: string, max = 110) => {
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 };
 
-async function profile(label: string, patch?: string) {
+async function profile(label: string, commit?: string) {
   const cluster = await startCluster({
     dataDir: mkdtempSync(join(tmpdir(), 'checkout-profile-')),
     port: await freePort(),
@@ -79,10 +84,10 @@ async function profile(label: string, patch?: string) {
   });
   const admin = new pg.Client({ connectionString: cluster.url });
   try {
-    await prepareDatabase(cluster.url);
+    if (commit) await prepareAt(cluster.url, commit);
+    else await prepareDatabase(cluster.url);
     await admin.connect();
     admin.on('error', () => undefined);
-    if (patch) await admin.query(patch);
     await admin.query('create extension if not exists pg_stat_statements');
     const variants = await createVariants(admin, 50, { stock: 1_000_000, prefix: 'prof' });
     const conns = await openServiceClients(cluster.url, clients);
@@ -190,7 +195,7 @@ async function profile(label: string, patch?: string) {
 }
 
 async function main() {
-  if (base) await profile(`apply_payment at ${base}`, baseDefinitions(base));
+  if (base) await profile(`apply_payment at ${base}`, base);
   await profile('apply_payment now');
 }
 
