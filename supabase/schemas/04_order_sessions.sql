@@ -193,6 +193,7 @@ language plpgsql set search_path = ''
 as $$
 declare
   counted_by_caller text := nullif(current_setting('checkout.reserving_session', true), '');
+  released_by_caller text := nullif(current_setting('checkout.releasing_session', true), '');
 begin
   -- Each branch names only the transition tables its event has.
   if tg_op = 'INSERT' then
@@ -208,16 +209,23 @@ begin
              where n.order_session_id::text is distinct from counted_by_caller group by n.variant_id) d
      where v.id = d.variant_id;
   else
-    perform 1 from public.variants v where v.id in (select o.variant_id from old_rows o) order by v.id for update;
+    if released_by_caller is not null
+       and not exists (select 1 from old_rows o where o.order_session_id::text <> released_by_caller) then
+      return null;
+    end if;
+    perform 1 from public.variants v
+     where v.id in (select o.variant_id from old_rows o where o.order_session_id::text is distinct from released_by_caller)
+     order by v.id for update;
     update public.variants v set reserved = v.reserved - d.quantity
-      from (select o.variant_id, sum(o.quantity)::integer as quantity from old_rows o group by o.variant_id) d
+      from (select o.variant_id, sum(o.quantity)::integer as quantity from old_rows o
+             where o.order_session_id::text is distinct from released_by_caller group by o.variant_id) d
      where v.id = d.variant_id;
   end if;
   return null;
 end
 $$;
 comment on function private.count_reservations() is
-  'Trigger (after insert, after delete; statement level): keeps variants.reserved equal to the units of its reservation rows. Rows of the order session named in the transaction-local setting checkout.reserving_session are left out: begin_checkout counts those itself.';
+  'Trigger (after insert, after delete; statement level): keeps variants.reserved equal to the units of its reservation rows. Rows of the order session named in the transaction-local setting checkout.reserving_session (inserted) or checkout.releasing_session (deleted) are left out: begin_checkout and private.commit_held_order count those themselves.';
 create trigger stock_reservations_count_delete
   after delete on checkout.stock_reservations
   referencing old table as old_rows

@@ -192,7 +192,10 @@ comment on table checkout.order_payments is
   'Approved payments counted toward an order session (its parts, with two cards), with the price (amount = transaction_amount), the installments, the buyer''s financing cost and MercadoPago''s fees. order_id is set when the parts cover the total and the order is created; a part without one is waiting for its partner (or is owed back: checkout.payment_refunds). Service role only.';
 
 create index order_payments_session_idx on checkout.order_payments (order_session_id);
-create index order_payments_order_idx on checkout.order_payments (order_id);
+-- Without the parts that wait for their order (order_id null): their old
+-- versions' entries would pile up under null until vacuum, and the lookup of
+-- a session's counted parts scanned them all (issue 25).
+create index order_payments_order_idx on checkout.order_payments (order_id) where order_id is not null;
 
 alter table checkout.order_payments enable row level security;
 grant select, insert, update on checkout.order_payments to service_role;
@@ -576,16 +579,28 @@ declare
   financing numeric;
   parts bigint[];
 begin
-  -- Read before the insert: an order whose payment had a fraud alert is born
-  -- stopped and its payment owed back (14_disputes.sql), yet it is the order's.
   select coalesce(sum(p.financing_cost), 0), array_agg(p.payment_id) into financing, parts from private.counted_parts(s.id) p;
+  -- The order's facts are kept here, where they are known, rather than by
+  -- the order's triggers, which skip an order of the session named in
+  -- checkout.recording_order (they stay for any other writer): an alert on
+  -- any of its parts has it born stopped and its payment owed back
+  -- (14_disputes.sql), yet it is the order's; its confirmation email; the
+  -- cart's paid fact.
+  perform set_config('checkout.recording_order', s.id::text, true);
   insert into public.orders (
     order_session_id, session_id, payment_id, subtotal, discount, total, currency, coupon_code,
-    payer, shipping_address, payment_type, payment_method, paid_late, financing_cost
+    payer, shipping_address, payment_type, payment_method, paid_late, financing_cost, do_not_ship
   ) values (
     s.id, s.session_id, pid, s.subtotal, s.discount, s.total, s.currency, s.coupon_code,
-    s.payer, s.shipping_address, p_payment ->> 'payment_type_id', p_payment ->> 'payment_method_id', p_late, financing
+    s.payer, s.shipping_address, p_payment ->> 'payment_type_id', p_payment ->> 'payment_method_id', p_late, financing,
+    exists (select 1 from checkout.fraud_alerts fa where fa.payment_id = any (parts || pid))
   ) returning * into o;
+  perform set_config('checkout.recording_order', '', true);
+  if o.do_not_ship then
+    perform private.stop_delivery(o);
+  end if;
+  perform email.enqueue_confirmation(o);
+  perform analytics.stamp_paid(s.session_id);
   -- Every part counted toward the session now belongs to the order.
   update checkout.order_payments set order_id = o.id where payment_id = any (parts);
 
@@ -595,21 +610,14 @@ begin
 end
 $$;
 comment on function private.record_order(public.order_sessions, jsonb, boolean) is
-  'The order of a session whose counted parts cover its total, without its stock: records the parts'' financing cost on the order, gives every part the order''s id and marks the session paid. Its callers take the stock (private.commit_order, private.commit_held_order).';
+  'The order of a session whose counted parts cover its total, without its stock: records the parts'' financing cost on the order, keeps its facts (born do_not_ship and stopped when a part had a fraud alert, its confirmation email, the cart''s paid_at: the orders triggers skip it), gives every part the order''s id and marks the session paid. Its callers take the stock (private.commit_order, private.commit_held_order).';
 grant execute on function private.record_order(public.order_sessions, jsonb, boolean) to service_role;
 
-create function private.finish_order(s public.order_sessions, o public.orders, p_payment_id bigint, p_late boolean)
-returns jsonb
+create function private.clear_bought(s public.order_sessions, o public.orders, p_payment_id bigint, p_late boolean)
+returns void
 language plpgsql set search_path = ''
 as $$
 begin
-  -- After the stock: a line's foreign key share-locks its variant, which
-  -- would stop another payment's lock of the variant (commit_held_order).
-  insert into public.order_lines (order_id, line_no, variant_id, sku, title, unit_price, quantity, line_total)
-  select o.id, ord::smallint, (l ->> 'variant_id')::uuid, l ->> 'sku', l ->> 'title',
-         (l ->> 'unit_price')::numeric, (l ->> 'quantity')::integer, (l ->> 'line_total')::numeric
-    from jsonb_array_elements(s.lines) with ordinality as t(l, ord);
-
   -- The bought units leave the cart; anything added since stays.
   delete from public.cart_items ci
    using jsonb_array_elements(s.lines) l
@@ -622,18 +630,37 @@ begin
 
   perform private.log_event(s.id, 'committed', jsonb_build_object(
     'order_id', o.id, 'order_number', o.order_number, 'paid_late', p_late), p_payment_id);
+end
+$$;
+comment on function private.clear_bought(public.order_sessions, public.orders, bigint, boolean) is
+  'A committed order''s cart and log, which touch no variant: removes the bought units from the cart (anything added since stays) and logs committed.';
+grant execute on function private.clear_bought(public.order_sessions, public.orders, bigint, boolean) to service_role;
+
+create function private.finish_order(s public.order_sessions, o public.orders, p_payment_id bigint)
+returns jsonb
+language plpgsql set search_path = ''
+as $$
+begin
+  -- After the stock: a line's foreign key share-locks its variant, which
+  -- would stop another payment's lock of the variant (commit_held_order).
+  insert into public.order_lines (order_id, line_no, variant_id, sku, title, unit_price, quantity, line_total)
+  select o.id, ord::smallint, (l ->> 'variant_id')::uuid, l ->> 'sku', l ->> 'title',
+         (l ->> 'unit_price')::numeric, (l ->> 'quantity')::integer, (l ->> 'line_total')::numeric
+    from jsonb_array_elements(s.lines) with ordinality as t(l, ord);
   return jsonb_build_object('order_session_id', s.id, 'outcome', 'order_created', 'payment_id', p_payment_id, 'session_status', 'paid',
                             'order', private.order_json(o));
 end
 $$;
-comment on function private.finish_order(public.order_sessions, public.orders, bigint, boolean) is
-  'The last step of a committed order, after its stock: copies the lines, removes the bought units from the cart, logs committed and answers {outcome order_created, order}.';
-grant execute on function private.finish_order(public.order_sessions, public.orders, bigint, boolean) to service_role;
+comment on function private.finish_order(public.order_sessions, public.orders, bigint) is
+  'The last step of a committed order, after its stock: copies the lines and answers {outcome order_created, order}.';
+grant execute on function private.finish_order(public.order_sessions, public.orders, bigint) to service_role;
 
 create function private.commit_order(s public.order_sessions, p_payment jsonb, p_late boolean)
 returns jsonb
 language plpgsql set search_path = ''
 as $$
+declare
+  o public.orders;
 begin
   -- The caller checked the stock under the variant locks (short_lines), so
   -- the decrement cannot take stock_on_hand below zero.
@@ -642,11 +669,13 @@ begin
     from jsonb_to_recordset(s.lines) as l(variant_id uuid, quantity integer)
    where v.id = any (array(select (x ->> 'variant_id')::uuid from jsonb_array_elements(s.lines) x)) and v.id = l.variant_id;
   perform private.release_stock(array[s.id]);
-  return private.finish_order(s, private.record_order(s, p_payment, p_late), (p_payment ->> 'id')::bigint, p_late);
+  o := private.record_order(s, p_payment, p_late);
+  perform private.clear_bought(s, o, (p_payment ->> 'id')::bigint, p_late);
+  return private.finish_order(s, o, (p_payment ->> 'id')::bigint);
 end
 $$;
 comment on function private.commit_order(public.order_sessions, jsonb, boolean) is
-  'Creates the one order of a session whose stock was checked under the variant locks and whose counted parts cover its total: decrements stock_on_hand, releases the reservation, then private.record_order and private.finish_order.';
+  'Creates the one order of a session whose stock was checked under the variant locks and whose counted parts cover its total: decrements stock_on_hand, releases the reservation, then private.record_order, private.clear_bought and private.finish_order.';
 grant execute on function private.commit_order(public.order_sessions, jsonb, boolean) to service_role;
 
 create function private.commit_held_order(s public.order_sessions, p_payment jsonb)
@@ -654,37 +683,52 @@ returns jsonb
 language plpgsql set search_path = ''
 as $$
 declare
+  pid bigint := (p_payment ->> 'id')::bigint;
   o public.orders := private.record_order(s, p_payment, false);
   ids uuid[];
   quantities integer[];
+  released integer;
   taken integer;
 begin
-  -- The variants last, so that payments sharing a product queue on its row
-  -- only for the decrement and the commit, not for the whole order. Each
-  -- line must still be held by the session (an unexpired reservation) and
-  -- be on hand: short_lines' rule for a holder's line. Locks by id, as
-  -- everywhere; the ids as an array, so the variants are read through their
-  -- key (a join with the lines' JSON was planned as a scan of every variant).
+  -- Whatever touches no variant comes before their lock, which is held until
+  -- the commit: payments sharing a product queue on its row only for the
+  -- decrement, the order's lines and the commit.
+  perform private.clear_bought(s, o, pid, false);
+  -- Locks by id, as everywhere; the ids as an array, so the variants are
+  -- read through their key (a join with the lines' JSON was planned as a
+  -- scan of every variant).
   select array_agg((l ->> 'variant_id')::uuid), array_agg((l ->> 'quantity')::integer) into ids, quantities
     from jsonb_array_elements(s.lines) l;
   perform 1 from public.variants v where v.id = any (ids) order by v.id for update;
-  update public.variants v
-     set stock_on_hand = v.stock_on_hand - l.quantity, updated_at = now()
-    from unnest(ids, quantities) as l(variant_id, quantity)
-   where v.id = any (ids) and v.id = l.variant_id and v.stock_on_hand >= l.quantity
-     and exists (select 1 from checkout.stock_reservations r
-                  where r.order_session_id = s.id and r.variant_id = v.id and r.expires_at > now());
-  get diagnostics taken = row_count;
-  if taken < cardinality(ids) then
-    -- Caught by settle_approved, which undoes this and checks under the locks.
+  -- One statement releases the reservation and takes the stock, each line
+  -- only while the session still holds it (an unexpired reservation) and it
+  -- is on hand (short_lines' rule for a holder): a variant's row is written
+  -- once, reserved lowered here rather than by the counter trigger, which
+  -- leaves the session named in checkout.releasing_session to its caller.
+  perform set_config('checkout.releasing_session', s.id::text, true);
+  with held as (
+    delete from checkout.stock_reservations r where r.order_session_id = s.id
+    returning r.variant_id, r.quantity, r.expires_at
+  ), bought as (
+    update public.variants v
+       set stock_on_hand = v.stock_on_hand - l.quantity, reserved = v.reserved - h.quantity, updated_at = now()
+      from unnest(ids, quantities) as l(variant_id, quantity), held h
+     where v.id = any (ids) and v.id = l.variant_id and h.variant_id = l.variant_id
+       and h.expires_at > now() and v.stock_on_hand >= l.quantity
+    returning 1
+  )
+  select (select count(*) from held), (select count(*) from bought) into released, taken;
+  perform set_config('checkout.releasing_session', '', true);
+  if taken < cardinality(ids) or released <> taken then
+    -- Caught by settle_approved, which undoes this (the reservation
+    -- included) and checks under the locks.
     raise exception 'order session % is short of a line', s.id using errcode = 'CKS90';
   end if;
-  perform private.release_stock(array[s.id]);
-  return private.finish_order(s, o, (p_payment ->> 'id')::bigint, false);
+  return private.finish_order(s, o, pid);
 end
 $$;
 comment on function private.commit_held_order(public.order_sessions, jsonb) is
-  'The order of an on-time session, its stock taken last: private.record_order, then the variants locked by id and each line decremented when the session still holds it and it is on hand (short_lines'' rule for a holder), the reservation released, private.finish_order. Raises CKS90 when a line is short (the caller undoes it and takes the locked path); never seen outside the database.';
+  'The order of an on-time session, its stock taken last: private.record_order and private.clear_bought, then the variants locked by id and, in one statement, the reservation released and each line decremented when the session still held it and it is on hand (short_lines'' rule for a holder), private.finish_order. Raises CKS90 when a line is short or the reservation is not exactly the lines (the caller undoes it and takes the locked path); never seen outside the database.';
 grant execute on function private.commit_held_order(public.order_sessions, jsonb) to service_role;
 
 create function private.settle_approved(s public.order_sessions, p_payment jsonb)
@@ -712,7 +756,8 @@ begin
     perform private.owe_refund(s, p.payment_id, p.amount, p.currency, 'unpaired_part') from private.counted_parts(s.id) p;
   end if;
   perform private.count_part(s, p_payment);
-  if private.counted_amount(s.id) < s.total then
+  -- A payment of the whole total is the one part left counted.
+  if amount <> s.total and private.counted_amount(s.id) < s.total then
     -- Not an order yet; a part for goods another checkout of the cart
     -- already bought is owed back at once (with any part before it).
     if late and private.is_group_ordered(s) then

@@ -157,24 +157,39 @@ create trigger order_sessions_record_checkout
   after insert on public.order_sessions
   for each row execute function analytics.record_checkout();
 
-create function analytics.record_paid()
-returns trigger
-language plpgsql security definer set search_path = ''
+create function analytics.stamp_paid(p_session_id uuid)
+returns void
+language plpgsql set search_path = ''
 as $$
 begin
   update analytics.cart_facts f
      set paid_at = now()
     from public.carts c
-   where c.session_id = new.session_id
+   where c.session_id = p_session_id
      and f.session_id = c.session_id and f.created_at = c.created_at
      and f.paid_at is null;
+end
+$$;
+comment on function analytics.stamp_paid(uuid) is
+  'A shopper''s order stamps her cart''s fact row with its first paid_at. Called by private.record_order and by the trigger orders_record_paid.';
+grant execute on function analytics.stamp_paid(uuid) to service_role;
+
+create function analytics.record_paid()
+returns trigger
+language plpgsql security definer set search_path = ''
+as $$
+begin
+  perform analytics.stamp_paid(new.session_id);
   return null;
 end
 $$;
-comment on function analytics.record_paid() is 'Trigger: a cart''s first order stamps its fact row.';
+comment on function analytics.record_paid() is
+  'Trigger: a cart''s first order stamps its fact row (analytics.stamp_paid). private.record_order stamps it itself and names its session in checkout.recording_order, which the trigger skips.';
 create trigger orders_record_paid
   after insert on public.orders
-  for each row execute function analytics.record_paid();
+  for each row
+  when (current_setting('checkout.recording_order', true) is distinct from new.order_session_id::text)
+  execute function analytics.record_paid();
 
 -- Whatever deletes a cart, what it still held is kept first. The purge
 -- records its whole batch in the statement that deletes it; any other

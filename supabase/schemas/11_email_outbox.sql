@@ -114,24 +114,38 @@ alter table email.consent_events enable row level security;
 -- ---------------------------------------------------------------------------
 -- Triggers
 
+create function email.enqueue_confirmation(o public.orders)
+returns void
+language plpgsql set search_path = ''
+as $$
+begin
+  if coalesce(o.payer ->> 'email', '') ~ '^[^@\s]+@[^@\s]+$' then
+    insert into email.outbox (kind, session_id, recipient, order_id)
+    values ('order_confirmation', o.session_id, lower(o.payer ->> 'email'), o.id)
+    on conflict (order_id) where kind = 'order_confirmation' do nothing;
+  end if;
+end
+$$;
+comment on function email.enqueue_confirmation(public.orders) is
+  'Puts a new order''s confirmation email in the outbox, in the same transaction (exactly one per order). Called by private.record_order and by the trigger orders_enqueue_confirmation.';
+grant execute on function email.enqueue_confirmation(public.orders) to service_role;
+
 create function email.enqueue_order_confirmation()
 returns trigger
 language plpgsql security definer set search_path = ''
 as $$
 begin
-  if coalesce(new.payer ->> 'email', '') ~ '^[^@\s]+@[^@\s]+$' then
-    insert into email.outbox (kind, session_id, recipient, order_id)
-    values ('order_confirmation', new.session_id, lower(new.payer ->> 'email'), new.id)
-    on conflict (order_id) where kind = 'order_confirmation' do nothing;
-  end if;
+  perform email.enqueue_confirmation(new);
   return null;
 end
 $$;
 comment on function email.enqueue_order_confirmation() is
-  'Trigger: a new order puts its confirmation email in the outbox, in the same transaction (exactly one per order).';
+  'Trigger: a new order puts its confirmation email in the outbox (email.enqueue_confirmation). private.record_order enqueues it itself and names its session in checkout.recording_order, which the trigger skips.';
 create trigger orders_enqueue_confirmation
   after insert on public.orders
-  for each row execute function email.enqueue_order_confirmation();
+  for each row
+  when (current_setting('checkout.recording_order', true) is distinct from new.order_session_id::text)
+  execute function email.enqueue_order_confirmation();
 
 -- ---------------------------------------------------------------------------
 -- Routines

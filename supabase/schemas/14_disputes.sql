@@ -311,12 +311,17 @@ comment on function private.flag_fraud_alerted_order() is
   'Trigger: an order any of whose payments (parts) had a fraud alert is born do_not_ship (before insert), and is stopped (private.stop_delivery: refund owed, staff emailed) once it exists (after insert).';
 grant execute on function private.flag_fraud_alerted_order() to service_role;
 
+-- private.record_order flags and stops its order itself and names its
+-- session in checkout.recording_order, which these skip.
 create trigger orders_fraud_alerted
   before insert on public.orders
-  for each row execute function private.flag_fraud_alerted_order();
+  for each row
+  when (current_setting('checkout.recording_order', true) is distinct from new.order_session_id::text)
+  execute function private.flag_fraud_alerted_order();
 create trigger orders_fraud_alerted_stop
   after insert on public.orders
-  for each row when (new.do_not_ship)
+  for each row
+  when (new.do_not_ship and current_setting('checkout.recording_order', true) is distinct from new.order_session_id::text)
   execute function private.flag_fraud_alerted_order();
 
 -- ---------------------------------------------------------------------------
