@@ -81,8 +81,10 @@ create index order_sessions_coupon_idx on public.order_sessions (coupon_id) wher
 create index order_sessions_closed_idx on public.order_sessions (closed_at) where status in ('expired', 'cancelled');
 create unique index order_sessions_one_active_per_shopper on public.order_sessions (session_id) where status = 'active';
 create index order_sessions_checkout_group_idx on public.order_sessions (checkout_group);
+-- Only sessions with a preference can be reconciled (checkout.claim_reconciliation):
+-- a new session enters this index when its preference is attached, not at insert.
 create index order_sessions_reconcile_idx on public.order_sessions (next_check_at)
-  where status in ('active', 'expired', 'cancelled');
+  where status in ('active', 'expired', 'cancelled') and preference_id is not null;
 create index order_sessions_preference_open_idx on public.order_sessions (closed_at)
   where status in ('expired', 'cancelled') and preference_id is not null and preference_expired_at is null;
 

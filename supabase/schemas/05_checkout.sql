@@ -360,11 +360,13 @@ language plpgsql security definer set search_path = ''
 as $$
 declare
   cfg private.settings := private.current_settings();
+  cart_created_at timestamptz;
   prev_id uuid;
   prev_ids uuid[];
   v_group uuid;
   snap record;
   coupon record;
+  v_expires_at timestamptz;
   s public.order_sessions;
   v_result jsonb;
 begin
@@ -390,7 +392,7 @@ begin
   perform private.checkout_admission(p_session_id, cfg.checkout_slots_per_variant);
 
   -- One checkout at a time per shopper: lock the cart.
-  perform 1 from public.carts where session_id = p_session_id for update;
+  select c.created_at into cart_created_at from public.carts c where c.session_id = p_session_id for update;
   if not found then
     raise exception 'the cart is empty' using errcode = 'CKC01';
   end if;
@@ -423,8 +425,17 @@ begin
     end loop;
   end if;
 
-  -- The order session and its events (written before the variant locks, to
-  -- hold those briefly; an error below rolls them back).
+  -- The fair-stock caps (CKH01-03), and the expiry: a checkout replacing a
+  -- hold that is still running keeps that hold's expiry (08_fair_stock.sql).
+  v_expires_at := private.checkout_fair_hold(p_session_id, snap.lines, snap.item_count, now() + cfg.reservation_ttl, cfg);
+
+  -- The order session and its event (written before the variant locks, to
+  -- hold those briefly; an error below rolls them back). begin_checkout is
+  -- the only writer of order sessions, so what triggers would do per row is
+  -- done here, once, from what this routine already knows: the fair-stock
+  -- caps above, the checkout group (an account that merged an anonymous
+  -- checkout in progress joins its group: private.merged_checkout_group,
+  -- 09_accounts_and_merge.sql) and the cart's analytics fact below.
   -- The client address's key comes from checkout.begin_client_checkout
   -- (a transaction-local setting): the row is written once, with it.
   insert into public.order_sessions (
@@ -432,16 +443,22 @@ begin
     coupon_id, coupon_code, payer, shipping_address, expires_at, checkout_group, client_address
   ) values (
     p_session_id, snap.lines, snap.item_count, snap.subtotal, coupon.discount, snap.subtotal - coupon.discount, snap.currency,
-    coupon.coupon_id, coupon.coupon_code, p_payer, p_shipping_address, now() + cfg.reservation_ttl,
-    coalesce(v_group, gen_random_uuid()), nullif(current_setting('checkout.client_address', true), '')
+    coupon.coupon_id, coupon.coupon_code, p_payer, p_shipping_address, v_expires_at,
+    coalesce(private.merged_checkout_group(p_session_id), v_group, gen_random_uuid()),
+    nullif(current_setting('checkout.client_address', true), '')
   )
   returning * into s;
+  -- One event: what was created and what it reserves.
   insert into checkout.order_session_events (order_session_id, kind, detail) values
-    (s.id, 'created', jsonb_build_object('total', s.total, 'currency', s.currency, 'coupon', s.coupon_code,
-                                         'replaces', to_jsonb(prev_ids))),
-    (s.id, 'reserved', jsonb_build_object('lines', (
-       select jsonb_agg(jsonb_build_object('sku', x.sku, 'quantity', x.quantity))
-         from jsonb_to_recordset(snap.lines) as x(sku text, quantity integer)), 'expires_at', s.expires_at));
+    (s.id, 'created', jsonb_build_object(
+       'total', s.total, 'currency', s.currency, 'coupon', s.coupon_code, 'replaces', to_jsonb(prev_ids),
+       'lines', (select jsonb_agg(jsonb_build_object('sku', x.sku, 'quantity', x.quantity))
+                   from jsonb_to_recordset(snap.lines) as x(sku text, quantity integer)),
+       'expires_at', s.expires_at));
+  -- The cart's first checkout stamps its analytics fact (10_analytics.sql),
+  -- found by its key: the cart is locked above.
+  update analytics.cart_facts f set checkout_at = now()
+   where f.session_id = p_session_id and f.created_at = cart_created_at and f.checkout_at is null;
 
   v_result := private.order_session_json(s);
 
@@ -452,7 +469,7 @@ begin
 end
 $$;
 comment on function checkout.begin_checkout(uuid, jsonb, jsonb, text) is
-  'Service role only. Turns a shopper''s cart into an order session with its stock reserved for reservation_ttl, in steps: waits its turn for each variant (private.checkout_admission: first come first served, checkout_slots_per_variant at a time; a cart that looks short does not wait), locks the cart, snapshots the lines at the prices read now and answers "sold out" before any variant lock (private.checkout_snapshot), applies the coupon (private.checkout_coupon), cancels the previous active session (the new one joins its checkout_group), writes the order session, then reserves: per variant by id one conditional update that locks, checks and counts, and the reservation rows (private.checkout_reserve). The session records the client address key that checkout.begin_client_checkout passes in the transaction-local setting checkout.client_address (none when unset). Errors (nothing written): CKI01 bad input, CKC01 empty cart, CKS01 not enough stock (detail {"short": [...]}, built by private.short_lines), CKM01 mixed currencies, CKP01/02/03 coupon unknown, not applicable, used up.';
+  'Service role only. Turns a shopper''s cart into an order session with its stock reserved for reservation_ttl, in steps: waits its turn for each variant (private.checkout_admission: first come first served, checkout_slots_per_variant at a time; a cart that looks short does not wait), locks the cart, snapshots the lines at the prices read now and answers "sold out" before any variant lock (private.checkout_snapshot), applies the coupon (private.checkout_coupon), cancels the previous active session (the new one joins its checkout_group, or a merged account''s: private.merged_checkout_group), applies the fair-stock caps and keeps a replaced running hold''s expiry (private.checkout_fair_hold), writes the order session with one created event (its lines and expiry) and stamps the cart''s analytics fact (checkout_at), then reserves: per variant by id one conditional update that locks, checks and counts, and the reservation rows (private.checkout_reserve). The session records the client address key that checkout.begin_client_checkout passes in the transaction-local setting checkout.client_address (none when unset). Errors (nothing written): CKI01 bad input, CKC01 empty cart, CKS01 not enough stock (detail {"short": [...]}, built by private.short_lines), CKM01 mixed currencies, CKP01/02/03 coupon unknown, not applicable, used up, CKH01/02/03 over a fair-stock cap.';
 grant execute on function checkout.begin_checkout(uuid, jsonb, jsonb, text) to service_role;
 
 create function checkout.attach_preference(p_order_session_id uuid, p_preference_id text)

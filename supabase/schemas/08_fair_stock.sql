@@ -1,8 +1,9 @@
 -- Fair stock: nobody can hoard. One anonymous shopper could hold every unit
 -- of the store and keep it by checking out again every few minutes. Caps on
--- what one shopper may hold, and bounds on renewals, enforced by triggers on
--- the tables begin_checkout and the cart RPC write, so a rule holds whoever
--- writes the rows (settings in 00_foundation.sql):
+-- what one shopper may hold, and bounds on renewals, enforced by a trigger on
+-- cart lines (whoever writes them) and, for checkouts, by begin_checkout (the
+-- only writer of order sessions) through private.checkout_fair_hold, with
+-- the settings it read once (settings in 00_foundation.sql):
 --
 --   CKH01  a line holds more units of one variant than max_units_per_variant
 --          (cart and checkout); detail {max, lines: [{variant_id, sku, requested}]}
@@ -49,14 +50,19 @@ create index order_sessions_client_address_idx on public.order_sessions (client_
   where status = 'active' and client_address is not null;
 
 -- ---------------------------------------------------------------------------
--- Triggers
+-- The rules: a checkout's (called by begin_checkout), a cart line's (a trigger)
 
-create function private.check_fair_hold()
-returns trigger
+create function private.checkout_fair_hold(
+  p_session_id uuid,
+  p_lines jsonb,
+  p_item_count integer,
+  p_expires_at timestamptz,
+  cfg private.settings
+)
+returns timestamptz
 language plpgsql set search_path = ''
 as $$
 declare
-  cfg private.settings := private.current_settings();
   over jsonb;
   prev_expires timestamptz;
   expiries timestamptz[];
@@ -65,21 +71,21 @@ begin
   --    session, so these are per shopper).
   select jsonb_agg(jsonb_build_object('variant_id', x.variant_id, 'sku', x.sku, 'requested', x.quantity) order by x.sku)
     into over
-    from jsonb_to_recordset(new.lines) as x(variant_id uuid, sku text, quantity integer)
+    from jsonb_to_recordset(p_lines) as x(variant_id uuid, sku text, quantity integer)
    where x.quantity > cfg.max_units_per_variant;
   if over is not null then
     raise exception 'at most % units of one product per shopper: %', cfg.max_units_per_variant, (
       select string_agg(format('%s (requested %s)', e ->> 'sku', e ->> 'requested'), ', ') from jsonb_array_elements(over) e)
       using errcode = 'CKH01', detail = jsonb_build_object('max', cfg.max_units_per_variant, 'lines', over)::text;
   end if;
-  if new.item_count > cfg.max_units_per_checkout then
-    raise exception 'at most % units per checkout, % requested', cfg.max_units_per_checkout, new.item_count
-      using errcode = 'CKH02', detail = jsonb_build_object('max', cfg.max_units_per_checkout, 'requested', new.item_count)::text;
+  if p_item_count > cfg.max_units_per_checkout then
+    raise exception 'at most % units per checkout, % requested', cfg.max_units_per_checkout, p_item_count
+      using errcode = 'CKH02', detail = jsonb_build_object('max', cfg.max_units_per_checkout, 'requested', p_item_count)::text;
   end if;
 
   -- 2. A shopper who let too many reservations lapse unpaid waits.
   select array_agg(u.expired_at order by u.expired_at desc) into expiries
-    from private.unpaid_expiries(new.session_id, now() - cfg.unpaid_expiry_window) u;
+    from private.unpaid_expiries(p_session_id, now() - cfg.unpaid_expiry_window) u;
   if coalesce(cardinality(expiries), 0) >= cfg.max_unpaid_expiries then
     raise exception 'too many reservations expired unpaid (% in %); try again after %',
       cardinality(expiries), cfg.unpaid_expiry_window, expiries[cfg.max_unpaid_expiries] + cfg.unpaid_expiry_window
@@ -96,25 +102,19 @@ begin
   --    its expiry, unless the shopper has paid since.
   select max(s.expires_at) into prev_expires
     from public.order_sessions s
-   where s.session_id = new.session_id
+   where s.session_id = p_session_id
      and s.status = 'cancelled'
      and s.expires_at > now()
      and not exists (
        select 1 from public.order_sessions p
-        where p.session_id = new.session_id
+        where p.session_id = p_session_id
           and p.status in ('paid', 'refund_owed', 'refunded')
           and p.created_at >= s.created_at);
-  if prev_expires is not null then
-    new.expires_at := least(new.expires_at, prev_expires);
-  end if;
-  return new;
+  return least(p_expires_at, prev_expires);
 end
 $$;
-comment on function private.check_fair_hold() is
-  'Trigger on new order sessions: CKH01 over max_units_per_variant, CKH02 over max_units_per_checkout, CKH03 after max_unpaid_expiries unpaid expiries within unpaid_expiry_window; a checkout replacing a still-running hold keeps its expiry.';
-create trigger order_sessions_fair_hold
-  before insert on public.order_sessions
-  for each row execute function private.check_fair_hold();
+comment on function private.checkout_fair_hold(uuid, jsonb, integer, timestamptz, private.settings) is
+  'begin_checkout''s fair-stock rules for the session it is about to write (lines, item_count, its expiry p_expires_at), with the settings it read: CKH01 over max_units_per_variant, CKH02 over max_units_per_checkout, CKH03 after max_unpaid_expiries unpaid expiries within unpaid_expiry_window. Returns the session''s expiry: p_expires_at, or the expiry of a still-running hold it replaces when sooner.';
 
 create function private.check_cart_hold()
 returns trigger

@@ -27,8 +27,8 @@
 --     earlier merge still without an order), and records it in
 --     cart_merges.checkout_group;
 --   * every checkout of the account joins that group until one of its
---     sessions becomes an order (trigger order_sessions_join_merged_group,
---     whoever inserts the session);
+--     sessions becomes an order (checkout.begin_checkout, the only writer
+--     of order sessions, asks private.merged_checkout_group);
 --   * so a payment for any session that held those lines is judged against
 --     the account's checkouts by the rule that already exists
 --     (private.settle_approved): one order, the other payments refunded as
@@ -59,31 +59,6 @@ create index cart_merges_account_idx on checkout.cart_merges (account_id);
 -- routine below use it.
 alter table checkout.cart_merges enable row level security;
 grant select on checkout.cart_merges to service_role;
-
--- ---------------------------------------------------------------------------
--- Triggers
-
-create function private.join_merged_checkout_group()
-returns trigger
-language plpgsql set search_path = ''
-as $$
-declare
-  merged uuid;
-begin
-  -- Only accounts that merged a checkout in progress have a row; for
-  -- everyone else this is one index probe that finds nothing.
-  merged := private.merged_checkout_group(new.session_id);
-  if merged is not null then
-    new.checkout_group := merged;
-  end if;
-  return new;
-end
-$$;
-comment on function private.join_merged_checkout_group() is
-  'Trigger (before insert on order_sessions): a checkout of an account that merged an anonymous checkout in progress joins that checkout''s group (private.merged_checkout_group), so that at most one of them becomes an order.';
-create trigger order_sessions_join_merged_group
-  before insert on public.order_sessions
-  for each row execute function private.join_merged_checkout_group();
 
 -- ---------------------------------------------------------------------------
 -- Routines

@@ -12,7 +12,9 @@
 --   analytics.abandoned_products  units and value per variant and day left in
 --                                 deleted carts (written as they are deleted)
 --                                 and in expired order sessions (by the rollup).
--- Triggers keep the facts as they happen; what a cart still held when it is
+-- Triggers keep the facts as they happen (a cart's first checkout is stamped
+-- by checkout.begin_checkout, the only writer of order sessions, which has
+-- the cart locked); what a cart still held when it is
 -- deleted is written by checkout.purge_carts for its batch
 -- (13_housekeeping.sql), and by a BEFORE DELETE trigger for any other
 -- deletion (a cart going with its user).
@@ -40,7 +42,7 @@ create table analytics.cart_facts (
   primary key (session_id, created_at)
 );
 comment on table analytics.cart_facts is
-  'One row per cart ever created, kept after the purge deletes the cart: when it was created, got its first item, began its first checkout, was first paid, was last reminded by email, and what it still held (units, value at the prices of that moment) when it was deleted. Written by triggers; service_role reads it.';
+  'One row per cart ever created, kept after the purge deletes the cart: when it was created, got its first item, began its first checkout, was first paid, was last reminded by email, and what it still held (units, value at the prices of that moment) when it was deleted. Written by triggers (checkout_at by checkout.begin_checkout); service_role reads it.';
 comment on column analytics.cart_facts.reminded_at is
   'When a recovery email for this cart was last sent (set by the email sender).';
 
@@ -137,25 +139,6 @@ comment on function analytics.record_first_item() is
 create trigger cart_items_record_first_item
   after insert on public.cart_items
   for each row execute function analytics.record_first_item();
-
-create function analytics.record_checkout()
-returns trigger
-language plpgsql security definer set search_path = ''
-as $$
-begin
-  update analytics.cart_facts f
-     set checkout_at = now()
-    from public.carts c
-   where c.session_id = new.session_id
-     and f.session_id = c.session_id and f.created_at = c.created_at
-     and f.checkout_at is null;
-  return null;
-end
-$$;
-comment on function analytics.record_checkout() is 'Trigger: a cart''s first order session stamps its fact row.';
-create trigger order_sessions_record_checkout
-  after insert on public.order_sessions
-  for each row execute function analytics.record_checkout();
 
 create function analytics.stamp_paid(p_session_id uuid)
 returns void

@@ -4,7 +4,7 @@
 -- it (attach_preference, release_session, find_order_session).
 begin;
 \ir helpers/tests.psql
-select plan(59);
+select plan(60);
 
 select tests.create_shopper('ck-ana') as ana, tests.create_shopper('ck-bob') as bob,
        tests.create_shopper('ck-carol') as carol, tests.create_shopper('ck-dan') as dan,
@@ -51,7 +51,13 @@ select results_eq(
   format($$ values (%L::uuid, 2, now() + interval '20 minutes'), (%L::uuid, 1, now() + interval '20 minutes') $$, :'va', :'vb'),
   'begin_checkout: one reservation per line, until the session expires'
 );
-select is(tests.event_kinds(:'s1_id'), array['created', 'reserved'], 'begin_checkout: logs created and reserved');
+select is(tests.event_kinds(:'s1_id'), array['created'], 'begin_checkout: logs one event, created');
+select is(
+  (select detail - 'replaces' from checkout.order_session_events where order_session_id = :'s1_id'),
+  jsonb_build_object('total', 2650.50, 'currency', 'ARS', 'coupon', null,
+                     'lines', jsonb_build_array(jsonb_build_object('sku', 'CK-A', 'quantity', 2), jsonb_build_object('sku', 'CK-B', 'quantity', 1)),
+                     'expires_at', now() + interval '20 minutes'),
+  'begin_checkout: the created event has the totals, the lines reserved and the expiry');
 
 -- Availability drops for everyone else.
 select is(private.available_stock(:'va'), 3, 'availability: CK-A drops by the reserved units');
@@ -77,7 +83,7 @@ select results_eq(
 );
 select is_empty(format($$ select 1 from checkout.stock_reservations where order_session_id = %L $$, :'s1_id'),
   'the previous session''s reservation is released');
-select is(tests.event_kinds(:'s1_id'), array['created', 'reserved', 'cancelled'], 'the previous session logs its cancellation');
+select is(tests.event_kinds(:'s1_id'), array['created', 'cancelled'], 'the previous session logs its cancellation');
 select results_eq(
   format($$ select id from public.order_sessions where session_id = %L and status = 'active' $$, :'ana'),
   format($$ values (%L::uuid) $$, :'s2_id'),
@@ -140,7 +146,7 @@ select results_eq(
 select is(
   (select count(*)::integer from checkout.stock_reservations where order_session_id = :'b1_id'),
   3, 'short stock: the previous session keeps its reservations');
-select is(tests.event_kinds(:'b1_id'), array['created', 'reserved'], 'short stock: the previous session logged nothing more');
+select is(tests.event_kinds(:'b1_id'), array['created'], 'short stock: the previous session logged nothing more');
 
 -- Mixed currencies (a variant re-priced in another currency after it was added).
 select tests.fill_cart('ck-carol', array[:'va', :'vx']::uuid[], array[1, 1]) \gset
@@ -163,7 +169,7 @@ select is((select quantity from checkout.stock_reservations where order_session_
 -- ---------------------------------------------------------------------------
 -- attach_preference, find_order_session, release_session
 select is(checkout.attach_preference(:'e1_id', 'pref-123') ->> 'preference_id', 'pref-123', 'attach_preference: records the preference');
-select is(tests.event_kinds(:'e1_id'), array['created', 'reserved', 'preference_attached'], 'attach_preference: logs it');
+select is(tests.event_kinds(:'e1_id'), array['created', 'preference_attached'], 'attach_preference: logs it');
 select lives_ok(format($$ select checkout.attach_preference(%L, 'pref-123') $$, :'e1_id'), 'attach_preference: the same id again is fine');
 select throws_ok(format($$ select checkout.attach_preference(%L, 'pref-999') $$, :'e1_id'), 'CKO02',
   format('order session %s already has preference pref-123', :'e1_id'), 'attach_preference: another preference is refused');
@@ -177,7 +183,7 @@ select is(checkout.release_session(:'e1_id', 'preference failed') ->> 'status', 
 select is_empty(format($$ select 1 from checkout.stock_reservations where order_session_id = %L $$, :'e1_id'), 'release_session: frees its stock');
 select is(private.available_stock(:'va'), 5, 'release_session: the units are available again');
 select is(checkout.release_session(:'e1_id') ->> 'status', 'cancelled', 'release_session: idempotent');
-select is(tests.event_kinds(:'e1_id'), array['created', 'reserved', 'preference_attached', 'cancelled'], 'release_session: logs one cancellation');
+select is(tests.event_kinds(:'e1_id'), array['created', 'preference_attached', 'cancelled'], 'release_session: logs one cancellation');
 select throws_ok($$ select checkout.release_session('00000000-0000-4000-8000-00000000dead') $$, 'CKO01',
   'unknown order session 00000000-0000-4000-8000-00000000dead', 'release_session: an unknown session is refused');
 

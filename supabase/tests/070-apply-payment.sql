@@ -61,7 +61,7 @@ select results_eq(
   format($$ values (%L::uuid, 1) $$, :'va'),
   'approved: the bought units leave the cart; the unit added since stays'
 );
-select is(tests.event_kinds(:'sa'), array['created', 'reserved', 'payment_seen', 'committed'], 'approved: the log shows payment_seen then committed');
+select is(tests.event_kinds(:'sa'), array['created', 'payment_seen', 'committed'], 'approved: the log shows payment_seen then committed');
 select is(private.available_stock(:'va'), 10 - 2 - 1 - 1, 'approved: availability = stock on hand minus the other reservations');
 
 -- The same payment again (webhook and browser return both converge).
@@ -71,7 +71,7 @@ select is(:'r'::jsonb -> 'order' ->> 'id', :'oa', 'approved again: the same orde
 select is((select count(*)::integer from public.orders where order_session_id = :'sa'), 1, 'approved again: still one order');
 select is((select stock_on_hand from public.variants where id = :'va'), 8, 'approved again: the stock is not decremented twice');
 select is((select count(*)::integer from checkout.payment_events where payment_id = 9001), 1, 'approved again: payment_events once per (payment, status)');
-select is(tests.event_kinds(:'sa'), array['created', 'reserved', 'payment_seen', 'committed'], 'approved again: nothing more logged');
+select is(tests.event_kinds(:'sa'), array['created', 'payment_seen', 'committed'], 'approved again: nothing more logged');
 
 -- A second approved payment for a paid session: owed back.
 select checkout.apply_payment(tests.payment(:'ta', 'approved', 2500, 9002)) as r \gset
@@ -104,7 +104,7 @@ select is(checkout.record_refund(9002, 'mp-refund-2') -> 'refund' ->> 'mp_refund
 select throws_ok($$ select checkout.record_refund(424242, null) $$, 'CKO01', 'no refund is owed for payment 424242', 'record_refund: unknown payment refused');
 select is(
   tests.event_kinds(:'sa'),
-  array['created', 'reserved', 'payment_seen', 'committed', 'payment_seen', 'refund_owed',
+  array['created', 'payment_seen', 'committed', 'payment_seen', 'refund_owed',
         'payment_seen', 'order_status_changed', 'payment_seen', 'order_status_changed', 'refunded'],
   'the log tells the whole story in order'
 );
@@ -146,7 +146,7 @@ select checkout.apply_payment(tests.payment(:'tb', 'charged_back', 1000, 9103)) 
 select is(:'r'::jsonb -> 'order' ->> 'status', 'charged_back', 'charged_back: the order is charged back');
 select is(
   tests.event_kinds(:'sb'),
-  array['created', 'reserved', 'payment_seen', 'payment_seen', 'payment_seen', 'payment_seen', 'payment_seen',
+  array['created', 'payment_seen', 'payment_seen', 'payment_seen', 'payment_seen', 'payment_seen',
         'payment_seen', 'committed', 'payment_seen', 'order_status_changed'],
   'bob''s log: every status seen once, then the order and its chargeback'
 );
@@ -172,7 +172,7 @@ select is((select status::text from public.order_sessions where id = :'sc'), 'ac
 select is((select stock_on_hand from public.variants where id = :'va'), 7, 'mismatch: no stock moved (only bob''s unit left)');
 select is(
   tests.event_kinds(:'sc'),
-  array['created', 'reserved', 'payment_seen', 'amount_mismatch', 'refund_owed', 'payment_seen', 'amount_mismatch', 'refund_owed'],
+  array['created', 'payment_seen', 'amount_mismatch', 'refund_owed', 'payment_seen', 'amount_mismatch', 'refund_owed'],
   'mismatch: the log shows amount_mismatch and refund_owed'
 );
 -- MercadoPago reports the refund of the owed payment.
@@ -231,7 +231,7 @@ select checkout.apply_payment(tests.payment(:'te', 'refunded', 2000, 9402)) as r
 select is(:'r'::jsonb ->> 'session_status', 'refunded', 'refunded for the last refund owed: the session is refunded');
 select is(
   tests.event_kinds(:'se'),
-  array['created', 'reserved', 'payment_seen', 'refund_owed', 'payment_seen', 'refund_owed', 'payment_seen', 'refunded', 'payment_seen', 'refunded'],
+  array['created', 'payment_seen', 'refund_owed', 'payment_seen', 'refund_owed', 'payment_seen', 'refunded', 'payment_seen', 'refunded'],
   'late without stock: the log'
 );
 

@@ -48,7 +48,7 @@ select results_eq(
   'expire_sessions: both sessions past expires_at are expired'
 );
 select is_empty(format($$ select 1 from checkout.stock_reservations where order_session_id in (%L, %L) $$, :'sa', :'sc'), 'expire_sessions: their reservation rows are deleted');
-select is(tests.event_kinds(:'sa'), array['created', 'reserved', 'expired'], 'expire_sessions: logs expired');
+select is(tests.event_kinds(:'sa'), array['created', 'expired'], 'expire_sessions: logs expired');
 select is((select detail ->> 'reason' from checkout.order_session_events where order_session_id = :'sa' and kind = 'expired'), 'reservation time ran out', 'expire_sessions: with a reason');
 select results_eq(
   format($$ select s.status::text, r.quantity from public.order_sessions s join checkout.stock_reservations r on r.order_session_id = s.id where s.id = %L $$, :'sb'),

@@ -144,7 +144,7 @@ select is(jsonb_array_length(:'d'::jsonb -> 'lines'), 1, 'order_detail: the line
 select is(:'d'::jsonb -> 'payer' ->> 'email', 'adm-ana@example.com', 'order_detail: the payer');
 select is(:'d'::jsonb -> 'shipping_address' ->> 'city', 'CABA', 'order_detail: the address');
 select is(:'d'::jsonb -> 'payments' -> 0 ->> 'status', 'approved', 'order_detail: the payment status history');
-select ok((select array_agg(e ->> 'kind') from jsonb_array_elements(:'d'::jsonb -> 'events') e) @> array['created', 'reserved', 'committed'],
+select ok((select array_agg(e ->> 'kind') from jsonb_array_elements(:'d'::jsonb -> 'events') e) @> array['created', 'committed'],
   'order_detail: the order session event log');
 select throws_ok(format($$ select admin.order_detail(%L, '1; drop table public.orders') $$, :'staff'), 'CKI01', null,
   'order_detail: a forged order id is refused');

@@ -80,7 +80,7 @@ select is((select expires_at from public.order_sessions where id = :'sa'), priva
           'the session''s reservation is extended');
 select is((select min(expires_at) from checkout.stock_reservations where order_session_id = :'sa'), private.add_business_hours((select at from deadline), 2),
           'and its reservation rows');
-select is(tests.event_kinds(:'sa'), array['created', 'reserved', 'payment_seen', 'offline_hold'], 'the extension is in the event log');
+select is(tests.event_kinds(:'sa'), array['created', 'payment_seen', 'offline_hold'], 'the extension is in the event log');
 select is(checkout.offline_payment(:'sa') ->> 'barcode', '12345678901234567890123456789012345678901234', 'checkout.offline_payment: the barcode');
 select is((select count(*)::int from email.outbox where kind = 'payment_instructions' and payment_id = 7001 and recipient = 'off-ana@example.com'), 1,
           'the payer''s instructions email is queued');
@@ -113,7 +113,7 @@ select is(checkout.offline_methods_allowed(:'sd'), '{"allowed": false, "reason":
 select checkout.apply_payment(pg_temp.ticket(:'td', 7004, 700)) as r \gset
 select is(:'r'::jsonb -> 'offline_payment' ->> 'refusal', 'card_only', 'card-only product: a ticket anyway holds nothing');
 select ok((select expires_at from public.order_sessions where id = :'sd') < now() + interval '1 hour', 'card-only: the session keeps its card time');
-select is(tests.event_kinds(:'sd'), array['created', 'reserved', 'payment_seen', 'offline_hold_refused'], 'the refusal is logged');
+select is(tests.event_kinds(:'sd'), array['created', 'payment_seen', 'offline_hold_refused'], 'the refusal is logged');
 select is((select count(*)::int from email.outbox where payment_id = 7004), 0, 'a refused ticket is not emailed');
 
 -- OFF-B has 4 units: offline holds may take 2.
