@@ -3,12 +3,13 @@
 -- the routine, once, from what it already knows:
 --   * the fair-stock caps (trigger private.check_fair_hold) are
 --     private.checkout_fair_hold, called with the settings begin_checkout
---     read (one settings read fewer);
+--     read once (as is private.checkout_snapshot now);
 --   * the merged account's checkout group (trigger
 --     private.join_merged_checkout_group) is asked for in the insert;
 --   * the cart's analytics fact (trigger analytics.record_checkout, which
 --     found the cart again through a join) is stamped by its key: the cart
 --     is locked, and its created_at read, by begin_checkout.
+-- No coupon code, no call to private.checkout_coupon.
 -- The event log gets one row per checkout ('created', with the lines and the
 -- expiry that 'reserved' carried) instead of two.
 -- order_sessions_reconcile_idx only holds sessions with a preference (what
@@ -92,6 +93,86 @@ $$;
 comment on function private.checkout_fair_hold(uuid, jsonb, integer, timestamptz, private.settings) is
   'begin_checkout''s fair-stock rules for the session it is about to write (lines, item_count, its expiry p_expires_at), with the settings it read: CKH01 over max_units_per_variant, CKH02 over max_units_per_checkout, CKH03 after max_unpaid_expiries unpaid expiries within unpaid_expiry_window. Returns the session''s expiry: p_expires_at, or the expiry of a still-running hold it replaces when sooner.';
 
+-- The snapshot takes the store's currency from the settings begin_checkout read.
+drop function private.checkout_snapshot(uuid, uuid[]);
+create function private.checkout_snapshot(
+  p_session_id uuid,
+  p_freed uuid[],
+  p_store_currency text default null,
+  out lines jsonb,
+  out variant_ids uuid[],
+  out currency text,
+  out subtotal numeric,
+  out item_count integer
+)
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  snapshot jsonb;
+  ids uuid[];
+  currencies integer;
+  cur text;
+  v_subtotal numeric(12, 2);
+  v_items integer;
+  all_free boolean;
+  short jsonb;
+  store_currency text := coalesce(p_store_currency, (private.current_settings()).currency);
+begin
+  -- The lines, summed per variant, at the prices read now.
+  with items as (
+    select ci.variant_id, sum(ci.quantity)::integer as quantity
+      from public.cart_items ci
+     where ci.session_id = p_session_id
+     group by ci.variant_id
+  ), priced as (
+    select i.variant_id, i.quantity, v.sku, p.title || ' - ' || v.title as title, v.price, v.currency,
+           v.active and p.active and v.stock_on_hand - v.reserved >= i.quantity as surely_free
+      from items i
+      join public.variants v on v.id = i.variant_id
+      join public.products p on p.id = v.product_id
+  )
+  select jsonb_agg(jsonb_build_object(
+           'variant_id', variant_id, 'sku', sku, 'title', title, 'unit_price', price,
+           'quantity', quantity, 'line_total', price * quantity) order by sku),
+         array_agg(variant_id order by variant_id),
+         count(distinct priced.currency), min(priced.currency), sum(price * quantity), sum(quantity), bool_and(surely_free)
+    into snapshot, ids, currencies, cur, v_subtotal, v_items, all_free
+    from priced;
+
+  if ids is null then
+    raise exception 'the cart is empty' using errcode = 'CKC01';
+  end if;
+  if currencies > 1 then
+    raise exception 'the cart mixes currencies' using errcode = 'CKM01';
+  end if;
+  if cur <> store_currency then
+    raise exception 'the cart is priced in % but the store sells in %', cur, store_currency
+      using errcode = 'CKM03', detail = jsonb_build_object('currency', cur, 'store_currency', store_currency)::text;
+  end if;
+
+  -- Sold out? Read without any lock (the units of the shopper's own active
+  -- session, p_freed, count as free): a shopper who cannot have the units is
+  -- answered at once instead of queueing behind the buyers for the variant's
+  -- lock. The check under the lock (private.checkout_reserve) is the one
+  -- that counts. On hand less every reservation counted is a lower bound of
+  -- what is free, so the full rule runs only when a line looks short by it.
+  short := case when all_free then '[]'::jsonb else private.short_lines(snapshot, p_freed => p_freed, p_for_sale => true) end;
+  if jsonb_array_length(short) > 0 then
+    perform private.raise_not_enough_stock(short);
+  end if;
+
+  lines := snapshot;
+  variant_ids := ids;
+  currency := cur;
+  subtotal := v_subtotal;
+  item_count := v_items;
+end
+$$;
+comment on function private.checkout_snapshot(uuid, uuid[], text) is
+  'begin_checkout, step 2: the shopper''s cart lines summed per variant at the prices read now (lines [{variant_id, sku, title, unit_price, quantity, line_total}] by sku, variant_ids by id, currency, subtotal, item_count). CKC01 empty cart, CKM01 mixed currencies, CKM03 a currency other than the store''s (p_store_currency, the caller''s read of private.settings.currency, or read here when null), CKS01 (private.raise_not_enough_stock) when a line cannot be had now, read without a lock; p_freed''s units (the sessions being replaced) count as free.';
+
 create or replace function checkout.begin_checkout(
   p_session_id uuid,
   p_payer jsonb,
@@ -102,13 +183,16 @@ returns jsonb
 language plpgsql security definer set search_path = ''
 as $$
 declare
-  cfg private.settings := private.current_settings();
+  -- The settings, read once and passed to the steps that need them.
+  cfg private.settings := (select st from private.settings st where st.id);
   cart_created_at timestamptz;
   prev_id uuid;
   prev_ids uuid[];
   v_group uuid;
   snap record;
-  coupon record;
+  v_coupon_id uuid;
+  v_coupon_code text;
+  v_discount numeric := 0;
   v_expires_at timestamptz;
   s public.order_sessions;
   v_result jsonb;
@@ -150,10 +234,13 @@ begin
              for update) prev;
 
   -- 2. The snapshot; "sold out" answered here, before any variant lock.
-  snap := private.checkout_snapshot(p_session_id, prev_ids);
+  snap := private.checkout_snapshot(p_session_id, prev_ids, cfg.currency);
 
-  -- 3. The coupon.
-  coupon := private.checkout_coupon(p_coupon_code, snap.subtotal, snap.currency, prev_ids);
+  -- 3. The coupon, when a code was given.
+  if nullif(btrim(p_coupon_code), '') is not null then
+    select c.coupon_id, c.coupon_code, c.discount into v_coupon_id, v_coupon_code, v_discount
+      from private.checkout_coupon(p_coupon_code, snap.subtotal, snap.currency, prev_ids) c;
+  end if;
 
   -- Cancel the previous session. Its release updates its variants, so they
   -- are locked with the cart's, by id, first.
@@ -185,8 +272,8 @@ begin
     session_id, lines, item_count, subtotal, discount, total, currency,
     coupon_id, coupon_code, payer, shipping_address, expires_at, checkout_group, client_address
   ) values (
-    p_session_id, snap.lines, snap.item_count, snap.subtotal, coupon.discount, snap.subtotal - coupon.discount, snap.currency,
-    coupon.coupon_id, coupon.coupon_code, p_payer, p_shipping_address, v_expires_at,
+    p_session_id, snap.lines, snap.item_count, snap.subtotal, v_discount, snap.subtotal - v_discount, snap.currency,
+    v_coupon_id, v_coupon_code, p_payer, p_shipping_address, v_expires_at,
     coalesce(private.merged_checkout_group(p_session_id), v_group, gen_random_uuid()),
     nullif(current_setting('checkout.client_address', true), '')
   )

@@ -185,6 +185,7 @@ comment on function private.raise_not_enough_stock(jsonb) is
 create function private.checkout_snapshot(
   p_session_id uuid,
   p_freed uuid[],
+  p_store_currency text default null,
   out lines jsonb,
   out variant_ids uuid[],
   out currency text,
@@ -204,7 +205,7 @@ declare
   v_items integer;
   all_free boolean;
   short jsonb;
-  store_currency text := (private.current_settings()).currency;
+  store_currency text := coalesce(p_store_currency, (private.current_settings()).currency);
 begin
   -- The lines, summed per variant, at the prices read now.
   with items as (
@@ -256,8 +257,8 @@ begin
   item_count := v_items;
 end
 $$;
-comment on function private.checkout_snapshot(uuid, uuid[]) is
-  'begin_checkout, step 2: the shopper''s cart lines summed per variant at the prices read now (lines [{variant_id, sku, title, unit_price, quantity, line_total}] by sku, variant_ids by id, currency, subtotal, item_count). CKC01 empty cart, CKM01 mixed currencies, CKM03 a currency other than the store''s (private.settings.currency), CKS01 (private.raise_not_enough_stock) when a line cannot be had now, read without a lock; p_freed''s units (the sessions being replaced) count as free.';
+comment on function private.checkout_snapshot(uuid, uuid[], text) is
+  'begin_checkout, step 2: the shopper''s cart lines summed per variant at the prices read now (lines [{variant_id, sku, title, unit_price, quantity, line_total}] by sku, variant_ids by id, currency, subtotal, item_count). CKC01 empty cart, CKM01 mixed currencies, CKM03 a currency other than the store''s (p_store_currency, the caller''s read of private.settings.currency, or read here when null), CKS01 (private.raise_not_enough_stock) when a line cannot be had now, read without a lock; p_freed''s units (the sessions being replaced) count as free.';
 
 create function private.checkout_coupon(
   p_code text,
@@ -359,13 +360,16 @@ returns jsonb
 language plpgsql security definer set search_path = ''
 as $$
 declare
-  cfg private.settings := private.current_settings();
+  -- The settings, read once and passed to the steps that need them.
+  cfg private.settings := (select st from private.settings st where st.id);
   cart_created_at timestamptz;
   prev_id uuid;
   prev_ids uuid[];
   v_group uuid;
   snap record;
-  coupon record;
+  v_coupon_id uuid;
+  v_coupon_code text;
+  v_discount numeric := 0;
   v_expires_at timestamptz;
   s public.order_sessions;
   v_result jsonb;
@@ -407,10 +411,13 @@ begin
              for update) prev;
 
   -- 2. The snapshot; "sold out" answered here, before any variant lock.
-  snap := private.checkout_snapshot(p_session_id, prev_ids);
+  snap := private.checkout_snapshot(p_session_id, prev_ids, cfg.currency);
 
-  -- 3. The coupon.
-  coupon := private.checkout_coupon(p_coupon_code, snap.subtotal, snap.currency, prev_ids);
+  -- 3. The coupon, when a code was given.
+  if nullif(btrim(p_coupon_code), '') is not null then
+    select c.coupon_id, c.coupon_code, c.discount into v_coupon_id, v_coupon_code, v_discount
+      from private.checkout_coupon(p_coupon_code, snap.subtotal, snap.currency, prev_ids) c;
+  end if;
 
   -- Cancel the previous session. Its release updates its variants, so they
   -- are locked with the cart's, by id, first.
@@ -442,8 +449,8 @@ begin
     session_id, lines, item_count, subtotal, discount, total, currency,
     coupon_id, coupon_code, payer, shipping_address, expires_at, checkout_group, client_address
   ) values (
-    p_session_id, snap.lines, snap.item_count, snap.subtotal, coupon.discount, snap.subtotal - coupon.discount, snap.currency,
-    coupon.coupon_id, coupon.coupon_code, p_payer, p_shipping_address, v_expires_at,
+    p_session_id, snap.lines, snap.item_count, snap.subtotal, v_discount, snap.subtotal - v_discount, snap.currency,
+    v_coupon_id, v_coupon_code, p_payer, p_shipping_address, v_expires_at,
     coalesce(private.merged_checkout_group(p_session_id), v_group, gen_random_uuid()),
     nullif(current_setting('checkout.client_address', true), '')
   )

@@ -47,10 +47,11 @@ update public.variants set currency = 'USD' where id = :'vmix';
 -- The steps are begin_checkout's alone: no API role executes them.
 select is_empty(
   $$ select p.oid::regprocedure || ' by ' || r from pg_proc p cross join unnest(array['anon', 'authenticated', 'service_role']) r
-      where p.oid in ('private.checkout_admission(uuid,integer)'::regprocedure, 'private.checkout_snapshot(uuid,uuid[])'::regprocedure,
+      where p.oid in ('private.checkout_admission(uuid,integer)'::regprocedure, 'private.checkout_snapshot(uuid,uuid[],text)'::regprocedure,
                       'private.checkout_coupon(text,numeric,text,uuid[])'::regprocedure,
                       'private.checkout_reserve(uuid,jsonb,timestamptz)'::regprocedure,
-                      'private.raise_not_enough_stock(jsonb)'::regprocedure)
+                      'private.raise_not_enough_stock(jsonb)'::regprocedure,
+                      'private.checkout_fair_hold(uuid,jsonb,integer,timestamptz,private.settings)'::regprocedure)
         and has_function_privilege(r, p.oid, 'execute') $$,
   'the steps are executable by no API role (begin_checkout runs them as their owner)');
 
@@ -154,10 +155,11 @@ select is(tests.error_of($$ select private.raise_not_enough_stock('[{"sku": "Y",
 
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
-      where p.oid in ('private.checkout_admission(uuid,integer)'::regprocedure, 'private.checkout_snapshot(uuid,uuid[])'::regprocedure,
+      where p.oid in ('private.checkout_admission(uuid,integer)'::regprocedure, 'private.checkout_snapshot(uuid,uuid[],text)'::regprocedure,
                       'private.checkout_coupon(text,numeric,text,uuid[])'::regprocedure,
                       'private.checkout_reserve(uuid,jsonb,timestamptz)'::regprocedure,
-                      'private.raise_not_enough_stock(jsonb)'::regprocedure)
+                      'private.raise_not_enough_stock(jsonb)'::regprocedure,
+                      'private.checkout_fair_hold(uuid,jsonb,integer,timestamptz,private.settings)'::regprocedure)
         and obj_description(p.oid, 'pg_proc') is null $$,
   'every step says what it is for (comment on)');
 
