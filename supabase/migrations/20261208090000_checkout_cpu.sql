@@ -60,9 +60,30 @@ begin
       using errcode = 'CKH02', detail = jsonb_build_object('max', cfg.max_units_per_checkout, 'requested', p_item_count)::text;
   end if;
 
-  -- 2. A shopper who let too many reservations lapse unpaid waits.
-  select array_agg(u.expired_at order by u.expired_at desc) into expiries
-    from private.unpaid_expiries(p_session_id, now() - cfg.unpaid_expiry_window) u;
+  -- 2. and 3., from one read of the shopper's sessions (after the session
+  --    being replaced was cancelled):
+  --    2. expired unpaid within the window: the rule of
+  --       private.unpaid_expiries (expired, or cancelled or still active
+  --       after expires_at passed);
+  --    3. renewal: a replaced hold still running (a session cancelled, by a
+  --       new checkout or a release, before its expiry) keeps its expiry,
+  --       unless the shopper has paid since.
+  with mine as (
+    select s.status, s.expires_at, s.closed_at, s.created_at
+      from public.order_sessions s
+     where s.session_id = p_session_id
+  )
+  select array_agg(m.expires_at order by m.expires_at desc)
+           filter (where m.status in ('active', 'expired', 'cancelled')
+                     and m.expires_at > now() - cfg.unpaid_expiry_window
+                     and m.expires_at <= now()
+                     and m.expires_at <= coalesce(m.closed_at, now())),
+         max(m.expires_at)
+           filter (where m.status = 'cancelled' and m.expires_at > now()
+                     and m.created_at > coalesce((select max(p.created_at) from mine p where p.status in ('paid', 'refund_owed', 'refunded')),
+                                                 '-infinity'))
+    into expiries, prev_expires
+    from mine m;
   if coalesce(cardinality(expiries), 0) >= cfg.max_unpaid_expiries then
     raise exception 'too many reservations expired unpaid (% in %); try again after %',
       cardinality(expiries), cfg.unpaid_expiry_window, expiries[cfg.max_unpaid_expiries] + cfg.unpaid_expiry_window
@@ -73,25 +94,14 @@ begin
               'window_seconds', extract(epoch from cfg.unpaid_expiry_window)::integer,
               'retry_after', expiries[cfg.max_unpaid_expiries] + cfg.unpaid_expiry_window)::text;
   end if;
-
-  -- 3. Renewal: replacing a hold that is still running (a session
-  --    cancelled, by a new checkout or a release, before its expiry) keeps
-  --    its expiry, unless the shopper has paid since.
-  select max(s.expires_at) into prev_expires
-    from public.order_sessions s
-   where s.session_id = p_session_id
-     and s.status = 'cancelled'
-     and s.expires_at > now()
-     and not exists (
-       select 1 from public.order_sessions p
-        where p.session_id = p_session_id
-          and p.status in ('paid', 'refund_owed', 'refunded')
-          and p.created_at >= s.created_at);
   return least(p_expires_at, prev_expires);
 end
 $$;
 comment on function private.checkout_fair_hold(uuid, jsonb, integer, timestamptz, private.settings) is
   'begin_checkout''s fair-stock rules for the session it is about to write (lines, item_count, its expiry p_expires_at), with the settings it read: CKH01 over max_units_per_variant, CKH02 over max_units_per_checkout, CKH03 after max_unpaid_expiries unpaid expiries within unpaid_expiry_window. Returns the session''s expiry: p_expires_at, or the expiry of a still-running hold it replaces when sooner.';
+
+comment on function private.unpaid_expiries(uuid, timestamptz) is
+  'The expiry times of a shopper''s order sessions that expired unpaid since p_since, newest first. Used by checkout.top_holders; private.checkout_fair_hold applies the same rule within its one read of the shopper''s sessions.';
 
 -- The snapshot takes the store's currency from the settings begin_checkout read.
 drop function private.checkout_snapshot(uuid, uuid[]);

@@ -83,9 +83,30 @@ begin
       using errcode = 'CKH02', detail = jsonb_build_object('max', cfg.max_units_per_checkout, 'requested', p_item_count)::text;
   end if;
 
-  -- 2. A shopper who let too many reservations lapse unpaid waits.
-  select array_agg(u.expired_at order by u.expired_at desc) into expiries
-    from private.unpaid_expiries(p_session_id, now() - cfg.unpaid_expiry_window) u;
+  -- 2. and 3., from one read of the shopper's sessions (after the session
+  --    being replaced was cancelled):
+  --    2. expired unpaid within the window: the rule of
+  --       private.unpaid_expiries (expired, or cancelled or still active
+  --       after expires_at passed);
+  --    3. renewal: a replaced hold still running (a session cancelled, by a
+  --       new checkout or a release, before its expiry) keeps its expiry,
+  --       unless the shopper has paid since.
+  with mine as (
+    select s.status, s.expires_at, s.closed_at, s.created_at
+      from public.order_sessions s
+     where s.session_id = p_session_id
+  )
+  select array_agg(m.expires_at order by m.expires_at desc)
+           filter (where m.status in ('active', 'expired', 'cancelled')
+                     and m.expires_at > now() - cfg.unpaid_expiry_window
+                     and m.expires_at <= now()
+                     and m.expires_at <= coalesce(m.closed_at, now())),
+         max(m.expires_at)
+           filter (where m.status = 'cancelled' and m.expires_at > now()
+                     and m.created_at > coalesce((select max(p.created_at) from mine p where p.status in ('paid', 'refund_owed', 'refunded')),
+                                                 '-infinity'))
+    into expiries, prev_expires
+    from mine m;
   if coalesce(cardinality(expiries), 0) >= cfg.max_unpaid_expiries then
     raise exception 'too many reservations expired unpaid (% in %); try again after %',
       cardinality(expiries), cfg.unpaid_expiry_window, expiries[cfg.max_unpaid_expiries] + cfg.unpaid_expiry_window
@@ -96,20 +117,6 @@ begin
               'window_seconds', extract(epoch from cfg.unpaid_expiry_window)::integer,
               'retry_after', expiries[cfg.max_unpaid_expiries] + cfg.unpaid_expiry_window)::text;
   end if;
-
-  -- 3. Renewal: replacing a hold that is still running (a session
-  --    cancelled, by a new checkout or a release, before its expiry) keeps
-  --    its expiry, unless the shopper has paid since.
-  select max(s.expires_at) into prev_expires
-    from public.order_sessions s
-   where s.session_id = p_session_id
-     and s.status = 'cancelled'
-     and s.expires_at > now()
-     and not exists (
-       select 1 from public.order_sessions p
-        where p.session_id = p_session_id
-          and p.status in ('paid', 'refund_owed', 'refunded')
-          and p.created_at >= s.created_at);
   return least(p_expires_at, prev_expires);
 end
 $$;
@@ -168,7 +175,7 @@ begin
 end
 $$;
 comment on function private.unpaid_expiries(uuid, timestamptz) is
-  'The expiry times of a shopper''s order sessions that expired unpaid since p_since, newest first. Used by the fair-stock trigger.';
+  'The expiry times of a shopper''s order sessions that expired unpaid since p_since, newest first. Used by checkout.top_holders; private.checkout_fair_hold applies the same rule within its one read of the shopper''s sessions.';
 
 create function private.client_address_key(p_address text)
 returns text
