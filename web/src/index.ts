@@ -20,9 +20,10 @@ export {
   ValidationError,
 } from './errors.ts';
 export type { FieldIssue, HeldLine, StorefrontErrorOptions } from './errors.ts';
-export { CHECKOUT_ERROR_TEXTS_ES } from './messages.ts';
+export { CHECKOUT_ERROR_TEXTS, CHECKOUT_ERROR_TEXTS_ES, checkoutErrorTexts, VALIDATION_MESSAGES, validationMessages } from './messages.ts';
+export type { CheckoutErrorTextCode, ValidationMessageKey, ValidationMessages } from './messages.ts';
 export { parseReturnQuery } from './return-query.ts';
-export { checkoutInputSchema, credentialsSchema } from './types.ts';
+export { checkoutInputSchema, checkoutInputSchemaFor, credentialsSchema, credentialsSchemaFor } from './types.ts';
 // The seven countries and the payer's identification rules, shared with the Edge Functions.
 export { catalogFor, COUNTRIES, countryOf, SITE_IDS } from '../../edge/_shared/country.ts';
 export type { CatalogLocale, Country, IdentificationType, SiteId } from '../../edge/_shared/country.ts';

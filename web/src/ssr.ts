@@ -47,6 +47,8 @@ export interface StorefrontServerEnv {
   captchaToken?: StorefrontOptions['captchaToken'];
   /** false where the response cannot carry a new session (see StorefrontOptions.anonymousSignIn). */
   anonymousSignIn?: boolean;
+  /** The store's locale: the language of the library's validation messages (see StorefrontOptions.locale). */
+  locale?: string;
   /**
    * Count this request under the shopper's address rather than this server's
    * (Supabase's "IP address forwarding"): see ShopperAddressForwarding. A
@@ -278,6 +280,7 @@ export function createStorefrontServerClient(
     ...(forwarding ? { fetch: forwarding } : {}),
     ...(env.captchaToken ? { captchaToken: env.captchaToken } : {}),
     ...(env.anonymousSignIn === false ? { anonymousSignIn: false } : {}),
+    ...(env.locale ? { locale: env.locale } : {}),
   });
   return { supabase, storefront, cookies: jar.written };
 }

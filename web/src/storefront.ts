@@ -36,13 +36,13 @@ import {
   type CatalogProduct,
   catalogSchema,
   type CheckoutInput,
-  checkoutInputSchema,
+  checkoutInputSchemaFor,
   type CheckoutResult,
   type CouponPreview,
   couponPreviewSchema,
   createPreferenceResponseSchema,
   type Credentials,
-  credentialsSchema,
+  credentialsSchemaFor,
   type MergeReport,
   mergeReportSchema,
   type Order,
@@ -93,6 +93,12 @@ export interface StorefrontOptions {
    * Component), so that no request makes a shopper nobody can come back to.
    */
   anonymousSignIn?: boolean;
+  /**
+   * The store's locale (its country's, e.g. `pt-BR`; default `es-AR`): the
+   * language of the ValidationError messages checkout() and the account calls
+   * throw (VALIDATION_MESSAGES, the nearest of es-AR, es-MX and pt-BR).
+   */
+  locale?: string;
 }
 
 export interface Storefront {
@@ -215,6 +221,7 @@ export function classifyReturn(
 
 export function createStorefront(options: StorefrontOptions): Storefront {
   const { supabase } = options;
+  const locale = options.locale ?? 'es-AR';
   const now = options.now ?? (() => new Date());
   const doFetch = options.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args));
   let signingIn: Promise<string> | undefined;
@@ -368,7 +375,7 @@ export function createStorefront(options: StorefrontOptions): Storefront {
   }
 
   function checkCredentials(credentials: Credentials) {
-    const parsed = credentialsSchema.safeParse(credentials);
+    const parsed = credentialsSchemaFor(locale).safeParse(credentials);
     if (!parsed.success) {
       throw new ValidationError('The form has errors', parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
     }
@@ -475,7 +482,7 @@ export function createStorefront(options: StorefrontOptions): Storefront {
     },
 
     async checkout(input) {
-      const parsed = checkoutInputSchema.safeParse(input);
+      const parsed = checkoutInputSchemaFor(locale).safeParse(input);
       if (!parsed.success) {
         const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
         throw new ValidationError('The checkout form has errors', issues);

@@ -24,7 +24,9 @@ import {
   orderSessionSchema,
 } from '../../edge/_shared/contract.ts';
 import { IDENTIFICATION_TYPES, identificationNumberIssue, normalizeIdentification } from '../../edge/_shared/identification.ts';
+import { catalogFor, type CatalogLocale } from '../../edge/_shared/country.ts';
 import type { Database } from './database.types.ts';
+import { VALIDATION_MESSAGES, type ValidationMessages } from './messages.ts';
 
 const int = z.number().int();
 const uuid = z.string().min(1);
@@ -137,13 +139,13 @@ export type ShortLine = z.infer<typeof shortLineSchema>;
 // ---------------------------------------------------------------------------
 // Checkout input (camelCase, as the library's callers write it)
 
-/** `label`: what to ask for, e.g. "tu nombre" → "Ingresá tu nombre". */
-const trimmed = (max: number, label: string) =>
+/** A required text field: `enter` when it is missing or blank. */
+const trimmed = (max: number, enter: string, m: ValidationMessages) =>
   z
-    .string({ error: `Ingresá ${label}` })
+    .string({ error: enter })
     .trim()
-    .min(1, `Ingresá ${label}`)
-    .max(max, `Máximo ${max} caracteres`);
+    .min(1, enter)
+    .max(max, m.tooLong.replace('{max}', String(max)));
 const optionalTrimmed = (max: number) =>
   z
     .string()
@@ -152,61 +154,67 @@ const optionalTrimmed = (max: number) =>
     .optional()
     .transform((v) => (v === '' ? undefined : v));
 
-export const checkoutInputSchema = z.object({
-  payer: z.object({
-    email: z.string({ error: 'Ingresá tu email' }).trim().min(1, 'Ingresá tu email').max(EMAIL_MAX_LENGTH).email('Email inválido'),
-    name: trimmed(100, 'tu nombre'),
-    surname: optionalTrimmed(100),
-    phone: z
-      .object({ areaCode: optionalTrimmed(8), number: z.string().trim().regex(/^[0-9 -]{6,20}$/, 'Teléfono inválido') })
-      .optional(),
-    // The same rules as create-preference (edge/_shared/identification.ts):
-    // the number by its type's check digits; the function also checks that
-    // the type is one of the store's country.
-    identification: z
-      .object({
-        type: z.enum(IDENTIFICATION_TYPES, 'Tipo de documento inválido'),
-        number: z.string().trim().regex(/^[\dA-Za-z. /-]{3,24}$/, 'Documento inválido').transform(normalizeIdentification),
-      })
-      .check((ctx) => {
-        if (identificationNumberIssue(ctx.value.type, ctx.value.number) !== undefined) {
-          ctx.issues.push({ code: 'custom', path: ['number'], message: 'Documento inválido', input: ctx.value.number });
-        }
-      })
-      .optional(),
-  }),
-  shippingAddress: z.object({
-    streetName: trimmed(120, 'la calle'),
-    streetNumber: trimmed(20, 'la altura'),
-    zipCode: z
-      .string({ error: 'Ingresá el código postal' })
+/** The checkout form's schema, its messages in `m`'s language. */
+function buildCheckoutInputSchema(m: ValidationMessages) {
+  return z.object({
+    payer: z.object({
+      email: z.string({ error: m.enterEmail }).trim().min(1, m.enterEmail).max(EMAIL_MAX_LENGTH).email(m.emailInvalid),
+      name: trimmed(100, m.enterName, m),
+      surname: optionalTrimmed(100),
+      phone: z
+        .object({ areaCode: optionalTrimmed(8), number: z.string().trim().regex(/^[0-9 -]{6,20}$/, m.phoneInvalid) })
+        .optional(),
+      // The same rules as create-preference (edge/_shared/identification.ts):
+      // the number by its type's check digits; the function also checks that
+      // the type is one of the store's country.
+      identification: z
+        .object({
+          type: z.enum(IDENTIFICATION_TYPES, m.identificationTypeInvalid),
+          number: z.string().trim().regex(/^[\dA-Za-z. /-]{3,24}$/, m.identificationInvalid).transform(normalizeIdentification),
+        })
+        .check((ctx) => {
+          if (identificationNumberIssue(ctx.value.type, ctx.value.number) !== undefined) {
+            ctx.issues.push({ code: 'custom', path: ['number'], message: m.identificationInvalid, input: ctx.value.number });
+          }
+        })
+        .optional(),
+    }),
+    shippingAddress: z.object({
+      streetName: trimmed(120, m.enterStreetName, m),
+      streetNumber: trimmed(20, m.enterStreetNumber, m),
+      zipCode: z
+        .string({ error: m.enterZipCode })
+        .trim()
+        .min(1, m.enterZipCode)
+        .regex(/^[A-Za-z0-9 -]{3,10}$/, m.zipCodeInvalid),
+      city: trimmed(80, m.enterCity, m),
+      state: optionalTrimmed(80),
+      floor: optionalTrimmed(10),
+      apartment: optionalTrimmed(10),
+      notes: optionalTrimmed(300),
+    }),
+    coupon: z
+      .string()
       .trim()
-      .min(1, 'Ingresá el código postal')
-      .regex(/^[A-Za-z0-9 -]{3,10}$/, 'Código postal inválido'),
-    city: trimmed(80, 'la ciudad'),
-    state: optionalTrimmed(80),
-    floor: optionalTrimmed(10),
-    apartment: optionalTrimmed(10),
-    notes: optionalTrimmed(300),
-  }),
-  coupon: z
-    .string()
-    .trim()
-    .optional()
-    .nullable()
-    .transform((v) => (v ? v.toUpperCase() : undefined))
-    .refine((v) => v === undefined || COUPON_CODE.test(v), 'Código de cupón inválido'),
-  /**
-   * The shopper ticked "send me reminders of my cart": the payer's email is
-   * sent a link to confirm it (double opt-in). Leave it unticked by default.
-   */
-  marketingOptIn: z.boolean().optional(),
-  /**
-   * Where MercadoPago sends the buyer back (default: the project's
-   * CHECKOUT_RETURN_URL); must be one of the project's CHECKOUT_RETURN_URLS.
-   */
-  returnUrl: z.url().optional(),
-});
+      .optional()
+      .nullable()
+      .transform((v) => (v ? v.toUpperCase() : undefined))
+      .refine((v) => v === undefined || COUPON_CODE.test(v), m.couponInvalid),
+    /**
+     * The shopper ticked "send me reminders of my cart": the payer's email is
+     * sent a link to confirm it (double opt-in). Leave it unticked by default.
+     */
+    marketingOptIn: z.boolean().optional(),
+    /**
+     * Where MercadoPago sends the buyer back (default: the project's
+     * CHECKOUT_RETURN_URL); must be one of the project's CHECKOUT_RETURN_URLS.
+     */
+    returnUrl: z.url().optional(),
+  });
+}
+
+/** The checkout form's schema with the es-AR messages (as before there were three); checkoutInputSchemaFor(locale) for the others. */
+export const checkoutInputSchema = buildCheckoutInputSchema(VALIDATION_MESSAGES['es-AR']);
 export type CheckoutInput = z.input<typeof checkoutInputSchema>;
 export type CheckoutInputParsed = z.output<typeof checkoutInputSchema>;
 
@@ -313,9 +321,27 @@ export const couponPreviewSchema = z.object({
 });
 export type CouponPreview = z.infer<typeof couponPreviewSchema>;
 
-const credentialsSchema = z.object({
-  email: z.string({ error: 'Ingresá tu email' }).trim().min(1, 'Ingresá tu email').max(254).email('Email inválido'),
-  password: z.string({ error: 'Ingresá una contraseña' }).min(6, 'La contraseña debe tener al menos 6 caracteres').max(72, 'Máximo 72 caracteres'),
-});
-export { credentialsSchema };
+function buildCredentialsSchema(m: ValidationMessages) {
+  return z.object({
+    email: z.string({ error: m.enterEmail }).trim().min(1, m.enterEmail).max(254).email(m.emailInvalid),
+    password: z.string({ error: m.enterPassword }).min(6, m.passwordTooShort).max(72, m.tooLong.replace('{max}', '72')),
+  });
+}
+/** The account calls' schema with the es-AR messages; credentialsSchemaFor(locale) for the others. */
+export const credentialsSchema = buildCredentialsSchema(VALIDATION_MESSAGES['es-AR']);
+
+const schemas = new Map<CatalogLocale, { checkout: typeof checkoutInputSchema; credentials: typeof credentialsSchema }>();
+function schemasFor(locale: string) {
+  const c = catalogFor(locale);
+  let s = schemas.get(c);
+  if (!s) {
+    const m = VALIDATION_MESSAGES[c];
+    schemas.set(c, s = { checkout: buildCheckoutInputSchema(m), credentials: buildCredentialsSchema(m) });
+  }
+  return s;
+}
+/** The checkout form's schema with its messages in `locale`'s catalog (es-AR, es-MX or pt-BR: the nearest). */
+export const checkoutInputSchemaFor = (locale: string): typeof checkoutInputSchema => schemasFor(locale).checkout;
+/** The account calls' schema (email, password) with its messages in `locale`'s catalog. */
+export const credentialsSchemaFor = (locale: string): typeof credentialsSchema => schemasFor(locale).credentials;
 export type Credentials = z.input<typeof credentialsSchema>;

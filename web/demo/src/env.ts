@@ -55,6 +55,8 @@ export function makeStorefront(env: StorefrontEnv) {
   });
   return createStorefront({
     supabase,
+    // The library's validation messages in the store's language.
+    locale: env.locale,
     ...(env.functionsUrl ? { functionsUrl: env.functionsUrl } : {}),
     ...(env.captcha ? { captchaToken: captchaTokenGetter(env.captcha) } : {}),
   });

@@ -1,8 +1,8 @@
 /**
  * What the demo tells a shopper about an error or a merged cart
  * (messages.ts), in es-AR, es-MX and pt-BR; joined into the catalogs by
- * i18n.ts. `ck_<code>`: the checkout's error codes (web/src's
- * CHECKOUT_ERROR_TEXTS_ES, in each language).
+ * i18n.ts. The checkout's error codes are the library's own
+ * (CHECKOUT_ERROR_TEXTS, by locale).
  */
 export const messagesAR = {
   aProduct: 'un producto',
@@ -67,18 +67,6 @@ export const messagesAR = {
   merge_replaced: '{title}: lo quitamos, quedó el carrito de este dispositivo.',
   mergedMoved: 'Ingresaste. Sumamos los productos de este dispositivo a tu carrito.',
   mergedChanges: 'Ingresaste. Unimos tu carrito con el de tu cuenta, con estos cambios:',
-  ck_empty_cart: 'Tu carrito está vacío.',
-  ck_mixed_currency: 'El carrito tiene productos en monedas distintas.',
-  ck_variant_unavailable: 'Uno de los productos ya no está a la venta.',
-  ck_coupon_unknown: 'El cupón no existe.',
-  ck_coupon_not_applicable: 'El cupón no se puede usar con esta compra.',
-  ck_coupon_used_up: 'El cupón ya se agotó.',
-  ck_forbidden: 'Esta compra pertenece a otra sesión.',
-  ck_invalid_input: 'Revisá el código del cupón.',
-  ck_merge_forbidden: 'No pudimos pasar tu carrito a la cuenta.',
-  ck_already_merged: 'Ese carrito ya se pasó a otra cuenta.',
-  ck_not_found: 'No encontramos esa compra.',
-  ck_too_many_lookups: 'Hubo demasiadas consultas del estado del pago. Esperá un rato y volvé a intentar: si el pago se aprobó, la compra se confirma igual.',
 };
 
 type Key = keyof typeof messagesAR;
@@ -114,8 +102,6 @@ export const messagesMX: Record<Key, string> = {
   merge_insufficient_stock: '{title}: sumamos {quantity} de {requested}, no hay más existencias.',
   mergedMoved: 'Iniciaste sesión. Sumamos los productos de este dispositivo a tu carrito.',
   mergedChanges: 'Iniciaste sesión. Unimos tu carrito con el de tu cuenta, con estos cambios:',
-  ck_invalid_input: 'Revisa el código del cupón.',
-  ck_too_many_lookups: 'Hubo demasiadas consultas del estado del pago. Espera un rato e inténtalo de nuevo: si el pago se aprobó, la compra se confirma igual.',
 };
 
 export const messagesBR: Record<Key, string> = {
@@ -181,17 +167,4 @@ export const messagesBR: Record<Key, string> = {
   merge_replaced: '{title}: removemos, ficou o carrinho deste dispositivo.',
   mergedMoved: 'Você entrou. Adicionamos os produtos deste dispositivo ao seu carrinho.',
   mergedChanges: 'Você entrou. Juntamos seu carrinho com o da sua conta, com estas mudanças:',
-  ck_empty_cart: 'Seu carrinho está vazio.',
-  ck_mixed_currency: 'O carrinho tem produtos em moedas diferentes.',
-  ck_variant_unavailable: 'Um dos produtos não está mais à venda.',
-  ck_coupon_unknown: 'O cupom não existe.',
-  ck_coupon_not_applicable: 'O cupom não pode ser usado nesta compra.',
-  ck_coupon_used_up: 'O cupom já se esgotou.',
-  ck_forbidden: 'Esta compra pertence a outra sessão.',
-  ck_invalid_input: 'Confira o código do cupom.',
-  ck_merge_forbidden: 'Não conseguimos passar seu carrinho para a conta.',
-  ck_already_merged: 'Esse carrinho já foi passado para outra conta.',
-  ck_not_found: 'Não encontramos essa compra.',
-  ck_too_many_lookups:
-    'Houve consultas demais do status do pagamento. Espere um pouco e tente de novo: se o pagamento foi aprovado, a compra é confirmada do mesmo jeito.',
 };

@@ -6,7 +6,6 @@
  * i18n-pages.ts and the errors' in i18n-messages.ts, joined here into one
  * catalog per locale.
  */
-import { catalogFor } from '../../../edge/_shared/country.ts';
 import { type Catalogs, translator } from '../../../edge/_shared/i18n/format.ts';
 import { createElement, Fragment, type ReactNode } from 'react';
 import { messagesAR, messagesBR, messagesMX } from './i18n-messages.ts';
@@ -36,7 +35,6 @@ const esAR = {
   state: 'Provincia',
   document: 'Documento',
   documentNumber: 'Número',
-  documentInvalid: 'Documento inválido',
   optional: '(opcional)',
   coupon: 'Cupón de descuento',
   apply: 'Aplicar',
@@ -61,7 +59,6 @@ const esAR = {
   yourEmail: 'tu email',
   keepShopping: 'Seguir comprando',
   seeOrders: 'Ver mis pedidos',
-  fieldInvalid: 'Revisá este dato',
   ...pagesAR,
   ...messagesAR,
 };
@@ -78,7 +75,6 @@ const esMX: Record<Key, string> = {
   marketingOptInNote: 'Te enviaremos un correo para que lo confirmes; puedes darte de baja cuando quieras.',
   holdNote: 'Apartamos tu stock mientras pagas con MercadoPago (15 minutos por defecto).',
   checkForm: 'Revisa los datos marcados en el formulario.',
-  fieldInvalid: 'Revisa este dato',
   status_in_mediation: 'En disputa',
   ...pagesMX,
   ...messagesMX,
@@ -108,8 +104,6 @@ const ptBR: Record<Key, string> = {
   state: 'Estado',
   document: 'Documento',
   documentNumber: 'Número',
-  documentInvalid: 'Documento inválido',
-  fieldInvalid: 'Confira este dado',
   optional: '(opcional)',
   coupon: 'Cupom de desconto',
   apply: 'Aplicar',
@@ -142,20 +136,16 @@ export type DemoKey = Key;
 export const DEMO_CATALOGS: Catalogs<Key> = { 'es-AR': esAR, 'es-MX': esMX, 'pt-BR': ptBR };
 
 let translate = translator(DEMO_CATALOGS, 'es-AR');
-let catalogLocale = 'es-AR';
+let locale = 'es-AR';
 
 /** Picks the catalog of the store's locale (main.tsx, once at start). */
-export function setDemoLocale(locale: string): void {
-  translate = translator(DEMO_CATALOGS, locale);
-  catalogLocale = catalogFor(locale);
+export function setDemoLocale(l: string): void {
+  translate = translator(DEMO_CATALOGS, l);
+  locale = l;
 }
 
-/**
- * Whether the storefront library's own validation messages (es-AR, written
- * into its schemas) are in the store's language; elsewhere a field's error is
- * the catalog's `fieldInvalid`.
- */
-export const libraryMessagesFit = (): boolean => catalogLocale === 'es-AR';
+/** The store's locale (the library's own messages, CHECKOUT_ERROR_TEXTS and VALIDATION_MESSAGES, are looked up by it). */
+export const storeLocale = (): string => locale;
 
 /** The text of `key` in the store's catalog. */
 export const t = (key: Key, params?: Record<string, string | number>): string => translate(key, params);

@@ -2,6 +2,7 @@
 import {
   AuthenticationError,
   CheckoutError,
+  checkoutErrorTexts,
   HoldLimitError,
   InsufficientStockError,
   type MergeChange,
@@ -15,7 +16,7 @@ import {
   ValidationError,
 } from '../../src/index.ts';
 import { time, units } from './format.ts';
-import { libraryMessagesFit, t, tIfKnown } from './i18n.ts';
+import { storeLocale, t, tIfKnown } from './i18n.ts';
 
 type AlertKind = 'out-of-stock' | 'expired' | 'network' | 'validation' | 'error' | 'info' | 'success';
 
@@ -102,7 +103,7 @@ export function describeError(err: unknown, titles: Map<string, string> = new Ma
     };
   }
   if (err instanceof ValidationError) {
-    return { kind: 'validation', title: t('checkData'), lines: libraryMessagesFit() ? err.issues.map((i) => i.message) : [] };
+    return { kind: 'validation', title: t('checkData'), lines: err.issues.map((i) => i.message) };
   }
   if (err instanceof SessionRequiredError && err.code === 'over_request_rate_limit') {
     return {
@@ -131,7 +132,7 @@ export function describeError(err: unknown, titles: Map<string, string> = new Ma
     return { kind: 'error', title: t('cartNotRestored'), lines: [err.code === 'link_expired' ? t('linkExpired') : t('linkInvalid')] };
   }
   if (err instanceof CheckoutError) {
-    return { kind: 'error', title: tIfKnown(`ck_${err.code}`) ?? t('checkoutFailed'), lines: [] };
+    return { kind: 'error', title: checkoutErrorTexts(storeLocale())[err.code] ?? t('checkoutFailed'), lines: [] };
   }
   if (err instanceof StorefrontError) {
     return { kind: 'error', title: t('somethingWrong'), lines: [err.message] };
@@ -141,7 +142,7 @@ export function describeError(err: unknown, titles: Map<string, string> = new Ma
 
 /** A coupon the preview refused, for the field under the coupon input. */
 export function couponErrorText(err: unknown): string {
-  if (err instanceof ValidationError) return (libraryMessagesFit() ? err.issues[0]?.message : undefined) ?? t('couponInvalid');
+  if (err instanceof ValidationError) return err.issues[0]?.message ?? t('couponInvalid');
   if (err instanceof CheckoutError) return tIfKnown(`coupon_${err.code}`) ?? t('couponFailed');
   return describeError(err).title;
 }

@@ -2,7 +2,7 @@ import { type FormEvent, type MouseEvent, useEffect, useState } from 'react';
 import { type CartLine, type CheckoutInput, type CouponPreview, type IdentificationType, InsufficientStockError, ValidationError } from '../../../src/index.ts';
 import type { StoreApi } from '../store-api.ts';
 import { attributeText, identificationTypes, money } from '../format.ts';
-import { libraryMessagesFit, t } from '../i18n.ts';
+import { t } from '../i18n.ts';
 import { loadCheckoutForm, saveCheckoutForm } from '../checkout-form.ts';
 import { couponErrorText } from '../messages.ts';
 import { savePendingCheckout } from '../pending-checkout.ts';
@@ -261,8 +261,8 @@ function CheckoutForm({ api }: { api: StoreApi }) {
         const next: Partial<Record<TextField, string>> = {};
         for (const i of err.issues) {
           const field = FIELD_OF[i.path];
-          // In the store's words: the library's messages are es-AR.
-          if (field && !next[field]) next[field] = field === 'idNumber' ? t('documentInvalid') : libraryMessagesFit() ? i.message : t('fieldInvalid');
+          // The library's messages, in the store's language (makeStorefront passes its locale).
+          if (field && !next[field]) next[field] = i.message;
         }
         setErrors(next);
         api.showAlert({ kind: 'validation', title: t('checkForm') });
