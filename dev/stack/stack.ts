@@ -716,7 +716,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       log('Starting the Next.js storefront (web/next/server.mjs)...');
       nextServer = await startNextServer({
         port: ports.next,
-        env: { SUPABASE_URL: api.url, SUPABASE_ANON_KEY: keys.anonKey, SUPABASE_SECRET_KEY: keys.secretKey, SITE_URL: nextUrl, ...opts.nextEnv },
+        env: {
+          SUPABASE_URL: api.url,
+          SUPABASE_ANON_KEY: keys.anonKey,
+          SUPABASE_SECRET_KEY: keys.secretKey,
+          SITE_URL: nextUrl,
+          // The store's country and locale (private.settings), as the demo's /env.js has them: the pages' language and formats.
+          STORE_SITE_ID: storeSite,
+          STORE_LOCALE: storeLocale,
+          ...opts.nextEnv,
+        },
         onLine: (line) => line.trim() && log(`[next] ${line}`),
       });
       const n = nextServer;

@@ -144,6 +144,8 @@ Deno.test('send-emails: unsubscribe: GET only asks, POST unsubscribes; a bad or 
   const forged = await signLink('another-secret-of-at-least-32-characters', 'unsubscribe', { email: 'ana@example.com', exp: nowSeconds + 60 });
   const { db, calls } = fakeDb({ 'email.unsubscribe': () => [{}] });
   const h = handler(db, fakeMailer([]).mailer);
+  // What the link did (a page also reads the store's locale).
+  const acted = () => calls.filter((c) => c.routine !== 'checkout.store_country');
   const unsubscribe = (token: string, method: string, headers: Record<string, string> = {}) =>
     h(request(`send-emails/unsubscribe?token=${token}`, { method, headers }));
 
@@ -152,18 +154,18 @@ Deno.test('send-emails: unsubscribe: GET only asks, POST unsubscribes; a bad or 
   assert.equal(asked.status, 200);
   const form = await asked.text();
   assert.ok(form.includes('<form method="post">') && form.includes('Darme de baja'));
-  assert.equal(calls.length, 0);
+  assert.equal(acted().length, 0);
 
   // The button: a browser's form POST, answered with a page.
   const done = await unsubscribe(good, 'POST', { accept: 'text/html,application/xhtml+xml' });
   assert.equal(done.status, 200);
   assert.ok((await done.text()).includes('Ya no te vamos a enviar recordatorios'));
-  assert.deepEqual(calls, [{ routine: 'email.unsubscribe', params: ['ana@example.com'] }]);
+  assert.deepEqual(acted(), [{ routine: 'email.unsubscribe', params: ['ana@example.com'] }]);
 
   // A mail client's one-click POST (RFC 8058), answered in JSON; idempotent.
   const oneClick = await unsubscribe(good, 'POST', { 'content-type': 'application/x-www-form-urlencoded' });
   assert.deepEqual(await oneClick.json(), { unsubscribed: true });
-  assert.equal(calls.length, 2);
+  assert.equal(acted().length, 2);
 
   assert.equal((await unsubscribe(expired, 'GET')).status, 410);
   assert.equal((await unsubscribe(forged, 'GET')).status, 400);
@@ -172,7 +174,7 @@ Deno.test('send-emails: unsubscribe: GET only asks, POST unsubscribes; a bad or 
   assert.equal((await posted.json()).error, 'link_expired');
   assert.equal((await unsubscribe(forged, 'POST', { accept: 'text/html' })).status, 400);
   assert.equal((await unsubscribe(good, 'PUT')).status, 405);
-  assert.equal(calls.length, 2);
+  assert.equal(acted().length, 2);
 });
 
 Deno.test('send-emails: restore copies the reminded cart for the signed-in shopper; a bad link or no shopper writes nothing', async () => {
@@ -201,17 +203,19 @@ Deno.test('send-emails: the opt-in link: GET only asks, POST confirms; an unsubs
   const unsubscribeToken = await signLink(LINK_SECRET, 'unsubscribe', { email: 'ana@example.com', exp: nowSeconds + 60 });
   const { db, calls } = fakeDb({ 'email.confirm_marketing_opt_in': () => [{}] });
   const h = handler(db, fakeMailer([]).mailer);
+  // What the link did (a page also reads the store's locale).
+  const acted = () => calls.filter((c) => c.routine !== 'checkout.store_country');
   const optIn = (token: string, method: string, headers: Record<string, string> = {}) => h(request(`send-emails/opt-in?token=${token}`, { method, headers }));
 
   const asked = await optIn(good, 'GET');
   assert.equal(asked.status, 200);
   assert.ok((await asked.text()).includes('Sí, quiero recibirlos'));
-  assert.equal(calls.length, 0);
+  assert.equal(acted().length, 0);
   const done = await optIn(good, 'POST', { accept: 'text/html' });
   assert.ok((await done.text()).includes('Vas a recibir recordatorios'));
-  assert.deepEqual(calls, [{ routine: 'email.confirm_marketing_opt_in', params: ['ana@example.com'] }]);
+  assert.deepEqual(acted(), [{ routine: 'email.confirm_marketing_opt_in', params: ['ana@example.com'] }]);
   assert.equal((await optIn(unsubscribeToken, 'POST')).status, 400);
-  assert.equal(calls.length, 1);
+  assert.equal(acted().length, 1);
 });
 
 Deno.test("send-emails: the emails are written in the store's locale (pt-BR), money formatted by Intl in it", async () => {
@@ -282,4 +286,34 @@ Deno.test('send-emails: payment instructions: the method, the barcode or the Pix
   assert.ok(pix.subject.startsWith('Pagá tu compra con Pix antes del viernes, 4 de diciembre de 2026, 11:30'));
   assert.ok(pix.html.includes('00020126&lt;pix&gt;'), 'the Pix code, escaped');
   assert.ok(pix.text.includes('https://mp.example/pix'));
+});
+
+Deno.test("send-emails: the link pages in the store's locale (pt-BR): asking, done and a bad link; the one-click JSON reads no locale", async () => {
+  const good = await signLink(LINK_SECRET, 'unsubscribe', { email: 'ana@example.com', exp: nowSeconds + 60 });
+  const expired = await signLink(LINK_SECRET, 'opt_in', { email: 'ana@example.com', exp: nowSeconds - 1 });
+  const optInToken = await signLink(LINK_SECRET, 'opt_in', { email: 'ana@example.com', exp: nowSeconds + 60 });
+  const { db, calls } = fakeDb({ 'email.unsubscribe': () => [{}], 'email.confirm_marketing_opt_in': () => [{}] }, 'pt-BR');
+  const h = handler(db, fakeMailer([]).mailer);
+  const open = async (path: string, method: string, headers: Record<string, string> = {}) => {
+    const res = await h(request(path, { method, headers }));
+    return { status: res.status, html: await res.text() };
+  };
+
+  const asked = await open(`send-emails/unsubscribe?token=${good}`, 'GET');
+  assert.equal(asked.status, 200);
+  assert.ok(asked.html.includes('<html lang="pt-BR">'), asked.html);
+  assert.ok(asked.html.includes('<title>Parar de receber lembretes?</title>') && asked.html.includes('>Cancelar a inscrição</button>'), asked.html);
+  const done = await open(`send-emails/unsubscribe?token=${good}`, 'POST', { accept: 'text/html' });
+  assert.ok(done.html.includes('<h1>Pronto</h1>') && done.html.includes('Não vamos mais enviar lembretes do carrinho.'), done.html);
+  const optIn = await open(`send-emails/opt-in?token=${optInToken}`, 'GET');
+  assert.ok(optIn.html.includes('Quer receber lembretes do seu carrinho?') && optIn.html.includes('>Sim, quero receber</button>'), optIn.html);
+  const bad = await open(`send-emails/opt-in?token=${expired}`, 'GET');
+  assert.equal(bad.status, 410);
+  assert.ok(bad.html.includes('<h1>Link inválido</h1>') && bad.html.includes('Este link de confirmação não é válido ou expirou.'), bad.html);
+  assert.ok(![asked, done, optIn, bad].some((p) => /Darme de baja|Listo|Enlace no válido/.test(p.html)), 'no Spanish left');
+
+  const reads = calls.filter((c) => c.routine === 'checkout.store_country').length;
+  const oneClick = await h(request(`send-emails/unsubscribe?token=${good}`, { method: 'POST' }));
+  assert.deepEqual(await oneClick.json(), { unsubscribed: true });
+  assert.equal(calls.filter((c) => c.routine === 'checkout.store_country').length, reads);
 });

@@ -137,6 +137,11 @@ async function sendOne(deps: EmailDeps, row: ClaimedRow, summary: Summary, local
   }
 }
 
+/** The store's locale (private.settings.locale): the emails' and the link pages' language. */
+async function storeLocale(db: EmailDeps['db']): Promise<string> {
+  return (await db.query<{ r: StoreCountry }>('select checkout.store_country() as r'))[0]!.r.locale;
+}
+
 export function sendEmailsHandler(deps: EmailDeps): (req: Request) => Promise<Response> {
   const now = () => Math.floor((deps.now?.() ?? new Date()).getTime() / 1000);
   return withErrors(deps.log, async (req) => {
@@ -148,7 +153,7 @@ export function sendEmailsHandler(deps: EmailDeps): (req: Request) => Promise<Re
       return linkAction(req, token, deps.config.linkSecret, now(), action, async (email) => {
         await deps.db.query(`select ${action.routine}($1)`, [email]);
         deps.log(action.logEvent, {});
-      });
+      }, () => storeLocale(deps.db));
     }
 
     if (name === 'restore') {
@@ -166,7 +171,7 @@ export function sendEmailsHandler(deps: EmailDeps): (req: Request) => Promise<Re
     const rows = (await deps.db.query<{ r: ClaimedRow[] }>('select email.claim($1) as r', [deps.config.batchSize]))[0]!.r;
     const summary: Summary = { claimed: rows.length, sent: 0, retry_later: 0, failed: 0 };
     // The store's locale (private.settings.locale), read once per batch.
-    const locale = rows.length ? (await deps.db.query<{ r: StoreCountry }>('select checkout.store_country() as r'))[0]!.r.locale : 'es-AR';
+    const locale = rows.length ? await storeLocale(deps.db) : 'es-AR';
     for (const row of rows) await sendOne(deps, row, summary, locale);
     if (rows.length) deps.log('send_batch', summary);
     return json(200, summary);

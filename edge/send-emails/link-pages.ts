@@ -8,6 +8,8 @@
  * HTML, answered with a page). A bad or expired link acts on nothing.
  */
 import { corsHeaders, HttpError, json } from '../_shared/http.ts';
+import { EMAIL_CATALOGS, type EmailKey } from '../_shared/i18n/emails.ts';
+import { translator } from '../_shared/i18n/format.ts';
 import { LinkError, verifyLink } from '../_shared/links.ts';
 
 export function linkError(err: unknown): never {
@@ -18,12 +20,12 @@ export function linkError(err: unknown): never {
   throw err;
 }
 
-/** A small es-AR page; with `button`, a form that posts back to the same address (token included). */
-function page(status: number, title: string, message: string, button?: string): Response {
-  const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** A small page in the store's language; with `button`, a form that posts back to the same address (token included). */
+function page(status: number, locale: string, title: string, message: string, button?: string): Response {
+  const esc = (v: string) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   const form = button ? `<form method="post"><button type="submit" style="font-size:1rem;padding:.6rem 1.2rem">${esc(button)}</button></form>` : '';
   return new Response(
-    `<!doctype html><html lang="es-AR"><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>${
+    `<!doctype html><html lang="${esc(locale)}"><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>${
       esc(title)
     }</title></head><body style="font-family:Arial,sans-serif;margin:3rem"><h1>${esc(title)}</h1><p>${esc(message)}</p>${form}</body></html>`,
     { status, headers: { ...corsHeaders, 'Content-Type': 'text/html; charset=utf-8' } },
@@ -37,12 +39,12 @@ export interface LinkAction {
   /** The routine that acts on the address (service role), and the log event after it. */
   routine: 'email.unsubscribe' | 'email.confirm_marketing_opt_in';
   logEvent: string;
-  /** The GET page: what pressing the button will do. */
-  ask: { title: string; message: string; button: string };
-  /** The page after the POST. */
-  done: { title: string; message: string };
-  /** The page for a bad or expired link. */
-  invalid: string;
+  /** The GET page: what pressing the button will do (keys of the emails' catalogs, i18n/emails.ts). */
+  ask: { title: EmailKey; message: EmailKey; button: EmailKey };
+  /** The page after the POST (titled linkDone). */
+  done: EmailKey;
+  /** The page for a bad or expired link (titled linkInvalidTitle). */
+  invalid: EmailKey;
   /** The one-click POST's JSON answer. */
   doneJson: Record<string, unknown>;
 }
@@ -52,13 +54,9 @@ export const UNSUBSCRIBE: LinkAction = {
   route: 'unsubscribe',
   routine: 'email.unsubscribe',
   logEvent: 'unsubscribed',
-  ask: {
-    title: '¿Dejar de recibir recordatorios?',
-    message: 'No te vamos a enviar más recordatorios de carrito. Los correos de tus compras te van a seguir llegando.',
-    button: 'Darme de baja',
-  },
-  done: { title: 'Listo', message: 'Ya no te vamos a enviar recordatorios de carrito. Los correos de tus compras te van a seguir llegando.' },
-  invalid: 'Este enlace para darte de baja no es válido o venció.',
+  ask: { title: 'linkUnsubscribeTitle', message: 'linkUnsubscribeAsk', button: 'linkUnsubscribeButton' },
+  done: 'linkUnsubscribed',
+  invalid: 'linkUnsubscribeInvalid',
   doneJson: { unsubscribed: true },
 };
 
@@ -67,19 +65,20 @@ export const OPT_IN: LinkAction = {
   route: 'optIn',
   routine: 'email.confirm_marketing_opt_in',
   logEvent: 'marketing_opt_in_confirmed',
-  ask: {
-    title: '¿Querés recibir recordatorios de tu carrito?',
-    message: 'Te vamos a enviar por email recordatorios de los productos que dejes en tu carrito. Podés darte de baja cuando quieras.',
-    button: 'Sí, quiero recibirlos',
-  },
-  done: { title: 'Listo', message: 'Vas a recibir recordatorios de tu carrito. Podés darte de baja desde cualquiera de ellos.' },
-  invalid: 'Este enlace de confirmación no es válido o venció.',
+  // The button says what the opt-in email's button said.
+  ask: { title: 'linkOptInTitle', message: 'linkOptInAsk', button: 'optInButton' },
+  done: 'linkOptedIn',
+  invalid: 'linkOptInInvalid',
   doneJson: { subscribed: true },
 };
 
 export const LINK_ACTIONS = [UNSUBSCRIBE, OPT_IN];
 
-/** GET asks, POST acts (`act` runs `a.routine`) on the address the signed `token` names (the route allows GET and POST only). */
+/**
+ * GET asks, POST acts (`act` runs `a.routine`) on the address the signed
+ * `token` names (the route allows GET and POST only). Pages are in the
+ * store's locale (`locale()`: private.settings.locale, read only for a page).
+ */
 export async function linkAction(
   req: Request,
   token: string,
@@ -87,17 +86,23 @@ export async function linkAction(
   nowSeconds: number,
   a: LinkAction,
   act: (email: string) => Promise<void>,
+  locale: () => Promise<string>,
 ): Promise<Response> {
   const asPage = req.method === 'GET' || (req.headers.get('accept') ?? '').includes('text/html');
+  const show = async (status: number, title: EmailKey, message: EmailKey, button?: EmailKey) => {
+    const l = await locale();
+    const t = translator(EMAIL_CATALOGS, l);
+    return page(status, l, t(title), t(message), button && t(button));
+  };
   let email: string;
   try {
     email = (await verifyLink(secret, a.purpose, token, nowSeconds)).email;
   } catch (err) {
     if (!asPage) linkError(err);
-    if (err instanceof LinkError) return page(err.reason === 'expired' ? 410 : 400, 'Enlace no válido', a.invalid);
+    if (err instanceof LinkError) return show(err.reason === 'expired' ? 410 : 400, 'linkInvalidTitle', a.invalid);
     throw err;
   }
-  if (req.method === 'GET') return page(200, a.ask.title, a.ask.message, a.ask.button);
+  if (req.method === 'GET') return show(200, a.ask.title, a.ask.message, a.ask.button);
   await act(email);
-  return asPage ? page(200, a.done.title, a.done.message) : json(200, a.doneJson);
+  return asPage ? show(200, 'linkDone', a.done) : json(200, a.doneJson);
 }

@@ -4,7 +4,9 @@
  * paid order (through the real routines); its confirmation email, sent by
  * send-emails, reads es-MX (tú) with pesos as es-MX writes them; staff see the
  * order on the dashboard with the same format, in es-MX; the demo's account
- * and orders pages in es-MX (tú, <html lang="es-MX">).
+ * and orders pages in es-MX (tú, <html lang="es-MX">); the Next.js
+ * storefront, rendered on the server, in es-MX too (its texts, pesos as es-MX
+ * writes them, the library's validation messages).
  *
  * Screenshots go to test-results/browser/; with UPDATE_SCREENSHOTS=1 to
  * docs/screenshots/ (mx-*.png).
@@ -19,7 +21,7 @@ import type { Stack } from '../../dev/stack/stack.ts';
 import { addStaff } from '../../dev/staff-add.ts';
 import { countryOf } from '../../edge/_shared/country.ts';
 import { formatMoney } from '../../edge/_shared/i18n/format.ts';
-import { type BrowserStack, ensureBuilt, newPage, startBrowserStack } from '../helpers/browser.ts';
+import { type BrowserStack, ensureBuilt, ensureNextBuilt, newPage, startBrowserStack } from '../helpers/browser.ts';
 import { approvedPayment } from '../helpers/db.ts';
 
 const STAFF = { email: 'duena@tienda.test', password: 'tacos-al-pastor' };
@@ -34,10 +36,11 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   ensureBuilt('web/admin/dist', ['web/admin', 'edge/_shared'], 'build:admin');
   ensureBuilt(join(repoRoot, 'web', 'demo', 'dist'), ['web/demo', 'web/src', 'edge/_shared'], 'build:web');
+  await ensureNextBuilt();
   env = await startBrowserStack('country-mx-browser', {
     country: countryOf('MX')!,
     serveAdmin: true,
-    serveNext: false,
+    serveNext: true,
     functions: ['admin', 'send-emails'],
     sendEmailsEveryMs: 300,
   });
@@ -137,6 +140,29 @@ describe('a store in Mexico: the emails and the dashboard in es-MX', () => {
       await page.getByTestId('account-signed-in').waitFor();
       expect(await page.getByTestId('account-signed-in').textContent()).toBe('Tu cuentaIniciaste sesión como sofia.ramirez@example.com.');
       await page.screenshot({ path: join(SHOTS, 'mx-account.png'), fullPage: false });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('the Next.js storefront in es-MX: <html lang>, pesos as es-MX writes them, tú in the texts and the field errors', async () => {
+    const { context, page } = await newPage(browser);
+    try {
+      const { rows } = await db.query<{ price: string }>(`select price::text from public.variants where sku = 'REM-NEG-M'`);
+      const res = await page.goto(`${stack.nextUrl}/`);
+      expect(await res!.text()).toContain('<html lang="es-MX"');
+      expect(await page.getByTestId('price-REM-NEG-M').textContent()).toBe(formatMoney(rows[0]!.price, 'MXN', 'es-MX'));
+      await page.getByTestId('add-REM-NEG-M').click();
+      await page.waitForURL(/\?ok=REM-NEG-M$/);
+      await page.goto(`${stack.nextUrl}/cart`);
+      expect(await page.locator('form.checkout').textContent()).toContain('Número exterior');
+      await page.getByTestId('checkout-email').fill('sofia.ramirez@example.com');
+      await page.getByTestId('checkout-submit').click();
+      await page.getByTestId('error-zipCode').waitFor();
+      expect(await page.getByTestId('error-zipCode').textContent()).toBe('Ingresa el código postal');
+      expect(await page.getByTestId('error-streetNumber').textContent()).toBe('Ingresa el número exterior');
+      expect(await page.getByTestId('checkout-error').textContent()).toBe('Revisa los datos marcados.');
+      await page.screenshot({ path: join(SHOTS, 'mx-next-cart.png'), fullPage: true });
     } finally {
       await context.close();
     }

@@ -5,7 +5,10 @@
  * return page (rendered on the server, from the session cookie) how to pay
  * it and by when: the method, the deadline, the ticket's link and barcode,
  * or the Pix QR and its copy-and-paste code. Once the sandbox pays, the
- * page's "Ya pagué" shows the paid order.
+ * page's "Já paguei" shows the paid order. The store is Brazilian, so every
+ * page is in pt-BR (STORE_SITE_ID from private.settings): `<html lang>`,
+ * the texts, reais as pt-BR writes them, and the library's validation
+ * messages.
  *
  * Screenshots go to test-results/next/, or with UPDATE_SCREENSHOTS=1 to
  * docs/screenshots/ (next-pending-ticket.png, next-pending-pix.png).
@@ -19,7 +22,9 @@ import { countryOf } from '../../edge/_shared/country.ts';
 import { type BrowserStack, ensureNextBuilt, fillCheckout, startBrowserStack } from '../helpers/browser.ts';
 
 const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(repoRoot, 'docs', 'screenshots') : join(repoRoot, 'test-results', 'next');
+// A browser asking for Spanish: the store has one language, and it is Portuguese.
 const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, locale: 'es-AR', timezoneId: 'America/Argentina/Buenos_Aires' };
+const reais = (n: number) => new Intl.NumberFormat('pt-BR', { style: 'currency', currency: 'BRL' }).format(n);
 
 let env: BrowserStack;
 let url: string;
@@ -77,8 +82,49 @@ async function payOffline(page: Page, sku: string, type: 'ticket' | 'bank_transf
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
+describe('a Brazilian store: the Next.js storefront in pt-BR', () => {
+  it('<html lang="pt-BR">, reais as pt-BR writes them, the texts and a refused form in Portuguese', async () => {
+    const context = await env.browser.newContext(phone);
+    try {
+      const page = await context.newPage();
+      const sku = await brazilianProduct('Garrafa térmica');
+      const res = await page.goto(`${url}/`);
+      // Rendered on the server in the store's language, not the browser's (es-AR here).
+      const html = await res!.text();
+      expect(html).toContain('<html lang="pt-BR"');
+      expect(html).toContain(`>${reais(120)}<`);
+      expect(await page.getByTestId(`price-${sku}`).textContent()).toBe(reais(120));
+      expect(await page.getByTestId(`stock-${sku}`).textContent()).toBe('10 disponíveis');
+      expect(await page.getByTestId('nav-cart').textContent()).toMatch(/^Carrinho/);
+      expect(await page.getByTestId(`add-${sku}`).textContent()).toBe('Adicionar');
+      await page.getByTestId(`qty-${sku}`).fill('2');
+      await page.getByTestId(`add-${sku}`).click();
+      await page.waitForURL(new RegExp(`\\?ok=${sku}$`));
+      expect(await page.getByTestId('notice').textContent()).toBe('Adicionado ao carrinho.');
+      await page.goto(`${url}/cart`);
+      expect(await page.getByTestId('cart-subtotal').textContent()).toBe(reais(240));
+      expect(await page.locator('form.checkout h2').textContent()).toBe('Dados para a entrega');
+      await fillCheckout(page);
+      await page.getByTestId('checkout-zipCode').fill('0!');
+      await page.getByTestId('checkout-name').fill('');
+      await page.getByTestId('checkout-submit').click();
+      // The library's validation messages, on the server, in the store's language.
+      await page.getByTestId('error-zipCode').waitFor();
+      expect(await page.getByTestId('error-zipCode').textContent()).toBe('CEP inválido');
+      expect(await page.getByTestId('error-name').textContent()).toBe('Informe seu nome');
+      expect(await page.getByTestId('checkout-error').textContent()).toBe('Confira os dados marcados.');
+      expect(await page.getByTestId('checkout-submit').textContent()).toBe('Pagar com MercadoPago');
+      await page.goto(`${url}/orders`);
+      expect(await page.getByTestId('orders-empty').textContent()).toBe('Você ainda não fez compras.');
+      await shot(page, 'next-ptbr-orders');
+    } finally {
+      await context.close();
+    }
+  });
+});
+
 describe('the pending page (Next.js storefront, rendered on the server)', () => {
-  it('a boleto: its link, barcode and deadline, esperando pago; "Ya pagué" shows the order once the sandbox pays', async () => {
+  it('a boleto: its link, barcode and deadline, aguardando pagamento; "Já paguei" shows the order once the sandbox pays', async () => {
     const context = await env.browser.newContext(phone);
     try {
       const page = await context.newPage();
@@ -87,15 +133,17 @@ describe('the pending page (Next.js storefront, rendered on the server)', () => 
       // In the server's HTML, not built by a script.
       expect(html).toContain('data-testid="pending-payment"');
       expect(await page.getByTestId('return').getAttribute('data-status')).toBe('pending');
-      expect(await page.getByTestId('pending-label').textContent()).toBe('esperando pago');
-      expect(await page.getByTestId('pending-method').textContent()).toBe('boleto bancario');
-      expect(await page.getByTestId('pending-total').textContent()).toMatch(/^(R\$|BRL)\s*120,00$/);
+      expect(await page.getByTestId('pending-label').textContent()).toBe('aguardando pagamento');
+      expect(await page.getByTestId('pending-method').textContent()).toBe('boleto bancário');
+      expect(await page.getByTestId('pending-total').textContent()).toBe(reais(120));
       expect(await page.getByTestId('ticket-link').getAttribute('href')).toContain(`payment_id=${paymentId}`);
       expect(await page.getByTestId('ticket-barcode').textContent()).toMatch(/^\d{44}$/);
       const deadline = Date.parse((await page.getByTestId('pending-deadline').getAttribute('data-date'))!);
       expect(Math.abs(deadline - (Date.now() + 3 * 86_400_000))).toBeLessThan(10 * 60_000);
-      // The deadline in words, in es-AR: "<weekday>, <day> de <month> de <year>, HH:MM".
-      expect(await page.getByTestId('pending-deadline').textContent()).toMatch(/^[a-záéíóú]+, \d{1,2} de [a-z]+ de \d{4},? \d{2}:\d{2}$/);
+      // The deadline in words, in pt-BR and São Paulo's time: "<weekday>, <day> de <month> de <year> às HH:MM".
+      const inWords = new Intl.DateTimeFormat('pt-BR', { dateStyle: 'full', timeStyle: 'short', hourCycle: 'h23', timeZone: 'America/Sao_Paulo' });
+      expect(await page.getByTestId('pending-deadline').textContent()).toBe(inWords.format(deadline));
+      expect(await page.getByTestId('pending-payment').textContent()).toContain('Guardamos os produtos até lá.');
       expect(await page.getByTestId('pix-qr').count()).toBe(0);
       await shot(page, 'next-pending-ticket');
 

@@ -28,7 +28,8 @@ export { checkoutInputSchema, checkoutInputSchemaFor, credentialsSchema, credent
 export { catalogFor, COUNTRIES, countryOf, SITE_IDS } from '../../edge/_shared/country.ts';
 export type { CatalogLocale, Country, IdentificationType, SiteId } from '../../edge/_shared/country.ts';
 export { IDENTIFICATION_TYPES, identificationIssue, identificationNumberIssue, normalizeIdentification } from '../../edge/_shared/identification.ts';
-export { formatDateTime, formatMoney, formatTime } from '../../edge/_shared/i18n/format.ts';
+export { formatDateTime, formatMoney, formatTime, translator } from '../../edge/_shared/i18n/format.ts';
+export type { Catalogs } from '../../edge/_shared/i18n/format.ts';
 export type {
   Cart,
   CartLine,

@@ -45,6 +45,18 @@ const esAR = {
   methodCash: 'efectivo',
   methodBoleto: 'boleto bancario',
   methodSpei: 'transferencia SPEI',
+  // The pages of the links in the emails (send-emails/link-pages.ts); the opt-in page's button is optInButton.
+  linkUnsubscribeTitle: '¿Dejar de recibir recordatorios?',
+  linkUnsubscribeAsk: 'No te vamos a enviar más recordatorios de carrito. Los correos de tus compras te van a seguir llegando.',
+  linkUnsubscribeButton: 'Darme de baja',
+  linkUnsubscribed: 'Ya no te vamos a enviar recordatorios de carrito. Los correos de tus compras te van a seguir llegando.',
+  linkUnsubscribeInvalid: 'Este enlace para darte de baja no es válido o venció.',
+  linkOptInTitle: '¿Querés recibir recordatorios de tu carrito?',
+  linkOptInAsk: 'Te vamos a enviar por email recordatorios de los productos que dejes en tu carrito. Podés darte de baja cuando quieras.',
+  linkOptedIn: 'Vas a recibir recordatorios de tu carrito. Podés darte de baja desde cualquiera de ellos.',
+  linkOptInInvalid: 'Este enlace de confirmación no es válido o venció.',
+  linkDone: 'Listo',
+  linkInvalidTitle: 'Enlace no válido',
 };
 
 type Key = keyof typeof esAR;
@@ -70,6 +82,11 @@ const esMX: Record<Key, string> = {
   paySeeTicket: 'Ver la ficha para pagar',
   payTicketLink: 'La ficha de pago',
   payFooter: 'Si no pagas antes de la fecha límite, el apartado se libera y la ficha deja de ser válida.',
+  linkUnsubscribeAsk: 'Ya no te enviaremos recordatorios de carrito. Los correos de tus compras te seguirán llegando.',
+  linkUnsubscribed: 'Ya no te enviaremos recordatorios de carrito. Los correos de tus compras te seguirán llegando.',
+  linkOptInTitle: '¿Quieres recibir recordatorios de tu carrito?',
+  linkOptInAsk: 'Te enviaremos por correo recordatorios de los productos que dejes en tu carrito. Puedes darte de baja cuando quieras.',
+  linkOptedIn: 'Recibirás recordatorios de tu carrito. Puedes darte de baja desde cualquiera de ellos.',
 };
 
 const ptBR: Record<Key, string> = {
@@ -111,6 +128,17 @@ const ptBR: Record<Key, string> = {
   methodCash: 'dinheiro',
   methodBoleto: 'boleto bancário',
   methodSpei: 'transferência SPEI',
+  linkUnsubscribeTitle: 'Parar de receber lembretes?',
+  linkUnsubscribeAsk: 'Não vamos mais enviar lembretes do carrinho. Os e-mails das suas compras continuarão chegando.',
+  linkUnsubscribeButton: 'Cancelar a inscrição',
+  linkUnsubscribed: 'Não vamos mais enviar lembretes do carrinho. Os e-mails das suas compras continuarão chegando.',
+  linkUnsubscribeInvalid: 'Este link para cancelar a inscrição não é válido ou expirou.',
+  linkOptInTitle: 'Quer receber lembretes do seu carrinho?',
+  linkOptInAsk: 'Vamos enviar por e-mail lembretes dos produtos que você deixar no carrinho. Você pode cancelar quando quiser.',
+  linkOptedIn: 'Você vai receber lembretes do seu carrinho. Pode cancelar a inscrição em qualquer um deles.',
+  linkOptInInvalid: 'Este link de confirmação não é válido ou expirou.',
+  linkDone: 'Pronto',
+  linkInvalidTitle: 'Link inválido',
 };
 
 export type EmailKey = Key;

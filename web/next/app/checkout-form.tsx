@@ -8,23 +8,26 @@
 import { useActionState } from 'react';
 import { checkout } from './actions';
 import { type CheckoutField, EMPTY_CHECKOUT } from './checkout-form-state';
+import { useTexts } from './locale';
+import type { NextKey } from '../lib/i18n';
 
-const FIELDS: { name: CheckoutField; label: string; path: string; type?: string; autoComplete?: string; optional?: boolean }[] = [
-  { name: 'email', label: 'Email', path: 'payer.email', type: 'email', autoComplete: 'email' },
-  { name: 'name', label: 'Nombre', path: 'payer.name', autoComplete: 'given-name' },
-  { name: 'surname', label: 'Apellido', path: 'payer.surname', autoComplete: 'family-name', optional: true },
-  { name: 'streetName', label: 'Calle', path: 'shippingAddress.streetName', autoComplete: 'address-line1' },
-  { name: 'streetNumber', label: 'Altura', path: 'shippingAddress.streetNumber' },
-  { name: 'zipCode', label: 'Código postal', path: 'shippingAddress.zipCode', autoComplete: 'postal-code' },
-  { name: 'city', label: 'Ciudad', path: 'shippingAddress.city', autoComplete: 'address-level2' },
-  { name: 'coupon', label: 'Cupón', path: 'coupon', optional: true },
+const FIELDS: { name: CheckoutField; label: NextKey; path: string; type?: string; autoComplete?: string; optional?: boolean }[] = [
+  { name: 'email', label: 'email', path: 'payer.email', type: 'email', autoComplete: 'email' },
+  { name: 'name', label: 'name', path: 'payer.name', autoComplete: 'given-name' },
+  { name: 'surname', label: 'surname', path: 'payer.surname', autoComplete: 'family-name', optional: true },
+  { name: 'streetName', label: 'streetName', path: 'shippingAddress.streetName', autoComplete: 'address-line1' },
+  { name: 'streetNumber', label: 'streetNumber', path: 'shippingAddress.streetNumber' },
+  { name: 'zipCode', label: 'zipCode', path: 'shippingAddress.zipCode', autoComplete: 'postal-code' },
+  { name: 'city', label: 'city', path: 'shippingAddress.city', autoComplete: 'address-level2' },
+  { name: 'coupon', label: 'coupon', path: 'coupon', optional: true },
 ];
 
 export function CheckoutForm() {
   const [state, action, pending] = useActionState(checkout, EMPTY_CHECKOUT);
+  const t = useTexts();
   return (
     <form action={action} className='checkout' data-testid='checkout-form' noValidate>
-      <h2>Datos para el envío</h2>
+      <h2>{t('shippingDetails')}</h2>
       {state.message && (
         <p className='alert' role='alert' data-testid='checkout-error' data-code={state.code}>
           {state.message}
@@ -35,8 +38,8 @@ export function CheckoutForm() {
         return (
           <label key={f.name} className='field'>
             <span>
-              {f.label}
-              {f.optional ? ' (opcional)' : ''}
+              {t(f.label)}
+              {f.optional ? ` ${t('optional')}` : ''}
             </span>
             <input
               name={f.name}
@@ -51,7 +54,7 @@ export function CheckoutForm() {
         );
       })}
       <button type='submit' className='primary' disabled={pending} data-testid='checkout-submit'>
-        {pending ? 'Reservando…' : 'Pagar con MercadoPago'}
+        {pending ? t('reserving') : t('pay')}
       </button>
     </form>
   );

@@ -1,6 +1,6 @@
 /** The catalog, rendered on the server: each variant's price, stock and an "add" form (a Server Action). */
 import { pageStorefront } from '../lib/session';
-import { availability, money, variantLabel } from '../lib/format';
+import { availability, money, t, variantLabel } from '../lib/format';
 import { addToCart } from './actions';
 import { Notice, type SearchParams } from './notice';
 import { Shell } from './shell';
@@ -10,8 +10,8 @@ export default async function CatalogPage({ searchParams }: { searchParams: Sear
   const products = await storefront.catalog();
   return (
     <Shell>
-      <h1>Catálogo</h1>
-      <Notice searchParams={searchParams} ok='Agregado al carrito.' />
+      <h1>{t('catalog')}</h1>
+      <Notice searchParams={searchParams} ok={t('added')} />
       <ul className='products' data-testid='catalog'>
         {products.map((p) => (
           <li key={p.id} className='product' data-testid={`product-${p.slug}`}>
@@ -33,10 +33,10 @@ export default async function CatalogPage({ searchParams }: { searchParams: Sear
                       min={1}
                       max={Math.max(v.available, 1)}
                       defaultValue={1}
-                      aria-label={`Cantidad de ${p.title} ${variantLabel(v.title, v.attributes)}`}
+                      aria-label={t('quantityOf', { product: `${p.title} ${variantLabel(v.title, v.attributes)}` })}
                       data-testid={`qty-${v.sku}`}
                     />
-                    <button type='submit' disabled={v.available <= 0} data-testid={`add-${v.sku}`}>Agregar</button>
+                    <button type='submit' disabled={v.available <= 0} data-testid={`add-${v.sku}`}>{t('add')}</button>
                   </form>
                 </li>
               ))}

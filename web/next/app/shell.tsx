@@ -5,6 +5,7 @@
  */
 import Link from 'next/link';
 import type { ReactNode } from 'react';
+import { t } from '../lib/format';
 import { pageCart } from '../lib/session';
 
 async function cartCount(): Promise<number> {
@@ -20,12 +21,12 @@ export async function Shell({ children }: { children: ReactNode }) {
   return (
     <>
       <header className='top'>
-        <Link href='/' className='brand'>Tienda</Link>
+        <Link href='/' className='brand'>{t('brand')}</Link>
         <nav>
-          <Link href='/' data-testid='nav-catalog'>Catálogo</Link>
-          <Link href='/orders' data-testid='nav-orders'>Mis compras</Link>
+          <Link href='/' data-testid='nav-catalog'>{t('catalog')}</Link>
+          <Link href='/orders' data-testid='nav-orders'>{t('myOrders')}</Link>
           <Link href='/cart' data-testid='nav-cart'>
-            Carrito <span className='badge' data-testid='cart-count' data-count={count}>{count}</span>
+            {t('cart')} <span className='badge' data-testid='cart-count' data-count={count}>{count}</span>
           </Link>
         </nav>
       </header>

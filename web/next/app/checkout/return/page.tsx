@@ -6,32 +6,12 @@
  */
 import Link from 'next/link';
 import type { ReturnResult } from '@mp-checkout/storefront';
-import { money } from '../../../lib/format';
+import { money, t } from '../../../lib/format';
 import { errorCode, messageFor } from '../../../lib/messages';
 import { forShopper } from '../../../lib/session';
 import type { SearchParams } from '../../notice';
 import { Shell } from '../../shell';
 import { PendingPaymentView } from './pending-payment';
-
-const TITLES: Record<ReturnResult['status'], string> = {
-  paid: '¡Listo! Tu compra está confirmada',
-  pending: 'Tu pago está en proceso',
-  rejected: 'El pago fue rechazado',
-  expired: 'La reserva venció',
-  refund_owed: 'Te vamos a devolver el dinero',
-  cancelled: 'Esta compra fue reemplazada por otra',
-  open: 'Todavía no recibimos el pago',
-};
-
-const DETAILS: Record<ReturnResult['status'], string> = {
-  paid: 'Te enviamos la confirmación por email.',
-  pending: 'Cuando MercadoPago lo acredite, la compra se confirma sola.',
-  rejected: 'Tu carrito sigue reservado por unos minutos: volvé al carrito y pagá con otro medio.',
-  expired: 'El stock volvió a estar disponible. Volvé al carrito para intentar de nuevo.',
-  refund_owed: 'El pago llegó cuando ya no quedaba stock (o por otro monto): MercadoPago te lo reintegra.',
-  cancelled: 'Empezaste otra compra después de esta.',
-  open: 'Si ya pagaste, esperá unos segundos y recargá la página.',
-};
 
 export default async function ReturnPage({ searchParams }: { searchParams: SearchParams }) {
   const q = await searchParams;
@@ -47,9 +27,9 @@ export default async function ReturnPage({ searchParams }: { searchParams: Searc
     return (
       <Shell>
         <section data-testid='return' data-status='error'>
-          <h1>No pudimos confirmar el pago</h1>
+          <h1>{t('confirmFailed')}</h1>
           <p className='alert' role='alert' data-code={code}>{messageFor(code)}</p>
-          <Link href='/cart'>Volver al carrito</Link>
+          <Link href='/cart'>{t('backToCart')}</Link>
         </section>
       </Shell>
     );
@@ -61,7 +41,7 @@ export default async function ReturnPage({ searchParams }: { searchParams: Searc
   return (
     <Shell>
       <section data-testid='return' data-status={status}>
-        <h1 data-testid={`return-${status}`}>{TITLES[status]}</h1>
+        <h1 data-testid={`return-${status}`}>{t(`return_${status}`)}</h1>
         {waiting
           ? (
             <PendingPaymentView
@@ -71,11 +51,11 @@ export default async function ReturnPage({ searchParams }: { searchParams: Searc
               reload={`/checkout/return?${query.toString()}`}
             />
           )
-          : <p>{DETAILS[status]}</p>}
+          : <p>{t(`detail_${status}`)}</p>}
         {order && (
           <div className='order' data-testid='order'>
             <p>
-              Número de compra: <strong data-testid='order-number'>{order.order_number}</strong>
+              {t('orderNumber')} <strong data-testid='order-number'>{order.order_number}</strong>
             </p>
             <ul>
               {order.lines.map((l) => (
@@ -85,12 +65,12 @@ export default async function ReturnPage({ searchParams }: { searchParams: Searc
               ))}
             </ul>
             <p className='total'>
-              Total pagado: <strong data-testid='order-total'>{money(order.total, order.currency)}</strong>
+              {t('totalPaid')} <strong data-testid='order-total'>{money(order.total, order.currency)}</strong>
             </p>
           </div>
         )}
         <p>
-          <Link href='/orders'>Ver mis compras</Link> · <Link href='/'>Seguir comprando</Link>
+          <Link href='/orders'>{t('seeOrders')}</Link> · <Link href='/'>{t('keepShopping')}</Link>
         </p>
       </section>
     </Shell>
