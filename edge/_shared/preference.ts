@@ -1,7 +1,15 @@
 /** The MercadoPago preference for an order session: pure mapping, no I/O. */
 import type { OrderSession } from './checkout.ts';
 import type { Config } from './config.ts';
+import { type Catalogs, translator } from './i18n/format.ts';
 import type { PreferenceRequest } from './mercadopago.ts';
+
+/** The one item of a discounted order, as the buyer reads it on MercadoPago's page, in the store's locale. */
+export const PREFERENCE_TEXTS: Catalogs<'discountedItem'> = {
+  'es-AR': { discountedItem: '{store}: {count} producto(s), cupón {coupon}' },
+  'es-MX': { discountedItem: '{store}: {count} producto(s), cupón {coupon}' },
+  'pt-BR': { discountedItem: '{store}: {count} produto(s), cupom {coupon}' },
+};
 
 const money = (v: number | string) => Number(v);
 
@@ -20,15 +28,24 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * the reservation, the buyer sent back to `returnUrl` (default the project's).
  * With `offline` the offline methods the store offers stay in, payable for
  * MP_TICKET_EXPIRATION_DAYS (`date_of_expiration`); without, they are left out.
+ * `locale` (the store's, private.settings.locale) writes a discounted order's item.
  */
-export function preferenceFor(session: OrderSession, config: Config, now: Date, returnUrl = config.returnUrl, offline = true): PreferenceRequest {
+export function preferenceFor(
+  session: OrderSession,
+  config: Config,
+  now: Date,
+  returnUrl = config.returnUrl,
+  offline = true,
+  locale = 'es-AR',
+): PreferenceRequest {
   const excluded = offline ? config.mp.excludedPaymentTypes : [...new Set([...config.mp.excludedPaymentTypes, ...OFFLINE_PAYMENT_TYPES])];
   const payer = session.payer as PreferenceRequest['payer'];
   const items = Number(session.discount) > 0
     // MercadoPago items cannot be negative: a discounted order is one line at the total.
     ? [{
       id: session.token,
-      title: `${config.storeName}: ${session.item_count} producto(s), cupón ${session.coupon_code ?? ''}`.trim(),
+      title: translator(PREFERENCE_TEXTS, locale)('discountedItem', { store: config.storeName, count: session.item_count, coupon: session.coupon_code ?? '' })
+        .trim(),
       quantity: 1,
       unit_price: money(session.total),
       currency_id: session.currency,

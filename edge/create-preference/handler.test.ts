@@ -248,3 +248,26 @@ Deno.test('create-preference: offline methods on by default, payable MP_TICKET_E
   assert.equal(h.calls.filter((c) => c.name === 'offlineMethodsAllowed').length, before);
   assert.equal(sent[2]?.date_of_expiration, undefined);
 });
+
+Deno.test("create-preference: a discounted order's one item is titled in the store's language; without a discount the store's country is not read", async () => {
+  const sent: PreferenceRequest[] = [];
+  let discount = 300;
+  const h = harness({
+    storeCountry: () => Promise.resolve({ site_id: 'MLB', currency: 'BRL', locale: 'pt-BR' }),
+    beginCheckout: () => Promise.resolve(orderSession({ currency: 'BRL', discount, total: 3000 - discount, coupon_code: discount ? 'BEMVINDO10' : null })),
+    offlineMethodsAllowed: () => Promise.resolve({ allowed: true, reason: null }),
+    attachPreference: () => Promise.resolve(orderSession({ preference_id: 'pref-1' })),
+  }, {
+    createPreference: (pref) => {
+      sent.push(pref);
+      return Promise.resolve({ id: 'pref-1', init_point: 'https://mp.example/init', sandbox_init_point: 'https://mp.example/s' });
+    },
+  });
+  assert.equal((await createPreferenceHandler(h.deps)(post())).status, 201);
+  assert.deepEqual(sent[0]!.items.map((i) => [i.title, i.quantity, i.unit_price]), [[`${h.deps.config.storeName}: 2 produto(s), cupom BEMVINDO10`, 1, 2700]]);
+  assert.equal(h.calls.filter((c) => c.name === 'storeCountry').length, 1);
+  discount = 0;
+  assert.equal((await createPreferenceHandler(h.deps)(post())).status, 201);
+  assert.deepEqual(sent[1]!.items.map((i) => i.title), ['Remera M']);
+  assert.equal(h.calls.filter((c) => c.name === 'storeCountry').length, 1, 'read only for a discounted order');
+});

@@ -7,6 +7,7 @@ import { publicSession } from '../_shared/checkout.ts';
 import { callerAddress } from '../_shared/client-address.ts';
 import type { Deps, Handler } from '../_shared/deps.ts';
 import { HttpError, json, parseJson, readBody, withErrors } from '../_shared/http.ts';
+import type { StoreCountry } from '../_shared/country.ts';
 import { identificationIssue } from '../_shared/identification.ts';
 import { requireShopper } from '../_shared/jwt.ts';
 import { offersOffline, preferenceFor } from '../_shared/preference.ts';
@@ -31,10 +32,11 @@ export function createPreferenceHandler(deps: Deps): Handler {
     const { sessionId } = await requireShopper(req, deps.verifyJwt);
     const body = validate(schema, parseJson(await readBody(req)));
     const { coupon, marketing_opt_in, return_url: returnUrl, ...rest } = body;
+    let country: StoreCountry | undefined;
     if (rest.payer.identification !== undefined) {
       // A type of the store's country (the body's schema checked the number).
-      const { site_id } = await deps.routines.storeCountry();
-      const issue = identificationIssue(site_id, rest.payer.identification);
+      country = await deps.routines.storeCountry();
+      const issue = identificationIssue(country.site_id, rest.payer.identification);
       if (issue !== undefined) throw invalidField(`payer.identification.${issue.field}`, issue.message);
     }
     // The shopper's address (forwarded by a server holding a secret key, else
@@ -45,9 +47,11 @@ export function createPreferenceHandler(deps: Deps): Handler {
     // Offline methods (cash tickets, ATM, Pix) hold the stock for days: a
     // cart past the hoarding limits gets cards only (docs/offline-payments.md).
     const offline = offersOffline(deps.config) ? await deps.routines.offlineMethodsAllowed(session.id) : { allowed: false, reason: null };
+    // A discounted order is one item whose title the buyer reads: in the store's language.
+    const locale = Number(session.discount) > 0 ? (country ?? await deps.routines.storeCountry()).locale : undefined;
     let preference;
     try {
-      preference = await deps.mp.createPreference(preferenceFor(session, deps.config, now(), returnUrl, offline.allowed), session.id);
+      preference = await deps.mp.createPreference(preferenceFor(session, deps.config, now(), returnUrl, offline.allowed, locale), session.id);
     } catch (err) {
       // No preference, no sale: free the stock at once. If even that fails,
       // the reservation still lapses on its own (lazy expiry).

@@ -13,6 +13,10 @@ import { catalogFor, COUNTRIES, SITE_IDS } from '../../edge/_shared/country.ts';
 import { EMAIL_CATALOGS } from '../../edge/_shared/i18n/emails.ts';
 import { DEMO_CATALOGS } from '../../web/demo/src/i18n.ts';
 import { ADMIN_CATALOGS } from '../../web/admin/src/i18n/index.ts';
+import { esAR as nextAR } from '../../web/next/lib/i18n/es-AR.ts';
+import { esMX as nextMX } from '../../web/next/lib/i18n/es-MX.ts';
+import { ptBR as nextBR } from '../../web/next/lib/i18n/pt-BR.ts';
+import { PREFERENCE_TEXTS } from '../../edge/_shared/preference.ts';
 import { type Catalogs, fill, formatDateTime, formatMoney } from '../../edge/_shared/i18n/format.ts';
 
 const FAMILIES: Record<string, Catalogs<string>> = {
@@ -21,6 +25,8 @@ const FAMILIES: Record<string, Catalogs<string>> = {
   dashboard: ADMIN_CATALOGS,
   libraryCheckoutErrors: CHECKOUT_ERROR_TEXTS,
   libraryValidation: VALIDATION_MESSAGES,
+  nextStorefront: { 'es-AR': nextAR, 'es-MX': nextMX, 'pt-BR': nextBR },
+  mercadoPagoItem: PREFERENCE_TEXTS,
 };
 const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 

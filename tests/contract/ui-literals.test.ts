@@ -1,5 +1,5 @@
 /**
- * No page of the dashboard or the demo writes a user-visible text by hand:
+ * No page of the dashboard, the demo or the Next.js storefront writes a user-visible text by hand:
  * every JSX text node, and every placeholder, aria-label, alt, title and
  * label attribute given as a plain string, goes through the catalogs (t()).
  * Parsed with rolldown's parser (oxc, the one vite builds the apps with), so
@@ -12,7 +12,7 @@ import { parseAst } from 'rolldown/parseAst';
 import { describe, expect, test } from 'vitest';
 import { repoRoot } from '../../dev/pg/prepare.ts';
 
-const APPS = ['web/admin/src', 'web/demo/src'];
+const APPS = ['web/admin/src', 'web/demo/src', 'web/next/app'];
 const TEXT_ATTRIBUTES = new Set(['placeholder', 'aria-label', 'alt', 'title', 'label']);
 const WORDS = /\p{L}{2,}/u;
 
