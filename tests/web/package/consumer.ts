@@ -5,7 +5,15 @@
  * package's types were missing or `any`.
  */
 import { createClient } from '@supabase/supabase-js';
-import { type Cart, createStorefront, type Database, InsufficientStockError, StorefrontError } from '@mp-checkout/storefront';
+import {
+  type Cart,
+  checkoutErrorTexts,
+  createStorefront,
+  type Database,
+  InsufficientStockError,
+  StorefrontError,
+  validationMessages,
+} from '@mp-checkout/storefront';
 import {
   createStorefrontServerClient,
   serverRealtimeOptions,
@@ -14,10 +22,15 @@ import {
   type ShopperAddressForwarding,
 } from '@mp-checkout/storefront/server';
 
-const browser = createStorefront({ supabase: createClient<Database>('http://127.0.0.1:1', 'anon', { realtime: serverRealtimeOptions() }) });
+const browser = createStorefront({ supabase: createClient<Database>('http://127.0.0.1:1', 'anon', { realtime: serverRealtimeOptions() }), locale: 'pt-BR' });
+const texts: string = checkoutErrorTexts('pt-BR')['empty_cart'] ?? validationMessages('es-MX').enterName;
+void texts;
+// @ts-expect-error a validation message the library does not have
+void validationMessages('pt-BR').no_such_message;
 const { storefront, cookies } = createStorefrontServerClient(new Request('http://shop.test/'), new Headers(), {
   supabaseUrl: 'http://127.0.0.1:1',
   supabaseAnonKey: 'anon',
+  locale: 'es-MX',
   forwardShopperAddress: { secretKey: 'sb_secret_x', address: '203.0.113.7' },
 });
 // @ts-expect-error forwarding needs the secret key
