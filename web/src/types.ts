@@ -25,6 +25,7 @@ import {
 } from '../../edge/_shared/contract.ts';
 import { IDENTIFICATION_TYPES, identificationNumberIssue, normalizeIdentification } from '../../edge/_shared/identification.ts';
 import { catalogFor, type CatalogLocale } from '../../edge/_shared/country.ts';
+import { fill } from '../../edge/_shared/i18n/format.ts';
 import type { Database } from './database.types.ts';
 import { VALIDATION_MESSAGES, type ValidationMessages } from './messages.ts';
 
@@ -145,7 +146,7 @@ const trimmed = (max: number, enter: string, m: ValidationMessages) =>
     .string({ error: enter })
     .trim()
     .min(1, enter)
-    .max(max, m.tooLong.replace('{max}', String(max)));
+    .max(max, fill(m.tooLong, { max }));
 const optionalTrimmed = (max: number) =>
   z
     .string()
@@ -324,7 +325,7 @@ export type CouponPreview = z.infer<typeof couponPreviewSchema>;
 function buildCredentialsSchema(m: ValidationMessages) {
   return z.object({
     email: z.string({ error: m.enterEmail }).trim().min(1, m.enterEmail).max(254).email(m.emailInvalid),
-    password: z.string({ error: m.enterPassword }).min(6, m.passwordTooShort).max(72, m.tooLong.replace('{max}', '72')),
+    password: z.string({ error: m.enterPassword }).min(6, m.passwordTooShort).max(72, fill(m.tooLong, { max: 72 })),
   });
 }
 /** The account calls' schema with the es-AR messages; credentialsSchemaFor(locale) for the others. */
