@@ -13,9 +13,7 @@ import { catalogFor, COUNTRIES, SITE_IDS } from '../../edge/_shared/country.ts';
 import { EMAIL_CATALOGS } from '../../edge/_shared/i18n/emails.ts';
 import { DEMO_CATALOGS } from '../../web/demo/src/i18n.ts';
 import { ADMIN_CATALOGS } from '../../web/admin/src/i18n/index.ts';
-import { esAR as nextAR } from '../../web/next/lib/i18n/es-AR.ts';
-import { esMX as nextMX } from '../../web/next/lib/i18n/es-MX.ts';
-import { ptBR as nextBR } from '../../web/next/lib/i18n/pt-BR.ts';
+import { esAR as nextAR, esMX as nextMX, ptBR as nextBR } from '../../web/next/lib/i18n/catalogs.ts';
 import { PREFERENCE_TEXTS } from '../../edge/_shared/preference.ts';
 import { type Catalogs, fill, formatDateTime, formatMoney } from '../../edge/_shared/i18n/format.ts';
 

@@ -7,9 +7,7 @@
  */
 import { type Catalogs, checkoutErrorTexts, translator } from '@mp-checkout/storefront';
 import { createElement, Fragment, type ReactNode } from 'react';
-import { esAR } from './es-AR';
-import { esMX } from './es-MX';
-import { ptBR } from './pt-BR';
+import { esAR, esMX, ptBR } from './catalogs';
 
 export type NextKey = keyof typeof esAR;
 export const NEXT_CATALOGS: Catalogs<NextKey> = { 'es-AR': esAR, 'es-MX': esMX, 'pt-BR': ptBR };
