@@ -88,6 +88,10 @@ const MercadoPagoEnv = z.object({
   MP_API_BASE_URL: z.url().default('https://api.mercadopago.com'),
   MP_TIMEOUT_MS: z.coerce.number().int().min(100).max(20_000).default(8_000),
   MP_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).default(600),
+  // Notifications one webhook instance keeps waiting for a database connection;
+  // past it a new one is answered 503 at once and MercadoPago sends it again
+  // (edge/mercadopago-webhook/gate.ts).
+  MP_WEBHOOK_MAX_WAITING: z.coerce.number().int().min(0).max(100_000).default(200),
   // Nothing excluded: cash tickets, ATM and transfers (Pix) are how a large
   // share of buyers pay (docs/offline-payments.md). E.g. `ticket,atm` for cards only.
   MP_EXCLUDED_PAYMENT_TYPES: list([]),
@@ -138,6 +142,7 @@ function mercadoPagoConfig(env: z.output<typeof MercadoPagoEnv>) {
     baseUrl: env.MP_API_BASE_URL.replace(/\/$/, ''),
     timeoutMs: env.MP_TIMEOUT_MS,
     webhookToleranceSeconds: env.MP_WEBHOOK_TOLERANCE_SECONDS,
+    webhookMaxWaiting: env.MP_WEBHOOK_MAX_WAITING,
     excludedPaymentTypes: env.MP_EXCLUDED_PAYMENT_TYPES,
     ticketExpirationDays: env.MP_TICKET_EXPIRATION_DAYS,
     statementDescriptor: env.MP_STATEMENT_DESCRIPTOR,

@@ -120,6 +120,8 @@ export const FUNCTION_ERRORS = {
   upstream_unavailable: { status: 500, library: 'NetworkError' },
   payment_provider_unavailable: { status: 502, library: 'PaymentProviderError' },
   database_unavailable: { status: 503, library: 'NetworkError' },
+  // mercadopago-webhook: too many notifications waiting; MercadoPago sends it again.
+  webhook_busy: { status: 503, library: 'NetworkError' },
   auth_keys_unavailable: { status: 503, library: 'NetworkError' },
 } as const satisfies Record<string, Omit<SqlStateContract, 'error'>>;
 

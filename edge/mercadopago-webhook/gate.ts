@@ -8,12 +8,24 @@
  * holding only their request. A notification of a resource (`key`) that is
  * already waiting and not yet started joins that work: it starts after both
  * arrived, so it fetches what each was notified about.
+ *
+ * Waiting is bounded too: each waiting notification still holds its open
+ * connection and request in the function's memory, so past `maxWaiting` a
+ * new one is refused at once (`GateFull`, answered with a retryable 503):
+ * MercadoPago sends again any notification not answered 200 or 201, and the
+ * reconcile function settles a payment whose notifications all failed.
  */
+export class GateFull extends Error {
+  constructor() {
+    super('too many notifications waiting');
+  }
+}
+
 export interface Gate {
   run<T>(key: string, job: () => Promise<T>): Promise<T>;
 }
 
-export function createGate(limit: number): Gate {
+export function createGate(limit: number, maxWaiting = Infinity): Gate {
   let running = 0;
   const waiting: (() => void)[] = [];
   const notStarted = new Map<string, Promise<unknown>>();
@@ -26,6 +38,7 @@ export function createGate(limit: number): Gate {
     run<T>(key: string, job: () => Promise<T>): Promise<T> {
       const queued = notStarted.get(key);
       if (queued) return queued as Promise<T>;
+      if (running >= limit && waiting.length >= maxWaiting) return Promise.reject(new GateFull());
       const slot = running < limit ? (running++, Promise.resolve()) : new Promise<void>((resolve) => waiting.push(resolve));
       const work: Promise<T> = slot.then(async () => {
         if (notStarted.get(key) === work) notStarted.delete(key);

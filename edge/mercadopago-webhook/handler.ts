@@ -13,14 +13,14 @@ import { fetchPayment, settlePayment } from '../_shared/payments.ts';
 import { validate } from '../_shared/request.ts';
 import { matchRoute } from '../_shared/routes.ts';
 import { verifyWebhookSignature } from '../_shared/signature.ts';
-import { createGate } from './gate.ts';
+import { createGate, GateFull } from './gate.ts';
 import { isDisputeTopic, storeThenProcess } from './inbox.ts';
 import { WEBHOOK_ROUTES as ROUTES } from './routes.ts';
 
 export function webhookHandler(deps: Deps): Handler {
   const now = deps.now ?? (() => new Date());
-  // A few notifications per database connection in flight; the rest wait (gate.ts).
-  const gate = createGate(Math.max(4, (deps.config.dbPoolMax || 1) * 4));
+  // A few notifications per database connection in flight; a bounded number wait, the rest are refused (gate.ts).
+  const gate = createGate(Math.max(4, (deps.config.dbPoolMax || 1) * 4), deps.config.mp.webhookMaxWaiting ?? Infinity);
   return withErrors(deps.log, async (req) => {
     const { url } = matchRoute('mercadopago-webhook', ROUTES, req);
     const requestId = req.headers.get('x-request-id');
@@ -68,6 +68,10 @@ export function webhookHandler(deps: Deps): Handler {
       }
       return json(200, { received: true, outcome: result.outcome });
     } catch (err) {
+      if (err instanceof GateFull) {
+        deps.log('webhook_busy', { id: dataId, type, request_id: requestId });
+        throw new HttpError(503, 'webhook_busy', 'too many notifications waiting; retry later');
+      }
       if (err instanceof MercadoPagoUnavailable || err instanceof MercadoPagoRejected) {
         deps.log('webhook_retry_later', { payment_id: dataId, request_id: requestId, message: err.message });
         throw new HttpError(500, 'upstream_unavailable', 'MercadoPago is unavailable; retry later');
