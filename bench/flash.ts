@@ -25,7 +25,7 @@ import { startSandbox } from '../dev/mp-sandbox/index.ts';
 import { startPooler } from '../dev/pg/pooler.ts';
 import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../tests/helpers/jwt.ts';
 import { createShoppersWithCarts, createVariants } from './fixtures.ts';
-import { percentile, summarize } from './lib.ts';
+import { BENCH_RETRY_SCHEDULE, percentile, summarize } from './lib.ts';
 import { checkoutRequest, flashSale, flashSaleProblems } from './flash-sale.ts';
 import { cpuDuring, postmasterPid, selfCpuSeconds, treeCpuSeconds } from './cpu.ts';
 import type { Row } from './lib.ts';
@@ -47,7 +47,7 @@ export async function flashSaleWorkload(
   // connections (CHECKOUT_DB_POOL_MAX's default) = 48.
   const isolateConnections = 48;
   const rows: Row[] = [];
-  const sandbox = await startSandbox({ retrySchedule: [500, 1000, 2000, 4000], webhookTimeoutMs: 22_000 });
+  const sandbox = await startSandbox({ retrySchedule: [...BENCH_RETRY_SCHEDULE], webhookTimeoutMs: 22_000 });
   const upstreamPort = Number(new URL(url).port);
   try {
     // The sandbox alone: the same number of preferences, same concurrency,

@@ -17,7 +17,7 @@ import { startFunction } from '../dev/functions/serve.ts';
 import { startSandbox } from '../dev/mp-sandbox/index.ts';
 import { cpuDuring, postmasterPid, selfCpuSeconds, treeCpuSeconds } from './cpu.ts';
 import { createSessions, createShoppersWithCarts, createVariants } from './fixtures.ts';
-import { asService, closeClients, openServiceClients, percentile, type Row, runClients, type Stats, summarize } from './lib.ts';
+import { asService, BENCH_RETRY_SCHEDULE, closeClients, openServiceClients, percentile, type Row, runClients, type Stats, summarize } from './lib.ts';
 
 /** Bursts so far in this process: each baseline's payment ids are its own (`--repeat`). */
 let baselines = 0;
@@ -48,7 +48,7 @@ export async function webhookWorkload(
 ): Promise<Row[]> {
   const n = opts.quick ? 200 : 1500;
   const variants = await createVariants(admin, 20, { stock: 1_000_000, prefix: 'hook' });
-  const sandbox = await startSandbox({ retrySchedule: [500, 1000, 2000, 4000], webhookTimeoutMs: 22_000 });
+  const sandbox = await startSandbox({ retrySchedule: [...BENCH_RETRY_SCHEDULE], webhookTimeoutMs: 22_000 });
   const pgPid = postmasterPid(opts.dataDir);
   const pgCpu = () => treeCpuSeconds(pgPid);
   try {
