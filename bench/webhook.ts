@@ -62,6 +62,8 @@ export async function webhookWorkload(
         MP_ACCESS_TOKEN: sandbox.accessToken,
         MP_WEBHOOK_SECRET: sandbox.webhookSecret,
         MP_API_BASE_URL: sandbox.url,
+        // The bound on notifications waiting (its default unless set, e.g. 100000 for none).
+        ...(process.env.MP_WEBHOOK_MAX_WAITING ? { MP_WEBHOOK_MAX_WAITING: process.env.MP_WEBHOOK_MAX_WAITING } : {}),
       });
       /** A preference at the sandbox for an order session, notifying this webhook. */
       const preferenceFor = async (s: { token: string; total: string | number }): Promise<string> => {

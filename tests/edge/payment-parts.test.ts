@@ -10,11 +10,11 @@ import { type RunningFunction, startFunction } from '../../dev/functions/serve.t
 import { type Sandbox, signNotification, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { freePort } from '../../dev/pg/cluster.ts';
 import { addStaff } from '../../dev/staff-add.ts';
-import { addToCart, asService, createShopper, createVariant, databaseUrl, functionsDatabaseUrl, newPool, payer, shipping } from '../helpers/db.ts';
+import { addToCart, asService, createShopper, createVariant, databaseUrl, newPool, payer, shipping } from '../helpers/db.ts';
 import { checkoutOneUnit } from '../helpers/checkout.ts';
-import { stopAll } from '../helpers/functions.ts';
+import { paymentFunctionEnv, stopAll } from '../helpers/functions.ts';
 import { callFunction } from '../helpers/http.ts';
-import { shopperClaims, signHs256, TEST_SUPABASE_URL } from '../helpers/jwt.ts';
+import { shopperClaims, signHs256 } from '../helpers/jwt.ts';
 
 const JWT_SECRET = 'parts-test-jwt-secret-with-at-least-32-characters';
 const SERVICE_KEY = 'parts-test-service-role-key';
@@ -28,19 +28,7 @@ beforeAll(async () => {
   pool = newPool(4);
   sandbox = await startSandbox({ retrySchedule: [300, 600, 1200, 2400], webhookTimeoutMs: 5000 });
   const webhookPort = await freePort();
-  const env = (extra: Record<string, string> = {}) => ({
-    SUPABASE_URL: TEST_SUPABASE_URL,
-    CHECKOUT_DB_URL: functionsDatabaseUrl(),
-    SUPABASE_DB_URL: databaseUrl(),
-    SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY,
-    JWT_SECRET,
-    MP_ACCESS_TOKEN: sandbox.accessToken,
-    MP_WEBHOOK_SECRET: sandbox.webhookSecret,
-    MP_API_BASE_URL: sandbox.url,
-    MP_TIMEOUT_MS: '5000',
-    SITE_URL: 'http://127.0.0.1:5173',
-    ...extra,
-  });
+  const env = (extra: Record<string, string> = {}) => paymentFunctionEnv({ sandbox, jwtSecret: JWT_SECRET, serviceKey: SERVICE_KEY }, extra);
   const [create, webhook, reconcile, admin] = await Promise.all([
     startFunction('create-preference', env({ FUNCTIONS_URL: `http://127.0.0.1:${webhookPort}`, MP_MAX_INSTALLMENTS: '6' })),
     startFunction('mercadopago-webhook', env(), { port: webhookPort }),

@@ -12,11 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningFunction, startFunction } from '../../dev/functions/serve.ts';
 import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { freePort } from '../../dev/pg/cluster.ts';
-import { databaseUrl, functionsDatabaseUrl, newPool } from '../helpers/db.ts';
+import { newPool } from '../helpers/db.ts';
 import { checkoutOneUnit } from '../helpers/checkout.ts';
-import { stopAll } from '../helpers/functions.ts';
+import { paymentFunctionEnv, stopAll } from '../helpers/functions.ts';
 import { callFunction } from '../helpers/http.ts';
-import { TEST_SUPABASE_URL } from '../helpers/jwt.ts';
 
 const JWT_SECRET = 'pending-parts-jwt-secret-with-at-least-32-characters';
 const SERVICE_KEY = 'pending-parts-service-role-key';
@@ -29,19 +28,7 @@ beforeAll(async () => {
   pool = newPool(4);
   sandbox = await startSandbox({ retrySchedule: [300, 600, 1200], webhookTimeoutMs: 5000 });
   const webhookPort = await freePort();
-  const env = (extra: Record<string, string> = {}) => ({
-    SUPABASE_URL: TEST_SUPABASE_URL,
-    CHECKOUT_DB_URL: functionsDatabaseUrl(),
-    SUPABASE_DB_URL: databaseUrl(),
-    SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY,
-    JWT_SECRET,
-    MP_ACCESS_TOKEN: sandbox.accessToken,
-    MP_WEBHOOK_SECRET: sandbox.webhookSecret,
-    MP_API_BASE_URL: sandbox.url,
-    MP_TIMEOUT_MS: '5000',
-    SITE_URL: 'http://127.0.0.1:5173',
-    ...extra,
-  });
+  const env = (extra: Record<string, string> = {}) => paymentFunctionEnv({ sandbox, jwtSecret: JWT_SECRET, serviceKey: SERVICE_KEY }, extra);
   const [create, webhook, reconcile] = await Promise.all([
     startFunction('create-preference', env({ FUNCTIONS_URL: `http://127.0.0.1:${webhookPort}` })),
     startFunction('mercadopago-webhook', env(), { port: webhookPort }),

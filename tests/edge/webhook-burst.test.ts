@@ -12,10 +12,9 @@ import { type RunningFunction, startFunction } from '../../dev/functions/serve.t
 import { type Sandbox, startSandbox } from '../../dev/mp-sandbox/index.ts';
 import { freePort } from '../../dev/pg/cluster.ts';
 import { checkoutOneUnit, type FunctionCheckout } from '../helpers/checkout.ts';
-import { databaseUrl, functionsDatabaseUrl, newPool } from '../helpers/db.ts';
-import { stopAll } from '../helpers/functions.ts';
+import { newPool } from '../helpers/db.ts';
+import { paymentFunctionEnv, stopAll } from '../helpers/functions.ts';
 import { callFunction } from '../helpers/http.ts';
-import { TEST_SUPABASE_URL } from '../helpers/jwt.ts';
 
 const JWT_SECRET = 'webhook-burst-jwt-secret-with-at-least-32-characters';
 const SERVICE_KEY = 'webhook-burst-service-role-key';
@@ -31,18 +30,7 @@ beforeAll(async () => {
   pool = newPool(4);
   sandbox = await startSandbox({ retrySchedule, webhookTimeoutMs: 20_000 });
   const webhookPort = await freePort();
-  const env = (extra: Record<string, string> = {}) => ({
-    SUPABASE_URL: TEST_SUPABASE_URL,
-    CHECKOUT_DB_URL: functionsDatabaseUrl(),
-    SUPABASE_DB_URL: databaseUrl(),
-    SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY,
-    JWT_SECRET,
-    MP_ACCESS_TOKEN: sandbox.accessToken,
-    MP_WEBHOOK_SECRET: sandbox.webhookSecret,
-    MP_API_BASE_URL: sandbox.url,
-    SITE_URL: 'http://127.0.0.1:5173',
-    ...extra,
-  });
+  const env = (extra: Record<string, string> = {}) => paymentFunctionEnv({ sandbox, jwtSecret: JWT_SECRET, serviceKey: SERVICE_KEY }, extra);
   const [create, webhook, reconcile] = await Promise.all([
     startFunction('create-preference', env({ FUNCTIONS_URL: `http://127.0.0.1:${webhookPort}` })),
     // One connection: 4 notifications worked on at once, 2 waiting, the rest refused.

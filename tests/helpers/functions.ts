@@ -6,10 +6,8 @@ import type { Sandbox } from '../../dev/mp-sandbox/index.ts';
 import { databaseUrl, functionsDatabaseUrl } from './db.ts';
 import { TEST_SUPABASE_URL } from './jwt.ts';
 
-export function functionEnv(
-  opts: { sandbox: Sandbox; sink: MailSink; jwtSecret: string; serviceKey: string; linkSecret: string },
-  extra: Record<string, string> = {},
-): Record<string, string> {
+/** Supabase's variables for the test database and the sandbox's secrets. */
+function sandboxEnv(opts: { sandbox: Sandbox; jwtSecret: string; serviceKey: string }): Record<string, string> {
   return {
     SUPABASE_URL: TEST_SUPABASE_URL,
     // Direct, or PgBouncer in transaction mode when the suite runs via the pooler.
@@ -20,11 +18,28 @@ export function functionEnv(
     MP_ACCESS_TOKEN: opts.sandbox.accessToken,
     MP_WEBHOOK_SECRET: opts.sandbox.webhookSecret,
     MP_API_BASE_URL: opts.sandbox.url,
+  };
+}
+
+export function functionEnv(
+  opts: { sandbox: Sandbox; sink: MailSink; jwtSecret: string; serviceKey: string; linkSecret: string },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    ...sandboxEnv(opts),
     RESEND_API_KEY: opts.sink.apiKey,
     RESEND_BASE_URL: opts.sink.url,
     EMAIL_LINK_SECRET: opts.linkSecret,
     ...extra,
   };
+}
+
+/** The payment suites' functions (create-preference, the webhook, reconcile, admin) against the sandbox, without the mail sink. */
+export function paymentFunctionEnv(
+  opts: { sandbox: Sandbox; jwtSecret: string; serviceKey: string },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return { ...sandboxEnv(opts), MP_TIMEOUT_MS: '5000', SITE_URL: 'http://127.0.0.1:5173', ...extra };
 }
 
 /** What a suite of Edge Functions started in its beforeAll (any part of which may be missing if it failed), stopped. */
