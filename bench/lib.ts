@@ -147,6 +147,6 @@ export interface Row {
 /**
  * The sandbox's retry delays in the bench: MercadoPago's (15 min, 30 min, 6 h ...)
  * compressed, but as many tries, so that a notification the webhook refused
- * as busy (503 `webhook_busy`, MP_WEBHOOK_MAX_WAITING) is delivered later.
+ * as busy (503 `webhook_busy`, when MP_WEBHOOK_MAX_WAITING is set) is delivered later.
  */
 export const BENCH_RETRY_SCHEDULE = [500, 1000, 2000, 4000, 8000, 8000, 8000, 8000, 8000, 8000];

@@ -90,8 +90,9 @@ const MercadoPagoEnv = z.object({
   MP_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).default(600),
   // Notifications one webhook instance keeps waiting for a database connection;
   // past it a new one is answered 503 at once and MercadoPago sends it again
-  // (edge/mercadopago-webhook/gate.ts).
-  MP_WEBHOOK_MAX_WAITING: z.coerce.number().int().min(0).max(100_000).default(200),
+  // (edge/mercadopago-webhook/gate.ts). Unset: no bound (measured: a bound did
+  // not lower the burst's peak RSS, docs/performance.md).
+  MP_WEBHOOK_MAX_WAITING: z.coerce.number().int().min(0).max(100_000).optional(),
   // Nothing excluded: cash tickets, ATM and transfers (Pix) are how a large
   // share of buyers pay (docs/offline-payments.md). E.g. `ticket,atm` for cards only.
   MP_EXCLUDED_PAYMENT_TYPES: list([]),

@@ -19,7 +19,7 @@ import { WEBHOOK_ROUTES as ROUTES } from './routes.ts';
 
 export function webhookHandler(deps: Deps): Handler {
   const now = deps.now ?? (() => new Date());
-  // A few notifications per database connection in flight; a bounded number wait, the rest are refused (gate.ts).
+  // A few notifications per database connection in flight; the rest wait, at most MP_WEBHOOK_MAX_WAITING when set (gate.ts).
   const gate = createGate(Math.max(4, (deps.config.dbPoolMax || 1) * 4), deps.config.mp.webhookMaxWaiting ?? Infinity);
   return withErrors(deps.log, async (req) => {
     const { url } = matchRoute('mercadopago-webhook', ROUTES, req);
