@@ -13,7 +13,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort, startCluster } from '../dev/pg/cluster.ts';
+import { startClusterOnFreePort } from '../dev/pg/cluster.ts';
 import { prepareDatabase } from '../dev/pg/prepare.ts';
 
 const queries: [string, string][] = [
@@ -63,7 +63,7 @@ const queries: [string, string][] = [
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'checkout-explain-'));
-  const cluster = await startCluster({ dataDir, port: await freePort(), durable: false, settings: { shared_buffers: "'256MB'" } });
+  const cluster = await startClusterOnFreePort({ dataDir, durable: false, settings: { shared_buffers: "'256MB'" } });
   try {
     await prepareDatabase(cluster.url);
     const db = new pg.Client({ connectionString: cluster.url });

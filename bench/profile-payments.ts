@@ -22,7 +22,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort, startCluster } from '../dev/pg/cluster.ts';
+import { startClusterOnFreePort } from '../dev/pg/cluster.ts';
 import { applyBootstrap, prepareDatabase, repoRoot, supabaseBin } from '../dev/pg/prepare.ts';
 import { postmasterPid, treeCpuSeconds } from './cpu.ts';
 import { createSessions, createShoppersWithCarts, createVariants } from './fixtures.ts';
@@ -69,9 +69,8 @@ const oneLine = (q: string, max = 110) => {
 };
 
 async function profile(label: string, commit?: string) {
-  const cluster = await startCluster({
+  const cluster = await startClusterOnFreePort({
     dataDir: mkdtempSync(join(tmpdir(), 'checkout-profile-')),
-    port: await freePort(),
     durable: false,
     settings: {
       max_connections: 100,

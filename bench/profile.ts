@@ -19,7 +19,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort, startCluster } from '../dev/pg/cluster.ts';
+import { startClusterOnFreePort } from '../dev/pg/cluster.ts';
 import { prepareDatabase } from '../dev/pg/prepare.ts';
 import { postmasterPid, treeCpuSeconds } from './cpu.ts';
 import { createSessions, createShoppersWithCarts, createVariants } from './fixtures.ts';
@@ -172,9 +172,8 @@ async function explain(url: string, admin: pg.Client, logFile: string) {
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'checkout-profile-'));
-  const cluster = await startCluster({
+  const cluster = await startClusterOnFreePort({
     dataDir,
-    port: await freePort(),
     durable: false,
     settings: {
       max_connections: 200,

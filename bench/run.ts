@@ -22,7 +22,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { type Cluster, freePort, startCluster } from '../dev/pg/cluster.ts';
+import { type Cluster, startClusterOnFreePort } from '../dev/pg/cluster.ts';
 import { prepareDatabase, repoRoot } from '../dev/pg/prepare.ts';
 import { createSessions, createShoppersWithCarts, createVariants } from './fixtures.ts';
 import { asService, asShopper, closeClients, openClients, openServiceClients, type Row, runClients, runUntil, type Stats, summarize } from './lib.ts';
@@ -437,9 +437,8 @@ async function main() {
   }));
   let cluster: Cluster | undefined;
   try {
-    cluster = await startCluster({
+    cluster = await startClusterOnFreePort({
       dataDir: mkdtempSync(join(tmpdir(), 'checkout-bench-')),
-      port: await freePort(),
       // As docs/performance.md's figures were measured, unless --durable: fsync and
       // synchronous_commit on, so each commit waits for its WAL flush.
       durable: args.includes('--durable'),

@@ -7,7 +7,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Cluster, freePort, startCluster } from './pg/cluster.ts';
+import { type Cluster, startClusterOnFreePort } from './pg/cluster.ts';
 import { prepareDatabase, repoRoot, supabaseCli } from './pg/prepare.ts';
 
 const target = join(repoRoot, 'web', 'src', 'database.types.ts');
@@ -15,7 +15,7 @@ let cluster: Cluster | undefined;
 try {
   let url = process.env.DATABASE_URL;
   if (!url) {
-    cluster = await startCluster({ dataDir: mkdtempSync(join(tmpdir(), 'checkout-types-')), port: await freePort(), durable: false });
+    cluster = await startClusterOnFreePort({ dataDir: mkdtempSync(join(tmpdir(), 'checkout-types-')), durable: false });
     await prepareDatabase(cluster.url);
     url = cluster.url;
   }

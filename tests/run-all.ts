@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { denoBin, denoEnv, denoOfflineFlags, FUNCTION_NAMES, functionEntry } from '../dev/functions/serve.ts';
-import { type Cluster, freePort, PrerequisiteError, startCluster } from '../dev/pg/cluster.ts';
+import { type Cluster, PrerequisiteError, startClusterOnFreePort } from '../dev/pg/cluster.ts';
 import { ensurePrerequisites } from '../dev/prereqs.ts';
 import { prepareDatabase, repoRoot, supabaseCli } from '../dev/pg/prepare.ts';
 
@@ -185,7 +185,7 @@ async function runDenoTests(): Promise<SuiteResult> {
  */
 async function runLegacyGrants(): Promise<SuiteResult> {
   const dir = mkdtempSync(join(tmpdir(), 'checkout-legacy-grants-'));
-  const legacy = await startCluster({ dataDir: dir, port: await freePort() });
+  const legacy = await startClusterOnFreePort({ dataDir: dir });
   try {
     await prepareDatabase(legacy.url, { seed: true, legacyDefaultPrivileges: true });
     return await runPgTap(legacy.url, legacy.port, { name: 'pgTAP (legacy default privileges)', only: GRANT_TESTS });
@@ -197,7 +197,7 @@ async function runLegacyGrants(): Promise<SuiteResult> {
 /** The functions' suites again, on a database of their own, reached through PgBouncer in transaction mode. */
 async function runPoolerSuites(): Promise<SuiteResult> {
   const dir = mkdtempSync(join(tmpdir(), 'checkout-pooler-'));
-  const db = await startCluster({ dataDir: dir, port: await freePort() });
+  const db = await startClusterOnFreePort({ dataDir: dir });
   try {
     await prepareDatabase(db.url, { seed: true });
     return await runVitest(db.url, { name: 'vitest through PgBouncer', files: POOLER_SUITES, env: { TEST_VIA_POOLER: '1' } });
@@ -221,7 +221,7 @@ async function main(): Promise<number> {
       // PostgreSQL, pg_cron, pgTAP, pg_prove, PgBouncer, Chromium: installed
       // when missing and we can (root + apt), else the exact command.
       ensurePrerequisites('test');
-      cluster = await startCluster({ dataDir, port: await freePort(), durable: false });
+      cluster = await startClusterOnFreePort({ dataDir, durable: false });
       console.log(`test database: ${cluster.url}`);
       await prepareDatabase(cluster.url, { seed: true });
     }

@@ -77,6 +77,40 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** PostgreSQL could not listen on its port: another process holds it. */
+export class PortTakenError extends Error {
+  constructor(
+    readonly port: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PortTakenError';
+  }
+}
+
+/**
+ * A cluster on a port of its own choosing. A port freePort() found free can
+ * be taken before PostgreSQL listens on it (an outgoing connection's local
+ * port comes from the same range), so a port found taken is replaced by
+ * another, up to `tries` times. The cluster's `port` is the one it got.
+ */
+export async function startClusterOnFreePort(
+  opts: Omit<ClusterOptions, 'port'>,
+  tries = 5,
+  /** Runs between choosing a port and starting on it (tests take the port there). */
+  beforeStart: (port: number) => Promise<void> = async () => {},
+): Promise<Cluster> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      const port = await freePort();
+      await beforeStart(port);
+      return await startCluster({ ...opts, port });
+    } catch (err) {
+      if (!(err instanceof PortTakenError) || attempt >= tries) throw err;
+    }
+  }
+}
+
 export async function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
@@ -156,7 +190,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     await runPg(bin, 'pg_ctl', ['-D', pgdata, '-l', logFile, '-w', '-t', '60', 'start']);
   } catch (err) {
     const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
-    throw new Error(`${(err as Error).message}\n${log}`);
+    const message = `${(err as Error).message}\n${log}`;
+    throw /could not bind .*: Address already in use/.test(log) ? new PortTakenError(port, message) : new Error(message);
   }
   const url = `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
   return {

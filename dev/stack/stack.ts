@@ -20,7 +20,7 @@ import { type MailSink, startMailSink } from '../mail-sink/index.ts';
 import { buildNext, isNextBuilt, nextDir, type NextServer, startNextServer } from '../next/storefront.ts';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../mp-sandbox/index.ts';
 import { ensurePrerequisites } from '../prereqs.ts';
-import { type Cluster, findPgBinaries, freePort, isPortFree, PrerequisiteError, startCluster } from '../pg/cluster.ts';
+import { type Cluster, findPgBinaries, freePort, isPortFree, PrerequisiteError, startCluster, startClusterOnFreePort } from '../pg/cluster.ts';
 import { prepareDatabase, repoRoot } from '../pg/prepare.ts';
 import { apiKey, LOCAL_JWT_SECRET, LOCAL_SECRET_KEY, verifyJwt } from './jwt.ts';
 import { type AuthGuardConfig, CAPTCHA_TEST_KEYS, type CaptchaConfig, readAuthGuardConfig, verifyCaptcha } from './auth-guard.ts';
@@ -393,8 +393,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     mkdirSync(dataDir, { recursive: true, mode: 0o755 });
     writeLock(dataDir, []);
   }
+  // A database port of 0 is chosen when PostgreSQL starts (startClusterOnFreePort).
+  const dbPortChosen = ports.db === 0;
   for (const which of Object.keys(DEFAULT_PORTS) as PortName[]) {
-    if (!serves(which, opts)) continue;
+    if (!serves(which, opts) || (which === 'db' && dbPortChosen)) continue;
     if (ports[which] === 0) ports[which] = await freePort();
     else if (!(await isPortFree(ports[which]))) throw new PortInUseError(ports[which], which);
   }
@@ -416,7 +418,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     log('Starting PostgreSQL...');
     // Durable (fsync, synchronous_commit, full_page_writes on): a checkout
     // answered 201 survives PostgreSQL being killed.
-    let cluster: Cluster = await startCluster({ dataDir: join(dataDir, 'db'), port: ports.db, durable: true });
+    let cluster: Cluster = dbPortChosen
+      ? await startClusterOnFreePort({ dataDir: join(dataDir, 'db'), durable: true })
+      : await startCluster({ dataDir: join(dataDir, 'db'), port: ports.db, durable: true });
+    ports.db = cluster.port;
     cleanups.push(() => cluster.stop());
     log('Applying migrations and the seed (supabase db push)...');
     await prepareDatabase(cluster.url, { seed: true });

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, freePort, startCluster } from '../../dev/pg/cluster.ts';
+import { type Cluster, startClusterOnFreePort } from '../../dev/pg/cluster.ts';
 import { applyBootstrap, pushMigrations, repoRoot } from '../../dev/pg/prepare.ts';
 import { type Catalog, describeCatalog } from '../helpers/catalog.ts';
 import { diffCatalogs } from '../helpers/catalog-diff.ts';
@@ -63,7 +63,7 @@ describe('supabase/schemas and supabase/migrations', () => {
 
   beforeAll(async () => {
     const start = async () => {
-      const c = await startCluster({ dataDir: mkdtempSync(join(tmpdir(), 'checkout-schema-diff-')), port: await freePort(), durable: false });
+      const c = await startClusterOnFreePort({ dataDir: mkdtempSync(join(tmpdir(), 'checkout-schema-diff-')), durable: false });
       clusters.push(c);
       await applyBootstrap(c.url);
       return c.url;

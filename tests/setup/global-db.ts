@@ -11,7 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { type Cluster, freePort, startCluster } from '../../dev/pg/cluster.ts';
+import { type Cluster, startClusterOnFreePort } from '../../dev/pg/cluster.ts';
 import { type Pooler, startPooler } from '../../dev/pg/pooler.ts';
 import { prepareDatabase } from '../../dev/pg/prepare.ts';
 
@@ -29,7 +29,7 @@ export default async function setup(project: TestProject) {
   let pooler: Pooler | undefined;
   let url = process.env.TEST_DATABASE_URL;
   if (!url) {
-    cluster = await startCluster({ dataDir: mkdtempSync(join(tmpdir(), 'checkout-vitest-')), port: await freePort(), durable: false });
+    cluster = await startClusterOnFreePort({ dataDir: mkdtempSync(join(tmpdir(), 'checkout-vitest-')), durable: false });
     await prepareDatabase(cluster.url, { seed: true });
     url = cluster.url;
   }
