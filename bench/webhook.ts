@@ -166,7 +166,7 @@ export async function webhookWorkload(
     const total = (b: Burst) => b.cpuMs.pg! + b.cpuMs.deno! + b.cpuMs.mp!;
     const burstRow = (b: Burst, pool: number): Row => ({
       workload: 'webhook end to end',
-      variant: `${n} notifications: emulator → Deno (db pool ${pool}) → MercadoPago API → database`,
+      variant: `${n} payments' notifications (3 each): emulator → Deno (db pool ${pool}) → MercadoPago API → database`,
       stats: b.stats,
       figures: {
         attempts: b.attempts,
