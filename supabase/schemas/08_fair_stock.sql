@@ -83,30 +83,21 @@ begin
       using errcode = 'CKH02', detail = jsonb_build_object('max', cfg.max_units_per_checkout, 'requested', p_item_count)::text;
   end if;
 
-  -- 2. and 3., from one read of the shopper's sessions (after the session
-  --    being replaced was cancelled):
-  --    2. expired unpaid within the window: the rule of
-  --       private.unpaid_expiries (expired, or cancelled or still active
-  --       after expires_at passed);
-  --    3. renewal: a replaced hold still running (a session cancelled, by a
-  --       new checkout or a release, before its expiry) keeps its expiry,
-  --       unless the shopper has paid since.
-  with mine as (
-    select s.status, s.expires_at, s.closed_at, s.created_at
-      from public.order_sessions s
-     where s.session_id = p_session_id
-  )
-  select array_agg(m.expires_at order by m.expires_at desc)
-           filter (where m.status in ('active', 'expired', 'cancelled')
-                     and m.expires_at > now() - cfg.unpaid_expiry_window
-                     and m.expires_at <= now()
-                     and m.expires_at <= coalesce(m.closed_at, now())),
-         max(m.expires_at)
-           filter (where m.status = 'cancelled' and m.expires_at > now()
-                     and m.created_at > coalesce((select max(p.created_at) from mine p where p.status in ('paid', 'refund_owed', 'refunded')),
-                                                 '-infinity'))
-    into expiries, prev_expires
-    from mine m;
+  -- 2. Expired unpaid within the window (private.unpaid_expiries), after the
+  --    session being replaced was cancelled.
+  select array_agg(u.expired_at order by u.expired_at desc)
+    into expiries
+    from private.unpaid_expiries(p_session_id, now() - cfg.unpaid_expiry_window) u;
+  -- 3. Renewal: a replaced hold still running (a session cancelled, by a new
+  --    checkout or a release, before its expiry) keeps its expiry, unless
+  --    the shopper has paid since.
+  select max(s.expires_at)
+    into prev_expires
+    from public.order_sessions s
+   where s.session_id = p_session_id and s.status = 'cancelled' and s.expires_at > now()
+     and s.created_at > coalesce((select max(p.created_at) from public.order_sessions p
+                                   where p.session_id = p_session_id and p.status in ('paid', 'refund_owed', 'refunded')),
+                                 '-infinity');
   if coalesce(cardinality(expiries), 0) >= cfg.max_unpaid_expiries then
     raise exception 'too many reservations expired unpaid (% in %); try again after %',
       cardinality(expiries), cfg.unpaid_expiry_window, expiries[cfg.max_unpaid_expiries] + cfg.unpaid_expiry_window
@@ -175,7 +166,7 @@ begin
 end
 $$;
 comment on function private.unpaid_expiries(uuid, timestamptz) is
-  'The expiry times of a shopper''s order sessions that expired unpaid since p_since, newest first. Used by checkout.top_holders; private.checkout_fair_hold applies the same rule within its one read of the shopper''s sessions.';
+  'The expiry times of a shopper''s order sessions that expired unpaid since p_since, newest first. Used by private.checkout_fair_hold (the cap on unpaid expiries) and checkout.top_holders.';
 
 create function private.client_address_key(p_address text)
 returns text
