@@ -250,6 +250,10 @@ async function payments(url: string, admin: pg.Client, dataDir: string) {
   const conns = await openServiceClients(url, clients);
   const results: Record<string, Stats> = {};
   let cpuMsPerPayment = NaN;
+  const pay = (c: pg.Client, id: number, s: { total: number; token: string }) =>
+    asService(c, 'select checkout.apply_payment($1) as r', [
+      { id, status: 'approved', transaction_amount: s.total, currency_id: 'ARS', external_reference: s.token },
+    ]);
   // Warm-up, not measured, as the checkout cells do (latency.ts, WARM_CALLS):
   // a connection's first calls compile the payment routines and plan their
   // statements, and the functions' pool and the pooler keep their
@@ -258,13 +262,7 @@ async function payments(url: string, admin: pg.Client, dataDir: string) {
   {
     const warmFirstId = 7_000_000_000 + run * 10_000_000 + 5_000_000;
     const warmSessions = await createSessions(admin, await createShoppersWithCarts(admin, clients * WARM_PAYMENTS, variants, 2));
-    await runClients(conns, WARM_PAYMENTS, async (ci, i, c) => {
-      const k = ci * WARM_PAYMENTS + i;
-      const s = warmSessions[k]!;
-      await asService(c, 'select checkout.apply_payment($1) as r', [
-        { id: warmFirstId + k, status: 'approved', transaction_amount: s.total, currency_id: 'ARS', external_reference: s.token },
-      ]);
-    });
+    await runClients(conns, WARM_PAYMENTS, (ci, i, c) => pay(c, warmFirstId + ci * WARM_PAYMENTS + i, warmSessions[ci * WARM_PAYMENTS + i]!));
   }
   for (const copies of [1, 3]) {
     // Payment ids of their own in each run (--repeat): an id already applied is a duplicate delivery.
@@ -281,10 +279,7 @@ async function payments(url: string, admin: pg.Client, dataDir: string) {
     const { result: stats, cpu } = await cpuDuring({ pg: () => treeCpuSeconds(pgPid) }, () =>
       runClients(conns, per, async (ci, i, c) => {
         const d = deliveries[ci * per + i];
-        if (!d) return;
-        await asService(c, 'select checkout.apply_payment($1) as r', [
-          { id: d.id, status: 'approved', transaction_amount: d.s.total, currency_id: 'ARS', external_reference: d.s.token },
-        ]);
+        if (d) await pay(c, d.id, d.s);
       }));
     if (copies === 1) cpuMsPerPayment = (cpu.pg! * 1000) / n;
     const { rows: check } = await admin.query('select count(*)::int as n from public.orders where payment_id between $1 and $2', [
